@@ -1,0 +1,24 @@
+"""braindecode: decode brain recordings into neural-network activation spaces."""
+
+from braindecode.containers import ActivationSet, BrainResponses
+from braindecode.errors import (
+    BraindecodeError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivationSet",
+    "BrainResponses",
+    "BraindecodeError",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+]

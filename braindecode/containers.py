@@ -1,0 +1,141 @@
+"""The two arrays every analysis meets: brain responses and network activations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from braindecode.errors import InvalidArgument
+
+
+def _as_str_array(values, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(values).astype(str)
+    if arr.shape != (n,):
+        raise InvalidArgument(f"{name} has shape {arr.shape}, expected ({n},)")
+    return arr
+
+
+@dataclass
+class BrainResponses:
+    """Per-trial brain responses.
+
+    Parameters
+    ----------
+    data : array of shape (n_trials, n_features) or (n_trials, n_channels, n_times)
+        float32 responses; 3-D for EEG/MEG epochs (time-resolved analyses).
+    stimulus_ids : array of shape (n_trials,)
+        The stimulus shown on each trial (strings).
+    subjects, runs : array of shape (n_trials,), optional
+        Group labels for cross-validation and noise ceilings (strings).
+    feature_names : list of str, optional
+        One name per feature (voxel index, ROI or channel name).
+    times : array of shape (n_times,), optional
+        Epoch times in seconds when ``data`` is 3-D.
+    info : dict
+        Free-form provenance: recording ids, preprocessing parameters, dropped trials.
+    """
+
+    data: np.ndarray
+    stimulus_ids: np.ndarray
+    subjects: np.ndarray | None = None
+    runs: np.ndarray | None = None
+    feature_names: list | None = None
+    times: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.data = np.asarray(self.data, dtype=np.float32)
+        if self.data.ndim not in (2, 3):
+            raise InvalidArgument(f"responses must be 2-D or 3-D, got shape {self.data.shape}")
+        n = self.data.shape[0]
+        self.stimulus_ids = _as_str_array(self.stimulus_ids, n, "stimulus_ids")
+        fill = np.full(n, "0")
+        self.subjects = _as_str_array(fill if self.subjects is None else self.subjects, n, "subjects")
+        self.runs = _as_str_array(fill if self.runs is None else self.runs, n, "runs")
+        if self.times is not None:
+            self.times = np.asarray(self.times, dtype=np.float64)
+            if self.data.ndim != 3 or self.times.shape != (self.data.shape[2],):
+                raise InvalidArgument("times needs 3-D data with one time per sample")
+
+    @property
+    def n_trials(self) -> int:
+        return self.data.shape[0]
+
+    def flat(self) -> np.ndarray:
+        """Responses as an array of shape (n_trials, n_features)."""
+        return self.data.reshape(self.n_trials, -1)
+
+    def subset(self, mask) -> "BrainResponses":
+        """The trials selected by a boolean mask or index array."""
+        idx = np.arange(self.n_trials)[mask]
+        return BrainResponses(
+            self.data[idx], self.stimulus_ids[idx], self.subjects[idx], self.runs[idx],
+            self.feature_names, self.times, dict(self.info),
+        )
+
+    def average_repeats(self) -> "BrainResponses":
+        """Mean response per (subject, stimulus): shape (n_unique, ...), ordered by stimulus id."""
+        keys = np.char.add(np.char.add(self.subjects, "\x00"), self.stimulus_ids)
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        sums = np.zeros((len(uniq),) + self.data.shape[1:], dtype=np.float64)
+        np.add.at(sums, inverse, self.data)
+        counts = np.bincount(inverse, minlength=len(uniq)).reshape((-1,) + (1,) * (self.data.ndim - 1))
+        first = np.array([np.flatnonzero(inverse == k)[0] for k in range(len(uniq))])
+        return BrainResponses(
+            (sums / counts).astype(np.float32), self.stimulus_ids[first], self.subjects[first],
+            np.full(len(uniq), "mean"), self.feature_names, self.times, dict(self.info),
+        )
+
+
+@dataclass
+class ActivationSet:
+    """Network activations for a set of stimuli.
+
+    Parameters
+    ----------
+    stimulus_ids : array of shape (n_stimuli,)
+        Stimulus identifiers (strings), in row order.
+    layers : dict of str -> array of shape (n_stimuli, n_features)
+        Activations per layer, in the network's layer order.
+    model : str
+        The model's registry name or path.
+    info : dict
+        Pooling, preprocessing and other provenance.
+    """
+
+    stimulus_ids: np.ndarray
+    layers: dict
+    model: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.stimulus_ids = np.asarray(self.stimulus_ids).astype(str)
+        n = len(self.stimulus_ids)
+        for name, arr in self.layers.items():
+            if arr.shape[0] != n:
+                raise InvalidArgument(f"layer {name!r} has {arr.shape[0]} rows for {n} stimuli")
+
+    @property
+    def layer_names(self) -> list:
+        return list(self.layers)
+
+    def __getitem__(self, layer: str) -> np.ndarray:
+        try:
+            return self.layers[layer]
+        except KeyError:
+            raise InvalidArgument(
+                f"unknown layer {layer!r}; available: {', '.join(self.layers)}"
+            ) from None
+
+    def align(self, stimulus_ids) -> "ActivationSet":
+        """Rows reordered (and repeated) to follow ``stimulus_ids``."""
+        index = {s: i for i, s in enumerate(self.stimulus_ids)}
+        missing = [s for s in np.asarray(stimulus_ids).astype(str) if s not in index]
+        if missing:
+            raise InvalidArgument(f"{len(missing)} stimulus ids have no activations, e.g. {missing[:3]}")
+        rows = np.array([index[s] for s in np.asarray(stimulus_ids).astype(str)])
+        return ActivationSet(
+            np.asarray(stimulus_ids).astype(str),
+            {k: v[rows] for k, v in self.layers.items()}, self.model, dict(self.info),
+        )

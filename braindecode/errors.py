@@ -1,0 +1,45 @@
+"""Errors raised by the library.
+
+Each class names the gRPC status code the service layer maps it to, so that a
+library error reaches a client as a status whose message names the problem.
+The library itself imports no grpc: ``code`` is the status name as a string.
+"""
+
+
+class BraindecodeError(Exception):
+    """Base class; ``code`` is the gRPC status name the service answers with."""
+
+    code = "INTERNAL"
+
+
+class InvalidArgument(BraindecodeError, ValueError):
+    """Bad input: corrupt or unsupported data, wrong shapes, NaNs, missing fields."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class NotFound(BraindecodeError, KeyError):
+    """An id that does not exist (or belongs to another tenant)."""
+
+    code = "NOT_FOUND"
+
+    def __str__(self):  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class ResourceExhausted(BraindecodeError):
+    """A configured limit was exceeded (size, memory, concurrency)."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+
+class FailedPrecondition(BraindecodeError):
+    """The request is well formed but the system is not in a state to serve it."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class PermissionDenied(BraindecodeError):
+    """The caller is authenticated but may not do this."""
+
+    code = "PERMISSION_DENIED"
