@@ -1,6 +1,6 @@
 """braindecode: decode brain recordings into neural-network activation spaces."""
 
-from braindecode.containers import ActivationSet, BrainResponses
+from braindecode.containers import ActivationSet, BrainResponses, Events
 from braindecode.errors import (
     BraindecodeError,
     FailedPrecondition,
@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivationSet",
     "BrainResponses",
+    "Events",
     "BraindecodeError",
     "FailedPrecondition",
     "InvalidArgument",

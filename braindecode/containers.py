@@ -17,6 +17,56 @@ def _as_str_array(values, n: int, name: str) -> np.ndarray:
 
 
 @dataclass
+class Events:
+    """Stimulus events of a recording.
+
+    Parameters
+    ----------
+    onset, duration : array of shape (n_events,)
+        Seconds from the start of the recording.
+    stimulus_id : array of shape (n_events,)
+        Stimulus identifiers (strings).
+    """
+
+    onset: np.ndarray
+    duration: np.ndarray
+    stimulus_id: np.ndarray
+
+    def __post_init__(self):
+        self.onset = np.asarray(self.onset, dtype=np.float64).reshape(-1)
+        n = len(self.onset)
+        self.duration = np.asarray(self.duration, dtype=np.float64).reshape(-1)
+        if self.duration.shape != (n,):
+            raise InvalidArgument(f"events: {n} onsets but {len(self.duration)} durations")
+        self.stimulus_id = _as_str_array(self.stimulus_id, n, "events stimulus_id")
+        if not np.all(np.isfinite(self.onset)) or not np.all(np.isfinite(self.duration)):
+            raise InvalidArgument("events: onsets and durations must be finite")
+
+    def __len__(self) -> int:
+        return len(self.onset)
+
+    @classmethod
+    def from_tsv(cls, path) -> "Events":
+        """Read a BIDS-style events.tsv with columns onset, duration, stimulus_id (or trial_type)."""
+        import csv
+
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        key = "stimulus_id" if rows and "stimulus_id" in rows[0] else "trial_type"
+        try:
+            return cls([r["onset"] for r in rows], [r["duration"] for r in rows], [r[key] for r in rows])
+        except KeyError as exc:
+            raise InvalidArgument(f"events.tsv lacks column {exc}") from None
+
+    def to_tsv(self, path) -> None:
+        """Write a BIDS-style events.tsv."""
+        with open(path, "w") as f:
+            f.write("onset\tduration\tstimulus_id\n")
+            for o, d, s in zip(self.onset, self.duration, self.stimulus_id):
+                f.write(f"{o:.6f}\t{d:.6f}\t{s}\n")
+
+
+@dataclass
 class BrainResponses:
     """Per-trial brain responses.
 
