@@ -1,0 +1,298 @@
+"""The embedded store: content-addressed blobs on disk plus SQLite metadata.
+
+Layout of ``data_dir``::
+
+    meta.sqlite        recordings and artifacts (WAL, synchronous=FULL)
+    blobs/ab/<sha256><suffix>
+    tmp/               uploads in progress; emptied on every start
+    cache/<artifact>/  artifact files materialised as hard links
+
+Every write is atomic: bytes go to ``tmp/``, are fsynced, renamed into ``blobs/``
+(and the directory fsynced), and only then is the row committed. A crash at any
+point leaves either no row (the orphan blob is removed by :meth:`Store.recover`
+on the next start) or a complete recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import sqlite3
+import tempfile
+import threading
+import uuid
+
+from braindecode.errors import InvalidArgument, NotFound
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS recordings (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, blob TEXT NOT NULL, sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL, subject TEXT NOT NULL, session TEXT, task TEXT, run TEXT,
+    modality TEXT NOT NULL, format TEXT NOT NULL, file_name TEXT NOT NULL,
+    meta TEXT NOT NULL, events TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS recordings_tenant ON recordings (tenant, subject, modality, task);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, kind TEXT NOT NULL, files TEXT NOT NULL,
+    meta TEXT NOT NULL, provenance TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS artifacts_tenant ON artifacts (tenant, kind);
+"""
+
+DEFAULT_TENANT = "default"
+
+
+def sha256_file(path, block: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(block), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class RecordingInfo:
+    """A stored recording: its metadata row. ``meta`` is what the reader found in the file."""
+
+    id: str
+    tenant: str
+    sha256: str
+    size_bytes: int
+    subject: str
+    session: str
+    task: str
+    run: str
+    modality: str
+    format: str
+    file_name: str
+    meta: dict
+    events: list
+    created: str
+    blob: str
+
+
+@dataclasses.dataclass
+class ArtifactInfo:
+    """A stored artifact (fitted model, score map, reconstruction, job output)."""
+
+    id: str
+    tenant: str
+    kind: str
+    files: dict  # file name -> blob relative path
+    meta: dict
+    provenance: dict
+    created: str
+
+
+class Store:
+    """Content-addressed blob store with SQLite metadata, safe under crashes."""
+
+    def __init__(self, data_dir):
+        self.root = pathlib.Path(data_dir).expanduser().resolve()
+        for sub in ("blobs", "tmp", "cache"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.root / "meta.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self.recover()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- atomic blob writes -------------------------------------------------------------
+    def staging_file(self, suffix: str = "") -> pathlib.Path:
+        """A fresh path under tmp/ for bytes in flight (removed by recover() after a crash)."""
+        fd, name = tempfile.mkstemp(dir=self.root / "tmp", suffix=suffix)
+        os.close(fd)
+        return pathlib.Path(name)
+
+    def put_blob(self, src, sha256: str, suffix: str = "") -> str:
+        """Move a staged file into blobs/ under its hash; returns the blob's relative path."""
+        rel = f"blobs/{sha256[:2]}/{sha256}{suffix}"
+        dest = self.root / rel
+        dest.parent.mkdir(exist_ok=True)
+        with open(src, "rb") as f:
+            os.fsync(f.fileno())
+        if dest.exists():
+            os.unlink(src)
+        else:
+            os.replace(src, dest)
+            _fsync_dir(dest.parent)
+        return rel
+
+    def blob_path(self, rel: str) -> pathlib.Path:
+        return self.root / rel
+
+    # -- recordings ---------------------------------------------------------------------
+    def add_recording(self, tenant: str, blob: str, sha256: str, size_bytes: int, fields: dict,
+                      meta: dict, events: list) -> RecordingInfo:
+        """Commit a recording row for a blob already in place."""
+        info = RecordingInfo(
+            id="rec_" + uuid.uuid4().hex[:20], tenant=tenant, sha256=sha256, size_bytes=size_bytes,
+            subject=fields["subject"], session=fields.get("session", ""), task=fields.get("task", ""),
+            run=fields.get("run", ""), modality=fields["modality"], format=fields["format"],
+            file_name=fields["file_name"], meta=meta, events=events, created=_now(), blob=blob)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO recordings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (info.id, tenant, blob, sha256, size_bytes, info.subject, info.session, info.task,
+                 info.run, info.modality, info.format, info.file_name, json.dumps(meta),
+                 json.dumps(events), info.created))
+        return info
+
+    def _recording(self, row) -> RecordingInfo:
+        (rid, tenant, blob, sha, size, subject, session, task, run, modality, fmt, name,
+         meta, events, created) = row
+        return RecordingInfo(rid, tenant, sha, size, subject, session, task, run, modality, fmt,
+                             name, json.loads(meta), json.loads(events), created, blob)
+
+    def get_recording(self, tenant: str, recording_id: str) -> RecordingInfo:
+        """The recording, or NotFound (also when it belongs to another tenant)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM recordings WHERE id=? AND tenant=?",
+                                   (recording_id, tenant)).fetchone()
+        if row is None:
+            raise NotFound(f"recording {recording_id!r} not found")
+        return self._recording(row)
+
+    def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
+                        page_size: int = 100, page_token: str = "") -> tuple:
+        """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields."""
+        if page_size < 0 or page_size > 1000:
+            raise InvalidArgument(f"page_size must be between 0 and 1000, got {page_size}")
+        page_size = page_size or 100
+        try:
+            offset = int(page_token) if page_token else 0
+        except ValueError:
+            raise InvalidArgument(f"invalid page_token {page_token!r}") from None
+        clauses, args = ["tenant=?"], [tenant]
+        for column, value in (("subject", subject), ("modality", modality), ("task", task)):
+            if value:
+                clauses.append(f"{column}=?")
+                args.append(value)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY created, id "
+                "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
+        more = len(rows) > page_size
+        return [self._recording(r) for r in rows[:page_size]], str(offset + page_size) if more else ""
+
+    def delete_recording(self, tenant: str, recording_id: str) -> None:
+        info = self.get_recording(tenant, recording_id)
+        with self._lock:
+            self._db.execute("DELETE FROM recordings WHERE id=?", (recording_id,))
+            self._drop_blob_if_unused(info.blob)
+
+    # -- artifacts ----------------------------------------------------------------------
+    def add_artifact(self, tenant: str, kind: str, files: dict, meta: dict | None = None,
+                     provenance: dict | None = None) -> ArtifactInfo:
+        """Store files (name -> path) as blobs and commit one artifact row referencing them."""
+        blobs = {}
+        for name, path in files.items():
+            if "/" in name or name in ("", ".", ".."):
+                raise InvalidArgument(f"artifact file name {name!r} must be a plain name")
+            staged = self.staging_file()
+            shutil.copyfile(path, staged)
+            blobs[name] = self.put_blob(staged, sha256_file(staged), pathlib.Path(name).suffix)
+        info = ArtifactInfo("art_" + uuid.uuid4().hex[:20], tenant, kind, blobs, meta or {},
+                            provenance or {}, _now())
+        with self._lock:
+            self._db.execute("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
+                             (info.id, tenant, kind, json.dumps(blobs), json.dumps(info.meta),
+                              json.dumps(info.provenance), info.created))
+        return info
+
+    def get_artifact(self, tenant: str, artifact_id: str, kind: str | None = None) -> ArtifactInfo:
+        """The artifact, or NotFound (also for another tenant's or another kind's)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM artifacts WHERE id=? AND tenant=?",
+                                   (artifact_id, tenant)).fetchone()
+        if row is None or (kind is not None and row[2] != kind):
+            raise NotFound(f"{kind or 'artifact'} {artifact_id!r} not found")
+        return ArtifactInfo(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]),
+                            json.loads(row[5]), row[6])
+
+    def list_artifacts(self, tenant: str, kind: str | None = None) -> list:
+        query, args = "SELECT id FROM artifacts WHERE tenant=?", [tenant]
+        if kind:
+            query, args = query + " AND kind=?", args + [kind]
+        with self._lock:
+            ids = [r[0] for r in self._db.execute(query + " ORDER BY created, id", args)]
+        return [self.get_artifact(tenant, i) for i in ids]
+
+    def artifact_dir(self, tenant: str, artifact_id: str) -> pathlib.Path:
+        """A read-only folder holding the artifact's files (hard links to the blobs)."""
+        info = self.get_artifact(tenant, artifact_id)
+        folder = self.root / "cache" / info.id
+        if not folder.is_dir():
+            staging = pathlib.Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+            for name, rel in info.files.items():
+                os.link(self.root / rel, staging / name)
+            with contextlib.suppress(FileExistsError, OSError):
+                os.rename(staging, folder)
+            shutil.rmtree(staging, ignore_errors=True)
+        return folder
+
+    def delete_artifact(self, tenant: str, artifact_id: str) -> None:
+        info = self.get_artifact(tenant, artifact_id)
+        with self._lock:
+            self._db.execute("DELETE FROM artifacts WHERE id=?", (artifact_id,))
+            shutil.rmtree(self.root / "cache" / info.id, ignore_errors=True)
+            for rel in info.files.values():
+                self._drop_blob_if_unused(rel)
+
+    # -- consistency --------------------------------------------------------------------
+    def _referenced_blobs(self) -> set:
+        refs = {r[0] for r in self._db.execute("SELECT blob FROM recordings")}
+        for (files,) in self._db.execute("SELECT files FROM artifacts"):
+            refs.update(json.loads(files).values())
+        return refs
+
+    def _drop_blob_if_unused(self, rel: str) -> None:
+        if rel not in self._referenced_blobs():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / rel)
+
+    def recover(self) -> dict:
+        """Remove what a crash can leave behind: staged files and blobs no row references."""
+        with self._lock:
+            staged = list((self.root / "tmp").iterdir())
+            for path in staged:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            refs = self._referenced_blobs()
+            orphans = [p for p in (self.root / "blobs").glob("*/*")
+                       if str(p.relative_to(self.root)) not in refs]
+            for path in orphans:
+                path.unlink()
+        return {"staged_removed": len(staged), "orphans_removed": len(orphans)}
+
+    def verify(self) -> list:
+        """Relative paths of blobs whose bytes no longer match their sha256 name (empty = intact)."""
+        bad = []
+        with self._lock:
+            refs = sorted(self._referenced_blobs())
+        for rel in refs:
+            path = self.root / rel
+            expected = path.name.split(".")[0]
+            if not path.exists() or sha256_file(path) != expected:
+                bad.append(rel)
+        return bad

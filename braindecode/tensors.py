@@ -1,0 +1,72 @@
+"""numpy arrays <-> the wire's Tensor / TensorChunk messages (little-endian, C order)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from braindecode.errors import InvalidArgument
+from braindecode.v1 import common_pb2
+
+DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024
+_ALLOWED = {"float16", "float32", "float64", "int8", "int16", "int32", "int64",
+            "uint8", "uint16", "uint32", "uint64", "bool"}
+
+
+def _wire_dtype(name: str) -> np.dtype:
+    if name not in _ALLOWED:
+        raise InvalidArgument(f"unsupported tensor dtype {name!r}; use one of {sorted(_ALLOWED)}")
+    return np.dtype(name).newbyteorder("<")
+
+
+def to_tensor(array) -> common_pb2.Tensor:
+    """A Tensor message holding ``array`` (any shape)."""
+    array = np.asarray(array)
+    dtype = _wire_dtype(array.dtype.name)
+    return common_pb2.Tensor(dtype=array.dtype.name, shape=list(array.shape),
+                             data=np.ascontiguousarray(array, dtype=dtype).tobytes())
+
+
+def from_tensor(message) -> np.ndarray:
+    """The array in a Tensor message, with its dtype and shape checked against the bytes."""
+    dtype = _wire_dtype(message.dtype)
+    shape = tuple(int(s) for s in message.shape)
+    if any(s < 0 for s in shape):
+        raise InvalidArgument(f"tensor shape {shape} has a negative dimension")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if expected != len(message.data):
+        raise InvalidArgument(
+            f"tensor of shape {shape} and dtype {message.dtype} needs {expected} bytes, got {len(message.data)}")
+    return np.frombuffer(message.data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def to_chunks(array, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+    """Yield TensorChunk messages that together hold ``array``."""
+    array = np.asarray(array)
+    raw = memoryview(np.ascontiguousarray(array, dtype=_wire_dtype(array.dtype.name))).cast("B")
+    total = len(raw)
+    chunk_bytes = max(int(chunk_bytes), 1)
+    offset = 0
+    while True:
+        piece = raw[offset:offset + chunk_bytes]
+        first = offset == 0
+        yield common_pb2.TensorChunk(
+            dtype=array.dtype.name if first else "", shape=list(array.shape) if first else [],
+            offset=offset, data=bytes(piece), total_bytes=total)
+        offset += len(piece)
+        if offset >= total:
+            return
+
+
+def from_chunks(chunks) -> np.ndarray:
+    """Join TensorChunk messages (in order) back into an array."""
+    header = None
+    buffer = bytearray()
+    for chunk in chunks:
+        if header is None:
+            header = chunk
+        if chunk.offset != len(buffer):
+            raise InvalidArgument(f"tensor chunk at offset {chunk.offset}, expected {len(buffer)}")
+        buffer += chunk.data
+    if header is None:
+        raise InvalidArgument("no tensor chunks received")
+    return from_tensor(common_pb2.Tensor(dtype=header.dtype, shape=header.shape, data=bytes(buffer)))
