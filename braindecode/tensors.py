@@ -42,7 +42,7 @@ def from_tensor(message) -> np.ndarray:
 def to_chunks(array, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
     """Yield TensorChunk messages that together hold ``array``."""
     array = np.asarray(array)
-    raw = memoryview(np.ascontiguousarray(array, dtype=_wire_dtype(array.dtype.name))).cast("B")
+    raw = np.ascontiguousarray(array, dtype=_wire_dtype(array.dtype.name)).reshape(-1).view(np.uint8)
     total = len(raw)
     chunk_bytes = max(int(chunk_bytes), 1)
     offset = 0
@@ -51,7 +51,7 @@ def to_chunks(array, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
         first = offset == 0
         yield common_pb2.TensorChunk(
             dtype=array.dtype.name if first else "", shape=list(array.shape) if first else [],
-            offset=offset, data=bytes(piece), total_bytes=total)
+            offset=offset, data=piece.tobytes(), total_bytes=total)
         offset += len(piece)
         if offset >= total:
             return
