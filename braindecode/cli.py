@@ -1,0 +1,119 @@
+"""Command line: ``braindecode serve | upload | ls | show | demo ...``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from google.protobuf import json_format
+
+
+def _client(args):
+    from braindecode.client import Client
+
+    return Client(args.server, api_key=args.api_key)
+
+
+def _cmd_serve(args) -> int:
+    from braindecode.config import Config
+    from services.server import serve
+
+    config = Config.load(args.config, host=args.host, port=args.port, data_dir=args.data_dir)
+    serve(config)
+    return 0
+
+
+def _cmd_upload(args) -> int:
+    with _client(args) as client:
+        for path in args.files:
+            rec = client.upload(path, subject=args.subject, session=args.session, task=args.task,
+                                run=args.run, modality=args.modality, format=args.format,
+                                events=args.events)
+            shape = "x".join(str(s) for s in rec.shape)
+            print(f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {rec.file_name}")
+    return 0
+
+
+def _cmd_ls(args) -> int:
+    with _client(args) as client:
+        rows = client.list(subject=args.subject, modality=args.modality, task=args.task)
+    print(f"{'id':<25} {'subject':<8} {'task':<10} {'modality':<8} {'format':<11} {'shape':<18} file")
+    for rec in rows:
+        shape = "x".join(str(s) for s in rec.shape)
+        print(f"{rec.id:<25} {rec.subject:<8} {rec.task:<10} {rec.modality:<8} {rec.format:<11} "
+              f"{shape:<18} {rec.file_name}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    with _client(args) as client:
+        rec = client.get(args.id)
+    print(json_format.MessageToJson(rec, preserving_proto_field_name=True))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="braindecode", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def client_command(name, help_text):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--server", default=os.environ.get("BRAINDECODE_SERVER", "127.0.0.1:50051"),
+                       help="host:port of the server (env BRAINDECODE_SERVER)")
+        p.add_argument("--api-key", default=os.environ.get("BRAINDECODE_API_KEY"),
+                       help="API key (env BRAINDECODE_API_KEY)")
+        return p
+
+    p = sub.add_parser("serve", help="run the gRPC server")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
+    p.add_argument("--data-dir", help="store folder (default ~/.braindecode, env BRAINDECODE_DATA_DIR)")
+    p.add_argument("--config", help="YAML config file")
+    p.set_defaults(func=_cmd_serve)
+
+    p = client_command("upload", "upload recording files")
+    p.add_argument("files", nargs="+", help="NIfTI, GIfTI, FIF, EDF, BDF, BrainVision .vhdr, EEGLAB .set")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--session", default="")
+    p.add_argument("--task", default="")
+    p.add_argument("--run", default="")
+    p.add_argument("--modality", default="", help="fmri | eeg | meg (default: from the file)")
+    p.add_argument("--format", default="", help="default: detected from the content")
+    p.add_argument("--events", help="BIDS events.tsv (onset, duration, stimulus_id)")
+    p.set_defaults(func=_cmd_upload)
+
+    p = client_command("ls", "list recordings")
+    p.add_argument("--subject", default="")
+    p.add_argument("--modality", default="")
+    p.add_argument("--task", default="")
+    p.set_defaults(func=_cmd_ls)
+
+    p = client_command("show", "show one recording")
+    p.add_argument("id")
+    p.set_defaults(func=_cmd_show)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import grpc
+
+    from braindecode.errors import BraindecodeError
+
+    try:
+        return args.func(args)
+    except BraindecodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except grpc.RpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

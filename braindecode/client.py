@@ -1,0 +1,146 @@
+"""A small Python client over the generated stubs, with the CLI's verbs.
+
+>>> with Client("127.0.0.1:50051") as c:
+...     rec = c.upload("sub-01_bold.nii.gz", subject="01", task="images", events="events.tsv")
+...     data = c.stream_data(rec.id)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pathlib
+import zipfile
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from braindecode import tensors
+from braindecode.containers import Events
+from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
+
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+def pack_recording(path) -> tuple:
+    """(file name, bytes) to upload: BrainVision (.vhdr) and split EEGLAB (.set + .fdt) go as one zip."""
+    path = pathlib.Path(path)
+    members = []
+    if path.suffix.lower() == ".vhdr":
+        members = [path.with_suffix(s) for s in (".vhdr", ".vmrk", ".eeg")]
+    elif path.suffix.lower() == ".set" and path.with_suffix(".fdt").exists():
+        members = [path, path.with_suffix(".fdt")]
+    if not members:
+        return path.name, path.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for member in members:
+            z.write(member, arcname=member.name)
+    return path.stem + ".zip", buffer.getvalue()
+
+
+def _events(events) -> list:
+    if events is None:
+        return []
+    if isinstance(events, (str, pathlib.Path)):
+        events = Events.from_tsv(events)
+    if isinstance(events, Events):
+        return [common_pb2.Event(onset=o, duration=d, stimulus_id=s)
+                for o, d, s in zip(events.onset, events.duration, events.stimulus_id)]
+    return [common_pb2.Event(**e) for e in events]
+
+
+class Client:
+    """Connect to a braindecode server.
+
+    Parameters
+    ----------
+    target : str
+        ``host:port`` of the server.
+    api_key : str, optional
+        Bearer API key sent with every call.
+    root_certificates, certificate_chain, private_key : bytes, optional
+        TLS trust roots and, for mutual TLS, the client's certificate and key (PEM).
+    timeout : float, optional
+        Deadline in seconds for unary calls.
+    """
+
+    def __init__(self, target: str = "127.0.0.1:50051", api_key: str | None = None,
+                 root_certificates: bytes | None = None, certificate_chain: bytes | None = None,
+                 private_key: bytes | None = None, timeout: float | None = None,
+                 max_message_bytes: int = 64 * 1024 * 1024):
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if root_certificates or certificate_chain:
+            creds = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+            self.channel = grpc.secure_channel(target, creds, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        self.timeout = timeout
+        self.recordings = recordings_pb2_grpc.RecordingServiceStub(self.channel)
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method, request, **kwargs):
+        return method(request, metadata=self.metadata, timeout=kwargs.pop("timeout", self.timeout), **kwargs)
+
+    def health(self, service: str = "") -> str:
+        """'SERVING', 'NOT_SERVING' or 'UNKNOWN'."""
+        reply = self._health.Check(health_pb2.HealthCheckRequest(service=service), timeout=self.timeout)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+
+    # -- recordings -------------------------------------------------------------------
+    def upload(self, path, subject: str, session: str = "", task: str = "", run: str = "",
+               modality: str = "", format: str = "", events=None,
+               chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> recordings_pb2.Recording:
+        """Upload one recording file (BrainVision as its .vhdr; the trio is zipped for you)."""
+        name, payload = pack_recording(path)
+        meta = recordings_pb2.RecordingMetadata(
+            subject=subject, session=session, task=task, run=run, modality=modality, format=format,
+            file_name=name, events=_events(events), sha256=hashlib.sha256(payload).hexdigest())
+
+        def requests():
+            yield recordings_pb2.UploadRecordingRequest(metadata=meta)
+            for start in range(0, len(payload), chunk_bytes):
+                yield recordings_pb2.UploadRecordingRequest(chunk=payload[start:start + chunk_bytes])
+
+        return self.recordings.UploadRecording(requests(), metadata=self.metadata, timeout=self.timeout)
+
+    def get(self, recording_id: str) -> recordings_pb2.Recording:
+        return self._call(self.recordings.GetRecording, recordings_pb2.GetRecordingRequest(id=recording_id))
+
+    def list(self, subject: str = "", modality: str = "", task: str = "", page_size: int = 100) -> list:
+        """Every recording matching the filters (all pages)."""
+        found, token = [], ""
+        while True:
+            reply = self._call(self.recordings.ListRecordings, recordings_pb2.ListRecordingsRequest(
+                subject=subject, modality=modality, task=task,
+                page=common_pb2.PageRequest(page_size=page_size, page_token=token)))
+            found.extend(reply.recordings)
+            token = reply.next_page_token
+            if not token:
+                return found
+
+    def delete(self, recording_id: str) -> bool:
+        return self._call(self.recordings.DeleteRecording,
+                          recordings_pb2.DeleteRecordingRequest(id=recording_id)).deleted
+
+    def stream_data(self, recording_id: str, preprocessing: dict | None = None):
+        """The recording's array (raw, or preprocessed by the server with ``preprocessing``)."""
+        request = recordings_pb2.StreamDataRequest(
+            id=recording_id, preprocessing_json=json.dumps(preprocessing) if preprocessing else "")
+        return tensors.from_chunks(self.recordings.StreamData(request, metadata=self.metadata,
+                                                              timeout=self.timeout))

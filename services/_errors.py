@@ -1,0 +1,44 @@
+"""Library errors -> gRPC status codes, for unary and streaming handlers alike."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import grpc
+
+from braindecode.errors import BraindecodeError
+
+log = logging.getLogger("braindecode.server")
+
+
+def _abort(context, exc: Exception):
+    if isinstance(exc, BraindecodeError):
+        context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+    log.exception("internal error")
+    context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}")
+
+
+def grpc_errors(method):
+    """Wrap a servicer method so library errors reach the client as a status that names them."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def stream(self, request, context):
+            try:
+                yield from method(self, request, context)
+            except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                if context.code() is not None and not isinstance(exc, BraindecodeError):
+                    raise
+                _abort(context, exc)
+        return stream
+
+    @functools.wraps(method)
+    def unary(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception as exc:  # noqa: BLE001
+            if context.code() is not None and not isinstance(exc, BraindecodeError):
+                raise
+            _abort(context, exc)
+    return unary

@@ -1,0 +1,85 @@
+import hashlib
+import json
+
+import pytest
+
+from braindecode.errors import InvalidArgument, NotFound
+from braindecode.recordings import Store
+
+
+def _stage(store, payload: bytes, suffix=".bin"):
+    path = store.staging_file(suffix)
+    path.write_bytes(payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    return store.put_blob(path, sha, suffix), sha
+
+
+FIELDS = {"subject": "01", "task": "t", "modality": "eeg", "format": "edf", "file_name": "a.edf"}
+
+
+def test_recording_round_trip_paging_and_tenants(tmp_path):
+    store = Store(tmp_path)
+    ids = []
+    for i in range(5):
+        blob, sha = _stage(store, f"payload {i}".encode())
+        info = store.add_recording("lab-a", blob, sha, 9, dict(FIELDS, subject=f"{i % 2}"), {"shape": [1]}, [])
+        ids.append(info.id)
+    assert store.get_recording("lab-a", ids[0]).sha256 == hashlib.sha256(b"payload 0").hexdigest()
+    page, token = store.list_recordings("lab-a", page_size=2)
+    rest, token2 = store.list_recordings("lab-a", page_size=2, page_token=token)
+    last, token3 = store.list_recordings("lab-a", page_size=2, page_token=token2)
+    assert [r.id for r in page + rest + last] == ids and token3 == ""
+    assert len(store.list_recordings("lab-a", subject="1")[0]) == 2
+    assert store.list_recordings("lab-b")[0] == []
+    with pytest.raises(NotFound):
+        store.get_recording("lab-b", ids[0])
+    with pytest.raises(InvalidArgument, match="page_token"):
+        store.list_recordings("lab-a", page_token="x")
+
+
+def test_shared_blob_survives_until_last_reference(tmp_path):
+    store = Store(tmp_path)
+    blob, sha = _stage(store, b"same bytes")
+    blob2, _ = _stage(store, b"same bytes")
+    assert blob == blob2
+    a = store.add_recording("t", blob, sha, 10, FIELDS, {}, [])
+    b = store.add_recording("t", blob, sha, 10, FIELDS, {}, [])
+    store.delete_recording("t", a.id)
+    assert store.blob_path(blob).exists()
+    store.delete_recording("t", b.id)
+    assert not store.blob_path(blob).exists()
+    with pytest.raises(NotFound):
+        store.delete_recording("t", b.id)
+
+
+def test_recover_removes_staged_and_orphaned_files(tmp_path):
+    store = Store(tmp_path)
+    kept_blob, sha = _stage(store, b"kept")
+    store.add_recording("t", kept_blob, sha, 4, FIELDS, {}, [])
+    store.staging_file().write_bytes(b"half an upload")
+    orphan, _ = _stage(store, b"renamed but never committed")
+    store.close()
+    reopened = Store(tmp_path)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert not (tmp_path / orphan).exists() and (tmp_path / kept_blob).exists()
+    assert reopened.verify() == []
+    (tmp_path / kept_blob).write_bytes(b"bit rot")
+    assert reopened.verify() == [kept_blob]
+
+
+def test_artifacts_are_tenant_scoped_and_materialise(tmp_path):
+    store = Store(tmp_path)
+    (tmp_path / "w.json").write_text(json.dumps({"a": 1}))
+    art = store.add_artifact("lab-a", "decoder", {"config.json": tmp_path / "w.json"}, {"dim": 3},
+                             {"recordings": ["rec_1"]})
+    folder = store.artifact_dir("lab-a", art.id)
+    assert json.loads((folder / "config.json").read_text()) == {"a": 1}
+    assert [a.id for a in store.list_artifacts("lab-a", "decoder")] == [art.id]
+    with pytest.raises(NotFound):
+        store.get_artifact("lab-b", art.id)
+    with pytest.raises(NotFound):
+        store.get_artifact("lab-a", art.id, kind="encoder")
+    with pytest.raises(InvalidArgument):
+        store.add_artifact("lab-a", "x", {"../evil": tmp_path / "w.json"})
+    store.delete_artifact("lab-a", art.id)
+    assert not folder.exists() and store.verify() == []
