@@ -54,6 +54,24 @@ def _cmd_show(args) -> int:
     return 0
 
 
+def _cmd_keys(args) -> int:
+    from braindecode.auth import KeyStore
+    from braindecode.config import Config
+
+    keys = KeyStore(Config.load(args.config, data_dir=args.data_dir).data_dir)
+    if args.action == "create":
+        key, record = keys.create(args.tenant, args.name)
+        print(f"{record.key_id}  tenant={record.tenant}\n{key}\n(store this key now: it is not shown again)")
+    elif args.action == "list":
+        for k in keys.list(args.tenant):
+            state = f"revoked {k.revoked}" if k.revoked else "active"
+            print(f"{k.key_id}  {k.tenant:<20} {k.name:<20} {k.created}  {state}")
+    else:
+        keys.revoke(args.key_id)
+        print(f"revoked {args.key_id}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braindecode", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -73,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="store folder (default ~/.braindecode, env BRAINDECODE_DATA_DIR)")
     p.add_argument("--config", help="YAML config file")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("keys", help="create, list and revoke API keys (run on the server's machine)")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("key_id", nargs="?", help="key id, for revoke")
+    p.add_argument("--tenant", help="lab or project the key acts for (create; filter for list)")
+    p.add_argument("--name", default="", help="a label for the key")
+    p.add_argument("--data-dir", help="store folder (default ~/.braindecode, env BRAINDECODE_DATA_DIR)")
+    p.add_argument("--config", help="YAML config file")
+    p.set_defaults(func=_cmd_keys)
 
     p = client_command("upload", "upload recording files")
     p.add_argument("files", nargs="+", help="NIfTI, GIfTI, FIF, EDF, BDF, BrainVision .vhdr, EEGLAB .set")

@@ -29,8 +29,8 @@ class Config:
     tls_key: str = ""
     tls_client_ca: str = ""
     allow_insecure_remote: bool = False
-    # Authentication: when True every RPC but health needs a bearer API key.
-    auth: bool = False
+    # Authentication: every RPC but health needs a bearer API key (braindecode keys create).
+    auth: bool = True
     max_concurrent_calls_per_tenant: int = 32
     max_jobs_per_tenant: int = 4
     ray_address: str = ""

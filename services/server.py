@@ -12,10 +12,12 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from braindecode.auth import KeyStore
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
 from braindecode.recordings import Store
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
+from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
 from services.recordings import RecordingServicer
 
@@ -61,6 +63,7 @@ class BraindecodeServer:
     def __init__(self, config: Config, store: Store | None = None):
         self.config = config
         self.store = store or Store(config.data_dir)
+        self.keys = KeyStore(self.store.root)
         credentials = _credentials(config)
         if credentials is None and not _is_loopback(config.host):
             if not config.allow_insecure_remote:
@@ -90,7 +93,10 @@ class BraindecodeServer:
         self._names = names
 
     def _interceptors(self) -> list:
-        return []
+        if not self.config.auth:
+            log.warning("authentication is OFF: every caller acts as tenant 'default'")
+            return []
+        return [AuthInterceptor(self.keys, self.config.max_concurrent_calls_per_tenant)]
 
     def start(self) -> "BraindecodeServer":
         self.server.start()
@@ -104,6 +110,7 @@ class BraindecodeServer:
         self.health.enter_graceful_shutdown()
         self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
         self.store.close()
+        self.keys.close()
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from braindecode.auth import KeyStore
 from braindecode.client import Client
 from braindecode.config import Config
 from services.server import BraindecodeServer
@@ -19,13 +20,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def server(tmp_path):
     config = Config.load(data_dir=str(tmp_path / "store"), port=0, max_upload_bytes=5 * 1024 * 1024)
     srv = BraindecodeServer(config).start()
+    srv.api_key, _ = srv.keys.create("lab-a")
     yield srv
     srv.stop(grace=0)
 
 
 @pytest.fixture
 def client(server):
-    with Client(f"127.0.0.1:{server.port}", timeout=60) as c:
+    with Client(f"127.0.0.1:{server.port}", api_key=server.api_key, timeout=60) as c:
         yield c
 
 
@@ -33,6 +35,9 @@ class ServerProcess:
     """``braindecode serve`` in a child process (for kill -9 and signal tests)."""
 
     def __init__(self, data_dir, extra_env=None):
+        keys = KeyStore(data_dir)
+        self.api_key, _ = keys.create("lab-a")
+        keys.close()
         env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "braindecode.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
@@ -49,7 +54,7 @@ class ServerProcess:
         raise RuntimeError("server did not start")
 
     def client(self, **kwargs):
-        return Client(f"127.0.0.1:{self.port}", **kwargs)
+        return Client(f"127.0.0.1:{self.port}", api_key=self.api_key, **kwargs)
 
     def kill(self):
         self.proc.kill()

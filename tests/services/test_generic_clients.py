@@ -19,7 +19,8 @@ def test_health_serving(client):
 def test_grpcurl_lists_describes_and_calls(server, client):
     client.upload(real_files.FUNCTIONAL, subject="07", task="rest")
     target = f"127.0.0.1:{server.port}"
-    run = lambda *args: subprocess.run([GRPCURL, "-plaintext", *args], capture_output=True,  # noqa: E731
+    auth = ["-H", f"authorization: Bearer {server.api_key}"]
+    run = lambda *args: subprocess.run([GRPCURL, "-plaintext", *auth, *args], capture_output=True,  # noqa: E731
                                        text=True, timeout=60, check=True).stdout
     services = run(target, "list").split()
     assert "braindecode.v1.RecordingService" in services and "grpc.health.v1.Health" in services
@@ -38,14 +39,16 @@ def test_reflection_v1_and_v1alpha(server):
     from services._reflection import _v1_messages
 
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    auth = (("authorization", f"Bearer {server.api_key}"),)
     alpha = reflection_pb2_grpc.ServerReflectionStub(channel)
-    reply = next(alpha.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+    reply = next(alpha.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                            metadata=auth))
     names = {s.name for s in reply.list_services_response.service}
     request_v1, response_v1 = _v1_messages()
     call = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
                                  request_serializer=request_v1.SerializeToString,
                                  response_deserializer=response_v1.FromString)
-    reply_v1 = next(call(iter([request_v1(list_services="")])))
+    reply_v1 = next(call(iter([request_v1(list_services="")]), metadata=auth))
     assert {s.name for s in reply_v1.list_services_response.service} == names
     assert "braindecode.v1.RecordingService" in names
     channel.close()

@@ -1,0 +1,60 @@
+"""Authentication: no key, a wrong key and a revoked key are denied; health stays open."""
+
+import grpc
+import pytest
+import real_files
+
+from braindecode.auth import KeyStore
+from braindecode.client import Client
+from braindecode.errors import InvalidArgument
+
+
+def _denied(server, key):
+    with Client(f"127.0.0.1:{server.port}", api_key=key, timeout=30) as c:
+        assert c.health() == "SERVING"
+        with pytest.raises(grpc.RpcError) as err:
+            c.list()
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as err:
+            c.upload(real_files.FUNCTIONAL, subject="01")
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as err:
+            c.stream_data("rec_x")
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_no_wrong_or_revoked_key_is_denied(server, client):
+    client.upload(real_files.FUNCTIONAL, subject="01")
+    _denied(server, None)
+    _denied(server, "bd_0000000000000000_nope")
+    key_id = server.api_key.split("_")[1]
+    _denied(server, f"bd_{key_id}_wrongsecret")
+    server.keys.revoke(key_id)
+    _denied(server, server.api_key)
+    assert server.store.list_recordings("lab-a")[0], "nothing was deleted by denied calls"
+
+
+def test_keys_are_stored_hashed_and_validated(tmp_path):
+    keys = KeyStore(tmp_path)
+    key, record = keys.create("lab-b", "analysis")
+    assert keys.authenticate(key) == "lab-b"
+    assert key.split("_", 2)[2].encode() not in (tmp_path / "keys.sqlite").read_bytes()
+    assert [k.key_id for k in keys.list("lab-b")] == [record.key_id]
+    with pytest.raises(InvalidArgument):
+        keys.create("../evil")
+
+
+def test_tenants_see_only_their_own_recordings(server, client):
+    mine = client.upload(real_files.FUNCTIONAL, subject="01")
+    other_key, _ = server.keys.create("lab-b")
+    with Client(f"127.0.0.1:{server.port}", api_key=other_key, timeout=30) as other:
+        assert other.list() == []
+        theirs = other.upload(real_files.EDF, subject="99")
+        for call in (other.get, other.delete, other.stream_data):
+            with pytest.raises(grpc.RpcError) as err:
+                call(mine.id)
+            assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [r.id for r in client.list()] == [mine.id]
+    with pytest.raises(grpc.RpcError) as err:
+        client.get(theirs.id)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
