@@ -1,0 +1,33 @@
+"""Layer activations of neural networks: the model registry, loading, and extraction.
+
+>>> from braindecode.activations import load_model, extract_activations
+>>> model = load_model("efficientnet-lite0")
+>>> acts = extract_activations(model, images, layers=["stage4", "pool"], pooling="avg")
+"""
+
+from braindecode.activations._builtin import (
+    EFFICIENTNET_LITE0_PREPROCESSOR,
+    SentenceNetwork,
+    load_efficientnet_lite0,
+    load_minilm_l6_v2,
+)
+from braindecode.activations._loading import load_model, wrap_module
+from braindecode.activations._network import LayerSpec, NetworkModel, TorchNetwork
+from braindecode.activations._registry import ModelCard, get_model_card, list_models
+from braindecode.activations._stimuli import ImagePreprocessor
+
+__all__ = [
+    "EFFICIENTNET_LITE0_PREPROCESSOR",
+    "ImagePreprocessor",
+    "LayerSpec",
+    "ModelCard",
+    "NetworkModel",
+    "SentenceNetwork",
+    "TorchNetwork",
+    "get_model_card",
+    "list_models",
+    "load_efficientnet_lite0",
+    "load_minilm_l6_v2",
+    "load_model",
+    "wrap_module",
+]
