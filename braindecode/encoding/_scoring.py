@@ -1,0 +1,87 @@
+"""Per-target scores of predictions, batched over candidate models.
+
+Every score takes ``y_true`` of shape (n_samples, n_targets) and ``y_pred`` of
+shape (n_models, n_samples, n_targets), and returns (n_models, n_targets). The
+batched form scores all the alphas of a cross-validation fold at once; it may
+overwrite ``y_pred`` to avoid a copy of the largest array of the fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from braindecode.encoding._validation import as_2d_tensor, check_same_samples
+from braindecode.errors import InvalidArgument
+
+
+def _r2(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    # Coefficient of determination; 0 for a constant target (as himalaya).
+    total = torch.linalg.vector_norm(y_true - y_true.mean(0), dim=0).square()
+    residual = torch.linalg.vector_norm(y_pred.sub_(y_true), dim=1).square()
+    return torch.where(total > 0, 1 - residual / torch.where(total > 0, total, 1), 0)
+
+
+def _pearson(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    # Pearson correlation; 0 where either side is constant.
+    y_centered = y_true - y_true.mean(0)
+    y_pred = y_pred.sub_(y_pred.mean(1, keepdim=True))
+    covariance = torch.einsum("mst,st->mt", y_pred, y_centered)
+    scale = torch.linalg.vector_norm(y_pred, dim=1) * torch.linalg.vector_norm(y_centered, dim=0)
+    return torch.where(scale > 0, covariance / torch.where(scale > 0, scale, 1), 0)
+
+
+def _neg_mse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    # Negative mean squared error (the default of scikit-learn's leave-one-out RidgeCV).
+    return -torch.linalg.vector_norm(y_pred.sub_(y_true), dim=1).square() / y_true.shape[0]
+
+
+SCORES = {"r2": _r2, "pearson": _pearson, "neg_mse": _neg_mse}
+
+
+def check_score(score: str):
+    """The batched score function named ``score``."""
+    try:
+        return SCORES[score]
+    except (KeyError, TypeError):
+        raise InvalidArgument(f"unknown score {score!r}; use one of {sorted(SCORES)}") from None
+
+
+def _per_target(score: str, y_true, y_pred) -> np.ndarray:
+    dtype = torch.float64
+    y_true = as_2d_tensor(y_true, "y_true", dtype)
+    y_pred = as_2d_tensor(y_pred, "y_pred", dtype)
+    check_same_samples(y_true.shape[0], y_pred.shape[0])
+    if y_true.shape != y_pred.shape:
+        raise InvalidArgument(f"y_true has shape {tuple(y_true.shape)} but y_pred {tuple(y_pred.shape)}")
+    return SCORES[score](y_true, y_pred[None].clone())[0].numpy()
+
+
+def r2_score(y_true, y_pred) -> np.ndarray:
+    """Coefficient of determination per target.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n_samples, n_targets)
+
+    Returns
+    -------
+    r2 : array of shape (n_targets,)
+        ``1 - SSE / SST``; 0 for a constant target.
+    """
+    return _per_target("r2", y_true, y_pred)
+
+
+def pearson_r(y_true, y_pred) -> np.ndarray:
+    """Pearson correlation per target.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n_samples, n_targets)
+
+    Returns
+    -------
+    r : array of shape (n_targets,)
+        0 where either side is constant.
+    """
+    return _per_target("pearson", y_true, y_pred)

@@ -1,0 +1,311 @@
+"""Ridge regression solvers on torch tensors, with cross-validation over many alphas.
+
+The ridge solution for one alpha is ``W = (X^T X + alpha I)^-1 X^T Y``. With the
+eigendecomposition ``X^T X = V diag(lam) V^T`` it becomes
+``W = V diag(1 / (lam + alpha)) V^T X^T Y``, so one decomposition per fold serves
+every alpha. For each fold the solver builds, once and independently of the
+targets, the operators ``M_a = X_test V diag(1 / (lam + alpha_a)) V^T`` of shape
+(n_alphas, n_test, n_features); the test predictions of all alphas are then one
+matrix product ``M @ (X_train^T Y_train)``. ``X_train^T Y_train`` is obtained as
+``X^T Y - X_test^T Y_test`` from a product computed once per target batch, and the
+same ``X^T Y`` feeds the final refit, which costs two (n_features, n_features)
+products per target batch whatever the alphas selected.
+
+When a training set has fewer samples than features, the fold uses the kernel
+``X_train X_train^T`` instead (the dual form) and the operators have shape
+(n_alphas, n_test, n_train). Decompositions run in float64 whatever ``dtype``;
+the products over targets, which dominate the cost, run in ``dtype``.
+
+An intercept is fitted by centering with the training means of each fold (and
+of the whole data for the refit), which is the exact unpenalized-intercept
+ridge, not an approximation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from braindecode.encoding._cv import check_cv
+from braindecode.encoding._scoring import check_score
+from braindecode.encoding._validation import (
+    as_2d_tensor,
+    check_alphas,
+    check_same_samples,
+    resolve_device,
+    resolve_dtype,
+    target_batches,
+)
+from braindecode.errors import InvalidArgument
+
+
+class RidgeCVResult(NamedTuple):
+    """What :func:`solve_ridge_cv` returns (CPU tensors).
+
+    coef : tensor of shape (n_features, n_targets)
+    intercept : tensor of shape (n_targets,)
+        Zeros when ``fit_intercept`` is False.
+    best_alphas : tensor of shape (n_targets,)
+    cv_scores : tensor of shape (n_alphas, n_targets)
+        Score of each alpha, averaged over folds (float64).
+    """
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    best_alphas: torch.Tensor
+    cv_scores: torch.Tensor
+
+
+@dataclass
+class _Fold:
+    """Target-independent parts of one cross-validation fold."""
+
+    train: torch.Tensor
+    test: torch.Tensor
+    operators: torch.Tensor  # (n_alphas, n_test, n_features) primal or (n_alphas, n_test, n_train) dual
+    primal: bool
+    complement: bool  # train is exactly the samples outside test
+    x_mean: torch.Tensor | None  # training mean of X, primal folds with an intercept
+
+
+def _eigh(gram: torch.Tensor):
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram)
+    return eigenvalues.clamp_(min=0), eigenvectors
+
+
+def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
+    n_samples, n_features = X.shape
+    x_train, x_test = X[train].double(), X[test].double()
+    x_mean = None
+    if fit_intercept:
+        x_mean = x_train.mean(0)
+        x_train -= x_mean
+        x_test -= x_mean
+    primal = n_features <= len(train)
+    if primal:
+        eigenvalues, basis = _eigh(x_train.T @ x_train)
+        left = x_test @ basis
+    else:
+        eigenvalues, basis = _eigh(x_train @ x_train.T)
+        left = (x_test @ x_train.T) @ basis
+    operators = torch.empty((len(alphas), len(test), basis.shape[0]), dtype=dtype, device=X.device)
+    for index, alpha in enumerate(alphas.tolist()):
+        operators[index] = (left / (eigenvalues + alpha)) @ basis.T
+    member = torch.zeros(n_samples, dtype=torch.bool, device=X.device)
+    member[train] = True
+    complement = len(train) + len(test) == n_samples and int(member.sum()) == len(train) and not bool(member[test].any())
+    return _Fold(train, test, operators, primal, complement,
+                 x_mean.to(dtype) if (primal and fit_intercept) else None)
+
+
+def plan_folds(X, splits, alphas, fit_intercept, dtype) -> list:
+    """Per-fold operators for all alphas (target-independent)."""
+    device = X.device
+    alphas = alphas.to(device)
+    return [_plan_fold(X, train.to(device), test.to(device), alphas, fit_intercept, dtype)
+            for train, test in splits]
+
+
+def _fold_predictions(fold: _Fold, X, Y, XtY, y_sum, fit_intercept) -> torch.Tensor:
+    """Test predictions of every alpha, shape (n_alphas, n_test, n_targets)."""
+    y_test = Y[fold.test]
+    n_train = len(fold.train)
+    if fold.complement:
+        y_mean = (y_sum - y_test.sum(0)) / n_train if fit_intercept else None
+    else:
+        y_train = Y[fold.train]
+        y_mean = y_train.mean(0) if fit_intercept else None
+    if fold.primal:
+        if fold.complement:
+            rhs = torch.addmm(XtY, X[fold.test].T, y_test, alpha=-1)
+        else:
+            rhs = X[fold.train].T @ y_train
+        if fold.x_mean is not None:
+            rhs.addr_(fold.x_mean, y_mean, alpha=-n_train)
+    else:
+        rhs = Y[fold.train] if fold.complement else y_train
+    n_alphas, n_test, width = fold.operators.shape
+    predictions = (fold.operators.view(n_alphas * n_test, width) @ rhs).view(n_alphas, n_test, -1)
+    if fit_intercept:
+        predictions += y_mean
+    return predictions
+
+
+def cv_scores_batch(folds, X, Y, XtY, fit_intercept, score_fn) -> torch.Tensor:
+    """Scores of shape (n_alphas, n_targets) averaged over folds, for one target batch.
+
+    ``Y`` is the target batch (centered on its mean when ``fit_intercept``), ``XtY``
+    is ``X.T @ Y`` (needed only by primal folds that use the complement trick).
+    """
+    y_sum = Y.sum(0) if fit_intercept else None
+    total = None
+    for fold in folds:
+        predictions = _fold_predictions(fold, X, Y, XtY, y_sum, fit_intercept)
+        scores = score_fn(Y[fold.test], predictions).double()
+        total = scores if total is None else total.add_(scores)
+    return total / len(folds)
+
+
+def needs_xty(folds) -> bool:
+    return any(fold.primal and fold.complement for fold in folds)
+
+
+def select_best(cv_scores: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+    """Index of the best alpha per target; ties go to the largest alpha.
+
+    cv_scores : tensor of shape (n_alphas, n_targets)
+    """
+    best = cv_scores.max(0).values
+    order = alphas.to(cv_scores.device).argsort().argsort().to(cv_scores.dtype)
+    ranked = torch.where(cv_scores == best, order[:, None], -1.0)
+    return ranked.argmax(0)
+
+
+class FullDecomposition:
+    """Decomposition of the whole (centered) design, to refit with any alphas.
+
+    Parameters
+    ----------
+    X : tensor of shape (n_samples, n_features)
+        Centered already when an intercept is fitted.
+    """
+
+    def __init__(self, X: torch.Tensor):
+        x64 = X.double()
+        self.primal = X.shape[1] <= X.shape[0]
+        if self.primal:
+            self.eigenvalues, basis = _eigh(x64.T @ x64)
+            self.left = self.right = basis.to(X.dtype)
+        else:
+            self.eigenvalues, basis = _eigh(x64 @ x64.T)
+            self.left = (x64.T @ basis).to(X.dtype)
+            self.right = basis.to(X.dtype)
+
+    def coef(self, Y, XtY, alphas: torch.Tensor) -> torch.Tensor:
+        """Ridge weights of shape (n_features, n_targets), one alpha per target.
+
+        Y : tensor of shape (n_samples, n_targets)
+        XtY : tensor of shape (n_features, n_targets) or None
+            ``X.T @ Y``, used by the primal form.
+        alphas : tensor of shape (n_targets,)
+        """
+        rhs = XtY if self.primal else Y
+        projected = self.right.T @ rhs
+        shrink = 1.0 / (self.eigenvalues[:, None] + alphas.to(self.eigenvalues)[None, :])
+        return self.left @ projected.mul_(shrink.to(projected.dtype))
+
+
+def prepare(X, Y, alphas, device, dtype):
+    """Checked tensors: X on ``device``, Y kept on the CPU, alphas in float64."""
+    dtype = resolve_dtype(dtype)
+    device = resolve_device(device)
+    X = as_2d_tensor(X, "X", dtype, device)
+    Y = as_2d_tensor(Y, "Y", dtype, torch.device("cpu"))
+    check_same_samples(X.shape[0], Y.shape[0])
+    return X, Y, check_alphas(alphas), device, dtype
+
+
+def center(X: torch.Tensor, fit_intercept: bool):
+    """X minus its column means (or X and zeros when no intercept)."""
+    x_mean = X.mean(0) if fit_intercept else torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
+    return X - x_mean, x_mean
+
+
+def load_batch(Y, columns, device, fit_intercept):
+    """A target batch on ``device``, centered when ``fit_intercept``, and its mean."""
+    batch = Y[:, columns].to(device)
+    y_mean = batch.mean(0) if fit_intercept else torch.zeros(batch.shape[1], dtype=batch.dtype, device=device)
+    return batch - y_mean if fit_intercept else batch, y_mean
+
+
+def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, device="cpu", dtype="float32"):
+    """Ridge regression with a fixed alpha (or one alpha per target).
+
+    Parameters
+    ----------
+    X : array or tensor of shape (n_samples, n_features)
+    Y : array or tensor of shape (n_samples, n_targets)
+    alpha : float or array of shape (n_targets,)
+    fit_intercept : bool
+    n_targets_batch : int, optional
+        Targets solved at once; bounds memory on ``device``. All when None.
+    device : str or torch.device
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    coef : tensor of shape (n_features, n_targets)
+    intercept : tensor of shape (n_targets,)
+        Both on the CPU.
+    """
+    X, Y, alphas, device, dtype = prepare(X, Y, alpha, device, dtype)
+    if len(alphas) not in (1, Y.shape[1]):
+        raise InvalidArgument(f"alpha has {len(alphas)} values for {Y.shape[1]} targets")
+    alphas = alphas.expand(Y.shape[1])
+    X, x_mean = center(X, fit_intercept)
+    decomposition = FullDecomposition(X)
+    coef = torch.empty((X.shape[1], Y.shape[1]), dtype=dtype)
+    intercept = torch.zeros(Y.shape[1], dtype=dtype)
+    for columns in target_batches(Y.shape[1], n_targets_batch):
+        batch, y_mean = load_batch(Y, columns, device, fit_intercept)
+        XtY = X.T @ batch if decomposition.primal else None
+        weights = decomposition.coef(batch, XtY, alphas[columns].to(device))
+        coef[:, columns] = weights.cpu()
+        intercept[columns] = (y_mean - x_mean @ weights).cpu()
+    return coef, intercept
+
+
+def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring="r2",
+                   n_targets_batch=None, device="cpu", dtype="float32") -> RidgeCVResult:
+    """Ridge regression with the best alpha of each target chosen by cross-validation.
+
+    Parameters
+    ----------
+    X : array or tensor of shape (n_samples, n_features)
+    Y : array or tensor of shape (n_samples, n_targets)
+    alphas : array of shape (n_alphas,)
+        Positive regularization strengths to try.
+    cv : int, splitter or iterable of (train, test) index arrays
+        An int means K contiguous folds (:class:`sklearn.model_selection.KFold`),
+        or K folds of whole runs when ``groups`` is given.
+    groups : array of shape (n_samples,), optional
+        Run (or session) of each sample; no run is split across train and test.
+    fit_intercept : bool
+    scoring : {"r2", "pearson", "neg_mse"}
+        Per-target score used to choose alpha, averaged over folds.
+    n_targets_batch : int, optional
+        Targets processed at once; bounds memory on ``device``. All when None.
+    device : str or torch.device
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    RidgeCVResult
+        coef (n_features, n_targets), intercept (n_targets,), best_alphas (n_targets,),
+        cv_scores (n_alphas, n_targets), all on the CPU.
+    """
+    X, Y, alphas, device, dtype = prepare(X, Y, alphas, device, dtype)
+    score_fn = check_score(scoring)
+    splits = check_cv(cv, X.shape[0], groups)
+    X, x_mean = center(X, fit_intercept)
+    folds = plan_folds(X, splits, alphas, fit_intercept, dtype)
+    decomposition = FullDecomposition(X)
+    n_features, n_targets = X.shape[1], Y.shape[1]
+    coef = torch.empty((n_features, n_targets), dtype=dtype)
+    intercept = torch.zeros(n_targets, dtype=dtype)
+    best_alphas = torch.empty(n_targets, dtype=torch.float64)
+    cv_scores = torch.empty((len(alphas), n_targets), dtype=torch.float64)
+    alphas_device = alphas.to(device)
+    for columns in target_batches(n_targets, n_targets_batch):
+        batch, y_mean = load_batch(Y, columns, device, fit_intercept)
+        XtY = X.T @ batch if (decomposition.primal or needs_xty(folds)) else None
+        scores = cv_scores_batch(folds, X, batch, XtY, fit_intercept, score_fn)
+        chosen = alphas_device[select_best(scores, alphas_device)]
+        weights = decomposition.coef(batch, XtY, chosen)
+        coef[:, columns] = weights.cpu()
+        intercept[columns] = (y_mean - x_mean @ weights).cpu()
+        best_alphas[columns] = chosen.cpu()
+        cv_scores[:, columns] = scores.cpu()
+    return RidgeCVResult(coef, intercept, best_alphas, cv_scores)
