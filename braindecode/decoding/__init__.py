@@ -1,0 +1,45 @@
+"""Decoding: brain responses -> activation space, retrieval metrics, persistence and ONNX.
+
+Decoders (scikit-learn style, ``fit(X, Y, groups=None)`` / ``predict(X)``):
+``RidgeDecoder`` (linear, over ``braindecode.encoding.RidgeCV``), ``MLPDecoder``
+(MindEye-style residual MLP for fMRI) and ``EEGDecoder`` (temporal-spatial ConvNet
+for EEG/MEG epochs), the last two trained by one loop configured by ``TrainingConfig``.
+"""
+
+from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._neural import EEGDecoder, MLPDecoder
+from braindecode.decoding._onnx import OnnxDecoder, export_onnx
+from braindecode.decoding._persistence import load_decoder, read_decoder_config, save_decoder
+from braindecode.decoding._retrieval import (
+    cosine_similarity,
+    mindeye_top1,
+    retrieval_report,
+    retrieve,
+    top_k_accuracy,
+    two_way_identification,
+)
+from braindecode.decoding._ridge import RidgeDecoder
+from braindecode.decoding._training import TrainingConfig
+from braindecode.decoding._validation import MODALITIES, check_embeddings, check_input
+
+__all__ = [
+    "BaseDecoder",
+    "EEGDecoder",
+    "MLPDecoder",
+    "MODALITIES",
+    "OnnxDecoder",
+    "RidgeDecoder",
+    "TrainingConfig",
+    "check_embeddings",
+    "check_input",
+    "cosine_similarity",
+    "export_onnx",
+    "load_decoder",
+    "mindeye_top1",
+    "read_decoder_config",
+    "retrieval_report",
+    "retrieve",
+    "save_decoder",
+    "top_k_accuracy",
+    "two_way_identification",
+]

@@ -1,0 +1,108 @@
+"""What every decoder shares: input checks, batched prediction, the state that persistence saves."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from braindecode.decoding._training import TrainingConfig
+from braindecode.decoding._validation import check_input
+from braindecode.errors import FailedPrecondition, InvalidArgument
+
+_UNSERIALIZABLE = "unserializable"
+
+
+def seeded_rng_devices(device: str) -> list:
+    """CUDA devices whose RNG ``torch.random.fork_rng`` must fork for work on ``device``."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+class BaseDecoder(BaseEstimator, abc.ABC):
+    """Base of the decoders: brain data of one modality -> embeddings.
+
+    Fitted decoders hold ``module_`` (a torch module in eval mode, mapping
+    (batch, *input_shape_) to (batch, n_dims_)), ``input_shape_`` and ``n_dims_``.
+    Subclasses define ``modality``, ``fit`` and ``_restore``.
+    """
+
+    modality = "fmri"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise FailedPrecondition(f"{type(self).__name__} is not fitted: call fit before predict")
+
+    def check_input(self, X) -> np.ndarray:
+        """``X`` validated against the fitted modality and input shape (see ``check_input``)."""
+        self._check_fitted()
+        return check_input(X, self.modality, self.input_shape_)
+
+    def predict(self, X, batch_size: int = 1024) -> np.ndarray:
+        """Decoded embeddings.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_voxels) or (n_trials, n_channels, n_times)
+        batch_size : int
+            Samples per forward pass.
+
+        Returns
+        -------
+        Y : array of shape (n_samples, n_dims_), float32
+        """
+        X = self.check_input(X)
+        device = next(self.module_.buffers()).device
+        with torch.no_grad():
+            out = [self.module_(torch.as_tensor(X[i:i + batch_size], device=device)).cpu()
+                   for i in range(0, len(X), batch_size)]
+        return torch.cat(out).numpy()
+
+    def _fitted_tensors(self) -> dict:
+        """Named tensors that, with ``_fitted_info``, restore the fitted state exactly."""
+        return {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+
+    def _fitted_info(self) -> dict:
+        """JSON-serializable fitted attributes beyond the tensors."""
+        return {}
+
+    @abc.abstractmethod
+    def fit(self, X, Y, groups=None):
+        """Fit on brain data ``X`` and embeddings ``Y`` of shape (n_samples, n_dims); returns self."""
+
+    @abc.abstractmethod
+    def _restore(self, tensors: dict, info: dict) -> None:
+        """Set the fitted state from ``_fitted_tensors`` and ``_fitted_info`` output (and input shape)."""
+
+    def _params_json(self) -> dict:
+        """Hyper-parameters as JSON values; others (e.g. a CV splitter) as ``{"unserializable": repr}``."""
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            if dataclasses.is_dataclass(value):
+                value = dataclasses.asdict(value)
+            elif isinstance(value, np.ndarray):
+                value = value.tolist()
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                value = {_UNSERIALIZABLE: repr(value)}
+            params[name] = value
+        return params
+
+    @classmethod
+    def _from_params_json(cls, params: dict) -> "BaseDecoder":
+        """The decoder with ``params``; parameters saved as unserializable take their defaults."""
+        params = {name: value for name, value in params.items()
+                  if not (isinstance(value, dict) and _UNSERIALIZABLE in value)}
+        if isinstance(params.get("training"), dict):
+            params["training"] = TrainingConfig(**params["training"])
+        try:
+            return cls(**params)
+        except TypeError as exc:
+            raise InvalidArgument(f"saved parameters do not fit {cls.__name__}: {exc}") from None

@@ -1,0 +1,146 @@
+"""Fitted decoders on disk: safetensors weights plus a JSON config, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import tempfile
+
+import safetensors.torch
+
+from braindecode import __version__
+from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._neural import EEGDecoder, MLPDecoder
+from braindecode.decoding._ridge import RidgeDecoder
+from braindecode.errors import InvalidArgument, NotFound
+
+FORMAT = "braindecode.decoder"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.json"
+DECODERS = {cls.__name__: cls for cls in (RidgeDecoder, MLPDecoder, EEGDecoder)}
+
+
+def atomic_write(path: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_decoder(model: BaseDecoder, directory, provenance: dict | None = None) -> pathlib.Path:
+    """Save a fitted decoder as ``weights.safetensors`` and ``config.json`` in ``directory``.
+
+    The weights are written first and the config, which holds their SHA-256, last: a
+    save interrupted at any point is detected by ``load_decoder``.
+
+    Parameters
+    ----------
+    model : RidgeDecoder, MLPDecoder or EEGDecoder
+        Fitted.
+    directory : str or os.PathLike
+        Created if missing; an earlier save there is replaced.
+    provenance : dict, optional
+        JSON-serializable training provenance (recording ids, activation set, CV scores ...).
+
+    Returns
+    -------
+    directory : pathlib.Path
+    """
+    if type(model).__name__ not in DECODERS:
+        raise InvalidArgument(f"cannot save a {type(model).__name__}; decoders are {', '.join(DECODERS)}")
+    model._check_fitted()
+    try:
+        provenance = json.loads(json.dumps(provenance or {}))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"provenance is not JSON-serializable: {exc}") from None
+    tensors = {name: t.contiguous() for name, t in model._fitted_tensors().items()}
+    weights = safetensors.torch.save(tensors)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "class": type(model).__name__,
+        "params": model._params_json(),
+        "modality": model.modality,
+        "input_shape": list(model.input_shape_),
+        "n_dims": int(model.n_dims_),
+        "fitted": model._fitted_info(),
+        "provenance": provenance,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write(directory / WEIGHTS, weights)
+    atomic_write(directory / CONFIG, json.dumps(config, indent=2).encode())
+    return directory
+
+
+def read_decoder_config(directory) -> dict:
+    """The JSON config of a saved decoder (class, parameters, modality, shapes, provenance)."""
+    path = pathlib.Path(directory) / CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NotFound(f"no saved decoder in {directory} ({CONFIG} missing)") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise InvalidArgument(f"{path} is not a {FORMAT} config")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise InvalidArgument(
+            f"{path} has format version {config.get('format_version')}; this library reads {FORMAT_VERSION}")
+    return config
+
+
+def load_decoder(directory, device: str | None = None) -> BaseDecoder:
+    """Load a decoder saved by ``save_decoder``; its predictions equal the saved model's.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+    device : str, optional
+        Torch device to load onto (default: the device it was fitted with).
+
+    Returns
+    -------
+    model : RidgeDecoder, MLPDecoder or EEGDecoder
+        Fitted; ``provenance_`` holds the provenance passed to ``save_decoder``.
+    """
+    config = read_decoder_config(directory)
+    weights_path = pathlib.Path(directory) / WEIGHTS
+    try:
+        weights = weights_path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no saved decoder weights in {directory} ({WEIGHTS} missing)") from None
+    if hashlib.sha256(weights).hexdigest() != config.get("weights_sha256"):
+        raise InvalidArgument(f"{weights_path} does not match the checksum in {CONFIG}: incomplete or altered save")
+    cls = DECODERS.get(config.get("class"))
+    if cls is None:
+        raise InvalidArgument(f"unknown decoder class {config.get('class')!r}; known: {', '.join(DECODERS)}")
+    params = dict(config["params"])
+    if device is not None:
+        params["device"] = device
+    model = cls._from_params_json(params)
+    if model.modality != config["modality"]:
+        raise InvalidArgument(f"config says modality {config['modality']!r} but {cls.__name__} decodes "
+                              f"{model.modality!r}")
+    model.input_shape_ = tuple(config["input_shape"])
+    model.n_dims_ = config["n_dims"]
+    model._restore(safetensors.torch.load(weights), config["fitted"])
+    model.provenance_ = config["provenance"]
+    return model
