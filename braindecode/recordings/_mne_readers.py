@@ -1,0 +1,167 @@
+"""FIF, EDF, BDF, BrainVision and EEGLAB recordings via MNE.
+
+Every file is read from the recording's private workspace. Headers can name other files
+(FIF split files, the BrainVision data and marker files, the EEGLAB .fdt), which MNE joins to
+the header's folder and would open wherever they point: FIF references are refused, the
+BrainVision files are the zip's own members whatever the .vhdr says, the .fdt must be a plain
+name, and no reader may end up with a file outside the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import posixpath
+
+import mne
+import numpy as np
+import scipy.io
+from mne._fiff.open import fiff_open  # the tag directory, to see file references before reading
+
+from braindecode.errors import InvalidArgument
+from braindecode.recordings._edf import check_edf_header
+from braindecode.recordings._recording import LoadedRecording, RecordingMeta, Source, checked_rate
+from braindecode.recordings._sniff import MAT73_MAGIC, is_archive_junk
+
+_MEG_TYPES = {"mag", "grad", "ref_meg"}
+_FIFF_REF_FILE_NAME, _FIFF_REF_FILE_NUM = 118, 119
+_SCAN_VALUES = 2**22  # values per block when looking for a finite value
+
+
+def read_fif(source: Source) -> LoadedRecording:
+    """A single-file raw FIF (.fif, or .fif.gz when ``source.packed`` is "gzip")."""
+    if source.packed == "gzip":
+        path = source.workspace.gunzip(source.path, "recording_raw.fif",
+                                       source.limits.max_unpacked_bytes, "the unpacked size limit")
+    else:
+        path = source.workspace.stage(source.path, "recording_raw.fif")
+    fid, _, directory = fiff_open(path, verbose="error")
+    fid.close()
+    if any(tag.kind in (_FIFF_REF_FILE_NAME, _FIFF_REF_FILE_NUM) for tag in directory):
+        raise InvalidArgument("FIF file refers to other files (a split recording); "
+                              "only single-file FIF is accepted")
+    raw = mne.io.read_raw_fif(path, preload=False, verbose="error")
+    types = set(raw.get_channel_types())
+    modality = "meg" if types & _MEG_TYPES else "eeg" if "eeg" in types else None
+    if modality is None:
+        raise InvalidArgument(f"FIF holds no MEG or EEG channels (channel types: "
+                              f"{', '.join(sorted(types))})")
+    return _loaded(raw, source, "fif", modality)
+
+
+def read_edf(source: Source, fmt: str) -> LoadedRecording:
+    """An EDF/EDF+ (``fmt`` "edf") or BDF (``fmt`` "bdf") file."""
+    path = source.workspace.stage(source.path, f"recording.{fmt}")
+    check_edf_header(path, fmt, source.limits)
+    reader = mne.io.read_raw_edf if fmt == "edf" else mne.io.read_raw_bdf
+    return _loaded(reader(path, preload=False, verbose="error"), source, fmt, "eeg")
+
+
+def read_brainvision(source: Source) -> LoadedRecording:
+    """A zip of the BrainVision .vhdr, .vmrk and .eeg files.
+
+    The data and marker files are the zip's .eeg and .vmrk, whatever the .vhdr calls them.
+    """
+    root, files = _unzip(source)
+    vhdr = _only_member(files, ".vhdr", "BrainVision header")
+    eeg = _only_member(files, ".eeg", "BrainVision data file")
+    vmrk = _only_member(files, ".vmrk", "BrainVision marker file")
+    raw = mne.io.read_raw_brainvision(
+        root / vhdr, preload=False, verbose="error",
+        overrides={"data_fname": root / eeg, "marker_fname": root / vmrk})
+    return _loaded(raw, source, "brainvision", "eeg")
+
+
+def read_eeglab(source: Source) -> LoadedRecording:
+    """An EEGLAB .set with its data embedded, or a zip of the .set and its .fdt."""
+    if source.packed == "zip":
+        root, files = _unzip(source)
+        set_path = root / _only_member(files, ".set", "EEGLAB .set")
+    else:
+        set_path = source.workspace.stage(source.path, "recording.set")
+    with open(set_path, "rb") as f:
+        if f.read(len(MAT73_MAGIC)) == MAT73_MAGIC:
+            raise InvalidArgument("the .set is a MATLAB v7.3 (HDF5) file, which cannot be read; "
+                                  "save it as MATLAB v7 (EEGLAB's default)")
+    data_file = _eeglab_data_file(set_path)
+    if data_file is not None:
+        if not data_file or data_file != posixpath.basename(data_file.replace("\\", "/")):
+            raise InvalidArgument(f"the .set names its data file as {data_file!r}; it must be a "
+                                  "plain file name")
+        if not (set_path.parent / data_file).is_file() and not set_path.with_suffix(".fdt").is_file():
+            raise InvalidArgument(
+                f"the .set keeps its data in {data_file!r} (a separate .fdt) that was not sent; "
+                "upload a .zip holding the .set and its .fdt")
+    raw = mne.io.read_raw_eeglab(set_path, preload=False, verbose="error")
+    _check_inside(raw, source)
+    if data_file is not None:
+        needed = raw.info["nchan"] * raw.n_times * 4
+        held = os.path.getsize(raw.filenames[0])
+        if held < needed:
+            raise InvalidArgument(f"the .fdt holds {held} bytes but the .set declares "
+                                  f"{raw.info['nchan']} channels x {raw.n_times} float32 samples "
+                                  f"({needed} bytes)")
+    return _loaded(raw, source, "eeglab", "eeg")
+
+
+def _check_inside(raw, source: Source) -> None:
+    """Refuse a recording whose data MNE would read from outside the workspace."""
+    root = source.workspace.path.resolve()
+    for name in raw.filenames:
+        if name is not None and root not in pathlib.Path(name).resolve().parents:
+            raise InvalidArgument(f"the recording refers to a file outside the upload "
+                                  f"({pathlib.Path(name).name})")
+
+
+def _loaded(raw, source: Source, fmt: str, modality: str) -> LoadedRecording:
+    """Check what MNE made of the file and wrap it."""
+    _check_inside(raw, source)
+    sfreq = checked_rate(raw.info["sfreq"], "sampling rate")
+    n_channels, n_times = int(raw.info["nchan"]), int(raw.n_times)
+    if n_channels < 1 or n_times < 1:
+        raise InvalidArgument(f"the recording holds {n_channels} channels x {n_times} samples")
+    if n_channels * n_times > source.limits.max_samples:
+        raise InvalidArgument(f"the recording holds {n_channels} channels x {n_times} samples, "
+                              f"more than the limit of {source.limits.max_samples} values")
+    if not _has_finite(raw):
+        raise InvalidArgument("all values are NaN or infinite")
+    meta = RecordingMeta(
+        modality=modality, format=fmt, shape=(n_channels, n_times), sampling_rate=sfreq,
+        ch_names=tuple(raw.ch_names), ch_types=tuple(raw.get_channel_types()),
+        duration=n_times / sfreq)
+    return LoadedRecording(meta, source, read_data=lambda: raw.get_data(),
+                           make_raw=lambda: raw.copy().load_data(verbose="error"))
+
+
+def _has_finite(raw) -> bool:
+    """Whether any sample is finite, reading one block of samples at a time."""
+    step = max(1, _SCAN_VALUES // raw.info["nchan"])
+    return any(np.isfinite(raw.get_data(start=t, stop=t + step)).any()
+               for t in range(0, raw.n_times, step))
+
+
+def _unzip(source: Source) -> tuple:
+    files = source.workspace.unzip(source.path, source.limits)
+    return source.workspace.path / "unzipped", [f for f in files if not is_archive_junk(str(f))]
+
+
+def _only_member(files: list, suffix: str, what: str) -> pathlib.PurePosixPath:
+    found = [f for f in files if f.suffix.lower() == suffix]
+    if len(found) != 1:
+        raise InvalidArgument(f"the zip must hold exactly one {what} ({suffix}); it holds "
+                              f"{len(found)}: {', '.join(map(str, found)) or 'none'}")
+    return found[0]
+
+
+def _eeglab_data_file(set_path: pathlib.Path) -> str | None:
+    """The .fdt name a .set refers to for its data, or None when the data are embedded."""
+    classes = {name: cls for name, _, cls in scipy.io.whosmat(set_path)}
+    if "data" in classes:
+        if classes["data"] != "char":
+            return None
+        return str(scipy.io.loadmat(set_path, variable_names=["data"], squeeze_me=True)["data"])
+    if "EEG" in classes:
+        eeg = scipy.io.loadmat(set_path, variable_names=["EEG"], simplify_cells=True)["EEG"]
+        data = eeg.get("data") if isinstance(eeg, dict) else None
+        return data if isinstance(data, str) else None
+    raise InvalidArgument("the .set holds no EEG data (no 'data' or 'EEG' variable)")

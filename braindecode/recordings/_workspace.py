@@ -1,0 +1,130 @@
+"""A private temporary folder for a recording's files: staged copies, inflated gzip, unpacked zip.
+
+Unpacking is where hostile uploads bite, so every step here is bounded: gzip inflates to at
+most a given size, zips are checked for path traversal, links, encryption, member count and
+unpacked size before anything is written, and members are written with exclusive creation
+inside the folder only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pathlib
+import re
+import shutil
+import stat
+import tempfile
+import weakref
+import zipfile
+import zlib
+
+from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.recordings._limits import ReadLimits
+
+_CHUNK = 2**20
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class Workspace:
+    """A folder only this process can read, removed by ``close()`` or when garbage collected."""
+
+    def __init__(self):
+        self.path = pathlib.Path(tempfile.mkdtemp(prefix="braindecode-recording-"))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def stage(self, src, name: str) -> pathlib.Path:
+        """``src`` under ``name`` in the workspace: a hard link where possible, else a copy."""
+        dest = self.path / name
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copyfile(src, dest)
+        return dest
+
+    def gunzip(self, src, name: str, max_bytes: int, what: str) -> pathlib.Path:
+        """Inflate gzip ``src`` to ``name``; more than ``max_bytes`` raises ResourceExhausted.
+
+        ``what`` says in the error message what the bound stands for.
+        """
+        dest, total = self.path / name, 0
+        try:
+            with gzip.open(src, "rb") as fin, open(dest, "xb") as fout:
+                while chunk := fin.read(_CHUNK):
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise ResourceExhausted(
+                            f"gzip data inflate past {max_bytes} bytes, {what} (gzip bomb?)")
+                    fout.write(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InvalidArgument(f"corrupt or truncated gzip data ({exc})") from exc
+        return dest
+
+    def unzip(self, src, limits: ReadLimits) -> list:
+        """Unpack zip ``src`` into the workspace; returns the member files' relative paths."""
+        try:
+            archive = zipfile.ZipFile(src)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise InvalidArgument(f"corrupt zip archive ({exc})") from exc
+        with archive:
+            members = _checked_members(archive.infolist(), limits)
+            root, total = self.path / "unzipped", 0
+            files = []
+            for info, parts in members:
+                if info.is_dir():
+                    continue
+                dest = root.joinpath(*parts)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with archive.open(info) as fin, open(dest, "xb") as fout:
+                        while chunk := fin.read(_CHUNK):
+                            total += len(chunk)
+                            if total > limits.max_unpacked_bytes:
+                                raise ResourceExhausted(_too_big(total, limits))
+                            fout.write(chunk)
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+                        RuntimeError, ValueError) as exc:
+                    raise InvalidArgument(f"zip member {info.filename!r} cannot be unpacked "
+                                          f"({exc})") from exc
+                files.append(pathlib.PurePosixPath(*parts))
+        return files
+
+
+def _checked_members(infos: list, limits: ReadLimits) -> list:
+    """[(ZipInfo, path parts)] after refusing anything unsafe, before a byte is unpacked."""
+    if len(infos) > limits.max_zip_members:
+        raise ResourceExhausted(
+            f"zip holds {len(infos)} members, more than the limit of {limits.max_zip_members}")
+    members, seen = [], set()
+    for info in infos:
+        name = info.filename
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise InvalidArgument(f"zip member {name!r} is a symbolic link; links are not accepted")
+        if info.flag_bits & 0x1:
+            raise InvalidArgument(f"zip member {name!r} is encrypted; send an unencrypted zip")
+        posix = name.replace("\\", "/")
+        if posix.startswith("/") or _DRIVE.match(posix):
+            raise InvalidArgument(f"zip member {name!r} has an absolute path; paths must be relative")
+        parts = [p for p in posix.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise InvalidArgument(f"zip member {name!r} climbs out of the archive with '..' "
+                                  "(path traversal)")
+        if not parts:
+            raise InvalidArgument(f"zip member {name!r} has an empty name")
+        key = "/".join(parts)
+        if key in seen:
+            raise InvalidArgument(f"zip holds two members named {key!r}")
+        seen.add(key)
+        members.append((info, parts))
+    declared = sum(info.file_size for info in infos)
+    if declared > limits.max_unpacked_bytes:
+        raise ResourceExhausted(_too_big(declared, limits))
+    return members
+
+
+def _too_big(size: int, limits: ReadLimits) -> str:
+    return (f"zip members unpack to {size} bytes, more than the limit of "
+            f"{limits.max_unpacked_bytes} (zip bomb?)")
