@@ -1,0 +1,1 @@
+"""Representational comparison: RDMs, RSA, CKA, noise ceilings and inference."""
