@@ -11,23 +11,35 @@ from braindecode.activations._builtin import (
     load_efficientnet_lite0,
     load_minilm_l6_v2,
 )
+from braindecode.activations._extract import extract_activations, read_activations
 from braindecode.activations._loading import load_model, wrap_module
 from braindecode.activations._network import LayerSpec, NetworkModel, TorchNetwork
+from braindecode.activations._onnx import OnnxNetwork, load_onnx
+from braindecode.activations._pooling import POOLINGS, pool_layer
 from braindecode.activations._registry import ModelCard, get_model_card, list_models
 from braindecode.activations._stimuli import ImagePreprocessor
+from braindecode.activations._torchscript import TorchScriptNetwork, load_torchscript
 
 __all__ = [
     "EFFICIENTNET_LITE0_PREPROCESSOR",
+    "POOLINGS",
     "ImagePreprocessor",
     "LayerSpec",
     "ModelCard",
     "NetworkModel",
+    "OnnxNetwork",
     "SentenceNetwork",
     "TorchNetwork",
+    "TorchScriptNetwork",
+    "extract_activations",
     "get_model_card",
     "list_models",
     "load_efficientnet_lite0",
     "load_minilm_l6_v2",
     "load_model",
+    "load_onnx",
+    "load_torchscript",
+    "pool_layer",
+    "read_activations",
     "wrap_module",
 ]

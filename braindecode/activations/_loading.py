@@ -9,7 +9,7 @@ from torch import nn
 
 from braindecode.activations._network import LayerSpec, NetworkModel, TorchNetwork
 from braindecode.activations._registry import list_models
-from braindecode.activations._stimuli import ImagePreprocessor
+from braindecode.activations._stimuli import ImagePreprocessor, describe_preprocess
 from braindecode.errors import InvalidArgument, NotFound
 
 
@@ -23,14 +23,6 @@ def _import_factory(path: str):
         return getattr(module, attr)
     except AttributeError:
         raise NotFound(f"module {module_name!r} has no {attr!r} (model {path!r})") from None
-
-
-def _image_preprocess(preprocess):
-    preprocess = preprocess if preprocess is not None else ImagePreprocessor()
-    if not callable(preprocess):
-        raise InvalidArgument(f"preprocess must be callable, got {type(preprocess).__name__}")
-    described = preprocess.describe() if isinstance(preprocess, ImagePreprocessor) else {"callable": repr(preprocess)}
-    return (lambda stimuli: {"pixel_values": preprocess(stimuli)}), described
 
 
 def wrap_module(module: nn.Module, name: str, device="cpu", preprocess=None) -> TorchNetwork:
@@ -49,8 +41,10 @@ def wrap_module(module: nn.Module, name: str, device="cpu", preprocess=None) -> 
     layers = {path: LayerSpec(path) for path, _ in module.named_modules() if path}
     if not layers:
         raise InvalidArgument(f"model {name!r} has no submodules to read activations from")
-    fn, described = _image_preprocess(preprocess)
-    return TorchNetwork(module, name, "image", layers, fn, device=device, preprocessing=described)
+    preprocess = preprocess if preprocess is not None else ImagePreprocessor()
+    described = describe_preprocess(preprocess)
+    return TorchNetwork(module, name, "image", layers, lambda stimuli: {"pixel_values": preprocess(stimuli)},
+                        device=device, preprocessing=described)
 
 
 def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:

@@ -13,6 +13,44 @@ from braindecode.errors import InvalidArgument
 _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
+def _is_file(path) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # names too long or with NUL bytes
+        return False
+
+
+def _image_problem(stimulus):
+    """Why ``stimulus`` cannot be an image, or None (without decoding files)."""
+    if isinstance(stimulus, Image.Image):
+        return None
+    if isinstance(stimulus, (str, os.PathLike)):
+        return None if _is_file(stimulus) else f"no image file at {stimulus}"
+    if isinstance(stimulus, np.ndarray):
+        if stimulus.dtype != np.uint8:
+            return f"image arrays must be uint8, got {stimulus.dtype}"
+        if stimulus.ndim == 2 or (stimulus.ndim == 3 and stimulus.shape[2] in (3, 4)):
+            return None
+        return f"image array has shape {stimulus.shape}, expected (H, W, 3)"
+    return (f"unsupported type {type(stimulus).__name__}; "
+            "use a PIL image, a uint8 array (H, W, 3) or an image path")
+
+
+def check_stimuli(stimuli, modality: str) -> None:
+    """``InvalidArgument`` naming the first stimulus a ``modality`` network cannot take.
+
+    Image files are only checked for existence here; they are decoded batch by batch.
+    """
+    for index, stimulus in enumerate(stimuli):
+        if modality == "text":
+            problem = None if isinstance(stimulus, str) else (
+                f"a text model takes strings, got {type(stimulus).__name__}")
+        else:
+            problem = _image_problem(stimulus)
+        if problem:
+            raise InvalidArgument(f"stimulus {index}: {problem}")
+
+
 def as_rgb_image(stimulus, index: int = 0) -> Image.Image:
     """One image stimulus as an RGB PIL image.
 
@@ -23,38 +61,23 @@ def as_rgb_image(stimulus, index: int = 0) -> Image.Image:
     index : int
         Position in the stimulus list, for error messages.
     """
+    problem = _image_problem(stimulus)
+    if problem:
+        raise InvalidArgument(f"stimulus {index}: {problem}")
     if isinstance(stimulus, Image.Image):
         return stimulus.convert("RGB")
-    if isinstance(stimulus, (str, os.PathLike)):
-        path = Path(stimulus)
-        if not path.is_file():
-            raise InvalidArgument(f"stimulus {index}: no image file at {path}")
-        try:
-            with Image.open(path) as img:
-                return img.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InvalidArgument(f"stimulus {index}: cannot read image {path}: {exc}") from None
     if isinstance(stimulus, np.ndarray):
-        if stimulus.dtype != np.uint8:
-            raise InvalidArgument(f"stimulus {index}: image arrays must be uint8, got {stimulus.dtype}")
-        if stimulus.ndim == 2 or (stimulus.ndim == 3 and stimulus.shape[2] in (3, 4)):
-            return Image.fromarray(stimulus).convert("RGB")
-        raise InvalidArgument(
-            f"stimulus {index}: image array has shape {stimulus.shape}, expected (H, W, 3)"
-        )
-    raise InvalidArgument(
-        f"stimulus {index}: unsupported type {type(stimulus).__name__}; "
-        "use a PIL image, a uint8 array (H, W, 3) or an image path"
-    )
+        return Image.fromarray(stimulus).convert("RGB")
+    try:
+        with Image.open(stimulus) as img:
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidArgument(f"cannot read image {stimulus}: {exc}") from None
 
 
 def check_texts(stimuli) -> list:
     """Text stimuli as a list of str; anything else raises ``InvalidArgument``."""
-    for index, stimulus in enumerate(stimuli):
-        if not isinstance(stimulus, str):
-            raise InvalidArgument(
-                f"stimulus {index}: a text model takes strings, got {type(stimulus).__name__}"
-            )
+    check_stimuli(stimuli, "text")
     return list(stimuli)
 
 
@@ -111,3 +134,12 @@ class ImagePreprocessor:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.describe().items())
         return f"ImagePreprocessor({args})"
+
+
+def describe_preprocess(preprocess) -> dict:
+    """Provenance for an image preprocessing callable; ``InvalidArgument`` if it is not callable."""
+    if not callable(preprocess):
+        raise InvalidArgument(f"preprocess must be callable, got {type(preprocess).__name__}")
+    if isinstance(preprocess, ImagePreprocessor):
+        return preprocess.describe()
+    return {"callable": repr(preprocess)}
