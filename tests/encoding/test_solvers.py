@@ -1,0 +1,161 @@
+import warnings
+
+import numpy as np
+import pytest
+import sklearn.linear_model as sk
+import torch
+from sklearn.metrics import r2_score as sk_r2
+from sklearn.model_selection import KFold, LeaveOneOut, TimeSeriesSplit, cross_val_predict
+
+from braindecode.encoding import RidgeCV, RunKFold, solve_ridge, solve_ridge_cv
+
+ALPHAS = np.logspace(-2, 4, 9)
+# (n_samples, n_features): primal folds (features <= train samples) and dual folds (kernel form)
+SHAPES = {"primal": (120, 30), "dual": (60, 100)}
+
+
+def _himalaya_fit(X, Y, fit_intercept, scoring):
+    import himalaya.ridge as hr
+    from himalaya.backend import get_backend
+    from himalaya.scoring import correlation_score, r2_score
+
+    score_func = {"r2": r2_score, "pearson": correlation_score}[scoring]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # n_samples < n_features advice
+        model = hr.RidgeCV(alphas=ALPHAS, cv=KFold(5), fit_intercept=fit_intercept,
+                           solver_params=dict(score_func=score_func)).fit(X, Y)
+    backend = get_backend()
+    return (backend.to_numpy(model.predict(X)), backend.to_numpy(model.best_alphas_),
+            backend.to_numpy(model.cv_scores_))
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize(("backend", "fit_intercept", "scoring"), [
+    ("numpy", True, "r2"), ("numpy", False, "r2"), ("numpy", True, "pearson"),
+    ("torch", True, "r2"), ("torch", False, "pearson"),
+])
+def test_matches_himalaya_ridgecv(himalaya_backend, simulate, backend, shape, fit_intercept, scoring):
+    himalaya_backend(backend)
+    X, Y, _ = simulate(*SHAPES[shape], n_targets=7, seed=1)
+    predictions, best_alphas, best_scores = _himalaya_fit(X, Y, fit_intercept, scoring)
+
+    ours = RidgeCV(alphas=ALPHAS, cv=KFold(5), fit_intercept=fit_intercept, scoring=scoring, dtype="float64").fit(X, Y)
+
+    np.testing.assert_allclose(ours.best_alphas_, best_alphas, rtol=1e-9)
+    np.testing.assert_allclose(ours.predict(X), predictions, rtol=1e-8, atol=1e-8)
+    # himalaya adds 1e-10 * log(alpha) to break ties toward large alphas
+    np.testing.assert_allclose(ours.cv_scores_.max(0), best_scores, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(40, 8), (30, 40)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_matches_sklearn_leave_one_out_alpha_per_target(simulate, shape, fit_intercept):
+    X, Y, _ = simulate(*shape, n_targets=5, seed=2)
+    reference = sk.RidgeCV(alphas=ALPHAS, alpha_per_target=True, fit_intercept=fit_intercept).fit(X, Y)
+
+    ours = RidgeCV(alphas=ALPHAS, cv=LeaveOneOut(), fit_intercept=fit_intercept, scoring="neg_mse",
+                   dtype="float64").fit(X, Y)
+
+    np.testing.assert_allclose(ours.best_alphas_, reference.alpha_, rtol=1e-12)
+    np.testing.assert_allclose(ours.cv_scores_.max(0), reference.best_score_, rtol=1e-8)
+    np.testing.assert_allclose(ours.coef_, reference.coef_.T, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.predict(X), reference.predict(X), rtol=1e-8, atol=1e-8)
+
+
+def _fold_scores_sklearn(predictions, Y, splits, scoring):
+    per_fold = []
+    for _, test in splits:
+        if scoring == "r2":
+            per_fold.append(sk_r2(Y[test], predictions[test], multioutput="raw_values"))
+        else:
+            per_fold.append([np.corrcoef(Y[test, j], predictions[test, j])[0, 1] for j in range(Y.shape[1])])
+    return np.mean(per_fold, axis=0)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("scoring", ["r2", "pearson"])
+def test_cv_scores_match_sklearn_cross_val_predict(simulate, shape, scoring):
+    X, Y, _ = simulate(*SHAPES[shape], n_targets=4, seed=3)
+    cv = KFold(5)
+    ours = RidgeCV(alphas=ALPHAS, cv=cv, scoring=scoring, dtype="float64").fit(X, Y)
+
+    expected = np.stack([
+        _fold_scores_sklearn(cross_val_predict(sk.Ridge(alpha=alpha), X, Y, cv=cv), Y, list(cv.split(X)), scoring)
+        for alpha in ALPHAS
+    ])
+    np.testing.assert_allclose(ours.cv_scores_, expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(ours.best_alphas_, ALPHAS[expected.argmax(0)])
+
+
+@pytest.mark.parametrize("n_features", [10, 80])
+def test_splits_that_do_not_cover_all_samples(simulate, n_features):
+    X, Y, _ = simulate(60, n_features, n_targets=3, seed=4)
+    splits = list(TimeSeriesSplit(n_splits=3, gap=2).split(X))
+    result = solve_ridge_cv(X, Y, ALPHAS, cv=splits, dtype="float64")
+
+    expected = np.zeros((len(ALPHAS), Y.shape[1]))
+    for a, alpha in enumerate(ALPHAS):
+        for train, test in splits:
+            model = sk.Ridge(alpha=alpha).fit(X[train], Y[train])
+            expected[a] += sk_r2(Y[test], model.predict(X[test]), multioutput="raw_values") / len(splits)
+    np.testing.assert_allclose(result.cv_scores.numpy(), expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(50, 12), (20, 50)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_solve_ridge_matches_sklearn_ridge(simulate, shape, fit_intercept):
+    X, Y, _ = simulate(*shape, n_targets=3, seed=5)
+    alphas = np.array([0.5, 10.0, 300.0])
+    coef, intercept = solve_ridge(X, Y, alphas, fit_intercept=fit_intercept, dtype="float64")
+    reference = sk.Ridge(alpha=alphas, fit_intercept=fit_intercept).fit(X, Y)
+    np.testing.assert_allclose(coef.numpy(), reference.coef_.T, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(intercept.numpy(), reference.intercept_ if fit_intercept else 0.0, atol=1e-8)
+
+
+def test_target_batches_give_the_same_result(simulate):
+    X, Y, _ = simulate(80, 20, n_targets=9, seed=6)
+    whole = solve_ridge_cv(X, Y, ALPHAS, dtype="float64")
+    batched = solve_ridge_cv(X, Y, ALPHAS, n_targets_batch=4, dtype="float64")
+    for a, b in zip(whole, batched):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_float32_is_close_to_float64(simulate):
+    X, Y, _ = simulate(100, 25, n_targets=5, seed=7)
+    single = solve_ridge_cv(X, Y, ALPHAS)
+    double = solve_ridge_cv(X, Y, ALPHAS, dtype="float64")
+    assert single.coef.dtype == torch.float32
+    np.testing.assert_allclose(single.cv_scores.numpy(), double.cv_scores.numpy(), atol=1e-4)
+    np.testing.assert_allclose(single.coef.numpy(), double.coef.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_groups_fold_whole_runs(simulate):
+    X, Y, _ = simulate(90, 10, n_targets=2, seed=8)
+    runs = np.repeat(["r1", "r2", "r3"], 30)
+    by_groups = solve_ridge_cv(X, Y, ALPHAS, cv=3, groups=runs, dtype="float64")
+    explicit = solve_ridge_cv(X, Y, ALPHAS, cv=list(RunKFold(3).split(X, groups=runs)), dtype="float64")
+    np.testing.assert_array_equal(by_groups.cv_scores.numpy(), explicit.cv_scores.numpy())
+    contiguous = solve_ridge_cv(X, Y, ALPHAS, cv=KFold(3), dtype="float64")
+    np.testing.assert_array_equal(by_groups.cv_scores.numpy(), contiguous.cv_scores.numpy())
+
+
+def test_constant_target_gets_the_largest_alpha(simulate):
+    X, Y, _ = simulate(60, 10, n_targets=2, seed=9)
+    Y[:, 1] = 3.0
+    result = solve_ridge_cv(X, Y, ALPHAS, dtype="float64")
+    assert result.best_alphas[1] == ALPHAS.max()
+    np.testing.assert_allclose(result.intercept[1].item(), 3.0)
+    np.testing.assert_allclose(result.coef[:, 1].numpy(), 0.0, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_cuda_matches_cpu(simulate, shape):
+    X, Y, _ = simulate(*SHAPES[shape], n_targets=6, seed=10)
+    cpu = solve_ridge_cv(X, Y, ALPHAS, dtype="float64")
+    gpu = solve_ridge_cv(X, Y, ALPHAS, dtype="float64", device="cuda", n_targets_batch=4)
+    assert gpu.coef.device.type == "cpu"
+    np.testing.assert_array_equal(gpu.best_alphas.numpy(), cpu.best_alphas.numpy())
+    np.testing.assert_allclose(gpu.cv_scores.numpy(), cpu.cv_scores.numpy(), atol=1e-10)
+    np.testing.assert_allclose(gpu.coef.numpy(), cpu.coef.numpy(), rtol=1e-8, atol=1e-10)
