@@ -1,1 +1,54 @@
-"""Representational comparison: RDMs, RSA, CKA, noise ceilings and inference."""
+"""Representational comparison: RDMs, RSA, CKA, noise ceilings and inference.
+
+Math runs in torch on the ``device`` given (CPU or CUDA), vectorised over many
+RDMs, bootstrap samples and permutations. Functions given numpy arrays return
+numpy arrays; given torch tensors they return tensors. Definitions follow
+rsatoolbox 0.3.2 wherever it computes the same thing.
+"""
+
+from braindecode.compare._cka import CKA_KERNELS, cka
+from braindecode.compare._compare import ComparisonResult, compare
+from braindecode.compare._comparison import COMPARISON_METHODS, compare_rdms
+from braindecode.compare._inference import (
+    RESAMPLING,
+    PermutationResult,
+    bootstrap_scores,
+    fdr_correction,
+    pairwise_bootstrap_test,
+    percentile_ci,
+    permutation_test,
+)
+from braindecode.compare._noise import NOISE_METHODS, crossnobis_rdm, noise_covariance, noise_precision
+from braindecode.compare._noise_ceiling import NoiseCeiling, noise_ceiling
+from braindecode.compare._rdm import RDM_METHODS, compute_rdm, rdm_to_vector, vector_to_rdm
+from braindecode.compare._scores import SCORE_METHODS, ScoreMatrix, score_matrix, time_score_matrix
+
+__all__ = [
+    "CKA_KERNELS",
+    "COMPARISON_METHODS",
+    "NOISE_METHODS",
+    "RDM_METHODS",
+    "RESAMPLING",
+    "SCORE_METHODS",
+    "ComparisonResult",
+    "NoiseCeiling",
+    "PermutationResult",
+    "ScoreMatrix",
+    "bootstrap_scores",
+    "cka",
+    "compare",
+    "compare_rdms",
+    "compute_rdm",
+    "crossnobis_rdm",
+    "fdr_correction",
+    "noise_ceiling",
+    "noise_covariance",
+    "noise_precision",
+    "pairwise_bootstrap_test",
+    "percentile_ci",
+    "permutation_test",
+    "rdm_to_vector",
+    "score_matrix",
+    "time_score_matrix",
+    "vector_to_rdm",
+]

@@ -63,12 +63,14 @@ def _unit(vectors: torch.Tensor) -> torch.Tensor:
     return vectors / torch.linalg.vector_norm(vectors, dim=-1, keepdim=True)
 
 
-def _weighted_correlation(a, b, weights, centre: bool):
+def _weighted_correlation(a, b, b_squares, weights, centre: bool):
     """Weighted Pearson r (or cosine when ``centre`` is False) of rows of ``a`` (n_a, P)
-    against rows of ``b`` (n_b, P) for each row of ``weights`` (n_samples, P)."""
-    s_ab = (weights[:, None, :] * a) @ b.T
-    s_aa = weights @ (a * a).T
-    s_bb = weights @ (b * b).T
+    against rows of ``b`` (n_b, P) for each row of ``weights`` (n_samples, P);
+    ``b_squares`` is ``b * b``."""
+    weighted_a = weights[:, None, :] * a
+    s_ab = weighted_a @ b.T
+    s_aa = (weighted_a * a).sum(dim=-1)
+    s_bb = weights @ b_squares.T
     reference_a, reference_b = s_aa, s_bb
     if centre:
         total = weights.sum(dim=-1, keepdim=True)
@@ -96,6 +98,10 @@ class _Comparer:
         """Multiplicity of each RDM entry, (n_samples, n_pairs), for condition counts."""
         return counts[:, self.rows] * counts[:, self.cols]
 
+    def sample_cost(self) -> int:
+        """Tensor elements one resampled evaluation allocates per sample (to size chunks)."""
+        return self.a.shape[-1] * (len(self.a) + len(self.b)) * 2
+
     def __call__(self, counts: torch.Tensor | None = None) -> torch.Tensor:
         if counts is None:
             return self.plain()
@@ -111,13 +117,14 @@ class _Correlation(_Comparer):
         if centre:
             a, b = a - a.mean(dim=-1, keepdim=True), b - b.mean(dim=-1, keepdim=True)
         self.a_unit, self.b_unit = _unit(a), _unit(b)
+        self.b_squares = self.b_unit * self.b_unit
 
     def plain(self):
         return self.a_unit @ self.b_unit.T
 
     def resampled(self, counts):
         weights = self.pair_counts(counts).to(self.a.dtype)
-        return _weighted_correlation(self.a_unit, self.b_unit, weights, self.centre)
+        return _weighted_correlation(self.a_unit, self.b_unit, self.b_squares, weights, self.centre)
 
 
 class _Spearman(_Comparer):
@@ -129,6 +136,9 @@ class _Spearman(_Comparer):
 
     def plain(self):
         return self.ranked.plain()
+
+    def sample_cost(self):
+        return self.a.shape[-1] * (len(self.a) + len(self.b)) * 6
 
     def resampled(self, counts):
         counts = counts.to(torch.int32)
@@ -160,6 +170,9 @@ class _KendallTauA(_Comparer):
 
     def plain(self):
         return self._scores(None)
+
+    def sample_cost(self):
+        return self.a.shape[-1] * 8
 
     def resampled(self, counts):
         return self._scores(self.pair_counts(counts.to(torch.int64)))

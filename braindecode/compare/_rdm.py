@@ -76,7 +76,7 @@ def vector_to_rdm(vectors):
     return square if as_torch else square.numpy()
 
 
-def _unit_rows(X: torch.Tensor, reference: torch.Tensor, what: str) -> torch.Tensor:
+def _unit_rows(X: torch.Tensor, reference: torch.Tensor, what: str, name: str) -> torch.Tensor:
     """Rows of ``X`` scaled to unit norm; a row whose norm is rounding noise
     relative to the same row of ``reference`` is an error."""
     norms = torch.linalg.vector_norm(X, dim=-1, keepdim=True)
@@ -85,20 +85,20 @@ def _unit_rows(X: torch.Tensor, reference: torch.Tensor, what: str) -> torch.Ten
     if bool(zero.any()):
         where = torch.nonzero(zero)[0].tolist()
         raise InvalidArgument(
-            f"condition {where[-1]}" + (f" of set {where[0]}" if len(where) > 1 else "")
+            f"{name}: condition {where[-1]}" + (f" of set {where[0]}" if X.shape[0] > 1 else "")
             + f" has {what}; the distance is undefined"
         )
     return X / norms
 
 
-def square_distances(X: torch.Tensor, method: str) -> torch.Tensor:
+def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Tensor:
     """Square RDMs of ``X`` (n_sets, n_conditions, n_features) for one of the non-cross-validated methods."""
     if method == "correlation":
         centred = X - X.mean(dim=-1, keepdim=True)
-        unit = _unit_rows(centred, X, "zero variance across features (a constant pattern)")
+        unit = _unit_rows(centred, X, "zero variance across features (a constant pattern)", name)
         dist = 1 - unit @ unit.transpose(-1, -2)
     elif method == "cosine":
-        unit = _unit_rows(X, X, "an all-zero pattern")
+        unit = _unit_rows(X, X, "an all-zero pattern", name)
         dist = 1 - unit @ unit.transpose(-1, -2)
     else:
         centred = X - X.mean(dim=-2, keepdim=True)
