@@ -164,7 +164,7 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
     coef = torch.empty((X.shape[1], n_targets), dtype=dtype)
     intercept = torch.zeros(n_targets, dtype=dtype)
     for candidate in torch.unique(best_candidate).tolist():
-        chosen = torch.flatnonzero(best_candidate == candidate)
+        chosen = torch.nonzero(best_candidate == candidate)[:, 0]
         scaled = X * scales[candidate]
         decomposition = FullDecomposition(scaled)
         for part in target_batches(len(chosen), n_targets_batch):
