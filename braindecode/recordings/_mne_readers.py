@@ -12,20 +12,22 @@ from __future__ import annotations
 import os
 import pathlib
 import posixpath
+import re
 
 import mne
 import numpy as np
 import scipy.io
-from mne._fiff.open import fiff_open  # the tag directory, to see file references before reading
 
 from braindecode.errors import InvalidArgument
 from braindecode.recordings._edf import check_edf_header
+from braindecode.recordings._fif import check_fif_tags
+from braindecode.recordings._matfile import check_mat_inflation
 from braindecode.recordings._recording import LoadedRecording, RecordingMeta, Source, checked_rate
 from braindecode.recordings._sniff import MAT73_MAGIC, is_archive_junk
 
 _MEG_TYPES = {"mag", "grad", "ref_meg"}
-_FIFF_REF_FILE_NAME, _FIFF_REF_FILE_NUM = 118, 119
 _SCAN_VALUES = 2**22  # values per block when looking for a finite value
+_SAMPLING_INTERVAL = re.compile(r"^\s*SamplingInterval\s*=\s*(\S*)", re.MULTILINE)
 
 
 def read_fif(source: Source) -> LoadedRecording:
@@ -35,11 +37,7 @@ def read_fif(source: Source) -> LoadedRecording:
                                        source.limits.max_unpacked_bytes, "the unpacked size limit")
     else:
         path = source.workspace.stage(source.path, "recording_raw.fif")
-    fid, _, directory = fiff_open(path, verbose="error")
-    fid.close()
-    if any(tag.kind in (_FIFF_REF_FILE_NAME, _FIFF_REF_FILE_NUM) for tag in directory):
-        raise InvalidArgument("FIF file refers to other files (a split recording); "
-                              "only single-file FIF is accepted")
+    check_fif_tags(path)
     raw = mne.io.read_raw_fif(path, preload=False, verbose="error")
     types = set(raw.get_channel_types())
     modality = "meg" if types & _MEG_TYPES else "eeg" if "eeg" in types else None
@@ -66,6 +64,7 @@ def read_brainvision(source: Source) -> LoadedRecording:
     vhdr = _only_member(files, ".vhdr", "BrainVision header")
     eeg = _only_member(files, ".eeg", "BrainVision data file")
     vmrk = _only_member(files, ".vmrk", "BrainVision marker file")
+    _check_sampling_interval(root / vhdr)
     raw = mne.io.read_raw_brainvision(
         root / vhdr, preload=False, verbose="error",
         overrides={"data_fname": root / eeg, "marker_fname": root / vmrk})
@@ -83,6 +82,7 @@ def read_eeglab(source: Source) -> LoadedRecording:
         if f.read(len(MAT73_MAGIC)) == MAT73_MAGIC:
             raise InvalidArgument("the .set is a MATLAB v7.3 (HDF5) file, which cannot be read; "
                                   "save it as MATLAB v7 (EEGLAB's default)")
+    check_mat_inflation(set_path, source.limits.max_unpacked_bytes)
     data_file = _eeglab_data_file(set_path)
     if data_file is not None:
         if not data_file or data_file != posixpath.basename(data_file.replace("\\", "/")):
@@ -151,6 +151,18 @@ def _only_member(files: list, suffix: str, what: str) -> pathlib.PurePosixPath:
         raise InvalidArgument(f"the zip must hold exactly one {what} ({suffix}); it holds "
                               f"{len(found)}: {', '.join(map(str, found)) or 'none'}")
     return found[0]
+
+
+def _check_sampling_interval(vhdr: pathlib.Path) -> None:
+    """A clear message for a SamplingInterval that gives no sampling rate (MNE divides by it)."""
+    match = _SAMPLING_INTERVAL.search(vhdr.read_bytes().decode("latin-1"))
+    if match is not None:
+        try:
+            value = float(match.group(1))
+        except ValueError:
+            raise InvalidArgument(f"BrainVision SamplingInterval {match.group(1)!r} is not a "
+                                  "number") from None
+        checked_rate(value, "BrainVision SamplingInterval (microseconds)")
 
 
 def _eeglab_data_file(set_path: pathlib.Path) -> str | None:

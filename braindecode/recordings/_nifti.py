@@ -39,8 +39,8 @@ def read_nifti(source: Source) -> LoadedRecording:
             f"truncated NIfTI: the header declares dim {_dims(shape)} of {dtype.name} "
             f"({end - offset} data bytes from vox_offset {offset}) but the file holds "
             f"{max(size - offset, 0)}")
+    meta = _meta(header, shape)
     image = nibabel.load(staged)
-    meta = _meta(image.header, shape, image.affine)
     data = image.dataobj.reshape(shape)
     if not _has_finite(data):
         raise InvalidArgument("all values are NaN or infinite")
@@ -50,21 +50,23 @@ def read_nifti(source: Source) -> LoadedRecording:
 
 def parse_header(head: bytes):
     """A nibabel header from the first bytes of a NIfTI file (unchecked beyond its magic)."""
-    sizes = [s for s in (int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big"))
-             if s in _HEADERS]
-    if not sizes:
+    orders = [(int.from_bytes(head[:4], order), mark)
+              for order, mark in (("little", "<"), ("big", ">"))]
+    found = [(size, mark) for size, mark in orders if size in _HEADERS]
+    if not found:
         raise InvalidArgument(f"not a NIfTI file: sizeof_hdr is not 348 or 540 ({head[:4]!r})")
-    klass, at, single, pair = _HEADERS[sizes[0]]
-    if len(head) < sizes[0]:
+    size, endianness = found[0]
+    klass, at, single, pair = _HEADERS[size]
+    if len(head) < size:
         raise InvalidArgument(f"truncated NIfTI header: {len(head)} bytes, a "
-                              f"NIfTI-{1 + (sizes[0] == 540)} header has {sizes[0]}")
+                              f"NIfTI-{1 + (size == 540)} header has {size}")
     magic = head[at:at + len(single)]
     if magic == pair:
         raise InvalidArgument("NIfTI header/image pairs (.hdr + .img) are not accepted; "
                               "send a single .nii or .nii.gz")
     if magic != single:
         raise InvalidArgument(f"bad NIfTI magic {magic!r}, expected {single!r}")
-    return klass(head[:sizes[0]], check=False)
+    return klass(head[:size], endianness=endianness, check=False)
 
 
 def check_header(header, limits: ReadLimits) -> tuple:
@@ -110,7 +112,8 @@ def _data_offset(header) -> int:
     return int(vox_offset)
 
 
-def _meta(header, shape: tuple, affine) -> RecordingMeta:
+def _meta(header, shape: tuple) -> RecordingMeta:
+    """Metadata from the header as written (nibabel's loaded header has zero zooms set to 1)."""
     space, time = header.get_xyzt_units()
     zooms = [float(z) for z in header["pixdim"][1:5]]
     voxel_size = tuple(z * _SPACE_MM[space] for z in zooms[:3])
@@ -122,6 +125,7 @@ def _meta(header, shape: tuple, affine) -> RecordingMeta:
         if time not in _TIME_S:
             raise InvalidArgument(f"NIfTI time unit is {time}, not a time step; fMRI needs seconds")
         tr = checked_rate(zooms[3] * _TIME_S[time], "TR (pixdim[4])")
+    affine = header.get_best_affine()
     if not np.all(np.isfinite(affine)):
         raise InvalidArgument("NIfTI affine (qform/sform) holds non-finite values")
     return RecordingMeta(
