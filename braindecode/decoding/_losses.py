@@ -26,7 +26,8 @@ def contrastive_loss(predicted: torch.Tensor, target: torch.Tensor, logit_scale:
         "infonce": one-hot targets (CLIP). "softclip": soft targets ``softmax(scale * t @ t.T)``
         from the target-target similarity (MindEye).
     mixing : tensor of shape (batch, batch), optional
-        BiMixCo mixing matrix from ``mixco_matrix``; replaces the targets of ``kind``.
+        BiMixCo mixing matrix from ``mixco_matrix``; replaces the targets of ``kind``
+        (rows of ``mixing`` brain -> target, its columns target -> brain, as in MindEye).
 
     Returns
     -------
@@ -36,12 +37,12 @@ def contrastive_loss(predicted: torch.Tensor, target: torch.Tensor, logit_scale:
     t = F.normalize(target, dim=1)
     logits = logit_scale * p @ t.T
     if mixing is not None:
-        probs = mixing
+        forward, backward = mixing, mixing.T
     elif kind == "softclip":
-        probs = (logit_scale * t @ t.T).softmax(-1)
+        forward = backward = (logit_scale * t @ t.T).softmax(-1)
     else:
-        probs = torch.eye(len(p), dtype=p.dtype, device=p.device)
-    return (_soft_cross_entropy(logits, probs) + _soft_cross_entropy(logits.T, probs.T)) / 2
+        forward = backward = torch.eye(len(p), dtype=p.dtype, device=p.device)
+    return (_soft_cross_entropy(logits, forward) + _soft_cross_entropy(logits.T, backward)) / 2
 
 
 def mixco_matrix(batch: int, beta: float, prob: float) -> torch.Tensor:

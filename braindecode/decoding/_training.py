@@ -189,7 +189,7 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
             optimizer.step()
             total += loss.item() * len(batch)
         record = {"epoch": epoch, "max_epochs": config.max_epochs, "train_loss": total / len(train),
-                  "temperature": float(1 / scale())}
+                  "temperature": 1 / scale().item()}
         if len(val):
             network.eval()
             with torch.no_grad():
