@@ -22,7 +22,8 @@ def _v1_file() -> descriptor_pb2.FileDescriptorProto:
     proto.package = "grpc.reflection.v1"
     for message in proto.message_type:
         for field in message.field:
-            field.type_name = field.type_name.replace(".v1alpha.", ".v1.")
+            if field.type_name:
+                field.type_name = field.type_name.replace(".v1alpha.", ".v1.")
     for service in proto.service:
         for method in service.method:
             method.input_type = method.input_type.replace(".v1alpha.", ".v1.")

@@ -109,6 +109,7 @@ class BraindecodeServer:
         """Stop taking calls, let those in flight finish within ``grace`` seconds, then close."""
         self.health.enter_graceful_shutdown()
         self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
+        self.store.recover()  # uploads cut off by the shutdown leave nothing behind
         self.store.close()
         self.keys.close()
 

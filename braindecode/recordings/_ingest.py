@@ -92,7 +92,7 @@ class Upload:
             raise InvalidArgument(
                 f"sha256 mismatch: declared {self.metadata['sha256']}, received bytes hash to {sha}")
         loaded = read_recording(self.path, format=self.metadata["format"] or None,
-                                modality=self.metadata["modality"] or None)
+                                modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
         meta = loaded.meta_dict()
         _check_events(self.metadata["events"], meta)
         blob = self.store.put_blob(self.path, sha, self.suffix)

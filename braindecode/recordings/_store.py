@@ -191,7 +191,7 @@ class Store:
                 args.append(value)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY created, id "
+                f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
                 "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
         more = len(rows) > page_size
         return [self._recording(r) for r in rows[:page_size]], str(offset + page_size) if more else ""
@@ -236,7 +236,7 @@ class Store:
         if kind:
             query, args = query + " AND kind=?", args + [kind]
         with self._lock:
-            ids = [r[0] for r in self._db.execute(query + " ORDER BY created, id", args)]
+            ids = [r[0] for r in self._db.execute(query + " ORDER BY rowid", args)]
         return [self.get_artifact(tenant, i) for i in ids]
 
     def artifact_dir(self, tenant: str, artifact_id: str) -> pathlib.Path:
