@@ -128,6 +128,8 @@ def check_cv(cv, n_samples: int, groups=None) -> list:
     splits : list of (tensor, tensor)
     """
     labels = None if groups is None else _run_labels(groups, n_samples)
+    if isinstance(cv, (str, bytes, bool)):
+        raise InvalidArgument(f"cv must be an int, a splitter or (train, test) pairs, got {cv!r}")
     if isinstance(cv, numbers.Integral):
         if cv < 2:
             raise InvalidArgument(f"cv must be at least 2 folds, got {cv}")

@@ -5,28 +5,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from braindecode.encoding._banded import solve_banded_ridge_cv
 from braindecode.encoding._scoring import r2_score
 from braindecode.encoding._solvers import solve_ridge_cv
-from braindecode.encoding._validation import as_2d_tensor, resolve_dtype
+from braindecode.encoding._validation import resolve_dtype
 from braindecode.errors import InvalidArgument
 
 DEFAULT_ALPHAS = (1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6)
 
 
-def _check_X(X, dtype) -> torch.Tensor:
-    if np.ndim(X) != 2:
-        raise InvalidArgument(f"X must be 2-D (n_samples, n_features), got {np.ndim(X)} dimensions")
-    return as_2d_tensor(X, "X", dtype)
-
-
 class _LinearEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """predict / score of a fitted linear model with ``coef_`` and ``intercept_``."""
 
-    def _store(self, result, n_features: int, ravel: bool) -> None:
-        self.n_features_in_ = n_features
+    def _validate(self, X, y=None, fitting=False):
+        """scikit-learn's checks (finite, 2-D, consistent lengths and feature counts) as InvalidArgument."""
+        dtype = np.float64 if resolve_dtype(self.dtype) == torch.float64 else np.float32
+        try:
+            if fitting:
+                return validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
+                                     ensure_min_samples=2)
+            return validate_data(self, X, reset=False, dtype=dtype)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+
+    def _store(self, result, ravel: bool) -> None:
         self.coef_ = result.coef.numpy()
         self.intercept_ = result.intercept.numpy()
         if ravel:
@@ -44,10 +48,7 @@ class _LinearEncoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Y_pred : array of shape (n_samples, n_targets), or (n_samples,) after a 1-D ``y``
         """
         check_is_fitted(self, "coef_")
-        X = _check_X(X, resolve_dtype(self.dtype)).numpy()
-        if X.shape[1] != self.n_features_in_:
-            raise InvalidArgument(f"X has {X.shape[1]} features, but the model was fitted with {self.n_features_in_}")
-        return X @ self.coef_ + self.intercept_
+        return self._validate(X) @ self.coef_ + self.intercept_
 
     def score_per_target(self, X, y) -> np.ndarray:
         """R^2 of the predictions for each target.
@@ -129,12 +130,11 @@ class RidgeCV(_LinearEncoder):
         -------
         self
         """
-        dtype = resolve_dtype(self.dtype)
-        X = _check_X(X, dtype)
+        X, y = self._validate(X, y, fitting=True)
         result = solve_ridge_cv(X, y, self.alphas, cv=self.cv, groups=groups, fit_intercept=self.fit_intercept,
                                 scoring=self.scoring, n_targets_batch=self.n_targets_batch,
-                                device=self.device, dtype=dtype)
-        self._store(result, X.shape[1], np.ndim(y) == 1)
+                                device=self.device, dtype=self.dtype)
+        self._store(result, np.ndim(y) == 1)
         self.best_alphas_ = result.best_alphas.numpy()
         self.cv_scores_ = result.cv_scores.numpy()
         return self
@@ -206,13 +206,12 @@ class BandedRidgeCV(_LinearEncoder):
         -------
         self
         """
-        dtype = resolve_dtype(self.dtype)
-        X = _check_X(X, dtype)
+        X, y = self._validate(X, y, fitting=True)
         result = solve_banded_ridge_cv(
             X, y, self.bands, self.alphas, ratios=self.ratios, concentration=self.concentration, cv=self.cv,
             groups=groups, fit_intercept=self.fit_intercept, scoring=self.scoring,
-            n_targets_batch=self.n_targets_batch, random_state=self.random_state, device=self.device, dtype=dtype)
-        self._store(result, X.shape[1], np.ndim(y) == 1)
+            n_targets_batch=self.n_targets_batch, random_state=self.random_state, device=self.device, dtype=self.dtype)
+        self._store(result, np.ndim(y) == 1)
         self.band_alphas_ = result.band_alphas.numpy()
         self.best_ratios_ = result.best_ratios.numpy()
         self.best_alphas_ = result.best_alphas.numpy()

@@ -38,9 +38,10 @@ def as_2d_tensor(array, name: str, dtype: torch.dtype, device=None) -> torch.Ten
         tensor = array.detach()
     else:
         try:
-            tensor = torch.from_numpy(np.asarray(array, dtype=np.float64 if dtype == torch.float64 else np.float32))
+            values = np.asarray(array, dtype=np.float64 if dtype == torch.float64 else np.float32)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"{name} is not a numeric array: {exc}") from None
+        tensor = torch.from_numpy(values if values.flags.writeable else values.copy())
     if tensor.ndim == 1:
         tensor = tensor[:, None]
     if tensor.ndim != 2:
