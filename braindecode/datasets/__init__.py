@@ -1,0 +1,42 @@
+"""The embedded default data set: real photographs, a real network, simulated fMRI and EEG.
+
+>>> from braindecode.datasets import load_stimuli, make_default_dataset
+>>> stimuli = load_stimuli(n_stimuli=500, n_test=100)
+>>> info = make_default_dataset("default-data", n_subjects=2)
+>>> info.ground_truth["rois"]["early"]["layer"]
+'stage2'
+"""
+
+from braindecode.datasets._default import LAYERS, MODEL, DatasetInfo, make_default_dataset
+from braindecode.datasets._design import fixed_soa_events, jittered_soa_events, presentation_runs
+from braindecode.datasets._eeg import CHANNELS, COMPONENTS, MONTAGE, EegSimulation, eeg_info, simulate_eeg
+from braindecode.datasets._fmri import ROI_BOXES, FmriSimulation, brain_mask, roi_masks, simulate_fmri
+from braindecode.datasets._readout import layer_components, noise_ceiling, random_readout
+from braindecode.datasets._stimuli import SOURCES, StimulusSet, load_stimuli
+
+__all__ = [
+    "CHANNELS",
+    "COMPONENTS",
+    "LAYERS",
+    "MODEL",
+    "MONTAGE",
+    "ROI_BOXES",
+    "SOURCES",
+    "DatasetInfo",
+    "EegSimulation",
+    "FmriSimulation",
+    "StimulusSet",
+    "brain_mask",
+    "eeg_info",
+    "fixed_soa_events",
+    "jittered_soa_events",
+    "layer_components",
+    "load_stimuli",
+    "make_default_dataset",
+    "noise_ceiling",
+    "presentation_runs",
+    "random_readout",
+    "roi_masks",
+    "simulate_eeg",
+    "simulate_fmri",
+]
