@@ -14,7 +14,7 @@ _SECONDS_PER_UNIT = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
 
 def _volume_array(img, ndims: tuple, what: str) -> np.ndarray:
     if isinstance(img, nib.spatialimages.SpatialImage):
-        data = img.get_fdata(dtype=np.float32)
+        data = img.get_fdata(dtype=np.float32, caching="unchanged")
     elif isinstance(img, np.ndarray):
         data = img
     else:

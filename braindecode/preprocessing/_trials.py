@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from scipy import linalg
 
 from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument
@@ -25,8 +26,9 @@ def lss_betas(signals, regressors, confounds=None) -> np.ndarray:
     """Least-squares-separate betas: one GLM per trial with that trial, all others, and confounds.
 
     For trial ``i`` the design is ``[r_i, sum_{j != i} r_j, 1, confounds]`` and the beta of
-    ``r_i`` is kept (Mumford et al., 2012). All trials share one product
-    ``W @ signals`` where row ``i`` of ``W`` is the first row of the pseudo-inverse of design ``i``.
+    ``r_i`` is kept (Mumford et al., 2012). The confounds are projected out of the regressors
+    once (Frisch-Waugh-Lovell), which leaves a two-column problem per trial solved in closed
+    form; all trials then share one product ``W @ signals``.
 
     Parameters
     ----------
@@ -43,19 +45,22 @@ def lss_betas(signals, regressors, confounds=None) -> np.ndarray:
     signals = _check_signals(signals)
     regressors = np.asarray(regressors, dtype=np.float64)
     n_scans = signals.shape[0]
+    if regressors.ndim != 2 or regressors.shape[0] != n_scans:
+        raise InvalidArgument(f"regressors must have shape ({n_scans}, n_trials), got {regressors.shape}")
     nuisance = [np.ones((n_scans, 1))]
     if confounds is not None:
         nuisance.append(np.asarray(confounds, dtype=np.float64).reshape(n_scans, -1))
-    nuisance = np.hstack(nuisance)
-    if regressors.ndim != 2 or regressors.shape[0] != n_scans:
-        raise InvalidArgument(f"regressors must have shape ({n_scans}, n_trials), got {regressors.shape}")
-    n_trials = regressors.shape[1]
-    design = np.empty((n_trials, n_scans, 2 + nuisance.shape[1]))
-    design[:, :, 0] = regressors.T
-    design[:, :, 1] = (regressors.sum(axis=1, keepdims=True) - regressors).T
-    design[:, :, 2:] = nuisance
-    weights = np.linalg.pinv(design)[:, 0, :]
-    return weights.astype(np.float32) @ signals
+    q, r, _ = linalg.qr(np.hstack(nuisance), mode="economic", pivoting=True)
+    q = q[:, np.abs(np.diag(r)) > 1e-10 * np.abs(r[0, 0])]
+    own = regressors - q @ (q.T @ regressors)
+    others = own.sum(axis=1, keepdims=True) - own
+    aa, bb, ab = (own * own).sum(0), (others * others).sum(0), (own * others).sum(0)
+    det = aa * bb - ab**2
+    alone = bb <= 1e-12 * aa
+    if (aa <= 1e-12).any() or (det <= 1e-10 * aa * bb)[~alone].any():
+        raise InvalidArgument("trial regressors are collinear with each other or with the confounds")
+    weights = np.where(alone, own / aa, (bb * own - ab * others) / np.where(alone, 1.0, det))
+    return weights.T.astype(np.float32) @ signals
 
 
 def _check_window(window) -> tuple:
@@ -113,6 +118,7 @@ def trial_responses(signals, events, t_r, *, method="lss", window=(4.0, 8.0), co
         Repetition time in seconds.
     method : {"lss", "window"}
         LSS GLM with the SPM canonical HRF (:func:`lss_betas`), or :func:`window_means`.
+        With LSS every trial's response must reach a tenth of its peak before the run ends.
     window : (float, float)
         Averaging window after onset for ``method="window"``, in seconds.
     confounds : array of shape (n_scans, n_confounds), optional
@@ -140,7 +146,7 @@ def trial_responses(signals, events, t_r, *, method="lss", window=(4.0, 8.0), co
     info = {"modality": "fmri", "method": method, "t_r": t_r, "n_scans": n_scans}
     if method == "lss":
         regressors = event_regressors(events, n_scans, t_r, oversampling=oversampling)
-        unsampled = np.flatnonzero(np.abs(regressors).max(axis=0) < 1e-3)
+        unsampled = np.flatnonzero(np.abs(regressors).max(axis=0) < 0.1)
         if unsampled.size:
             raise InvalidArgument(
                 f"{unsampled.size} trials start too close to the end of the run for their response to be "
