@@ -276,7 +276,7 @@ def check_same_conditions(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b:
     if a.shape[-1] != b.shape[-1]:
         n_a = n_conditions_from_pairs(a.shape[-1], name_a)
         n_b = n_conditions_from_pairs(b.shape[-1], name_b)
-        raise InvalidArgument(f"{name_a} have {n_a} conditions but {name_b} have {n_b}")
+        raise InvalidArgument(f"condition counts differ: {n_a} in {name_a}, {n_b} in {name_b}")
 
 
 def compare_rdms(a, b, method: str = "pearson", device="cpu", dtype="float32"):

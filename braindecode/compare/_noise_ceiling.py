@@ -45,8 +45,10 @@ def pooled_rdms(vectors: torch.Tensor, method: str) -> tuple:
     """The pooled RDM of all subjects (1, n_pairs) and of all but each subject (n_subjects, n_pairs)."""
     normalised = _normalised(vectors, method)
     n_subjects = len(vectors)
-    pooled = normalised.mean(dim=0, keepdim=True)
-    left_out = (n_subjects * pooled - normalised) / (n_subjects - 1)
+    # sums of ranks are exact, so tied mean ranks stay tied as in a direct mean
+    total = normalised.sum(dim=0, keepdim=True)
+    pooled = total / n_subjects
+    left_out = (total - normalised) / (n_subjects - 1)
     if method in ("pearson", "whitened_pearson"):
         pooled = pooled - pooled.amin(dim=-1, keepdim=True)
         left_out = left_out - left_out.amin(dim=-1, keepdim=True)
