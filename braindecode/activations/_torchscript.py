@@ -2,7 +2,9 @@
 
 Forward hooks do not fire inside a loaded ScriptModule, so the forward graph is inlined, each
 node is attributed to the submodule that ran it (``Node.getModuleHierarchy``), and a submodule's
-output is the first tensor computed inside it that is used outside it. A copy of the graph that
+output is the first tensor computed inside it that is used outside it. A submodule whose output
+comes out of control flow (``if`` / ``for`` in its ``forward``) carries no module attribution and
+is not listed. A copy of the graph that
 returns the requested tensors (dead code after them removed) is compiled into a function.
 """
 
@@ -17,14 +19,54 @@ from braindecode.activations._network import NetworkModel
 from braindecode.activations._stimuli import ImagePreprocessor, describe_preprocess
 from braindecode.errors import InvalidArgument, NotFound
 
-_TYPE_SUFFIX = re.compile(r"\(.*\)$")
+_LEVEL = re.compile(r"([^.()]+)\(([^()]*)\)")
 _NON_MODULES = ("SELF", "UNKNOWN_INSTANCE")
 
 
-def _module_path(node) -> str:
-    hierarchy = node.getModuleHierarchy()
-    parts = [_TYPE_SUFFIX.sub("", part) for part in hierarchy.split(".")] if hierarchy else []
-    return ".".join(part for part in parts if part not in _NON_MODULES)
+class _ModulePaths:
+    """Map a node's module hierarchy to a ``named_modules()`` path.
+
+    The hierarchy names each called module relative to its caller, skipping containers that are
+    indexed but never called (``ModuleList``): ``_blocks.0`` appears as ``0``. Each level is looked
+    up among the caller's descendants by name and type.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self._cache = {}
+
+    def _child(self, parent, parent_path, name, type_name):
+        key = (parent_path, name, type_name)
+        if key not in self._cache:
+            matches = [
+                (rel.count("."), rel, sub) for rel, sub in parent.named_modules()
+                if rel and rel.rsplit(".", 1)[-1] == name and getattr(sub, "original_name", "") == type_name
+            ]
+            _, rel, sub = min(matches, key=lambda m: m[:2]) if matches else (0, name, None)
+            self._cache[key] = (f"{parent_path}.{rel}" if parent_path else rel, sub)
+        return self._cache[key]
+
+    def __call__(self, node) -> str:
+        parent, path = self.module, ""
+        for name, type_name in _LEVEL.findall(node.getModuleHierarchy()):
+            if name in _NON_MODULES or parent is None:
+                continue
+            path, parent = self._child(parent, path, name, type_name.rsplit(".", 1)[-1])
+        return path
+
+
+def _user_path(node, top_block, module_path):
+    """The module path of a value's user; None for users that say nothing about module boundaries.
+
+    Control-flow nodes and the nodes nested in them carry no module hierarchy (e.g. the input checks
+    of batch norm), so they are skipped; the graph's return node is outside every module.
+    """
+    if node.kind() == "prim::Return":
+        return ""
+    path = module_path(node)
+    if not path and (node.kind() in ("prim::If", "prim::Loop") or node.owningBlock() != top_block):
+        return None
+    return path
 
 
 def _scopes(path: str) -> list:
@@ -52,12 +94,15 @@ def submodule_outputs(module) -> dict:
         early to late (by node index; a submodule before the parent that returns its output).
     """
     found = {}
-    for index, node in enumerate(_inlined_graph(module).nodes()):
-        path = _module_path(node)
+    graph = _inlined_graph(module)
+    top = graph.block()
+    module_path = _ModulePaths(module)
+    for index, node in enumerate(graph.nodes()):
+        path = module_path(node)
         for position, value in enumerate(node.outputs()):
             if not isinstance(value.type(), torch._C.TensorType):
                 continue
-            users = [_module_path(use.user) if use.user.kind() != "prim::Return" else "" for use in value.uses()]
+            users = [p for p in (_user_path(use.user, top, module_path) for use in value.uses()) if p is not None]
             for scope in _scopes(path):
                 if scope not in found and any(not _inside(user, scope) for user in users):
                     found[scope] = (index, position)
