@@ -89,7 +89,7 @@ class BaseDecoder(BaseEstimator, abc.ABC):
             elif isinstance(value, np.ndarray):
                 value = value.tolist()
             try:
-                json.dumps(value)
+                value = json.loads(json.dumps(value))
             except (TypeError, ValueError):
                 value = {_UNSERIALIZABLE: repr(value)}
             params[name] = value

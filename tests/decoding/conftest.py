@@ -42,7 +42,7 @@ def simulate_eeg(n_trials, n_channels=8, n_times=64, n_dims=4, noise=1.0, seed=0
 
 @pytest.fixture(scope="session")
 def fmri_data():
-    return simulate_fmri(900)
+    return simulate_fmri(900, noise=8.0)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +58,19 @@ def make_fmri():
 @pytest.fixture(scope="session")
 def make_eeg():
     return simulate_eeg
+
+
+@pytest.fixture(scope="session")
+def fitted_decoders():
+    """One small fitted decoder of each kind (and modality), keyed by name."""
+    from braindecode.decoding import EEGDecoder, MLPDecoder, RidgeDecoder, TrainingConfig
+
+    X, E = simulate_fmri(80, n_voxels=20, n_dims=4)
+    epochs, E_eeg = simulate_eeg(80, n_channels=3, n_times=24, n_dims=4)
+    config = TrainingConfig(max_epochs=2, batch_size=16)
+    return {
+        "ridge": (RidgeDecoder(cv=3).fit(X, E), X),
+        "ridge-eeg": (RidgeDecoder(cv=3, modality="eeg").fit(epochs, E_eeg), epochs),
+        "mlp": (MLPDecoder(hidden_dim=16, training=config).fit(X, E), X),
+        "eeg": (EEGDecoder(n_filters=2, temporal_kernel=5, pool_size=4, training=config).fit(epochs, E_eeg), epochs),
+    }
