@@ -9,10 +9,10 @@ name, and no reader may end up with a file outside the workspace.
 
 from __future__ import annotations
 
+import configparser
 import os
 import pathlib
 import posixpath
-import re
 
 import mne
 import numpy as np
@@ -21,13 +21,12 @@ import scipy.io
 from braindecode.errors import InvalidArgument
 from braindecode.recordings._edf import check_edf_header
 from braindecode.recordings._fif import check_fif_tags
-from braindecode.recordings._matfile import check_mat_inflation
+from braindecode.recordings._matfile import check_mat_file
 from braindecode.recordings._recording import LoadedRecording, RecordingMeta, Source, checked_rate
 from braindecode.recordings._sniff import MAT73_MAGIC, is_archive_junk
 
 _MEG_TYPES = {"mag", "grad", "ref_meg"}
 _SCAN_VALUES = 2**22  # values per block when looking for a finite value
-_SAMPLING_INTERVAL = re.compile(r"^\s*SamplingInterval\s*=\s*(\S*)", re.MULTILINE)
 
 
 def read_fif(source: Source) -> LoadedRecording:
@@ -64,7 +63,7 @@ def read_brainvision(source: Source) -> LoadedRecording:
     vhdr = _only_member(files, ".vhdr", "BrainVision header")
     eeg = _only_member(files, ".eeg", "BrainVision data file")
     vmrk = _only_member(files, ".vmrk", "BrainVision marker file")
-    _check_sampling_interval(root / vhdr)
+    _check_vhdr(root / vhdr, source.limits)
     raw = mne.io.read_raw_brainvision(
         root / vhdr, preload=False, verbose="error",
         overrides={"data_fname": root / eeg, "marker_fname": root / vmrk})
@@ -82,8 +81,8 @@ def read_eeglab(source: Source) -> LoadedRecording:
         if f.read(len(MAT73_MAGIC)) == MAT73_MAGIC:
             raise InvalidArgument("the .set is a MATLAB v7.3 (HDF5) file, which cannot be read; "
                                   "save it as MATLAB v7 (EEGLAB's default)")
-    check_mat_inflation(set_path, source.limits.max_unpacked_bytes)
-    data_file = _eeglab_data_file(set_path)
+    check_mat_file(set_path, source.limits.max_unpacked_bytes)
+    data_file = _eeglab_header(set_path, source.limits)
     if data_file is not None:
         if not data_file or data_file != posixpath.basename(data_file.replace("\\", "/")):
             raise InvalidArgument(f"the .set names its data file as {data_file!r}; it must be a "
@@ -153,27 +152,61 @@ def _only_member(files: list, suffix: str, what: str) -> pathlib.PurePosixPath:
     return found[0]
 
 
-def _check_sampling_interval(vhdr: pathlib.Path) -> None:
-    """A clear message for a SamplingInterval that gives no sampling rate (MNE divides by it)."""
-    match = _SAMPLING_INTERVAL.search(vhdr.read_bytes().decode("latin-1"))
-    if match is not None:
-        try:
-            value = float(match.group(1))
-        except ValueError:
-            raise InvalidArgument(f"BrainVision SamplingInterval {match.group(1)!r} is not a "
-                                  "number") from None
-        checked_rate(value, "BrainVision SamplingInterval (microseconds)")
+def _check_vhdr(vhdr: pathlib.Path, limits) -> None:
+    """Channel count and sampling interval as MNE will parse them, checked before MNE
+    allocates per channel or divides by the interval."""
+    text = vhdr.read_bytes().decode("latin-1").partition("\n")[2].split("[Comment]")[0]
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error as exc:
+        raise InvalidArgument(f"the .vhdr is not a BrainVision header ({exc})") from exc
+    section = next((s for s in ("Common Infos", "Common infos") if parser.has_section(s)), None)
+    if section is None:
+        raise InvalidArgument("the .vhdr has no [Common Infos] section")
+    n_channels = _number(parser.get(section, "NumberOfChannels", fallback=""),
+                         "BrainVision NumberOfChannels", int)
+    if not 1 <= n_channels <= limits.max_channels:
+        raise InvalidArgument(f"BrainVision NumberOfChannels is {n_channels}; expected 1 to "
+                              f"{limits.max_channels}")
+    interval = _number(parser.get(section, "SamplingInterval", fallback=""),
+                       "BrainVision SamplingInterval", float)
+    checked_rate(interval, "BrainVision SamplingInterval (microseconds)")
 
 
-def _eeglab_data_file(set_path: pathlib.Path) -> str | None:
-    """The .fdt name a .set refers to for its data, or None when the data are embedded."""
+def _eeglab_header(set_path: pathlib.Path, limits) -> str | None:
+    """Check nbchan and pnts before MNE allocates per channel; returns the .fdt name the .set
+    keeps its data in, or None when the data are embedded."""
     classes = {name: cls for name, _, cls in scipy.io.whosmat(set_path)}
     if "data" in classes:
-        if classes["data"] != "char":
-            return None
-        return str(scipy.io.loadmat(set_path, variable_names=["data"], squeeze_me=True)["data"])
-    if "EEG" in classes:
-        eeg = scipy.io.loadmat(set_path, variable_names=["EEG"], simplify_cells=True)["EEG"]
-        data = eeg.get("data") if isinstance(eeg, dict) else None
-        return data if isinstance(data, str) else None
-    raise InvalidArgument("the .set holds no EEG data (no 'data' or 'EEG' variable)")
+        names = [n for n in ("data", "nbchan", "pnts") if n in classes]
+        fields = scipy.io.loadmat(set_path, variable_names=names, squeeze_me=True)
+    elif "EEG" in classes:
+        fields = scipy.io.loadmat(set_path, variable_names=["EEG"], simplify_cells=True)["EEG"]
+        if not isinstance(fields, dict):
+            raise InvalidArgument("the .set's EEG variable is not a struct")
+    else:
+        raise InvalidArgument("the .set holds no EEG data (no 'data' or 'EEG' variable)")
+    n_channels = _number(fields.get("nbchan", 1), "EEGLAB nbchan", int)
+    n_times = _number(fields.get("pnts", 1), "EEGLAB pnts", int)
+    if not 1 <= n_channels <= limits.max_channels or n_times < 1:
+        raise InvalidArgument(f"the .set declares {n_channels} channels x {n_times} samples; "
+                              f"expected 1 to {limits.max_channels} channels and 1 sample or more")
+    if n_channels * n_times > limits.max_samples:
+        raise InvalidArgument(f"the .set declares {n_channels} channels x {n_times} samples, "
+                              f"more than the limit of {limits.max_samples} values")
+    data = fields.get("data")
+    if isinstance(data, str) or (isinstance(data, np.ndarray) and data.dtype.kind == "U"):
+        return str(data)
+    return None
+
+
+def _number(value, what: str, kind):
+    """``value`` converted by ``kind`` (int or float), or InvalidArgument naming ``what``."""
+    try:
+        number = float(value if isinstance(value, str) else np.asarray(value).item())
+        if kind is int and not number.is_integer():
+            raise ValueError
+        return kind(number)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidArgument(f"{what} is {value!r}, not a number") from None

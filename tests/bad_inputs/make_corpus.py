@@ -310,6 +310,17 @@ def eeglab_set(data_field=None, values=None, srate=256.0, **extra) -> bytes:
     return mat_bytes(dict(fields, **extra))
 
 
+def bad_type_code(payload: bytes) -> bytes:
+    """``payload`` (a .set) with type code 255 on the characters of its first variable.
+
+    That variable is 'setname' = 'rec': after the 128-byte file header come the matrix tag
+    (8 bytes), flags (16), dims (16) and the padded name (16), then the characters' tag.
+    """
+    at = 128 + 8 + 16 + 16 + 16
+    assert payload[at:at + 4] == b"\x10\x00\x03\x00"  # small element: miUTF8, 3 bytes
+    return payload[:at] + b"\xff" + payload[at + 1:]
+
+
 def fdt_bytes() -> bytes:
     """The .fdt of ``eeglab_set(data_field=...)``: float32, channels varying fastest."""
     return (np.random.default_rng(3).standard_normal((4, 512)) * 10).T.astype("<f4").tobytes()
@@ -345,7 +356,10 @@ def zip_cases() -> list:
         ("brainvision_corrupt_zip.zip", b"PK\x03\x04" + np.random.default_rng(4).bytes(2000),
          INVALID, "corrupt zip", "a zip signature followed by random bytes"),
         ("brainvision_garbage_header.zip", zip_bytes([("rec.vhdr", b"not a header\n")] + bv[1:]),
-         INVALID, "cannot read the file", "the .vhdr is not a BrainVision header"),
+         INVALID, "common infos", "the .vhdr is not a BrainVision header"),
+        ("brainvision_billion_channels.zip", zip_bytes([("rec.vhdr", bv[0][1].replace(
+            b"NumberOfChannels=4", b"NumberOfChannels=1000000000"))] + bv[1:]), INVALID,
+         "numberofchannels", "a header declaring 1e9 channels, which MNE would allocate"),
         ("brainvision_zero_sampling_interval.zip", zip_bytes(brainvision_members(0)), INVALID,
          "samplinginterval", "SamplingInterval=0 gives no sampling rate"),
         ("brainvision_negative_sampling_interval.zip", zip_bytes(brainvision_members(-3906.25)),
@@ -373,6 +387,10 @@ def zip_cases() -> list:
         ("eeglab_zero_srate.set", eeglab_set(srate=0.0), INVALID, "sfreq must be positive",
          "a sampling rate of 0"),
         ("eeglab_matlab73.set", mat73, INVALID, "v7.3", "a MATLAB v7.3 (HDF5) .set"),
+        ("eeglab_billion_channels.set", eeglab_set(nbchan=1e9), INVALID, "channels",
+         "nbchan 1e9, which MNE would allocate channel names for"),
+        ("eeglab_bad_type_code.set", bad_type_code(eeglab_set()), INVALID, "type code",
+         "characters with type code 255, which crash scipy's reader (segfault)"),
         ("eeglab_epoched.set", eeglab_set(trials=2.0, pnts=256.0), INVALID, "number of trials",
          "an epoched .set is not a continuous recording"),
     ], format="eeglab", modality="eeg")
