@@ -76,19 +76,22 @@ _EPOCH_KEYS = ("tmin", "tmax", "baseline")
 _TRIAL_KEYS = ("method", "window")
 
 
-def _check_keys(spec, allowed, where: str) -> dict:
+def _check_keys(spec, allowed, section: str = "") -> dict:
+    """``spec`` (or its ``section``, e.g. "epochs") checked to be a dict of ``allowed`` keys."""
     if not isinstance(spec, dict):
-        raise InvalidArgument(f"spec{where} must be a dict, got {type(spec).__name__}")
+        raise InvalidArgument(f"spec key '{section}' must be a dict, got {type(spec).__name__}")
     unknown = [key for key in spec if key not in allowed]
     if unknown:
-        raise InvalidArgument(f"unknown spec key {where}{unknown[0]!r}; allowed: {', '.join(allowed)}")
+        prefix = f"{section}." if section else ""
+        raise InvalidArgument(f"unknown spec key '{prefix}{unknown[0]}'; allowed: {', '.join(allowed)}")
     return spec
 
 
-def _number(spec: dict, key: str, default, where: str = ""):
+def _number(spec: dict, key: str, default, section: str = ""):
     value = spec.get(key, default)
     if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
-        raise InvalidArgument(f"spec key {where}{key!r} must be a number, got {value!r}")
+        prefix = f"{section}." if section else ""
+        raise InvalidArgument(f"spec key '{prefix}{key}' must be a number, got {value!r}")
     return value
 
 
@@ -108,31 +111,52 @@ def _string_list(spec: dict, key: str, default):
     return list(value)
 
 
+def _section(spec: dict, key: str, allowed, events):
+    """The ``epochs``/``trials`` sub-dict, checked, or None when the step is absent."""
+    section = spec.get(key)
+    if section is None:
+        return None
+    _check_keys(section, allowed, key)
+    if events is None:
+        raise InvalidArgument(f"no events: spec key '{key}' needs events")
+    return section
+
+
 def _preprocess_eeg(raw, spec: dict, events):
-    _check_keys(spec, _EEG_KEYS, "")
+    _check_keys(spec, _EEG_KEYS)
+    epochs = _section(spec, "epochs", _EPOCH_KEYS, events)
+    if epochs is None and spec.get("reject") is not None:
+        raise InvalidArgument("spec key 'reject' needs an 'epochs' step")
+    if epochs is not None:
+        tmin, tmax = _number(epochs, "tmin", -0.2, "epochs"), _number(epochs, "tmax", 0.5, "epochs")
+    subject, run = _label(spec, "subject"), _label(spec, "run")
     reference = spec.get("reference")
-    if reference is not None:
-        reference = reference if reference == "average" else _string_list(spec, "reference", None)
+    if reference is not None and reference != "average":
+        reference = _string_list(spec, "reference", None)
     raw = eeg.preprocess_raw(
         raw, picks=_string_list(spec, "picks", ["meg" if spec["modality"] == "meg" else "eeg"]),
         reference=reference, notch=_number(spec, "notch", None), l_freq=_number(spec, "l_freq", None),
         h_freq=_number(spec, "h_freq", None), sfreq=_number(spec, "resample", None),
     )
-    epochs = spec.get("epochs")
     if epochs is None:
-        if spec.get("reject") is not None:
-            raise InvalidArgument("spec key 'reject' needs an 'epochs' step")
         return raw.get_data().astype(np.float32)
-    _check_keys(epochs, _EPOCH_KEYS, "epochs.")
     return eeg.epoch_responses(
-        raw, events, tmin=_number(epochs, "tmin", -0.2, "epochs."), tmax=_number(epochs, "tmax", 0.5, "epochs."),
-        baseline=epochs.get("baseline", (None, 0)), reject=spec.get("reject"),
-        subject=_label(spec, "subject"), run=_label(spec, "run"),
+        raw, events, tmin=tmin, tmax=tmax, baseline=epochs.get("baseline", (None, 0)),
+        reject=spec.get("reject"), subject=subject, run=run,
     )
 
 
 def _preprocess_fmri(img, spec: dict, events):
-    _check_keys(spec, _FMRI_KEYS, "")
+    _check_keys(spec, _FMRI_KEYS)
+    trials = _section(spec, "trials", _TRIAL_KEYS, events)
+    if trials is not None and trials.get("method", "lss") == "lss" and "window" in trials:
+        raise InvalidArgument("spec key 'trials.window' applies to method 'window' only")
+    zscore = spec.get("zscore", False)
+    if not isinstance(zscore, bool):
+        raise InvalidArgument(f"spec key 'zscore' must be true or false, got {zscore!r}")
+    detrend, high_pass = spec.get("detrend", False), _number(spec, "high_pass", None)
+    filter = spec.get("filter", "cosine")
+    subject, run = _label(spec, "subject"), _label(spec, "run")
     t_r = fmri.repetition_time(img, _number(spec, "t_r", None))
     data = fmri.bold_array(img)
     mask = spec.get("mask", "auto")
@@ -146,23 +170,13 @@ def _preprocess_fmri(img, spec: dict, events):
     else:
         mask = np.ones(data.shape[:3], bool) if mask is None else fmri.check_mask(mask, data.shape[:3])
         signals, names = fmri.apply_mask(data, mask), fmri.voxel_names(mask)
-    zscore = spec.get("zscore", False)
-    if not isinstance(zscore, bool):
-        raise InvalidArgument(f"spec key 'zscore' must be true or false, got {zscore!r}")
-    detrend, high_pass = spec.get("detrend", False), _number(spec, "high_pass", None)
-    filter = spec.get("filter", "cosine")
     signals = fmri.clean(signals, t_r=t_r, detrend=detrend, high_pass=high_pass, filter=filter, zscore=zscore)
-    trials = spec.get("trials")
     if trials is None:
         return signals
-    _check_keys(trials, _TRIAL_KEYS, "trials.")
-    method = trials.get("method", "lss")
-    if method == "lss" and "window" in trials:
-        raise InvalidArgument("spec key 'trials.window' applies to method 'window' only")
     confounds = fmri.drift_regressors(len(signals), t_r, detrend=detrend, high_pass=high_pass, filter=filter)
     return fmri.trial_responses(
-        signals, events, t_r, method=method, window=trials.get("window", (4.0, 8.0)), confounds=confounds,
-        feature_names=names, subject=_label(spec, "subject"), run=_label(spec, "run"),
+        signals, events, t_r, method=trials.get("method", "lss"), window=trials.get("window", (4.0, 8.0)),
+        confounds=confounds, feature_names=names, subject=subject, run=run,
     )
 
 

@@ -64,8 +64,9 @@ def lss_betas(signals, regressors, confounds=None) -> np.ndarray:
 
 
 def _check_window(window) -> tuple:
-    if len(window) != 2 or not all(isinstance(w, Real) and not isinstance(w, bool) for w in window) \
-            or not window[0] < window[1]:
+    numbers = isinstance(window, (list, tuple)) and len(window) == 2 and all(
+        isinstance(w, Real) and not isinstance(w, bool) for w in window)
+    if not numbers or not window[0] < window[1]:
         raise InvalidArgument(f"window must be [start, end] seconds after onset with start < end, got {window!r}")
     return float(window[0]), float(window[1])
 

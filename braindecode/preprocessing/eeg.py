@@ -41,11 +41,12 @@ def _pick(raw, picks):
         raise InvalidArgument(
             f"picks: unknown channel types {unknown}; choose from {', '.join(CHANNEL_TYPES)}"
         )
-    present = set(raw.get_channel_types())
+    bads = set(raw.info["bads"])
+    present = {kind for kind, name in zip(raw.get_channel_types(), raw.ch_names) if name not in bads}
     wanted = {"mag", "grad"} if "meg" in picks else set()
     if not (present & (set(picks) | wanted)):
         raise InvalidArgument(
-            f"picks: the recording has no channels of type {list(picks)} "
+            f"picks: the recording has no good channels of type {list(picks)} "
             f"(it has {sorted(present)})"
         )
     return raw.copy().pick(list(picks), exclude="bads", verbose=False)
@@ -102,29 +103,30 @@ def preprocess_raw(raw, *, picks=("eeg",), reference=None, notch=None, l_freq=No
         A preprocessed, preloaded copy.
     """
     _check_raw(raw)
+    nyquist = raw.info["sfreq"] / 2.0
+    if notch is not None and check_positive(notch, "notch") >= nyquist:
+        raise InvalidArgument(f"notch ({notch} Hz) must be below Nyquist ({nyquist} Hz)")
+    _check_band(l_freq, h_freq, nyquist)
+    if sfreq is not None:
+        check_positive(sfreq, "resample")
     raw = _pick(raw, picks)
     raw.load_data(verbose=False)
     check_finite(raw.get_data(), "the EEG/MEG recording")
-    nyquist = raw.info["sfreq"] / 2.0
     if reference is not None:
         _reference(raw, reference)
     if notch is not None:
-        line = check_positive(notch, "notch")
-        if line >= nyquist:
-            raise InvalidArgument(f"notch ({line} Hz) must be below Nyquist ({nyquist} Hz)")
-        raw.notch_filter(np.arange(line, nyquist, line), picks="all", verbose=False)
-    _check_band(l_freq, h_freq, nyquist)
+        raw.notch_filter(np.arange(notch, nyquist, notch), picks="all", verbose=False)
     if l_freq is not None or h_freq is not None:
         raw.filter(l_freq, h_freq, picks="all", verbose=False)
     if sfreq is not None:
-        raw.resample(check_positive(sfreq, "resample"), verbose=False)
+        raw.resample(sfreq, verbose=False)
     return raw
 
 
 def _check_baseline(baseline, tmin: float, tmax: float):
     if baseline is None:
         return None
-    if len(baseline) != 2 or any(
+    if not isinstance(baseline, (list, tuple)) or len(baseline) != 2 or any(
         b is not None and (isinstance(b, bool) or not isinstance(b, (int, float))) for b in baseline
     ):
         raise InvalidArgument(f"baseline must be null or [start, end] in seconds, got {baseline!r}")

@@ -120,7 +120,7 @@ def test_unsorted_events_keep_their_order(eeg_raw, eeg_events):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"picks": ["brain"]}, "unknown channel types"),
-    ({"picks": ["meg"]}, "no channels of type"),
+    ({"picks": ["meg"]}, "no good channels of type"),
     ({"reference": ["Xx"]}, "not in the recording"),
     ({"picks": ["eog"], "reference": "average"}, "needs EEG channels"),
     ({"notch": 200.0}, "Nyquist"),
@@ -132,6 +132,14 @@ def test_unsorted_events_keep_their_order(eeg_raw, eeg_events):
 def test_preprocess_raw_rejects_bad_arguments(eeg_raw, kwargs, match):
     with pytest.raises(InvalidArgument, match=match):
         preprocess_raw(eeg_raw, **kwargs)
+
+
+def test_bad_channels_are_dropped(eeg_raw):
+    eeg_raw.info["bads"] = ["Cz"]
+    assert "Cz" not in preprocess_raw(eeg_raw).ch_names
+    eeg_raw.info["bads"] = ["EOG"]
+    with pytest.raises(InvalidArgument, match="no good channels of type \\['eog'\\]"):
+        preprocess_raw(eeg_raw, picks="eog")
 
 
 def test_nan_data_and_wrong_type_are_rejected(eeg_raw):
