@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 
 import nibabel as nib
@@ -108,7 +111,7 @@ def make_default_dataset(
     seed: int = 0,
     *,
     fmri_snr: float = 0.5,
-    eeg_snr: float = 0.2,
+    eeg_snr: float = 0.5,
     resolution: int = 6,
     n_components: int = 16,
     device: str = "cpu",
@@ -119,7 +122,9 @@ def make_default_dataset(
     Parameters
     ----------
     out_dir : path-like
-        Directory to write into (created; existing files of the same names are replaced).
+        Directory to create; it must not exist or be empty. The data set is written to
+        a staging directory beside it and renamed into place when complete, so an
+        interrupted run leaves nothing at ``out_dir``.
     n_stimuli, n_test : int
         Stimuli in all and held-out test stimuli (see ``load_stimuli``).
     n_subjects, n_runs : int
@@ -143,13 +148,53 @@ def make_default_dataset(
     -------
     info : DatasetInfo
     """
+    if min(n_subjects, n_runs, n_repeats) < 1:
+        raise InvalidArgument(
+            f"n_subjects, n_runs and n_repeats must be positive; got {n_subjects}, {n_runs}, {n_repeats}"
+        )
+    final = os.path.abspath(os.fspath(out_dir))
+    if os.path.exists(final) and (not os.path.isdir(final) or os.listdir(final)):
+        raise InvalidArgument(f"{final} already exists and is not an empty directory")
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.partial-", dir=parent)
+    try:
+        stimuli, files, truth = _generate(
+            staging, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, fmri_snr=fmri_snr,
+            eeg_snr=eeg_snr, resolution=resolution, n_components=n_components, device=device,
+            report=_reporter(progress),
+        )
+        os.chmod(staging, 0o755)
+        if os.path.isdir(final):
+            os.rmdir(final)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    from braindecode.activations import read_activations
+
+    return DatasetInfo(
+        final, stimuli, read_activations(os.path.join(final, "activations")),
+        _rebase(files, staging, final), truth,
+    )
+
+
+def _rebase(files, old: str, new: str):
+    """``files`` with every path under ``old`` moved under ``new``."""
+    if isinstance(files, dict):
+        return {k: _rebase(v, old, new) for k, v in files.items()}
+    if isinstance(files, list):
+        return [_rebase(v, old, new) for v in files]
+    if isinstance(files, str) and files.startswith(old + os.sep):
+        return new + files[len(old):]
+    return files
+
+
+def _generate(root, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, *, fmri_snr, eeg_snr,
+              resolution, n_components, device, report) -> tuple:
+    """Write the data set under ``root``; return (stimuli, files, ground truth)."""
     from braindecode.activations import extract_activations, load_model
 
-    if n_subjects < 1:
-        raise InvalidArgument(f"n_subjects must be positive, got {n_subjects}")
-    report = _reporter(progress)
-    root = os.fspath(out_dir)
-    os.makedirs(root, exist_ok=True)
     stimuli = load_stimuli(n_stimuli, n_test, seed=seed)
     files = {"ground_truth": os.path.join(root, "ground_truth.json"),
              "description": os.path.join(root, "dataset_description.json")}
@@ -217,7 +262,7 @@ def make_default_dataset(
         "BIDSVersion": "1.9.0", "DatasetType": "raw", "License": "BSD-3-Clause",
         "GeneratedBy": [{"Name": "braindecode.datasets.make_default_dataset", "Description": f"seed {seed}"}],
     })
-    return DatasetInfo(root, stimuli, activations, files, truth)
+    return stimuli, files, truth
 
 
 def _run_stem(root: str, sub: str, modality: str, run: int) -> str:
@@ -245,7 +290,9 @@ def _write_eeg(root: str, sub: str, eeg) -> list:
     for k, (raw, events) in enumerate(zip(eeg.runs, eeg.events), start=1):
         stem = _run_stem(root, sub, "eeg", k)
         raw.save(stem + "_eeg.fif", overwrite=True, verbose=False)
-        mne.export.export_raw(stem + "_eeg.vhdr", raw, fmt="brainvision", overwrite=True, verbose=False)
+        with warnings.catch_warnings():  # pybv stores float32 and says so for float64 input
+            warnings.filterwarnings("ignore", message="Encountered data in 'double' format")
+            mne.export.export_raw(stem + "_eeg.vhdr", raw, fmt="brainvision", overwrite=True, verbose=False)
         events.to_tsv(stem + "_events.tsv")
         _write_json(stem + "_eeg.json", {
             "TaskName": TASK, "SamplingFrequency": raw.info["sfreq"], "PowerLineFrequency": raw.info["line_freq"],
