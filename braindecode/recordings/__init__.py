@@ -2,6 +2,7 @@
 
 from braindecode.recordings._ingest import Upload, check_metadata, load_array, open_recording
 from braindecode.recordings._readers import read_recording
+from braindecode.recordings._responses import load_responses
 from braindecode.recordings._store import (
     DEFAULT_TENANT,
     ArtifactInfo,
@@ -18,6 +19,7 @@ __all__ = [
     "Upload",
     "check_metadata",
     "load_array",
+    "load_responses",
     "open_recording",
     "read_recording",
     "sha256_file",

@@ -124,12 +124,14 @@ def open_recording(store: Store, tenant: str, recording_id: str):
     return info, read_recording(store.blob_path(info.blob), format=info.format, modality=info.modality)
 
 
-def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None):
+def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None,
+               as_responses: bool = False):
     """The stored recording's array, raw or preprocessed.
 
     Returns an array: fMRI (x, y, z, t) raw; EEG/MEG (n_channels, n_times) raw; or, with
     ``preprocessing`` (see ``braindecode.preprocessing.preprocess``), its output — per-trial
-    responses of shape (n_trials, ...) when the spec has an epochs/trials step.
+    responses of shape (n_trials, ...) when the spec has an epochs/trials step (the whole
+    BrainResponses with ``as_responses``).
     """
     info, loaded = open_recording(store, tenant, recording_id)
     if not preprocessing:
@@ -142,4 +144,4 @@ def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict
         events = Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
                         [e["stimulus_id"] for e in info.events])
     result = preprocess(obj, dict(preprocessing), events=events)
-    return getattr(result, "data", result)
+    return result if as_responses else getattr(result, "data", result)
