@@ -11,7 +11,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from braindecode.decoding._training import TrainingConfig
-from braindecode.decoding._validation import check_input
+from braindecode.decoding._validation import check_device, check_input
 from braindecode.errors import FailedPrecondition, InvalidArgument
 
 _UNSERIALIZABLE = "unserializable"
@@ -19,7 +19,7 @@ _UNSERIALIZABLE = "unserializable"
 
 def seeded_rng_devices(device: str) -> list:
     """CUDA devices whose RNG ``torch.random.fork_rng`` must fork for work on ``device``."""
-    device = torch.device(device)
+    device = check_device(device)
     if device.type != "cuda":
         return []
     return [device.index if device.index is not None else torch.cuda.current_device()]
@@ -33,7 +33,7 @@ class BaseDecoder(BaseEstimator, abc.ABC):
     Subclasses define ``modality``, ``fit`` and ``_restore``.
     """
 
-    modality = "fmri"
+    modality: str
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
@@ -100,9 +100,9 @@ class BaseDecoder(BaseEstimator, abc.ABC):
         """The decoder with ``params``; parameters saved as unserializable take their defaults."""
         params = {name: value for name, value in params.items()
                   if not (isinstance(value, dict) and _UNSERIALIZABLE in value)}
-        if isinstance(params.get("training"), dict):
-            params["training"] = TrainingConfig(**params["training"])
         try:
+            if isinstance(params.get("training"), dict):
+                params["training"] = TrainingConfig(**params["training"])
             return cls(**params)
         except TypeError as exc:
             raise InvalidArgument(f"saved parameters do not fit {cls.__name__}: {exc}") from None

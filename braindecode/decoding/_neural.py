@@ -10,7 +10,7 @@ from torch import nn
 from braindecode.decoding._base import BaseDecoder, seeded_rng_devices
 from braindecode.decoding._networks import ResidualMLP, Standardize, TemporalSpatialConvNet
 from braindecode.decoding._training import TrainingConfig, train_network
-from braindecode.decoding._validation import check_embeddings, check_input
+from braindecode.decoding._validation import check_device, check_embeddings, check_input
 from braindecode.errors import InvalidArgument
 
 
@@ -66,7 +66,7 @@ class _NeuralDecoder(BaseDecoder):
         module = nn.Sequential(Standardize(tensors["0.mean"], tensors["0.scale"]),
                                self._network(self.input_shape_, self.n_dims_))
         module.load_state_dict(tensors)
-        self.module_ = module.to(self.device).eval()
+        self.module_ = module.to(check_device(self.device)).eval()
         self.history_ = info["history"]
 
 

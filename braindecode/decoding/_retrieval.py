@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from braindecode.decoding._validation import check_embeddings
+from braindecode.decoding._validation import check_device, check_embeddings
 from braindecode.errors import InvalidArgument
 
 
@@ -21,7 +21,7 @@ def _unit_rows(values, device, name: str) -> torch.Tensor:
     arr = np.asarray(values)
     checked = check_embeddings(arr, name=name)
     data = arr if arr.dtype == np.float64 else checked
-    return torch.nn.functional.normalize(torch.as_tensor(data, device=device), dim=1)
+    return torch.nn.functional.normalize(torch.as_tensor(data, device=check_device(device)), dim=1)
 
 
 def _paired(queries, candidates, device):
@@ -72,14 +72,13 @@ def _mindeye(q: torch.Tensor, c: torch.Tensor, n_candidates: int, n_repeats: int
     if n_repeats < 1:
         raise InvalidArgument(f"n_repeats must be at least 1, got {n_repeats}")
     rng = np.random.default_rng(seed)
-    subsets = np.stack([rng.choice(q.shape[0], n_candidates, replace=False) for _ in range(n_repeats)])
-    index = torch.as_tensor(subsets, device=q.device)
-    sims = torch.bmm(q[index], c[index].transpose(1, 2))
-    cols = torch.arange(n_candidates, device=q.device).repeat(n_repeats)
-    greater, tied = _greater_and_tied(sims.reshape(-1, n_candidates), cols)
-    accuracy = _hit_rate(greater.double(), tied.double(), 1).reshape(n_repeats, n_candidates).mean(1)
-    accuracy = accuracy.cpu().numpy()
-    return float(accuracy.mean()), float(accuracy.std())
+    cols = torch.arange(n_candidates, device=q.device)
+    accuracy = []
+    for _ in range(n_repeats):
+        index = torch.as_tensor(rng.choice(q.shape[0], n_candidates, replace=False), device=q.device)
+        greater, tied = _greater_and_tied(q[index] @ c[index].T, cols)
+        accuracy.append(float(_hit_rate(greater.double(), tied.double(), 1).mean()))
+    return float(np.mean(accuracy)), float(np.std(accuracy))
 
 
 def _check_k(k, n: int) -> int:

@@ -8,7 +8,7 @@ from torch import nn
 
 from braindecode.decoding._base import BaseDecoder
 from braindecode.decoding._networks import Standardize
-from braindecode.decoding._validation import check_embeddings, check_input
+from braindecode.decoding._validation import check_device, check_embeddings, check_input
 from braindecode.encoding import RidgeCV
 
 DEFAULT_ALPHAS = RidgeCV().get_params()["alphas"]
@@ -73,6 +73,7 @@ class RidgeDecoder(BaseDecoder):
         -------
         self
         """
+        check_device(self.device)
         X = check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), name="target embeddings")
         flat = torch.as_tensor(X.reshape(len(X), -1))
@@ -107,4 +108,4 @@ class RidgeDecoder(BaseDecoder):
             linear.weight.copy_(torch.as_tensor(np.ascontiguousarray(self.coef_.T)))
             linear.bias.copy_(torch.as_tensor(self.intercept_))
         self.module_ = nn.Sequential(nn.Flatten(), Standardize(tensors["mean"], tensors["scale"]),
-                                     linear).to(self.device).eval()
+                                     linear).to(check_device(self.device)).eval()

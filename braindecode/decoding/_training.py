@@ -123,12 +123,12 @@ def validation_split(n_samples: int, val_fraction: float, groups=None, seed: int
     return rng.permutation(train), held_out
 
 
-def _loss(network, logit_scale, X, Y, config, kind, mixing=None):
+def _loss(network, logit_scale, X, Y, config, mixing=None):
     if mixing is not None:
         X = (mixing @ X.flatten(1)).reshape(X.shape)
         Y = mixing @ Y
     predicted = network(X)
-    loss = contrastive_loss(predicted, Y, logit_scale, kind, mixing)
+    loss = contrastive_loss(predicted, Y, logit_scale, config.loss, mixing)
     if config.mse_weight:
         loss = loss + config.mse_weight * F.mse_loss(predicted, Y)
     return loss, predicted
@@ -183,7 +183,7 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
             index = train_t[batch.to(device)]
             mixing = (mixco_matrix(len(batch), config.mixco_beta, config.mixco_prob).to(device)
                       if mixing_on else None)
-            loss, _ = _loss(network, scale(), X[index], Y[index], config, config.loss, mixing)
+            loss, _ = _loss(network, scale(), X[index], Y[index], config, mixing)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -193,7 +193,7 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
         if len(val):
             network.eval()
             with torch.no_grad():
-                val_loss, predicted = _loss(network, scale(), X_val, Y_val, config, config.loss)
+                val_loss, predicted = _loss(network, scale(), X_val, Y_val, config)
                 sims = F.normalize(predicted, dim=1) @ F.normalize(Y_val, dim=1).T
                 greater, tied = _greater_and_tied(sims, torch.arange(len(val), device=device))
             record["val_loss"] = float(val_loss)

@@ -129,6 +129,22 @@ def test_fit_rejects_bad_input(make_model, X, Y, message):
         make_model().fit(X, Y)
 
 
+@pytest.mark.parametrize("device, message", [("tpu", "unknown device"), ("meta", "unsupported device")])
+def test_bad_device(make_fmri, device, message):
+    X, E = make_fmri(20)
+    with pytest.raises(InvalidArgument, match=message):
+        MLPDecoder(device=device).fit(X, E)
+    with pytest.raises(InvalidArgument, match=message):
+        RidgeDecoder(device=device).fit(X, E)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is absent")
+def test_cuda_without_a_gpu(make_fmri):
+    X, E = make_fmri(20)
+    with pytest.raises(InvalidArgument, match="CUDA is not available"):
+        MLPDecoder(device="cuda").fit(X, E)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_mlp_decoder_on_cuda(fmri_data):

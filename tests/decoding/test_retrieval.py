@@ -156,6 +156,7 @@ def test_retrieve_equals_argsort():
     (lambda q, c: retrieve(q, c, np.arange(39)), "candidate ids"),
     (lambda q, c: retrieve(q, c, np.arange(40), k=41), "k must be"),
     (lambda q, c: cosine_similarity(q[0], c), "2-D"),
+    (lambda q, c: top_k_accuracy(q, c, device="tpu"), "unknown device"),
 ])
 def test_bad_input(paired, call, message):
     with pytest.raises(InvalidArgument, match=message):
