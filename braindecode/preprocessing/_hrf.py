@@ -69,7 +69,7 @@ def event_regressors(events, n_scans, t_r, *, oversampling=50) -> np.ndarray:
 
     scan_steps = np.arange(n_scans, dtype=np.int64)[:, None] * oversampling
     regressors = response(scan_steps - starts) - response(scan_steps - starts - widths)
-    for j, width in enumerate(widths):
+    for width in np.unique(widths):
         lags = np.arange(n_kernel + width)
-        regressors[:, j] /= np.abs(response(lags) - response(lags - width)).max()
+        regressors[:, widths == width] /= np.abs(response(lags) - response(lags - width)).max()
     return regressors
