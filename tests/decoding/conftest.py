@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from braindecode.decoding import EEGDecoder, MLPDecoder, RidgeDecoder, TrainingConfig
+
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():
@@ -63,8 +65,6 @@ def make_eeg():
 @pytest.fixture(scope="session")
 def fitted_decoders():
     """One small fitted decoder of each kind (and modality), keyed by name."""
-    from braindecode.decoding import EEGDecoder, MLPDecoder, RidgeDecoder, TrainingConfig
-
     X, E = simulate_fmri(80, n_voxels=20, n_dims=4)
     epochs, E_eeg = simulate_eeg(80, n_channels=3, n_times=24, n_dims=4)
     config = TrainingConfig(max_epochs=2, batch_size=16)
