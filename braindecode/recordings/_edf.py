@@ -42,7 +42,8 @@ def check_edf_header(path, fmt: str, limits: ReadLimits) -> None:
     fields = _signal_fields(signals, n_signals)
     duration = _number(main, 244, 8, "record duration", float)
     if not math.isfinite(duration) or duration <= 0:
-        raise InvalidArgument(f"{fmt.upper()} record duration is {duration:g} s; it must be positive")
+        raise InvalidArgument(f"{fmt.upper()} record duration is {duration:g} s; it must be "
+                              "positive")
     samples = [_parse(v, f"samples per record of signal {i + 1}", int)
                for i, v in enumerate(fields["samples per record"])]
     for i, n in enumerate(samples):
@@ -79,7 +80,7 @@ def _check_ranges(fields: dict, fmt: str) -> None:
         pmax = _parse(fields["physical maximum"][i], f"physical maximum of {label!r}", float)
         dmin = _parse(fields["digital minimum"][i], f"digital minimum of {label!r}", int)
         dmax = _parse(fields["digital maximum"][i], f"digital maximum of {label!r}", int)
-        if not (math.isfinite(pmin) and math.isfinite(pmax)) or pmin == pmax:
+        if not math.isfinite(pmax - pmin) or pmin == pmax:  # also catches inf - inf = nan
             raise InvalidArgument(f"{fmt.upper()} signal {label!r} has physical range "
                                   f"[{pmin:g}, {pmax:g}]; it must be finite and non-empty")
         if dmin >= dmax:

@@ -101,7 +101,8 @@ class _Stream:
     def matrix_tag(self) -> int:
         kind, nbytes = self.pair.unpack(self.take(8))
         if kind != _MATRIX:
-            raise InvalidArgument(f"the .set has an element of type {kind} where an array should be")
+            raise InvalidArgument(f"the .set has an element of type {kind} where an array "
+                                  "should be")
         return nbytes
 
     def matrix(self, depth: int) -> None:

@@ -22,7 +22,13 @@ from braindecode.errors import InvalidArgument
 from braindecode.recordings._edf import check_edf_header
 from braindecode.recordings._fif import check_fif_tags
 from braindecode.recordings._matfile import check_mat_file
-from braindecode.recordings._recording import LoadedRecording, RecordingMeta, Source, checked_rate
+from braindecode.recordings._recording import (
+    LoadedRecording,
+    RecordingMeta,
+    Source,
+    checked_rate,
+    has_finite,
+)
 from braindecode.recordings._sniff import MAT73_MAGIC, is_archive_junk
 
 _MEG_TYPES = {"mag", "grad", "ref_meg"}
@@ -51,7 +57,8 @@ def read_edf(source: Source, fmt: str) -> LoadedRecording:
     path = source.workspace.stage(source.path, f"recording.{fmt}")
     check_edf_header(path, fmt, source.limits)
     reader = mne.io.read_raw_edf if fmt == "edf" else mne.io.read_raw_bdf
-    return _loaded(reader(path, preload=False, verbose="error"), source, fmt, "eeg")
+    # integer samples scaled by the finite ranges checked above: no NaN scan needed
+    return _loaded(reader(path, preload=False, verbose="error"), source, fmt, "eeg", scan=False)
 
 
 def read_brainvision(source: Source) -> LoadedRecording:
@@ -84,10 +91,12 @@ def read_eeglab(source: Source) -> LoadedRecording:
     check_mat_file(set_path, source.limits.max_unpacked_bytes)
     data_file = _eeglab_header(set_path, source.limits)
     if data_file is not None:
-        if not data_file or data_file != posixpath.basename(data_file.replace("\\", "/")):
+        plain = posixpath.basename(data_file.replace("\\", "/"))
+        if data_file != plain or data_file in ("", ".", ".."):
             raise InvalidArgument(f"the .set names its data file as {data_file!r}; it must be a "
                                   "plain file name")
-        if not (set_path.parent / data_file).is_file() and not set_path.with_suffix(".fdt").is_file():
+        candidates = (set_path.parent / data_file, set_path.with_suffix(".fdt"))  # as MNE tries
+        if not any(path.is_file() for path in candidates):
             raise InvalidArgument(
                 f"the .set keeps its data in {data_file!r} (a separate .fdt) that was not sent; "
                 "upload a .zip holding the .set and its .fdt")
@@ -112,8 +121,8 @@ def _check_inside(raw, source: Source) -> None:
                                   f"({pathlib.Path(name).name})")
 
 
-def _loaded(raw, source: Source, fmt: str, modality: str) -> LoadedRecording:
-    """Check what MNE made of the file and wrap it."""
+def _loaded(raw, source: Source, fmt: str, modality: str, scan: bool = True) -> LoadedRecording:
+    """Check what MNE made of the file (``scan``: that some sample is finite) and wrap it."""
     _check_inside(raw, source)
     sfreq = checked_rate(raw.info["sfreq"], "sampling rate")
     n_channels, n_times = int(raw.info["nchan"]), int(raw.n_times)
@@ -122,7 +131,8 @@ def _loaded(raw, source: Source, fmt: str, modality: str) -> LoadedRecording:
     if n_channels * n_times > source.limits.max_samples:
         raise InvalidArgument(f"the recording holds {n_channels} channels x {n_times} samples, "
                               f"more than the limit of {source.limits.max_samples} values")
-    if not _has_finite(raw):
+    if scan and not has_finite(lambda start, stop: raw.get_data(start=start, stop=stop),
+                               n_times, 1024, _SCAN_VALUES // n_channels):
         raise InvalidArgument("all values are NaN or infinite")
     meta = RecordingMeta(
         modality=modality, format=fmt, shape=(n_channels, n_times), sampling_rate=sfreq,
@@ -130,13 +140,6 @@ def _loaded(raw, source: Source, fmt: str, modality: str) -> LoadedRecording:
         duration=n_times / sfreq)
     return LoadedRecording(meta, source, read_data=lambda: raw.get_data(),
                            make_raw=lambda: raw.copy().load_data(verbose="error"))
-
-
-def _has_finite(raw) -> bool:
-    """Whether any sample is finite, reading one block of samples at a time."""
-    step = max(1, _SCAN_VALUES // raw.info["nchan"])
-    return any(np.isfinite(raw.get_data(start=t, stop=t + step)).any()
-               for t in range(0, raw.n_times, step))
 
 
 def _unzip(source: Source) -> tuple:
@@ -178,8 +181,9 @@ def _eeglab_header(set_path: pathlib.Path, limits) -> str | None:
     """Check nbchan and pnts before MNE allocates per channel; returns the .fdt name the .set
     keeps its data in, or None when the data are embedded."""
     classes = {name: cls for name, _, cls in scipy.io.whosmat(set_path)}
-    if "data" in classes:
-        names = [n for n in ("data", "nbchan", "pnts") if n in classes]
+    if "data" in classes:  # embedded data are left for MNE; a .fdt name is read
+        names = [n for n in ("nbchan", "pnts") if n in classes]
+        names += ["data"] if classes["data"] == "char" else []
         fields = scipy.io.loadmat(set_path, variable_names=names, squeeze_me=True)
     elif "EEG" in classes:
         fields = scipy.io.loadmat(set_path, variable_names=["EEG"], simplify_cells=True)["EEG"]

@@ -10,7 +10,13 @@ import numpy as np
 
 from braindecode.errors import InvalidArgument
 from braindecode.recordings._limits import ReadLimits
-from braindecode.recordings._recording import LoadedRecording, RecordingMeta, Source, checked_rate
+from braindecode.recordings._recording import (
+    LoadedRecording,
+    RecordingMeta,
+    Source,
+    checked_rate,
+    has_finite,
+)
 
 # sizeof_hdr: (header class, offset of the magic, single-file magic, header/image pair magic)
 _HEADERS = {348: (nibabel.Nifti1Header, 344, b"n+1\x00", b"ni1\x00"),
@@ -42,7 +48,8 @@ def read_nifti(source: Source) -> LoadedRecording:
     meta = _meta(header, shape)
     image = nibabel.load(staged)
     data = image.dataobj.reshape(shape)
-    if not _has_finite(data):
+    volume = math.prod(shape[:3])
+    if not has_finite(lambda a, b: data[..., a:b], shape[3], 1, _SCAN_VALUES // volume):
         raise InvalidArgument("all values are NaN or infinite")
     return LoadedRecording(meta, source, read_data=lambda: np.asarray(data, dtype=np.float32),
                            make_image=lambda: type(image).from_bytes(staged.read_bytes()))
@@ -70,7 +77,8 @@ def parse_header(head: bytes):
 
 
 def check_header(header, limits: ReadLimits) -> tuple:
-    """(shape (x, y, z, t), numpy dtype, data offset) after checking dim, datatype and vox_offset."""
+    """(shape (x, y, z, t), numpy dtype, data offset), after checking dim, datatype, bitpix
+    and vox_offset."""
     dim = [int(d) for d in header["dim"]]
     if not 1 <= dim[0] <= 7:
         raise InvalidArgument(f"NIfTI dim[0] is {dim[0]}; it must be between 1 and 7")
@@ -103,7 +111,8 @@ def _data_offset(header) -> int:
     vox_offset = float(header["vox_offset"])
     minimum = header.sizeof_hdr + 4  # the header and its 4-byte extension flag
     if not math.isfinite(vox_offset) or vox_offset != int(vox_offset) or vox_offset < 0:
-        raise InvalidArgument(f"NIfTI vox_offset is {vox_offset:g}; it must be a whole number of bytes")
+        raise InvalidArgument(f"NIfTI vox_offset is {vox_offset:g}; it must be a whole number "
+                              "of bytes")
     if vox_offset == 0:  # unset: data follow the header
         return minimum
     if vox_offset < minimum:
@@ -114,7 +123,11 @@ def _data_offset(header) -> int:
 
 def _meta(header, shape: tuple) -> RecordingMeta:
     """Metadata from the header as written (nibabel's loaded header has zero zooms set to 1)."""
-    space, time = header.get_xyzt_units()
+    try:
+        space, time = header.get_xyzt_units()
+    except KeyError:
+        raise InvalidArgument(f"NIfTI xyzt_units {int(header['xyzt_units'])} holds no valid "
+                              "unit codes") from None
     zooms = [float(z) for z in header["pixdim"][1:5]]
     voxel_size = tuple(z * _SPACE_MM[space] for z in zooms[:3])
     if not all(math.isfinite(v) and v > 0 for v in voxel_size):
@@ -142,13 +155,6 @@ def _head(path, packed: str | None) -> bytes:
             raise InvalidArgument(f"corrupt or truncated gzip data ({exc})") from exc
     with open(path, "rb") as f:
         return f.read(max(_HEADERS))
-
-
-def _has_finite(data) -> bool:
-    """Whether any value is finite, reading one block of volumes at a time."""
-    step = max(1, _SCAN_VALUES // math.prod(data.shape[:3]))
-    return any(np.isfinite(np.asarray(data[..., t:t + step])).any()
-               for t in range(0, data.shape[3], step))
 
 
 def _dims(shape) -> str:

@@ -133,7 +133,8 @@ class LoadedRecording:
     def to_raw(self):
         """An ``mne.io.Raw`` with the data loaded in memory (EEG/MEG only)."""
         if self._make_raw is None:
-            raise InvalidArgument(f"{self.name}: to_raw() needs EEG/MEG; this is {self.meta.modality}")
+            raise InvalidArgument(f"{self.name}: to_raw() needs EEG/MEG; this is "
+                                  f"{self.meta.modality}")
         with library_errors(self.name, {self._workspace.path: ""}):
             return self._make_raw()
 
@@ -189,3 +190,14 @@ def checked_rate(value, what: str) -> float:
     if not math.isfinite(rate) or rate <= 0:
         raise InvalidArgument(f"{what} is {rate:g}; it must be finite and positive")
     return rate
+
+
+def has_finite(read, length: int, first: int, most: int) -> bool:
+    """Whether any value is finite, reading ``read(start, stop)`` blocks along an axis of
+    ``length``: ``first`` items, then twice as many each time, up to ``most`` per block."""
+    start, step = 0, max(1, first)
+    while start < length:
+        if np.isfinite(read(start, min(start + step, length))).any():
+            return True
+        start, step = start + step, min(step * 2, max(1, most))
+    return False

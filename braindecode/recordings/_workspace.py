@@ -103,7 +103,8 @@ def _checked_members(infos: list, limits: ReadLimits) -> list:
             raise InvalidArgument(f"zip member {name!r} is encrypted; send an unencrypted zip")
         posix = name.replace("\\", "/")
         if posix.startswith("/") or _DRIVE.match(posix):
-            raise InvalidArgument(f"zip member {name!r} has an absolute path; paths must be relative")
+            raise InvalidArgument(f"zip member {name!r} has an absolute path; paths must be "
+                                  "relative")
         parts = [p for p in posix.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise InvalidArgument(f"zip member {name!r} climbs out of the archive with '..' "

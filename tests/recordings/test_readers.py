@@ -1,4 +1,4 @@
-"""read_recording on real files: what it reads equals what nibabel or MNE read from the same file."""
+"""read_recording on real files: it reads what nibabel or MNE read from the same file."""
 
 import gzip
 import json
@@ -89,10 +89,23 @@ def test_nifti2_written_by_nibabel_with_tr_in_ms(tmp_path, suffix):
     path = tmp_path / f"two{suffix}"
     nibabel.save(image, path)
     with read_recording(path, format="nifti", modality="fmri") as recording:
-        np.testing.assert_array_equal(recording.data(), nibabel.load(path).get_fdata(dtype=np.float32))
+        expected = nibabel.load(path).get_fdata(dtype=np.float32)
+        np.testing.assert_array_equal(recording.data(), expected)
         np.testing.assert_array_equal(recording.meta.affine, affine)
         assert recording.meta.tr == pytest.approx(1.5)  # milliseconds converted to seconds
         assert isinstance(recording.to_image(), nibabel.Nifti2Image)
+
+
+def test_scaled_integer_nifti(tmp_path):
+    data = np.arange(4 * 3 * 2 * 6, dtype=np.int16).reshape(4, 3, 2, 6)
+    image = nibabel.Nifti1Image(data, np.eye(4))
+    image.header.set_slope_inter(0.5, 10.0)
+    image.header.set_zooms((3.0, 3.0, 3.0, 2.0))
+    nibabel.save(image, tmp_path / "scaled.nii")
+    with read_recording(tmp_path / "scaled.nii") as recording:
+        np.testing.assert_array_equal(
+            recording.data(), nibabel.load(tmp_path / "scaled.nii").get_fdata(dtype=np.float32))
+        assert recording.data()[0, 0, 0, 1] == pytest.approx(10.5)
 
 
 @pytest.mark.parametrize("name", ["task.func.gii", "gzipbase64.gii", "label.gii"])
@@ -108,7 +121,7 @@ def test_gifti_equals_nibabel(name):
         assert len(recording.to_image().darrays) == len(expected.darrays)
 
 
-@pytest.mark.parametrize("path", [real_files.EDF, real_files.BDF], ids=["pyedflib-edf", "pyedflib-bdf"])
+@pytest.mark.parametrize("path", [real_files.EDF, real_files.BDF], ids=["edf", "bdf"])
 def test_pyedflib_files_equal_mne(path):
     raw = mne.io.read_raw(path, preload=True, verbose="error")
     with read_recording(path) as recording:
@@ -142,7 +155,7 @@ def test_brainvision_zip_in_a_folder_with_macos_metadata_and_hostile_references(
         archive.write(vhdr.with_suffix(".eeg"), "session/eeg.eeg")
         archive.writestr("__MACOSX/session/._eeg.vhdr", b"\x00\x05\x16\x07")
     raw = mne.io.read_raw_brainvision(vhdr, preload=True, verbose="error")
-    with read_recording(bundle) as recording:  # the zip's own .eeg and .vmrk, whatever the .vhdr says
+    with read_recording(bundle) as recording:  # the zip's .eeg and .vmrk, whatever the .vhdr says
         np.testing.assert_array_equal(recording.data(), raw.get_data())
 
 
@@ -202,7 +215,7 @@ def test_sniff_format_names_every_format(tmp_path):
         "gifti": [GIFTI_DATA / "task.func.gii"],
         "edf": [real_files.EDF, real_files.export_eeg(tmp_path, "edf")],
         "bdf": [real_files.BDF],
-        "brainvision": [_zip(tmp_path / "bv.zip", [bv, bv.with_suffix(".vmrk"), bv.with_suffix(".eeg")])],
+        "brainvision": [_zip(tmp_path / "bv.zip", [bv.with_suffix(s) for s in (".vhdr", ".eeg")])],
         "eeglab": [real_files.export_eeg(tmp_path, "eeglab"),
                    _zip(tmp_path / "split.zip", [split.with_suffix(".fdt"), split])],
     }
@@ -227,7 +240,8 @@ def test_declared_format_and_modality_must_match():
         read_recording(real_files.FUNCTIONAL, modality="eeg")
     with pytest.raises(InvalidArgument, match="unknown modality"):
         read_recording(real_files.EDF, modality="ecog")
-    assert read_recording(real_files.FUNCTIONAL, format=" NIfTI ", modality="FMRI").meta.format == "nifti"
+    recording = read_recording(real_files.FUNCTIONAL, format=" NIfTI ", modality="FMRI")
+    assert recording.meta.format == "nifti" and recording.meta.modality == "fmri"
 
 
 def test_limits_are_configurable(tmp_path):

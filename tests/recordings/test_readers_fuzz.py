@@ -33,6 +33,7 @@ def mutated(draw, payload: bytes) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # MNE warns about mangled values
 @pytest.mark.parametrize("name", BASES)
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
