@@ -159,3 +159,29 @@ def test_pack_recording_zips_brainvision(tmp_path):
     path = real_files.export_eeg(tmp_path, "brainvision")
     name, payload = pack_recording(path)
     assert name == "eeg.zip" and payload[:2] == b"PK"
+
+
+def test_stream_data_preprocessed_matches_the_library(client, tmp_path):
+    from braindecode.containers import Events
+    from braindecode.preprocessing import preprocess
+
+    onsets = [4.0, 12.0, 20.0]
+    events = [{"onset": o, "duration": 1.0, "stimulus_id": f"s{i}"} for i, o in enumerate(onsets)]
+    rec = client.upload(real_files.FUNCTIONAL, subject="01", events=events)
+    spec = {"modality": "fmri", "mask": None, "detrend": True, "zscore": True,
+            "trials": {"method": "window", "window": [2, 6]}}
+    remote = client.stream_data(rec.id, preprocessing=spec)
+    local = preprocess(nibabel.load(real_files.FUNCTIONAL), spec,
+                       events=Events(onsets, [1.0] * 3, ["s0", "s1", "s2"]))
+    assert remote.shape == local.data.shape and remote.shape[0] == 3
+    np.testing.assert_allclose(remote, local.data, rtol=1e-5, atol=1e-6)
+
+    eeg = real_files.export_eeg(tmp_path, "edf")
+    rec = client.upload(eeg, subject="01", events=[{"onset": 1.0, "duration": 0.1, "stimulus_id": "a"},
+                                                   {"onset": 2.5, "duration": 0.1, "stimulus_id": "b"}])
+    epochs = client.stream_data(rec.id, preprocessing={
+        "modality": "eeg", "l_freq": 1, "h_freq": 40, "epochs": {"tmin": -0.1, "tmax": 0.4}})
+    assert epochs.shape[:2] == (2, 8)
+    with pytest.raises(grpc.RpcError) as err:
+        client.stream_data(rec.id, preprocessing={"modality": "eeg", "bogus": 1})
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "bogus" in err.value.details()
