@@ -35,8 +35,6 @@ def read_gifti(source: Source) -> LoadedRecording:
         raise ResourceExhausted(f"GIfTI file has {size} bytes, more than the limit of "
                                 f"{source.limits.max_xml_bytes}")
     content = source.path.read_bytes()
-    if b"<!ENTITY" in content:
-        raise InvalidArgument("GIfTI declares XML entities, which are not accepted")
     prescan(content, source.limits)
     image = nibabel.GiftiImage.from_bytes(content)
     data = surface_data(image)
@@ -73,7 +71,7 @@ def surface_data(image) -> np.ndarray:
 
 
 def prescan(content: bytes, limits: ReadLimits) -> None:
-    """Check every DataArray's encoding, dims and inflated size before nibabel parses."""
+    """Refuse entity declarations; check every DataArray's encoding, dims and inflated size."""
     state = {"total": 0, "expected": 0, "gzip": False, "chunks": None}
 
     def start(tag, attrs):
@@ -92,9 +90,12 @@ def prescan(content: bytes, limits: ReadLimits) -> None:
             _check_inflated("".join(state["chunks"]), state["expected"])
             state["chunks"] = None
 
+    def entity(*_):
+        raise InvalidArgument("GIfTI declares XML entities, which are not accepted")
+
     parser = expat.ParserCreate()
     parser.StartElementHandler, parser.CharacterDataHandler = start, text
-    parser.EndElementHandler = end
+    parser.EndElementHandler, parser.EntityDeclHandler = end, entity
     try:
         parser.Parse(content, True)
     except expat.ExpatError as exc:
