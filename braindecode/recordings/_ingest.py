@@ -86,7 +86,7 @@ class Upload:
         """Check the hash, parse and validate the file, store it; returns the stored recording."""
         self._file.close()
         if self.size == 0:
-            raise InvalidArgument(f"{self.metadata['file_name']}: no file bytes were sent")
+            raise InvalidArgument(f"{self.metadata['file_name']}: the file is empty (no bytes were sent)")
         sha = self._hash.hexdigest()
         if self.metadata["sha256"] and self.metadata["sha256"] != sha:
             raise InvalidArgument(
@@ -121,7 +121,8 @@ def _check_events(events: list, meta: dict) -> None:
 def open_recording(store: Store, tenant: str, recording_id: str):
     """(RecordingInfo, LoadedRecording) for a stored recording."""
     info = store.get_recording(tenant, recording_id)
-    return info, read_recording(store.blob_path(info.blob), format=info.format, modality=info.modality)
+    return info, read_recording(store.blob_path(info.blob), format=info.format, modality=info.modality,
+                                name=info.file_name)
 
 
 def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None,
