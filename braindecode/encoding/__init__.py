@@ -1,7 +1,7 @@
 """Encoding models: network activations -> brain responses.
 
-Ridge solvers on torch tensors (CPU or CUDA) that cross-validate many alphas from
-one decomposition per fold, banded ridge over several feature spaces, run-aware
+Ridge solvers on torch tensors (CPU or CUDA) that cross-validate many alphas with
+target-independent operators per fold, banded ridge over several feature spaces, run-aware
 cross-validation, delayed / lagged features, per-target scores and noise
 ceilings, and scikit-learn estimators on top.
 """

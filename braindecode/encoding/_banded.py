@@ -24,7 +24,7 @@ import torch
 from braindecode.encoding._cv import check_cv
 from braindecode.encoding._scoring import check_score
 from braindecode.encoding._solvers import (
-    FullDecomposition,
+    RefitSolver,
     center,
     cv_scores_batch,
     load_batch,
@@ -166,12 +166,12 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
     for candidate in torch.unique(best_candidate).tolist():
         chosen = torch.nonzero(best_candidate == candidate)[:, 0]
         scaled = X * scales[candidate]
-        decomposition = FullDecomposition(scaled)
+        refit = RefitSolver(scaled)
         for part in target_batches(len(chosen), n_targets_batch):
             columns = chosen[part]
             batch, y_mean = load_batch(Y, columns, device, fit_intercept)
-            XtY = scaled.T @ batch if decomposition.primal else None
-            weights = decomposition.coef(batch, XtY, best_alphas[columns].to(device)) * scales[candidate][:, None]
+            XtY = scaled.T @ batch if refit.primal else None
+            weights = refit.coef(batch, XtY, best_alphas[columns].to(device)) * scales[candidate][:, None]
             coef[:, columns] = weights.cpu()
             intercept[columns] = (y_mean - x_mean @ weights).cpu()
 

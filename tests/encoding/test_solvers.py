@@ -159,3 +159,21 @@ def test_cuda_matches_cpu(simulate, shape):
     np.testing.assert_array_equal(gpu.best_alphas.numpy(), cpu.best_alphas.numpy())
     np.testing.assert_allclose(gpu.cv_scores.numpy(), cpu.cv_scores.numpy(), atol=1e-10)
     np.testing.assert_allclose(gpu.coef.numpy(), cpu.coef.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_regularized_solve_cholesky_and_clamped_fallback():
+    from braindecode.encoding._solvers import RegularizedSolve
+
+    rng = np.random.default_rng(11)
+    basis, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    rhs = torch.as_tensor(rng.standard_normal((4, 2)))
+    definite = torch.as_tensor(basis @ np.diag([3.0, 2.0, 1.0, 0.0]) @ basis.T)
+    solve = RegularizedSolve(definite, 0.5, torch.float64)
+    assert solve.factor is not None
+    np.testing.assert_allclose(solve(rhs).numpy(), np.linalg.solve(definite.numpy() + 0.5 * np.eye(4), rhs.numpy()))
+    # a rounding-level negative eigenvalue larger than alpha: Cholesky fails, eigenvalues are clamped
+    indefinite = torch.as_tensor(basis @ np.diag([3.0, 2.0, 1.0, -1e-3]) @ basis.T)
+    solve = RegularizedSolve(indefinite, 1e-4, torch.float64)
+    assert solve.factor is None
+    clamped = basis @ np.diag(1 / (np.array([3.0, 2.0, 1.0, 0.0]) + 1e-4)) @ basis.T
+    np.testing.assert_allclose(solve(rhs).numpy(), clamped @ rhs.numpy(), rtol=1e-8)
