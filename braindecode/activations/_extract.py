@@ -40,6 +40,13 @@ def _check_ids(stimulus_ids, n: int) -> list:
     return ids
 
 
+def _batch_order(stimuli, modality) -> np.ndarray:
+    """Row order for batching: longest texts first (less padding, as sentence-transformers does)."""
+    if modality == "text":
+        return np.argsort([-len(s) for s in stimuli], kind="stable")
+    return np.arange(len(stimuli))
+
+
 def _precision(model: NetworkModel, fp16: bool):
     """(autocast dtype or None, note for provenance)."""
     if not fp16:
@@ -174,8 +181,10 @@ def extract_activations(model, stimuli, layers=None, pooling="avg", grid=2, batc
     writer = _DiskWriter(out_dir, layers) if out_dir is not None else _MemoryWriter()
     shapes = {}
     try:
+        order = _batch_order(stimuli, model.modality)
         for start in range(0, len(stimuli), batch_size):
-            batch = stimuli[start:start + batch_size]
+            rows = order[start:start + batch_size]
+            batch = [stimuli[i] for i in rows]
             inputs = model.preprocess(batch)
             outputs = model.capture(inputs, layers, autocast_dtype)
             mask = model.token_mask(inputs)
@@ -184,7 +193,7 @@ def extract_activations(model, stimuli, layers=None, pooling="avg", grid=2, batc
                 if layer not in writer.arrays:
                     shapes[layer] = list(outputs[layer].shape[1:])
                     writer.allocate(layer, len(stimuli), features.shape[1])
-                writer.arrays[layer][start:start + len(batch)] = features.cpu().numpy()
+                writer.arrays[layer][rows] = features.cpu().numpy()
             if progress is not None:
                 progress(min(start + batch_size, len(stimuli)), len(stimuli))
         info = {"pooling": pooling, "grid": grid if pooling == "grid" else None, "precision": precision,

@@ -21,10 +21,13 @@ def reference():
     return SentenceTransformer(str(minilm_model_path()), device="cpu")
 
 
-def test_sentence_embedding_equals_sentence_transformers(minilm, reference):
-    ours = extract_activations(minilm, SENTENCES, layers=["sentence_embedding"], batch_size=1)
-    theirs = reference.encode(SENTENCES, convert_to_numpy=True)
-    assert ours["sentence_embedding"].shape == (2, 384)
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_sentence_embedding_equals_sentence_transformers(minilm, reference, batch_size):
+    sentences = SENTENCES + ["Short one."]  # batched longest first, rows stay in input order
+    ours = extract_activations(minilm, sentences, layers=["sentence_embedding"], batch_size=batch_size)
+    theirs = reference.encode(sentences, convert_to_numpy=True)
+    assert ours["sentence_embedding"].shape == (3, 384)
+    assert list(ours.stimulus_ids) == ["0", "1", "2"]
     np.testing.assert_allclose(ours["sentence_embedding"], theirs, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(ours["sentence_embedding"], axis=1), 1.0, atol=1e-5)
 
