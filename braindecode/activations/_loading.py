@@ -62,8 +62,8 @@ def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
         - a TorchScript file (``torch.jit.save``): its layers are its submodules, in call order.
     device : {"cpu", "cuda", "cuda:N"}
     preprocess : callable, optional
-        Stimulus preprocessing for user image models (ignored for registry models):
-        ``preprocess(stimuli) -> array of shape (n, 3, H, W)``. Defaults to
+        Stimulus preprocessing for user image models (registry models always use the
+        preprocessing they were trained with): ``preprocess(stimuli) -> array of shape (n, 3, H, W)``. Defaults to
         :class:`ImagePreprocessor` with ImageNet mean/std and a 224 x 224 central crop
         (for ONNX files with a static input size, that size).
 
@@ -74,6 +74,9 @@ def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
     key = str(name_or_path)
     cards = {card.name: card for card in list_models()}
     if key in cards:
+        if preprocess is not None:
+            raise InvalidArgument(f"{key!r} is a registry model with its own training preprocessing; "
+                                  "preprocess applies to user models only")
         return _import_factory(cards[key].factory)(device)
     path = Path(key)
     if path.suffix.lower() == ".onnx":

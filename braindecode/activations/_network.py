@@ -167,8 +167,11 @@ class LayerSpec:
     key: str | None = None
 
 
-class _AllCaptured(Exception):
-    """Raised from a hook once every requested layer is captured, to skip the rest of the network."""
+class _AllCaptured(BaseException):
+    """Raised from a hook once every requested layer is captured, to skip the rest of the network.
+
+    A BaseException, so that a model's own ``except Exception`` cannot swallow it.
+    """
 
 
 class _HookCapture:

@@ -20,7 +20,7 @@ _FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, Tens
 def _value_types(model: onnx.ModelProto) -> dict:
     try:
         model = onnx.shape_inference.infer_shapes(model)
-    except onnx.onnx_cpp2py_export.shape_inference.InferenceError:
+    except onnx.shape_inference.InferenceError:  # keep the types the file declares
         pass
     graph = model.graph
     return {

@@ -96,6 +96,8 @@ def test_bad_preprocessing_and_devices():
 
     with pytest.raises(InvalidArgument, match="'torch.nn:Identity' has no submodules"):
         load_model("torch.nn:Identity")
+    with pytest.raises(InvalidArgument, match="registry model with its own training preprocessing"):
+        load_model("efficientnet-lite0", preprocess=ImagePreprocessor())
     with pytest.raises(InvalidArgument, match="preprocess must be callable"):
         wrap_module(torch.nn.Sequential(torch.nn.ReLU()), "relu", preprocess="imagenet")
 
