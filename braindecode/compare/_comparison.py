@@ -36,7 +36,7 @@ from braindecode.compare._checks import (
     resolve_dtype,
 )
 from braindecode.compare._kendall import tau_a
-from braindecode.compare._ranks import TieGroups
+from braindecode.compare._ranks import SampleWeights, TieGroups
 from braindecode.compare._rdm import pair_indices, vector_to_rdm
 from braindecode.errors import InvalidArgument
 
@@ -63,18 +63,16 @@ def _unit(vectors: torch.Tensor) -> torch.Tensor:
     return vectors / torch.linalg.vector_norm(vectors, dim=-1, keepdim=True)
 
 
-def _weighted_correlation(a, b, b_squares, weights, centre: bool):
+def _weighted_correlation(a, b, moments, weights, centre: bool):
     """Weighted Pearson r (or cosine when ``centre`` is False) of rows of ``a`` (n_a, P)
     against rows of ``b`` (n_b, P) for each row of ``weights`` (n_samples, P);
-    ``b_squares`` is ``b * b``."""
-    weighted_a = weights[:, None, :] * a
-    s_ab = weighted_a @ b.T
-    s_aa = (weighted_a * a).sum(dim=-1)
-    s_bb = weights @ b_squares.T
+    ``moments`` stacks ``a``, ``b``, ``a**2`` and ``b**2``."""
+    n_a, n_b = len(a), len(b)
+    s_ab = (weights[:, None, :] * a) @ b.T
+    s_a, s_b, s_aa, s_bb = (weights @ moments.T).split([n_a, n_b, n_a, n_b], dim=-1)
     reference_a, reference_b = s_aa, s_bb
     if centre:
         total = weights.sum(dim=-1, keepdim=True)
-        s_a, s_b = weights @ a.T, weights @ b.T
         s_ab = s_ab - s_a[:, :, None] * s_b[:, None, :] / total[:, :, None]
         s_aa = s_aa - s_a * s_a / total
         s_bb = s_bb - s_b * s_b / total
@@ -117,17 +115,23 @@ class _Correlation(_Comparer):
         if centre:
             a, b = a - a.mean(dim=-1, keepdim=True), b - b.mean(dim=-1, keepdim=True)
         self.a_unit, self.b_unit = _unit(a), _unit(b)
-        self.b_squares = self.b_unit * self.b_unit
+        self.moments = torch.cat([self.a_unit, self.b_unit, self.a_unit**2, self.b_unit**2])
 
     def plain(self):
         return self.a_unit @ self.b_unit.T
 
+    def sample_cost(self):
+        return self.a.shape[-1] * (len(self.a) + 2)
+
     def resampled(self, counts):
-        weights = self.pair_counts(counts).to(self.a.dtype)
-        return _weighted_correlation(self.a_unit, self.b_unit, self.b_squares, weights, self.centre)
+        weights = self.pair_counts(counts.to(self.a.dtype))
+        return _weighted_correlation(self.a_unit, self.b_unit, self.moments, weights, self.centre)
 
 
 class _Spearman(_Comparer):
+    """Pearson r of ranks. On resampled conditions every RDM is re-ranked per sample
+    from its fixed sort order (cumulative multiplicities along it)."""
+
     def __init__(self, a, b):
         super().__init__(a, b)
         self.groups = TieGroups(torch.cat([a, b]))
@@ -138,21 +142,25 @@ class _Spearman(_Comparer):
         return self.ranked.plain()
 
     def sample_cost(self):
-        return self.a.shape[-1] * (len(self.a) + len(self.b)) * 6
+        return self.a.shape[-1] * (len(self.a) + 4)
 
     def resampled(self, counts):
-        counts = counts.to(torch.int32)
-        order = self.groups.order
-        sorted_weights = counts[:, self.rows[order]] * counts[:, self.cols[order]]
-        ranks = self.groups.weighted_ranks(sorted_weights, self.a.dtype)
-        weights = self.pair_counts(counts).to(self.a.dtype)
-        ranks = ranks - (weights.sum(dim=-1) + 1)[:, None, None] / 2
-        ranks_a, ranks_b = ranks[:, : len(self.a)], ranks[:, len(self.a):]
-        s_ab = (ranks_a * weights[:, None, :]) @ ranks_b.transpose(-1, -2)
-        s_aa = (ranks_a * ranks_a * weights[:, None, :]).sum(dim=-1)
-        s_bb = (ranks_b * ranks_b * weights[:, None, :]).sum(dim=-1)
-        reference = (weights.sum(dim=-1, keepdim=True) ** 3) / 12
-        return _safe_ratio(s_ab, s_aa, s_bb, reference, reference)
+        n_a, n_b, n_pairs, n_samples = len(self.a), len(self.b), self.a.shape[-1], len(counts)
+        weights = SampleWeights(self.pair_counts(counts.to(self.a.dtype)))
+        ranks_a, squares_a = self.groups.weighted_ranks(weights, slice(0, n_a), centred=True)
+        inverse = self.groups.inverse[:n_a].expand(ranks_a.shape)
+        weighted_a = (ranks_a.gather(-1, inverse) * weights.values[:, None, :])[:, :, None, :]
+        per_chunk = max(1, _CHUNK_ELEMENTS // (n_pairs * n_samples * (n_a + 4)))
+        s_ab, squares_b = [], []
+        for start in range(n_a, n_a + n_b, per_chunk):
+            rows = slice(start, min(start + per_chunk, n_a + n_b))
+            ranks_b, squares = self.groups.weighted_ranks(weights, rows, centred=False)
+            shape = (n_samples, n_a) + ranks_b.shape[1:]
+            in_b_order = weighted_a.expand(shape).gather(-1, self.groups.order[rows].expand(shape))
+            s_ab.append(torch.linalg.vecdot(in_b_order, ranks_b[:, None]))
+            squares_b.append(squares)
+        reference = weights.total**3 / 12
+        return _safe_ratio(torch.cat(s_ab, dim=-1), squares_a, torch.cat(squares_b, dim=-1), reference, reference)
 
 
 class _KendallTauA(_Comparer):

@@ -11,54 +11,129 @@ class TieGroups:
     Attributes
     ----------
     order : tensor of shape (n_rows, n_entries)
-        Stable ascending sort order of each row.
+        Stable ascending sort order of each row (original index at each sorted position).
+    inverse : tensor of shape (n_rows, n_entries)
+        Sorted position of each original entry.
     group : tensor of shape (n_rows, n_entries)
-        Index of each entry's tie group (groups numbered in ascending value order).
-    first, last : tensor of shape (n_rows, n_entries)
-        Sorted positions of the first and last member of each group; only the first
-        ``n_groups`` columns of a row are meaningful, the rest repeat the last group.
+        Tie group at each sorted position (groups numbered in ascending value order).
+    last : tensor of shape (n_rows, n_entries)
+        Sorted position of the last member of each group; only the first ``n_groups``
+        columns of a row are meaningful, the rest repeat the last group's.
+
+    Tied sorted positions (members of groups of two or more) are also listed
+    sparsely, as flat indices ``row * n_entries + position``, because they are
+    usually few: ``tied`` (every tied position), ``tied_first`` and ``tied_last``
+    (the first and last position of its group), ``tied_row``; and per group:
+    ``group_first``, ``group_last``, ``group_row``.
     """
 
     def __init__(self, x: torch.Tensor):
+        n_rows, n = x.shape
         values, self.order = torch.sort(x, dim=-1, stable=True)
         new = torch.ones_like(values, dtype=torch.bool)
         new[..., 1:] = values[..., 1:] != values[..., :-1]
-        group_sorted = new.long().cumsum(dim=-1) - 1
-        positions = torch.arange(x.shape[-1], device=x.device).expand_as(group_sorted)
-        self.first = torch.zeros_like(group_sorted).scatter_reduce_(
-            -1, group_sorted, positions, "amin", include_self=False
+        self.group = new.long().cumsum(dim=-1) - 1
+        positions = torch.arange(n, device=x.device).expand_as(self.group)
+        self.last = torch.full_like(self.group, n - 1).scatter_reduce_(
+            -1, self.group, positions, "amax", include_self=False
         )
-        self.last = torch.zeros_like(group_sorted).scatter_reduce_(
-            -1, group_sorted, positions, "amax", include_self=False
-        )
-        n_groups = group_sorted[..., -1:] + 1
-        unused = positions >= n_groups
-        self.first = torch.where(unused, self.first.gather(-1, n_groups - 1), self.first)
-        self.last = torch.where(unused, self.last.gather(-1, n_groups - 1), self.last)
-        self.group = torch.empty_like(group_sorted).scatter_(-1, self.order, group_sorted)
+        self.inverse = torch.empty_like(self.order).scatter_(-1, self.order, positions)
+        first = torch.nn.functional.pad(self.last[..., :-1] + 1, (1, 0))
+        first_at, last_at = first.gather(-1, self.group), self.last.gather(-1, self.group)
+        offsets = (torch.arange(n_rows, device=x.device) * n)[:, None]
+        tied = last_at > first_at
+        self.tied = torch.nonzero(tied.reshape(-1))[:, 0]
+        self.tied_first = (first_at + offsets).reshape(-1)[self.tied]
+        self.tied_last = (last_at + offsets).reshape(-1)[self.tied]
+        self.tied_row = self.tied // n
+        starts = (tied & (positions == first_at)).reshape(-1)
+        self.group_first = self.tied_first[starts[self.tied]]
+        self.group_last = self.tied_last[starts[self.tied]]
+        self.group_row = self.group_first // n
 
     def ranks(self, dtype) -> torch.Tensor:
         """Average ranks (1-based, as ``scipy.stats.rankdata``), shape (n_rows, n_entries)."""
-        mean_position = (self.first + self.last).to(dtype) / 2 + 1
-        return mean_position.gather(-1, self.group)
+        first = torch.nn.functional.pad(self.last[..., :-1] + 1, (1, 0))
+        mean_position = (first + self.last).to(dtype) / 2 + 1
+        return mean_position.gather(-1, self.group).gather(-1, self.inverse)
 
-    def weighted_ranks(self, sorted_weights: torch.Tensor, dtype) -> torch.Tensor:
-        """Average ranks when entry ``k`` occurs ``w[..., k]`` times.
+    def weighted_ranks(self, weights: "SampleWeights", rows: slice, centred: bool) -> tuple:
+        """Average ranks, in sorted order, when entries occur several times.
 
         Parameters
         ----------
-        sorted_weights : tensor of shape (n_samples, n_rows, n_entries), integer
-            The multiplicities, given in sorted order (``w.gather(-1, order)``).
+        weights : SampleWeights
+            Multiplicities of the entries (n_samples, n_entries), in the original
+            entry order, shared by all rows.
+        rows : slice
+            The rows to rank (``step`` 1).
+        centred : bool
+            Subtract the mean rank (N + 1) / 2 (N: total weight); otherwise the ranks
+            are offset by N / 2, which leaves inner products with centred weighted
+            vectors unchanged.
 
         Returns
         -------
-        ranks : tensor of shape (n_samples, n_rows, n_entries)
-            In the original entry order: the rank each copy of an entry gets in the
-            vector with the repeats written out (ties averaged). Entries with zero
-            weight get the rank they would have and carry no weight.
+        ranks : tensor of shape (n_samples, n_selected_rows, n_entries)
+            The rank each copy of an entry gets in the vector with the repeats written
+            out (ties averaged), at each sorted position. Entries with zero weight get
+            the rank they would have and carry no weight.
+        squares : tensor of shape (n_samples, n_selected_rows)
+            Sum over all copies of the squared centred ranks,
+            (N^3 - sum over tie groups of W^3) / 12.
         """
-        cumulative = torch.nn.functional.pad(sorted_weights.cumsum(dim=-1), (1, 0))
-        before = cumulative.gather(-1, self.first.expand_as(sorted_weights))
-        through = cumulative.gather(-1, self.last.expand_as(sorted_weights) + 1)
-        group_ranks = (before + through + 1).to(dtype) / 2
-        return group_ranks.gather(-1, self.group.expand_as(sorted_weights))
+        order = self.order[rows]
+        n_samples, (n_rows, n) = len(weights.values), order.shape
+        shape = (n_samples, n_rows, n)
+        dtype = weights.values.dtype
+        sorted_weights = weights.compact[:, None, :].expand(shape).gather(-1, order.expand(shape))
+        through = sorted_weights.cumsum(dim=-1, dtype=dtype)
+        # rank of a copy of an untied entry: weight before it plus (its weight + 1) / 2
+        ranks = torch.sub(through, sorted_weights, alpha=0.5)
+        if centred:
+            ranks = ranks.sub_(weights.total[..., None] / 2)
+        cubes = weights.cubes.expand(n_samples, n_rows).clone()
+        bounds = torch.tensor([rows.start, rows.stop], device=order.device)
+        chosen = slice(*torch.searchsorted(self.tied_row, bounds).tolist())
+        if chosen.stop > chosen.start:
+            shift = rows.start * n
+            through, flat_ranks = through.view(n_samples, -1), ranks.view(n_samples, -1)
+            sorted_weights = sorted_weights.view(n_samples, -1)
+            members = self.tied[chosen] - shift
+            first, last = self.tied_first[chosen] - shift, self.tied_last[chosen] - shift
+            first_weights = sorted_weights.index_select(1, first).to(dtype)
+            tied_ranks = (through.index_select(1, last) + through.index_select(1, first) - first_weights) / 2
+            flat_ranks.index_copy_(1, members, tied_ranks - weights.total / 2 if centred else tied_ranks)
+            cubes.index_add_(1, self.tied_row[chosen] - rows.start, -sorted_weights.index_select(1, members).to(dtype) ** 3)
+            in_rows = (self.group_row >= rows.start) & (self.group_row < rows.stop)
+            group_first, group_last = self.group_first[in_rows] - shift, self.group_last[in_rows] - shift
+            group_weights = (
+                through.index_select(1, group_last) - through.index_select(1, group_first)
+                + sorted_weights.index_select(1, group_first).to(dtype)
+            )
+            cubes.index_add_(1, self.group_row[in_rows] - rows.start, group_weights**3)
+        return ranks, (weights.total**3 - cubes) / 12
+
+
+class SampleWeights:
+    """Multiplicities of vector entries in resampled vectors, with the sums ranks need.
+
+    Parameters
+    ----------
+    values : tensor of shape (n_samples, n_entries)
+        Non-negative integer values in a floating dtype.
+
+    Attributes
+    ----------
+    compact : tensor of shape (n_samples, n_entries)
+        The same values in the smallest integer dtype that holds them (cheaper gathers).
+    total, cubes : tensor of shape (n_samples, 1)
+        Sums of the values and of their cubes.
+    """
+
+    def __init__(self, values: torch.Tensor):
+        self.values = values
+        largest = float(values.max())
+        self.compact = values.to(torch.uint8 if largest < 2**8 else torch.int16 if largest < 2**15 else torch.int32)
+        self.total = values.sum(dim=-1, keepdim=True)
+        self.cubes = (values * values * values).sum(dim=-1, keepdim=True)

@@ -96,3 +96,12 @@ def test_float32_default_and_tensor_output(rdm_sets):
 def test_bad_input(a, b, method, message):
     with pytest.raises(InvalidArgument, match=message):
         compare_rdms(a, b, method)
+
+
+@pytest.mark.parametrize("method", COMPARISON_METHODS)
+def test_chunked_evaluation_matches_one_chunk(rdm_sets, method, monkeypatch):
+    a, b = (torch.from_numpy(x) for x in rdm_sets)
+    counts = torch.randint(0, 3, (6, N_CONDITIONS), generator=torch.Generator().manual_seed(0))
+    whole = make_comparer(method, a, b)(counts)
+    monkeypatch.setattr("braindecode.compare._comparison._CHUNK_ELEMENTS", 64)
+    np.testing.assert_allclose(make_comparer(method, a, b)(counts).numpy(), whole.numpy(), rtol=1e-12, atol=1e-12)

@@ -131,3 +131,16 @@ def test_percentile_ci_uses_linear_quantiles(rng):
 def test_bad_input(data, call, message):
     with pytest.raises(InvalidArgument, match=message):
         call(*data)
+
+
+@pytest.mark.parametrize("method", ["spearman", "whitened_pearson"])
+def test_results_do_not_depend_on_chunk_sizes(data, method, monkeypatch):
+    subjects, models = data
+    boot = bootstrap_scores(subjects, models, method, n_bootstrap=12, resample="both", seed=2, dtype="float64")
+    perm = permutation_test(subjects, models, method, n_permutations=12, seed=2, dtype="float64").null
+    monkeypatch.setattr("braindecode.compare._inference._CHUNK_ELEMENTS", 100)
+    monkeypatch.setattr("braindecode.compare._comparison._CHUNK_ELEMENTS", 100)
+    chunked = bootstrap_scores(subjects, models, method, n_bootstrap=12, resample="both", seed=2, dtype="float64")
+    np.testing.assert_allclose(chunked, boot, rtol=1e-12)
+    chunked = permutation_test(subjects, models, method, n_permutations=12, seed=2, dtype="float64").null
+    np.testing.assert_allclose(chunked, perm, rtol=1e-12)
