@@ -40,7 +40,8 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "metadata":
             raise InvalidArgument("the first upload message must carry the recording metadata")
-        metadata = json_format.MessageToDict(first.metadata, preserving_proto_field_name=True)
+        metadata = json_format.MessageToDict(first.metadata, preserving_proto_field_name=True,
+                                             always_print_fields_with_no_presence=True)
         with Upload(self.store, metadata, self.config.max_upload_bytes, current_tenant()) as upload:
             for message in request_iterator:
                 if message.WhichOneof("part") != "chunk":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -11,7 +12,7 @@ import numpy as np
 from braindecode.containers import Events
 from braindecode.errors import InvalidArgument, ResourceExhausted
 from braindecode.recordings._readers import read_recording
-from braindecode.recordings._store import RecordingInfo, Store
+from braindecode.recordings._store import RecordingInfo, Store, disk_space_errors
 
 REQUIRED_FIELDS = ("subject", "file_name")
 TEXT_FIELDS = ("subject", "session", "task", "run", "modality", "format", "file_name")
@@ -37,6 +38,10 @@ def check_metadata(metadata: dict) -> dict:
         if len(clean[field]) > 128:
             raise InvalidArgument(f"metadata {field} is longer than 128 characters")
     events = metadata.get("events") or []
+    for i, event in enumerate(events):
+        missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
+        if missing:
+            raise InvalidArgument(f"event {i} lacks {', '.join(missing)}")
     if events:
         Events([e["onset"] for e in events], [e["duration"] for e in events],
                [e["stimulus_id"] for e in events])
@@ -63,7 +68,12 @@ class Upload:
         self.metadata = check_metadata(metadata)
         self.suffix = file_suffix(self.metadata["file_name"])
         self.path = store.staging_file(self.suffix)
-        self._file = open(self.path, "wb")
+        try:
+            with disk_space_errors():
+                self._file = open(self.path, "wb")
+        except BaseException:
+            self.path.unlink(missing_ok=True)
+            raise
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -79,12 +89,14 @@ class Upload:
         self.size += len(chunk)
         if self.size > self.max_bytes:
             raise ResourceExhausted(f"upload exceeds the size limit of {self.max_bytes} bytes")
-        self._file.write(chunk)
+        with disk_space_errors():
+            self._file.write(chunk)
         self._hash.update(chunk)
 
     def commit(self) -> RecordingInfo:
         """Check the hash, parse and validate the file, store it; returns the stored recording."""
-        self._file.close()
+        with disk_space_errors():
+            self._file.close()
         if self.size == 0:
             raise InvalidArgument(f"{self.metadata['file_name']}: the file is empty (no bytes were sent)")
         sha = self._hash.hexdigest()
@@ -102,7 +114,7 @@ class Upload:
 
     def abort(self) -> None:
         """Discard the staged bytes (no-op once committed)."""
-        if not self._file.closed:
+        with contextlib.suppress(OSError):  # flushing onto a full disk fails; the file closes anyway
             self._file.close()
         pathlib.Path(self.path).unlink(missing_ok=True)
 

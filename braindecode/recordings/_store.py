@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ import tempfile
 import threading
 import uuid
 
-from braindecode.errors import InvalidArgument, NotFound
+from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -53,6 +54,22 @@ def sha256_file(path, block: int = 1 << 20) -> str:
         for piece in iter(lambda: f.read(block), b""):
             digest.update(piece)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def disk_space_errors():
+    """Report a full disk (ENOSPC, EDQUOT, SQLite's SQLITE_FULL) as ResourceExhausted."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise ResourceExhausted(f"no space left on the server's disk ({exc.strerror}); "
+                                "nothing was stored") from exc
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        raise ResourceExhausted(f"no space left on the server's disk ({exc}); nothing was stored") from exc
 
 
 def _fsync_dir(path) -> None:
@@ -121,23 +138,37 @@ class Store:
     # -- atomic blob writes -------------------------------------------------------------
     def staging_file(self, suffix: str = "") -> pathlib.Path:
         """A fresh path under tmp/ for bytes in flight (removed by recover() after a crash)."""
-        fd, name = tempfile.mkstemp(dir=self.root / "tmp", suffix=suffix)
+        with disk_space_errors():
+            fd, name = tempfile.mkstemp(dir=self.root / "tmp", suffix=suffix)
         os.close(fd)
         return pathlib.Path(name)
 
     def put_blob(self, src, sha256: str, suffix: str = "") -> str:
-        """Move a staged file into blobs/ under its hash; returns the blob's relative path."""
+        """Move a staged file into blobs/ under its hash; returns the blob's relative path.
+
+        A full disk raises ResourceExhausted and adds no blob; ``src`` is then left to the caller.
+        """
         rel = f"blobs/{sha256[:2]}/{sha256}{suffix}"
         dest = self.root / rel
-        dest.parent.mkdir(exist_ok=True)
-        with open(src, "rb") as f:
-            os.fsync(f.fileno())
-        if dest.exists():
-            os.unlink(src)
-        else:
+        with disk_space_errors():
+            dest.parent.mkdir(exist_ok=True)
+            with open(src, "rb") as f:
+                os.fsync(f.fileno())
+            if dest.exists():
+                os.unlink(src)
+                return rel
             os.replace(src, dest)
-            _fsync_dir(dest.parent)
+            try:
+                _fsync_dir(dest.parent)
+            except OSError:
+                self.discard_blob(rel)
+                raise
         return rel
+
+    def discard_blob(self, rel: str) -> None:
+        """Remove a blob that no recording or artifact references (a write that did not commit)."""
+        with self._lock:
+            self._drop_blob_if_unused(rel)
 
     def blob_path(self, rel: str) -> pathlib.Path:
         return self.root / rel
@@ -145,18 +176,22 @@ class Store:
     # -- recordings ---------------------------------------------------------------------
     def add_recording(self, tenant: str, blob: str, sha256: str, size_bytes: int, fields: dict,
                       meta: dict, events: list) -> RecordingInfo:
-        """Commit a recording row for a blob already in place."""
+        """Commit a recording row for a blob already in place; if that fails the blob is discarded."""
         info = RecordingInfo(
             id="rec_" + uuid.uuid4().hex[:20], tenant=tenant, sha256=sha256, size_bytes=size_bytes,
             subject=fields["subject"], session=fields.get("session", ""), task=fields.get("task", ""),
             run=fields.get("run", ""), modality=fields["modality"], format=fields["format"],
             file_name=fields["file_name"], meta=meta, events=events, created=_now(), blob=blob)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO recordings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (info.id, tenant, blob, sha256, size_bytes, info.subject, info.session, info.task,
-                 info.run, info.modality, info.format, info.file_name, json.dumps(meta),
-                 json.dumps(events), info.created))
+        try:
+            with self._lock, disk_space_errors():
+                self._db.execute(
+                    "INSERT INTO recordings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (info.id, tenant, blob, sha256, size_bytes, info.subject, info.session, info.task,
+                     info.run, info.modality, info.format, info.file_name, json.dumps(meta),
+                     json.dumps(events), info.created))
+        except BaseException:
+            self.discard_blob(blob)
+            raise
         return info
 
     def _recording(self, row) -> RecordingInfo:
@@ -205,20 +240,34 @@ class Store:
     # -- artifacts ----------------------------------------------------------------------
     def add_artifact(self, tenant: str, kind: str, files: dict, meta: dict | None = None,
                      provenance: dict | None = None) -> ArtifactInfo:
-        """Store files (name -> path) as blobs and commit one artifact row referencing them."""
-        blobs = {}
-        for name, path in files.items():
+        """Store files (name -> path) as blobs and commit one artifact row referencing them.
+
+        All or nothing: if any file or the row cannot be written (a full disk raises
+        ResourceExhausted), the blobs written so far are discarded.
+        """
+        for name in files:
             if "/" in name or name in ("", ".", ".."):
                 raise InvalidArgument(f"artifact file name {name!r} must be a plain name")
-            staged = self.staging_file()
-            shutil.copyfile(path, staged)
-            blobs[name] = self.put_blob(staged, sha256_file(staged), pathlib.Path(name).suffix)
-        info = ArtifactInfo("art_" + uuid.uuid4().hex[:20], tenant, kind, blobs, meta or {},
-                            provenance or {}, _now())
-        with self._lock:
-            self._db.execute("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
-                             (info.id, tenant, kind, json.dumps(blobs), json.dumps(info.meta),
-                              json.dumps(info.provenance), info.created))
+        blobs = {}
+        try:
+            for name, path in files.items():
+                staged = self.staging_file()
+                try:
+                    with disk_space_errors():
+                        shutil.copyfile(path, staged)
+                    blobs[name] = self.put_blob(staged, sha256_file(staged), pathlib.Path(name).suffix)
+                finally:
+                    staged.unlink(missing_ok=True)
+            info = ArtifactInfo("art_" + uuid.uuid4().hex[:20], tenant, kind, blobs, meta or {},
+                                provenance or {}, _now())
+            with self._lock, disk_space_errors():
+                self._db.execute("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
+                                 (info.id, tenant, kind, json.dumps(blobs), json.dumps(info.meta),
+                                  json.dumps(info.provenance), info.created))
+        except BaseException:
+            for rel in blobs.values():
+                self.discard_blob(rel)
+            raise
         return info
 
     def get_artifact(self, tenant: str, artifact_id: str, kind: str | None = None) -> ArtifactInfo:
