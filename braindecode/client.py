@@ -14,11 +14,13 @@ import pathlib
 import zipfile
 
 import grpc
+import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from braindecode import tensors
 from braindecode.containers import Events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
+from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -80,6 +82,7 @@ class Client:
         self.metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self.timeout = timeout
         self.recordings = recordings_pb2_grpc.RecordingServiceStub(self.channel)
+        self.decoding = decoding_pb2_grpc.DecodingServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):
@@ -144,3 +147,54 @@ class Client:
             id=recording_id, preprocessing_json=json.dumps(preprocessing) if preprocessing else "")
         return tensors.from_chunks(self.recordings.StreamData(request, metadata=self.metadata,
                                                               timeout=self.timeout))
+
+    # -- decoding ---------------------------------------------------------------------
+    def fit_decoder(self, recording_ids, preprocessing: dict, activation_set_id: str, layer: str,
+                    decoder: str = "ridge", params: dict | None = None, cv_folds: int = 0,
+                    val_fraction: float | None = None, seed: int = 0,
+                    on_progress=None) -> decoding_pb2.FitDecoderResult:
+        """Fit and store a decoder (see ``braindecode.decoding.fit_decoder_from_store``).
+
+        ``on_progress(common_pb2.Progress)`` is called for each progress message streamed back.
+        """
+        request = decoding_pb2.FitDecoderRequest(
+            recording_ids=list(recording_ids), preprocessing_json=json.dumps(preprocessing),
+            activation_set_id=activation_set_id, layer=layer, decoder=decoder,
+            params_json=json.dumps(params) if params else "", cv_folds=cv_folds, seed=seed,
+            val_fraction=val_fraction)
+        result = None
+        for event in self.decoding.FitDecoder(request, metadata=self.metadata, timeout=self.timeout):
+            if event.WhichOneof("event") == "result":
+                result = event.result
+            elif on_progress is not None:
+                on_progress(event.progress)
+        return result
+
+    def decode_stream(self, decoder_id: str, batches):
+        """Embeddings (n, n_dims) for each array (n, *input_shape) of ``batches``, over one stream, in order."""
+        def requests():
+            for i, batch in enumerate(batches):
+                yield decoding_pb2.DecodeRequest(decoder_id=decoder_id if i == 0 else "",
+                                                 samples=tensors.to_tensor(np.asarray(batch, dtype=np.float32)))
+
+        for reply in self.decoding.Decode(requests(), metadata=self.metadata, timeout=self.timeout):
+            yield tensors.from_tensor(reply.embeddings)
+
+    def decode(self, decoder_id: str, samples) -> np.ndarray:
+        """Embeddings of shape (n, n_dims) for brain samples of shape (n, *input_shape)."""
+        return next(self.decode_stream(decoder_id, [samples]))
+
+    def retrieve(self, queries, k: int = 5, activation_set_id: str = "", layer: str = "", candidates=None,
+                 candidate_ids=(), decoder_id: str = "") -> tuple:
+        """Top-k candidates per query: (ids, scores), both of shape (n_queries, k), most similar first.
+
+        ``queries`` are embeddings, or brain samples with ``decoder_id``; candidates are a layer of a
+        stored activation set or ``candidates`` (n_candidates, n_dims) with ``candidate_ids``.
+        """
+        request = decoding_pb2.RetrieveRequest(
+            queries=tensors.to_tensor(np.asarray(queries, dtype=np.float32)), decoder_id=decoder_id,
+            activation_set_id=activation_set_id, layer=layer, candidate_ids=list(candidate_ids), k=k,
+            candidates=None if candidates is None else tensors.to_tensor(np.asarray(candidates, dtype=np.float32)))
+        reply = self._call(self.decoding.Retrieve, request)
+        return (np.array([list(m.stimulus_ids) for m in reply.matches], dtype=str).reshape(len(reply.matches), -1),
+                np.array([list(m.scores) for m in reply.matches], dtype=np.float32).reshape(len(reply.matches), -1))

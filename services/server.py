@@ -16,9 +16,11 @@ from braindecode.auth import KeyStore
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
 from braindecode.recordings import Store
+from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
 from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
+from services.decoding import DecodingServicer
 from services.recordings import RecordingServicer
 
 log = logging.getLogger("braindecode.server")
@@ -29,6 +31,8 @@ def _services(store: Store, config: Config) -> list:
     return [
         (recordings_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
          recordings_pb2_grpc.add_RecordingServiceServicer_to_server, RecordingServicer(store, config)),
+        (decoding_pb2.DESCRIPTOR.services_by_name["DecodingService"].full_name,
+         decoding_pb2_grpc.add_DecodingServiceServicer_to_server, DecodingServicer(store, config)),
     ]
 
 
