@@ -111,7 +111,7 @@ def make_default_dataset(
     seed: int = 0,
     *,
     fmri_snr: float = 0.5,
-    eeg_snr: float = 0.5,
+    eeg_snr: float = 0.3,
     resolution: int = 6,
     n_components: int = 16,
     device: str = "cpu",
@@ -290,9 +290,15 @@ def _write_eeg(root: str, sub: str, eeg) -> list:
     for k, (raw, events) in enumerate(zip(eeg.runs, eeg.events), start=1):
         stem = _run_stem(root, sub, "eeg", k)
         raw.save(stem + "_eeg.fif", overwrite=True, verbose=False)
+        # the BrainVision exporter truncates onset * sfreq to a sample index, so a float just
+        # below an integer lands one sample early: export onsets a quarter sample late
+        shifted = raw.copy().set_annotations(mne.Annotations(
+            raw.annotations.onset + 0.25 / raw.info["sfreq"], raw.annotations.duration,
+            raw.annotations.description,
+        ))
         with warnings.catch_warnings():  # pybv stores float32 and says so for float64 input
             warnings.filterwarnings("ignore", message="Encountered data in 'double' format")
-            mne.export.export_raw(stem + "_eeg.vhdr", raw, fmt="brainvision", overwrite=True, verbose=False)
+            mne.export.export_raw(stem + "_eeg.vhdr", shifted, fmt="brainvision", overwrite=True, verbose=False)
         events.to_tsv(stem + "_events.tsv")
         _write_json(stem + "_eeg.json", {
             "TaskName": TASK, "SamplingFrequency": raw.info["sfreq"], "PowerLineFrequency": raw.info["line_freq"],
