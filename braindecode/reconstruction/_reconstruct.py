@@ -51,19 +51,20 @@ def _load(directory: str, device: str) -> ReconstructionPipeline:
     return ReconstructionPipeline.from_pretrained(directory, device=device)
 
 
-def load_pipeline(model=None, device="cpu") -> ReconstructionPipeline:
+def load_pipeline(model=None, device=None) -> ReconstructionPipeline:
     """A pipeline from a model directory (default: the shipped model), loaded once per directory and device.
 
-    A :class:`ReconstructionPipeline` passed in is moved to ``device`` and returned.
+    A :class:`ReconstructionPipeline` passed in is returned, moved to ``device`` when one is given.
+    ``device`` defaults to the CPU for directories.
     """
     if isinstance(model, ReconstructionPipeline):
-        return model if model.device == torch.device(device) else model.to(device)
+        return model if device is None or model.device == torch.device(device) else model.to(device)
     directory = pathlib.Path(model if model is not None else DEFAULT_MODEL_DIR).resolve()
-    return _load(str(directory), str(torch.device(device)))
+    return _load(str(directory), str(torch.device(device or "cpu")))
 
 
 def reconstruct_requests(requests, model=None, n_steps: int = 4, guidance: float = 1.0, strength: float = 0.75,
-                         scheduler: str = "lcm", backend: str = "torch", device="cpu", progress=None,
+                         scheduler: str = "lcm", backend: str = "torch", device=None, progress=None,
                          max_batch: int = 64, max_bytes: int | None = None, **runtime_options) -> list:
     """Generate several requests together, in batches of at most ``max_batch`` images.
 
@@ -123,7 +124,7 @@ def _fits(pipeline, batch_size, guidance, max_batch, max_bytes) -> bool:
 
 
 def reconstruct(embeddings, model=None, n_steps: int = 4, seed: int = 0, guidance: float = 1.0, init_images=None,
-                strength: float = 0.75, scheduler: str = "lcm", backend: str = "torch", device="cpu", progress=None,
+                strength: float = 0.75, scheduler: str = "lcm", backend: str = "torch", device=None, progress=None,
                 max_batch: int = 64, max_bytes: int | None = None, **runtime_options) -> np.ndarray:
     """Reconstruct one image per embedding.
 
@@ -145,8 +146,9 @@ def reconstruct(embeddings, model=None, n_steps: int = 4, seed: int = 0, guidanc
         Noise level to start img2img from; ignored without ``init_images``.
     scheduler : {"lcm", "ddim", "euler"}
     backend : {"torch", "onnx"}
-    device : str
-        "cpu" or "cuda[:N]"; the ONNX backend then runs the CUDA provider with fp16 and I/O binding.
+    device : str, optional
+        "cpu" or "cuda[:N]" (default: a given pipeline's device, else "cpu"); on CUDA the ONNX
+        backend runs the CUDA provider with fp16 and I/O binding.
     progress : callable(done, total), optional
         Called after each denoising step.
     max_batch, max_bytes : int, optional
