@@ -90,7 +90,9 @@ def _check_threshold(rbf_threshold) -> float:
     return float(rbf_threshold)
 
 
-def cka(X, Y, kernel: str = "linear", debiased: bool = False, rbf_threshold: float = 1.0, device="cpu", dtype="float32"):
+def cka(
+    X, Y, kernel: str = "linear", debiased: bool = False, rbf_threshold: float = 1.0, device="cpu", dtype="float32"
+):
     """Centered kernel alignment between representations of the same conditions.
 
     Parameters

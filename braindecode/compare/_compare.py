@@ -121,7 +121,9 @@ def _square_rdm_vectors(rdms, name: str, dtype, device) -> torch.Tensor:
     tensor = as_tensor(rdms, name, dtype, device, ndims=(2, 3))
     tensor = tensor if tensor.ndim == 3 else tensor[None]
     if tensor.shape[-1] != tensor.shape[-2]:
-        raise InvalidArgument(f"{name} must be square RDMs (n_conditions, n_conditions), got shape {tuple(tensor.shape)}")
+        raise InvalidArgument(
+            f"{name} must be square RDMs (n_conditions, n_conditions), got shape {tuple(tensor.shape)}"
+        )
     asymmetry = (tensor - tensor.transpose(-1, -2)).abs().amax(dim=(-2, -1))
     scale = tensor.abs().amax(dim=(-2, -1))
     asymmetric = asymmetry > 1e3 * torch.finfo(dtype).eps * scale
@@ -201,7 +203,9 @@ def compare(
 
     brain = _square_rdm_vectors(brain_rdms, "brain_rdms", dtype, device)
     names, models = _model_inputs(model_rdms)
-    models = torch.cat([_square_rdm_vectors(rdm, f"model RDM {name!r}", dtype, device) for name, rdm in zip(names, models)])
+    models = torch.cat(
+        [_square_rdm_vectors(rdm, f"model RDM {name!r}", dtype, device) for name, rdm in zip(names, models)]
+    )
     check_same_conditions(brain, models, "brain RDMs", "model RDMs")
 
     comparer = make_comparer(method, brain, models)

@@ -202,7 +202,11 @@ class _Whitened(_Comparer):
     def __init__(self, a, b, centre: bool):
         super().__init__(a, b)
         self.centre = centre
-        self.squares = vector_to_rdm(torch.cat([a, b]))
+        self.moments = torch.cat([a, b, a * a, b * b])
+        self.squares_a, self.squares_b = vector_to_rdm(a), vector_to_rdm(b)
+
+    def sample_cost(self):
+        return self.a.shape[-1] * (len(self.a) + 2) + 3 * self.n_conditions * (len(self.a) + len(self.b))
 
     def _effects(self, row_sums, counts):
         """Solve (diag(alpha) + 0.5 * 1 c^T) z = u per sample and RDM; alpha = n/2 + 1 - c.
@@ -226,30 +230,33 @@ class _Whitened(_Comparer):
         return torch.where(singular, pinned_effect, effects)
 
     def _scores(self, counts):
-        dtype = self.a.dtype
-        counts = counts.to(dtype)
-        vectors = torch.cat([self.a, self.b])
+        """Whitened scores (n_samples, n_a, n_b) for condition counts (n_samples, n_conditions)."""
+        counts = counts.to(self.a.dtype)
+        n_a, n_b = len(self.a), len(self.b)
         weights = self.pair_counts(counts)
-        weighted = weights[:, None, :] * vectors[None]
-        sums = weighted.sum(dim=-1)
-        products = weighted @ vectors.T
-        reference = 0.5 * torch.diagonal(products, dim1=-2, dim2=-1)
-        row_sums = torch.einsum("sk,rkl->srl", counts, self.squares)
+        cross = (weights[:, None, :] * self.a) @ self.b.T
+        sum_a, sum_b, square_a, square_b = (weights @ self.moments.T).split([n_a, n_b, n_a, n_b], dim=-1)
+        reference_a, reference_b = 0.5 * square_a, 0.5 * square_b
+        rows_a = torch.einsum("sk,rkl->srl", counts, self.squares_a)
+        rows_b = torch.einsum("sk,rkl->srl", counts, self.squares_b)
         if self.centre:
+            # subtract each resampled vector's mean from its entries (not from the diagonal)
             total = weights.sum(dim=-1, keepdim=True)
-            means = sums / total
-            products = (
-                products - means[:, :, None] * sums[:, None, :] - sums[:, :, None] * means[:, None, :]
-                + means[:, :, None] * means[:, None, :] * total[:, :, None]
+            mean_a, mean_b = sum_a / total, sum_b / total
+            cross = (
+                cross - mean_a[:, :, None] * sum_b[:, None, :] - sum_a[:, :, None] * mean_b[:, None, :]
+                + mean_a[:, :, None] * mean_b[:, None, :] * total[:, :, None]
             )
-            row_sums = row_sums - means[:, :, None] * (counts.sum(dim=-1, keepdim=True) - counts)[:, None, :]
-        effects = self._effects(row_sums, counts)
-        inner = 0.5 * products - 0.25 * torch.einsum("sk,sik,sjk->sij", counts, row_sums, effects)
-        n_a = len(self.a)
-        norms = torch.diagonal(inner, dim1=-2, dim2=-1)
-        return _safe_ratio(
-            inner[:, :n_a, n_a:], norms[:, :n_a], norms[:, n_a:], reference[:, :n_a], reference[:, n_a:]
-        )
+            square_a = square_a - mean_a * sum_a
+            square_b = square_b - mean_b * sum_b
+            others = (counts.sum(dim=-1, keepdim=True) - counts)[:, None, :]
+            rows_a = rows_a - mean_a[:, :, None] * others
+            rows_b = rows_b - mean_b[:, :, None] * others
+        effects_a, effects_b = self._effects(rows_a, counts), self._effects(rows_b, counts)
+        inner = 0.5 * cross - 0.25 * torch.einsum("sk,sik,sjk->sij", counts, rows_a, effects_b)
+        norm_a = 0.5 * square_a - 0.25 * torch.einsum("sk,sik,sik->si", counts, rows_a, effects_a)
+        norm_b = 0.5 * square_b - 0.25 * torch.einsum("sk,sik,sik->si", counts, rows_b, effects_b)
+        return _safe_ratio(inner, norm_a, norm_b, reference_a, reference_b)
 
     def plain(self):
         counts = torch.ones((1, self.n_conditions), dtype=self.a.dtype, device=self.a.device)

@@ -104,7 +104,8 @@ class TieGroups:
             first_weights = sorted_weights.index_select(1, first).to(dtype)
             tied_ranks = (through.index_select(1, last) + through.index_select(1, first) - first_weights) / 2
             flat_ranks.index_copy_(1, members, tied_ranks - weights.total / 2 if centred else tied_ranks)
-            cubes.index_add_(1, self.tied_row[chosen] - rows.start, -sorted_weights.index_select(1, members).to(dtype) ** 3)
+            member_weights = sorted_weights.index_select(1, members).to(dtype)
+            cubes.index_add_(1, self.tied_row[chosen] - rows.start, -(member_weights**3))
             in_rows = (self.group_row >= rows.start) & (self.group_row < rows.stop)
             group_first, group_last = self.group_first[in_rows] - shift, self.group_last[in_rows] - shift
             group_weights = (

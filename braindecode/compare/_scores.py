@@ -45,7 +45,12 @@ class ScoreMatrix:
     method: str
 
     def to_dict(self) -> dict:
-        return {"scores": self.scores.tolist(), "rows": list(self.rows), "columns": list(self.columns), "method": self.method}
+        return {
+            "scores": self.scores.tolist(),
+            "rows": list(self.rows),
+            "columns": list(self.columns),
+            "method": self.method,
+        }
 
 
 def _select(representations, names, what: str) -> dict:
@@ -73,7 +78,9 @@ class _Signatures:
         if method == "rsa":
             check_choice(rdm_method, RDM_METHODS, "RDM method")
             if rdm_method == "crossnobis":
-                raise InvalidArgument("crossnobis needs per-run patterns: compute RDMs with crossnobis_rdm and use compare_rdms")
+                raise InvalidArgument(
+                    "crossnobis needs per-run patterns: compute RDMs with crossnobis_rdm and use compare_rdms"
+                )
             check_choice(comparison, COMPARISON_METHODS, "comparison method")
             self.label = f"rsa:{rdm_method}:{comparison}"
         else:

@@ -50,7 +50,9 @@ def test_condition_bootstrap_matches_rsatoolbox_resampling(data, method, rsatool
 
 def test_subject_bootstrap_averages_resampled_subjects(data):
     subjects, models = data
-    samples = bootstrap_scores(subjects, models, "pearson", n_bootstrap=20, resample="subjects", seed=1, dtype="float64")
+    samples = bootstrap_scores(
+        subjects, models, "pearson", n_bootstrap=20, resample="subjects", seed=1, dtype="float64"
+    )
     counts = bootstrap_counts(3, 20, torch.Generator().manual_seed(1)).numpy()
     expected = counts @ compare_rdms(subjects, models, "pearson", dtype="float64") / 3
     np.testing.assert_allclose(samples, expected, rtol=1e-10)
@@ -59,9 +61,10 @@ def test_subject_bootstrap_averages_resampled_subjects(data):
 def test_bootstrap_is_deterministic_under_a_seed_and_reports_progress(data):
     subjects, models = data
     fractions = []
-    first = bootstrap_scores(subjects, models, "spearman", n_bootstrap=50, resample="both", seed=7, progress=fractions.append)
-    again = bootstrap_scores(subjects, models, "spearman", n_bootstrap=50, resample="both", seed=7)
-    other = bootstrap_scores(subjects, models, "spearman", n_bootstrap=50, resample="both", seed=8)
+    options = {"n_bootstrap": 50, "resample": "both"}
+    first = bootstrap_scores(subjects, models, "spearman", seed=7, progress=fractions.append, **options)
+    again = bootstrap_scores(subjects, models, "spearman", seed=7, **options)
+    other = bootstrap_scores(subjects, models, "spearman", seed=8, **options)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert fractions[-1] == 1.0 and fractions == sorted(fractions)
@@ -74,7 +77,8 @@ def test_permutation_null_permutes_model_conditions(data):
     permutations = torch.argsort(torch.rand((4, N_CONDITIONS), generator=generator), dim=1).numpy()
     for null, order in zip(result.null, permutations):
         permuted = rdm_to_vector(vector_to_rdm(models)[:, order][:, :, order])
-        np.testing.assert_allclose(null, compare_rdms(subjects, permuted, "kendall_tau_a", dtype="float64").mean(0), rtol=1e-10)
+        expected = compare_rdms(subjects, permuted, "kendall_tau_a", dtype="float64").mean(0)
+        np.testing.assert_allclose(null, expected, rtol=1e-10)
 
 
 def test_permutation_p_values_are_uniform_under_the_null(rng):

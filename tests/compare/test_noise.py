@@ -45,7 +45,9 @@ def _rsatoolbox_crossnobis(runs, precision):
             "run": np.repeat(np.arange(n_runs, dtype=float), n_conditions),
         },
     )
-    rdm = rsatoolbox.rdm.calc_rdm(dataset, method="crossnobis", descriptor="condition", noise=precision, cv_descriptor="run")
+    rdm = rsatoolbox.rdm.calc_rdm(
+        dataset, method="crossnobis", descriptor="condition", noise=precision, cv_descriptor="run"
+    )
     return rdm.get_vectors()[0]
 
 

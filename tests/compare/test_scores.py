@@ -14,7 +14,8 @@ def layers(rng):
     current = rng.standard_normal((N_CONDITIONS, 16))
     out = {}
     for name in ["conv1", "conv2", "conv3", "fc"]:
-        current = np.tanh(current @ rng.standard_normal((current.shape[1], 12)) / 3) + 0.3 * rng.standard_normal((N_CONDITIONS, 12))
+        weights = rng.standard_normal((current.shape[1], 12))
+        current = np.tanh(current @ weights / 3) + 0.3 * rng.standard_normal((N_CONDITIONS, 12))
         out[name] = current
     return out
 
