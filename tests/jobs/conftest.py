@@ -1,76 +1,10 @@
-"""Small stores for job tests: BOLD runs with events, a fitted ridge decoder, candidate activations."""
+"""Fixtures: a small lab store (three BOLD runs, a decoder, candidates) and a runner over it."""
 
-import pathlib
-
-import nibabel
-import numpy as np
 import pytest
+from jobs.jobdata import add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model
 
-from braindecode.artifacts import save_activation_set, save_directory
-from braindecode.containers import ActivationSet
-from braindecode.decoding import RidgeDecoder, save_decoder
 from braindecode.jobs import JobRunner, JobSettings
-from braindecode.recordings import Store, Upload
-
-TENANT = "lab-a"
-GRID = (4, 4, 3)
-N_VOXELS = int(np.prod(GRID))
-N_DIMS = 6
-N_STIMULI = 6
-N_TRIALS = 6
-N_SCANS = 40
-PREPROCESSING = {"modality": "fmri", "mask": None, "zscore": True, "trials": {"method": "window", "window": [3, 6]}}
-
-
-def events(n_trials=N_TRIALS, offset=0):
-    """Trials every 5 s from 2 s, cycling through the stimuli."""
-    return [{"onset": 2.0 + 5.0 * i, "duration": 1.0, "stimulus_id": f"stim-{(i + offset) % N_STIMULI}"}
-            for i in range(n_trials)]
-
-
-def write_bold(path, grid=GRID, n_scans=N_SCANS, seed=0) -> pathlib.Path:
-    """A random 4-D NIfTI of 3 mm voxels and TR 1 s."""
-    data = 100 + np.random.default_rng(seed).standard_normal(grid + (n_scans,)).astype(np.float32)
-    img = nibabel.Nifti1Image(data, np.diag([3.0, 3.0, 3.0, 1.0]))
-    img.header.set_zooms((3.0, 3.0, 3.0, 1.0))
-    img.header.set_xyzt_units("mm", "sec")
-    nibabel.save(img, path)
-    return pathlib.Path(path)
-
-
-def add_bold(store, tmp_path, subject, seed, tenant=TENANT, grid=GRID, with_events=True, task="images"):
-    """Store a BOLD run (through the upload path) and return its RecordingInfo."""
-    path = write_bold(tmp_path / f"sub-{subject}_seed-{seed}_bold.nii.gz", grid, seed=seed)
-    meta = {"subject": subject, "task": task, "file_name": path.name,
-            "events": events(offset=seed) if with_events else []}
-    with Upload(store, meta, 1 << 30, tenant) as upload:
-        upload.write(path.read_bytes())
-        return upload.commit()
-
-
-def add_decoder(store, tmp_path, tenant=TENANT, n_dims=N_DIMS, seed=0):
-    """Fit a ridge decoder on random data of the BOLD runs' shape and store it as a "decoder" artifact."""
-    rng = np.random.default_rng(seed)
-    model = RidgeDecoder(alphas=[1.0, 10.0], cv=2).fit(rng.standard_normal((24, N_VOXELS)),
-                                                       rng.standard_normal((24, n_dims)))
-    folder = save_decoder(model, tmp_path / f"decoder-{tenant}-{n_dims}-{seed}")
-    return save_directory(store, tenant, "decoder", folder), model
-
-
-def add_candidates(store, tenant=TENANT, n_dims=N_DIMS, seed=1):
-    """An activation set with one embedding per stimulus in layer 'pool'."""
-    rng = np.random.default_rng(seed)
-    aset = ActivationSet([f"stim-{i}" for i in range(N_STIMULI)],
-                         {"pool": rng.standard_normal((N_STIMULI, n_dims)).astype(np.float32)}, "test-net")
-    return save_activation_set(store, tenant, aset), aset
-
-
-def spec_for(recording_ids, decoder_id, candidates_id=None, **extra):
-    outputs = {"embeddings": True}
-    if candidates_id:
-        outputs["retrieval"] = {"candidates": candidates_id, "layer": "pool", "k": 3}
-    return {"name": "test", "recordings": {"ids": list(recording_ids)}, "preprocessing": PREPROCESSING,
-            "model": {"decoder": decoder_id}, "outputs": outputs, **extra}
+from braindecode.recordings import Store
 
 
 @pytest.fixture(scope="module")
@@ -82,24 +16,16 @@ def lab(tmp_path_factory):
     decoder, model = add_decoder(store, tmp)
     candidates, aset = add_candidates(store)
     yield {"store": store, "tmp": tmp, "recordings": recordings, "decoder": decoder, "model": model,
-           "candidates": candidates, "aset": aset}
+           "candidates": candidates, "aset": aset, "reconstruction_model": tmp / "tiny-reconstruction"}
     store.close()
 
 
 @pytest.fixture(scope="module")
 def runner(lab):
-    """A started runner with one local worker process over the lab store."""
-    job_runner = JobRunner(lab["store"], JobSettings(workers=1, max_attempts=2)).start()
+    """A started runner over the lab store: one local worker process, two attempts per shard,
+    a tiny reconstruction model taking 5-dimensional embeddings."""
+    model_dir = save_tiny_reconstruction_model(lab["reconstruction_model"], embedding_dim=5)
+    settings = JobSettings(workers=1, max_attempts=2, reconstruction_model=str(model_dir))
+    job_runner = JobRunner(lab["store"], settings).start()
     yield job_runner
     job_runner.stop()
-
-
-def wait(runner, tenant, job_id, timeout=240):
-    """The job once it reaches a final state (watching it)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    for job in runner.watch(tenant, job_id, is_active=lambda: time.monotonic() < deadline):
-        if job.terminal:
-            return job
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")

@@ -1,0 +1,149 @@
+"""Job specs: files, planning into shards, and checks that list every problem at once."""
+
+import json
+
+import pytest
+from jobs.jobdata import TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
+
+from braindecode.errors import InvalidArgument, NotFound
+from braindecode.jobs import parse_spec, plan_job, read_spec
+
+
+def test_yaml_and_json_files_give_the_same_spec(tmp_path, lab):
+    spec = spec_for([r.id for r in lab["recordings"]], lab["decoder"].id, lab["candidates"].id)
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    (tmp_path / "job.yaml").write_text(
+        "name: test\n"
+        f"recordings:\n  ids: [{', '.join(r.id for r in lab['recordings'])}]\n"
+        "preprocessing:\n  modality: fmri\n  mask: null\n  zscore: true\n"
+        "  trials: {method: window, window: [3, 6]}\n"
+        f"model: {{decoder: {lab['decoder'].id}}}\n"
+        f"outputs:\n  embeddings: true\n  retrieval: {{candidates: {lab['candidates'].id}, layer: pool, k: 3}}\n")
+    assert read_spec(tmp_path / "job.yaml") == read_spec(tmp_path / "job.json") == spec
+    with pytest.raises(InvalidArgument, match="must hold a mapping"):
+        parse_spec("[1, 2]")
+    with pytest.raises(InvalidArgument, match="not valid YAML"):
+        parse_spec("a: [1, 2")
+    with pytest.raises(InvalidArgument, match="cannot read job spec"):
+        read_spec(tmp_path / "missing.yaml")
+
+
+def test_plan_has_one_shard_per_recording_or_subject(lab):
+    recordings = lab["recordings"]
+    spec = spec_for([r.id for r in recordings], lab["decoder"].id)
+    plan = plan_job(lab["store"], TENANT, spec)
+    assert [s.index for s in plan.shards] == [0, 1, 2]
+    assert [[r["id"] for r in s.recordings] for s in plan.shards] == [[r.id] for r in recordings]
+    assert plan.shards[0].recordings[0]["sha256"] == recordings[0].sha256
+    assert plan.spec["shard_by"] == "recording" and plan.spec["outputs"] == {"embeddings": True}
+    assert plan.decoder["n_dims"] == lab["model"].n_dims_
+
+    by_subject = plan_job(lab["store"], TENANT, dict(spec, shard_by="subject"))
+    assert [[r["id"] for r in s.recordings] for s in by_subject.shards] == [
+        [recordings[0].id, recordings[1].id], [recordings[2].id]]
+
+
+def test_filter_selects_the_tenants_recordings(lab):
+    spec = spec_for([], lab["decoder"].id)
+    spec["recordings"] = {"filter": {"subject": "01", "modality": "fmri"}}
+    plan = plan_job(lab["store"], TENANT, spec)
+    assert [s.recordings[0]["id"] for s in plan.shards] == [r.id for r in lab["recordings"][:2]]
+    spec["recordings"] = {"filter": {"subject": "99"}}
+    with pytest.raises(InvalidArgument, match="matches no recording"):
+        plan_job(lab["store"], TENANT, spec)
+
+
+def test_retrieval_and_reconstruction_defaults_are_filled_in(lab, tmp_path):
+    model_dir = save_tiny_reconstruction_model(tmp_path / "tiny", embedding_dim=5)
+    decoder, _ = add_decoder(lab["store"], tmp_path, n_dims=5)
+    spec = spec_for([lab["recordings"][0].id], decoder.id)
+    spec["outputs"] = {"reconstructions": {"seed": 3}}
+    plan = plan_job(lab["store"], TENANT, spec, model_dir)
+    assert plan.spec["outputs"] == {"embeddings": False, "reconstructions": {
+        "n_steps": 4, "seed": 3, "guidance": 1.0, "scheduler": "lcm"}}
+    candidates, _ = add_candidates(lab["store"], n_dims=5)
+    spec["outputs"] = {"retrieval": {"candidates": candidates.id, "layer": "pool"}}
+    assert plan_job(lab["store"], TENANT, spec).spec["outputs"]["retrieval"] == {
+        "candidates": candidates.id, "layer": "pool", "k": 5}
+    spec["outputs"] = {"reconstructions": {}}
+    with pytest.raises(InvalidArgument, match="takes 5-dimensional embeddings but the decoder gives 6"):
+        plan_job(lab["store"], TENANT, spec_for([lab["recordings"][0].id], lab["decoder"].id)
+                 | {"outputs": spec["outputs"]}, model_dir)
+
+
+def test_every_problem_is_listed_at_once(lab):
+    recordings = lab["recordings"]
+    spec = {
+        "name": 7,
+        "recordings": {"ids": [recordings[0].id, "rec_missing"]},
+        "preprocessing": {"modality": "fmri", "mask": None, "smoothing": 6, "trials": {"method": "lss", "hrf": "spm"}},
+        "model": {"decoder": lab["candidates"].id, "encoder": "art_x"},
+        "outputs": {"embeddings": "yes", "score_maps": True,
+                    "retrieval": {"candidates": "art_missing", "layer": "pool", "k": 0}},
+        "shard_by": "site",
+        "priority": "high",
+    }
+    with pytest.raises(InvalidArgument) as err:
+        plan_job(lab["store"], TENANT, spec)
+    message = str(err.value)
+    expected = ["unknown key 'priority'", "'name' must be a string", "'shard_by' must be one of",
+                "recording 'rec_missing' not found", "unknown key 'preprocessing.smoothing'",
+                "unknown key 'preprocessing.trials.hrf'", "'model.encoder'",
+                f"decoder {lab['candidates'].id!r} not found", "'outputs.score_maps' needs an encoder",
+                "'outputs.embeddings' must be true or false", "'outputs.retrieval.k' must be a positive integer",
+                "activations 'art_missing' not found"]
+    for words in expected:
+        assert words in message, words
+    assert message.startswith(f"job spec has {len(expected)} problems: (1) ")
+
+
+def test_only_unknown_ids_give_not_found(lab):
+    spec = spec_for(["rec_gone", "rec_lost"], "art_nothing")
+    with pytest.raises(NotFound) as err:
+        plan_job(lab["store"], TENANT, spec)
+    assert "job spec has 3 problems" in str(err.value)
+    assert all(f"'{i}' not found" in str(err.value) for i in ("rec_gone", "rec_lost", "art_nothing"))
+
+
+def test_outputs_and_preprocessing_must_fit_the_model(lab, tmp_path):
+    store = lab["store"]
+    wide, _ = add_candidates(store, n_dims=lab["model"].n_dims_ + 1)
+    spec = spec_for([lab["recordings"][0].id], lab["decoder"].id, wide.id)
+    spec["outputs"]["retrieval"].update(layer="head", k=50)
+    spec["outputs"]["reconstructions"] = {"n_steps": 99, "scheduler": "magic"}
+    spec["preprocessing"] = {"modality": "eeg", "l_freq": 1.0}
+    with pytest.raises(InvalidArgument) as err:
+        plan_job(store, TENANT, spec, tmp_path / "no-model")
+    message = str(err.value)
+    for words in ["needs a 'epochs' step", "are not eeg", "decodes fmri responses", "has no layer 'head'",
+                  "'outputs.retrieval.k' = 50 exceeds the 6 candidate stimuli",
+                  "'outputs.reconstructions.n_steps' must be an integer from 1 to",
+                  "'outputs.reconstructions.scheduler' must be one of", "no reconstruction model is installed"]:
+        assert words in message, words
+    spec = spec_for([lab["recordings"][0].id], lab["decoder"].id, wide.id)
+    with pytest.raises(InvalidArgument, match="has 7 features but the decoder gives 6-dimensional"):
+        plan_job(store, TENANT, spec)
+    spec = spec_for([lab["recordings"][0].id], lab["decoder"].id)
+    spec["outputs"] = {"embeddings": False}
+    with pytest.raises(InvalidArgument, match="requests nothing"):
+        plan_job(store, TENANT, spec)
+
+
+def test_recordings_without_events_or_json_values_are_rejected(lab, tmp_path):
+    silent = add_bold(lab["store"], tmp_path, "03", 9, with_events=False)
+    with pytest.raises(InvalidArgument, match=f"recordings {silent.id} have no events"):
+        plan_job(lab["store"], TENANT, spec_for([silent.id], lab["decoder"].id))
+    spec = spec_for([lab["recordings"][0].id], lab["decoder"].id)
+    spec["name"] = {1, 2}
+    with pytest.raises(InvalidArgument, match="JSON values only"):
+        plan_job(lab["store"], TENANT, spec)
+    with pytest.raises(InvalidArgument, match="exactly one of them"):
+        plan_job(lab["store"], TENANT, dict(spec, name="x", recordings={"ids": ["a"], "filter": {"subject": "01"}}))
+
+
+def test_another_tenants_ids_are_not_found(lab):
+    spec = spec_for([lab["recordings"][0].id], lab["decoder"].id, lab["candidates"].id)
+    with pytest.raises(NotFound) as err:
+        plan_job(lab["store"], "lab-b", spec)
+    for ident in (lab["recordings"][0].id, lab["decoder"].id, lab["candidates"].id):
+        assert ident in str(err.value)
