@@ -36,11 +36,10 @@ def reference(small_net, small_images):
 
 
 def test_import_path_factory(tmp_path, monkeypatch, small_net, small_images, reference):
-    torch.save(small_net.state_dict(), tmp_path / "small.pth")
-    (tmp_path / "lab_models.py").write_text(
-        "import torch\n\n" + inspect.getsource(type(small_net))
-        + f"\n\ndef small():\n    net = SmallNet()\n    net.load_state_dict(torch.load({str(tmp_path / 'small.pth')!r}))"
-        + "\n    return net\n")
+    weights = tmp_path / "small.pth"
+    torch.save(small_net.state_dict(), weights)
+    factory = f"def small():\n    net = SmallNet()\n    net.load_state_dict(torch.load({str(weights)!r}))\n    return net\n"
+    (tmp_path / "lab_models.py").write_text("import torch\n\n" + inspect.getsource(type(small_net)) + "\n\n" + factory)
     monkeypatch.syspath_prepend(str(tmp_path))
     model = load_model("lab_models:small", preprocess=PREPROCESS)
     assert model.modality == "image" and model.name == "lab_models:small"
