@@ -72,6 +72,74 @@ def _cmd_keys(args) -> int:
     return 0
 
 
+def _watch_job(client, job_id: str) -> int:
+    from tqdm import tqdm
+
+    job = None
+    with tqdm(desc=job_id, unit="shard") as bar:
+        for event in client.watch_job(job_id):
+            bar.total = event.shards_total
+            bar.n = event.shards_done + event.shards_failed
+            eta = f"{event.eta_seconds:.0f}s" if event.eta_seconds >= 0 else "?"
+            bar.set_postfix(state=event.state, failed=event.shards_failed, eta=eta)
+            if event.WhichOneof("event") == "result":
+                job = event.result
+    if job is None:
+        print(f"error: the watch of {job_id} ended before the job did", file=sys.stderr)
+        return 1
+    print(f"{job.id}  {job.state}  {job.shards_done} done, {job.shards_failed} failed of {job.shards_total} shards")
+    for shard in job.shards:
+        if shard.state == "failed":
+            print(f"  shard {shard.index} ({', '.join(shard.recording_ids)}): {shard.error}", file=sys.stderr)
+    return 0 if job.state == "completed" else 1
+
+
+def _cmd_jobs(args) -> int:
+    from braindecode.errors import InvalidArgument
+
+    if args.action != "list" and not args.target:
+        raise InvalidArgument(f"jobs {args.action} needs {'a spec file' if args.action == 'submit' else 'a job id'}")
+    with _client(args) as client:
+        if args.action == "submit":
+            job = client.submit_job(args.target, request_id=args.request_id)
+            print(f"{job.id}  {job.state}  {job.shards_total} shards")
+            return _watch_job(client, job.id) if args.watch else 0
+        if args.action == "watch":
+            return _watch_job(client, args.target)
+        if args.action == "status":
+            print(json_format.MessageToJson(client.get_job(args.target), preserving_proto_field_name=True))
+        elif args.action == "cancel":
+            job = client.cancel_job(args.target)
+            print(f"{job.id}  {job.state}")
+        else:
+            print(f"{'id':<25} {'state':<24} {'done':>9} {'failed':>6}  {'created':<25} name")
+            for job in client.list_jobs(state=args.state):
+                print(f"{job.id:<25} {job.state:<24} {job.shards_done:>4}/{job.shards_total:<4} "
+                      f"{job.shards_failed:>6}  {job.created:<25} {job.spec.name}")
+    return 0
+
+
+def _cmd_batch(args) -> int:
+    import pathlib
+
+    from braindecode.jobs import JobSettings, merge_batch, parse_shard, read_spec, run_batch
+
+    if args.action == "merge":
+        manifest = merge_batch(args.out)
+        print(f"merged {len(manifest['shards'])} shards ({manifest['n_trials']} trials) into "
+              f"{pathlib.Path(args.out) / 'merged'}")
+        return 0
+    settings = JobSettings(executor=args.executor, workers=args.workers, max_attempts=args.max_attempts,
+                           device=args.device, ray_address=args.ray_address)
+    report = run_batch(read_spec(args.spec), args.data_dir, args.out, parse_shard(args.shard), args.tenant,
+                       settings)
+    print(f"shards {args.shard}: {len(report['done'])} done, {len(report['skipped'])} already done, "
+          f"{len(report['failed'])} failed")
+    for index, error in report["failed"].items():
+        print(f"  shard {index}: {error}", file=sys.stderr)
+    return 1 if report["failed"] else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braindecode", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -121,6 +189,32 @@ def _parser() -> argparse.ArgumentParser:
     p = client_command("show", "show one recording")
     p.add_argument("id")
     p.set_defaults(func=_cmd_show)
+
+    p = client_command("jobs", "submit, inspect, watch and cancel batch decoding jobs")
+    p.add_argument("action", choices=["submit", "status", "watch", "cancel", "list"])
+    p.add_argument("target", nargs="?", help="spec file (submit) or job id (status, watch, cancel)")
+    p.add_argument("--request-id", help="submit: idempotency key (resubmitting returns the same job)")
+    p.add_argument("--watch", action="store_true", help="submit: then watch the job until it ends")
+    p.add_argument("--state", default="", help="list: only jobs in this state")
+    p.set_defaults(func=_cmd_jobs)
+
+    p = sub.add_parser("batch", help="run job shards with no server (e.g. SLURM array tasks), then merge")
+    actions = p.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", help="run shards i, i+n, i+2n, ... of a job spec against a store folder")
+    run.add_argument("spec", help="job spec file (YAML or JSON)")
+    run.add_argument("--shard", default="0/1",
+                     help="i/n, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT (default 0/1: all shards)")
+    run.add_argument("--data-dir", required=True, help="the store folder (read only)")
+    run.add_argument("--out", required=True, help="output folder shared by all shard subsets")
+    run.add_argument("--tenant", default="default", help="whose recordings and artifacts the spec names")
+    run.add_argument("--executor", default="local", choices=["local", "ray"])
+    run.add_argument("--workers", type=int, default=1)
+    run.add_argument("--max-attempts", type=int, default=3)
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--ray-address", default="", help="an existing Ray cluster (default: a local instance)")
+    merge = actions.add_parser("merge", help="concatenate the shard folders of --out into --out/merged")
+    merge.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_batch)
     return parser
 
 

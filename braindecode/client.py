@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import pathlib
+import uuid
 import zipfile
 
 import grpc
@@ -21,6 +22,7 @@ from braindecode import tensors
 from braindecode.containers import Events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
+from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -83,6 +85,7 @@ class Client:
         self.timeout = timeout
         self.recordings = recordings_pb2_grpc.RecordingServiceStub(self.channel)
         self.decoding = decoding_pb2_grpc.DecodingServiceStub(self.channel)
+        self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):
@@ -198,3 +201,40 @@ class Client:
         reply = self._call(self.decoding.Retrieve, request)
         return (np.array([list(m.stimulus_ids) for m in reply.matches], dtype=str).reshape(len(reply.matches), -1),
                 np.array([list(m.scores) for m in reply.matches], dtype=np.float32).reshape(len(reply.matches), -1))
+
+    # -- jobs -------------------------------------------------------------------------
+    def submit_job(self, spec, request_id: str | None = None) -> jobs_pb2.Job:
+        """Submit a batch decoding job (see ``braindecode.jobs``); the server lists every problem at once.
+
+        ``spec`` is a YAML/JSON spec file's path, a spec dict, or a ``jobs_pb2.JobSpec``.
+        Submits with the same ``request_id`` return the same job (default: a fresh id per call).
+        """
+        request = jobs_pb2.SubmitJobRequest(request_id=uuid.uuid4().hex if request_id is None else request_id)
+        if isinstance(spec, jobs_pb2.JobSpec):
+            request.spec.CopyFrom(spec)
+        elif isinstance(spec, (str, pathlib.Path)):
+            request.spec_document = pathlib.Path(spec).read_text()
+        else:
+            request.spec_document = json.dumps(spec)
+        return self._call(self.jobs.SubmitJob, request)
+
+    def get_job(self, job_id: str) -> jobs_pb2.Job:
+        return self._call(self.jobs.GetJob, jobs_pb2.GetJobRequest(id=job_id))
+
+    def list_jobs(self, state: str = "", page_size: int = 100) -> list:
+        """Every job of this tenant (all pages), oldest first, optionally of one state."""
+        found, token = [], ""
+        while True:
+            reply = self._call(self.jobs.ListJobs, jobs_pb2.ListJobsRequest(
+                state=state, page=common_pb2.PageRequest(page_size=page_size, page_token=token)))
+            found.extend(reply.jobs)
+            token = reply.next_page_token
+            if not token:
+                return found
+
+    def cancel_job(self, job_id: str) -> jobs_pb2.Job:
+        return self._call(self.jobs.CancelJob, jobs_pb2.CancelJobRequest(id=job_id))
+
+    def watch_job(self, job_id: str, timeout: float | None = None):
+        """Progress events (``jobs_pb2.JobEvent``) until the job ends; the last one carries ``result``."""
+        yield from self.jobs.WatchJob(jobs_pb2.WatchJobRequest(id=job_id), metadata=self.metadata, timeout=timeout)

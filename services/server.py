@@ -18,10 +18,12 @@ from braindecode.errors import InvalidArgument
 from braindecode.recordings import Store
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
+from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
 from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
 from services.decoding import DecodingServicer
 from services.recordings import RecordingServicer
+from services.jobs import JobServicer
 
 log = logging.getLogger("braindecode.server")
 
@@ -31,6 +33,8 @@ def _services(store: Store, config: Config) -> list:
     return [
         (recordings_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
          recordings_pb2_grpc.add_RecordingServiceServicer_to_server, RecordingServicer(store, config)),
+        (jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+         jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(store, config)),
         (decoding_pb2.DESCRIPTOR.services_by_name["DecodingService"].full_name,
          decoding_pb2_grpc.add_DecodingServiceServicer_to_server, DecodingServicer(store, config)),
     ]
@@ -82,10 +86,11 @@ class BraindecodeServer:
                                   options=options, interceptors=self._interceptors())
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names = []
+        names, self._servicers = [], []
         for name, add, servicer in _services(self.store, config):
             add(servicer, self.server)
             names.append(name)
+            self._servicers.append(servicer)
         enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
         address = f"{config.host}:{config.port}"
         if credentials is None:
@@ -104,6 +109,9 @@ class BraindecodeServer:
 
     def start(self) -> "BraindecodeServer":
         self.server.start()
+        for servicer in self._servicers:  # background work (the job runner) starts with the server
+            if hasattr(servicer, "start"):
+                servicer.start()
         for name in [""] + self._names:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("braindecode serving on %s:%d (data in %s)", self.config.host, self.port, self.store.root)
@@ -113,6 +121,9 @@ class BraindecodeServer:
         """Stop taking calls, let those in flight finish within ``grace`` seconds, then close."""
         self.health.enter_graceful_shutdown()
         self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
+        for servicer in self._servicers:  # ... and stops before the store closes
+            if hasattr(servicer, "close"):
+                servicer.close()
         self.store.recover()  # uploads cut off by the shutdown leave nothing behind
         self.store.close()
         self.keys.close()
