@@ -23,7 +23,7 @@ class Config:
     max_upload_bytes: int = 2 * 1024**3
     max_message_bytes: int = 16 * 1024**2
     chunk_bytes: int = 2 * 1024**2
-    max_workers: int = 16
+    max_workers: int = 32
     # TLS (certificate paths); empty means plaintext, which binds loopback only.
     tls_cert: str = ""
     tls_key: str = ""
@@ -31,7 +31,7 @@ class Config:
     allow_insecure_remote: bool = False
     # Authentication: every RPC but health needs a bearer API key (braindecode keys create).
     auth: bool = True
-    max_concurrent_calls_per_tenant: int = 32
+    max_concurrent_calls_per_tenant: int = 16  # below max_workers: no tenant holds every thread
     max_jobs_per_tenant: int = 4
     ray_address: str = ""
     grace_seconds: float = 10.0

@@ -69,6 +69,11 @@ class BraindecodeServer:
     """
 
     def __init__(self, config: Config, store: Store | None = None):
+        if config.auth and config.max_concurrent_calls_per_tenant >= config.max_workers:
+            raise InvalidArgument(
+                f"max_concurrent_calls_per_tenant ({config.max_concurrent_calls_per_tenant}) must be "
+                f"below max_workers ({config.max_workers}): one tenant could hold every worker "
+                "thread and starve the other tenants and health checks")
         self.config = config
         self.store = store or Store(config.data_dir)
         self.keys = KeyStore(self.store.root)
