@@ -1,7 +1,7 @@
 """Fixtures: a small lab store (three BOLD runs, a decoder, candidates) and a runner over it."""
 
 import pytest
-from jobs.jobdata import add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model
+from jobs.jobdata import add_bold, add_candidates, add_decoder
 
 from braindecode.jobs import JobRunner, JobSettings
 from braindecode.recordings import Store
@@ -23,9 +23,8 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runner(lab):
     """A started runner over the lab store: one local worker process, two attempts per shard,
-    a tiny reconstruction model taking 5-dimensional embeddings."""
-    model_dir = save_tiny_reconstruction_model(lab["reconstruction_model"], embedding_dim=5)
-    settings = JobSettings(workers=1, max_attempts=2, reconstruction_model=str(model_dir))
+    reconstructions by the model at ``lab["reconstruction_model"]`` (saved by the tests that use it)."""
+    settings = JobSettings(workers=1, max_attempts=2, reconstruction_model=str(lab["reconstruction_model"]))
     job_runner = JobRunner(lab["store"], settings).start()
     yield job_runner
     job_runner.stop()

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from jobs.jobdata import PREPROCESSING, TENANT, add_bold, add_decoder, spec_for, wait
+from jobs.jobdata import PREPROCESSING, TENANT, add_bold, add_decoder, save_tiny_reconstruction_model, spec_for, wait
 
 from braindecode.artifacts import load_arrays
 from braindecode.decoding import retrieve
@@ -52,6 +52,7 @@ def test_outputs_equal_the_decoder_on_preprocessed_responses(lab, runner):
 
 def test_reconstructions_equal_the_diffusion_model_on_decoded_embeddings(lab, runner):
     store, rec = lab["store"], lab["recordings"][0]
+    save_tiny_reconstruction_model(lab["reconstruction_model"], embedding_dim=5)
     decoder, model = add_decoder(store, lab["tmp"], n_dims=5, seed=4)
     spec = spec_for([rec.id], decoder.id)
     spec["outputs"] = {"reconstructions": {"n_steps": 2, "seed": 7}}

@@ -1,0 +1,75 @@
+"""Batch runs with no server (SLURM array tasks): shard subsets, merge, the same files as a server job."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from jobs.jobdata import PREPROCESSING, TENANT, add_bold, spec_for, wait
+
+from braindecode.cli import main
+from braindecode.errors import FailedPrecondition, InvalidArgument
+from braindecode.jobs import merge_batch, parse_shard, run_batch, shard_name
+from braindecode.recordings import load_responses
+
+
+def digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_subsets_cover_every_shard_with_the_files_of_a_server_job(lab, runner, tmp_path):
+    store, ids = lab["store"], [r.id for r in lab["recordings"]]
+    spec = spec_for(ids, lab["decoder"].id, lab["candidates"].id)
+    out = tmp_path / "out"
+    first = run_batch(spec, store.root, out, (0, 2), TENANT, executor=runner.executor)
+    assert first == {"done": [0, 2], "skipped": [], "failed": {}}
+    with pytest.raises(FailedPrecondition, match="1 of 3 shards have no outputs yet: 1"):
+        merge_batch(out)
+    assert run_batch(spec, store.root, out, (1, 2), TENANT, executor=runner.executor)["done"] == [1]
+    assert run_batch(spec, store.root, out, (0, 2), TENANT, executor=runner.executor)["skipped"] == [0, 2]
+
+    job = wait(runner, TENANT, runner.submit(TENANT, spec).id)
+    for shard in job.shards:
+        assert digests(out / shard_name(shard.index)) == digests(store.artifact_dir(TENANT, shard.output_id))
+
+    assert main(["batch", "merge", "--out", str(out)]) == 0
+    merged = {p.stem: np.load(p) for p in (out / "merged").glob("*.npy")}
+    expected = [lab["model"].predict(load_responses(store, TENANT, [i], PREPROCESSING).data) for i in ids]
+    np.testing.assert_allclose(merged["embeddings"], np.concatenate(expected), rtol=1e-5, atol=1e-6)
+    assert list(merged["recording_ids"]) == [i for i in ids for _ in range(6)]
+    assert merged["retrieval_ids"].shape == (18, 3)
+    manifest = json.loads((out / "merged" / "manifest.json").read_text())
+    assert manifest["n_trials"] == 18 and [s["shard"] for s in manifest["shards"]] == [0, 1, 2]
+
+    with pytest.raises(FailedPrecondition, match="outputs of another job spec"):
+        run_batch(dict(spec, name="other"), store.root, out, (0, 1), TENANT, executor=runner.executor)
+
+
+def test_cli_run_reports_failed_shards_and_merge_names_the_missing(lab, tmp_path, capsys):
+    store = lab["store"]
+    odd = add_bold(store, lab["tmp"], "05", 20, grid=(3, 3, 3))
+    spec = spec_for([lab["recordings"][0].id, odd.id], lab["decoder"].id)
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    code = main(["batch", "run", str(path), "--shard", "0/1", "--data-dir", str(store.root), "--out", str(out),
+                 "--tenant", TENANT, "--max-attempts", "1"])
+    captured = capsys.readouterr()
+    assert code == 1 and "1 done, 0 already done, 1 failed" in captured.out
+    assert "shard 1: InvalidArgument: decoder was fitted on samples of shape (48,), got (27,)" in captured.err
+    assert main(["batch", "merge", "--out", str(out)]) == 2
+    assert "1 of 2 shards have no outputs yet: 1" in capsys.readouterr().err
+    assert main(["batch", "run", str(path), "--shard", "2/2", "--data-dir", str(store.root),
+                 "--out", str(out)]) == 2
+    assert "need 0 <= i < n" in capsys.readouterr().err
+
+
+def test_shard_arguments_and_store_folders_are_checked(tmp_path):
+    assert parse_shard("3/8") == (3, 8)
+    for text in ("3", "a/b", "8/8", "-1/2"):
+        with pytest.raises(InvalidArgument):
+            parse_shard(text)
+    from braindecode.errors import NotFound
+
+    with pytest.raises(NotFound, match="no braindecode store"):
+        run_batch({}, tmp_path, tmp_path / "out")
