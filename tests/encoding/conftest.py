@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 
 def _simulate(n_samples=120, n_features=30, n_targets=6, noise=3.0, offset=2.0, seed=0):
@@ -23,3 +24,13 @@ def himalaya_backend():
 
     yield set_backend
     set_backend("numpy")
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """One torch thread: on these small matrices extra threads cost more than they save
+    (and spinning OpenMP threads on busy cores slow small operations down many times)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
