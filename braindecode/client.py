@@ -23,6 +23,7 @@ from braindecode.containers import Events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
+from braindecode.v1 import activations_pb2, activations_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -42,6 +43,32 @@ def pack_recording(path) -> tuple:
         for member in members:
             z.write(member, arcname=member.name)
     return path.stem + ".zip", buffer.getvalue()
+
+
+def _image_bytes(image) -> bytes:
+    """PNG or JPEG bytes as they are, an image file's bytes, or a uint8 array / PIL image as PNG."""
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, (str, pathlib.Path)):
+        return pathlib.Path(image).read_bytes()
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def stimulus_messages(images=None, texts=None, ids=None) -> list:
+    """``activations_pb2.Stimulus`` messages for images or texts, with ``ids`` (default "0", "1", ...)."""
+    if (images is None) == (texts is None):
+        raise ValueError("pass either images or texts")
+    items = list(images if images is not None else texts)
+    ids = [str(i) for i in range(len(items))] if ids is None else [str(i) for i in ids]
+    if len(ids) != len(items):
+        raise ValueError(f"{len(ids)} ids for {len(items)} stimuli")
+    if images is not None:
+        return [activations_pb2.Stimulus(id=i, image=_image_bytes(x)) for i, x in zip(ids, items)]
+    return [activations_pb2.Stimulus(id=i, text=x) for i, x in zip(ids, items)]
 
 
 def _events(events) -> list:
@@ -86,6 +113,7 @@ class Client:
         self.recordings = recordings_pb2_grpc.RecordingServiceStub(self.channel)
         self.decoding = decoding_pb2_grpc.DecodingServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
+        self.activations = activations_pb2_grpc.ActivationServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):
@@ -238,3 +266,74 @@ class Client:
     def watch_job(self, job_id: str, timeout: float | None = None):
         """Progress events (``jobs_pb2.JobEvent``) until the job ends; the last one carries ``result``."""
         yield from self.jobs.WatchJob(jobs_pb2.WatchJobRequest(id=job_id), metadata=self.metadata, timeout=timeout)
+
+    # -- activations ------------------------------------------------------------------
+    def list_models(self) -> list:
+        """The server's registry models (``activations_pb2.ModelInfo``: layers, card, provenance)."""
+        return list(self._call(self.activations.ListModels, activations_pb2.ListModelsRequest()).models)
+
+    def list_layers(self, model: str) -> dict:
+        """Layer name -> output shape for one stimulus (before pooling; -1 = tokens), early to late."""
+        reply = self._call(self.activations.ListLayers, activations_pb2.ListLayersRequest(model=model))
+        return {layer.name: list(layer.shape) for layer in reply.layers}
+
+    def upload_stimuli(self, images=None, texts=None, ids=None, name: str = "",
+                       chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> activations_pb2.StimulusSet:
+        """Store a stimulus set: ``images`` (PNG/JPEG bytes or files, uint8 arrays, PIL images) or ``texts``."""
+        stimuli = stimulus_messages(images, texts, ids)
+
+        def requests():
+            batch, size, first = [], 0, True
+            for stimulus in stimuli:
+                if batch and size + stimulus.ByteSize() > chunk_bytes:
+                    yield activations_pb2.UploadStimuliRequest(name=name if first else "", stimuli=batch)
+                    batch, size, first = [], 0, False
+                batch.append(stimulus)
+                size += stimulus.ByteSize()
+            yield activations_pb2.UploadStimuliRequest(name=name if first else "", stimuli=batch)
+
+        return self.activations.UploadStimuli(requests(), metadata=self.metadata, timeout=self.timeout)
+
+    def list_stimulus_sets(self, page_size: int = 100) -> list:
+        """Every stimulus set of this tenant (all pages), oldest first, without their ids."""
+        found, token = [], ""
+        while True:
+            reply = self._call(self.activations.ListStimulusSets, activations_pb2.ListStimulusSetsRequest(
+                page=common_pb2.PageRequest(page_size=page_size, page_token=token)))
+            found.extend(reply.stimulus_sets)
+            token = reply.next_page_token
+            if not token:
+                return found
+
+    def get_stimulus_set(self, stimulus_set_id: str) -> activations_pb2.StimulusSet:
+        return self._call(self.activations.GetStimulusSet,
+                          activations_pb2.GetStimulusSetRequest(id=stimulus_set_id))
+
+    def extract_activations(self, model: str, stimulus_set_id: str = "", images=None, texts=None, ids=None,
+                            layers=(), pooling: str = "avg", grid: int = 2, batch_size: int = 32,
+                            fp16: bool = False, device: str = "", on_progress=None) -> activations_pb2.ActivationSet:
+        """Extract and store activations of a stored stimulus set, or of inline ``images`` / ``texts``.
+
+        ``on_progress(common_pb2.Progress)`` is called after each batch; returns the stored activation set.
+        """
+        inline = [] if stimulus_set_id else stimulus_messages(images, texts, ids)
+        request = activations_pb2.ExtractActivationsRequest(
+            model=model, layers=list(layers), pooling=pooling, grid=grid, batch_size=batch_size, fp16=fp16,
+            device=device, stimulus_set_id=stimulus_set_id, stimuli=inline)
+        result = None
+        for event in self.activations.ExtractActivations(request, metadata=self.metadata, timeout=self.timeout):
+            if event.WhichOneof("event") == "result":
+                result = event.result
+            elif on_progress is not None:
+                on_progress(event.progress)
+        return result
+
+    def get_activation_set(self, activation_set_id: str) -> activations_pb2.ActivationSet:
+        return self._call(self.activations.GetActivationSet,
+                          activations_pb2.GetActivationSetRequest(id=activation_set_id))
+
+    def get_activations(self, activation_set_id: str, layer: str) -> np.ndarray:
+        """One layer of a stored activation set, of shape (n_stimuli, n_features); rows follow its stimulus_ids."""
+        request = activations_pb2.StreamActivationsRequest(id=activation_set_id, layer=layer)
+        return tensors.from_chunks(self.activations.StreamActivations(request, metadata=self.metadata,
+                                                                      timeout=self.timeout))

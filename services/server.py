@@ -19,11 +19,13 @@ from braindecode.recordings import Store
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
 from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
+from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
 from services.decoding import DecodingServicer
 from services.recordings import RecordingServicer
 from services.jobs import JobServicer
+from services.activations import ActivationServicer
 
 log = logging.getLogger("braindecode.server")
 
@@ -37,6 +39,8 @@ def _services(store: Store, config: Config) -> list:
          jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(store, config)),
         (decoding_pb2.DESCRIPTOR.services_by_name["DecodingService"].full_name,
          decoding_pb2_grpc.add_DecodingServiceServicer_to_server, DecodingServicer(store, config)),
+        (activations_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
+         activations_pb2_grpc.add_ActivationServiceServicer_to_server, ActivationServicer(store, config)),
     ]
 
 

@@ -1,0 +1,212 @@
+"""ActivationService: registry models, stored stimulus sets, and activation sets extracted from them.
+
+Loaded models are kept per (model, device) in a small LRU. A model runs one extraction at a time
+(its layers are read with forward hooks on the shared module), behind a lock of its own.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import json
+import threading
+
+from braindecode import tensors
+from braindecode.activations import (
+    STIMULI,
+    StimulusSetBuilder,
+    extract_to_store,
+    get_model_card,
+    layer_shapes,
+    list_models,
+    list_stimulus_sets,
+    load_model,
+    load_stimulus_set,
+    model_provenance,
+)
+from braindecode.artifacts import ACTIVATIONS, load_activation_set
+from braindecode.errors import InvalidArgument
+from braindecode.v1 import activations_pb2, activations_pb2_grpc
+from services._errors import grpc_errors
+from services._tenancy import current_tenant
+from services.decoding import _Cancelled, _progress_stream
+
+CACHED_MODELS = 4
+
+
+class _LoadedModel:
+    """A loaded network, its provenance, its layer shapes (once asked for) and its lock."""
+
+    def __init__(self, model):
+        self.model = model
+        self.provenance = model_provenance(model)
+        self.lock = threading.Lock()
+        self._shapes = None
+
+    def layer_shapes(self) -> dict:
+        with self.lock:
+            if self._shapes is None:
+                self._shapes = layer_shapes(self.model)
+            return self._shapes
+
+
+class _ModelCache:
+    """The most recently used registry models, keyed by (name, device)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._entries = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()
+
+    def _cached(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def get(self, name: str, device: str) -> _LoadedModel:
+        """The loaded model; ``NotFound`` naming the registry models for other names."""
+        get_model_card(name)  # registry names only: no import paths or server files
+        key = (name, device)
+        entry = self._cached(key)
+        if entry is not None:
+            return entry
+        with self._loading:  # one load per model when many calls miss at once
+            entry = self._cached(key)
+            if entry is None:
+                entry = _LoadedModel(load_model(name, device=device))
+                with self._lock:
+                    self._entries[key] = entry
+                    while len(self._entries) > self.capacity:
+                        self._entries.popitem(last=False)
+        return entry
+
+
+def _model_message(card) -> activations_pb2.ModelInfo:
+    text = card.text
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+    return activations_pb2.ModelInfo(
+        name=card.name, modality=card.modality, layers=card.layers, summary=" ".join(paragraphs[0].split()),
+        card=text, source=card.source, training_data=card.training_data, license=card.license,
+        preprocessing=card.preprocessing)
+
+
+def _stimulus_set_message(info, stimulus_ids=()) -> activations_pb2.StimulusSet:
+    return activations_pb2.StimulusSet(
+        id=info.id, name=info.meta["name"], modality=info.meta["modality"], n_stimuli=info.meta["n_stimuli"],
+        stimulus_ids=list(stimulus_ids), created=info.created)
+
+
+def _activation_set_message(info, stimulus_ids) -> activations_pb2.ActivationSet:
+    meta, provenance = info.meta, info.provenance
+    output_shapes = meta["info"].get("layer_shapes") or {}
+    return activations_pb2.ActivationSet(
+        id=info.id, model=meta["model"], stimulus_set_id=provenance.get("stimulus_set_id") or "",
+        layers=[activations_pb2.ActivationLayer(name=name, shape=meta["shapes"][name],
+                                                output_shape=output_shapes.get(name, []))
+                for name in meta["layers"]],
+        stimulus_ids=list(stimulus_ids), pooling=meta["info"].get("pooling") or "",
+        precision=meta["info"].get("precision") or "", provenance_json=json.dumps(provenance),
+        created=info.created)
+
+
+def _add_stimuli(builder: StimulusSetBuilder, stimuli) -> None:
+    for stimulus in stimuli:
+        kind = stimulus.WhichOneof("content")
+        if kind == "image":
+            builder.add_image(stimulus.id, stimulus.image)
+        elif kind == "text":
+            builder.add_text(stimulus.id, stimulus.text)
+        else:
+            raise InvalidArgument(f"stimulus {stimulus.id!r} carries neither an image nor a text")
+
+
+class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
+    def __init__(self, store, config):
+        self.store, self.config = store, config
+        self.models = _ModelCache(CACHED_MODELS)
+
+    @grpc_errors
+    def ListModels(self, request, context):
+        return activations_pb2.ListModelsResponse(models=[_model_message(card) for card in list_models()])
+
+    @grpc_errors
+    def ListLayers(self, request, context):
+        loaded = self.models.get(request.model, "cpu")
+        return activations_pb2.ListLayersResponse(
+            model=loaded.model.name, modality=loaded.model.modality,
+            layers=[activations_pb2.LayerShape(name=name, shape=shape)
+                    for name, shape in loaded.layer_shapes().items()])
+
+    @grpc_errors
+    def UploadStimuli(self, request_iterator, context):
+        first = next(request_iterator, None)
+        with StimulusSetBuilder(first.name if first else "", self.config.max_upload_bytes) as builder:
+            for i, message in enumerate(itertools.chain([first] if first else [], request_iterator)):
+                if i and message.name:
+                    raise InvalidArgument("name may only be set in the first UploadStimuli message")
+                _add_stimuli(builder, message.stimuli)
+            return _stimulus_set_message(builder.save(self.store, current_tenant()), builder.stimulus_ids)
+
+    @grpc_errors
+    def ListStimulusSets(self, request, context):
+        found, token = list_stimulus_sets(self.store, current_tenant(), request.page.page_size,
+                                          request.page.page_token)
+        return activations_pb2.ListStimulusSetsResponse(
+            stimulus_sets=[_stimulus_set_message(info) for info in found], next_page_token=token)
+
+    @grpc_errors
+    def GetStimulusSet(self, request, context):
+        tenant = current_tenant()
+        info = self.store.get_artifact(tenant, request.id, STIMULI)
+        return _stimulus_set_message(info, load_stimulus_set(self.store, tenant, request.id).stimulus_ids)
+
+    @grpc_errors
+    def ExtractActivations(self, request, context):
+        tenant = current_tenant()
+        if bool(request.stimulus_set_id) == bool(request.stimuli):
+            raise InvalidArgument("send either stimulus_set_id or inline stimuli, exactly one of the two")
+        with contextlib.ExitStack() as stack:
+            stimuli = request.stimulus_set_id
+            if request.stimuli:
+                stimuli = stack.enter_context(StimulusSetBuilder("", self.config.max_upload_bytes))
+                _add_stimuli(stimuli, request.stimuli)
+            loaded = self.models.get(request.model, request.device or "cpu")
+            owned = stack.pop_all()  # the extraction thread closes the inline stimuli when it ends
+
+            def extract(progress):
+                with owned, loaded.lock:
+                    return extract_to_store(
+                        self.store, tenant, loaded.model, stimuli, list(request.layers) or None,
+                        request.pooling or "avg", request.grid or 2, request.batch_size or 32, request.fp16,
+                        lambda done, total: progress("extract", done, total), loaded.provenance)
+
+        try:
+            info = yield from _progress_stream(
+                extract, context, lambda p: activations_pb2.ExtractActivationsEvent(progress=p))
+        except _Cancelled:  # cancelled or past its deadline: nobody is listening
+            return
+        activations = load_activation_set(self.store, tenant, info.id)
+        yield activations_pb2.ExtractActivationsEvent(
+            result=_activation_set_message(info, activations.stimulus_ids))
+
+    @grpc_errors
+    def GetActivationSet(self, request, context):
+        tenant = current_tenant()
+        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS)
+        activations = load_activation_set(self.store, tenant, request.id)
+        return _activation_set_message(info, activations.stimulus_ids)
+
+    @grpc_errors
+    def StreamActivations(self, request, context):
+        array = load_activation_set(self.store, current_tenant(), request.id)[request.layer]
+        chunk = request.chunk_bytes or self.config.chunk_bytes
+        if chunk < 0:
+            raise InvalidArgument("chunk_bytes must be positive")
+        for message in tensors.to_chunks(array, min(chunk, self.config.max_message_bytes // 2)):
+            if not context.is_active():
+                return
+            yield message
