@@ -64,6 +64,14 @@ def _staged(server) -> list:
     return list((server.store.root / "tmp").iterdir())
 
 
+def _wait_staged(server, n: int, timeout: float = 30.0) -> None:
+    """Wait until ``n`` uploads are staged: they are in the server's hands (and hold call slots)."""
+    deadline = time.monotonic() + timeout
+    while len(_staged(server)) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_staged(server)) == n
+
+
 def test_upload_size_limit_holds_exactly_at_the_limit(make_server):
     payload = real_files.FUNCTIONAL.read_bytes()
     server = make_server(max_upload_bytes=len(payload))
@@ -109,10 +117,7 @@ def test_tenant_at_its_call_limit_is_refused_while_another_is_served(make_server
     with _client(server, "lab-a") as a, _client(server, "lab-b") as b:
         held = [a.recordings.UploadRecording.future(_requests("functional.nii", payload, 8192, release),
                                                     metadata=a.metadata, timeout=60) for _ in range(2)]
-        deadline = time.monotonic() + 30
-        while len(_staged(server)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(_staged(server)) == 2, "both uploads of lab-a are in flight"
+        _wait_staged(server, 2)
         for call in (a.list, lambda: a.upload(real_files.FUNCTIONAL, subject="02")):
             with pytest.raises(grpc.RpcError) as err:
                 call()
@@ -125,6 +130,43 @@ def test_tenant_at_its_call_limit_is_refused_while_another_is_served(make_server
         mine = [call.result(timeout=60) for call in held]
         assert {r.id for r in a.list()} == {r.id for r in mine}
         assert [r.id for r in b.list()] == [theirs.id]
+
+
+def _list_when_free(client, timeout: float = 15.0) -> list:
+    """``client.list()`` once the tenant's call slot is free again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.list()
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("rpc", ["upload", "stream_data"])
+@pytest.mark.parametrize("ending", ["cancel", "deadline"])
+def test_a_call_that_ends_early_frees_its_tenant_slot(make_server, release, rpc, ending):
+    server = make_server(max_workers=4, max_concurrent_calls_per_tenant=1)
+    with _client(server, "lab-a") as client:
+        rec = client.upload(real_files.EDF, subject="01")
+        timeout = 1.0 if ending == "deadline" else 60
+        if rpc == "upload":
+            call = client.recordings.UploadRecording.future(
+                _requests("edf.edf", real_files.EDF.read_bytes(), 8192, release), metadata=client.metadata,
+                timeout=timeout)
+            _wait_staged(server, 1)
+        else:
+            call = client.recordings.StreamData(recordings_pb2.StreamDataRequest(id=rec.id, chunk_bytes=1024),
+                                                metadata=client.metadata, timeout=timeout)
+            next(call)
+        with pytest.raises(grpc.RpcError) as err:
+            client.list()
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, "the call holds lab-a's one slot"
+        if ending == "cancel":
+            call.cancel()
+        assert [r.id for r in _list_when_free(client)] == [rec.id]
+    assert _staged(server) == []
 
 
 def test_one_tenant_cannot_be_allowed_every_worker(tmp_path):
