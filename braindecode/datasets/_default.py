@@ -20,17 +20,17 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 
 import nibabel as nib
 import numpy as np
 
+from braindecode.containers import ActivationSet
 from braindecode.datasets._design import fixed_soa_events, jittered_soa_events, presentation_runs
 from braindecode.datasets._eeg import simulate_eeg
 from braindecode.datasets._fmri import simulate_fmri
 from braindecode.datasets._readout import layer_components
-from braindecode.datasets._stimuli import TEST_FRACTION, load_stimuli
+from braindecode.datasets._stimuli import TEST_FRACTION, StimulusSet, load_stimuli
 from braindecode.errors import InvalidArgument
 
 MODEL = "efficientnet-lite0"
@@ -62,8 +62,8 @@ class DatasetInfo:
     """
 
     root: str
-    stimuli: object
-    activations: object
+    stimuli: StimulusSet
+    activations: ActivationSet
     files: dict = field(default_factory=dict)
     ground_truth: dict = field(default_factory=dict)
 
@@ -152,6 +152,7 @@ def make_default_dataset(
         raise InvalidArgument(
             f"n_subjects, n_runs and n_repeats must be positive; got {n_subjects}, {n_runs}, {n_repeats}"
         )
+    report = _reporter(progress)
     final = os.path.abspath(os.fspath(out_dir))
     if os.path.exists(final) and (not os.path.isdir(final) or os.listdir(final)):
         raise InvalidArgument(f"{final} already exists and is not an empty directory")
@@ -162,7 +163,7 @@ def make_default_dataset(
         stimuli, files, truth = _generate(
             staging, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, fmri_snr=fmri_snr,
             eeg_snr=eeg_snr, resolution=resolution, n_components=n_components, device=device,
-            report=_reporter(progress),
+            report=report,
         )
         os.chmod(staging, 0o755)
         if os.path.isdir(final):
@@ -296,9 +297,8 @@ def _write_eeg(root: str, sub: str, eeg) -> list:
             raw.annotations.onset + 0.25 / raw.info["sfreq"], raw.annotations.duration,
             raw.annotations.description,
         ))
-        with warnings.catch_warnings():  # pybv stores float32 and says so for float64 input
-            warnings.filterwarnings("ignore", message="Encountered data in 'double' format")
-            mne.export.export_raw(stem + "_eeg.vhdr", shifted, fmt="brainvision", overwrite=True, verbose=False)
+        # verbose="error": the exporter warns that it stores float64 data as float32
+        mne.export.export_raw(stem + "_eeg.vhdr", shifted, fmt="brainvision", overwrite=True, verbose="error")
         events.to_tsv(stem + "_events.tsv")
         _write_json(stem + "_eeg.json", {
             "TaskName": TASK, "SamplingFrequency": raw.info["sfreq"], "PowerLineFrequency": raw.info["line_freq"],

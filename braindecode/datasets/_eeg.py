@@ -106,20 +106,23 @@ def _dipoles(centre: np.ndarray, rng) -> tuple:
     return positions, normals
 
 
-def sphere_gain(info: mne.Info, positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
+def sphere_gain(info: mne.Info, positions: np.ndarray, normals: np.ndarray, sphere=None) -> np.ndarray:
     """Lead field of fixed dipoles in a sphere model fitted to the cap.
 
     Parameters
     ----------
     positions, normals : array of shape (n_dipoles, 3)
         Head coordinates in metres and unit orientations.
+    sphere : mne.bem.ConductorModel, optional
+        Defaults to ``mne.make_sphere_model("auto", "auto", info)``.
 
     Returns
     -------
     gain : array of shape (n_channels, n_dipoles)
         Volts per ampere-metre.
     """
-    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
+    if sphere is None:
+        sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
     src = mne.setup_volume_source_space(pos={"rr": positions, "nn": normals}, verbose=False)
     fwd = mne.make_forward_solution(info, trans=None, src=src, bem=sphere, meg=False, verbose=False)
     free = fwd["sol"]["data"].reshape(len(info["ch_names"]), -1, 3)
@@ -199,9 +202,9 @@ def simulate_eeg(
     rng = np.random.default_rng(seed)
     index = {sid: i for i, sid in enumerate(np.asarray(stimulus_ids).astype(str))}
     info = eeg_info(sfreq)
-    centre = np.asarray(mne.make_sphere_model("auto", "auto", info, verbose=False)["r0"])
-    positions, normals = _dipoles(centre, rng)
-    gain = sphere_gain(info, positions, normals)
+    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
+    positions, normals = _dipoles(np.asarray(sphere["r0"]), rng)
+    gain = sphere_gain(info, positions, normals, sphere)
     n_signal = sum(len(spec["directions"]) for spec in COMPONENTS.values())
     background_gain = gain[:, n_signal:]
     background_gain *= BACKGROUND_UV * 1e-6 / np.sqrt(np.mean(np.sum(background_gain**2, axis=1)))
@@ -210,10 +213,12 @@ def simulate_eeg(
     moments, truth_components, start = {}, {}, 0
     for name, spec in COMPONENTS.items():
         n_dip = len(spec["directions"])
-        layer, components = drives[name]
-        if np.shape(components)[0] != len(index):
-            raise InvalidArgument(f"drive of component {name!r} has {np.shape(components)[0]} rows for {len(index)} stimuli")
-        readout = random_readout(np.asarray(components, dtype=np.float64), n_dip, rng)
+        layer, components = drives[name][0], np.asarray(drives[name][1], dtype=np.float64)
+        if components.shape[0] != len(index):
+            raise InvalidArgument(
+                f"drive of component {name!r} has {components.shape[0]} rows for {len(index)} stimuli"
+            )
+        readout = random_readout(components, n_dip, rng)
         g = gain[:, start:start + n_dip] * 1e6  # uV per A.m
         scale = np.sqrt(snr * background_var / np.mean((readout @ g.T).var(axis=0)))
         moments[name] = (slice(start, start + n_dip), scale * (MEAN_RESPONSE + readout))

@@ -141,12 +141,14 @@ def _regions(height: int, width: int) -> dict:
     return {"train": (0, 0, cut, width), "test": (cut, 0, height, width)}
 
 
+def _area(box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
 def _iou(a, b) -> float:
-    inter_h = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    inter_w = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = inter_h * inter_w
-    area = lambda box: (box[2] - box[0]) * (box[3] - box[1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
+    """Intersection over union of two (top, left, bottom, right) boxes."""
+    inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return inter / (_area(a) + _area(b) - inter)
 
 
 def _draw_box(rng, region, taken) -> tuple:

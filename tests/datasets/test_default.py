@@ -9,11 +9,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from nilearn.datasets import load_mni152_brain_mask
 from nilearn.glm.first_level import make_first_level_design_matrix
 
 from braindecode.containers import Events
 from braindecode.datasets import CHANNELS, LAYERS, MONTAGE, layer_components, make_default_dataset, noise_ceiling
+from braindecode.datasets._default import _reporter
 from braindecode.errors import InvalidArgument
 
 
@@ -54,7 +56,7 @@ def _lsa_betas(info, subject="sub-01"):
         frames = np.arange(y.shape[0]) * img.header.get_zooms()[3]
         trials = pd.DataFrame({"onset": events.onset, "duration": events.duration,
                                "trial_type": [f"trial{i:03d}" for i in range(len(events))]})
-        design = make_first_level_design_matrix(frames, trials, hrf_model="spm", drift_model=None)
+        design = make_first_level_design_matrix(frames, trials, hrf_model="spm", drift_model=None, oversampling=10)
         fit = np.linalg.lstsq(design.to_numpy(), y, rcond=None)[0]
         betas.append(fit[:len(events)] / fit[-1])
         shown += list(events.stimulus_id)
@@ -227,6 +229,7 @@ def test_bad_arguments_leave_nothing_behind(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_default_size_carries_its_ground_truth_for_every_subject(tmp_path):
     info = make_default_dataset(tmp_path / "default")
     assert len(info.stimuli) == 500 and len(info.stimuli.test_ids) == 100
@@ -252,3 +255,22 @@ def test_default_size_carries_its_ground_truth_for_every_subject(tmp_path):
             ])
             peak = times[np.argmax(course)]
             assert abs(peak - window["latency_s"]) <= 2 * window["width_s"], (subject, name, peak)
+
+
+def test_progress_true_draws_tqdm_bars_and_other_values_are_refused(tmp_path, capsys):
+    update = _reporter(True)("stage")
+    update(1, 2)
+    update(2, 2)
+    assert "stage" in capsys.readouterr().err
+    with pytest.raises(InvalidArgument, match="progress"):
+        make_default_dataset(tmp_path / "bad", n_stimuli=20, n_test=5, progress="yes")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_activations_match_the_cpu_data_set(small_dataset, small_config, tmp_path):
+    info = make_default_dataset(tmp_path / "cuda", **small_config, device="cuda")
+    for layer in info.activations.layer_names:
+        np.testing.assert_allclose(info.activations[layer], small_dataset.activations[layer], rtol=1e-3, atol=1e-3)
+    assert info.ground_truth["rois"] == small_dataset.ground_truth["rois"]
