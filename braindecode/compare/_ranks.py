@@ -86,8 +86,8 @@ class TieGroups:
         n_samples, (n_rows, n) = len(weights.values), order.shape
         shape = (n_samples, n_rows, n)
         dtype = weights.values.dtype
-        sorted_weights = weights.compact[:, None, :].expand(shape).gather(-1, order.expand(shape))
-        through = sorted_weights.cumsum(dim=-1, dtype=dtype)
+        sorted_weights = weights.compact[:, None, :].expand(shape).gather(-1, order.expand(shape)).to(dtype)
+        through = sorted_weights.cumsum(dim=-1)
         # rank of a copy of an untied entry: weight before it plus (its weight + 1) / 2
         ranks = torch.sub(through, sorted_weights, alpha=0.5)
         if centred:
@@ -101,16 +101,16 @@ class TieGroups:
             sorted_weights = sorted_weights.view(n_samples, -1)
             members = self.tied[chosen] - shift
             first, last = self.tied_first[chosen] - shift, self.tied_last[chosen] - shift
-            first_weights = sorted_weights.index_select(1, first).to(dtype)
+            first_weights = sorted_weights.index_select(1, first)
             tied_ranks = (through.index_select(1, last) + through.index_select(1, first) - first_weights) / 2
             flat_ranks.index_copy_(1, members, tied_ranks - weights.total / 2 if centred else tied_ranks)
-            member_weights = sorted_weights.index_select(1, members).to(dtype)
+            member_weights = sorted_weights.index_select(1, members)
             cubes.index_add_(1, self.tied_row[chosen] - rows.start, -(member_weights**3))
             in_rows = (self.group_row >= rows.start) & (self.group_row < rows.stop)
             group_first, group_last = self.group_first[in_rows] - shift, self.group_last[in_rows] - shift
             group_weights = (
                 through.index_select(1, group_last) - through.index_select(1, group_first)
-                + sorted_weights.index_select(1, group_first).to(dtype)
+                + sorted_weights.index_select(1, group_first)
             )
             cubes.index_add_(1, self.group_row[in_rows] - rows.start, group_weights**3)
         return ranks, (weights.total**3 - cubes) / 12
