@@ -1,12 +1,11 @@
 """ActivationService: registry models, stored stimulus sets, and activation sets extracted from them.
 
-Loaded models are kept per (model, device) in a small LRU. A model runs one extraction at a time
-(its layers are read with forward hooks on the shared module), behind a lock of its own.
+Loaded models are kept per (model, device). A model runs one extraction at a time (its layers are
+read with forward hooks on the shared module), behind a lock of its own.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import itertools
 import json
@@ -32,8 +31,6 @@ from services._errors import grpc_errors
 from services._tenancy import current_tenant
 from services.decoding import _Cancelled, _progress_stream
 
-CACHED_MODELS = 4
-
 
 class _LoadedModel:
     """A loaded network, its provenance, its layer shapes (once asked for) and its lock."""
@@ -52,36 +49,25 @@ class _LoadedModel:
 
 
 class _ModelCache:
-    """The most recently used registry models, keyed by (name, device)."""
+    """Registry models, loaded on first use and kept, one per (name, device).
 
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self._entries = collections.OrderedDict()
-        self._lock = threading.Lock()
+    The registry ships a handful of models, so nothing is evicted.
+    """
+
+    def __init__(self):
+        self._entries = {}
         self._loading = threading.Lock()
-
-    def _cached(self, key):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
 
     def get(self, name: str, device: str) -> _LoadedModel:
         """The loaded model; ``NotFound`` naming the registry models for other names."""
         get_model_card(name)  # registry names only: no import paths or server files
         key = (name, device)
-        entry = self._cached(key)
-        if entry is not None:
-            return entry
-        with self._loading:  # one load per model when many calls miss at once
-            entry = self._cached(key)
-            if entry is None:
-                entry = _LoadedModel(load_model(name, device=device))
-                with self._lock:
-                    self._entries[key] = entry
-                    while len(self._entries) > self.capacity:
-                        self._entries.popitem(last=False)
+        entry = self._entries.get(key)
+        if entry is None:
+            with self._loading:  # one load at a time; calls that miss together load once
+                entry = self._entries.get(key)
+                if entry is None:
+                    entry = self._entries[key] = _LoadedModel(load_model(name, device=device))
         return entry
 
 
@@ -127,7 +113,7 @@ def _add_stimuli(builder: StimulusSetBuilder, stimuli) -> None:
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
-        self.models = _ModelCache(CACHED_MODELS)
+        self.models = _ModelCache()
 
     @grpc_errors
     def ListModels(self, request, context):

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import threading
 import zlib
 
 import grpc
@@ -172,6 +173,38 @@ def test_inline_images_with_grid_pooling_are_stored_as_a_set(server, client, pho
     again = client.extract_activations("efficientnet-lite0", stimulus_set_id=result.stimulus_set_id,
                                        layers=["head"], pooling="grid", grid=2, batch_size=4)
     np.testing.assert_array_equal(client.get_activations(again.id, "head"), client.get_activations(result.id, "head"))
+
+
+def test_concurrent_extractions_on_one_model_keep_their_layers_apart(server, client, photos, photo_set):
+    """Layers are read with hooks on the shared module: concurrent calls must not see each other's."""
+    requests = {"stage2": ("stage2", "avg"), "logits": ("logits", "none"), "stem": ("stem", "grid")}
+    results = {}
+
+    def extract(name):
+        layer, pooling = requests[name]
+        results[name] = client.extract_activations("efficientnet-lite0", stimulus_set_id=photo_set.id,
+                                                   layers=[layer], pooling=pooling, batch_size=1)
+
+    threads = [threading.Thread(target=extract, args=(name,)) for name in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    model = _served(server, "efficientnet-lite0").model
+    for name, (layer, pooling) in requests.items():
+        expected = extract_activations(model, _decoded(photos.values()), layers=[layer], pooling=pooling)
+        np.testing.assert_allclose(client.get_activations(results[name].id, layer), expected[layer],
+                                   rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fp16_extraction_on_cuda_is_close_to_the_cpu(client, photo_set, photo_activations):
+    result = client.extract_activations("efficientnet-lite0", stimulus_set_id=photo_set.id, layers=["pool"],
+                                        fp16=True, device="cuda")
+    assert result.precision.startswith("float16")
+    np.testing.assert_allclose(client.get_activations(result.id, "pool"),
+                               client.get_activations(photo_activations.id, "pool"), rtol=0.05, atol=0.05)
 
 
 def test_text_stimuli_on_minilm(server, client):
