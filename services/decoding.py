@@ -96,11 +96,11 @@ class _BatchedRunner:
     The caller that finds ``predict`` idle runs it on every request queued meanwhile (up to
     ``max_samples``), then hands the turn to the oldest request still queued, which does the
     same. A caller waits for at most the batch in flight plus its own, and a batch of 32 single
-    samples reads the weights once instead of 32 times: for a 5,000 x 1,280 ridge decoder on ONNX
-    Runtime it costs about as much as 3 single-sample runs (benchmarks/bench_decode_latency.py).
+    samples reads the weights once instead of 32 times: for 5,000 voxels -> 1,280 dims on ONNX
+    Runtime it costs about as much as 2.5 single-sample runs (benchmarks/bench_decode_latency.py).
     """
 
-    def __init__(self, predict, max_samples: int = MAX_BATCH_SAMPLES):
+    def __init__(self, predict, max_samples: int):
         self._predict = predict
         self._max_samples = max_samples
         self._lock = threading.Lock()
@@ -147,15 +147,16 @@ class _BatchedRunner:
 class _ServedDecoder:
     """A stored decoder on ONNX Runtime whose concurrent callers share batches.
 
-    ONNX Runtime rather than torch: for one sample both take about the same time on CPU (torch
-    with one thread 0.9-1.1x ONNX Runtime's, ridge and MLP, 5,000 voxels -> 1,280 dims), for the
-    batches that concurrent callers form ONNX Runtime is about 2x faster, and its graph is the
-    artifact's ``model.onnx``, with no torch module to rebuild.
+    ONNX Runtime rather than torch (benchmarks/bench_decode_latency.py, 5,000 voxels -> 1,280
+    dims, one thread each, 2-core CPU): for one sample neither wins throughout (ridge: torch
+    2.1 ms, ONNX Runtime 2.8 ms; MLP: torch 4.2 ms, ONNX Runtime 3.5 ms), on the batches that
+    concurrent callers form ONNX Runtime is 1.2x faster for both; and its threads are set per
+    session, where torch's are per process and shared with the fits.
     """
 
-    def __init__(self, decoder):
+    def __init__(self, decoder, max_batch_samples: int):
         self.decoder = decoder
-        self._run = _BatchedRunner(decoder.predict)
+        self._run = _BatchedRunner(decoder.predict, max_batch_samples)
 
     def predict(self, X) -> np.ndarray:
         """Embeddings of shape (n, n_dims) for samples of shape (n, *input_shape), checked first."""
@@ -165,8 +166,8 @@ class _ServedDecoder:
 class _DecoderCache:
     """The most recently used served decoders, keyed by (tenant, decoder id)."""
 
-    def __init__(self, store, capacity: int = CACHED_DECODERS):
-        self.store, self.capacity = store, capacity
+    def __init__(self, store, capacity: int, max_batch_samples: int):
+        self.store, self.capacity, self.max_batch_samples = store, capacity, max_batch_samples
         self._entries = collections.OrderedDict()
         self._lock = threading.Lock()
         self._loading = threading.Lock()
@@ -188,7 +189,11 @@ class _DecoderCache:
         with self._loading:  # one load per decoder when many calls miss at once
             entry = self._cached(key)
             if entry is None:
-                entry = _ServedDecoder(load_decoder_artifact(self.store, tenant, decoder_id))
+                # One intra-op thread per session: with ONNX Runtime's default (a thread per core,
+                # spinning between runs) 32 Decode clients got 1.5-2x lower throughput and a higher
+                # p99 (benchmarks/bench_decode_latency.py, 2-core CPU).
+                decoder = load_decoder_artifact(self.store, tenant, decoder_id, threads=1)
+                entry = _ServedDecoder(decoder, self.max_batch_samples)
                 with self._lock:
                     self._entries[key] = entry
                     while len(self._entries) > self.capacity:
@@ -210,7 +215,7 @@ def _fit_result(info, fitted) -> decoding_pb2.FitDecoderResult:
 class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
-        self.decoders = _DecoderCache(store)
+        self.decoders = _DecoderCache(store, CACHED_DECODERS, MAX_BATCH_SAMPLES)
 
     @grpc_errors
     def FitDecoder(self, request, context):

@@ -29,6 +29,7 @@ from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv, pearson_r, r2_score
 from braindecode.errors import BraindecodeError, InvalidArgument
+from braindecode.onnxrt import create_session
 from braindecode.recordings import ArtifactInfo, Store, load_responses
 
 DECODER_ARTIFACT = "decoder"
@@ -123,7 +124,8 @@ class DecoderFit:
     model : RidgeDecoder, MLPDecoder or EEGDecoder
         Fitted on every trial.
     cv_scores : dict of str -> float
-        Means over the folds of the held-out scores (see ``folds``).
+        Means of the held-out scores (see ``folds``) over the folds that have them (``top_5``
+        needs 5 held-out stimuli).
     folds : list of dict
         Per fold: ``test_runs`` (recording ids held out), ``n_test_trials``, ``n_test_stimuli``
         and ``scores``: ``pearson`` and ``r2`` (means over embedding dimensions, per trial),
@@ -280,7 +282,8 @@ def fit_decoder_from_store(store: Store, tenant: str, recording_ids, preprocessi
     return DecoderFit(model, cv_scores, folds, provenance)
 
 
-def save_decoder_artifact(store: Store, tenant: str, model: BaseDecoder, provenance: dict | None = None) -> ArtifactInfo:
+def save_decoder_artifact(store: Store, tenant: str, model: BaseDecoder,
+                          provenance: dict | None = None) -> ArtifactInfo:
     """Store a fitted decoder as one ``decoder`` artifact: weights, config and ``model.onnx``.
 
     Parameters
@@ -303,14 +306,26 @@ def save_decoder_artifact(store: Store, tenant: str, model: BaseDecoder, provena
         return save_directory(store, tenant, DECODER_ARTIFACT, tmp, meta, provenance)
 
 
-def load_decoder_artifact(store: Store, tenant: str, decoder_id: str, device: str = "cpu") -> OnnxDecoder:
+def load_decoder_artifact(store: Store, tenant: str, decoder_id: str, device: str = "cpu",
+                          threads: int | None = None) -> OnnxDecoder:
     """The stored decoder's ONNX graph on ONNX Runtime (NotFound for another tenant's or kind's id).
 
     ``braindecode.decoding.load_decoder(store.artifact_dir(tenant, decoder_id))`` gives the torch
     decoder instead.
+
+    Parameters
+    ----------
+    device : {"cpu", "cuda", "cuda:N", "auto"}
+    threads : int, optional
+        Intra-op threads of the CPU session (default: ONNX Runtime's, one per core); a server
+        running many sessions at once wants 1.
     """
     store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)
-    return OnnxDecoder(store.artifact_dir(tenant, decoder_id) / ONNX_FILE, device=device)
+    path = store.artifact_dir(tenant, decoder_id) / ONNX_FILE
+    decoder = OnnxDecoder(path, device=device)
+    if threads:  # OnnxDecoder takes no thread count: its session is replaced by one that has it
+        decoder.session_ = create_session(str(path), device=device, threads=threads)
+    return decoder
 
 
 def retrieve_from_store(store: Store, tenant: str, queries, k: int = 5, activation_set_id: str = "",

@@ -30,7 +30,7 @@ FMRI_SPEC = {"modality": "fmri", "mask": None, "trials": {"method": "window", "w
 EEG_SPEC = {"modality": "eeg", "epochs": {"tmin": 0.0, "tmax": 0.3, "baseline": None}}
 RIDGE = {"alphas": [0.1, 1.0, 10.0, 100.0]}
 MLP = {"hidden_dim": 64, "n_blocks": 1, "input_dropout": 0.1,
-       "training": {"max_epochs": 40, "batch_size": 16, "patience": 40, "mixco_fraction": 0.0}}
+       "training": {"max_epochs": 20, "batch_size": 16, "patience": 20, "mixco_fraction": 0.0}}
 
 
 @pytest.fixture(autouse=True)
@@ -140,6 +140,20 @@ def test_fit_then_retrieve_recovers_held_out_stimuli(server, client, lab, world,
     assert np.mean(ids[:, 0] == truth) > 0.5  # chance: 1 / 120
 
 
+def test_fit_is_deterministic_under_a_seed(server, client, lab):
+    quick = {**MLP, "training": {**MLP["training"], "max_epochs": 3}}
+
+    def weights(seed):
+        result = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "pool", decoder="mlp", params=quick,
+                                    seed=seed)
+        info = server.store.get_artifact("lab-a", result.decoder_id)
+        return dict(result.cv_scores), info.files["weights.safetensors"]  # blobs are named by content
+
+    first = weights(5)
+    assert weights(5) == first
+    assert weights(6)[1] != first[1]
+
+
 def test_decode_matches_the_stored_torch_decoder(server, client, ridge_decoder, lab):
     samples = client.stream_data(lab["held_out"], FMRI_SPEC)
     torch_decoder = load_decoder(server.store.artifact_dir("lab-a", ridge_decoder.decoder_id))
@@ -245,7 +259,8 @@ def test_eeg_decoder_and_modality_mismatches(server, client, tmp_path, world, ri
 
 
 def test_fit_decoder_bad_input(server, client, lab, world):
-    partial = save_activation_set(server.store, "lab-a", ActivationSet(world[0][:10], {"pool": world[1]["pool"][:10]})).id
+    first_ten = ActivationSet(world[0][:10], {"pool": world[1]["pool"][:10]})
+    partial = save_activation_set(server.store, "lab-a", first_ten).id
     before = _artifact_ids(server)
     runs, acts = lab["runs"], lab["activations"]
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
@@ -258,6 +273,7 @@ def test_fit_decoder_bad_input(server, client, lab, world):
         (dict(decoder="mlp", params={"dropout": 1.5}), invalid, "dropout probability"),
         (dict(decoder="eeg", params=None), invalid, "'eeg' takes eeg data but the recordings give fmri"),
         (dict(val_fraction=0.2), invalid, "val_fraction applies to the neural decoders"),
+        (dict(decoder="mlp", params=MLP, val_fraction=0.95), invalid, "too few samples (72) for val_fraction=0.95"),
         (dict(preprocessing={"modality": "fmri", "mask": None}), invalid, "'epochs' or 'trials' step"),
         (dict(preprocessing={**FMRI_SPEC, "trials": {"method": "boxcar"}}), invalid, "boxcar"),
         (dict(layer="logits"), invalid, "unknown layer 'logits'; available: pool, small"),
@@ -275,10 +291,11 @@ def test_fit_decoder_bad_input(server, client, lab, world):
         kwargs = {**base, **override}
         _expect_error(lambda: client.fit_decoder(**kwargs), code, fragment)
     request = decoding_pb2.FitDecoderRequest(recording_ids=runs, activation_set_id=acts, layer="pool")
-    for json_fields, fragment in [({}, "preprocessing_json is required"),
-                                  ({"preprocessing_json": "{mask"}, "preprocessing_json is not valid JSON"),
-                                  ({"preprocessing_json": "[1]"}, "preprocessing_json must be a JSON object"),
-                                  ({"preprocessing_json": "{}", "params_json": "nope"}, "params_json is not valid JSON")]:
+    for json_fields, fragment in [
+            ({}, "preprocessing_json is required"),
+            ({"preprocessing_json": "{mask"}, "preprocessing_json is not valid JSON"),
+            ({"preprocessing_json": "[1]"}, "preprocessing_json must be a JSON object"),
+            ({"preprocessing_json": "{}", "params_json": "nope"}, "params_json is not valid JSON")]:
         bad = decoding_pb2.FitDecoderRequest(**json_fields)
         bad.MergeFrom(request)
         _expect_error(lambda: list(client.decoding.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
@@ -403,7 +420,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
 
 def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab):
     second = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "small", params=RIDGE).decoder_id
-    cache = _DecoderCache(server.store, capacity=1)
+    cache = _DecoderCache(server.store, capacity=1, max_batch_samples=8)
     first = cache.get("lab-a", ridge_decoder.decoder_id)
     assert cache.get("lab-a", ridge_decoder.decoder_id) is first
     assert cache.get("lab-a", second).decoder.n_dims_ == 4
@@ -422,7 +439,7 @@ def test_batched_runner_batches_concurrent_callers_and_recovers_from_errors():
             raise InvalidArgument("negative sample")
         return X * 2
 
-    runner = _BatchedRunner(predict)
+    runner = _BatchedRunner(predict, max_samples=64)
     results, errors = {}, {}
 
     def call(i):
