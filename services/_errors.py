@@ -13,7 +13,13 @@ from braindecode.errors import BraindecodeError
 log = logging.getLogger("braindecode.server")
 
 
-def _abort(context, exc: Exception):
+def _handle(context, exc: Exception):
+    """Turn ``exc`` into the call's status; re-raise aborts; stay quiet for calls already dead."""
+    if context.code() is not None and not isinstance(exc, BraindecodeError):
+        raise exc  # context.abort() already chose the status
+    if not context.is_active():  # cancelled by the client or past its deadline: nobody listens
+        log.debug("call ended by the client: %s", exc)
+        return
     if isinstance(exc, BraindecodeError):
         context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
     log.exception("internal error")
@@ -28,9 +34,7 @@ def grpc_errors(method):
             try:
                 yield from method(self, request, context)
             except Exception as exc:  # noqa: BLE001 - every error becomes a status
-                if context.code() is not None and not isinstance(exc, BraindecodeError):
-                    raise
-                _abort(context, exc)
+                _handle(context, exc)
         return stream
 
     @functools.wraps(method)
@@ -38,7 +42,5 @@ def grpc_errors(method):
         try:
             return method(self, request, context)
         except Exception as exc:  # noqa: BLE001
-            if context.code() is not None and not isinstance(exc, BraindecodeError):
-                raise
-            _abort(context, exc)
+            _handle(context, exc)
     return unary

@@ -62,7 +62,7 @@ def disk_space_errors():
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not is_disk_full(exc):
             raise
         raise ResourceExhausted(f"no space left on the server's disk ({exc.strerror}); "
                                 "nothing was stored") from exc
@@ -70,6 +70,11 @@ def disk_space_errors():
         if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
             raise
         raise ResourceExhausted(f"no space left on the server's disk ({exc}); nothing was stored") from exc
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an OSError says the disk (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _fsync_dir(path) -> None:

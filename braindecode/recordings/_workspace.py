@@ -22,6 +22,7 @@ import zlib
 
 from braindecode.errors import InvalidArgument, ResourceExhausted
 from braindecode.recordings._limits import ReadLimits
+from braindecode.recordings._store import is_disk_full
 
 _CHUNK = 2**20
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -61,7 +62,7 @@ class Workspace:
                             f"gzip data inflate past {max_bytes} bytes, {what} (gzip bomb?)")
                     fout.write(chunk)
         except (OSError, EOFError, zlib.error) as exc:
-            raise InvalidArgument(f"corrupt or truncated gzip data ({exc})") from exc
+            raise _unpack_error(exc, f"corrupt or truncated gzip data ({exc})") from exc
         return dest
 
     def unzip(self, src, limits: ReadLimits) -> list:
@@ -83,10 +84,17 @@ class Workspace:
                         shutil.copyfileobj(fin, fout, _CHUNK)
                 except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
                         RuntimeError, ValueError) as exc:
-                    raise InvalidArgument(f"zip member {info.filename!r} cannot be unpacked "
-                                          f"({exc})") from exc
+                    raise _unpack_error(exc, f"zip member {info.filename!r} cannot be unpacked "
+                                             f"({exc})") from exc
                 files.append(pathlib.PurePosixPath(*parts))
         return files
+
+
+def _unpack_error(exc: BaseException, message: str) -> Exception:
+    """A full disk is the server's problem (ResourceExhausted); anything else is the file's."""
+    if is_disk_full(exc):
+        return ResourceExhausted(f"no space left on the server's disk to unpack the upload ({exc.strerror})")
+    return InvalidArgument(message)
 
 
 def _checked_members(infos: list, limits: ReadLimits) -> list:
