@@ -13,6 +13,8 @@ braindecode is timed on the same subset for the ratio.
 
     python benchmarks/bench_ridge.py                     # 2000 x 1280 x 20000, 10 alphas, 5 folds
     python benchmarks/bench_ridge.py --targets 2000 --sklearn-targets 200   # quick run
+
+"ours_batched" is the same solver with ``n_targets_batch=2000``, which bounds its memory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
@@ -32,6 +35,8 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from braindecode.encoding import solve_ridge_cv
+
+BATCH = 2000  # n_targets_batch of the "ours_batched" run
 
 
 def make_data(n_samples, n_features, n_targets, seed=0):
@@ -47,8 +52,8 @@ def make_data(n_samples, n_features, n_targets, seed=0):
     return X.contiguous(), Y.contiguous()
 
 
-def run_ours(X, Y, alphas, folds):
-    result = solve_ridge_cv(X, Y, alphas, cv=KFold(folds), scoring="r2")
+def run_ours(X, Y, alphas, folds, n_targets_batch=None):
+    result = solve_ridge_cv(X, Y, alphas, cv=KFold(folds), scoring="r2", n_targets_batch=n_targets_batch)
     return result.best_alphas.numpy(), result.cv_scores.numpy()
 
 
@@ -87,7 +92,7 @@ def run_sklearn_loo(X, Y, alphas, folds):
     return np.asarray(model.alpha_), None
 
 
-METHODS = {"ours": run_ours, "himalaya": run_himalaya, "sklearn_grid": run_sklearn_grid,
+METHODS = {"ours": run_ours, "ours_batched": partial(run_ours, n_targets_batch=BATCH), "himalaya": run_himalaya, "sklearn_grid": run_sklearn_grid,
            "sklearn_loo": run_sklearn_loo}
 
 
@@ -172,7 +177,8 @@ def main():
           f"{args.alphas} alphas, {args.folds} folds; {args.threads} thread(s) for torch and BLAS")
 
     results = {}
-    for method, n_targets in [("ours", args.targets), ("himalaya", args.targets), ("ours_subset", subset),
+    for method, n_targets in [("ours", args.targets), ("ours_batched", args.targets), ("himalaya", args.targets),
+                              ("ours_subset", subset),
                               ("sklearn_grid", subset), ("sklearn_loo", subset)]:
         name = method.removesuffix("_subset")
         results[method] = timed(name, X, Y[:, :n_targets].contiguous(), alphas, args.folds)
@@ -181,6 +187,8 @@ def main():
     ours_time, ours_alphas, ours_scores = results["ours"]
     him_time, him_alphas, him_best = results["himalaya"]
     print(f"ratio himalaya/ours            {him_time / ours_time:6.2f}")
+    print(f"ratio himalaya/ours_batched    {him_time / results['ours_batched'][0]:6.2f}"
+          f"   (n_targets_batch={BATCH})")
     print(f"ratio sklearn_grid/ours        {results['sklearn_grid'][0] / results['ours_subset'][0]:6.2f}"
           f"   (on {subset} targets)")
     print(f"ratio sklearn_loo/ours         {results['sklearn_loo'][0] / results['ours_subset'][0]:6.2f}"
@@ -188,6 +196,9 @@ def main():
 
     print(f"equal vs himalaya: best alpha agrees on {agreement(ours_alphas, him_alphas, ours_scores, alphas)}; "
           f"max |best CV R2 diff| {np.abs(ours_scores.max(0) - him_best).max():.2e}")
+    _, batched_alphas, batched_scores = results["ours_batched"]
+    print(f"equal ours vs ours_batched: same best alphas {np.array_equal(ours_alphas, batched_alphas)}; "
+          f"max |CV R2 diff| {np.abs(ours_scores - batched_scores).max():.2e}")
     _, grid_alphas, grid_scores = results["sklearn_grid"]
     print(f"equal vs sklearn grid: best alpha agrees on "
           f"{agreement(ours_alphas[:subset], grid_alphas, ours_scores[:, :subset], alphas)}; "
@@ -197,7 +208,7 @@ def main():
         with tempfile.TemporaryDirectory() as data_dir:
             np.save(os.path.join(data_dir, "X.npy"), X.numpy())
             np.save(os.path.join(data_dir, "Y.npy"), Y.numpy())
-            for method, n_targets in [("ours", args.targets), ("himalaya", args.targets),
+            for method, n_targets in [("ours", args.targets), ("ours_batched", args.targets), ("himalaya", args.targets),
                                       ("sklearn_grid", subset), ("sklearn_loo", subset)]:
                 peak = memory_in_subprocess(method, data_dir, n_targets, args)
                 print(f"peak memory {method:<13} {n_targets:>6} targets  {peak:9.1f} MiB above the loaded data")

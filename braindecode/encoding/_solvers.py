@@ -318,6 +318,13 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
     RidgeCVResult
         coef (n_features, n_targets), intercept (n_targets,), best_alphas (n_targets,),
         cv_scores (n_alphas, n_targets), all on the CPU.
+
+    Notes
+    -----
+    Besides ``X``, the device holds the fold operators, about
+    ``n_alphas * n_samples * min(n_features, n_train)`` values of ``dtype``, and per
+    target batch ``Y``, ``X^T Y`` and the test predictions of one fold for all alphas
+    (``n_alphas * n_test * n_targets_batch`` values).
     """
     X, Y, alphas, device, dtype = prepare(X, Y, alphas, device, dtype)
     score_fn = check_score(scoring)
