@@ -11,7 +11,8 @@ candidate ratio vector ``g`` (over all alphas at once) and keeps, for each
 target, the (g, alpha) pair with the best cross-validation score. Candidates are
 either given (a deterministic grid) or drawn from a Dirichlet distribution on the
 simplex, the random search of himalaya's ``solve_group_ridge_random_search``.
-The refit decomposes the design once per candidate that some target selected.
+The refit factorizes the scaled design once per (candidate, alpha) pair that some
+target selected.
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ alpha it selected (one factorization per selected alpha).
 
 Where a training set has fewer samples than features, the kernel
 ``X_train X_train^T`` replaces the Gram matrix (the dual form), the operators have
-shape (n_test, n_train) and multiply ``Y_train``. The Gram / kernel matrices and
-their inverses are computed in float64 whatever ``dtype``; the products over
-targets, which dominate the cost, run in ``dtype``. The Cholesky factorizations
-run at matrix-product speed, unlike an eigendecomposition or SVD (a 1280 x 1280
-SVD costs about as much as 30 of them on a CPU); a matrix that is not positive definite in float64
+shape (n_test, n_train) and multiply ``Y_train``. The Gram / kernel matrices,
+their Cholesky factors and the fold operators are computed in float64 whatever
+``dtype``; the products over targets, which dominate the cost, and the refit's
+triangular solves run in ``dtype``. The Cholesky factorizations
+run at matrix-product speed, unlike an eigendecomposition or SVD (on a 2-core CPU,
+one eigendecomposition of a 1280 x 1280 Gram matrix took as long as about 40
+Cholesky factorizations of it); a matrix that is not positive definite in float64
 (alpha below the rounding of the Gram matrix) falls back to its eigendecomposition
 with negative eigenvalues set to zero.
 
