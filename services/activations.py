@@ -28,8 +28,8 @@ from braindecode.artifacts import ACTIVATIONS, load_activation_set
 from braindecode.errors import InvalidArgument
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from services._errors import grpc_errors
+from services._progress import Cancelled, progress_stream
 from services._tenancy import current_tenant
-from services.decoding import _Cancelled, _progress_stream
 
 
 class _LoadedModel:
@@ -171,9 +171,10 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
                         lambda done, total: progress("extract", done, total), loaded.provenance)
 
         try:
-            info = yield from _progress_stream(
-                extract, context, lambda p: activations_pb2.ExtractActivationsEvent(progress=p))
-        except _Cancelled:  # cancelled or past its deadline: nobody is listening
+            info = yield from progress_stream(
+                extract, context, lambda p: activations_pb2.ExtractActivationsEvent(progress=p),
+                "extract-activations")
+        except Cancelled:  # cancelled or past its deadline: nobody is listening
             return
         activations = load_activation_set(self.store, tenant, info.id)
         yield activations_pb2.ExtractActivationsEvent(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import json
-import queue
 import threading
 
 import numpy as np
@@ -23,16 +22,13 @@ from braindecode.decoding import (
     save_decoder_artifact,
 )
 from braindecode.errors import InvalidArgument
-from braindecode.v1 import common_pb2, decoding_pb2, decoding_pb2_grpc
+from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services._errors import grpc_errors
+from services._progress import progress_stream
 from services._tenancy import current_tenant
 
 CACHED_DECODERS = 16
 MAX_BATCH_SAMPLES = 256
-
-
-class _Cancelled(Exception):
-    """Raised in a worker's progress callback once its call is no longer active."""
 
 
 def _json_object(text: str, field: str, required: bool = False):
@@ -47,37 +43,6 @@ def _json_object(text: str, field: str, required: bool = False):
     if not isinstance(value, dict):
         raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
     return value
-
-
-def _progress_stream(work, context, wrap):
-    """Run ``work(progress)`` in a thread, yield ``wrap(Progress)`` as it reports, return its result.
-
-    ``progress(stage, done, total)`` raises ``_Cancelled`` once the call is cancelled or past its
-    deadline, which stops the work at its next report.
-    """
-    events = queue.Queue()
-    outcome = {}
-
-    def progress(stage, done, total):
-        if not context.is_active():
-            raise _Cancelled(stage)
-        events.put(common_pb2.Progress(stage=stage, fraction=min(done / total, 1.0),
-                                       message=f"{stage}: {done:.3g} of {total}"))
-
-    def run():
-        try:
-            outcome["result"] = work(progress)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the handler thread
-            outcome["error"] = exc
-        finally:
-            events.put(None)
-
-    threading.Thread(target=run, name="decoding-fit", daemon=True).start()
-    while (message := events.get()) is not None:
-        yield wrap(message)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
 
 
 class _Request:
@@ -232,8 +197,8 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
             progress("store", 0, 1)
             return _fit_result(save_decoder_artifact(self.store, tenant, fitted.model, fitted.provenance), fitted)
 
-        result = yield from _progress_stream(fit_and_store, context,
-                                             lambda p: decoding_pb2.FitDecoderEvent(progress=p))
+        result = yield from progress_stream(fit_and_store, context,
+                                            lambda p: decoding_pb2.FitDecoderEvent(progress=p), "decoding-fit")
         yield decoding_pb2.FitDecoderEvent(result=result)
 
     @grpc_errors
