@@ -22,8 +22,10 @@ from braindecode import tensors
 from braindecode.containers import Events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
+from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
 from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
+from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -71,6 +73,18 @@ def stimulus_messages(images=None, texts=None, ids=None) -> list:
     return [activations_pb2.Stimulus(id=i, text=x) for i, x in zip(ids, items)]
 
 
+def roi_message(roi, name: str = "") -> comparison_pb2.ROI:
+    """A ``comparison_pb2.ROI``: feature indices (a list or 1-D int array), a 3-D mask array in the
+    recordings' voxel grid, or a NIfTI mask as a file path or its bytes (resampled by the server)."""
+    if isinstance(roi, (bytes, str, pathlib.Path)):
+        payload = roi if isinstance(roi, bytes) else pathlib.Path(roi).read_bytes()
+        return comparison_pb2.ROI(mask_nifti=payload, name=name)
+    array = np.asarray(roi)
+    if array.ndim == 3:
+        return comparison_pb2.ROI(mask=tensors.to_tensor(array), name=name)
+    return comparison_pb2.ROI(feature_indices=[int(i) for i in array.reshape(-1)], name=name)
+
+
 def _events(events) -> list:
     if events is None:
         return []
@@ -112,8 +126,10 @@ class Client:
         self.timeout = timeout
         self.recordings = recordings_pb2_grpc.RecordingServiceStub(self.channel)
         self.decoding = decoding_pb2_grpc.DecodingServiceStub(self.channel)
+        self.encoding = encoding_pb2_grpc.EncodingServiceStub(self.channel)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.activations = activations_pb2_grpc.ActivationServiceStub(self.channel)
+        self.comparison = comparison_pb2_grpc.ComparisonServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):
@@ -178,6 +194,45 @@ class Client:
             id=recording_id, preprocessing_json=json.dumps(preprocessing) if preprocessing else "")
         return tensors.from_chunks(self.recordings.StreamData(request, metadata=self.metadata,
                                                               timeout=self.timeout))
+
+    # -- encoding ---------------------------------------------------------------------
+    def fit_encoder(self, recording_ids, preprocessing: dict, activation_set_id: str, layers, alphas=(),
+                    delays=(), lags=None, cv_folds: int = 0, n_ratios: int = 0, seed: int = 0, device: str = "",
+                    on_progress=None) -> encoding_pb2.FitEncoderResult:
+        """Fit and store an encoder (see ``braindecode.encoding.fit_encoder_from_store``).
+
+        ``layers`` is one layer name (ridge) or several (banded ridge); ``lags`` is (tmin, tmax, sfreq).
+        ``on_progress(common_pb2.Progress)`` is called for each progress message streamed back.
+        """
+        request = encoding_pb2.FitEncoderRequest(
+            recording_ids=list(recording_ids), preprocessing_json=json.dumps(preprocessing),
+            activation_set_id=activation_set_id, layers=[layers] if isinstance(layers, str) else list(layers),
+            alphas=list(alphas), delays=list(delays), cv_folds=cv_folds, n_ratios=n_ratios, seed=seed,
+            device=device, lags=None if lags is None else encoding_pb2.Lags(tmin=lags[0], tmax=lags[1], sfreq=lags[2]))
+        result = None
+        for event in self.encoding.FitEncoder(request, metadata=self.metadata, timeout=self.timeout):
+            if event.WhichOneof("event") == "result":
+                result = event.result
+            elif on_progress is not None:
+                on_progress(event.progress)
+        return result
+
+    def predict(self, encoder_id: str, features=None, activation_set_id: str = "", stimulus_ids=()) -> np.ndarray:
+        """Responses (n, *response_shape) predicted from features (n, n_features), or from the rows of
+        ``stimulus_ids`` in a stored activation set."""
+        request = encoding_pb2.PredictRequest(
+            encoder_id=encoder_id, activation_set_id=activation_set_id, stimulus_ids=list(stimulus_ids),
+            features=None if features is None else tensors.to_tensor(np.asarray(features, dtype=np.float32)))
+        return tensors.from_chunks(self.encoding.Predict(request, metadata=self.metadata, timeout=self.timeout))
+
+    def score_encoder(self, encoder_id: str, recording_ids, preprocessing: dict | None = None,
+                      activation_set_id: str = "") -> encoding_pb2.ScoreResponse:
+        """Per-target scores of a stored encoder on recordings (default: its preprocessing and activation
+        set), and the stored score map (``score_map_nifti``: .nii.gz bytes for fMRI voxels)."""
+        request = encoding_pb2.ScoreRequest(
+            encoder_id=encoder_id, recording_ids=list(recording_ids), activation_set_id=activation_set_id,
+            preprocessing_json=json.dumps(preprocessing) if preprocessing else "")
+        return self._call(self.encoding.Score, request)
 
     # -- decoding ---------------------------------------------------------------------
     def fit_decoder(self, recording_ids, preprocessing: dict, activation_set_id: str, layer: str,
@@ -337,3 +392,58 @@ class Client:
         request = activations_pb2.StreamActivationsRequest(id=activation_set_id, layer=layer)
         return tensors.from_chunks(self.activations.StreamActivations(request, metadata=self.metadata,
                                                                       timeout=self.timeout))
+
+    # -- comparison -------------------------------------------------------------------
+    def compute_rdm(self, recording_ids=(), preprocessing: dict | None = None, roi=None, time_window=None,
+                    activation_set_id: str = "", layer: str = "", method: str = "correlation", condition_ids=(),
+                    device: str = "") -> list:
+        """Compute and store RDMs (``comparison_pb2.RDM``, the matrix in ``.rdm``): one per subject of
+        recordings (``roi`` as in :func:`roi_message`, ``time_window`` (start, stop) s for EEG/MEG),
+        or one of an activation layer. ``condition_ids`` fixes the conditions and their order."""
+        request = comparison_pb2.ComputeRDMRequest(
+            recording_ids=list(recording_ids), preprocessing_json=json.dumps(preprocessing) if preprocessing else "",
+            roi=None if roi is None else roi_message(roi),
+            time_window=None if time_window is None else comparison_pb2.TimeWindow(
+                start=time_window[0], stop=time_window[1]),
+            activation_set_id=activation_set_id, layer=layer, method=method, condition_ids=list(condition_ids),
+            device=device)
+        return list(self._call(self.comparison.ComputeRDM, request).rdms)
+
+    def get_rdm(self, rdm_id: str) -> comparison_pb2.RDM:
+        return self._call(self.comparison.GetRDM, comparison_pb2.GetRDMRequest(id=rdm_id))
+
+    def compare(self, brain_rdm_ids, model_rdm_ids: dict, method: str = "pearson", n_bootstrap: int = 1000,
+                bootstrap: str = "conditions", n_permutations: int = 1000, seed: int = 0, ci: float = 0.95,
+                device: str = "", on_progress=None) -> comparison_pb2.CompareResult:
+        """Compare brain RDMs (one per subject) with model RDMs (name -> id); the stored result.
+
+        ``on_progress(common_pb2.Progress)`` is called for each progress message streamed back.
+        """
+        request = comparison_pb2.CompareRequest(
+            brain_rdm_ids=list(brain_rdm_ids),
+            model_rdms=[comparison_pb2.ModelRDM(name=name, rdm_id=rdm_id) for name, rdm_id in model_rdm_ids.items()],
+            method=method, n_bootstrap=n_bootstrap, bootstrap=bootstrap, n_permutations=n_permutations, seed=seed,
+            ci=ci, device=device)
+        result = None
+        for event in self.comparison.Compare(request, metadata=self.metadata, timeout=self.timeout):
+            if event.WhichOneof("event") == "result":
+                result = event.result
+            elif on_progress is not None:
+                on_progress(event.progress)
+        return result
+
+    def score_matrix(self, activation_set_id: str, recording_ids, preprocessing: dict, rois: dict | None = None,
+                     layers=(), time_window=None, method: str = "rsa", rdm_method: str = "correlation",
+                     comparison: str = "spearman", kernel: str = "linear", debiased: bool = False,
+                     device: str = "") -> comparison_pb2.ScoreMatrixResponse:
+        """Layers x ROIs (``rois``: name -> ROI as in :func:`roi_message`), or layers x times for EEG/MEG
+        epochs without ROIs; scores per subject and their mean, stored."""
+        request = comparison_pb2.ScoreMatrixRequest(
+            activation_set_id=activation_set_id, layers=list(layers), recording_ids=list(recording_ids),
+            preprocessing_json=json.dumps(preprocessing),
+            rois=[roi_message(roi, name) for name, roi in (rois or {}).items()],
+            time_window=None if time_window is None else comparison_pb2.TimeWindow(
+                start=time_window[0], stop=time_window[1]),
+            method=method, rdm_method=rdm_method, comparison=comparison, kernel=kernel, debiased=debiased,
+            device=device)
+        return self._call(self.comparison.ScoreMatrix, request)

@@ -20,12 +20,16 @@ from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
 from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
+from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
+from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
 from services.decoding import DecodingServicer
 from services.recordings import RecordingServicer
 from services.jobs import JobServicer
 from services.activations import ActivationServicer
+from services.encoding import EncodingServicer
+from services.comparison import ComparisonServicer
 
 log = logging.getLogger("braindecode.server")
 
@@ -41,6 +45,10 @@ def _services(store: Store, config: Config) -> list:
          decoding_pb2_grpc.add_DecodingServiceServicer_to_server, DecodingServicer(store, config)),
         (activations_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
          activations_pb2_grpc.add_ActivationServiceServicer_to_server, ActivationServicer(store, config)),
+        (encoding_pb2.DESCRIPTOR.services_by_name["EncodingService"].full_name,
+         encoding_pb2_grpc.add_EncodingServiceServicer_to_server, EncodingServicer(store, config)),
+        (comparison_pb2.DESCRIPTOR.services_by_name["ComparisonService"].full_name,
+         comparison_pb2_grpc.add_ComparisonServiceServicer_to_server, ComparisonServicer(store, config)),
     ]
 
 
