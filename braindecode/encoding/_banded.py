@@ -167,7 +167,7 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
     for candidate in torch.unique(best_candidate).tolist():
         chosen = torch.nonzero(best_candidate == candidate)[:, 0]
         scaled = X * scales[candidate]
-        refit = RefitSolver(scaled)
+        refit = RefitSolver(scaled, alphas.tolist())
         for part in target_batches(len(chosen), n_targets_batch):
             columns = chosen[part]
             batch, y_mean = load_batch(Y, columns, device, fit_intercept)

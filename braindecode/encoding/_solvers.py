@@ -75,36 +75,96 @@ class _Fold:
     x_mean: torch.Tensor | None  # training mean of X, primal folds with an intercept
 
 
-class RegularizedSolve:
-    """Solves ``(gram + alpha I) x = rhs`` for a symmetric positive semi-definite ``gram``.
+EIGH_MIN_ALPHAS = 40  # from this many alphas one eigendecomposition beats a Cholesky per alpha
 
-    The float64 Cholesky factor of the shifted matrix is kept in ``dtype``. When the
-    shifted matrix is not positive definite in float64 (alpha below the rounding of
-    ``gram``), the inverse is built from the eigendecomposition of ``gram`` with its
-    negative eigenvalues set to zero.
+
+class RegularizedGram:
+    """``(gram + alpha I)^-1`` for a set of alphas and a symmetric positive semi-definite ``gram``.
+
+    Below ``EIGH_MIN_ALPHAS`` alphas, each alpha gets a float64 Cholesky factorization
+    when first needed (matrix-product speed; on a 2-core CPU one eigendecomposition
+    of a 1280 x 1280 matrix took as long as about 40 of them). From that many alphas
+    on, one eigendecomposition serves them all. A shifted matrix that is not
+    positive definite in float64 (alpha below the rounding of ``gram``) also uses
+    the eigendecomposition, with negative eigenvalues set to zero.
 
     Parameters
     ----------
     gram : tensor of shape (n, n), float64
-    alpha : float
-    dtype : torch.dtype
+    alphas : sequence of float
     """
 
-    def __init__(self, gram: torch.Tensor, alpha: float, dtype: torch.dtype):
-        shifted = gram + alpha * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-        factor, info = torch.linalg.cholesky_ex(shifted)
-        self.factor, self.inverse = None, None
-        if int(info) == 0:
-            self.factor = factor.to(dtype)
-        else:
-            eigenvalues, eigenvectors = torch.linalg.eigh(gram)
-            self.inverse = ((eigenvectors / (eigenvalues.clamp(min=0) + alpha)) @ eigenvectors.T).to(dtype)
+    def __init__(self, gram: torch.Tensor, alphas):
+        self.gram = gram
+        self.alphas = [float(alpha) for alpha in alphas]
+        self._factors = {}
+        self._eigen = None
+        self.eigen_for_all = len(self.alphas) >= EIGH_MIN_ALPHAS
+        if self.eigen_for_all:
+            self._eigendecomposition()
 
-    def __call__(self, rhs: torch.Tensor) -> torch.Tensor:
-        """x of the shape of ``rhs`` (n, k)."""
-        if self.factor is not None:
-            return torch.cholesky_solve(rhs, self.factor)
-        return self.inverse @ rhs
+    def _eigendecomposition(self):
+        if self._eigen is None:
+            eigenvalues, eigenvectors = torch.linalg.eigh(self.gram)
+            self._eigen = eigenvalues.clamp_(min=0), eigenvectors
+        return self._eigen
+
+    def _factor(self, alpha: float):
+        """Cholesky factor of ``gram + alpha I``, or None where it is not positive definite."""
+        if alpha not in self._factors:
+            identity = torch.eye(self.gram.shape[0], dtype=self.gram.dtype, device=self.gram.device)
+            factor, info = torch.linalg.cholesky_ex(self.gram + alpha * identity)
+            self._factors[alpha] = factor if int(info) == 0 else None
+        return self._factors[alpha]
+
+    def uses_eigen(self, alpha: float) -> bool:
+        return self.eigen_for_all or self._factor(alpha) is None
+
+    def right_products(self, left: torch.Tensor, dtype) -> torch.Tensor:
+        """``left @ (gram + alpha I)^-1`` for every alpha.
+
+        left : tensor of shape (n_rows, n), float64
+
+        Returns
+        -------
+        products : tensor of shape (n_alphas, n_rows, n) in ``dtype``
+        """
+        products = torch.empty((len(self.alphas), left.shape[0], left.shape[1]), dtype=dtype, device=left.device)
+        right = left.T.contiguous()
+        projected = None
+        for index, alpha in enumerate(self.alphas):
+            if self.uses_eigen(alpha):
+                eigenvalues, eigenvectors = self._eigendecomposition()
+                projected = left @ eigenvectors if projected is None else projected
+                products[index] = (projected / (eigenvalues + alpha)) @ eigenvectors.T
+            else:
+                products[index] = torch.cholesky_solve(right, self._factor(alpha)).T
+        return products
+
+    def solve(self, rhs: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+        """``(gram + alphas[t] I)^-1 @ rhs[:, t]`` for every column, in the dtype of ``rhs``.
+
+        rhs : tensor of shape (n, n_targets)
+        alphas : tensor of shape (n_targets,), values among ``self.alphas``
+        """
+        solution = torch.empty_like(rhs)
+        values = alphas.cpu()
+        eigen_columns = []
+        for alpha in torch.unique(values).tolist():
+            columns = torch.nonzero(values == alpha)[:, 0]
+            if self.uses_eigen(alpha):
+                eigen_columns.append(columns)
+                continue
+            columns = columns.to(rhs.device)
+            solution[:, columns] = torch.cholesky_solve(rhs[:, columns], self._factor(alpha).to(rhs.dtype))
+        if eigen_columns:
+            columns = torch.cat(eigen_columns)
+            eigenvalues, eigenvectors = self._eigendecomposition()
+            shrink = (1.0 / (eigenvalues[:, None] + values[columns].to(eigenvalues)[None, :])).to(rhs.dtype)
+            columns = columns.to(rhs.device)
+            eigenvectors = eigenvectors.to(rhs.dtype)
+            solution[:, columns] = eigenvectors @ (eigenvectors.T @ rhs[:, columns]).mul_(shrink)
+        return solution
 
 
 def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
@@ -120,10 +180,7 @@ def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
         gram, left = x_train.T @ x_train, x_test
     else:
         gram, left = x_train @ x_train.T, x_test @ x_train.T
-    operators = torch.empty((len(alphas), len(test), gram.shape[0]), dtype=dtype, device=X.device)
-    right = left.T.contiguous()
-    for index, alpha in enumerate(alphas.tolist()):
-        operators[index] = RegularizedSolve(gram, alpha, gram.dtype)(right).T
+    operators = RegularizedGram(gram, alphas.tolist()).right_products(left, dtype)
     member = torch.zeros(n_samples, dtype=torch.bool, device=X.device)
     member[train] = True
     complement = len(train) + len(test) == n_samples and int(member.sum()) == len(train) and not bool(member[test].any())
@@ -200,19 +257,15 @@ class RefitSolver:
     ----------
     X : tensor of shape (n_samples, n_features)
         Centered already when an intercept is fitted.
+    alphas : sequence of float
+        The alphas targets may select.
     """
 
-    def __init__(self, X: torch.Tensor):
+    def __init__(self, X: torch.Tensor, alphas):
         self.X = X
         self.primal = X.shape[1] <= X.shape[0]
         x64 = X.double()
-        self.gram = x64.T @ x64 if self.primal else x64 @ x64.T
-        self._solvers = {}
-
-    def _solve(self, alpha: float) -> RegularizedSolve:
-        if alpha not in self._solvers:
-            self._solvers[alpha] = RegularizedSolve(self.gram, alpha, self.X.dtype)
-        return self._solvers[alpha]
+        self.inverse = RegularizedGram(x64.T @ x64 if self.primal else x64 @ x64.T, alphas)
 
     def coef(self, Y, XtY, alphas: torch.Tensor) -> torch.Tensor:
         """Ridge weights of shape (n_features, n_targets), one alpha per target.
@@ -222,14 +275,9 @@ class RefitSolver:
             ``X.T @ Y``, used by the primal form.
         alphas : tensor of shape (n_targets,)
         """
-        rhs = XtY if self.primal else Y
-        weights = torch.empty((self.X.shape[1], rhs.shape[1]), dtype=rhs.dtype, device=rhs.device)
-        values = alphas.cpu()
-        for alpha in torch.unique(values).tolist():
-            columns = torch.nonzero(values == alpha)[:, 0].to(rhs.device)
-            solution = self._solve(alpha)(rhs[:, columns])
-            weights[:, columns] = solution if self.primal else self.X.T @ solution
-        return weights
+        if self.primal:
+            return self.inverse.solve(XtY, alphas)
+        return self.X.T @ self.inverse.solve(Y, alphas)
 
 
 def prepare(X, Y, alphas, device, dtype):
@@ -280,7 +328,7 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
         raise InvalidArgument(f"alpha has {len(alphas)} values for {Y.shape[1]} targets")
     alphas = alphas.expand(Y.shape[1])
     X, x_mean = center(X, fit_intercept)
-    refit = RefitSolver(X)
+    refit = RefitSolver(X, torch.unique(alphas).tolist())
     coef = torch.empty((X.shape[1], Y.shape[1]), dtype=dtype)
     intercept = torch.zeros(Y.shape[1], dtype=dtype)
     for columns in target_batches(Y.shape[1], n_targets_batch):
@@ -333,7 +381,7 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
     splits = check_cv(cv, X.shape[0], groups)
     X, x_mean = center(X, fit_intercept)
     folds = plan_folds(X, splits, alphas, fit_intercept, dtype)
-    refit = RefitSolver(X)
+    refit = RefitSolver(X, alphas.tolist())
     n_features, n_targets = X.shape[1], Y.shape[1]
     coef = torch.empty((n_features, n_targets), dtype=dtype)
     intercept = torch.zeros(n_targets, dtype=dtype)

@@ -8,13 +8,14 @@ from sklearn.metrics import r2_score as sk_r2
 from sklearn.model_selection import KFold, LeaveOneOut, TimeSeriesSplit, cross_val_predict
 
 from braindecode.encoding import RidgeCV, RunKFold, solve_ridge, solve_ridge_cv
+from braindecode.encoding._solvers import EIGH_MIN_ALPHAS, RegularizedGram
 
 ALPHAS = np.logspace(-2, 4, 9)
 # (n_samples, n_features): primal folds (features <= train samples) and dual folds (kernel form)
 SHAPES = {"primal": (120, 30), "dual": (60, 100)}
 
 
-def _himalaya_fit(X, Y, fit_intercept, scoring):
+def _himalaya_fit(X, Y, fit_intercept, scoring, alphas):
     import himalaya.ridge as hr
     from himalaya.backend import get_backend
     from himalaya.scoring import correlation_score, r2_score
@@ -22,7 +23,7 @@ def _himalaya_fit(X, Y, fit_intercept, scoring):
     score_func = {"r2": r2_score, "pearson": correlation_score}[scoring]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # n_samples < n_features advice
-        model = hr.RidgeCV(alphas=ALPHAS, cv=KFold(5), fit_intercept=fit_intercept,
+        model = hr.RidgeCV(alphas=alphas, cv=KFold(5), fit_intercept=fit_intercept,
                            solver_params=dict(score_func=score_func)).fit(X, Y)
     backend = get_backend()
     return (backend.to_numpy(model.predict(X)), backend.to_numpy(model.best_alphas_),
@@ -30,16 +31,18 @@ def _himalaya_fit(X, Y, fit_intercept, scoring):
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-@pytest.mark.parametrize(("backend", "fit_intercept", "scoring"), [
-    ("numpy", True, "r2"), ("numpy", False, "r2"), ("numpy", True, "pearson"),
-    ("torch", True, "r2"), ("torch", False, "pearson"),
+@pytest.mark.parametrize(("backend", "fit_intercept", "scoring", "n_alphas"), [
+    ("numpy", True, "r2", len(ALPHAS)), ("numpy", False, "r2", len(ALPHAS)), ("numpy", True, "pearson", len(ALPHAS)),
+    ("torch", True, "r2", len(ALPHAS)), ("torch", False, "pearson", len(ALPHAS)),
+    ("numpy", True, "r2", EIGH_MIN_ALPHAS),  # one eigendecomposition per fold instead of a Cholesky per alpha
 ])
-def test_matches_himalaya_ridgecv(himalaya_backend, simulate, backend, shape, fit_intercept, scoring):
+def test_matches_himalaya_ridgecv(himalaya_backend, simulate, backend, shape, fit_intercept, scoring, n_alphas):
     himalaya_backend(backend)
+    alphas = np.logspace(-2, 4, n_alphas)
     X, Y, _ = simulate(*SHAPES[shape], n_targets=7, seed=1)
-    predictions, best_alphas, best_scores = _himalaya_fit(X, Y, fit_intercept, scoring)
+    predictions, best_alphas, best_scores = _himalaya_fit(X, Y, fit_intercept, scoring, alphas)
 
-    ours = RidgeCV(alphas=ALPHAS, cv=KFold(5), fit_intercept=fit_intercept, scoring=scoring, dtype="float64").fit(X, Y)
+    ours = RidgeCV(alphas=alphas, cv=KFold(5), fit_intercept=fit_intercept, scoring=scoring, dtype="float64").fit(X, Y)
 
     np.testing.assert_allclose(ours.best_alphas_, best_alphas, rtol=1e-9)
     np.testing.assert_allclose(ours.predict(X), predictions, rtol=1e-8, atol=1e-8)
@@ -161,19 +164,37 @@ def test_cuda_matches_cpu(simulate, shape):
     np.testing.assert_allclose(gpu.coef.numpy(), cpu.coef.numpy(), rtol=1e-8, atol=1e-10)
 
 
-def test_regularized_solve_cholesky_and_clamped_fallback():
-    from braindecode.encoding._solvers import RegularizedSolve
+def _psd(eigenvalues, seed=11):
+    basis, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(eigenvalues), len(eigenvalues))))
+    return basis, torch.as_tensor(basis @ np.diag(eigenvalues) @ basis.T)
 
-    rng = np.random.default_rng(11)
-    basis, _ = np.linalg.qr(rng.standard_normal((4, 4)))
-    rhs = torch.as_tensor(rng.standard_normal((4, 2)))
-    definite = torch.as_tensor(basis @ np.diag([3.0, 2.0, 1.0, 0.0]) @ basis.T)
-    solve = RegularizedSolve(definite, 0.5, torch.float64)
-    assert solve.factor is not None
-    np.testing.assert_allclose(solve(rhs).numpy(), np.linalg.solve(definite.numpy() + 0.5 * np.eye(4), rhs.numpy()))
+
+@pytest.mark.parametrize("n_alphas", [3, EIGH_MIN_ALPHAS])  # a Cholesky per alpha, one eigendecomposition
+def test_regularized_gram_products_and_solves(n_alphas):
+    _, gram = _psd([3.0, 2.0, 1.0, 0.0])
+    alphas = np.logspace(-1, 1, n_alphas)
+    inverse = RegularizedGram(gram, alphas)
+    assert inverse.eigen_for_all == (n_alphas >= EIGH_MIN_ALPHAS)
+    left = torch.as_tensor(np.random.default_rng(0).standard_normal((2, 4)))
+    expected = [left.numpy() @ np.linalg.inv(gram.numpy() + alpha * np.eye(4)) for alpha in alphas]
+    np.testing.assert_allclose(inverse.right_products(left, torch.float64).numpy(), expected, rtol=1e-10)
+    rhs = torch.as_tensor(np.random.default_rng(1).standard_normal((4, 3)))
+    chosen = torch.as_tensor(alphas[[0, -1, 0]])
+    expected = [np.linalg.solve(gram.numpy() + a * np.eye(4), rhs[:, t].numpy()) for t, a in enumerate(chosen.tolist())]
+    np.testing.assert_allclose(inverse.solve(rhs, chosen).numpy(), np.array(expected).T, rtol=1e-10)
+
+
+def test_regularized_gram_falls_back_to_clamped_eigenvalues():
     # a rounding-level negative eigenvalue larger than alpha: Cholesky fails, eigenvalues are clamped
-    indefinite = torch.as_tensor(basis @ np.diag([3.0, 2.0, 1.0, -1e-3]) @ basis.T)
-    solve = RegularizedSolve(indefinite, 1e-4, torch.float64)
-    assert solve.factor is None
+    basis, gram = _psd([3.0, 2.0, 1.0, -1e-3])
+    inverse = RegularizedGram(gram, [1e-4, 1.0])
+    assert inverse.uses_eigen(1e-4) and not inverse.uses_eigen(1.0)
+    rhs = torch.as_tensor(np.random.default_rng(2).standard_normal((4, 2)))
     clamped = basis @ np.diag(1 / (np.array([3.0, 2.0, 1.0, 0.0]) + 1e-4)) @ basis.T
-    np.testing.assert_allclose(solve(rhs).numpy(), clamped @ rhs.numpy(), rtol=1e-8)
+    regular = np.linalg.inv(gram.numpy() + np.eye(4))
+    solution = inverse.solve(rhs, torch.tensor([1e-4, 1.0], dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(solution[:, 0], clamped @ rhs[:, 0].numpy(), rtol=1e-8)
+    np.testing.assert_allclose(solution[:, 1], regular @ rhs[:, 1].numpy(), rtol=1e-8)
+    products = inverse.right_products(rhs.T.contiguous(), torch.float64).numpy()
+    np.testing.assert_allclose(products[0], rhs.T.numpy() @ clamped, rtol=1e-8)
+    np.testing.assert_allclose(products[1], rhs.T.numpy() @ regular, rtol=1e-8)
