@@ -328,7 +328,7 @@ def save_encoder(model, directory, provenance: dict | None = None) -> pathlib.Pa
     encoder = model if isinstance(model, Encoder) else Encoder(model)
     provenance = _check_json(encoder.provenance if provenance is None else provenance)
     estimator, name = encoder.estimator, type(encoder.estimator).__name__
-    weights = safetensors.numpy.save({attr: np.ascontiguousarray(np.asarray(getattr(estimator, attr)))
+    weights = safetensors.numpy.save({attr: np.array(getattr(estimator, attr), order="C")
                                       for attr in FITTED_ARRAYS[name]})
     files = {WEIGHTS: weights}
     space = encoder.space
