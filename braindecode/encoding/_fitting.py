@@ -38,7 +38,7 @@ ENCODER_ARTIFACT = "encoder"
 SCORE_MAP_ARTIFACT = "score-map"
 SCORES_FILE = "scores.npy"
 SCORE_MAP_FILE = "score_map.nii.gz"
-MODALITIES = ("fmri", "eeg", "meg")
+_MODALITIES = ("fmri", "eeg", "meg")
 #: Inner folds (of whole runs where there are two or more) that select the alphas.
 MAX_INNER_FOLDS = 5
 
@@ -191,8 +191,8 @@ def _recordings(store: Store, tenant: str, recording_ids) -> list:
     modalities = sorted({info.modality for info in infos})
     if len(modalities) > 1:
         raise InvalidArgument(f"the recordings mix modalities {', '.join(modalities)}; use one modality")
-    if modalities[0] not in MODALITIES:
-        raise InvalidArgument(f"cannot encode {modalities[0]} recordings; encoders predict {', '.join(MODALITIES)}")
+    if modalities[0] not in _MODALITIES:
+        raise InvalidArgument(f"cannot encode {modalities[0]} recordings; encoders predict {', '.join(_MODALITIES)}")
     return infos
 
 

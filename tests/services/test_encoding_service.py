@@ -207,9 +207,9 @@ def test_cv_scores_equal_scikit_learn_on_the_same_folds(client, lab, world):
     np.testing.assert_allclose(from_tensor(result.target_scores)[0], np.mean(per_run, axis=0), atol=1e-4)
 
 
-def test_banded_encoder_with_delays(server, client, lab, world):
+def test_banded_encoder_with_lags(server, client, lab, world):
     result = client.fit_encoder(lab["runs"], SPEC, lab["activations"], ["pool", "extra"], alphas=ALPHAS,
-                                delays=[0, 1], n_ratios=4, seed=3)
+                                lags=(0.0, 1.0, 1.0), n_ratios=4, seed=3)
     assert result.n_features == N_POOL + N_EXTRA
     info = server.store.get_artifact("lab-a", result.encoder_id)
     assert info.meta["class"] == "BandedRidgeCV" and info.meta["delays"] == [0, 1]
@@ -225,14 +225,38 @@ def test_banded_encoder_with_delays(server, client, lab, world):
     assert from_tensor(result.target_scores)[0, driven].mean() > 0.6
 
 
-def _upload_eeg(client, tmp_path, world, n_trials=12):
-    sfreq = 100.0
-    data = np.random.default_rng(5).standard_normal((3, int(sfreq * 0.5 * (n_trials + 2)))) * 1e-6
-    raw = mne.io.RawArray(data, mne.create_info(["C3", "Cz", "C4"], sfreq, "eeg"), verbose="error")
-    path = tmp_path / "eeg_raw.fif"
+def _upload_eeg(client, tmp_path, world, run=0, n_trials=12):
+    """An EEG run (3 channels, 100 Hz): each trial evokes ``pool @ patterns`` over 0.2 s from its onset."""
+    ids, layers, _, _ = world
+    rng = np.random.default_rng(10 + run)
+    sfreq, rows = 100.0, np.arange(run * n_trials, (run + 1) * n_trials)
+    data = 0.3 * rng.standard_normal((3, int(sfreq * 0.5 * (n_trials + 2))))
+    patterns = np.random.default_rng(9).standard_normal((N_POOL, 3, 21))
+    for k, row in enumerate(rows):
+        start = int((k + 1) * 0.5 * sfreq)
+        data[:, start:start + 21] += np.einsum("d,dct->ct", layers["pool"][row], patterns)
+    raw = mne.io.RawArray(data * 1e-6, mne.create_info(["C3", "Cz", "C4"], sfreq, "eeg"), verbose="error")
+    path = tmp_path / f"eeg-{run}_raw.fif"
     raw.save(path, verbose="error")
-    events = [{"onset": (k + 1) * 0.5, "duration": 0.1, "stimulus_id": world[0][k]} for k in range(n_trials)]
-    return client.upload(path, subject="01", run="eeg", events=events).id
+    events = [{"onset": (k + 1) * 0.5, "duration": 0.1, "stimulus_id": ids[row]} for k, row in enumerate(rows)]
+    return client.upload(path, subject="01", run=f"eeg-{run}", events=events).id
+
+
+def test_eeg_encoder_predicts_and_scores_epochs(server, client, tmp_path, lab, world):
+    runs = [_upload_eeg(client, tmp_path, world, run, n_trials=20) for run in range(3)]
+    result = client.fit_encoder(runs, EEG_SPEC, lab["activations"], "pool", alphas=ALPHAS, cv_folds=3)
+    assert (result.modality, list(result.response_shape)) == ("eeg", [3, 21])
+    assert result.cv_scores["pearson"] > 0.9
+    library = load_encoder(server.store.artifact_dir("lab-a", result.encoder_id))
+    assert library.space.feature_names == ["C3", "Cz", "C4"] and library.space.mask is None
+    predicted = client.predict(result.encoder_id, world[1]["pool"][:4])
+    assert predicted.shape == (4, 3, 21)
+    np.testing.assert_array_equal(predicted, library.predict(world[1]["pool"][:4]))
+    scored = client.score_encoder(result.encoder_id, runs[:1])
+    assert list(scored.response_shape) == [3, 21] and from_tensor(scored.scores).shape == (2, 63)
+    assert scored.score_map_nifti == b""
+    stored = server.store.get_artifact("lab-a", scored.score_map_id, kind="score-map")
+    assert set(stored.files) == {"scores.npy"} and stored.meta["modality"] == "eeg"
 
 
 def test_bad_input(server, client, tmp_path, encoder, lab, world):
