@@ -397,7 +397,8 @@ class Client:
     def compute_rdm(self, recording_ids=(), preprocessing: dict | None = None, roi=None, time_window=None,
                     activation_set_id: str = "", layer: str = "", method: str = "correlation", condition_ids=(),
                     device: str = "") -> list:
-        """Compute and store RDMs (``comparison_pb2.RDM``, the matrix in ``.rdm``): one per subject of
+        """Compute and store RDMs (``comparison_pb2.RDM``, the matrix in ``.rdm`` unless it is too large
+        for one message: see :meth:`get_rdm_matrix`): one per subject of
         recordings (``roi`` as in :func:`roi_message`, ``time_window`` (start, stop) s for EEG/MEG),
         or one of an activation layer. ``condition_ids`` fixes the conditions and their order."""
         request = comparison_pb2.ComputeRDMRequest(
@@ -411,6 +412,11 @@ class Client:
 
     def get_rdm(self, rdm_id: str) -> comparison_pb2.RDM:
         return self._call(self.comparison.GetRDM, comparison_pb2.GetRDMRequest(id=rdm_id))
+
+    def get_rdm_matrix(self, rdm_id: str) -> np.ndarray:
+        """A stored RDM's matrix, of shape (n_conditions, n_conditions), streamed whatever its size."""
+        return tensors.from_chunks(self.comparison.StreamRDM(comparison_pb2.StreamRDMRequest(id=rdm_id),
+                                                             metadata=self.metadata, timeout=self.timeout))
 
     def compare(self, brain_rdm_ids, model_rdm_ids: dict, method: str = "pearson", n_bootstrap: int = 1000,
                 bootstrap: str = "conditions", n_permutations: int = 1000, seed: int = 0, ci: float = 0.95,

@@ -34,12 +34,14 @@ def _time_window(request):
     return (request.time_window.start, request.time_window.stop) if request.HasField("time_window") else None
 
 
-def _rdm_message(stored) -> comparison_pb2.RDM:
-    info = stored.info
-    return comparison_pb2.RDM(
-        id=info.id, subject=stored.subject, method=info.meta["method"], condition_ids=list(stored.condition_ids),
-        rdm=tensors.to_tensor(stored.rdm), source=info.meta["source"], layer=info.meta["layer"],
-        provenance_json=json.dumps(info.provenance), created=info.created)
+def _rdm_messages(stored: list, max_bytes: int) -> list:
+    """RDM messages, with their matrices when these total at most ``max_bytes`` (else StreamRDM reads them)."""
+    with_matrix = sum(rdm.rdm.nbytes for rdm in stored) <= max_bytes
+    return [comparison_pb2.RDM(
+        id=rdm.id, subject=rdm.subject, method=rdm.info.meta["method"], condition_ids=list(rdm.condition_ids),
+        rdm=tensors.to_tensor(rdm.rdm) if with_matrix else None, source=rdm.info.meta["source"],
+        layer=rdm.info.meta["layer"], provenance_json=json.dumps(rdm.info.provenance), created=rdm.info.created)
+        for rdm in stored]
 
 
 def _compare_result(stored) -> comparison_pb2.CompareResult:
@@ -78,11 +80,22 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
             _roi(request.roi) if request.HasField("roi") else None, _time_window(request),
             request.activation_set_id, request.layer, request.method or "correlation",
             list(request.condition_ids) or None, request.device or "cpu")
-        return comparison_pb2.ComputeRDMResponse(rdms=[_rdm_message(rdm) for rdm in rdms])
+        return comparison_pb2.ComputeRDMResponse(rdms=_rdm_messages(rdms, self.config.chunk_bytes))
 
     @grpc_errors
     def GetRDM(self, request, context):
-        return _rdm_message(load_rdm(self.store, current_tenant(), request.id))
+        return _rdm_messages([load_rdm(self.store, current_tenant(), request.id)], self.config.chunk_bytes)[0]
+
+    @grpc_errors
+    def StreamRDM(self, request, context):
+        rdm = load_rdm(self.store, current_tenant(), request.id).rdm
+        chunk = request.chunk_bytes or self.config.chunk_bytes
+        if chunk < 0:
+            raise InvalidArgument("chunk_bytes must be positive")
+        for message in tensors.to_chunks(rdm, min(chunk, self.config.max_message_bytes // 2)):
+            if not context.is_active():
+                return
+            yield message
 
     @grpc_errors
     def Compare(self, request, context):

@@ -139,11 +139,15 @@ def _check_patterns(patterns: np.ndarray, condition_ids: np.ndarray, method: str
     if not (patterns != patterns[:1]).any():
         raise InvalidArgument(f"{what}: every feature has the same value in all {len(patterns)} conditions "
                               "(zero variance), so every distance would be the same")
-    undefined = {"correlation": (np.ptp(patterns, axis=1) == 0, "zero variance across features"),
-                 "cosine": (~patterns.any(axis=1), "an all-zero pattern")}.get(method)
-    if undefined is not None and undefined[0].any():
-        raise InvalidArgument(f"{what}: condition {str(condition_ids[np.argmax(undefined[0])])!r} has "
-                              f"{undefined[1]}, so its {method} distance is undefined")
+    if method == "correlation":
+        undefined, reason = np.ptp(patterns, axis=1) == 0, "zero variance across features"
+    elif method == "cosine":
+        undefined, reason = ~patterns.any(axis=1), "an all-zero pattern"
+    else:
+        return
+    if undefined.any():
+        raise InvalidArgument(f"{what}: condition {str(condition_ids[np.argmax(undefined)])!r} has {reason}, "
+                              f"so its {method} distance is undefined")
 
 
 def _run_patterns(responses: BrainResponses, condition_ids, what: str) -> tuple:
@@ -155,7 +159,7 @@ def _run_patterns(responses: BrainResponses, condition_ids, what: str) -> tuple:
     patterns = []
     for run in runs:
         means = responses.subset(responses.runs == run).average_repeats()
-        rows = _condition_rows(means.stimulus_ids, condition_ids, f"{what}, run {run!r} (crossnobis needs "
+        rows = _condition_rows(means.stimulus_ids, condition_ids, f"{what}, run {str(run)!r} (crossnobis needs "
                                                                   "every condition in every run),")
         patterns.append(means.flat()[rows])
     return np.asarray(condition_ids, dtype=str), np.stack(patterns)
@@ -191,7 +195,7 @@ def response_rdms(responses: BrainResponses, method: str = "correlation", condit
     rdms = []
     for subject in np.unique(responses.subjects):
         own = responses.subset(responses.subjects == subject)
-        what = f"the responses of subject {subject!r}"
+        what = f"the responses of subject {str(subject)!r}"
         if method == "crossnobis":
             ids, patterns = _run_patterns(own, condition_ids, what)
             _check_patterns(patterns.mean(axis=0), ids, method, what)

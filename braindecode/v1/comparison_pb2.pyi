@@ -83,6 +83,14 @@ class GetRDMRequest(_message.Message):
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
+class StreamRDMRequest(_message.Message):
+    __slots__ = ("id", "chunk_bytes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    chunk_bytes: int
+    def __init__(self, id: _Optional[str] = ..., chunk_bytes: _Optional[int] = ...) -> None: ...
+
 class ModelRDM(_message.Message):
     __slots__ = ("name", "rdm_id")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 from braindecode.v1 import comparison_pb2 as braindecode_dot_v1_dot_comparison__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -47,6 +48,11 @@ class ComparisonServiceStub:
                 request_serializer=braindecode_dot_v1_dot_comparison__pb2.GetRDMRequest.SerializeToString,
                 response_deserializer=braindecode_dot_v1_dot_comparison__pb2.RDM.FromString,
                 _registered_method=True)
+        self.StreamRDM = channel.unary_stream(
+                '/braindecode.v1.ComparisonService/StreamRDM',
+                request_serializer=braindecode_dot_v1_dot_comparison__pb2.StreamRDMRequest.SerializeToString,
+                response_deserializer=braindecode_dot_v1_dot_common__pb2.TensorChunk.FromString,
+                _registered_method=True)
         self.Compare = channel.unary_stream(
                 '/braindecode.v1.ComparisonService/Compare',
                 request_serializer=braindecode_dot_v1_dot_comparison__pb2.CompareRequest.SerializeToString,
@@ -78,6 +84,13 @@ class ComparisonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamRDM(self, request, context):
+        """Streams an RDM's matrix, (n_conditions, n_conditions) float32, whatever its size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Compare(self, request, context):
         """Compares brain RDMs with named model RDMs; streams resampling progress, then the stored result.
         """
@@ -105,6 +118,11 @@ def add_ComparisonServiceServicer_to_server(servicer, server):
                     servicer.GetRDM,
                     request_deserializer=braindecode_dot_v1_dot_comparison__pb2.GetRDMRequest.FromString,
                     response_serializer=braindecode_dot_v1_dot_comparison__pb2.RDM.SerializeToString,
+            ),
+            'StreamRDM': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamRDM,
+                    request_deserializer=braindecode_dot_v1_dot_comparison__pb2.StreamRDMRequest.FromString,
+                    response_serializer=braindecode_dot_v1_dot_common__pb2.TensorChunk.SerializeToString,
             ),
             'Compare': grpc.unary_stream_rpc_method_handler(
                     servicer.Compare,
@@ -174,6 +192,33 @@ class ComparisonService:
             '/braindecode.v1.ComparisonService/GetRDM',
             braindecode_dot_v1_dot_comparison__pb2.GetRDMRequest.SerializeToString,
             braindecode_dot_v1_dot_comparison__pb2.RDM.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRDM(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/braindecode.v1.ComparisonService/StreamRDM',
+            braindecode_dot_v1_dot_comparison__pb2.StreamRDMRequest.SerializeToString,
+            braindecode_dot_v1_dot_common__pb2.TensorChunk.FromString,
             options,
             channel_credentials,
             insecure,

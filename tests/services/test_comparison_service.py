@@ -115,6 +115,7 @@ def test_activation_rdm_equals_compute_rdm(server, client, lab, layers):
         info = server.store.get_artifact("lab-a", reply.id, kind="rdm")
         assert info.provenance["activation_set_id"] == lab["activations"] and info.provenance["method"] == method
         assert client.get_rdm(reply.id) == reply
+        np.testing.assert_array_equal(client.get_rdm_matrix(reply.id), from_tensor(reply.rdm))
 
         # condition_ids pick and order the conditions
         (subset,) = client.compute_rdm(activation_set_id=lab["activations"], layer="late", method=method,
@@ -122,6 +123,17 @@ def test_activation_rdm_equals_compute_rdm(server, client, lab, layers):
         assert list(subset.condition_ids) == chosen
         np.testing.assert_allclose(from_tensor(subset.rdm), compute_rdm(layers["late"][rows], method),
                                    rtol=1e-6, atol=1e-6)
+
+
+def test_large_rdms_are_streamed(server, client, layers):
+    """An RDM past the server's chunk size (2 MiB: 800 x 800 float32 is 2.4 MiB) travels by StreamRDM."""
+    values = np.random.default_rng(4).standard_normal((800, 6)).astype(np.float32)
+    activations = save_activation_set(server.store, "lab-a", ActivationSet([f"c{i}" for i in range(800)],
+                                                                           {"wide": values})).id
+    (reply,) = client.compute_rdm(activation_set_id=activations, layer="wide")
+    assert not reply.HasField("rdm") and not client.get_rdm(reply.id).HasField("rdm")
+    assert len(reply.condition_ids) == 800
+    np.testing.assert_allclose(client.get_rdm_matrix(reply.id), compute_rdm(values), rtol=1e-6, atol=1e-6)
 
 
 def test_recording_rdms_per_subject_with_an_roi(server, client, lab, tmp_path):
@@ -323,6 +335,8 @@ COMPUTE_ERRORS = [
      "time_window applies to EEG/MEG epochs"),
     (_compute(recording_ids="@recordings", preprocessing=FMRI_SPEC, method="crossnobis",
               condition_ids=["s00", "s01", "s02", "zz"]), "no pattern for 1 of the requested conditions"),
+    (lambda client, lab: client.compute_rdm(lab["recordings"][:1], FMRI_SPEC, method="crossnobis"),
+     "crossnobis needs at least 2 runs; the responses of subject '01' come from 1"),
 ]
 
 
@@ -425,6 +439,7 @@ def test_score_matrix_and_lookups_bad_input(server, client, lab):
         (lambda: client.compute_rdm(activation_set_id="art_0000", layer="late"), NOT_FOUND, "not found"),
         (lambda: client.get_rdm("art_0000"), NOT_FOUND, "rdm 'art_0000' not found"),
         (lambda: client.get_rdm(activations), NOT_FOUND, "not found"),
+        (lambda: client.get_rdm_matrix("art_0000"), NOT_FOUND, "rdm 'art_0000' not found"),
     ]
     for call, code, message in cases:
         _expect_error(call, code, message)
@@ -441,6 +456,7 @@ def test_another_tenant_gets_not_found(server, client, lab, layers):
             lambda: other.compute_rdm(lab["recordings"], FMRI_SPEC),
             lambda: other.compute_rdm(activation_set_id=lab["activations"], layer="late"),
             lambda: other.get_rdm(model.id),
+            lambda: other.get_rdm_matrix(model.id),
             lambda: other.compare([b.id for b in brain], {"late": model.id}, n_bootstrap=5, n_permutations=5),
             lambda: other.score_matrix(lab["activations"], lab["recordings"], FMRI_SPEC),
         ]
@@ -474,3 +490,19 @@ def test_cancelled_compare_stores_nothing(server, client):
     assert not any(t.name == "compare" for t in threading.enumerate())
     assert _artifact_ids(server) == before
     assert client.health() == "SERVING"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(client, lab):
+    rdms = {device: client.compute_rdm(lab["recordings"], FMRI_SPEC, roi=ROI_MASK, device=device)
+            for device in ("cpu", "cuda")}
+    for cpu, cuda in zip(rdms["cpu"], rdms["cuda"]):
+        np.testing.assert_allclose(from_tensor(cuda.rdm), from_tensor(cpu.rdm), atol=1e-5)
+    (model,) = client.compute_rdm(activation_set_id=lab["activations"], layer="late")
+    results = {device: client.compare([b.id for b in rdms["cpu"]], {"late": model.id}, n_bootstrap=50,
+                                      n_permutations=50, seed=1, device=device) for device in ("cpu", "cuda")}
+    cpu, cuda = results["cpu"].models[0], results["cuda"].models[0]
+    assert (cuda.score, cuda.ci_lower, cuda.ci_upper) == pytest.approx((cpu.score, cpu.ci_lower, cpu.ci_upper),
+                                                                       abs=1e-5)
+    assert cuda.p_value == pytest.approx(cpu.p_value, abs=1 / 51)  # the same permutations, drawn on the CPU
