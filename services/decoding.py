@@ -113,10 +113,11 @@ class _ServedDecoder:
     """A stored decoder on ONNX Runtime whose concurrent callers share batches.
 
     ONNX Runtime rather than torch (benchmarks/bench_decode_latency.py, 5,000 voxels -> 1,280
-    dims, one thread each, 2-core CPU): for one sample neither wins throughout (ridge: torch
-    2.1 ms, ONNX Runtime 2.8 ms; MLP: torch 4.2 ms, ONNX Runtime 3.5 ms), on the batches that
-    concurrent callers form ONNX Runtime is 1.2x faster for both; and its threads are set per
-    session, where torch's are per process and shared with the fits.
+    dims, one thread each, 2-core CPU, see benchmarks/RESULTS.md): for one sample neither wins
+    throughout (ridge: torch 2.1 ms, ONNX Runtime 2.5 ms; MLP: 3.4 ms and 3.2 ms), but under load
+    the server runs the batches that concurrent callers form, where ONNX Runtime is faster (32
+    samples: 1.1x for ridge, 1.8x for the MLP); and its threads are set per session, where torch's
+    are per process and shared with the fits.
     """
 
     def __init__(self, decoder, max_batch_samples: int):
