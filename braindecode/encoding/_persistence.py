@@ -243,7 +243,11 @@ class Encoder:
         -------
         X_design : array of shape (n_samples, n_delays * n_features)
         """
-        X = np.asarray(X, dtype=np.float32)
+        try:
+            X = np.asarray(X)
+            X = X if X.dtype.kind == "f" else X.astype(np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"features are not a numeric array: {exc}") from None
         if X.ndim != 2 or X.shape[1] != self.n_features or X.shape[0] == 0:
             layers = ", ".join(f"{name} ({width})" for name, width in self.layers.items())
             raise InvalidArgument(f"features must have shape (n, {self.n_features}) for the layers {layers}; "
@@ -272,9 +276,10 @@ class Encoder:
 
 
 def _param_to_json(value):
-    if isinstance(value, (LeaveOneRunOut, RunKFold)):
-        return {"splitter": type(value).__name__, **({"n_splits": value.n_splits} if isinstance(value, RunKFold)
-                                                     else {})}
+    if isinstance(value, LeaveOneRunOut):
+        return {"splitter": "LeaveOneRunOut"}
+    if isinstance(value, RunKFold):
+        return {"splitter": "RunKFold", "n_splits": value.n_splits}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Number):
@@ -289,8 +294,8 @@ def _param_to_json(value):
 def _param_from_json(value, default):
     if isinstance(value, dict):
         if "splitter" in value:
-            return _SPLITTERS[value["splitter"]](*([value["n_splits"]] if "n_splits" in value else []))
-        return default
+            return _SPLITTERS[value["splitter"]](**{k: v for k, v in value.items() if k != "splitter"})
+        return default  # a parameter that JSON cannot hold (e.g. a scikit-learn splitter)
     return value
 
 

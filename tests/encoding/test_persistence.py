@@ -177,6 +177,7 @@ def test_features_stack_the_layers_and_check_them(fitted):
     (np.zeros((2, 7)), r"features must have shape \(n, 8\) for the layers early \(5\), late \(3\); got \(2, 7\)"),
     (np.zeros((0, 8)), r"got \(0, 8\)"),
     (np.full((2, 8), np.inf), "features contain 16 NaN or infinite values"),
+    (np.array([["a"] * 8]), "features are not a numeric array"),
 ])
 def test_predict_refuses_bad_features(fitted, features, message):
     with pytest.raises(InvalidArgument, match=message):

@@ -15,7 +15,7 @@ from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.containers import ActivationSet
 from braindecode.encoding import load_encoder
-from braindecode.tensors import from_tensor, to_tensor
+from braindecode.tensors import from_tensor
 from braindecode.v1 import encoding_pb2
 
 GRID = (8, 8, 8)
