@@ -9,6 +9,7 @@ batch run, or a server job's output artifacts) in shard order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import uuid
@@ -87,36 +88,43 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
     if not 0 <= i < n:
         raise InvalidArgument(f"shard ({i}, {n}): need 0 <= i < n")
     settings = settings or JobSettings(workers=1)
-    store = ReadOnlyStore(data_dir)
-    plan = plan_job(store, tenant, spec, settings.reconstruction_model)
     out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_job_file(out, {"spec": plan.spec, "tenant": tenant,
-                          "shards": [{"index": s.index, "recordings": s.recordings} for s in plan.shards]})
-    mine = [s for s in plan.shards if s.index % n == i]
-    skipped = [s.index for s in mine if (out / shard_name(s.index) / SUMMARY).is_file()]
-    tasks = {s.index: ShardTask(s.index, tuple(s.recordings)) for s in mine if s.index not in skipped}
+    with contextlib.closing(ReadOnlyStore(data_dir, links_dir=out)) as store:
+        out.mkdir(parents=True, exist_ok=True)
+        plan = plan_job(store, tenant, spec, settings.reconstruction_model)
+        _write_job_file(out, {"spec": plan.spec, "tenant": tenant,
+                              "shards": [{"index": s.index, "recordings": s.recordings} for s in plan.shards]})
+        mine = [s for s in plan.shards if s.index % n == i]
+        skipped = [s.index for s in mine if (out / shard_name(s.index) / SUMMARY).is_file()]
+        tasks = [ShardTask(s.index, tuple(s.recordings)) for s in mine if s.index not in skipped]
+        context = job_context(store, tenant, plan.spec, out, settings)
+        runner = executor or make_executor(settings)
+        try:
+            done, errors = _run_with_retries(runner, context, tasks, settings.max_attempts)
+        finally:
+            if executor is None:
+                runner.close()
+    return {"done": done, "skipped": skipped, "failed": errors}
+
+
+def _run_with_retries(executor, context, tasks: list, max_attempts: int) -> tuple:
+    """(indices done, {index: last error} of the shards that failed ``max_attempts`` times)."""
+    left = {t.index: t for t in tasks}
     failures, errors, done = {}, {}, []
 
     def on_result(result):
         if result.ok:
             done.append(result.index)
-            del tasks[result.index]
+            del left[result.index]
+            errors.pop(result.index, None)
             return
         failures[result.index] = failures.get(result.index, 0) + 1
         errors[result.index] = result.error
-        if failures[result.index] >= settings.max_attempts:
-            del tasks[result.index]
+        if failures[result.index] >= max_attempts:
+            del left[result.index]
 
-    context = job_context(store, tenant, plan.spec, out, settings)
-    runner = executor or make_executor(settings)
-    try:
-        run_rounds(runner, context, lambda: list(tasks.values()), on_result)
-    finally:
-        if executor is None:
-            runner.close()
-    return {"done": sorted(done), "skipped": skipped,
-            "failed": {k: v for k, v in sorted(errors.items()) if k not in done}}
+    run_rounds(executor, context, lambda: list(left.values()), on_result)
+    return sorted(done), dict(sorted(errors.items()))
 
 
 def merge_outputs(folders, directory) -> dict:

@@ -44,7 +44,10 @@ class ShardActor:
 
 
 class RayExecutor:
-    """Run shards as rows of a Ray Dataset mapped by a pool of ``workers`` actors.
+    """Run shards as rows of a Ray Dataset mapped by a pool of up to ``workers`` actors.
+
+    Each job builds its pool: shards start once the first actor has loaded the decoder, and
+    the pool grows to ``workers`` actors while shards wait.
 
     Parameters
     ----------
@@ -84,7 +87,7 @@ class RayExecutor:
         items = [{"task": json.dumps({"index": t.index, "recordings": list(t.recordings)})} for t in tasks]
         dataset = ray.data.from_items(items).map_batches(
             ShardActor, fn_constructor_args=(json.dumps(dataclasses.asdict(context)), self.threads_per_worker),
-            batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(tasks))),
+            batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(self.workers, len(tasks))),
             num_cpus=self.threads_per_worker, num_gpus=self.num_gpus or None)
         for task in tasks:
             if on_start is not None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 import sqlite3
+import tempfile
 import threading
 
 from braindecode.errors import NotFound
@@ -11,15 +14,25 @@ from braindecode.recordings import Store
 
 
 class ReadOnlyStore(Store):
-    """A :class:`~braindecode.recordings.Store` whose metadata is opened read-only.
+    """A :class:`~braindecode.recordings.Store` that is only read.
 
-    Unlike ``Store(data_dir)`` it writes no schema and runs no recovery, so any number of
-    workers (processes, Ray actors, SLURM tasks) may open the folder while a server uses it.
-    Lookups (``get_recording``, ``list_recordings``, ``get_artifact``, ``artifact_dir``) work;
-    adding or deleting raises ``sqlite3.OperationalError``.
+    Unlike ``Store(data_dir)`` it opens the metadata read-only, writes no schema, runs no
+    recovery and fills no cache, so any number of workers (processes, Ray actors, SLURM
+    tasks) may use the folder while a server does, or on a read-only mount. Lookups
+    (``get_recording``, ``list_recordings``, ``get_artifact``, ``blob_path``) work;
+    ``artifact_dir`` links the artifact's blobs into a folder of this object, removed by
+    ``close``; adding or deleting raises ``sqlite3.OperationalError``.
+
+    Parameters
+    ----------
+    data_dir : path
+        The store folder.
+    links_dir : path, optional
+        Where ``artifact_dir`` folders go (default: the system's temporary folder). Workers on
+        other machines (Ray, SLURM) need a folder they share, such as a batch run's output.
     """
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, links_dir=None):
         self.root = pathlib.Path(data_dir).expanduser().resolve()
         path = self.root / "meta.sqlite"
         if not path.is_file():
@@ -27,3 +40,23 @@ class ReadOnlyStore(Store):
         self._lock = threading.RLock()
         self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False,
                                    isolation_level=None)
+        self._links_dir = links_dir
+        self._links = None
+
+    def artifact_dir(self, tenant: str, artifact_id: str) -> pathlib.Path:
+        """A folder of links to the artifact's files, outside the store."""
+        info = self.get_artifact(tenant, artifact_id)
+        with self._lock:
+            if self._links is None:
+                self._links = pathlib.Path(tempfile.mkdtemp(prefix=".artifacts-", dir=self._links_dir))
+            folder = self._links / info.id
+            if not folder.is_dir():
+                folder.mkdir()
+                for name, rel in info.files.items():
+                    os.symlink(self.root / rel, folder / name)
+        return folder
+
+    def close(self) -> None:
+        super().close()
+        if self._links is not None:
+            shutil.rmtree(self._links, ignore_errors=True)

@@ -73,3 +73,26 @@ def test_shard_arguments_and_store_folders_are_checked(tmp_path):
 
     with pytest.raises(NotFound, match="no braindecode store"):
         run_batch({}, tmp_path, tmp_path / "out")
+
+
+def test_the_read_only_store_reads_without_writing(lab, tmp_path):
+    import sqlite3
+
+    from braindecode.jobs import ReadOnlyStore
+
+    store = lab["store"]
+    config = (store.artifact_dir(TENANT, lab["decoder"].id) / "config.json").read_bytes()
+    before = sorted(p.relative_to(store.root) for p in store.root.rglob("*") if "job-work" not in p.parts)
+    reader = ReadOnlyStore(store.root, links_dir=tmp_path)
+    rec = lab["recordings"][0]
+    assert reader.get_recording(TENANT, rec.id).sha256 == rec.sha256
+    folder = reader.artifact_dir(TENANT, lab["decoder"].id)
+    assert folder.parent.parent == tmp_path and sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "weights.safetensors"]
+    assert (folder / "config.json").read_bytes() == config
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.delete_recording(TENANT, rec.id)
+    reader.close()
+    assert not folder.exists() and store.get_recording(TENANT, rec.id).id == rec.id
+    after = sorted(p.relative_to(store.root) for p in store.root.rglob("*") if "job-work" not in p.parts)
+    assert after == before

@@ -142,3 +142,21 @@ def test_other_tenants_cannot_see_or_use_a_tenants_jobs(lab, runner):
     with pytest.raises(NotFound):
         runner.submit("lab-b", spec_for([lab["recordings"][0].id], lab["decoder"].id))
     assert wait(runner, TENANT, job.id).state == "completed"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_shards_decode_on_a_cuda_device(tmp_path):
+    store = Store(tmp_path / "store")
+    rec = add_bold(store, tmp_path, "01", 0)
+    decoder, model = add_decoder(store, tmp_path)
+    runner = JobRunner(store, JobSettings(workers=1, device="cuda")).start()
+    try:
+        done = wait(runner, TENANT, runner.submit(TENANT, spec_for([rec.id], decoder.id)).id)
+    finally:
+        runner.stop()
+    assert done.state == "completed", done.shards[0].error
+    expected = model.predict(load_responses(store, TENANT, [rec.id], PREPROCESSING).data)
+    embeddings = load_arrays(store, TENANT, done.shards[0].output_id)["embeddings"]
+    np.testing.assert_allclose(embeddings, expected, rtol=1e-4, atol=1e-5)
+    store.close()
