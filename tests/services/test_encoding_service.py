@@ -1,6 +1,9 @@
 """EncodingService over a real server on a loopback port: FitEncoder, Predict, Score."""
 
 import gzip
+import json
+import threading
+import time
 
 import grpc
 import mne
@@ -351,3 +354,20 @@ def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, encode
             _expect_error(call, grpc.StatusCode.NOT_FOUND, fragment, "not found")
         assert lab_b.health() == "SERVING"
     assert _artifact_ids(server, "lab-b") == [] and _artifact_ids(server) == before_a
+
+
+def test_cancelled_fit_stores_nothing(server, client, lab):
+    before = _artifact_ids(server)
+    request = encoding_pb2.FitEncoderRequest(
+        recording_ids=lab["runs"], preprocessing_json=json.dumps(SPEC), activation_set_id=lab["activations"],
+        layers=["pool", "extra"], alphas=ALPHAS, n_ratios=400)
+    call = client.encoding.FitEncoder(request, metadata=client.metadata)
+    for event in call:
+        if event.progress.stage == "cross-validation":
+            break
+    call.cancel()
+    deadline = time.monotonic() + 60
+    while any(t.name == "encoding-fit" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "encoding-fit" for t in threading.enumerate())
+    assert _artifact_ids(server) == before and client.health() == "SERVING"
