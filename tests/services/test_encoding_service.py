@@ -371,3 +371,17 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
         time.sleep(0.05)
     assert not any(t.name == "encoding-fit" for t in threading.enumerate())
     assert _artifact_ids(server) == before and client.health() == "SERVING"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_matches_cpu(server, client, lab, world):
+    fits = {device: client.fit_encoder(lab["runs"], SPEC, lab["activations"], ["pool", "extra"], alphas=ALPHAS,
+                                       n_ratios=4, device=device) for device in ("cpu", "cuda")}
+    np.testing.assert_allclose(from_tensor(fits["cuda"].target_scores), from_tensor(fits["cpu"].target_scores),
+                               atol=1e-4)
+    X = np.concatenate([world[1]["pool"][:5], world[1]["extra"][:5]], axis=1)
+    np.testing.assert_allclose(client.predict(fits["cuda"].encoder_id, X), client.predict(fits["cpu"].encoder_id, X),
+                               atol=1e-4)
+    config = load_encoder(server.store.artifact_dir("lab-a", fits["cuda"].encoder_id)).estimator.get_params()
+    assert config["device"] == "cuda"
