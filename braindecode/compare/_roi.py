@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import nibabel
 import numpy as np
+from nibabel.spatialimages import HeaderDataError
 
 from braindecode.containers import BrainResponses
-from braindecode.errors import InvalidArgument
+from braindecode.errors import BraindecodeError, InvalidArgument
 
 
 @dataclass
@@ -104,20 +105,27 @@ def _mask_image(mask):
             return nibabel.Nifti1Image(loaded.data()[..., 0], loaded.meta.affine)
 
 
+def _on_grid(image, grid: VolumeGrid) -> np.ndarray:
+    """The image's values on ``grid``: as they are when it is in that grid, else resampled by nearest neighbour."""
+    if tuple(image.shape[:3]) == tuple(grid.shape) and np.allclose(image.affine, grid.affine, atol=1e-4):
+        return np.asarray(image.dataobj)
+    from nilearn.image import resample_img
+
+    return np.asarray(resample_img(image, target_affine=grid.affine, target_shape=tuple(grid.shape),
+                                   interpolation="nearest", force_resample=True, copy_header=True).dataobj)
+
+
 def _grid_mask(mask, grid: VolumeGrid | None) -> np.ndarray:
     """The mask as a boolean array on the recordings' grid."""
     if grid is None:
         raise InvalidArgument("an ROI mask needs the recordings' voxel grid")
-    if isinstance(mask, np.ndarray):
-        data = mask
-    else:
-        image = _mask_image(mask)
-        if tuple(image.shape[:3]) != tuple(grid.shape) or not np.allclose(image.affine, grid.affine, atol=1e-4):
-            from nilearn.image import resample_img
-
-            image = resample_img(image, target_affine=grid.affine, target_shape=tuple(grid.shape),
-                                 interpolation="nearest", force_resample=True, copy_header=True)
-        data = np.asarray(image.dataobj)
+    try:
+        with np.errstate(invalid="ignore", divide="ignore"):  # a degenerate affine is reported below
+            data = mask if isinstance(mask, np.ndarray) else _on_grid(_mask_image(mask), grid)
+    except BraindecodeError:
+        raise
+    except (HeaderDataError, ValueError) as exc:  # e.g. a singular affine
+        raise InvalidArgument(f"the ROI mask image cannot be put on the recordings' voxel grid: {exc}") from None
     if data.ndim != 3 or tuple(data.shape) != tuple(grid.shape):
         raise InvalidArgument(f"the ROI mask has shape {tuple(data.shape)} but the recordings' volumes are "
                               f"{tuple(grid.shape)}")

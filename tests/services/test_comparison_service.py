@@ -1,5 +1,6 @@
-"""ComparisonService over a real server on a loopback port: ComputeRDM, GetRDM, Compare, ScoreMatrix."""
+"""ComparisonService over a real server on a loopback port: ComputeRDM, GetRDM, StreamRDM, Compare, ScoreMatrix."""
 
+import io
 import threading
 import time
 
@@ -289,6 +290,17 @@ def _compute(**kwargs):
         for key, value in kwargs.items()})
 
 
+def _nifti_bytes(volumes: int = 1, singular: bool = False) -> bytes:
+    """A NIfTI mask file's bytes: 1 or more volumes, optionally with a singular sform affine."""
+    shape = SHAPE if volumes == 1 else SHAPE + (volumes,)
+    raw = bytearray(nibabel.Nifti1Image(np.ones(shape, np.uint8), AFFINE).to_bytes())
+    if singular:
+        header = nibabel.Nifti1Header.from_fileobj(io.BytesIO(bytes(raw)))
+        header["srow_z"], header["sform_code"], header["qform_code"] = [0, 0, 0, 0], 2, 0
+        raw[:348] = header.binaryblock
+    return bytes(raw)
+
+
 def _nan_mask():
     mask = ROI_MASK.astype(np.float32)
     mask[0, 0, 0] = np.nan
@@ -327,6 +339,10 @@ COMPUTE_ERRORS = [
      "the ROI mask contains NaN or infinite values"),
     (_compute(recording_ids="@recordings", preprocessing=FMRI_SPEC, roi=b"not a nifti file"),
      "the ROI mask image"),
+    (_compute(recording_ids="@recordings", preprocessing=FMRI_SPEC, roi=_nifti_bytes(volumes=2)),
+     "the ROI mask image holds 2 volumes; a mask is one 3-D volume"),
+    (_compute(recording_ids="@recordings", preprocessing=FMRI_SPEC, roi=_nifti_bytes(singular=True)),
+     "the ROI mask image cannot be put on the recordings' voxel grid"),
     (lambda client, lab: client.comparison.ComputeRDM(comparison_pb2.ComputeRDMRequest(
         recording_ids=lab["recordings"], preprocessing_json='{"modality": "fmri", "mask": null, "trials": '
         '{"method": "window", "window": [0, 0.5]}}', roi=comparison_pb2.ROI(feature_indices=[1], mask_nifti=b"x")),
