@@ -147,18 +147,24 @@ class _Spearman(_Comparer):
     def resampled(self, counts):
         n_a, n_b, n_pairs, n_samples = len(self.a), len(self.b), self.a.shape[-1], len(counts)
         weights = SampleWeights(self.pair_counts(counts.to(self.a.dtype)))
-        ranks_a, squares_a = self.groups.weighted_ranks(weights, slice(0, n_a), centred=True)
+        ranks_a, squares_a = self.groups.weighted_ranks(weights, slice(0, n_a))
         inverse = self.groups.inverse[:n_a].expand(ranks_a.shape)
-        weighted_a = (ranks_a.gather(-1, inverse) * weights.values[:, None, :])[:, :, None, :]
+        weighted_a = ranks_a.gather(-1, inverse) * weights.values[:, None, :]
+        # sum_p w_p r_a(p) r_b(p), with r_b = through - w / 2 (+ tie corrections) up to a
+        # constant that drops out because the weighted r_a sum to zero
+        half_squares = torch.einsum("sp,sip->si", weights.values, weighted_a)[:, :, None] / 2
+        weighted_a = weighted_a[:, :, None, :]
         per_chunk = max(1, _CHUNK_ELEMENTS // (n_pairs * n_samples * (n_a + 4)))
         s_ab, squares_b = [], []
         for start in range(n_a, n_a + n_b, per_chunk):
             rows = slice(start, min(start + per_chunk, n_a + n_b))
-            ranks_b, squares = self.groups.weighted_ranks(weights, rows, centred=False)
-            shape = (n_samples, n_a) + ranks_b.shape[1:]
+            cumsum = self.groups.weighted_cumsum(weights, rows)
+            shape = (n_samples, n_a) + cumsum.through.shape[1:]
             in_b_order = weighted_a.expand(shape).gather(-1, self.groups.order[rows].expand(shape))
-            s_ab.append(torch.linalg.vecdot(in_b_order, ranks_b[:, None]))
-            squares_b.append(squares)
+            products = torch.einsum("sirp,srp->sir", in_b_order, cumsum.through) - half_squares
+            tied = in_b_order.reshape(n_samples, n_a, -1).index_select(-1, cumsum.tied)
+            s_ab.append(products.index_add_(2, cumsum.tied_row, tied * cumsum.correction[:, None, :]))
+            squares_b.append(cumsum.squares)
         reference = weights.total**3 / 12
         return _safe_ratio(torch.cat(s_ab, dim=-1), squares_a, torch.cat(squares_b, dim=-1), reference, reference)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 
@@ -57,8 +59,8 @@ class TieGroups:
         mean_position = (first + self.last).to(dtype) / 2 + 1
         return mean_position.gather(-1, self.group).gather(-1, self.inverse)
 
-    def weighted_ranks(self, weights: "SampleWeights", rows: slice, centred: bool) -> tuple:
-        """Average ranks, in sorted order, when entries occur several times.
+    def weighted_cumsum(self, weights: "SampleWeights", rows: slice) -> "WeightedCumsum":
+        """Cumulative multiplicities along the sort order of the chosen rows.
 
         Parameters
         ----------
@@ -66,54 +68,87 @@ class TieGroups:
             Multiplicities of the entries (n_samples, n_entries), in the original
             entry order, shared by all rows.
         rows : slice
-            The rows to rank (``step`` 1).
-        centred : bool
-            Subtract the mean rank (N + 1) / 2 (N: total weight); otherwise the ranks
-            are offset by N / 2, which leaves inner products with centred weighted
-            vectors unchanged.
+            The rows (``step`` 1).
+
+        Returns
+        -------
+        WeightedCumsum
+        """
+        order = self.order[rows]
+        n_samples, (n_rows, n) = len(weights.values), order.shape
+        shape = (n_samples, n_rows, n)
+        sorted_weights = weights.compact[:, None, :].expand(shape).gather(-1, order.expand(shape))
+        sorted_weights = sorted_weights.to(weights.values.dtype)
+        through = sorted_weights.cumsum(dim=-1)
+        cubes = weights.cubes.expand(n_samples, n_rows).clone()
+        bounds = torch.tensor([rows.start, rows.stop], device=order.device)
+        chosen = slice(*torch.searchsorted(self.tied_row, bounds).tolist())
+        shift = rows.start * n
+        members, member_rows = self.tied[chosen] - shift, self.tied_row[chosen] - rows.start
+        flat_through, flat_weights = through.view(n_samples, -1), sorted_weights.view(n_samples, -1)
+        first, last = self.tied_first[chosen] - shift, self.tied_last[chosen] - shift
+        # a tied copy's rank is its group's mean rank, not its own (weight before + (w + 1) / 2)
+        correction = (
+            flat_through.index_select(1, last) + flat_through.index_select(1, first)
+            - flat_weights.index_select(1, first) - 2 * flat_through.index_select(1, members)
+            + flat_weights.index_select(1, members)
+        ) / 2
+        cubes.index_add_(1, member_rows, -(flat_weights.index_select(1, members) ** 3))
+        in_rows = (self.group_row >= rows.start) & (self.group_row < rows.stop)
+        group_first, group_last = self.group_first[in_rows] - shift, self.group_last[in_rows] - shift
+        group_weights = (
+            flat_through.index_select(1, group_last) - flat_through.index_select(1, group_first)
+            + flat_weights.index_select(1, group_first)
+        )
+        cubes.index_add_(1, self.group_row[in_rows] - rows.start, group_weights**3)
+        return WeightedCumsum(sorted_weights, through, (weights.total**3 - cubes) / 12, members, member_rows, correction)
+
+    def weighted_ranks(self, weights: "SampleWeights", rows: slice) -> tuple:
+        """Centred average ranks, in sorted order, when entries occur several times.
 
         Returns
         -------
         ranks : tensor of shape (n_samples, n_selected_rows, n_entries)
             The rank each copy of an entry gets in the vector with the repeats written
-            out (ties averaged), at each sorted position. Entries with zero weight get
-            the rank they would have and carry no weight.
+            out (ties averaged), minus the mean rank (N + 1) / 2 (N: total weight), at
+            each sorted position. Entries with zero weight get the rank they would
+            have and carry no weight.
         squares : tensor of shape (n_samples, n_selected_rows)
-            Sum over all copies of the squared centred ranks,
-            (N^3 - sum over tie groups of W^3) / 12.
+            See :class:`WeightedCumsum`.
         """
-        order = self.order[rows]
-        n_samples, (n_rows, n) = len(weights.values), order.shape
-        shape = (n_samples, n_rows, n)
-        dtype = weights.values.dtype
-        sorted_weights = weights.compact[:, None, :].expand(shape).gather(-1, order.expand(shape)).to(dtype)
-        through = sorted_weights.cumsum(dim=-1)
-        # rank of a copy of an untied entry: weight before it plus (its weight + 1) / 2
-        ranks = torch.sub(through, sorted_weights, alpha=0.5)
-        if centred:
-            ranks = ranks.sub_(weights.total[..., None] / 2)
-        cubes = weights.cubes.expand(n_samples, n_rows).clone()
-        bounds = torch.tensor([rows.start, rows.stop], device=order.device)
-        chosen = slice(*torch.searchsorted(self.tied_row, bounds).tolist())
-        if chosen.stop > chosen.start:
-            shift = rows.start * n
-            through, flat_ranks = through.view(n_samples, -1), ranks.view(n_samples, -1)
-            sorted_weights = sorted_weights.view(n_samples, -1)
-            members = self.tied[chosen] - shift
-            first, last = self.tied_first[chosen] - shift, self.tied_last[chosen] - shift
-            first_weights = sorted_weights.index_select(1, first)
-            tied_ranks = (through.index_select(1, last) + through.index_select(1, first) - first_weights) / 2
-            flat_ranks.index_copy_(1, members, tied_ranks - weights.total / 2 if centred else tied_ranks)
-            member_weights = sorted_weights.index_select(1, members)
-            cubes.index_add_(1, self.tied_row[chosen] - rows.start, -(member_weights**3))
-            in_rows = (self.group_row >= rows.start) & (self.group_row < rows.stop)
-            group_first, group_last = self.group_first[in_rows] - shift, self.group_last[in_rows] - shift
-            group_weights = (
-                through.index_select(1, group_last) - through.index_select(1, group_first)
-                + sorted_weights.index_select(1, group_first)
-            )
-            cubes.index_add_(1, self.group_row[in_rows] - rows.start, group_weights**3)
-        return ranks, (weights.total**3 - cubes) / 12
+        cumsum = self.weighted_cumsum(weights, rows)
+        ranks = torch.sub(cumsum.through, cumsum.sorted_weights, alpha=0.5).sub_(weights.total[..., None] / 2)
+        ranks.view(len(ranks), -1).index_add_(1, cumsum.tied, cumsum.correction)
+        return ranks, cumsum.squares
+
+
+@dataclass
+class WeightedCumsum:
+    """Cumulative multiplicities of rows' entries along their sort orders.
+
+    The rank of a copy of an untied entry at sorted position k is
+    ``through[k] - sorted_weights[k] / 2 + 1 / 2``; tied entries get their group's mean
+    rank, which ``correction`` adds at their flat positions.
+
+    Attributes
+    ----------
+    sorted_weights, through : tensor of shape (n_samples, n_rows, n_entries)
+        Multiplicities in sorted order and their inclusive cumulative sums.
+    squares : tensor of shape (n_samples, n_rows)
+        Sum over all copies of the squared centred ranks,
+        (N^3 - sum over tie groups of W^3) / 12.
+    tied, tied_row : tensor of shape (n_tied,)
+        Flat positions ``row * n_entries + k`` of tied entries and their rows.
+    correction : tensor of shape (n_samples, n_tied)
+        Group mean rank minus the untied formula, at those positions.
+    """
+
+    sorted_weights: torch.Tensor
+    through: torch.Tensor
+    squares: torch.Tensor
+    tied: torch.Tensor
+    tied_row: torch.Tensor
+    correction: torch.Tensor
 
 
 class SampleWeights:

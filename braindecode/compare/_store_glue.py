@@ -337,9 +337,11 @@ def compute_rdms_from_store(store: Store, tenant: str, recording_ids=(), preproc
     from_recordings = bool(recording_ids)
     if from_recordings == bool(activation_set_id):
         raise InvalidArgument("give either recording_ids (with preprocessing) or activation_set_id (with layer)")
+    if from_recordings and layer:
+        raise InvalidArgument("layer applies to an activation set, not to recordings")
     if not from_recordings:
-        if roi is not None or time_window is not None:
-            raise InvalidArgument("roi and time_window select recording features; an activation set has none")
+        if roi is not None or time_window is not None or preprocessing is not None:
+            raise InvalidArgument("roi, time_window and preprocessing apply to recordings, not to an activation set")
         activations = load_activation_set(store, tenant, activation_set_id)
         rdm = activation_rdm(activations, layer, method, condition_ids, device)
         provenance = {"source": "activations", "activation_set_id": activation_set_id, "layer": layer,
