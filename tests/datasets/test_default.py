@@ -38,7 +38,7 @@ def _correlations(prediction, data):
 def _encoding_scores(features, trial_ids, responses, train, test_ids, index):
     """Least-squares encoding: fit on train trials, correlate with repeat-averaged test responses."""
     design = np.column_stack([features[[index[s] for s in trial_ids[train]]], np.ones(train.sum())])
-    weights = np.linalg.lstsq(design, responses[train], rcond=None)[0]
+    weights = np.linalg.pinv(design) @ responses[train]
     prediction = np.column_stack([features[[index[s] for s in test_ids]], np.ones(len(test_ids))]) @ weights
     observed = np.stack([responses[trial_ids == s].mean(axis=0) for s in test_ids])
     return _correlations(prediction, observed)
@@ -57,7 +57,7 @@ def _lsa_betas(info, subject="sub-01"):
         trials = pd.DataFrame({"onset": events.onset, "duration": events.duration,
                                "trial_type": [f"trial{i:03d}" for i in range(len(events))]})
         design = make_first_level_design_matrix(frames, trials, hrf_model="spm", drift_model=None, oversampling=10)
-        fit = np.linalg.lstsq(design.to_numpy(), y, rcond=None)[0]
+        fit = np.linalg.pinv(design.to_numpy()) @ y
         betas.append(fit[:len(events)] / fit[-1])
         shown += list(events.stimulus_id)
     return inside, np.concatenate(betas), np.array(shown)
