@@ -26,6 +26,7 @@ from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
 from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
+from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -130,6 +131,7 @@ class Client:
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.activations = activations_pb2_grpc.ActivationServiceStub(self.channel)
         self.comparison = comparison_pb2_grpc.ComparisonServiceStub(self.channel)
+        self.reconstruction = reconstruction_pb2_grpc.ReconstructionServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):
@@ -194,6 +196,45 @@ class Client:
             id=recording_id, preprocessing_json=json.dumps(preprocessing) if preprocessing else "")
         return tensors.from_chunks(self.recordings.StreamData(request, metadata=self.metadata,
                                                               timeout=self.timeout))
+
+    # -- reconstruction ---------------------------------------------------------------
+    def reconstruct(self, embeddings=None, ids=None, recording_ids=(), preprocessing: dict | None = None,
+                    decoder_id: str = "", average_repeats: bool = True, n_steps: int = 4, seed: int = 0,
+                    guidance: float = 1.0, scheduler: str = "lcm", backend: str = "torch", init_images=None,
+                    strength: float = 0.75, on_progress=None) -> tuple:
+        """Reconstruct images from ``embeddings`` (n, d) named by ``ids``, or from stored recordings
+        preprocessed with ``preprocessing`` and decoded by ``decoder_id`` (named by stimulus id).
+
+        ``init_images`` (n, H, W, 3) uint8 start img2img at ``strength``; ``on_progress(common_pb2.Progress)``
+        is called for each progress message streamed back.
+
+        Returns
+        -------
+        images : list of (str, array of shape (H, W, 3), uint8)
+            (stimulus id, image) per reconstruction, in order.
+        reconstruction_id : str
+            The stored ``reconstruction`` artifact.
+        """
+        from PIL import Image
+
+        request = reconstruction_pb2.ReconstructRequest(
+            embeddings=None if embeddings is None else tensors.to_tensor(np.asarray(embeddings, dtype=np.float32)),
+            ids=[] if ids is None else [str(i) for i in ids], recording_ids=list(recording_ids),
+            preprocessing_json=json.dumps(preprocessing) if preprocessing else "", decoder_id=decoder_id,
+            average_repeats=average_repeats, n_steps=n_steps, seed=seed, guidance=guidance, scheduler=scheduler,
+            backend=backend, strength=strength,
+            init_images=None if init_images is None else tensors.to_tensor(np.asarray(init_images)))
+        images, reconstruction_id = [], ""
+        for event in self.reconstruction.Reconstruct(request, metadata=self.metadata, timeout=self.timeout):
+            kind = event.WhichOneof("event")
+            if kind == "image":
+                pixels = np.asarray(Image.open(io.BytesIO(event.image.png)).convert("RGB"))
+                images.append((event.image.stimulus_id, pixels))
+            elif kind == "result":
+                reconstruction_id = event.result.reconstruction_id
+            elif on_progress is not None:
+                on_progress(event.progress)
+        return images, reconstruction_id
 
     # -- encoding ---------------------------------------------------------------------
     def fit_encoder(self, recording_ids, preprocessing: dict, activation_set_id: str, layers, alphas=(),

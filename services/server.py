@@ -22,6 +22,7 @@ from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
+from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
 from services.decoding import DecodingServicer
@@ -30,6 +31,7 @@ from services.jobs import JobServicer
 from services.activations import ActivationServicer
 from services.encoding import EncodingServicer
 from services.comparison import ComparisonServicer
+from services.reconstruction import ReconstructionServicer
 
 log = logging.getLogger("braindecode.server")
 
@@ -49,6 +51,8 @@ def _services(store: Store, config: Config) -> list:
          encoding_pb2_grpc.add_EncodingServiceServicer_to_server, EncodingServicer(store, config)),
         (comparison_pb2.DESCRIPTOR.services_by_name["ComparisonService"].full_name,
          comparison_pb2_grpc.add_ComparisonServiceServicer_to_server, ComparisonServicer(store, config)),
+        (reconstruction_pb2.DESCRIPTOR.services_by_name["ReconstructionService"].full_name,
+         reconstruction_pb2_grpc.add_ReconstructionServiceServicer_to_server, ReconstructionServicer(store, config)),
     ]
 
 

@@ -28,19 +28,32 @@ from braindecode.reconstruction._reconstruct import (
     seed_generators,
 )
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
+from braindecode.reconstruction._store_glue import (
+    RECONSTRUCTION_ARTIFACT,
+    ReconstructionSettings,
+    check_ids,
+    check_reconstruction,
+    decode_recordings,
+    save_reconstructions,
+)
 
 __all__ = [
     "DEFAULT_FEATURE_LAYERS",
     "DEFAULT_MODEL_DIR",
     "MAX_STEPS",
+    "RECONSTRUCTION_ARTIFACT",
     "SCHEDULERS",
     "ConditionProjector",
     "OnnxRuntime",
     "ReconstructionPipeline",
     "ReconstructionRequest",
+    "ReconstructionSettings",
     "TorchRuntime",
+    "check_ids",
     "check_memory",
+    "check_reconstruction",
     "component_graphs",
+    "decode_recordings",
     "default_cache_dir",
     "encode_png",
     "estimate_memory_bytes",
@@ -52,6 +65,7 @@ __all__ = [
     "pixcorr",
     "reconstruct",
     "reconstruct_requests",
+    "save_reconstructions",
     "seed_generators",
     "set_timesteps",
     "ssim",
