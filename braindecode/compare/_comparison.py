@@ -84,7 +84,9 @@ class _Comparer:
 
     Calling it with ``counts`` of shape (n_samples, n_conditions) evaluates the
     comparison on those resampled conditions: (n_samples, n_a, n_b); without, on
-    the RDMs as given: (n_a, n_b).
+    the RDMs as given: (n_a, n_b). Subclasses define ``plain()``, ``resampled(counts)``
+    and ``sample_cost()``, the tensor elements a resampled evaluation allocates per
+    sample (to size chunks).
     """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor):
@@ -95,10 +97,6 @@ class _Comparer:
     def pair_counts(self, counts: torch.Tensor) -> torch.Tensor:
         """Multiplicity of each RDM entry, (n_samples, n_pairs), for condition counts."""
         return counts[:, self.rows] * counts[:, self.cols]
-
-    def sample_cost(self) -> int:
-        """Tensor elements one resampled evaluation allocates per sample (to size chunks)."""
-        return self.a.shape[-1] * (len(self.a) + len(self.b)) * 2
 
     def __call__(self, counts: torch.Tensor | None = None) -> torch.Tensor:
         if counts is None:
