@@ -140,6 +140,16 @@ def _cmd_batch(args) -> int:
     return 1 if report["failed"] else 0
 
 
+def _cmd_demo(args) -> int:
+    from braindecode.demo import DemoConfig, run_demo
+
+    config = DemoConfig(out_dir=args.out, n_stimuli=args.stimuli, n_test=args.test, n_subjects=args.subjects,
+                        n_runs=args.runs, seed=args.seed, server=args.server or "", api_key=args.api_key or "",
+                        progress=not args.quiet)
+    run_demo(config)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braindecode", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -159,6 +169,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="store folder (default ~/.braindecode, env BRAINDECODE_DATA_DIR)")
     p.add_argument("--config", help="YAML config file")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the embedded default data, with an HTML report")
+    p.add_argument("--out", default="demo-output", help="output folder (data, store, report/index.html)")
+    p.add_argument("--stimuli", type=int, default=500, help="number of stimuli (default 500)")
+    p.add_argument("--test", type=int, default=100, help="held-out test stimuli (default 100)")
+    p.add_argument("--subjects", type=int, default=2, help="simulated subjects (default 2)")
+    p.add_argument("--runs", type=int, default=5, help="runs per subject and modality (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--server", help="host:port of a running server to use instead of starting one")
+    p.add_argument("--api-key", default=os.environ.get("BRAINDECODE_API_KEY"),
+                   help="API key for --server (env BRAINDECODE_API_KEY)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("keys", help="create, list and revoke API keys (run on the server's machine)")
     p.add_argument("action", choices=["create", "list", "revoke"])

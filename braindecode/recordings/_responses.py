@@ -42,6 +42,10 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
         raise InvalidArgument(f"recordings give responses of different shapes {sorted(shapes)}; "
                               "use a common mask or channel set")
     first = parts[0][1]
+    for info, result in parts[1:]:
+        if result.feature_names != first.feature_names:
+            raise InvalidArgument(f"recording {info.id} gives other features than {parts[0][0].id} "
+                                  "(e.g. a different automatic mask); use a common mask or channel set")
     return BrainResponses(
         np.concatenate([r.data for _, r in parts]),
         np.concatenate([r.stimulus_ids for _, r in parts]),

@@ -1,0 +1,347 @@
+"""``braindecode demo``: the whole pipeline on the embedded default data, through a real server.
+
+1. generate the default data set (real photographs, EfficientNet-Lite0, simulated fMRI and EEG);
+2. start a gRPC server on a free loopback port with a fresh store (or use ``--server``);
+3. upload the recordings and the stimuli through the Python client;
+4. preprocess on the server and extract network activations;
+5. fit encoders and decoders;
+6. compute the layer x ROI RSA matrix with noise ceilings and the time-resolved EEG decoding curve;
+7. retrieval (MindEye's protocol) and diffusion reconstruction of held-out stimuli;
+8. print a summary table and write ``<out>/report/index.html`` with its figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from braindecode.containers import BrainResponses, Events
+
+#: fMRI trial responses: no mask (the simulated volume is already MNI-masked), cleaned, LSS betas.
+FMRI_SPEC = {"modality": "fmri", "mask": None, "detrend": True, "high_pass": 0.01, "zscore": True,
+             "trials": {"method": "lss"}}
+#: EEG epochs: band-pass, notch, resample, baseline (every epoch kept: blinks stay in, as in the lab).
+EEG_SPEC = {"modality": "eeg", "l_freq": 0.5, "h_freq": 40.0, "notch": 50.0, "resample": 100.0,
+            "epochs": {"tmin": -0.1, "tmax": 0.6, "baseline": [None, 0.0]}}
+MODEL = "efficientnet-lite0"
+#: The embedding space decoders map to, and that the reconstruction model is conditioned on.
+EMBEDDING_LAYER = "pool"
+EEG_WINDOW_S = 0.04
+
+
+@dataclasses.dataclass
+class DemoConfig:
+    """Size and place of a demo run."""
+
+    out_dir: str = "demo-output"
+    n_stimuli: int = 500
+    n_test: int = 100
+    n_subjects: int = 2
+    n_runs: int = 5
+    seed: int = 0
+    server: str = ""           # host:port of a running server; empty starts one
+    api_key: str = ""
+    n_reconstructions: int = 12
+    n_bootstrap: int = 200
+    reconstruction_steps: int = 4
+    progress: bool = True
+
+
+class _Steps:
+    """Numbered console steps with timings (and tqdm bars inside long steps)."""
+
+    def __init__(self, total: int, show: bool):
+        self.total, self.show, self.index, self.started, self.timings = total, show, 0, None, {}
+
+    def __call__(self, title: str):
+        self.done()
+        self.index += 1
+        self.title, self.started = title, time.perf_counter()
+        if self.show:
+            print(f"[{self.index}/{self.total}] {title} ...", flush=True)
+
+    def done(self):
+        if self.started is not None:
+            self.timings[self.title] = time.perf_counter() - self.started
+            self.started = None
+
+
+def _bar(show: bool, desc: str):
+    """A callback for streamed Progress messages, drawn as a tqdm bar."""
+    if not show:
+        return None, lambda: None
+    bar = tqdm(total=100, desc=desc, leave=False, bar_format="{l_bar}{bar}| {n:.0f}%")
+
+    def on_progress(progress):
+        bar.set_description(f"{desc}: {progress.stage}" if progress.stage else desc)
+        bar.n = 100 * progress.fraction
+        bar.refresh()
+    return on_progress, bar.close
+
+
+def _upload_runs(client, dataset, steps_show: bool) -> dict:
+    """Upload every run; fMRI runs twice, as a train view and a test view (events of that split)."""
+    split = dict(zip(dataset.stimuli.ids, dataset.stimuli.split))
+    uploaded = {"fmri": {"train": {}, "test": {}}, "eeg": {}}
+    runs = dataset.files["fmri"] + dataset.files["eeg"]
+    for run in tqdm(runs, desc="upload", disable=not steps_show, leave=False):
+        events = Events.from_tsv(run["events"])
+        if "bold" in run:
+            for part in ("train", "test"):
+                keep = np.array([split[s] == part for s in events.stimulus_id])
+                rec = client.upload(run["bold"], subject=run["subject"], task=f"images-{part}",
+                                    run=str(run["run"]),
+                                    events=Events(events.onset[keep], events.duration[keep], events.stimulus_id[keep]))
+                uploaded["fmri"][part].setdefault(run["subject"], []).append(rec)
+        else:
+            # the first run of each subject goes as BrainVision (zipped), the others as FIF
+            path = run["vhdr"] if run["run"] == 1 else run["fif"]
+            rec = client.upload(path, subject=run["subject"], task="images", run=str(run["run"]), events=events)
+            uploaded["eeg"].setdefault(run["subject"], []).append((rec, events))
+    return uploaded
+
+
+def _ids(recordings) -> list:
+    return [r.id for r in recordings]
+
+
+def _rsa(client, dataset, uploaded, aset_id, layers, config, show) -> dict:
+    """Layer x ROI RSA on the test stimuli: scores, CIs, p-values, noise ceilings per ROI."""
+    test_ids = [s for s, p in zip(dataset.stimuli.ids, dataset.stimuli.split) if p == "test"]
+    recordings = [r for recs in uploaded["fmri"]["test"].values() for r in recs]
+    model_rdms = {layer: client.compute_rdm(activation_set_id=aset_id, layer=layer, condition_ids=test_ids)[0].id
+                  for layer in layers}
+    results = {}
+    for roi, mask in dataset.files["masks"].items():
+        if roi == "brain":
+            continue
+        brain = client.compute_rdm(_ids(recordings), FMRI_SPEC, roi=pathlib.Path(mask), condition_ids=test_ids)
+        on_progress, close = _bar(show, f"RSA {roi}")
+        result = client.compare([r.id for r in brain], model_rdms, method="spearman", n_bootstrap=config.n_bootstrap,
+                                bootstrap="conditions", n_permutations=config.n_bootstrap, seed=config.seed,
+                                on_progress=on_progress)
+        close()
+        results[roi] = _comparison_dict(result)
+    return results
+
+
+def _comparison_dict(result) -> dict:
+    """A CompareResult as plain values: per-layer score, CI and p-value, and the noise ceiling."""
+    scores = [{"name": m.name, "score": m.score,
+               "ci_low": m.ci_lower if m.HasField("ci_lower") else m.score,
+               "ci_high": m.ci_upper if m.HasField("ci_upper") else m.score,
+               "p_value": m.p_value if m.HasField("p_value") else None} for m in result.models]
+    ceiling = ({"lower": result.noise_ceiling.lower, "upper": result.noise_ceiling.upper}
+               if result.HasField("noise_ceiling") else None)
+    return {"comparison_id": result.comparison_id, "scores": scores, "noise_ceiling": ceiling}
+
+
+def _test_responses(client, recordings) -> BrainResponses:
+    """Per-trial test responses of uploaded runs, streamed back preprocessed, with their stimulus ids."""
+    data, stimuli = [], []
+    for rec in recordings:
+        data.append(client.stream_data(rec.id, preprocessing=FMRI_SPEC))
+        stimuli.extend(e.stimulus_id for e in rec.events)
+    return BrainResponses(np.concatenate(data), np.asarray(stimuli))
+
+
+def _decoding(client, dataset, uploaded, aset_id, subject, config, show) -> dict:
+    """Ridge decoder to the embedding space, retrieval among test stimuli, reconstructions."""
+    from braindecode.decoding import mindeye_top1, top_k_accuracy
+
+    on_progress, close = _bar(show, "fit decoder")
+    fit = client.fit_decoder(_ids(uploaded["fmri"]["train"][subject]), FMRI_SPEC, aset_id, EMBEDDING_LAYER,
+                             decoder="ridge", seed=config.seed, on_progress=on_progress)
+    close()
+    test = _test_responses(client, uploaded["fmri"]["test"][subject])
+    predicted = BrainResponses(client.decode(fit.decoder_id, test.data), test.stimulus_ids).average_repeats()
+    truth = dataset.activations.align(predicted.stimulus_ids)[EMBEDDING_LAYER]
+    n_candidates = min(300, len(truth))
+    top1_mean, top1_sd = mindeye_top1(predicted.data, truth, n_candidates=n_candidates, n_repeats=30, seed=config.seed)
+    ks = list(range(1, 11))
+    curve = [float(top_k_accuracy(predicted.data, truth, k=k)) for k in ks]
+    ids, _ = client.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
+    return {"decoder_id": fit.decoder_id, "cv_scores": dict(fit.cv_scores), "n_candidates": n_candidates,
+            "mindeye_top1_mean": float(top1_mean), "mindeye_top1_sd": float(top1_sd), "chance": 1.0 / n_candidates,
+            "topk_ks": ks, "topk_accuracy": curve, "retrieved_examples": {
+                q: list(row) for q, row in zip(predicted.stimulus_ids[:5], ids)},
+            "predicted": predicted}
+
+
+def _reconstructions(client, dataset, predicted: BrainResponses, config, show) -> dict:
+    """Reconstruct the first held-out stimuli from their decoded embeddings."""
+    from braindecode.reconstruction import evaluate_reconstructions
+
+    n = min(config.n_reconstructions, predicted.n_trials)
+    on_progress, close = _bar(show, "reconstruct")
+    images, artifact_id = client.reconstruct(embeddings=predicted.data[:n], ids=list(predicted.stimulus_ids[:n]),
+                                             n_steps=config.reconstruction_steps, seed=config.seed,
+                                             on_progress=on_progress)
+    close()
+    index = {s: i for i, s in enumerate(dataset.stimuli.ids)}
+    originals = dataset.stimuli.images[[index[s] for s, _ in images]]
+    recon = np.stack([img for _, img in images])
+    metrics = evaluate_reconstructions(recon, originals)
+    return {"artifact_id": artifact_id, "ids": [s for s, _ in images], "images": recon, "originals": originals,
+            "metrics": {k: float(v) for k, v in metrics.items()}}
+
+
+def _encoding(client, dataset, uploaded, aset_id, subject, layers, config, show) -> dict:
+    """Banded-ridge encoder (early + late layer) fitted on all but the last run, scored on the last."""
+    runs = uploaded["fmri"]["train"][subject]
+    on_progress, close = _bar(show, "fit encoder")
+    fit = client.fit_encoder(_ids(runs[:-1]), FMRI_SPEC, aset_id, layers, seed=config.seed, on_progress=on_progress)
+    close()
+    scored = client.score_encoder(fit.encoder_id, [runs[-1].id], FMRI_SPEC)
+    return {"encoder_id": fit.encoder_id, "score_map_nifti": scored.score_map_nifti}
+
+
+def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
+    """Time-resolved decoding: a ridge decoder per 40 ms window, 2-way identification on held-out runs."""
+    from braindecode.decoding import RidgeDecoder, two_way_identification
+
+    epochs, stimuli, runs = [], [], []
+    for rec, _ in uploaded["eeg"][subject]:
+        data = client.stream_data(rec.id, preprocessing=EEG_SPEC)  # epochs in event order, none rejected
+        epochs.append(data)
+        stimuli += [e.stimulus_id for e in rec.events]
+        runs += [rec.id] * data.shape[0]
+    X, stimuli, runs = np.concatenate(epochs), np.asarray(stimuli), np.asarray(runs)
+    times = np.round(EEG_SPEC["epochs"]["tmin"] + np.arange(X.shape[2]) / EEG_SPEC["resample"], 6)
+    starts = np.arange(-0.1, 0.6 - EEG_WINDOW_S + 1e-9, EEG_WINDOW_S / 2)
+    curves = {}
+    for component, truth in dataset.ground_truth["latency_windows"].items():
+        Y = dataset.activations.align(stimuli)[truth["layer"]]
+        scores = []
+        for start in starts:
+            window = (times >= start) & (times < start + EEG_WINDOW_S)
+            folds = []
+            for held in np.unique(runs):
+                train, test = runs != held, runs == held
+                model = RidgeDecoder(modality="eeg", cv=3).fit(X[train][:, :, window], Y[train])
+                pred = BrainResponses(model.predict(X[test][:, :, window]), stimuli[test]).average_repeats()
+                folds.append(two_way_identification(pred.data, dataset.activations.align(pred.stimulus_ids)[truth["layer"]]))
+            scores.append(float(np.mean(folds)))
+        curves[component] = {"layer": truth["layer"], "scores": scores,
+                             "peak_s": float(starts[int(np.argmax(scores))] + EEG_WINDOW_S / 2),
+                             "true_window_s": truth["window_s"]}
+    return {"window_centres_s": (starts + EEG_WINDOW_S / 2).tolist(), "curves": curves}
+
+
+def run_demo(config: DemoConfig) -> dict:
+    """Run the demo; returns the summary (also written to ``<out>/report/summary.json``)."""
+    from braindecode.client import Client
+    from braindecode.datasets import LAYERS, make_default_dataset
+    from braindecode.report import write_report
+
+    out = pathlib.Path(config.out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    show = config.progress
+    steps = _Steps(8, show)
+    steps("generate the default data set")
+    data_dir = out / "data"
+    if data_dir.exists():
+        import shutil
+
+        shutil.rmtree(data_dir)
+    dataset = make_default_dataset(data_dir, n_stimuli=config.n_stimuli, n_test=config.n_test,
+                                   n_subjects=config.n_subjects, n_runs=config.n_runs, seed=config.seed,
+                                   progress=True if show else None)
+    steps("start the server" if not config.server else f"connect to {config.server}")
+    server = None
+    if config.server:
+        target, key = config.server, config.api_key
+    else:
+        from braindecode.config import Config
+        from services.server import BraindecodeServer
+
+        store_dir = out / "store"
+        if store_dir.exists():
+            import shutil
+
+            shutil.rmtree(store_dir)
+        server = BraindecodeServer(Config.load(data_dir=str(store_dir), port=0)).start()
+        key, _ = server.keys.create("demo-lab", "braindecode demo")
+        target = f"127.0.0.1:{server.port}"
+    summary = {"config": dataclasses.asdict(config), "server": target}
+    try:
+        with Client(target, api_key=key, timeout=3600) as client:
+            steps("upload recordings and stimuli")
+            uploaded = _upload_runs(client, dataset, show)
+            stimulus_set = client.upload_stimuli(images=list(dataset.stimuli.images), ids=list(dataset.stimuli.ids),
+                                                 name="default stimuli")
+            steps("extract network activations")
+            layers = list(dict.fromkeys(list(LAYERS.values()) + ["stage1", "stage3", "stage5", "stage6",
+                                                                  EMBEDDING_LAYER]))
+            layers = [layer for layer in dataset.activations.layer_names if layer in layers]
+            on_progress, close = _bar(show, "activations")
+            extracted = client.extract_activations(MODEL, stimulus_set_id=stimulus_set.id, layers=layers,
+                                                   pooling="avg", on_progress=on_progress)
+            close()
+            aset_id = extracted.id
+            subject = sorted(uploaded["fmri"]["train"])[0]
+            steps("fit encoders and decoders")
+            encoding = _encoding(client, dataset, uploaded, aset_id, subject, [LAYERS["early"], LAYERS["late"]],
+                                 config, show)
+            decoding = _decoding(client, dataset, uploaded, aset_id, subject, config, show)
+            steps("layer x ROI RSA and the EEG decoding curve")
+            rsa = _rsa(client, dataset, uploaded, aset_id, layers, config, show)
+            eeg = _eeg_curve(client, dataset, uploaded, sorted(uploaded["eeg"])[0], config)
+            steps("reconstruct held-out stimuli")
+            recon = _reconstructions(client, dataset, decoding["predicted"], config, show)
+            steps("write the report")
+            summary.update(_summary(dataset, rsa, decoding, eeg, recon, encoding))
+            report = write_report(out / "report", dataset, summary, rsa, decoding, eeg, recon, encoding)
+            steps.done()
+            summary["timings_s"] = steps.timings
+            (out / "report" / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+            summary["report"] = str(report)
+    finally:
+        if server is not None:
+            server.stop(grace=1)
+    if show:
+        print_summary(summary)
+    return summary
+
+
+def _summary(dataset, rsa, decoding, eeg, recon, encoding) -> dict:
+    truth = dataset.ground_truth["rois"]
+    best = {roi: max(res["scores"], key=lambda s: s["score"])["name"] for roi, res in rsa.items()}
+    return {
+        "rsa": {roi: {"true_layer": truth[roi]["layer"], "best_layer": best_layer,
+                      "scores": {s["name"]: s["score"] for s in rsa[roi]["scores"]},
+                      "p_values": {s["name"]: s["p_value"] for s in rsa[roi]["scores"]},
+                      "noise_ceiling": rsa[roi]["noise_ceiling"]}
+                for roi, best_layer in best.items()},
+        "retrieval": {k: decoding[k] for k in ("n_candidates", "mindeye_top1_mean", "mindeye_top1_sd", "chance",
+                                               "topk_ks", "topk_accuracy", "cv_scores", "retrieved_examples")},
+        "eeg": {c: {k: v[k] for k in ("layer", "peak_s", "true_window_s")} for c, v in eeg["curves"].items()},
+        "reconstruction": recon["metrics"],
+        "artifacts": {"decoder": decoding["decoder_id"], "encoder": encoding["encoder_id"],
+                      "reconstructions": recon["artifact_id"]},
+    }
+
+
+def print_summary(summary: dict) -> None:
+    """The summary as console tables."""
+    print("\nLayer x ROI RSA (Spearman, test stimuli)")
+    for roi, row in summary["rsa"].items():
+        scores = "  ".join(f"{layer}={score:+.3f}" for layer, score in row["scores"].items())
+        print(f"  {roi:<8} true={str(row['true_layer']):<7} best={row['best_layer']:<7} {scores}")
+    r = summary["retrieval"]
+    print(f"\nRetrieval (MindEye protocol, top-1 among {r['n_candidates']}): "
+          f"{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f} (chance {r['chance']:.3f})")
+    print("\nEEG decoding peaks")
+    for name, row in summary["eeg"].items():
+        lo, hi = row["true_window_s"]
+        print(f"  {name:<6} layer={row['layer']:<7} peak={1000 * row['peak_s']:.0f} ms  "
+              f"true window {1000 * lo:.0f}-{1000 * hi:.0f} ms")
+    print("\nReconstruction: " + "  ".join(f"{k}={v:.3f}" for k, v in summary["reconstruction"].items()))
+    print("\nTimings: " + "  ".join(f"{k}: {v:.0f}s" for k, v in summary.get("timings_s", {}).items()))
+    if "report" in summary:
+        print(f"\nReport: {summary['report']}")
