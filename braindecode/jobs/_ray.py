@@ -72,7 +72,8 @@ class RayExecutor:
     def _connect(self):
         ray = _import_ray()
         if not ray.is_initialized():
-            options = {"address": self.address} if self.address else {"num_cpus": self.workers * self.threads_per_worker}
+            cpus = self.workers * self.threads_per_worker
+            options = {"address": self.address} if self.address else {"num_cpus": cpus}
             ray.init(include_dashboard=False, log_to_driver=False, **options)
             self._started = True
         ray.data.DataContext.get_current().enable_progress_bars = False

@@ -117,3 +117,11 @@ def test_listing_pages_and_filters_by_state(jobs):
         jobs.list("lab-a", state="sleeping")
     with pytest.raises(InvalidArgument, match="page_token"):
         jobs.list("lab-a", page_token="x")
+
+
+def test_concurrent_submits_with_one_request_id_make_one_job(jobs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: jobs.create("lab-a", "same", SPEC, plan(), max_active=4).id, range(16)))
+    assert len(set(made)) == 1 and len(jobs.list("lab-a")[0]) == 1
