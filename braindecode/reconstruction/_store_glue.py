@@ -11,10 +11,12 @@ import tempfile
 
 import numpy as np
 
+from braindecode.decoding import DECODER_ARTIFACT, load_decoder_artifact
 from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound
 from braindecode.reconstruction._memory import check_memory
 from braindecode.reconstruction._pipeline import BACKENDS
 from braindecode.reconstruction._reconstruct import DEFAULT_MODEL_DIR, encode_png, load_pipeline, seed_generators
+from braindecode.recordings import load_responses
 
 RECONSTRUCTION_ARTIFACT = "reconstruction"
 IDS_FILE = "ids.json"
@@ -102,9 +104,6 @@ def decode_recordings(store, tenant: str, recording_ids, preprocessing: dict, de
     embeddings : array of shape (n, n_dims), float32
     stimulus_ids : array of shape (n,)
     """
-    from braindecode.decoding import DECODER_ARTIFACT, check_input, load_decoder_artifact
-    from braindecode.recordings import load_responses
-
     if not decoder_id:
         raise InvalidArgument("decoder_id is required with recording_ids")
     meta = store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT).meta
@@ -116,9 +115,8 @@ def decode_recordings(store, tenant: str, recording_ids, preprocessing: dict, de
     responses = load_responses(store, tenant, list(recording_ids), preprocessing)
     if average_repeats:
         responses = responses.average_repeats()
-    X = check_input(responses.data, meta["modality"], meta["input_shape"])
     decoder = load_decoder_artifact(store, tenant, decoder_id, device=device, threads=1)
-    return decoder.predict(X), responses.stimulus_ids
+    return decoder.predict(responses.data), responses.stimulus_ids
 
 
 def check_reconstruction(pipeline, request, n_steps: int = 4, guidance: float = 1.0, strength: float = 0.75,

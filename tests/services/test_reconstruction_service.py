@@ -4,6 +4,7 @@ recordings, streamed progress and PNGs, batching of concurrent calls, the memory
 import io
 import json
 import threading
+import time
 
 import grpc
 import nibabel
@@ -24,6 +25,7 @@ from braindecode.reconstruction import (
     ConditionProjector,
     ReconstructionPipeline,
     ReconstructionRequest,
+    ReconstructionSettings,
     estimate_memory_bytes,
     reconstruct,
 )
@@ -332,3 +334,46 @@ def test_other_tenant_gets_not_found(server, client, lab):
                       lab["runs"][0])
         assert other.health() == "SERVING"
     assert _artifact_ids(server, "lab-b") == [own_decoder_id]
+
+
+def test_a_call_ended_while_queued_stops_its_batch_and_stores_nothing(start_server):
+    server, client = start_server(batch_window_ms=3000)
+    _servicer(server).settings.pipeline()  # loaded before the call, so that only the batch window outlasts it
+    with Client(f"127.0.0.1:{server.port}", api_key=server.keys.create("lab-a")[0], timeout=1.0) as hasty:
+        _expect_error(lambda: hasty.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.DEADLINE_EXCEEDED)
+    batcher = _servicer(server).batcher
+    deadline = time.monotonic() + 30
+    while not batcher.batch_sizes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert batcher.batch_sizes == [1]
+    assert _artifact_ids(server) == [] and client.health() == "SERVING"
+
+
+def test_missing_model_is_failed_precondition(start_server, tmp_path):
+    server, client = start_server(model=tmp_path / "no-model")
+    _expect_error(lambda: client.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.FAILED_PRECONDITION,
+                  "reconstruction model", "no-model")
+    assert _artifact_ids(server) == [] and client.health() == "SERVING"
+
+
+def test_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MAX_BATCH", "3")
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_BATCH_WINDOW_MS", "5.5")
+    settings = ReconstructionSettings.from_env(device="cuda")
+    assert (settings.max_batch, settings.batch_window_ms, settings.device) == (3, 5.5, "cuda")
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MAX_BYTES", "lots")
+    with pytest.raises(InvalidArgument, match="MAX_BYTES='lots'"):
+        ReconstructionSettings.from_env()
+    with pytest.raises(InvalidArgument, match="max_batch"):
+        ReconstructionSettings(max_batch=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_cuda_server_equals_the_library_on_cuda(start_server, model_dir, backend):
+    server, client = start_server(device="cuda")
+    embeddings = _embeddings(3)
+    images, _ = client.reconstruct(embeddings, n_steps=2, seed=4, backend=backend)
+    expected = reconstruct(embeddings, model_dir, n_steps=2, seed=4, backend=backend, device="cuda")
+    assert np.array_equal(np.stack([img for _, img in images]), expected)
