@@ -195,6 +195,8 @@ def simulate_eeg(
     -------
     simulation : EegSimulation
     """
+    if not runs or not all(len(events) for events in runs):
+        raise InvalidArgument("runs must be a non-empty list of non-empty Events")
     if set(drives) != set(COMPONENTS):
         raise InvalidArgument(f"drives must name every component: {sorted(COMPONENTS)}")
     if snr <= 0 or sfreq <= 2 * LINE_FREQ:

@@ -173,6 +173,8 @@ def simulate_fmri(
     -------
     simulation : FmriSimulation
     """
+    if not runs or not all(len(events) for events in runs):
+        raise InvalidArgument("runs must be a non-empty list of non-empty Events")
     if set(drives) != set(ROI_BOXES):
         raise InvalidArgument(f"drives must name every ROI: {sorted(ROI_BOXES)}")
     if snr <= 0 or not 0 <= ar1 < 1 or t_r <= 0:

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
+from braindecode.containers import Events
 from braindecode.datasets import (
     CHANNELS,
     COMPONENTS,
@@ -130,3 +131,5 @@ def test_bad_input_names_the_problem():
         simulate_eeg(ids, drives, runs, sfreq=80.0)
     with pytest.raises(InvalidArgument, match="rows"):
         simulate_eeg(ids[:-1], drives, runs)
+    with pytest.raises(InvalidArgument, match="non-empty"):
+        simulate_eeg(ids, drives, [Events([], [], [])])

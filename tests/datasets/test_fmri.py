@@ -131,5 +131,7 @@ def test_bad_input_names_the_problem():
     unknown = [Events([10.0], [3.0], ["nope"])]
     with pytest.raises(InvalidArgument, match="unknown stimuli"):
         simulate_fmri(ids, drives, unknown)
+    with pytest.raises(InvalidArgument, match="non-empty"):
+        simulate_fmri(ids, drives, [])
     with pytest.raises(InvalidArgument, match="resolution"):
         brain_mask(0)
