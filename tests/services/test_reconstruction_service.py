@@ -1,7 +1,6 @@
 """ReconstructionService over a real server on a loopback port: Reconstruct from embeddings or decoded
 recordings, streamed progress and PNGs, batching of concurrent calls, the memory bound, bad input."""
 
-import io
 import json
 import threading
 import time
