@@ -136,7 +136,8 @@ class _DelayTransformer(ABC, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_in_")
         X = _check_series(X)
         if X.shape[1] != self.n_features_in_:
-            raise InvalidArgument(f"X has {X.shape[1]} features, but the transformer was fitted with {self.n_features_in_}")
+            raise InvalidArgument(
+                f"X has {X.shape[1]} features, but the transformer was fitted with {self.n_features_in_}")
         return make_delays(X, self._delays(), runs)
 
     def fit_transform(self, X, y=None, runs=None) -> np.ndarray:

@@ -1,24 +1,24 @@
 """Ridge regression solvers on torch tensors, with cross-validation over many alphas.
 
 The ridge weights for one alpha are ``W = (X^T X + alpha I)^-1 X^T Y``. The work
-that does not depend on the targets is done once per fold and alpha: a Cholesky
-factorization of the fold's regularized Gram matrix (float64) and from it the
+that does not depend on the targets is done once per fold: the Gram matrix of the
+fold's training set (float64), its regularized inverses (see below) and from them the
 operator ``M_a = X_test (X_train^T X_train + alpha I)^-1`` of shape
 (n_test, n_features). The test predictions of all alphas are then one matrix
 product ``[M_1; ...; M_A] @ (X_train^T Y_train)`` per target batch, and
 ``X_train^T Y_train`` is ``X^T Y - X_test^T Y_test`` from one ``X^T Y`` per batch,
-which the final refit reuses: a Cholesky solve per target with the factor of the
-alpha it selected (one factorization per selected alpha).
+which the final refit reuses: one solve per target with the regularized Gram
+matrix of the whole data at the alpha it selected.
 
 Where a training set has fewer samples than features, the kernel
 ``X_train X_train^T`` replaces the Gram matrix (the dual form), the operators have
 shape (n_test, n_train) and multiply ``Y_train``. The Gram / kernel matrices,
-their Cholesky factors and the fold operators are computed in float64 whatever
+their factorizations and the fold operators are computed in float64 whatever
 ``dtype``; the products over targets, which dominate the cost, and the refit's
-triangular solves run in ``dtype``. The Cholesky factorizations
-run at matrix-product speed, unlike an eigendecomposition or SVD (on a 2-core CPU,
-one eigendecomposition of a 1280 x 1280 Gram matrix took as long as about 40
-Cholesky factorizations of it); a matrix that is not positive definite in float64
+triangular solves run in ``dtype``. Cholesky factorizations run at matrix-product
+speed, unlike an eigendecomposition, so below ``EIGH_MIN_ALPHAS`` alphas each alpha
+gets its own factorization, and from there on one eigendecomposition per fold
+serves all alphas. A matrix that is not positive definite in float64
 (alpha below the rounding of the Gram matrix) falls back to its eigendecomposition
 with negative eigenvalues set to zero.
 
@@ -75,16 +75,17 @@ class _Fold:
     x_mean: torch.Tensor | None  # training mean of X, primal folds with an intercept
 
 
-EIGH_MIN_ALPHAS = 40  # from this many alphas one eigendecomposition beats a Cholesky per alpha
+EIGH_MIN_ALPHAS = 20  # from this many alphas one eigendecomposition beats a Cholesky per alpha
 
 
 class RegularizedGram:
     """``(gram + alpha I)^-1`` for a set of alphas and a symmetric positive semi-definite ``gram``.
 
     Below ``EIGH_MIN_ALPHAS`` alphas, each alpha gets a float64 Cholesky factorization
-    when first needed (matrix-product speed; on a 2-core CPU one eigendecomposition
-    of a 1280 x 1280 matrix took as long as about 40 of them). From that many alphas
-    on, one eigendecomposition serves them all. A shifted matrix that is not
+    when first needed (matrix-product speed: on a 2-core CPU one eigendecomposition of
+    a 1280 x 1280 matrix took as long as 12 Cholesky factorizations and solves with
+    one thread, 47 with two threads on busy cores). From that many alphas on, one
+    eigendecomposition serves them all. A shifted matrix that is not
     positive definite in float64 (alpha below the rounding of ``gram``) also uses
     the eigendecomposition, with negative eigenvalues set to zero.
 
@@ -183,7 +184,8 @@ def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
     operators = RegularizedGram(gram, alphas.tolist()).right_products(left, dtype)
     member = torch.zeros(n_samples, dtype=torch.bool, device=X.device)
     member[train] = True
-    complement = len(train) + len(test) == n_samples and int(member.sum()) == len(train) and not bool(member[test].any())
+    complement = (len(train) + len(test) == n_samples and int(member.sum()) == len(train)
+                  and not bool(member[test].any()))
     return _Fold(train, test, operators, primal, complement,
                  x_mean.to(dtype) if (primal and fit_intercept) else None)
 
