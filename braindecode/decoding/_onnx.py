@@ -14,8 +14,8 @@ import onnx
 import torch
 from google.protobuf.message import DecodeError
 
+from braindecode._io import atomic_write
 from braindecode.decoding._base import BaseDecoder
-from braindecode.decoding._persistence import atomic_write
 from braindecode.decoding._validation import check_input
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.onnxrt import create_session

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
-import tempfile
 
 import safetensors.torch
 
 from braindecode import __version__
+from braindecode._io import atomic_write, read_saved_config
 from braindecode.decoding._base import BaseDecoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
 from braindecode.decoding._ridge import RidgeDecoder
@@ -21,25 +20,6 @@ FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 DECODERS = {cls.__name__: cls for cls in (RidgeDecoder, MLPDecoder, EEGDecoder)}
-
-
-def atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save_decoder(model: BaseDecoder, directory, provenance: dict | None = None) -> pathlib.Path:
@@ -92,19 +72,7 @@ def save_decoder(model: BaseDecoder, directory, provenance: dict | None = None) 
 
 def read_decoder_config(directory) -> dict:
     """The JSON config of a saved decoder (class, parameters, modality, shapes, provenance)."""
-    path = pathlib.Path(directory) / CONFIG
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NotFound(f"no saved decoder in {directory} ({CONFIG} missing)") from None
-    except (OSError, ValueError) as exc:
-        raise InvalidArgument(f"cannot read {path}: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise InvalidArgument(f"{path} is not a {FORMAT} config")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise InvalidArgument(
-            f"{path} has format version {config.get('format_version')}; this library reads {FORMAT_VERSION}")
-    return config
+    return read_saved_config(directory, CONFIG, FORMAT, FORMAT_VERSION, "decoder")
 
 
 def load_decoder(directory, device: str | None = None) -> BaseDecoder:

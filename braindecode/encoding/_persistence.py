@@ -25,6 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from braindecode import __version__
+from braindecode._io import atomic_write, read_saved_config
 from braindecode.containers import ActivationSet, BrainResponses
 from braindecode.encoding._cv import LeaveOneRunOut, RunKFold
 from braindecode.encoding._estimators import BandedRidgeCV, RidgeCV
@@ -308,8 +309,6 @@ def _check_json(provenance) -> dict:
 
 def _write_files(directory: pathlib.Path, files: dict) -> None:
     """Write name -> bytes atomically, in order (the config last: a save cut short is detected)."""
-    from braindecode.decoding._persistence import atomic_write  # braindecode.decoding imports this package
-
     for name, data in files.items():
         atomic_write(directory / name, data)
 
@@ -374,19 +373,7 @@ def save_encoder(model, directory, provenance: dict | None = None) -> pathlib.Pa
 
 def read_encoder_config(directory) -> dict:
     """The JSON config of a saved encoder (class, parameters, layers, delays, brain space, provenance)."""
-    path = pathlib.Path(directory) / CONFIG
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NotFound(f"no saved encoder in {directory} ({CONFIG} missing)") from None
-    except (OSError, ValueError) as exc:
-        raise InvalidArgument(f"cannot read {path}: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise InvalidArgument(f"{path} is not a {FORMAT} config")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise InvalidArgument(
-            f"{path} has format version {config.get('format_version')}; this library reads {FORMAT_VERSION}")
-    return config
+    return read_saved_config(directory, CONFIG, FORMAT, FORMAT_VERSION, "encoder")
 
 
 def _read_checked(directory: pathlib.Path, name: str, config: dict) -> bytes:

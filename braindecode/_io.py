@@ -1,0 +1,63 @@
+"""Files on disk: atomic writes and the JSON configs of saved models."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+
+from braindecode.errors import InvalidArgument, NotFound
+
+
+def atomic_write(path: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_saved_config(directory, name: str, fmt: str, version: int, kind: str) -> dict:
+    """The JSON config ``name`` of a model saved in ``directory``, checked for format and version.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+    name : str
+        File name of the config, e.g. ``"config.json"``.
+    fmt : str
+        Expected value of the config's ``"format"`` field.
+    version : int
+        Expected value of its ``"format_version"`` field.
+    kind : str
+        What was saved (``"decoder"``, ``"encoder"``), for error messages.
+
+    Returns
+    -------
+    config : dict
+    """
+    path = pathlib.Path(directory) / name
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NotFound(f"no saved {kind} in {directory} ({name} missing)") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != fmt:
+        raise InvalidArgument(f"{path} is not a {fmt} config")
+    if config.get("format_version") != version:
+        raise InvalidArgument(
+            f"{path} has format version {config.get('format_version')}; this library reads {version}")
+    return config
