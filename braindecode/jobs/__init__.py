@@ -1,4 +1,4 @@
-"""Batch decoding jobs: a decoder applied to many stored recordings, one shard per recording.
+"""Batch jobs: a decoder or an encoder applied to many stored recordings, one shard per recording.
 
 >>> runner = JobRunner(store, JobSettings(workers=2)).start()
 >>> job = runner.submit("lab-a", read_spec("job.yaml"), request_id="nightly-2026-11-21")
@@ -23,6 +23,7 @@ from braindecode.jobs._shard import (
     ShardTask,
     ShardWorker,
     decode_outputs,
+    encode_outputs,
     run_shard,
     shard_name,
     write_outputs,
@@ -52,6 +53,7 @@ __all__ = [
     "ShardWorker",
     "canonical_json",
     "decode_outputs",
+    "encode_outputs",
     "job_context",
     "make_executor",
     "merge_batch",

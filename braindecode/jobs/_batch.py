@@ -151,7 +151,7 @@ def merge_outputs(folders, directory) -> dict:
     if len(names) != 1:
         raise InvalidArgument(f"shards hold different outputs: {sorted(names)}")
     arrays = {}
-    for name in summaries[0]["files"]:
+    for name in summaries[0]["files"]:  # per-trial arrays; per-shard files stay in the shards' folders
         parts = [np.load(f / name, allow_pickle=False) for f in folders]
         arrays[pathlib.Path(name).stem] = np.concatenate(parts)
     manifest = {"shards": summaries, "n_trials": sum(s["n_trials"] for s in summaries),

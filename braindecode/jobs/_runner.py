@@ -41,8 +41,9 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) 
     """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant``."""
     from braindecode.artifacts import load_activation_set
 
-    decoder_id = spec["model"]["decoder"]
-    store.get_artifact(tenant, decoder_id, "decoder")
+    (kind, model_id), = spec["model"].items()
+    model = store.get_artifact(tenant, model_id, kind)
+    activation_set_id = model.provenance.get("activation_set_id", "") if kind == "encoder" else ""
     candidates_path, candidate_ids = "", ()
     retrieval = spec["outputs"].get("retrieval")
     if retrieval:
@@ -50,9 +51,9 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) 
         candidates_path = candidates[retrieval["layer"]].filename
         candidate_ids = tuple(str(s) for s in candidates.stimulus_ids)
     return JobContext(
-        str(store.root), tenant, decoder_id, str(store.artifact_dir(tenant, decoder_id)), spec["preprocessing"],
+        str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
         spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, settings.reconstruction_model,
-        settings.device)
+        settings.device, kind, activation_set_id)
 
 
 def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_stop=lambda: False) -> None:
@@ -66,7 +67,7 @@ def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_s
 
 
 class JobRunner:
-    """Batch decoding jobs over a store: submit, watch, cancel; the shards run in the background.
+    """Batch decoding and encoding jobs over a store: submit, watch, cancel; the shards run in the background.
 
     Parameters
     ----------
@@ -209,7 +210,7 @@ class JobRunner:
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
             context = job_context(self.store, job.tenant, job.spec, out_dir, self.settings)
-        except BraindecodeError as exc:  # the decoder or candidates were deleted since the submit
+        except BraindecodeError as exc:  # the model or candidates were deleted since the submit
             self._finish(job, f"cannot start: {exc}")
             return
 

@@ -1,8 +1,9 @@
-"""One shard of a job: preprocess its recordings, decode them, write the outputs.
+"""One shard of a job: preprocess its recordings, run the decoder or encoder, write the outputs.
 
-A shard is a pure function of its inputs (the recordings' bytes, the spec, the decoder
-artifact): its files are written with ``np.save`` and sorted-key JSON, hold no times, and
-appear atomically, so a retried or re-run shard leaves byte-identical files.
+A shard is a pure function of its inputs (the recordings' bytes, the spec, the model
+artifact and the encoder's activation set): its files are written with ``np.save``,
+sorted-key JSON and gzip without a time stamp, hold no times, and appear atomically, so a
+retried or re-run shard leaves byte-identical files.
 
 Files of a shard folder (``shard-00003/``), the same in server job outputs and batch runs:
 
@@ -14,8 +15,17 @@ Files of a shard folder (``shard-00003/``), the same in server job outputs and b
     The k most similar candidate stimuli and their cosine similarities (``outputs.retrieval``).
 ``reconstructions.npy`` (n_trials, H, W, 3) uint8
     Images from the diffusion model (``outputs.reconstructions``).
+``predictions.npy`` (n_trials, *response_shape) float32
+    The encoder's predicted responses to the trials' stimuli (``outputs.predictions``).
+``scores.npy`` (n_scores, n_targets) float32
+    The encoder's per-target scores on the shard's trials (``outputs.score_maps``), one row
+    per name in ``shard.json``'s ``score_names`` (``braindecode.encoding.target_scores``).
+``score_map.nii.gz``
+    fMRI voxel encoders: the scores in the recordings' space, one volume per score.
 ``shard.json``
-    The shard's recordings (id, sha256, subject), model, spec, trial count and dropped trials.
+    The shard's recordings (id, sha256, subject), model, spec, trial count and dropped trials;
+    ``files`` lists the per-trial arrays (concatenated by ``merge_outputs``), ``shard_files``
+    the per-shard ones.
 """
 
 from __future__ import annotations
@@ -47,9 +57,9 @@ class JobContext:
     data_dir, tenant : str
         The store folder (opened read-only by workers) and the tenant whose recordings are read.
     model_id : str
-        The decoder artifact id (recorded in the outputs).
-    decoder_dir : str
-        Folder holding the saved decoder.
+        The decoder or encoder artifact id (recorded in the outputs).
+    model_dir : str
+        Folder holding the saved decoder or encoder.
     preprocessing, outputs : dict
         The checked spec's ``preprocessing`` and ``outputs``.
     out_dir : str
@@ -61,13 +71,16 @@ class JobContext:
     reconstruction_model : str
         Diffusion model folder (with ``outputs.reconstructions``); empty: the shipped model.
     device : str
-        Torch device of the decoder and the diffusion model.
+        Torch device of the model and the diffusion model.
+    model_kind : {"decoder", "encoder"}
+    activation_set_id : str
+        The encoder's activation set (encoder jobs): the features of the trials' stimuli.
     """
 
     data_dir: str
     tenant: str
     model_id: str
-    decoder_dir: str
+    model_dir: str
     preprocessing: dict
     outputs: dict
     out_dir: str
@@ -75,6 +88,8 @@ class JobContext:
     candidate_ids: tuple = ()
     reconstruction_model: str = ""
     device: str = "cpu"
+    model_kind: str = "decoder"
+    activation_set_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,8 +127,10 @@ def fsync_dir(path) -> None:
         os.close(fd)
 
 
-def write_outputs(directory, arrays: dict, summary: dict, summary_name: str = SUMMARY) -> pathlib.Path:
-    """Write ``<name>.npy`` per array and the ``summary`` JSON into ``directory``, all at once.
+def write_outputs(directory, arrays: dict, summary: dict, summary_name: str = SUMMARY,
+                  files: dict | None = None) -> pathlib.Path:
+    """Write ``<name>.npy`` per array, ``files`` (name -> bytes) and the ``summary`` JSON into
+    ``directory``, all at once.
 
     The files are staged in a sibling folder, synced, and renamed into place (replacing an
     earlier attempt's folder). The parent folder must exist.
@@ -125,6 +142,11 @@ def write_outputs(directory, arrays: dict, summary: dict, summary_name: str = SU
         for name, array in arrays.items():
             with open(stage / f"{name}.npy", "wb") as f:
                 np.save(f, np.asarray(array), allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+        for name, data in (files or {}).items():
+            with open(stage / name, "wb") as f:
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
         with open(stage / summary_name, "w") as f:
@@ -142,10 +164,14 @@ def write_outputs(directory, arrays: dict, summary: dict, summary_name: str = SU
 
 
 @functools.lru_cache(maxsize=4)
-def _decoder(decoder_dir: str, device: str):
+def _model(kind: str, model_dir: str, device: str):
+    if kind == "encoder":
+        from braindecode.encoding import load_encoder
+
+        return load_encoder(model_dir, device=device)
     from braindecode.decoding import load_decoder
 
-    return load_decoder(decoder_dir, device=device)
+    return load_decoder(model_dir, device=device)
 
 
 @functools.lru_cache(maxsize=4)
@@ -191,8 +217,55 @@ def decode_outputs(responses, decoder, context: JobContext) -> dict:
     return arrays
 
 
+def encode_outputs(responses, encoder, activations, recordings, context: JobContext) -> tuple:
+    """The output arrays and files of one shard's responses under an encoder.
+
+    The scores are those of ``braindecode.encoding.score_encoder_from_store`` on the same
+    recordings: ``target_scores`` of the predictions from the stimuli's activations.
+
+    Parameters
+    ----------
+    responses : BrainResponses
+        data of shape (n_trials, *encoder.space.response_shape), in the encoder's space.
+    encoder : braindecode.encoding.Encoder
+    activations : ActivationSet
+        Holds every trial's stimulus and the encoder's layers.
+    recordings : list of RecordingInfo
+        The responses' recordings (their voxel grid must be the encoder's).
+    context : JobContext
+
+    Returns
+    -------
+    arrays : dict of str -> array
+    files : dict of str -> bytes
+        ``score_map.nii.gz`` (fMRI voxel encoders with ``outputs.score_maps``).
+    score_names : list of str
+        The rows of ``arrays["scores"]``.
+    """
+    from braindecode.encoding import scores_to_nifti, target_scores
+    from braindecode.encoding._fitting import SCORE_MAP_FILE, _check_responses, _response_matrix
+    from braindecode.encoding._persistence import nifti_bytes
+
+    space = encoder.space
+    _check_responses(context.model_id, space, recordings, responses)
+    features = encoder.features(activations.align(responses.stimulus_ids))
+    predicted = encoder.predict(features, responses.runs).astype(np.float32)
+    arrays = {"stimulus_ids": responses.stimulus_ids, "recording_ids": responses.runs}
+    if context.outputs["predictions"]:
+        arrays["predictions"] = predicted
+    files, score_names = {}, []
+    if context.outputs["score_maps"]:
+        Y = _response_matrix(responses)
+        scores = target_scores(Y, predicted.reshape(len(Y), -1), responses.runs, responses.stimulus_ids)
+        score_names = list(scores)
+        arrays["scores"] = np.stack(list(scores.values()))
+        if space.mask is not None:
+            files[SCORE_MAP_FILE] = nifti_bytes(scores_to_nifti(arrays["scores"].T, space.mask_image()))
+    return arrays, files, score_names
+
+
 class ShardWorker:
-    """Runs the shards of one job; holds the job's loaded decoder (a Ray actor keeps one).
+    """Runs the shards of one job; holds the job's loaded model (a Ray actor keeps one).
 
     Calling it never raises: a failure becomes a :class:`ShardResult` with an ``error``.
     """
@@ -200,9 +273,10 @@ class ShardWorker:
     def __init__(self, context: JobContext):
         self.context = context
         try:
-            self.decoder, self.load_error = _decoder(context.decoder_dir, context.device), ""
+            self.model, self.load_error = _model(context.model_kind, context.model_dir, context.device), ""
         except Exception as exc:  # noqa: BLE001 - reported on every shard of the job
-            self.decoder, self.load_error = None, f"cannot load decoder {context.model_id}: {_describe(exc)}"
+            self.model = None
+            self.load_error = f"cannot load {context.model_kind} {context.model_id}: {_describe(exc)}"
 
     def __call__(self, task: ShardTask) -> ShardResult:
         start = time.perf_counter()
@@ -218,19 +292,32 @@ class ShardWorker:
         from braindecode.recordings import load_responses
 
         ctx = self.context
-        responses = load_responses(_store(ctx.data_dir), ctx.tenant, [r["id"] for r in task.recordings],
-                                   ctx.preprocessing)
-        arrays = decode_outputs(responses, self.decoder, ctx)
+        store = _store(ctx.data_dir)
+        responses = load_responses(store, ctx.tenant, [r["id"] for r in task.recordings], ctx.preprocessing)
         summary = {
             "format": OUTPUT_FORMAT, "version": OUTPUT_VERSION, "shard": task.index,
-            "recordings": list(task.recordings), "model": {"decoder": ctx.model_id},
+            "recordings": list(task.recordings), "model": {ctx.model_kind: ctx.model_id},
             "preprocessing": ctx.preprocessing, "outputs": ctx.outputs, "n_trials": responses.n_trials,
-            "dropped": responses.info.get("dropped", {}), "files": sorted(f"{name}.npy" for name in arrays),
+            "dropped": responses.info.get("dropped", {}),
         }
-        write_outputs(pathlib.Path(ctx.out_dir) / shard_name(task.index), arrays, summary)
+        files = {}
+        if ctx.model_kind == "encoder":
+            from braindecode.artifacts import load_activation_set
+
+            activations = load_activation_set(store, ctx.tenant, ctx.activation_set_id)
+            recordings = [store.get_recording(ctx.tenant, r["id"]) for r in task.recordings]
+            arrays, files, score_names = encode_outputs(responses, self.model, activations, recordings, ctx)
+            if "scores" in arrays:
+                summary.update(score_names=score_names, response_shape=list(self.model.space.response_shape))
+        else:
+            arrays = decode_outputs(responses, self.model, ctx)
+        per_shard = [f"{name}.npy" for name in arrays if name == "scores"] + list(files)
+        summary["files"] = sorted(f"{name}.npy" for name in arrays if name != "scores")
+        summary["shard_files"] = sorted(per_shard)
+        write_outputs(pathlib.Path(ctx.out_dir) / shard_name(task.index), arrays, summary, files=files)
         return responses.n_trials
 
 
 def run_shard(context: JobContext, task: ShardTask) -> ShardResult:
-    """Run one shard (the function a process pool calls; decoders are cached per process)."""
+    """Run one shard (the function a process pool calls; models are cached per process)."""
     return ShardWorker(context)(task)

@@ -10,16 +10,17 @@ A spec is a mapping::
       modality: fmri                       # a per-trial step (fMRI "trials", EEG/MEG "epochs")
       mask: null
       trials: {method: lss}
-    model:
+    model:                                 # exactly one of
       decoder: art_89ab                    # a "decoder" artifact (braindecode.decoding.save_decoder)
-    outputs:                               # at least one of
+      # encoder: art_4567                  # an "encoder" artifact (braindecode.encoding.save_encoder_artifact)
+    outputs:                               # a decoder's: at least one of
       embeddings: true
       retrieval: {candidates: art_cdef, layer: pool, k: 5}          # an "activations" artifact
       reconstructions: {n_steps: 4, seed: 0, guidance: 1.0, scheduler: lcm}
+      # an encoder's: at least one of
+      # score_maps: true                   # per-target scores against the encoder's activation set
+      # predictions: true                  # predicted responses to the trials' stimuli
     shard_by: recording                    # or subject: one shard per subject's recordings
-
-Encoders (and their score maps) are not run by batch jobs: ``model.encoder`` and
-``outputs.score_maps`` are rejected with a message saying so.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import pathlib
 import yaml
 
 from braindecode.decoding import read_decoder_config
+from braindecode.encoding import ENCODER_ARTIFACT
 from braindecode.errors import BraindecodeError, InvalidArgument, NotFound
 from braindecode.preprocessing import MODALITIES
 from braindecode.preprocessing._pipeline import _EEG_KEYS, _EPOCH_KEYS, _FMRI_KEYS, _TRIAL_KEYS
@@ -41,7 +43,9 @@ REQUIRED_KEYS = ("recordings", "preprocessing", "model", "outputs")
 SELECTION_KEYS = ("ids", "filter")
 FILTER_KEYS = ("subject", "task", "modality")
 MODEL_KEYS = ("decoder", "encoder")
-OUTPUT_KEYS = ("embeddings", "retrieval", "reconstructions", "score_maps")
+DECODER_OUTPUTS = ("embeddings", "retrieval", "reconstructions")
+ENCODER_OUTPUTS = ("score_maps", "predictions")
+OUTPUT_KEYS = DECODER_OUTPUTS + ENCODER_OUTPUTS
 RETRIEVAL_DEFAULTS = {"candidates": None, "layer": None, "k": 5}
 RECONSTRUCTION_DEFAULTS = {"n_steps": 4, "seed": 0, "guidance": 1.0, "scheduler": "lcm"}
 SHARD_BY = ("recording", "subject")
@@ -106,11 +110,13 @@ class ShardPlan:
 
 @dataclasses.dataclass
 class JobPlan:
-    """A checked spec: the spec with defaults filled in, its shards and the decoder's config."""
+    """A checked spec: the spec with defaults filled in, its shards, and the decoder's config
+    (decoder jobs) or the encoder artifact's meta (encoder jobs)."""
 
     spec: dict
     shards: list
-    decoder: dict
+    decoder: dict | None = None
+    encoder: dict | None = None
 
 
 def _is_int(value) -> bool:
@@ -193,7 +199,7 @@ def _check_preprocessing(spec, problems: Problems):
     _unknown_keys(spec, allowed, "preprocessing.", problems)
     section = spec.get(step)
     if section is None:
-        problems.add(f"'preprocessing' needs a '{step}' step: decoders take per-trial responses")
+        problems.add(f"'preprocessing' needs a '{step}' step: models take per-trial responses")
     elif not isinstance(section, dict):
         problems.add(f"'preprocessing.{step}' must be a mapping, got {type(section).__name__}")
     else:
@@ -216,11 +222,17 @@ def _check_recordings(recordings: list, modality, problems: Problems) -> None:
         problems.add(f"recordings {_few(silent)} have no events, so no trials to decode")
 
 
+def _model_kind(model: dict, problems: Problems) -> str:
+    """"decoder" or "encoder": the model the spec names (a decoder where it names both or neither)."""
+    _unknown_keys(model, MODEL_KEYS, "model.", problems)
+    named = [key for key in MODEL_KEYS if key in model]
+    if len(named) != 1:
+        problems.add("give 'model.decoder' or 'model.encoder', exactly one of them")
+    return named[0] if len(named) == 1 else DECODER_KIND
+
+
 def _check_decoder(store, tenant: str, model: dict, modality, problems: Problems):
     """The decoder's saved config, or None when it cannot be used."""
-    _unknown_keys(model, MODEL_KEYS, "model.", problems)
-    if "encoder" in model:
-        problems.add("'model.encoder': batch jobs run decoders only; give 'model.decoder'")
     decoder_id = model.get("decoder")
     if not isinstance(decoder_id, str) or not decoder_id:
         problems.add("'model.decoder' must be a decoder artifact id")
@@ -239,6 +251,33 @@ def _check_decoder(store, tenant: str, model: dict, modality, problems: Problems
         problems.add(f"decoder {decoder_id!r} decodes {config['modality']} responses, "
                      f"but 'preprocessing.modality' is {modality}")
     return config
+
+
+def _check_encoder(store, tenant: str, model: dict, modality, problems: Problems):
+    """The encoder artifact's meta, or None when it cannot be used; its activation set must exist."""
+    encoder_id = model.get("encoder")
+    if not isinstance(encoder_id, str) or not encoder_id:
+        problems.add("'model.encoder' must be an encoder artifact id")
+        return None
+    try:
+        artifact = store.get_artifact(tenant, encoder_id, ENCODER_ARTIFACT)
+    except NotFound as exc:
+        problems.add(str(exc), not_found=True)
+        return None
+    encodes = artifact.meta.get("modality")
+    if encodes is None:
+        problems.add(f"encoder {encoder_id!r} has no brain space (modality, response shape) to predict")
+    elif modality is not None and encodes != modality:
+        problems.add(f"encoder {encoder_id!r} predicts {encodes} responses, but 'preprocessing.modality' is {modality}")
+    activation_set_id = artifact.provenance.get("activation_set_id")
+    if not activation_set_id:
+        problems.add(f"encoder {encoder_id!r} names no activation set to take the stimuli's features from")
+    else:
+        try:
+            store.get_artifact(tenant, activation_set_id, ACTIVATIONS_KIND)
+        except NotFound as exc:
+            problems.add(f"the activation set of encoder {encoder_id!r}: {exc}", not_found=True)
+    return {**artifact.meta, "activation_set_id": activation_set_id}
 
 
 def _check_retrieval(store, tenant: str, retrieval, n_dims, problems: Problems):
@@ -305,11 +344,32 @@ def _check_reconstructions(reconstructions, n_dims, model_dir, problems: Problem
     return out
 
 
+def _misfits(outputs: dict, kind: str, problems: Problems) -> None:
+    """A problem per requested output that the model kind does not give."""
+    if kind == DECODER_KIND:
+        other, gives, needs, model = ENCODER_OUTPUTS, DECODER_OUTPUTS, "an encoder", "a decoder"
+    else:
+        other, gives, needs, model = DECODER_OUTPUTS, ENCODER_OUTPUTS, "a decoder", "an encoder"
+    for key in other:
+        if key in outputs and outputs[key] not in (None, False):
+            problems.add(f"'outputs.{key}' needs {needs} model; {model} gives {', '.join(gives)}")
+
+
+def _check_encoder_outputs(outputs: dict, problems: Problems) -> dict:
+    _unknown_keys(outputs, OUTPUT_KEYS, "outputs.", problems)
+    _misfits(outputs, ENCODER_ARTIFACT, problems)
+    checked = {key: outputs.get(key, False) for key in ENCODER_OUTPUTS}
+    for key, value in checked.items():
+        if not isinstance(value, bool):
+            problems.add(f"'outputs.{key}' must be true or false, got {value!r}")
+    if not any(value is True for value in checked.values()):
+        problems.add(f"'outputs' requests nothing: set {' or '.join(ENCODER_OUTPUTS)}")
+    return checked
+
+
 def _check_outputs(store, tenant: str, outputs: dict, decoder, model_dir, problems: Problems) -> dict:
     _unknown_keys(outputs, OUTPUT_KEYS, "outputs.", problems)
-    if "score_maps" in outputs:
-        problems.add("'outputs.score_maps' needs an encoder model; a decoder gives embeddings, "
-                     "retrieval results and reconstructions")
+    _misfits(outputs, DECODER_KIND, problems)
     n_dims = None if decoder is None else decoder["n_dims"]
     checked = {"embeddings": outputs.get("embeddings", False)}
     if not isinstance(checked["embeddings"], bool):
@@ -377,11 +437,18 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
     modality = _check_preprocessing(spec["preprocessing"], problems) if "preprocessing" in spec else None
     _check_recordings(recordings, modality, problems)
     model = _mapping(spec, "model", problems) if "model" in spec else None
-    decoder = None if model is None else _check_decoder(store, tenant, model, modality, problems)
+    kind = DECODER_KIND if model is None else _model_kind(model, problems)
+    decoder = encoder = None
+    if model is not None and "decoder" in model:
+        decoder = _check_decoder(store, tenant, model, modality, problems)
+    if model is not None and "encoder" in model:
+        encoder = _check_encoder(store, tenant, model, modality, problems)
     outputs = _mapping(spec, "outputs", problems) if "outputs" in spec else None
-    if outputs is not None:
+    if outputs is not None and kind == DECODER_KIND:
         outputs = _check_outputs(store, tenant, outputs, decoder, reconstruction_model, problems)
+    elif outputs is not None:
+        outputs = _check_encoder_outputs(outputs, problems)
     problems.raise_if_any()
     normalized = {"name": name, "recordings": selection, "preprocessing": spec["preprocessing"],
-                  "model": {"decoder": model["decoder"]}, "outputs": outputs, "shard_by": shard_by}
-    return JobPlan(normalized, _shards(recordings, shard_by), decoder)
+                  "model": {kind: model[kind]}, "outputs": outputs, "shard_by": shard_by}
+    return JobPlan(normalized, _shards(recordings, shard_by), decoder, encoder)

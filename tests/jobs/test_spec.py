@@ -88,8 +88,8 @@ def test_every_problem_is_listed_at_once(lab):
     message = str(err.value)
     expected = ["unknown key 'priority'", "'name' must be a string", "'shard_by' must be one of",
                 "recording 'rec_missing' not found", "unknown key 'preprocessing.smoothing'",
-                "unknown key 'preprocessing.trials.hrf'", "'model.encoder'",
-                f"decoder {lab['candidates'].id!r} not found", "'outputs.score_maps' needs an encoder",
+                "unknown key 'preprocessing.trials.hrf'", "give 'model.decoder' or 'model.encoder', exactly one",
+                f"decoder {lab['candidates'].id!r} not found", "encoder 'art_x' not found", "'outputs.score_maps' needs an encoder",
                 "'outputs.embeddings' must be true or false", "'outputs.retrieval.k' must be a positive integer",
                 "activations 'art_missing' not found"]
     for words in expected:
