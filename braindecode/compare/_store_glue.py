@@ -23,7 +23,7 @@ from braindecode.compare._roi import ROI, VolumeGrid, select_responses
 from braindecode.compare._scores import ScoreMatrix, score_matrix, time_score_matrix
 from braindecode.containers import ActivationSet, BrainResponses
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings import ArtifactInfo, Store, load_responses
+from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
 
 RDM_ARTIFACT = "rdm"
 COMPARISON_ARTIFACT = "comparison"
@@ -245,18 +245,12 @@ def activation_rdm(activations: ActivationSet, layer: str, method: str = "correl
 
 def _recordings(store: Store, tenant: str, recording_ids, preprocessing) -> list:
     """The RecordingInfo of each id: distinct ids of one modality, with a preprocessing spec for it."""
-    recording_ids = list(recording_ids)
-    repeated = sorted({r for r in recording_ids if recording_ids.count(r) > 1})
-    if repeated:
-        raise InvalidArgument(f"recording ids given more than once: {', '.join(repeated)}")
-    infos = [store.get_recording(tenant, rid) for rid in recording_ids]
-    modalities = sorted({info.modality for info in infos})
-    if len(modalities) > 1:
-        raise InvalidArgument(f"the recordings mix modalities {', '.join(modalities)}; use one modality")
-    if modalities[0] not in _MODALITIES:
-        raise InvalidArgument(f"cannot compute RDMs of {modalities[0]} recordings; use {', '.join(_MODALITIES)}")
-    if not isinstance(preprocessing, dict) or preprocessing.get("modality") != modalities[0]:
-        raise InvalidArgument(f"preprocessing must be a spec with modality {modalities[0]!r} like the recordings, "
+    infos = recordings_of_one_modality(store, tenant, recording_ids)
+    modality = infos[0].modality
+    if modality not in _MODALITIES:
+        raise InvalidArgument(f"cannot compute RDMs of {modality} recordings; use {', '.join(_MODALITIES)}")
+    if not isinstance(preprocessing, dict) or preprocessing.get("modality") != modality:
+        raise InvalidArgument(f"preprocessing must be a spec with modality {modality!r} like the recordings, "
                               f"got {preprocessing!r}")
     return infos
 

@@ -30,7 +30,7 @@ from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv, pearson_r, r2_score
 from braindecode.errors import BraindecodeError, InvalidArgument
 from braindecode.onnxrt import create_session
-from braindecode.recordings import ArtifactInfo, Store, load_responses
+from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
 
 DECODER_ARTIFACT = "decoder"
 ONNX_FILE = "model.onnx"
@@ -144,18 +144,9 @@ class DecoderFit:
 
 def _recordings(store: Store, tenant: str, recording_ids) -> list:
     """The RecordingInfo of each id: distinct ids, one modality that a decoder can take."""
-    recording_ids = list(recording_ids)
-    if not recording_ids:
-        raise InvalidArgument("no recording ids given")
-    repeated = sorted({r for r in recording_ids if recording_ids.count(r) > 1})
-    if repeated:
-        raise InvalidArgument(f"recording ids given more than once: {', '.join(repeated)}")
-    infos = [store.get_recording(tenant, rid) for rid in recording_ids]
-    modalities = sorted({info.modality for info in infos})
-    if len(modalities) > 1:
-        raise InvalidArgument(f"the recordings mix modalities {', '.join(modalities)}; fit one modality")
-    if modalities[0] not in INPUT_LAYOUTS:
-        raise InvalidArgument(f"cannot decode {modalities[0]} recordings; decoders take "
+    infos = recordings_of_one_modality(store, tenant, recording_ids)
+    if infos[0].modality not in INPUT_LAYOUTS:
+        raise InvalidArgument(f"cannot decode {infos[0].modality} recordings; decoders take "
                               f"{', '.join(INPUT_LAYOUTS)}")
     return infos
 

@@ -32,7 +32,7 @@ from braindecode.encoding._persistence import BrainSpace, Encoder, load_encoder,
 from braindecode.encoding._scoring import pearson_r, r2_score
 from braindecode.encoding._validation import check_alphas, resolve_device
 from braindecode.errors import InvalidArgument
-from braindecode.recordings import ArtifactInfo, Store, load_responses
+from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
 
 ENCODER_ARTIFACT = "encoder"
 SCORE_MAP_ARTIFACT = "score-map"
@@ -181,18 +181,10 @@ def summarize_scores(scores: dict) -> dict:
 
 def _recordings(store: Store, tenant: str, recording_ids) -> list:
     """The RecordingInfo of each id: distinct ids of one modality an encoder can predict."""
-    recording_ids = list(recording_ids)
-    if not recording_ids:
-        raise InvalidArgument("no recording ids given")
-    repeated = sorted({r for r in recording_ids if recording_ids.count(r) > 1})
-    if repeated:
-        raise InvalidArgument(f"recording ids given more than once: {', '.join(repeated)}")
-    infos = [store.get_recording(tenant, rid) for rid in recording_ids]
-    modalities = sorted({info.modality for info in infos})
-    if len(modalities) > 1:
-        raise InvalidArgument(f"the recordings mix modalities {', '.join(modalities)}; use one modality")
-    if modalities[0] not in _MODALITIES:
-        raise InvalidArgument(f"cannot encode {modalities[0]} recordings; encoders predict {', '.join(_MODALITIES)}")
+    infos = recordings_of_one_modality(store, tenant, recording_ids)
+    if infos[0].modality not in _MODALITIES:
+        raise InvalidArgument(f"cannot encode {infos[0].modality} recordings; encoders predict "
+                              f"{', '.join(_MODALITIES)}")
     return infos
 
 

@@ -5,6 +5,7 @@ from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._readers import detect_format, read_recording
 from braindecode.recordings._recording import LoadedRecording, RecordingMeta
 from braindecode.recordings._responses import load_responses
+from braindecode.recordings._selection import recordings_of_one_modality
 from braindecode.recordings._sniff import FORMATS, MODALITIES, sniff_format
 from braindecode.recordings._store import (
     DEFAULT_TENANT,
@@ -31,6 +32,7 @@ __all__ = [
     "load_responses",
     "open_recording",
     "read_recording",
+    "recordings_of_one_modality",
     "sha256_file",
     "sniff_format",
 ]

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from braindecode.errors import InvalidArgument, NotFound
-from braindecode.recordings import Store
+from braindecode.recordings import Store, recordings_of_one_modality
 
 
 def _stage(store, payload: bytes, suffix=".bin"):
@@ -83,3 +83,19 @@ def test_artifacts_are_tenant_scoped_and_materialise(tmp_path):
         store.add_artifact("lab-a", "x", {"../evil": tmp_path / "w.json"})
     store.delete_artifact("lab-a", art.id)
     assert not folder.exists() and store.verify() == []
+
+
+def test_recordings_of_one_modality_checks_ids_and_modality(tmp_path):
+    store = Store(tmp_path)
+    blob, sha = _stage(store, b"bytes")
+    eeg = [store.add_recording("t", blob, sha, 5, FIELDS, {}, []).id for _ in range(2)]
+    meg = store.add_recording("t", blob, sha, 5, dict(FIELDS, modality="meg"), {}, []).id
+    assert [info.id for info in recordings_of_one_modality(store, "t", reversed(eeg))] == eeg[::-1]
+    with pytest.raises(InvalidArgument, match="no recording ids given"):
+        recordings_of_one_modality(store, "t", [])
+    with pytest.raises(InvalidArgument, match=f"recording ids given more than once: {eeg[0]}"):
+        recordings_of_one_modality(store, "t", [eeg[0], eeg[1], eeg[0]])
+    with pytest.raises(InvalidArgument, match="the recordings mix modalities eeg, meg; use one modality"):
+        recordings_of_one_modality(store, "t", [eeg[0], meg])
+    with pytest.raises(NotFound):
+        recordings_of_one_modality(store, "other", eeg)
