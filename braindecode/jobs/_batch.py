@@ -136,7 +136,8 @@ def merge_outputs(folders, directory) -> dict:
         Shard folders (``shard-XXXXX/`` of a batch run, or ``Store.artifact_dir`` of a
         server job's "job-output" artifacts), each with a ``shard.json``.
     directory : path
-        Receives one ``<name>.npy`` per output, rows of all shards in order, and ``manifest.json``.
+        Receives one ``<name>.npy`` per per-trial output (the summaries' ``files``), rows of all
+        shards in order, and ``manifest.json``; per-shard files (scores) stay in the shard folders.
 
     Returns
     -------

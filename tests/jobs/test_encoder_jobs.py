@@ -72,8 +72,8 @@ def test_a_batch_rerun_writes_the_same_bytes_as_the_server_job(lab, runner, enco
     assert done.state == "completed", done.shards[0].error
     stored = store.artifact_dir(TENANT, done.shards[0].output_id)
     names = ["recording_ids.npy", "score_map.nii.gz", "scores.npy", "shard.json", "stimulus_ids.npy"]
-    for _ in range(2):
-        out = tmp_path / f"batch-{_}"
+    for attempt in range(2):
+        out = tmp_path / f"batch-{attempt}"
         assert run_batch(spec, store.root, out, tenant=TENANT)["done"] == [0]
         shard = out / "shard-00000"
         assert sorted(p.name for p in shard.iterdir()) == names
