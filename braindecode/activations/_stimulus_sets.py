@@ -217,16 +217,7 @@ def load_stimulus_set(store: Store, tenant: str, set_id: str) -> StimulusSet:
 
 def list_stimulus_sets(store: Store, tenant: str, page_size: int = 100, page_token: str = "") -> tuple:
     """(stimulus set artifacts, next_page_token), oldest first, ``page_size`` at a time (0 = 100)."""
-    if page_size < 0 or page_size > 1000:
-        raise InvalidArgument(f"page_size must be between 0 and 1000, got {page_size}")
-    page_size = page_size or 100
-    try:
-        offset = int(page_token) if page_token else 0
-    except ValueError:
-        raise InvalidArgument(f"invalid page_token {page_token!r}") from None
-    found = store.list_artifacts(tenant, STIMULI)
-    more = len(found) > offset + page_size
-    return found[offset:offset + page_size], str(offset + page_size) if more else ""
+    return store.list_artifacts_page(tenant, STIMULI, page_size, page_token)
 
 
 def _weights_sha256(model: NetworkModel):

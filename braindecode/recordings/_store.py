@@ -85,6 +85,22 @@ def _fsync_dir(path) -> None:
         os.close(fd)
 
 
+def _page(page_size: int, page_token: str) -> tuple:
+    """(page_size, offset) of one listing page; 0 means the default size of 100."""
+    if page_size < 0 or page_size > 1000:
+        raise InvalidArgument(f"page_size must be between 0 and 1000, got {page_size}")
+    try:
+        offset = int(page_token) if page_token else 0
+    except ValueError:
+        raise InvalidArgument(f"invalid page_token {page_token!r}") from None
+    return page_size or 100, offset
+
+
+def _next_page_token(rows: list, page_size: int, offset: int) -> str:
+    """The token of the page after ``rows`` (fetched with ``page_size + 1`` as the limit), or ""."""
+    return str(offset + page_size) if len(rows) > page_size else ""
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -217,13 +233,7 @@ class Store:
     def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
                         page_size: int = 100, page_token: str = "") -> tuple:
         """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields."""
-        if page_size < 0 or page_size > 1000:
-            raise InvalidArgument(f"page_size must be between 0 and 1000, got {page_size}")
-        page_size = page_size or 100
-        try:
-            offset = int(page_token) if page_token else 0
-        except ValueError:
-            raise InvalidArgument(f"invalid page_token {page_token!r}") from None
+        page_size, offset = _page(page_size, page_token)
         clauses, args = ["tenant=?"], [tenant]
         for column, value in (("subject", subject), ("modality", modality), ("task", task)):
             if value:
@@ -233,8 +243,7 @@ class Store:
             rows = self._db.execute(
                 f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
                 "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
-        more = len(rows) > page_size
-        return [self._recording(r) for r in rows[:page_size]], str(offset + page_size) if more else ""
+        return [self._recording(r) for r in rows[:page_size]], _next_page_token(rows, page_size, offset)
 
     def delete_recording(self, tenant: str, recording_id: str) -> None:
         info = self.get_recording(tenant, recording_id)
@@ -282,16 +291,29 @@ class Store:
                                    (artifact_id, tenant)).fetchone()
         if row is None or (kind is not None and row[2] != kind):
             raise NotFound(f"{kind or 'artifact'} {artifact_id!r} not found")
+        return self._artifact(row)
+
+    def _artifact(self, row) -> ArtifactInfo:
         return ArtifactInfo(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]),
                             json.loads(row[5]), row[6])
 
     def list_artifacts(self, tenant: str, kind: str | None = None) -> list:
-        query, args = "SELECT id FROM artifacts WHERE tenant=?", [tenant]
+        """All of the tenant's artifacts (of ``kind`` when given), ordered by creation."""
+        return [self._artifact(r) for r in self._artifact_rows(tenant, kind, -1, 0)]
+
+    def list_artifacts_page(self, tenant: str, kind: str | None = None, page_size: int = 100,
+                            page_token: str = "") -> tuple:
+        """(artifacts, next_page_token) ordered by creation, of ``kind`` when given."""
+        page_size, offset = _page(page_size, page_token)
+        rows = self._artifact_rows(tenant, kind, page_size + 1, offset)
+        return [self._artifact(r) for r in rows[:page_size]], _next_page_token(rows, page_size, offset)
+
+    def _artifact_rows(self, tenant: str, kind: str | None, limit: int, offset: int) -> list:
+        query, args = "SELECT * FROM artifacts WHERE tenant=?", [tenant]
         if kind:
             query, args = query + " AND kind=?", args + [kind]
         with self._lock:
-            ids = [r[0] for r in self._db.execute(query + " ORDER BY rowid", args)]
-        return [self.get_artifact(tenant, i) for i in ids]
+            return self._db.execute(query + " ORDER BY rowid LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
 
     def artifact_dir(self, tenant: str, artifact_id: str) -> pathlib.Path:
         """A read-only folder holding the artifact's files (hard links to the blobs)."""

@@ -85,6 +85,24 @@ def test_artifacts_are_tenant_scoped_and_materialise(tmp_path):
     assert not folder.exists() and store.verify() == []
 
 
+def test_artifact_pages_follow_creation_order_within_kind_and_tenant(tmp_path):
+    store = Store(tmp_path)
+    (tmp_path / "w.json").write_text("{}")
+    ids = [store.add_artifact("lab-a", kind, {"w.json": tmp_path / "w.json"}).id
+           for kind in ("decoder", "encoder", "decoder", "decoder")]
+    store.add_artifact("lab-b", "decoder", {"w.json": tmp_path / "w.json"})
+    page, token = store.list_artifacts_page("lab-a", "decoder", page_size=2)
+    rest, token2 = store.list_artifacts_page("lab-a", "decoder", page_size=2, page_token=token)
+    assert [a.id for a in page + rest] == [ids[0], ids[2], ids[3]] and token2 == ""
+    everything, token3 = store.list_artifacts_page("lab-a", page_size=0)
+    assert [a.id for a in everything] == ids and token3 == ""
+    assert [a.id for a in store.list_artifacts("lab-a")] == ids
+    with pytest.raises(InvalidArgument, match="page_token"):
+        store.list_artifacts_page("lab-a", page_token="x")
+    with pytest.raises(InvalidArgument, match="page_size must be between 0 and 1000, got 1001"):
+        store.list_artifacts_page("lab-a", page_size=1001)
+
+
 def test_recordings_of_one_modality_checks_ids_and_modality(tmp_path):
     store = Store(tmp_path)
     blob, sha = _stage(store, b"bytes")
