@@ -15,9 +15,9 @@ from braindecode.compare import (
 from braindecode.errors import InvalidArgument
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 from services._errors import grpc_errors
+from services._json import json_object
 from services._progress import Cancelled, progress_stream
 from services._tenancy import current_tenant
-from services.decoding import _json_object
 
 
 def _roi(message) -> ROI:
@@ -73,8 +73,8 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
 
     @grpc_errors
     def ComputeRDM(self, request, context):
-        preprocessing = _json_object(request.preprocessing_json, "preprocessing_json",
-                                     required=bool(request.recording_ids))
+        preprocessing = json_object(request.preprocessing_json, "preprocessing_json",
+                                    required=bool(request.recording_ids))
         rdms = compute_rdms_from_store(
             self.store, current_tenant(), list(request.recording_ids), preprocessing,
             _roi(request.roi) if request.HasField("roi") else None, _time_window(request),
@@ -118,7 +118,7 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
     def ScoreMatrix(self, request, context):
         stored = score_matrix_from_store(
             self.store, current_tenant(), request.activation_set_id, list(request.recording_ids),
-            _json_object(request.preprocessing_json, "preprocessing_json", required=True),
+            json_object(request.preprocessing_json, "preprocessing_json", required=True),
             [_roi(roi) for roi in request.rois] or None, list(request.layers) or None, _time_window(request),
             request.method or "rsa", request.rdm_method or "correlation", request.comparison or "spearman",
             request.kernel or "linear", request.debiased, request.device or "cpu")

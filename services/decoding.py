@@ -7,7 +7,6 @@ runs the samples of concurrent callers of one decoder as one batch (see ``_Batch
 from __future__ import annotations
 
 import collections
-import json
 import threading
 
 import numpy as np
@@ -24,25 +23,12 @@ from braindecode.decoding import (
 from braindecode.errors import InvalidArgument
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services._errors import grpc_errors
+from services._json import json_object
 from services._progress import progress_stream
 from services._tenancy import current_tenant
 
 CACHED_DECODERS = 16
 MAX_BATCH_SAMPLES = 256
-
-
-def _json_object(text: str, field: str, required: bool = False):
-    if not text:
-        if required:
-            raise InvalidArgument(f"{field} is required")
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 class _Request:
@@ -186,8 +172,8 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
     @grpc_errors
     def FitDecoder(self, request, context):
         tenant = current_tenant()
-        preprocessing = _json_object(request.preprocessing_json, "preprocessing_json", required=True)
-        params = _json_object(request.params_json, "params_json")
+        preprocessing = json_object(request.preprocessing_json, "preprocessing_json", required=True)
+        params = json_object(request.params_json, "params_json")
         val_fraction = request.val_fraction if request.HasField("val_fraction") else None
 
         def fit_and_store(progress):

@@ -13,9 +13,9 @@ from braindecode.encoding import (
 )
 from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
 from services._errors import grpc_errors
+from services._json import json_object
 from services._progress import progress_stream
 from services._tenancy import current_tenant
-from services.decoding import _json_object
 
 
 def _fit_result(info, fitted) -> encoding_pb2.FitEncoderResult:
@@ -36,7 +36,7 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
     @grpc_errors
     def FitEncoder(self, request, context):
         tenant = current_tenant()
-        preprocessing = _json_object(request.preprocessing_json, "preprocessing_json", required=True)
+        preprocessing = json_object(request.preprocessing_json, "preprocessing_json", required=True)
         # Unset fields (empty, 0) keep the library's defaults.
         options = {name: value for name, value in (
             ("alphas", list(request.alphas)), ("delays", list(request.delays)), ("n_ratios", request.n_ratios),
@@ -65,7 +65,7 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
 
     @grpc_errors
     def Score(self, request, context):
-        preprocessing = _json_object(request.preprocessing_json, "preprocessing_json")
+        preprocessing = json_object(request.preprocessing_json, "preprocessing_json")
         scored = score_encoder_from_store(self.store, current_tenant(), request.encoder_id,
                                           list(request.recording_ids), preprocessing, request.activation_set_id)
         return encoding_pb2.ScoreResponse(
