@@ -26,10 +26,12 @@ class RecordingFilter(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., task: _Optional[str] = ..., modality: _Optional[str] = ...) -> None: ...
 
 class ModelRef(_message.Message):
-    __slots__ = ("decoder",)
+    __slots__ = ("decoder", "encoder")
     DECODER_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
     decoder: str
-    def __init__(self, decoder: _Optional[str] = ...) -> None: ...
+    encoder: str
+    def __init__(self, decoder: _Optional[str] = ..., encoder: _Optional[str] = ...) -> None: ...
 
 class RetrievalOutput(_message.Message):
     __slots__ = ("candidates", "layer", "k")
@@ -54,14 +56,18 @@ class ReconstructionOutput(_message.Message):
     def __init__(self, n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ...) -> None: ...
 
 class JobOutputs(_message.Message):
-    __slots__ = ("embeddings", "retrieval", "reconstructions")
+    __slots__ = ("embeddings", "retrieval", "reconstructions", "score_maps", "predictions")
     EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     RETRIEVAL_FIELD_NUMBER: _ClassVar[int]
     RECONSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MAPS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     embeddings: bool
     retrieval: RetrievalOutput
     reconstructions: ReconstructionOutput
-    def __init__(self, embeddings: _Optional[bool] = ..., retrieval: _Optional[_Union[RetrievalOutput, _Mapping]] = ..., reconstructions: _Optional[_Union[ReconstructionOutput, _Mapping]] = ...) -> None: ...
+    score_maps: bool
+    predictions: bool
+    def __init__(self, embeddings: _Optional[bool] = ..., retrieval: _Optional[_Union[RetrievalOutput, _Mapping]] = ..., reconstructions: _Optional[_Union[ReconstructionOutput, _Mapping]] = ..., score_maps: _Optional[bool] = ..., predictions: _Optional[bool] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("name", "recordings", "preprocessing_json", "model", "outputs", "shard_by")

@@ -271,3 +271,13 @@ def test_kill_9_mid_job_then_restart_completes_with_identical_outputs(tmp_path, 
     for shard in result.shards:
         assert digests(store.artifact_dir("lab-a", shard.output_id)) == digests(out / shard_name(shard.index))
     store.close()
+
+
+def test_encoder_specs_travel_as_proto():
+    from services.jobs import spec_message
+
+    spec = {"name": "scores", "recordings": {"ids": ["rec_a"]}, "preprocessing": {"modality": "fmri"},
+            "model": {"encoder": "art_e"}, "outputs": {"score_maps": True, "predictions": False}}
+    message = spec_message(spec)
+    assert message.model.encoder == "art_e" and message.model.decoder == ""
+    assert message.outputs.score_maps and not message.outputs.predictions
