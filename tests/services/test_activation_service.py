@@ -19,6 +19,7 @@ from braindecode.config import Config
 from braindecode.v1 import activations_pb2
 from services.activations import ActivationServicer
 from services.server import BraindecodeServer
+from service_checks import artifact_ids
 
 PHOTOS = {"astronaut": "PNG", "coffee": "JPEG", "chelsea": "PNG", "rocket": "JPEG"}
 TEXTS = ["A cat sleeps on the warm windowsill.", "Rockets carry satellites into orbit.",
@@ -83,10 +84,6 @@ def _served(server, name):
 
 def _decoded(payloads):
     return [np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in payloads]
-
-
-def _artifact_ids(server, tenant="lab-a"):
-    return [a.id for a in server.store.list_artifacts(tenant)]
 
 
 def _png_header(width, height) -> bytes:
@@ -229,7 +226,7 @@ def test_text_stimuli_on_minilm(server, client):
 def test_cancel_stops_the_extraction_and_stores_nothing(server, client, photos):
     images = list(photos.values()) * 6
     stimulus_set = client.upload_stimuli(images=images)
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     request = activations_pb2.ExtractActivationsRequest(model="efficientnet-lite0", layers=["pool"], batch_size=1,
                                                         stimulus_set_id=stimulus_set.id)
     call = client.activations.ExtractActivations(request, metadata=client.metadata)
@@ -242,7 +239,7 @@ def test_cancel_stops_the_extraction_and_stores_nothing(server, client, photos):
     served = _served(server, "efficientnet-lite0")
     assert served.lock.acquire(timeout=60)  # the extraction thread gave up at its next batch
     served.lock.release()
-    assert _artifact_ids(server) == before
+    assert artifact_ids(server) == before
     assert client.health() == "SERVING"
 
 
@@ -328,13 +325,13 @@ if not torch.cuda.is_available():
 def test_bad_input_is_refused_and_stores_nothing(server, client, photos, photo_set, photo_activations, case):
     call, code, fragments = BAD_INPUT[case]
     stored = {"photos": photo_set.id, "activations": photo_activations.id, "photo": photos["astronaut"]}
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     with pytest.raises(grpc.RpcError) as err:
         call(client, stored)
     assert err.value.code() == code, err.value.details()
     for fragment in fragments:
         assert fragment.format(**stored) in err.value.details()
-    assert _artifact_ids(server) == before
+    assert artifact_ids(server) == before
     assert client.health() == "SERVING"
 
 
@@ -354,5 +351,5 @@ def test_other_tenants_ids_are_not_found(server, client, photo_set, photo_activa
             assert err.value.code() == NOT_FOUND, name
             assert "not found" in err.value.details(), name
         assert lab_b.list_stimulus_sets() == []
-    assert _artifact_ids(server, "lab-b") == []
+    assert artifact_ids(server, "lab-b") == []
     assert client.get_stimulus_set(photo_set.id).id == photo_set.id

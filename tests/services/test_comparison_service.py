@@ -26,6 +26,7 @@ from braindecode.containers import ActivationSet
 from braindecode.recordings import load_responses
 from braindecode.tensors import from_tensor
 from braindecode.v1 import comparison_pb2
+from service_checks import artifact_ids, expect_error
 
 N_STIMULI, SHAPE, AFFINE = 12, (4, 4, 4), np.diag([2.0, 2.0, 2.0, 1.0])
 N_VOXELS = int(np.prod(SHAPE))
@@ -83,19 +84,6 @@ def lab(server, client, tmp_path, layers):
             recordings.append(client.upload(path, subject=subject, run=str(run), events=events).id)
     activations = save_activation_set(server.store, "lab-a", ActivationSet(IDS, dict(layers), model="simulated")).id
     return {"recordings": recordings, "activations": activations}
-
-
-def _artifact_ids(server, tenant="lab-a"):
-    return [a.id for a in server.store.list_artifacts(tenant)]
-
-
-def _expect_error(call, code, *fragments):
-    with pytest.raises(grpc.RpcError) as err:
-        call()
-    assert err.value.code() == code, err.value.details()
-    for fragment in fragments:
-        assert fragment in err.value.details(), err.value.details()
-    return err.value.details()
 
 
 def _subject_patterns(server, recordings, subject, features=slice(None)):
@@ -278,9 +266,9 @@ def test_eeg_time_window_channels_and_layer_by_time(server, client, tmp_path, la
     expected = time_score_matrix({"late": layers["late"], "early": layers["early"]}, means, responses.times)
     np.testing.assert_allclose(from_tensor(matrix.scores), expected.scores, atol=1e-6)
 
-    _expect_error(lambda: client.compute_rdm(recordings, EEG_SPEC, roi=np.ones((2, 2, 2))), INVALID,
+    expect_error(lambda: client.compute_rdm(recordings, EEG_SPEC, roi=np.ones((2, 2, 2))), INVALID,
                   "an ROI mask selects fMRI voxels")
-    _expect_error(lambda: client.compute_rdm(recordings, EEG_SPEC, time_window=(0.5, 0.6)), INVALID,
+    expect_error(lambda: client.compute_rdm(recordings, EEG_SPEC, time_window=(0.5, 0.6)), INVALID,
                   "holds no sample of the epochs")
 
 
@@ -372,12 +360,12 @@ DEGENERATE_LAYERS = [
 def test_compute_rdm_bad_input(server, client, lab):
     degenerate = [save_activation_set(server.store, "lab-a", ActivationSet(IDS, {"bad": values})).id
                   for values, _ in DEGENERATE_LAYERS]
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     for call, message in COMPUTE_ERRORS:
-        _expect_error(lambda: call(client, lab), INVALID, message)
+        expect_error(lambda: call(client, lab), INVALID, message)
     for activations, (_, message) in zip(degenerate, DEGENERATE_LAYERS):
-        _expect_error(lambda: client.compute_rdm(activation_set_id=activations, layer="bad"), INVALID, message)
-    assert _artifact_ids(server) == before
+        expect_error(lambda: client.compute_rdm(activation_set_id=activations, layer="bad"), INVALID, message)
+    assert artifact_ids(server) == before
     assert client.health() == "SERVING"
 
 
@@ -434,15 +422,15 @@ COMPARE_ERRORS = [
 
 
 def test_compare_bad_input(server, client, rdms):
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     for call, code, message in COMPARE_ERRORS:
-        _expect_error(lambda: call(client, rdms), code, message)
-    assert _artifact_ids(server) == before
+        expect_error(lambda: call(client, rdms), code, message)
+    assert artifact_ids(server) == before
     assert client.health() == "SERVING"
 
 
 def test_score_matrix_and_lookups_bad_input(server, client, lab):
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     recordings, activations = lab["recordings"], lab["activations"]
     cases = [
         (lambda: client.score_matrix(activations, recordings, FMRI_SPEC, layers=["fc9"]), INVALID,
@@ -462,8 +450,8 @@ def test_score_matrix_and_lookups_bad_input(server, client, lab):
         (lambda: client.get_rdm_matrix("art_0000"), NOT_FOUND, "rdm 'art_0000' not found"),
     ]
     for call, code, message in cases:
-        _expect_error(call, code, message)
-    assert _artifact_ids(server) == before
+        expect_error(call, code, message)
+    assert artifact_ids(server) == before
     assert client.health() == "SERVING"
 
 
@@ -481,11 +469,11 @@ def test_another_tenant_gets_not_found(server, client, lab, layers):
             lambda: other.score_matrix(lab["activations"], lab["recordings"], FMRI_SPEC),
         ]
         for call in calls:
-            _expect_error(call, NOT_FOUND, "not found")
+            expect_error(call, NOT_FOUND, "not found")
         # lab-b's own model RDM against lab-a's brain RDMs: still not found
         mine = save_activation_set(server.store, "lab-b", ActivationSet(IDS, {"late": layers["late"]})).id
         (own,) = other.compute_rdm(activation_set_id=mine, layer="late")
-        _expect_error(lambda: other.compare([b.id for b in brain], {"late": own.id}), NOT_FOUND, "not found")
+        expect_error(lambda: other.compare([b.id for b in brain], {"late": own.id}), NOT_FOUND, "not found")
     assert [a.kind for a in server.store.list_artifacts("lab-b")] == ["activations", "rdm"]
 
 
@@ -497,7 +485,7 @@ def test_cancelled_compare_stores_nothing(server, client):
         ids, {name: rng.standard_normal((100, 8)).astype(np.float32) for name in ("a", "b", "m")})).id
     brain, model = [[client.compute_rdm(activation_set_id=activations, layer=name)[0].id for name in names]
                     for names in (("a", "b"), ("m",))]
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     request = comparison_pb2.CompareRequest(
         brain_rdm_ids=brain, model_rdms=[comparison_pb2.ModelRDM(name="m", rdm_id=model[0])],
         method="spearman", n_bootstrap=20000)
@@ -508,7 +496,7 @@ def test_cancelled_compare_stores_nothing(server, client):
     while any(t.name == "compare" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "compare" for t in threading.enumerate())
-    assert _artifact_ids(server) == before
+    assert artifact_ids(server) == before
     assert client.health() == "SERVING"
 
 

@@ -23,6 +23,7 @@ from braindecode.errors import InvalidArgument, NotFound
 from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
 from services.decoding import _BatchedRunner, _DecoderCache
+from service_checks import artifact_ids, assert_nothing_stored, expect_error
 
 N_DIMS, SHAPE, TRIALS_PER_RUN, N_RUNS = 8, (4, 4, 4), 24, 4
 N_VOXELS = int(np.prod(SHAPE))
@@ -89,19 +90,6 @@ def lab(server, client, tmp_path, world):
 @pytest.fixture
 def ridge_decoder(client, lab):
     return client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "pool", params=RIDGE)
-
-
-def _artifact_ids(server, tenant="lab-a"):
-    return [a.id for a in server.store.list_artifacts(tenant)]
-
-
-def _expect_error(call, code, *fragments):
-    with pytest.raises(grpc.RpcError) as err:
-        call()
-    assert err.value.code() == code, err.value.details()
-    for fragment in fragments:
-        assert fragment in err.value.details()
-    return err.value.details()
 
 
 @pytest.mark.parametrize("kind, params", [("ridge", RIDGE), ("mlp", MLP)])
@@ -246,22 +234,22 @@ def test_eeg_decoder_and_modality_mismatches(server, client, tmp_path, world, ri
     epochs = client.stream_data(recordings[0], EEG_SPEC)
     assert client.decode(result.decoder_id, epochs[:3]).shape == (3, 4)
 
-    before = _artifact_ids(server)
-    _expect_error(lambda: client.decode(result.decoder_id, epochs[:3, 0]), grpc.StatusCode.INVALID_ARGUMENT,
+    before = artifact_ids(server)
+    expect_error(lambda: client.decode(result.decoder_id, epochs[:3, 0]), grpc.StatusCode.INVALID_ARGUMENT,
                   "eeg decoder expects 3-D", "fMRI responses")
-    _expect_error(lambda: client.decode(ridge_decoder.decoder_id, epochs[:1]), grpc.StatusCode.INVALID_ARGUMENT,
+    expect_error(lambda: client.decode(ridge_decoder.decoder_id, epochs[:1]), grpc.StatusCode.INVALID_ARGUMENT,
                   "fmri decoder expects 2-D", "EEG/MEG epochs")
-    _expect_error(lambda: client.fit_decoder(recordings, EEG_SPEC, activations, "small", decoder="mlp"),
+    expect_error(lambda: client.fit_decoder(recordings, EEG_SPEC, activations, "small", decoder="mlp"),
                   grpc.StatusCode.INVALID_ARGUMENT, "'mlp' takes fmri data but the recordings give eeg")
-    _expect_error(lambda: client.fit_decoder(recordings, FMRI_SPEC, activations, "small"),
+    expect_error(lambda: client.fit_decoder(recordings, FMRI_SPEC, activations, "small"),
                   grpc.StatusCode.INVALID_ARGUMENT, "modality 'eeg'")
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+    assert_nothing_stored(server, client, before)
 
 
 def test_fit_decoder_bad_input(server, client, lab, world):
     first_ten = ActivationSet(world[0][:10], {"pool": world[1]["pool"][:10]})
     partial = save_activation_set(server.store, "lab-a", first_ten).id
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     runs, acts = lab["runs"], lab["activations"]
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
     cases = [
@@ -289,7 +277,7 @@ def test_fit_decoder_bad_input(server, client, lab, world):
     base = dict(recording_ids=runs, preprocessing=FMRI_SPEC, activation_set_id=acts, layer="pool", params=RIDGE)
     for override, code, fragment in cases:
         kwargs = {**base, **override}
-        _expect_error(lambda: client.fit_decoder(**kwargs), code, fragment)
+        expect_error(lambda: client.fit_decoder(**kwargs), code, fragment)
     request = decoding_pb2.FitDecoderRequest(recording_ids=runs, activation_set_id=acts, layer="pool")
     for json_fields, fragment in [
             ({}, "preprocessing_json is required"),
@@ -298,12 +286,12 @@ def test_fit_decoder_bad_input(server, client, lab, world):
             ({"preprocessing_json": "{}", "params_json": "nope"}, "params_json is not valid JSON")]:
         bad = decoding_pb2.FitDecoderRequest(**json_fields)
         bad.MergeFrom(request)
-        _expect_error(lambda: list(client.decoding.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+        expect_error(lambda: list(client.decoding.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
+    assert_nothing_stored(server, client, before)
 
 
 def test_decode_bad_input(server, client, ridge_decoder, lab):
-    decoder_id, before = ridge_decoder.decoder_id, _artifact_ids(server)
+    decoder_id, before = ridge_decoder.decoder_id, artifact_ids(server)
     good = np.zeros((1, N_VOXELS), np.float32)
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 
@@ -330,17 +318,17 @@ def test_decode_bad_input(server, client, ridge_decoder, lab):
         (stream(message(np.zeros((0, N_VOXELS)))), invalid, "brain data has no samples"),
     ]
     for call, code, fragment in cases:
-        _expect_error(call, code, fragment)
+        expect_error(call, code, fragment)
     # An error ends the stream after the replies to the messages before it.
     replies = client.decoding.Decode(iter([message(good), message(nan)]), metadata=client.metadata)
     assert next(replies).embeddings.shape == [1, N_DIMS]
-    _expect_error(lambda: next(replies), invalid, "NaN")
+    expect_error(lambda: next(replies), invalid, "NaN")
     assert client.decode(decoder_id, good).shape == (1, N_DIMS)
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+    assert_nothing_stored(server, client, before)
 
 
 def test_retrieve_bad_input(server, client, ridge_decoder, lab):
-    before, acts = _artifact_ids(server), lab["activations"]
+    before, acts = artifact_ids(server), lab["activations"]
     emb = np.ones((2, N_DIMS), np.float32)
     cands = np.eye(10, N_DIMS, dtype=np.float32)
     nan = emb.copy()
@@ -371,20 +359,20 @@ def test_retrieve_bad_input(server, client, ridge_decoder, lab):
     ]
     for kwargs, code, fragment in cases:
         kwargs.setdefault("k", 1)
-        _expect_error(lambda: client.retrieve(**kwargs), code, fragment)
+        expect_error(lambda: client.retrieve(**kwargs), code, fragment)
     no_queries = decoding_pb2.RetrieveRequest(activation_set_id=acts, layer="pool", k=1)
-    _expect_error(lambda: client.decoding.Retrieve(no_queries, metadata=client.metadata), invalid,
+    expect_error(lambda: client.decoding.Retrieve(no_queries, metadata=client.metadata), invalid,
                   "queries are required")
     ids, scores = client.retrieve(cands[[3, 7]], k=2, candidates=cands, candidate_ids=list("abcdefghij"))
     assert ids[:, 0].tolist() == ["d", "h"] and scores[:, 0] == pytest.approx([1.0, 1.0])
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+    assert_nothing_stored(server, client, before)
 
 
 def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, ridge_decoder, lab):
     key_b, _ = server.keys.create("lab-b")
     with Client(f"127.0.0.1:{server.port}", api_key=key_b, timeout=60) as lab_b:
         own_runs = [_upload_run(lab_b, tmp_path, world, r, subject="b1").id for r in range(2)]
-        before_a, acts = _artifact_ids(server), lab["activations"]
+        before_a, acts = artifact_ids(server), lab["activations"]
         samples = np.zeros((1, N_VOXELS), np.float32)
         cases = [
             (lambda: lab_b.fit_decoder(lab["runs"], FMRI_SPEC, acts, "pool"), "recording"),
@@ -395,13 +383,13 @@ def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, ridge_
                                     candidate_ids=["a", "b"], k=1), "decoder"),
         ]
         for call, fragment in cases:
-            _expect_error(call, grpc.StatusCode.NOT_FOUND, fragment, "not found")
+            expect_error(call, grpc.StatusCode.NOT_FOUND, fragment, "not found")
         assert lab_b.health() == "SERVING"
-    assert _artifact_ids(server, "lab-b") == [] and _artifact_ids(server) == before_a
+    assert artifact_ids(server, "lab-b") == [] and artifact_ids(server) == before_a
 
 
 def test_cancelled_fit_stores_nothing(server, client, lab):
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     long_mlp = {**MLP, "training": {"max_epochs": 100000, "patience": 100000, "batch_size": 16}}
     request = decoding_pb2.FitDecoderRequest(
         recording_ids=lab["runs"], preprocessing_json=json.dumps(FMRI_SPEC), activation_set_id=lab["activations"],
@@ -415,7 +403,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
     while any(t.name == "decoding-fit" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "decoding-fit" for t in threading.enumerate())
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+    assert_nothing_stored(server, client, before)
 
 
 def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab):

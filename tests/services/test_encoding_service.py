@@ -20,6 +20,7 @@ from braindecode.containers import ActivationSet
 from braindecode.encoding import load_encoder
 from braindecode.tensors import from_tensor
 from braindecode.v1 import encoding_pb2
+from service_checks import artifact_ids, assert_nothing_stored, expect_error
 
 GRID = (8, 8, 8)
 AFFINE = np.array([[2.0, 0, 0, -8], [0, 2.0, 0, -10], [0, 0, 2.5, 4], [0, 0, 0, 1]])
@@ -105,19 +106,6 @@ def _mask():
     return mask
 
 
-def _artifact_ids(server, tenant="lab-a"):
-    return [a.id for a in server.store.list_artifacts(tenant)]
-
-
-def _expect_error(call, code, *fragments):
-    with pytest.raises(grpc.RpcError) as err:
-        call()
-    assert err.value.code() == code, err.value.details()
-    for fragment in fragments:
-        assert fragment in err.value.details(), err.value.details()
-    return err.value.details()
-
-
 def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     _, _, _, driven = world
     mask = _mask()
@@ -149,7 +137,7 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     assert info.provenance["cross_validation"]["scheme"] == "leave-one-run-out"
     assert info.provenance["cross_validation"]["scores"] == pytest.approx(dict(result.cv_scores))
 
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     scored = client.score_encoder(result.encoder_id, [lab["held_out"]])
     names = list(scored.score_names)
     assert names == ["pearson", "r2", "noise_ceiling", "pearson_normalized", "r2_normalized"]
@@ -180,7 +168,7 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
         np.testing.assert_array_equal(volumes[..., k][mask], scores[name])
         assert not volumes[..., k][~mask].any()
     stored = server.store.get_artifact("lab-a", scored.score_map_id, kind="score-map")
-    assert [a for a in _artifact_ids(server) if a not in before] == [scored.score_map_id]
+    assert [a for a in artifact_ids(server) if a not in before] == [scored.score_map_id]
     assert stored.meta["score_names"] == names and stored.provenance["encoder_id"] == result.encoder_id
     folder = server.store.artifact_dir("lab-a", scored.score_map_id)
     assert (folder / "score_map.nii.gz").read_bytes() == scored.score_map_nifti
@@ -269,7 +257,7 @@ def test_bad_input(server, client, tmp_path, encoder, lab, world):
     wide_set = save_activation_set(server.store, "lab-a", ActivationSet(world[0], {
         "pool": np.ones((len(world[0]), N_POOL + 1), np.float32)})).id
     eeg = _upload_eeg(client, tmp_path, world)
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     runs, acts, eid = lab["runs"], lab["activations"], encoder.encoder_id
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
     fit = dict(recording_ids=runs, preprocessing=SPEC, activation_set_id=acts, layers="pool", alphas=ALPHAS)
@@ -292,10 +280,10 @@ def test_bad_input(server, client, tmp_path, encoder, lab, world):
     ]
     for override, code, fragment in fit_cases:
         kwargs = {**fit, **override}
-        _expect_error(lambda: client.fit_encoder(**kwargs), code, fragment)
+        expect_error(lambda: client.fit_encoder(**kwargs), code, fragment)
     bad_json = encoding_pb2.FitEncoderRequest(recording_ids=runs, activation_set_id=acts, layers=["pool"],
                                               preprocessing_json="{mask")
-    _expect_error(lambda: list(client.encoding.FitEncoder(bad_json, metadata=client.metadata)), invalid,
+    expect_error(lambda: list(client.encoding.FitEncoder(bad_json, metadata=client.metadata)), invalid,
                   "preprocessing_json is not valid JSON")
 
     nan = np.zeros((2, N_POOL), np.float32)
@@ -315,7 +303,7 @@ def test_bad_input(server, client, tmp_path, encoder, lab, world):
     ]
     for kwargs, code, *fragments in predict_cases:
         kwargs = {"encoder_id": eid, **kwargs}
-        _expect_error(lambda: client.predict(**kwargs), code, *fragments)
+        expect_error(lambda: client.predict(**kwargs), code, *fragments)
 
     score_cases = [
         (dict(recording_ids=[eeg]), invalid, f"encoder {eid!r} predicts fmri responses but recording {eeg!r} is eeg"),
@@ -331,8 +319,8 @@ def test_bad_input(server, client, tmp_path, encoder, lab, world):
     ]
     for kwargs, code, fragment in score_cases:
         kwargs = {"encoder_id": eid, **kwargs}
-        _expect_error(lambda: client.score_encoder(**kwargs), code, fragment)
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+        expect_error(lambda: client.score_encoder(**kwargs), code, fragment)
+    assert_nothing_stored(server, client, before)
 
 
 def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, encoder, lab):
@@ -341,7 +329,7 @@ def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, encode
         rows = [np.arange(r * TRIALS_PER_RUN, (r + 1) * TRIALS_PER_RUN) for r in range(2)]
         own_runs = [_upload_run(lab_b, tmp_path, world, f"b-{r}", rows[r], seed=300 + r, subject="b1")
                     for r in range(2)]
-        before_a, acts, eid = _artifact_ids(server), lab["activations"], encoder.encoder_id
+        before_a, acts, eid = artifact_ids(server), lab["activations"], encoder.encoder_id
         features = np.zeros((1, N_POOL), np.float32)
         cases = [
             (lambda: lab_b.fit_encoder(lab["runs"], SPEC, acts, "pool"), "recording"),
@@ -351,13 +339,13 @@ def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, encode
             (lambda: lab_b.score_encoder(eid, own_runs), f"encoder {eid!r} not found"),
         ]
         for call, fragment in cases:
-            _expect_error(call, grpc.StatusCode.NOT_FOUND, fragment, "not found")
+            expect_error(call, grpc.StatusCode.NOT_FOUND, fragment, "not found")
         assert lab_b.health() == "SERVING"
-    assert _artifact_ids(server, "lab-b") == [] and _artifact_ids(server) == before_a
+    assert artifact_ids(server, "lab-b") == [] and artifact_ids(server) == before_a
 
 
 def test_cancelled_fit_stores_nothing(server, client, lab):
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     request = encoding_pb2.FitEncoderRequest(
         recording_ids=lab["runs"], preprocessing_json=json.dumps(SPEC), activation_set_id=lab["activations"],
         layers=["pool", "extra"], alphas=ALPHAS, n_ratios=400)
@@ -370,7 +358,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
     while any(t.name == "encoding-fit" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "encoding-fit" for t in threading.enumerate())
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+    assert_nothing_stored(server, client, before)
 
 
 @pytest.mark.gpu

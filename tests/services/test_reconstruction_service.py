@@ -32,6 +32,7 @@ from braindecode.recordings import load_responses
 from services._progress import Cancelled
 from services.reconstruction import ReconstructionServicer, _Batcher
 from services.server import BraindecodeServer
+from service_checks import artifact_ids, assert_nothing_stored, expect_error
 
 D = 1280  # EfficientNet-Lite0 ``pool``, the shipped model's conditioning space
 SHAPE, TRIALS_PER_RUN, N_RUNS, N_STIMULI = (3, 3, 3), 8, 2, 6
@@ -101,18 +102,6 @@ def _servicer(server) -> ReconstructionServicer:
 
 def _embeddings(n, seed=0):
     return np.random.default_rng(seed).standard_normal((n, D)).astype(np.float32)
-
-
-def _artifact_ids(server, tenant="lab-a"):
-    return [a.id for a in server.store.list_artifacts(tenant)]
-
-
-def _expect_error(call, code, *fragments):
-    with pytest.raises(grpc.RpcError) as err:
-        call()
-    assert err.value.code() == code, err.value.details()
-    for fragment in fragments:
-        assert fragment in err.value.details()
 
 
 @pytest.fixture(scope="module")
@@ -267,20 +256,20 @@ def test_memory_bound_is_resource_exhausted(start_server, model_dir):
     pipeline = ReconstructionPipeline.from_pretrained(model_dir)
     need = estimate_memory_bytes(pipeline, 2)
     server, client = start_server(max_bytes=need - 1)
-    _expect_error(lambda: client.reconstruct(_embeddings(2), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
+    expect_error(lambda: client.reconstruct(_embeddings(2), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
                   "MiB", "bound")
     images, _ = client.reconstruct(_embeddings(1), n_steps=1)  # one image fits
     assert len(images) == 1
-    assert len(_artifact_ids(server)) == 1 and client.health() == "SERVING"
+    assert len(artifact_ids(server)) == 1 and client.health() == "SERVING"
 
     server, client = start_server(max_batch=2)
-    _expect_error(lambda: client.reconstruct(_embeddings(3), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
+    expect_error(lambda: client.reconstruct(_embeddings(3), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
                   "limit of 2")
-    assert _artifact_ids(server) == [] and client.health() == "SERVING"
+    assert artifact_ids(server) == [] and client.health() == "SERVING"
 
 
 def test_bad_input(server, client, lab):
-    before = _artifact_ids(server)
+    before = artifact_ids(server)
     nan = _embeddings(2)
     nan[1, 3] = np.nan
     source = {"recording_ids": lab["runs"], "preprocessing": FMRI_SPEC}
@@ -306,15 +295,15 @@ def test_bad_input(server, client, lab):
          "'epochs' or 'trials'"),
     ]
     for kwargs, fragment in bad:
-        _expect_error(lambda: client.reconstruct(**{"n_steps": 1, **kwargs}), grpc.StatusCode.INVALID_ARGUMENT,
+        expect_error(lambda: client.reconstruct(**{"n_steps": 1, **kwargs}), grpc.StatusCode.INVALID_ARGUMENT,
                       fragment)
-    _expect_error(lambda: client.reconstruct(**source, decoder_id="art_missing"), grpc.StatusCode.NOT_FOUND,
+    expect_error(lambda: client.reconstruct(**source, decoder_id="art_missing"), grpc.StatusCode.NOT_FOUND,
                   "art_missing")
-    _expect_error(lambda: client.reconstruct(**source, decoder_id=lab["activations"]), grpc.StatusCode.NOT_FOUND,
+    expect_error(lambda: client.reconstruct(**source, decoder_id=lab["activations"]), grpc.StatusCode.NOT_FOUND,
                   "decoder")
-    _expect_error(lambda: client.reconstruct(recording_ids=["rec_missing"], preprocessing=FMRI_SPEC,
+    expect_error(lambda: client.reconstruct(recording_ids=["rec_missing"], preprocessing=FMRI_SPEC,
                                              decoder_id=lab["decoder"]), grpc.StatusCode.NOT_FOUND, "rec_missing")
-    assert _artifact_ids(server) == before and client.health() == "SERVING"
+    assert_nothing_stored(server, client, before)
 
 
 def test_other_tenant_gets_not_found(server, client, lab):
@@ -325,34 +314,34 @@ def test_other_tenant_gets_not_found(server, client, lab):
                                                  _embeddings(10))
     own_decoder_id = save_decoder_artifact(server.store, "lab-b", own_decoder).id
     with Client(f"127.0.0.1:{server.port}", api_key=key, timeout=60) as other:
-        _expect_error(lambda: other.reconstruct(recording_ids=lab["runs"], preprocessing=FMRI_SPEC,
+        expect_error(lambda: other.reconstruct(recording_ids=lab["runs"], preprocessing=FMRI_SPEC,
                                                 decoder_id=lab["decoder"], n_steps=1), grpc.StatusCode.NOT_FOUND,
                       lab["decoder"])
-        _expect_error(lambda: other.reconstruct(recording_ids=lab["runs"], preprocessing=FMRI_SPEC,
+        expect_error(lambda: other.reconstruct(recording_ids=lab["runs"], preprocessing=FMRI_SPEC,
                                                 decoder_id=own_decoder_id, n_steps=1), grpc.StatusCode.NOT_FOUND,
                       lab["runs"][0])
         assert other.health() == "SERVING"
-    assert _artifact_ids(server, "lab-b") == [own_decoder_id]
+    assert artifact_ids(server, "lab-b") == [own_decoder_id]
 
 
 def test_a_call_ended_while_queued_stops_its_batch_and_stores_nothing(start_server):
     server, client = start_server(batch_window_ms=3000)
     _servicer(server).settings.pipeline()  # loaded before the call, so that only the batch window outlasts it
     with Client(f"127.0.0.1:{server.port}", api_key=server.keys.create("lab-a")[0], timeout=1.0) as hasty:
-        _expect_error(lambda: hasty.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.DEADLINE_EXCEEDED)
+        expect_error(lambda: hasty.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.DEADLINE_EXCEEDED)
     batcher = _servicer(server).batcher
     deadline = time.monotonic() + 30
     while not batcher.batch_sizes and time.monotonic() < deadline:
         time.sleep(0.05)
     assert batcher.batch_sizes == [1]
-    assert _artifact_ids(server) == [] and client.health() == "SERVING"
+    assert artifact_ids(server) == [] and client.health() == "SERVING"
 
 
 def test_missing_model_is_failed_precondition(start_server, tmp_path):
     server, client = start_server(model=tmp_path / "no-model")
-    _expect_error(lambda: client.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.FAILED_PRECONDITION,
+    expect_error(lambda: client.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.FAILED_PRECONDITION,
                   "reconstruction model", "no-model")
-    assert _artifact_ids(server) == [] and client.health() == "SERVING"
+    assert artifact_ids(server) == [] and client.health() == "SERVING"
 
 
 def test_settings_from_the_environment(monkeypatch):
