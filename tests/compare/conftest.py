@@ -2,7 +2,8 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
+
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture
@@ -29,12 +30,3 @@ def _quiet_rsatoolbox():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Noise ceiling for tau")
         yield
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # the test tensors are tiny: one thread avoids waiting on busy cores for every small op
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

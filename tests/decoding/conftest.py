@@ -1,17 +1,8 @@
 import numpy as np
 import pytest
-import torch
 
 from braindecode.decoding import EEGDecoder, MLPDecoder, RidgeDecoder, TrainingConfig
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks train faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 def simulate_fmri(n_samples, n_voxels=120, n_dims=16, noise=3.0, seed=0):

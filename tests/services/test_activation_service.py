@@ -20,20 +20,12 @@ from braindecode.v1 import activations_pb2
 from services.activations import ActivationServicer
 from services.server import BraindecodeServer
 from service_checks import artifact_ids
+from torch_threads import one_torch_thread_per_module  # noqa: F401 (autouse fixture)
 
 PHOTOS = {"astronaut": "PNG", "coffee": "JPEG", "chelsea": "PNG", "rocket": "JPEG"}
 TEXTS = ["A cat sleeps on the warm windowsill.", "Rockets carry satellites into orbit.",
          "Coffee", "An astronaut floats above the blue planet, tethered to the station."]
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The in-process server runs small batches: one torch thread beats two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

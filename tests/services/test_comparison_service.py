@@ -27,6 +27,7 @@ from braindecode.recordings import load_responses
 from braindecode.tensors import from_tensor
 from braindecode.v1 import comparison_pb2
 from service_checks import artifact_ids, expect_error
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 N_STIMULI, SHAPE, AFFINE = 12, (4, 4, 4), np.diag([2.0, 2.0, 2.0, 1.0])
 N_VOXELS = int(np.prod(SHAPE))
@@ -39,15 +40,6 @@ ROI_MASK = np.zeros(SHAPE, dtype=np.uint8)
 ROI_MASK[:2] = 1
 ROI_INDICES = np.flatnonzero(ROI_MASK.reshape(-1))
 INVALID, NOT_FOUND = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tensors are tiny: one torch thread beats two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

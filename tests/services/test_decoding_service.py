@@ -9,7 +9,6 @@ import mne
 import nibabel
 import numpy as np
 import pytest
-import torch
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
@@ -24,6 +23,7 @@ from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
 from services.decoding import _BatchedRunner, _DecoderCache
 from service_checks import artifact_ids, assert_nothing_stored, expect_error
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 N_DIMS, SHAPE, TRIALS_PER_RUN, N_RUNS = 8, (4, 4, 4), 24, 4
 N_VOXELS = int(np.prod(SHAPE))
@@ -32,15 +32,6 @@ EEG_SPEC = {"modality": "eeg", "epochs": {"tmin": 0.0, "tmax": 0.3, "baseline": 
 RIDGE = {"alphas": [0.1, 1.0, 10.0, 100.0]}
 MLP = {"hidden_dim": 64, "n_blocks": 1, "input_dropout": 0.1,
        "training": {"max_epochs": 20, "batch_size": 16, "patience": 20, "mixco_fraction": 0.0}}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The in-process server fits tiny networks: one torch thread beats two contended ones by far."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from braindecode.encoding import load_encoder
 from braindecode.tensors import from_tensor
 from braindecode.v1 import encoding_pb2
 from service_checks import artifact_ids, assert_nothing_stored, expect_error
+from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 GRID = (8, 8, 8)
 AFFINE = np.array([[2.0, 0, 0, -8], [0, 2.0, 0, -10], [0, 0, 2.5, 4], [0, 0, 0, 1]])
@@ -31,15 +32,6 @@ NOISE = 0.6
 SPEC = {"modality": "fmri", "mask": "auto", "trials": {"method": "window", "window": [0, 0.5]}}
 ALPHAS = [0.1, 1.0, 10.0, 100.0]
 EEG_SPEC = {"modality": "eeg", "epochs": {"tmin": 0.0, "tmax": 0.2, "baseline": None}}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The in-process server solves tiny ridges: one torch thread beats two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from services._progress import Cancelled
 from services.reconstruction import ReconstructionServicer, _Batcher
 from services.server import BraindecodeServer
 from service_checks import artifact_ids, assert_nothing_stored, expect_error
+from torch_threads import single_torch_thread
 
 D = 1280  # EfficientNet-Lite0 ``pool``, the shipped model's conditioning space
 SHAPE, TRIALS_PER_RUN, N_RUNS, N_STIMULI = (3, 3, 3), 8, 2, 6
@@ -70,10 +71,8 @@ def reconstruction_env(monkeypatch, model_dir, onnx_cache):
     """Servers started in a test reconstruct with the tiny model and export ONNX graphs to a temporary cache."""
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODEL", str(model_dir))
     monkeypatch.setenv("BRAINDECODE_ONNX_CACHE", str(onnx_cache))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with single_torch_thread():
+        yield
 
 
 @pytest.fixture
