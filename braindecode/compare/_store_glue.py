@@ -245,10 +245,9 @@ def activation_rdm(activations: ActivationSet, layer: str, method: str = "correl
 
 def _recordings(store: Store, tenant: str, recording_ids, preprocessing) -> list:
     """The RecordingInfo of each id: distinct ids of one modality, with a preprocessing spec for it."""
-    infos = recordings_of_one_modality(store, tenant, recording_ids)
+    infos = recordings_of_one_modality(store, tenant, recording_ids, _MODALITIES,
+                                       "cannot compute RDMs of {modality} recordings; use {supported}")
     modality = infos[0].modality
-    if modality not in _MODALITIES:
-        raise InvalidArgument(f"cannot compute RDMs of {modality} recordings; use {', '.join(_MODALITIES)}")
     if not isinstance(preprocessing, dict) or preprocessing.get("modality") != modality:
         raise InvalidArgument(f"preprocessing must be a spec with modality {modality!r} like the recordings, "
                               f"got {preprocessing!r}")

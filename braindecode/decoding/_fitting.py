@@ -144,11 +144,8 @@ class DecoderFit:
 
 def _recordings(store: Store, tenant: str, recording_ids) -> list:
     """The RecordingInfo of each id: distinct ids, one modality that a decoder can take."""
-    infos = recordings_of_one_modality(store, tenant, recording_ids)
-    if infos[0].modality not in INPUT_LAYOUTS:
-        raise InvalidArgument(f"cannot decode {infos[0].modality} recordings; decoders take "
-                              f"{', '.join(INPUT_LAYOUTS)}")
-    return infos
+    return recordings_of_one_modality(store, tenant, recording_ids, INPUT_LAYOUTS,
+                                      "cannot decode {modality} recordings; decoders take {supported}")
 
 
 def _fit_on(estimator: BaseDecoder, X, Y, runs, auto_inner_cv: bool, report) -> BaseDecoder:

@@ -181,11 +181,8 @@ def summarize_scores(scores: dict) -> dict:
 
 def _recordings(store: Store, tenant: str, recording_ids) -> list:
     """The RecordingInfo of each id: distinct ids of one modality an encoder can predict."""
-    infos = recordings_of_one_modality(store, tenant, recording_ids)
-    if infos[0].modality not in _MODALITIES:
-        raise InvalidArgument(f"cannot encode {infos[0].modality} recordings; encoders predict "
-                              f"{', '.join(_MODALITIES)}")
-    return infos
+    return recordings_of_one_modality(store, tenant, recording_ids, _MODALITIES,
+                                      "cannot encode {modality} recordings; encoders predict {supported}")
 
 
 def _voxel_grid(infos) -> tuple:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from braindecode.errors import InvalidArgument
-from braindecode.recordings._store import RecordingInfo, Store
+from braindecode.recordings._store import Store
 
 
-def recordings_of_one_modality(store: Store, tenant: str, recording_ids) -> list[RecordingInfo]:
+def recordings_of_one_modality(store: Store, tenant: str, recording_ids, supported=None,
+                               refusal: str = "cannot use {modality} recordings; use {supported}") -> list:
     """The RecordingInfo of each id, checked to be given, distinct and of one modality.
 
     Parameters
@@ -14,6 +15,11 @@ def recordings_of_one_modality(store: Store, tenant: str, recording_ids) -> list
     store : Store
     tenant : str
     recording_ids : iterable of str
+    supported : sequence of str, optional
+        The modalities the caller takes (default: any).
+    refusal : str
+        Message of the InvalidArgument raised for another modality; ``{modality}`` and
+        ``{supported}`` (comma-separated) are filled in.
 
     Returns
     -------
@@ -30,4 +36,6 @@ def recordings_of_one_modality(store: Store, tenant: str, recording_ids) -> list
     modalities = sorted({info.modality for info in infos})
     if len(modalities) > 1:
         raise InvalidArgument(f"the recordings mix modalities {', '.join(modalities)}; use one modality")
+    if supported is not None and modalities[0] not in supported:
+        raise InvalidArgument(refusal.format(modality=modalities[0], supported=", ".join(supported)))
     return infos

@@ -117,3 +117,7 @@ def test_recordings_of_one_modality_checks_ids_and_modality(tmp_path):
         recordings_of_one_modality(store, "t", [eeg[0], meg])
     with pytest.raises(NotFound):
         recordings_of_one_modality(store, "other", eeg)
+    assert len(recordings_of_one_modality(store, "t", [meg], ("meg",))) == 1
+    with pytest.raises(InvalidArgument, match="cannot fit eeg recordings; fits take fmri, meg"):
+        recordings_of_one_modality(store, "t", eeg, ("fmri", "meg"),
+                                   "cannot fit {modality} recordings; fits take {supported}")
