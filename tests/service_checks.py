@@ -1,5 +1,8 @@
 """Checks shared by the service tests: gRPC errors, the artifacts a tenant has, a server left intact."""
 
+import threading
+import time
+
 import grpc
 import pytest
 
@@ -22,3 +25,11 @@ def expect_error(call, code, *fragments):
 def assert_nothing_stored(server, client, before, tenant="lab-a"):
     """The tenant's artifacts are still ``before`` and the server still answers health checks."""
     assert artifact_ids(server, tenant) == before and client.health() == "SERVING"
+
+
+def assert_thread_ends(name, timeout):
+    """Wait up to ``timeout`` seconds for the threads called ``name`` to end; fail if one is left."""
+    deadline = time.monotonic() + timeout
+    while any(t.name == name for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == name for t in threading.enumerate())

@@ -1,8 +1,6 @@
 """ComparisonService over a real server on a loopback port: ComputeRDM, GetRDM, StreamRDM, Compare, ScoreMatrix."""
 
 import io
-import threading
-import time
 
 import grpc
 import mne
@@ -26,7 +24,7 @@ from braindecode.containers import ActivationSet
 from braindecode.recordings import load_responses
 from braindecode.tensors import from_tensor
 from braindecode.v1 import comparison_pb2
-from service_checks import artifact_ids, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 N_STIMULI, SHAPE, AFFINE = 12, (4, 4, 4), np.diag([2.0, 2.0, 2.0, 1.0])
@@ -484,12 +482,8 @@ def test_cancelled_compare_stores_nothing(server, client):
     call = client.comparison.Compare(request, metadata=client.metadata)
     assert next(call).WhichOneof("event") == "progress"
     call.cancel()
-    deadline = time.monotonic() + 60
-    while any(t.name == "compare" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(t.name == "compare" for t in threading.enumerate())
-    assert artifact_ids(server) == before
-    assert client.health() == "SERVING"
+    assert_thread_ends("compare", 60)
+    assert_nothing_stored(server, client, before)
 
 
 @pytest.mark.gpu

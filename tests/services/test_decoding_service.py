@@ -22,7 +22,7 @@ from braindecode.errors import InvalidArgument, NotFound
 from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
 from services.decoding import _BatchedRunner, _DecoderCache
-from service_checks import artifact_ids, assert_nothing_stored, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 N_DIMS, SHAPE, TRIALS_PER_RUN, N_RUNS = 8, (4, 4, 4), 24, 4
@@ -390,10 +390,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
         if event.progress.stage == "cross-validation":
             break
     call.cancel()
-    deadline = time.monotonic() + 30
-    while any(t.name == "decoding-fit" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(t.name == "decoding-fit" for t in threading.enumerate())
+    assert_thread_ends("decoding-fit", 30)
     assert_nothing_stored(server, client, before)
 
 

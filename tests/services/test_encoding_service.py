@@ -2,8 +2,6 @@
 
 import gzip
 import json
-import threading
-import time
 
 import grpc
 import mne
@@ -20,7 +18,7 @@ from braindecode.containers import ActivationSet
 from braindecode.encoding import load_encoder
 from braindecode.tensors import from_tensor
 from braindecode.v1 import encoding_pb2
-from service_checks import artifact_ids, assert_nothing_stored, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 GRID = (8, 8, 8)
@@ -346,10 +344,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
         if event.progress.stage == "cross-validation":
             break
     call.cancel()
-    deadline = time.monotonic() + 60
-    while any(t.name == "encoding-fit" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(t.name == "encoding-fit" for t in threading.enumerate())
+    assert_thread_ends("encoding-fit", 60)
     assert_nothing_stored(server, client, before)
 
 
