@@ -5,7 +5,9 @@ that does not depend on the targets is done once per fold: the Gram matrix of th
 fold's training set (float64), its regularized inverses (see below) and from them the
 operator ``M_a = X_test (X_train^T X_train + alpha I)^-1`` of shape
 (n_test, n_features). The test predictions of all alphas are then one matrix
-product ``[M_1; ...; M_A] @ (X_train^T Y_train)`` per target batch, and
+product ``[M_1; ...; M_A] @ (X_train^T Y_train)`` per target batch (fewer rows:
+the operators of all alphas are first compressed to their numerical rank at the
+precision of ``dtype``, see :func:`compress_operators`), and
 ``X_train^T Y_train`` is ``X^T Y - X_test^T Y_test`` from one ``X^T Y`` per batch,
 which the final refit reuses: one solve per target with the regularized Gram
 matrix of the whole data at the alpha it selected.
@@ -69,7 +71,8 @@ class _Fold:
 
     train: torch.Tensor
     test: torch.Tensor
-    operators: torch.Tensor  # (n_alphas, n_test, n_features) primal or (n_alphas, n_test, n_train) dual
+    basis: torch.Tensor  # (rank, n_test, width); width is n_features (primal) or n_train (dual)
+    mixing: torch.Tensor  # (n_alphas, rank): the operator of alpha a is sum_j mixing[a, j] basis[j]
     primal: bool
     complement: bool  # train is exactly the samples outside test
     x_mean: torch.Tensor | None  # training mean of X, primal folds with an intercept
@@ -113,8 +116,9 @@ class RegularizedGram:
     def _factor(self, alpha: float):
         """Cholesky factor of ``gram + alpha I``, or None where it is not positive definite."""
         if alpha not in self._factors:
-            identity = torch.eye(self.gram.shape[0], dtype=self.gram.dtype, device=self.gram.device)
-            factor, info = torch.linalg.cholesky_ex(self.gram + alpha * identity)
+            shifted = self.gram.clone()
+            shifted.diagonal().add_(alpha)
+            factor, info = torch.linalg.cholesky_ex(shifted)
             self._factors[alpha] = factor if int(info) == 0 else None
         return self._factors[alpha]
 
@@ -168,6 +172,44 @@ class RegularizedGram:
         return solution
 
 
+_GRAM_RESOLUTION = torch.finfo(torch.float64).eps ** 0.5
+
+
+def compress_operators(operators: torch.Tensor, dtype):
+    """Low-rank form of the operators of all alphas, exact to the rounding of ``dtype``.
+
+    The operators of neighbouring alphas are nearly linearly dependent (they are
+    ``left @ V diag(1 / (lam + alpha)) V^T``, a Cauchy-like family in alpha), so the
+    predictions of all alphas need fewer products over the targets: the operators,
+    each scaled to unit norm, are expanded on their singular vectors (from their
+    float64 Gram matrix), and the components whose singular value is below
+    ``eps(dtype)`` times the largest are dropped (a change smaller than the rounding
+    of a product in ``dtype``). The Gram matrix resolves singular values down to
+    ``sqrt(eps(float64))``, so float64 operators are kept whole.
+
+    Parameters
+    ----------
+    operators : tensor of shape (n_alphas, n_rows, width), float64
+
+    Returns
+    -------
+    basis : tensor of shape (rank, n_rows, width) in ``dtype``
+    mixing : tensor of shape (n_alphas, rank) in ``dtype``
+        ``operators[a] ~= sum_j mixing[a, j] * basis[j]``.
+    """
+    n_alphas = operators.shape[0]
+    flat = operators.reshape(n_alphas, -1)
+    norms = flat.norm(dim=1).clamp_(min=torch.finfo(torch.float64).tiny)
+    unit = flat / norms[:, None]
+    tolerance = torch.finfo(dtype).eps
+    if tolerance < _GRAM_RESOLUTION:
+        return operators.to(dtype), torch.eye(n_alphas, dtype=dtype, device=operators.device)
+    eigenvalues, eigenvectors = torch.linalg.eigh(unit @ unit.T)
+    components = eigenvectors[:, eigenvalues > tolerance**2 * eigenvalues[-1]]
+    basis = (components.T @ unit).reshape((components.shape[1],) + operators.shape[1:])
+    return basis.to(dtype), (norms[:, None] * components).to(dtype)
+
+
 def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
     n_samples, n_features = X.shape
     x_train, x_test = X[train].double(), X[test].double()
@@ -181,12 +223,12 @@ def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
         gram, left = x_train.T @ x_train, x_test
     else:
         gram, left = x_train @ x_train.T, x_test @ x_train.T
-    operators = RegularizedGram(gram, alphas.tolist()).right_products(left, dtype)
+    basis, mixing = compress_operators(RegularizedGram(gram, alphas.tolist()).right_products(left, torch.float64), dtype)
     member = torch.zeros(n_samples, dtype=torch.bool, device=X.device)
     member[train] = True
     complement = (len(train) + len(test) == n_samples and int(member.sum()) == len(train)
                   and not bool(member[test].any()))
-    return _Fold(train, test, operators, primal, complement,
+    return _Fold(train, test, basis, mixing, primal, complement,
                  x_mean.to(dtype) if (primal and fit_intercept) else None)
 
 
@@ -215,8 +257,9 @@ def _fold_predictions(fold: _Fold, X, Y, XtY, y_sum, fit_intercept) -> torch.Ten
             rhs.addr_(fold.x_mean, y_mean, alpha=-n_train)
     else:
         rhs = Y[fold.train] if fold.complement else y_train
-    n_alphas, n_test, width = fold.operators.shape
-    predictions = (fold.operators.view(n_alphas * n_test, width) @ rhs).view(n_alphas, n_test, -1)
+    rank, n_test, width = fold.basis.shape
+    products = fold.basis.view(rank * n_test, width) @ rhs
+    predictions = (fold.mixing @ products.view(rank, -1)).view(len(fold.mixing), n_test, -1)
     if fit_intercept:
         predictions += y_mean
     return predictions
@@ -373,7 +416,7 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
 
     Notes
     -----
-    Besides ``X``, the device holds the fold operators, about
+    Besides ``X``, the device holds the fold operators, at most
     ``n_alphas * n_samples * min(n_features, n_train)`` values of ``dtype``, and per
     target batch ``Y``, ``X^T Y`` and the test predictions of one fold for all alphas
     (``n_alphas * n_test * n_targets_batch`` values).

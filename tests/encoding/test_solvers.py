@@ -198,3 +198,21 @@ def test_regularized_gram_falls_back_to_clamped_eigenvalues():
     products = inverse.right_products(rhs.T.contiguous(), torch.float64).numpy()
     np.testing.assert_allclose(products[0], rhs.T.numpy() @ clamped, rtol=1e-8)
     np.testing.assert_allclose(products[1], rhs.T.numpy() @ regular, rtol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compressed_operators_reconstruct_every_alpha(simulate, dtype):
+    from braindecode.encoding._solvers import compress_operators
+
+    X, _, _ = simulate(200, 40, n_targets=1, seed=12)
+    X = torch.as_tensor(X - X.mean(0))
+    left = X[:40]
+    alphas = np.logspace(-2, 10, 25)
+    operators = RegularizedGram(X[40:].T @ X[40:], alphas).right_products(left, torch.float64)
+    basis, mixing = compress_operators(operators, dtype)
+    assert basis.dtype == mixing.dtype == dtype
+    # neighbouring alphas are redundant at float32 precision; float64 operators are kept whole
+    assert (basis.shape[0] < len(alphas)) == (dtype == torch.float32)
+    rebuilt = torch.einsum("aj,jnw->anw", mixing.double(), basis.double())
+    error = (rebuilt - operators).flatten(1).norm(dim=1) / operators.flatten(1).norm(dim=1)
+    assert error.max() < 10 * torch.finfo(dtype).eps
