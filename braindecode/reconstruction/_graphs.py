@@ -46,8 +46,12 @@ class ProjectorGraph(nn.Module):
         return (embeddings.shape[0], self.projector.n_tokens, self.projector.cross_attention_dim)
 
 
+def _shift(vae) -> float:
+    return getattr(vae.config, "shift_factor", None) or 0.0
+
+
 class DecoderGraph(nn.Module):
-    """Scaled latents (n, c, h, w) -> images (n, 3, h * f, w * f) in [-1, 1] (VAE decoder)."""
+    """Scaled latents (n, c, h, w) -> images (n, 3, h * f, w * f) in about [-1, 1] (VAE decoder)."""
 
     input_names = ["latents"]
 
@@ -57,7 +61,7 @@ class DecoderGraph(nn.Module):
         self.scale_factor = scale_factor
 
     def forward(self, latents):
-        latents = latents / self.vae.config.scaling_factor
+        latents = latents / self.vae.config.scaling_factor + _shift(self.vae)
         return self.vae.decode(latents, return_dict=False)[0]
 
     def output_shape(self, latents) -> tuple:
@@ -66,7 +70,7 @@ class DecoderGraph(nn.Module):
 
 
 class EncoderGraph(nn.Module):
-    """Images (n, 3, H, W) in [-1, 1] -> scaled latents (n, c, H / f, W / f): the posterior mean."""
+    """Images (n, 3, H, W) in [-1, 1] -> scaled latents (n, c, H / f, W / f): the posterior mean (KL VAEs)."""
 
     input_names = ["images"]
 
@@ -76,8 +80,9 @@ class EncoderGraph(nn.Module):
         self.scale_factor = scale_factor
 
     def forward(self, images):
-        posterior = self.vae.encode(images, return_dict=False)[0]
-        return posterior.mean * self.vae.config.scaling_factor
+        encoded = self.vae.encode(images, return_dict=False)[0]
+        latents = encoded if isinstance(encoded, torch.Tensor) else encoded.mean
+        return (latents - _shift(self.vae)) * self.vae.config.scaling_factor
 
     def output_shape(self, images) -> tuple:
         f = self.scale_factor

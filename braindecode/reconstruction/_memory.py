@@ -51,7 +51,9 @@ def estimate_memory_bytes(pipeline, batch_size: int, guidance_scale: float = 1.0
             per_row += heads[level] * pixels * (pixels + n_tokens)
     if pipeline.vae is not None:
         height, width = pipeline.image_size
-        per_row += _DECODER_MAPS * max(pipeline.vae.config.block_out_channels) * height * width
+        config = pipeline.vae.config
+        channels = getattr(config, "block_out_channels", None) or config.decoder_block_out_channels
+        per_row += _DECODER_MAPS * max(channels) * height * width
     return int(weights + rows * per_row * item)
 
 

@@ -9,7 +9,7 @@ import pathlib
 import diffusers
 import numpy as np
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
 
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.reconstruction._graphs import TorchRuntime
@@ -17,6 +17,7 @@ from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
 
 BACKENDS = ("torch", "onnx")
+VAE_CLASSES = {"AutoencoderKL": AutoencoderKL, "AutoencoderTiny": AutoencoderTiny}
 
 
 class ReconstructionPipeline:
@@ -38,7 +39,7 @@ class ReconstructionPipeline:
         LCM, DDIM or Euler scheduler from its config.
     projector : ConditionProjector, optional
         Needed when the UNet has cross-attention blocks.
-    vae : diffusers.AutoencoderKL, optional
+    vae : diffusers.AutoencoderKL or diffusers.AutoencoderTiny, optional
         Latent-space models only.
     """
 
@@ -90,7 +91,12 @@ class ReconstructionPipeline:
             raise InvalidArgument(f"unknown scheduler class {scheduler_config.get('_class_name')!r} in {directory}")
         scheduler = scheduler_cls.from_config(scheduler_config)
         projector = ConditionProjector.from_pretrained(directory / "projector") if (directory / "projector").is_dir() else None
-        vae = AutoencoderKL.from_pretrained(directory / "vae") if (directory / "vae").is_dir() else None
+        vae = None
+        if (directory / "vae").is_dir():
+            vae_class = json.loads((directory / "vae" / "config.json").read_text()).get("_class_name")
+            if vae_class not in VAE_CLASSES:
+                raise InvalidArgument(f"unsupported VAE class {vae_class!r} in {directory}; use {', '.join(VAE_CLASSES)}")
+            vae = VAE_CLASSES[vae_class].from_pretrained(directory / "vae")
         return cls(unet, scheduler, projector, vae).to(device, dtype)
 
     def save_pretrained(self, directory) -> None:
@@ -128,7 +134,10 @@ class ReconstructionPipeline:
 
     @property
     def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1) if self.vae is not None else 1
+        if self.vae is None:
+            return 1
+        config = self.vae.config
+        return 2 ** (len(getattr(config, "block_out_channels", None) or config.encoder_block_out_channels) - 1)
 
     @property
     def latent_size(self) -> tuple:

@@ -219,7 +219,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
 
     def log(message):
         print(f"[{time.time() - start:7.1f} s] {message}", flush=True)
@@ -233,7 +233,7 @@ def main(argv=None) -> dict:
     pipeline = ReconstructionPipeline(default_unet(dim), default_scheduler(), ConditionProjector(dim, 4, 64), vae)
     train_unet(pipeline, latents, data["train_embeddings"], args.unet_steps, args.batch_size, seed=args.seed,
                progress=log)
-    train_seconds = time.time() - start
+    train_seconds, train_cpu_seconds = time.time() - start, time.process_time() - cpu_start
     log("evaluating on the held-out stimuli")
     from braindecode.activations import load_model
 
@@ -248,6 +248,7 @@ def main(argv=None) -> dict:
         pipeline, data["test_images"], shuffled, args.seed, settings=[("lcm", 4, 1.0)], network=network
     )["lcm-4step-cfg1"]
     record = {"args": vars(args), "train_seconds": round(train_seconds, 1),
+              "train_cpu_seconds": round(train_cpu_seconds, 1),
               "total_seconds": round(time.time() - start, 1), "n_train": int(len(data["train_images"])),
               "n_test": int(len(data["test_images"])), "embedding": f"{EMBEDDING_MODEL}/{EMBEDDING_LAYER}",
               "image_size": IMAGE_SIZE, "torch": torch.__version__, "held_out": metrics}

@@ -1,15 +1,29 @@
 import numpy as np
 import pytest
 import torch
-from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from diffusers import AutoencoderKL, AutoencoderTiny, DDPMScheduler, UNet2DConditionModel
 
 from braindecode.reconstruction import ConditionProjector, ReconstructionPipeline
 
 EMBEDDING_DIM = 12
 
 
-def tiny_pipeline(seed=0, vae=True, cross_attention=True, class_conditioning=True) -> ReconstructionPipeline:
-    """A randomly initialised pipeline with the classes of a real one: 16 x 16 images from 8 x 8 latents."""
+def tiny_autoencoder(kind):
+    """A random 2x autoencoder for 16 x 16 images: "kl" (AutoencoderKL), "tiny" (AutoencoderTiny) or None."""
+    if kind == "kl":
+        return AutoencoderKL(
+            block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=4, sample_size=16,
+        )
+    if kind == "tiny":
+        return AutoencoderTiny(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
+                               num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1), latent_channels=4,
+                               scaling_factor=0.7)
+    return None
+
+
+def tiny_pipeline(seed=0, vae="kl", cross_attention=True, class_conditioning=True) -> ReconstructionPipeline:
+    """A randomly initialised pipeline with the classes of a real one: 16 x 16 images (from 8 x 8 latents)."""
     torch.manual_seed(seed)
     channels = 4 if vae else 3
     attn = ("CrossAttnDownBlock2D", "CrossAttnUpBlock2D") if cross_attention else ("DownBlock2D", "UpBlock2D")
@@ -21,10 +35,7 @@ def tiny_pipeline(seed=0, vae=True, cross_attention=True, class_conditioning=Tru
         class_embed_type="projection" if class_conditioning else None,
         projection_class_embeddings_input_dim=EMBEDDING_DIM if class_conditioning else None,
     )
-    autoencoder = AutoencoderKL(
-        block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=4, sample_size=16,
-    ) if vae else None
+    autoencoder = tiny_autoencoder(vae)
     projector = ConditionProjector(EMBEDDING_DIM, n_tokens=3, cross_attention_dim=16) if cross_attention else None
     scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
     return ReconstructionPipeline(unet, scheduler, projector, autoencoder)
@@ -32,7 +43,7 @@ def tiny_pipeline(seed=0, vae=True, cross_attention=True, class_conditioning=Tru
 
 @pytest.fixture(scope="session")
 def make_tiny():
-    """The factory of tiny random pipelines (``make_tiny(seed=0, vae=True, ...)``)."""
+    """The factory of tiny random pipelines (``make_tiny(seed=0, vae="kl", ...)``)."""
     return tiny_pipeline
 
 

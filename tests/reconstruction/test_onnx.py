@@ -52,6 +52,15 @@ def test_img2img_parity(pipeline, onnx_runtime, embeddings, onnx_cache):
     np.testing.assert_allclose(got, expected, atol=SAMPLE_ATOL)
 
 
+def test_tiny_autoencoder_parity(make_tiny, onnx_cache):
+    pipe = make_tiny(vae="tiny", cross_attention=False)
+    runtime = pipe.runtime("onnx", cache_dir=onnx_cache)
+    for name in ("vae_encoder", "vae_decoder", "unet"):
+        inputs = pipe.example_inputs(name, batch=3)
+        torch.testing.assert_close(runtime.run(name, *inputs), pipe.runtime("torch").run(name, *inputs),
+                                   atol=COMPONENT_ATOL, rtol=1e-4)
+
+
 def test_exports_are_cached_by_weights_hash(pipeline, onnx_runtime, onnx_cache, tiny_dir):
     stamps = {name: path.stat().st_mtime_ns for name, path in onnx_runtime.paths.items()}
     reloaded = ReconstructionPipeline.from_pretrained(tiny_dir)

@@ -42,7 +42,7 @@ def test_guidance_uses_the_condition(pipeline, embeddings):
 
 @pytest.mark.parametrize("scheduler", ["lcm", "ddim", "euler"])
 def test_img2img_strength_moves_from_the_init(make_tiny, scheduler, embeddings):
-    pipe = make_tiny(vae=False)  # pixel space: strength 0 gives back the init exactly
+    pipe = make_tiny(vae=None)  # pixel space: strength 0 gives back the init exactly
     init = (np.random.default_rng(1).random((3, 16, 16, 3)) * 255).astype(np.uint8)
     unchanged = pipe(embeddings, 4, scheduler, init_images=init, strength=0.0, generator=generators(3))
     assert np.array_equal(unchanged, init)
@@ -55,7 +55,7 @@ def test_img2img_strength_moves_from_the_init(make_tiny, scheduler, embeddings):
 
 
 def test_init_latents_match_init_images_in_pixel_space(make_tiny, embeddings):
-    pipe = make_tiny(vae=False)
+    pipe = make_tiny(vae=None)
     init = np.random.default_rng(2).random((3, 16, 16, 3)).astype(np.float32)
     from_images = pipe(embeddings, 2, "euler", init_images=init, strength=0.5, generator=generators(3))
     latents = init.transpose(0, 3, 1, 2) * 2 - 1
@@ -69,12 +69,23 @@ def test_latent_img2img_runs(pipeline, embeddings):
     assert out.shape == init.shape
 
 
-@pytest.mark.parametrize("kwargs", [dict(vae=False, cross_attention=False), dict(vae=False, class_conditioning=False)])
+@pytest.mark.parametrize("kwargs", [dict(vae=None, cross_attention=False), dict(vae=None, class_conditioning=False)])
 def test_either_conditioning_path_alone(make_tiny, kwargs, embeddings):
     pipe = make_tiny(**kwargs)
     a = pipe(embeddings, 1, "ddim", generator=generators(3), output_type="float")
     b = pipe(embeddings[::-1].copy(), 1, "ddim", generator=generators(3), output_type="float")
     assert a.shape == (3, 16, 16, 3) and np.abs(a - b).max() > 1e-5
+
+
+def test_tiny_autoencoder_round_trip(tmp_path, make_tiny, embeddings):
+    pipe = make_tiny(vae="tiny")
+    assert pipe.vae_scale_factor == 2 and pipe.image_size == (16, 16)
+    pipe.save_pretrained(tmp_path)
+    loaded = ReconstructionPipeline.from_pretrained(tmp_path)
+    assert type(loaded.vae).__name__ == "AutoencoderTiny"
+    init = (np.random.default_rng(1).random((3, 16, 16, 3)) * 255).astype(np.uint8)
+    a = pipe(embeddings, 2, "euler", generator=generators(3), init_images=init, strength=0.5)
+    assert np.array_equal(a, loaded(embeddings, 2, "euler", generator=generators(3), init_images=init, strength=0.5))
 
 
 def test_save_and_load_round_trip(tmp_path, pipeline, embeddings):
