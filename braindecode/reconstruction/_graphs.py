@@ -22,9 +22,10 @@ class DenoiserGraph(nn.Module):
         self.input_names += ["encoder_hidden_states"] if cross_attention else []
         self.input_names += ["class_labels"] if class_conditioning else []
 
-    def forward(self, sample, timestep, encoder_hidden_states=None, class_labels=None):
-        return self.unet(sample, timestep, encoder_hidden_states=encoder_hidden_states, class_labels=class_labels,
-                         return_dict=False)[0]
+    def forward(self, *inputs):
+        named = dict(zip(self.input_names, inputs))
+        return self.unet(named["sample"], named["timestep"], encoder_hidden_states=named.get("encoder_hidden_states"),
+                         class_labels=named.get("class_labels"), return_dict=False)[0]
 
     def output_shape(self, sample, *rest) -> tuple:
         return (sample.shape[0], self.unet.config.out_channels) + tuple(sample.shape[2:])
@@ -118,5 +119,4 @@ class TorchRuntime:
         """Output of graph ``name`` for ``inputs`` (torch tensors on the pipeline's device), as float32."""
         with torch.inference_mode():
             cast = [x if name == "unet" and i == 1 else x.to(self.dtype) for i, x in enumerate(inputs)]
-            graph = self.graphs[name]
-            return graph(**dict(zip(graph.input_names, cast))).float()
+            return self.graphs[name](*cast).float()
