@@ -14,6 +14,9 @@ ours                    rsatoolbox          definition
 ``whitened_pearson``    ``corr_cov``        the same after subtracting each vector's mean
 ======================  ==================  ============================================
 
+Kendall's tau-a is by far the slowest: a merge sort of every pair of RDMs (and of
+every bootstrap sample or permutation), O(n_pairs log^2 n_pairs) operations each.
+
 A comparison can also be evaluated on resampled conditions (bootstrap): a sample
 is given by how often each condition was drawn. As in rsatoolbox, the resampled
 RDM keeps every pair of drawn copies of two different conditions and drops the

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-_SENTINEL = torch.iinfo(torch.int64).max
-
+# Block size below which discordant pairs are counted by comparing all pairs.
+_BASE = 8
 
 def _dense_ranks(x: torch.Tensor) -> torch.Tensor:
     """0-based dense ranks of each row (ties share a rank)."""
@@ -29,35 +29,54 @@ def _tied_pairs(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (totals * (totals - 1)).sum(dim=-1) / 2
 
 
-def _discordant(y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Weighted count of pairs a < b with y[a] > y[b].
+def _discordant(y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Count of pairs a < b with y[a] > y[b], each pair weighted by weights[a] * weights[b].
 
-    y : (n_rows, n_entries) integer; weights : (n_samples, n_rows, n_entries).
-    Returns (n_samples, n_rows).
+    y : (n_rows, n_entries) dense ranks; weights : (n_samples, n_rows, n_entries) or None
+    (all ones). Returns (n_samples, n_rows), float64.
     """
     n_rows, n = y.shape
     size = 1 << max(n - 1, 0).bit_length()
-    values = torch.nn.functional.pad(y, (0, size - n), value=_SENTINEL)
-    weights = torch.nn.functional.pad(weights, (0, size - n))
-    count = weights.new_zeros(weights.shape[:-1])
-    block = 1
+    # dense ranks are below n, so n sorts the padding last
+    values = torch.nn.functional.pad(y, (0, size - n), value=n)
+    if weights is not None:
+        weights = torch.nn.functional.pad(weights, (0, size - n))
+    # within blocks of _BASE entries compare all pairs directly, then sort the blocks
+    block = min(_BASE, size)
+    blocks = values.view(n_rows, -1, block)
+    later = torch.ones((block, block), dtype=torch.bool, device=y.device).triu(diagonal=1)
+    inverted = (blocks[..., :, None] > blocks[..., None, :]) & later
+    values, order = torch.sort(blocks, dim=-1, stable=True)
+    values = values.reshape(n_rows, size)
+    if weights is None:
+        count = torch.count_nonzero(inverted.view(n_rows, -1), dim=-1)[None]
+    else:
+        block_weights = weights.view(weights.shape[:2] + blocks.shape[1:])
+        count = torch.einsum("skna,knab,sknb->sk", block_weights, inverted.to(weights.dtype), block_weights)
+        weights = block_weights.gather(-1, order.expand_as(block_weights)).reshape(weights.shape)
     while block < size:
         pairs = values.view(n_rows, -1, 2, block)
         left, right = pairs[:, :, 0].contiguous(), pairs[:, :, 1].contiguous()
         at_most = torch.searchsorted(left, right, right=True)
         below = torch.searchsorted(right, left, right=False)
-        paired_weights = weights.view(weights.shape[:2] + (-1, 2, block))
-        cumulative = torch.nn.functional.pad(paired_weights[..., 0, :].cumsum(dim=-1), (1, 0))
-        greater = cumulative[..., -1:] - cumulative.gather(-1, at_most.expand(weights.shape[:1] + at_most.shape))
-        count += (paired_weights[..., 1, :] * greater).sum(dim=(-2, -1))
+        if weights is None:
+            # padding sits at the end, so padded right elements have padded left blocks
+            count += (block - at_most).sum(dim=(-2, -1))
+        else:
+            paired_weights = weights.view(weights.shape[:2] + (-1, 2, block))
+            cumulative = torch.nn.functional.pad(paired_weights[..., 0, :].cumsum(dim=-1), (1, 0))
+            at_most_all = at_most.expand(weights.shape[:1] + at_most.shape)
+            greater = cumulative[..., -1:] - cumulative.gather(-1, at_most_all)
+            count += (paired_weights[..., 1, :] * greater).sum(dim=(-2, -1))
         offsets = torch.arange(block, device=y.device)
         target = torch.cat([offsets + below, offsets + at_most], dim=-1)
         target = target + 2 * block * torch.arange(target.shape[1], device=y.device)[:, None]
         target = target.reshape(n_rows, size)
         values = torch.empty_like(values).scatter_(-1, target, values)
-        weights = torch.empty_like(weights).scatter_(-1, target.expand_as(weights), weights)
+        if weights is not None:
+            weights = torch.empty_like(weights).scatter_(-1, target.expand_as(weights), weights)
         block *= 2
-    return count
+    return count.to(torch.float64)
 
 
 def tau_a(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,22 +95,27 @@ def tau_a(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None)
         In the dtype of ``x``.
     """
     single = weights is None
-    if single:
-        weights = torch.ones((1, x.shape[-1]), dtype=torch.long, device=x.device)
-    weights = weights.to(torch.float64)[:, None, :].expand(-1, x.shape[0], -1)
     x_keys, y_keys = _dense_ranks(x), _dense_ranks(y)
-    joint = x_keys * (y_keys.amax(dim=-1, keepdim=True) + 1) + y_keys
-    order = torch.argsort(joint, dim=-1)
-    joint_keys = _dense_ranks(joint)
-    lex_weights = weights.gather(-1, order.expand_as(weights))
-    discordant = _discordant(y_keys.gather(-1, order), lex_weights)
+    joint, order = torch.sort(x_keys * (y_keys.amax(dim=-1, keepdim=True) + 1) + y_keys, dim=-1)
+    # in lexicographic (x, y) order: dense keys of the (x, y) pairs, for joint ties
+    new_pair = torch.zeros_like(joint)
+    new_pair[..., 1:] = (joint[..., 1:] != joint[..., :-1]).long()
+    joint_keys = new_pair.cumsum(dim=-1)
+    if single:
+        weights = torch.ones((1,) + x.shape, dtype=torch.float64, device=x.device)
+        lex_weights = weights
+        discordant = _discordant(y_keys.gather(-1, order), None)
+    else:
+        weights = weights.to(torch.float64)[:, None, :].expand(-1, x.shape[0], -1)
+        lex_weights = weights.gather(-1, order.expand_as(weights))
+        discordant = _discordant(y_keys.gather(-1, order), lex_weights)
     total_weight = weights.sum(dim=-1)
     total = total_weight * (total_weight - 1) / 2
     concordant_minus_discordant = (
         total
         - _tied_pairs(x_keys, weights)
         - _tied_pairs(y_keys, weights)
-        + _tied_pairs(joint_keys, weights)
+        + _tied_pairs(joint_keys, lex_weights)
         - 2 * discordant
     )
     tau = (concordant_minus_discordant / total).clamp(-1, 1).to(x.dtype)
