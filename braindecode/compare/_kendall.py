@@ -1,8 +1,9 @@
 """Kendall's tau-a of paired vectors, batched, optionally with integer entry weights.
 
 Discordant pairs are counted by a bottom-up merge sort run on all rows at once:
-at each level, ``torch.searchsorted`` tells every element of a right block how
-many elements of its left neighbour block are greater.
+pairs inside small blocks are compared directly, then at each merge level
+``torch.searchsorted`` tells every element of a right block how many elements of
+its left neighbour block are greater.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import torch
 
 # Block size below which discordant pairs are counted by comparing all pairs.
 _BASE = 8
+
 
 def _dense_ranks(x: torch.Tensor) -> torch.Tensor:
     """0-based dense ranks of each row (ties share a rank)."""
@@ -60,7 +62,8 @@ def _discordant(y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         at_most = torch.searchsorted(left, right, right=True)
         below = torch.searchsorted(right, left, right=False)
         if weights is None:
-            # padding sits at the end, so padded right elements have padded left blocks
+            # padding (the largest value, at the end) never counts: a left block holding
+            # padding has only padding on its right
             count += (block - at_most).sum(dim=(-2, -1))
         else:
             paired_weights = weights.view(weights.shape[:2] + (-1, 2, block))

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import rsatoolbox
 from rsatoolbox.inference import boot_noise_ceiling
