@@ -26,6 +26,7 @@ from braindecode.encoding._cv import check_cv
 from braindecode.encoding._scoring import check_score
 from braindecode.encoding._solvers import (
     RefitSolver,
+    batch_bytes_per_target,
     center,
     cv_scores_batch,
     load_batch,
@@ -146,11 +147,12 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
     X, x_mean = center(X, fit_intercept)
     scales = ratios.sqrt()[:, band_index].to(device=device, dtype=dtype)  # (n_candidates, n_features)
     n_targets = Y.shape[1]
+    bytes_per_target = batch_bytes_per_target(X, splits, alphas, dtype)
     cv_scores = torch.empty((len(ratios), len(alphas), n_targets), dtype=torch.float64)
     for candidate, scale in enumerate(scales):
         scaled = X * scale
         folds = plan_folds(scaled, splits, alphas, fit_intercept, dtype)
-        for columns in target_batches(n_targets, n_targets_batch):
+        for columns in target_batches(n_targets, n_targets_batch, bytes_per_target):
             batch, _ = load_batch(Y, columns, device, fit_intercept)
             XtY = scaled.T @ batch if needs_xty(folds) else None
             cv_scores[candidate, :, columns] = cv_scores_batch(folds, scaled, batch, XtY, fit_intercept, score_fn).cpu()
@@ -168,7 +170,7 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
         chosen = torch.nonzero(best_candidate == candidate)[:, 0]
         scaled = X * scales[candidate]
         refit = RefitSolver(scaled, alphas.tolist())
-        for part in target_batches(len(chosen), n_targets_batch):
+        for part in target_batches(len(chosen), n_targets_batch, bytes_per_target):
             columns = chosen[part]
             batch, y_mean = load_batch(Y, columns, device, fit_intercept)
             XtY = scaled.T @ batch if refit.primal else None

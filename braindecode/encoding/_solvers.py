@@ -325,6 +325,12 @@ class RefitSolver:
         return self.X.T @ self.inverse.solve(Y, alphas)
 
 
+def batch_bytes_per_target(X, splits, alphas, dtype) -> int:
+    """Bytes per target of the largest per-batch array: one fold's predictions, or Y, X^T Y."""
+    largest_test = max(len(test) for _, test in splits)
+    return torch.finfo(dtype).bits // 8 * max(len(alphas) * largest_test, *X.shape)
+
+
 def prepare(X, Y, alphas, device, dtype):
     """Checked tensors: X on ``device``, Y kept on the CPU, alphas in float64."""
     dtype = resolve_dtype(dtype)
@@ -358,7 +364,8 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
     alpha : float or array of shape (n_targets,)
     fit_intercept : bool
     n_targets_batch : int, optional
-        Targets solved at once; bounds memory on ``device``. All when None.
+        Targets solved at once; bounds memory on ``device``. When None, batches keep
+        ``Y`` and the coefficients of a batch near 32 MiB.
     device : str or torch.device
     dtype : {"float32", "float64"}
 
@@ -376,7 +383,7 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
     refit = RefitSolver(X, torch.unique(alphas).tolist())
     coef = torch.empty((X.shape[1], Y.shape[1]), dtype=dtype)
     intercept = torch.zeros(Y.shape[1], dtype=dtype)
-    for columns in target_batches(Y.shape[1], n_targets_batch):
+    for columns in target_batches(Y.shape[1], n_targets_batch, Y.element_size() * max(X.shape)):
         batch, y_mean = load_batch(Y, columns, device, fit_intercept)
         XtY = X.T @ batch if refit.primal else None
         weights = refit.coef(batch, XtY, alphas[columns].to(device))
@@ -404,7 +411,8 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
     scoring : {"r2", "pearson", "neg_mse"}
         Per-target score used to choose alpha, averaged over folds.
     n_targets_batch : int, optional
-        Targets processed at once; bounds memory on ``device``. All when None.
+        Targets processed at once; bounds memory on ``device``. When None, batches keep
+        the largest per-batch array (one fold's predictions for all alphas) near 32 MiB.
     device : str or torch.device
     dtype : {"float32", "float64"}
 
@@ -419,7 +427,7 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
     Besides ``X``, the device holds the fold operators, at most
     ``n_alphas * n_samples * min(n_features, n_train)`` values of ``dtype``, and per
     target batch ``Y``, ``X^T Y`` and the test predictions of one fold for all alphas
-    (``n_alphas * n_test * n_targets_batch`` values).
+    (``n_alphas * n_test * n_targets_batch`` values, near 32 MiB by default).
     """
     X, Y, alphas, device, dtype = prepare(X, Y, alphas, device, dtype)
     score_fn = check_score(scoring)
@@ -433,7 +441,7 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
     best_alphas = torch.empty(n_targets, dtype=torch.float64)
     cv_scores = torch.empty((len(alphas), n_targets), dtype=torch.float64)
     alphas_device = alphas.to(device)
-    for columns in target_batches(n_targets, n_targets_batch):
+    for columns in target_batches(n_targets, n_targets_batch, batch_bytes_per_target(X, splits, alphas, dtype)):
         batch, y_mean = load_batch(Y, columns, device, fit_intercept)
         XtY = X.T @ batch if (refit.primal or needs_xty(folds)) else None
         scores = cv_scores_batch(folds, X, batch, XtY, fit_intercept, score_fn)

@@ -216,3 +216,14 @@ def test_compressed_operators_reconstruct_every_alpha(simulate, dtype):
     rebuilt = torch.einsum("aj,jnw->anw", mixing.double(), basis.double())
     error = (rebuilt - operators).flatten(1).norm(dim=1) / operators.flatten(1).norm(dim=1)
     assert error.max() < 10 * torch.finfo(dtype).eps
+
+
+def test_automatic_target_batches():
+    from braindecode.encoding._validation import AUTO_BATCH_BYTES, AUTO_BATCH_MIN, target_batches
+
+    per_target = 4 * 10 * 400  # float32 predictions of 10 alphas on 400 test samples
+    batches = target_batches(20000, None, per_target)
+    assert batches[0] == slice(0, AUTO_BATCH_BYTES // per_target)
+    assert batches[-1].stop == 20000
+    assert target_batches(20000, None, 10**9)[0] == slice(0, AUTO_BATCH_MIN)
+    assert target_batches(10, 4, per_target) == [slice(0, 4), slice(4, 8), slice(8, 10)]
