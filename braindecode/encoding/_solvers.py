@@ -223,7 +223,8 @@ def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
         gram, left = x_train.T @ x_train, x_test
     else:
         gram, left = x_train @ x_train.T, x_test @ x_train.T
-    basis, mixing = compress_operators(RegularizedGram(gram, alphas.tolist()).right_products(left, torch.float64), dtype)
+    operators = RegularizedGram(gram, alphas.tolist()).right_products(left, torch.float64)
+    basis, mixing = compress_operators(operators, dtype)
     member = torch.zeros(n_samples, dtype=torch.bool, device=X.device)
     member[train] = True
     complement = (len(train) + len(test) == n_samples and int(member.sum()) == len(train)
