@@ -4,7 +4,7 @@ import torch
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_estimator
 
 from braindecode.encoding import BandedRidgeCV, LeaveOneRunOut, RidgeCV, pearson_r
 from braindecode.errors import InvalidArgument
@@ -12,9 +12,14 @@ from braindecode.errors import InvalidArgument
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
-@parametrize_with_checks([RidgeCV(dtype="float64")])
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+def test_sklearn_estimator_checks():
+    results = check_estimator(RidgeCV(dtype="float64"), on_fail=None)
+    failed = [(result["check_name"], result["exception"]) for result in results if result["status"] == "failed"]
+    assert not failed
+    # only the array-API check is skipped: it needs SCIPY_ARRAY_API, and the estimator takes numpy / torch input
+    assert [r["check_name"] for r in results if r["status"] == "skipped"] in ([], ["check_array_api_input"])
+    assert sum(result["status"] == "passed" for result in results) >= 50
 
 
 def test_attributes_and_shapes(simulate):
