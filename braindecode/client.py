@@ -307,9 +307,15 @@ class Client:
         for reply in self.decoding.Decode(requests(), metadata=self.metadata, timeout=self.timeout):
             yield tensors.from_tensor(reply.embeddings)
 
-    def decode(self, decoder_id: str, samples) -> np.ndarray:
-        """Embeddings of shape (n, n_dims) for brain samples of shape (n, *input_shape)."""
-        return next(self.decode_stream(decoder_id, [samples]))
+    def decode(self, decoder_id: str, samples, batch_bytes: int = 4 * 1024 * 1024) -> np.ndarray:
+        """Embeddings of shape (n, n_dims) for brain samples of shape (n, *input_shape).
+
+        Samples travel in messages of at most about ``batch_bytes`` over one stream.
+        """
+        samples = np.asarray(samples, dtype=np.float32)
+        per_message = max(1, batch_bytes // max(1, samples[:1].nbytes))
+        batches = [samples[i:i + per_message] for i in range(0, len(samples), per_message)] or [samples]
+        return np.concatenate(list(self.decode_stream(decoder_id, batches)))
 
     def retrieve(self, queries, k: int = 5, activation_set_id: str = "", layer: str = "", candidates=None,
                  candidate_ids=(), decoder_id: str = "") -> tuple:

@@ -135,7 +135,8 @@ def _comparison_dict(result) -> dict:
     scores = [{"name": m.name, "score": m.score,
                "ci_low": m.ci_lower if m.HasField("ci_lower") else m.score,
                "ci_high": m.ci_upper if m.HasField("ci_upper") else m.score,
-               "p_value": m.p_value if m.HasField("p_value") else None} for m in result.models]
+               "p_value": m.p_value if m.HasField("p_value") else None,
+               "p_value_fdr": m.p_value_fdr if m.HasField("p_value_fdr") else None} for m in result.models]
     ceiling = ({"lower": result.noise_ceiling.lower, "upper": result.noise_ceiling.upper}
                if result.HasField("noise_ceiling") else None)
     return {"comparison_id": result.comparison_id, "scores": scores, "noise_ceiling": ceiling}
@@ -316,6 +317,7 @@ def _summary(dataset, rsa, decoding, eeg, recon, encoding) -> dict:
         "rsa": {roi: {"true_layer": truth[roi]["layer"], "best_layer": best_layer,
                       "scores": {s["name"]: s["score"] for s in rsa[roi]["scores"]},
                       "p_values": {s["name"]: s["p_value"] for s in rsa[roi]["scores"]},
+                      "p_values_fdr": {s["name"]: s["p_value_fdr"] for s in rsa[roi]["scores"]},
                       "noise_ceiling": rsa[roi]["noise_ceiling"]}
                 for roi, best_layer in best.items()},
         "retrieval": {k: decoding[k] for k in ("n_candidates", "mindeye_top1_mean", "mindeye_top1_sd", "chance",
