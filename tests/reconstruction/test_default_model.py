@@ -5,7 +5,6 @@ import pytest
 
 from braindecode.reconstruction import (
     DEFAULT_MODEL_DIR,
-    feature_identification,
     load_pipeline,
     reconstruct,
     seed_generators,
@@ -43,18 +42,6 @@ def held_out():
     network = load_model("efficientnet-lite0")
     embeddings = extract_activations(network, list(test), layers=["pool"], pooling="avg")["pool"]
     return _resize(test, 64), np.asarray(embeddings, dtype=np.float32), network
-
-
-@pytest.mark.slow
-def test_held_out_identification_beats_chance(held_out):
-    images, embeddings, network = held_out
-    recon = reconstruct(embeddings, n_steps=4, seed=0)
-    shuffled = reconstruct(embeddings[np.random.default_rng(0).permutation(len(embeddings))], n_steps=4, seed=0)
-    layers = {"stage2": "none", "pool": "avg"}
-    scores = {k: v.mean() for k, v in feature_identification(recon, images, model=network, layers=layers).items()}
-    baseline = {k: v.mean() for k, v in feature_identification(shuffled, images, model=network, layers=layers).items()}
-    assert scores["pool"] > 0.75 and scores["stage2"] > 0.65
-    assert baseline["pool"] < 0.6 and baseline["stage2"] < 0.6
 
 
 @pytest.mark.slow
