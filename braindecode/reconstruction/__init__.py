@@ -17,6 +17,7 @@ from braindecode.reconstruction._metrics import (
 )
 from braindecode.reconstruction._onnx import OnnxRuntime, default_cache_dir, export_onnx, weights_hash
 from braindecode.reconstruction._pipeline import ReconstructionPipeline
+from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import (
     DEFAULT_MODEL_DIR,
@@ -44,6 +45,7 @@ __all__ = [
     "RECONSTRUCTION_ARTIFACT",
     "SCHEDULERS",
     "ConditionProjector",
+    "LatentPrior",
     "OnnxRuntime",
     "ReconstructionPipeline",
     "ReconstructionRequest",

@@ -90,14 +90,32 @@ class EncoderGraph(nn.Module):
         return (images.shape[0], self.vae.config.latent_channels, images.shape[2] // f, images.shape[3] // f)
 
 
+class PriorGraph(nn.Module):
+    """Embeddings of shape (n, d) -> coarse latents of shape (n, c, h, w) (the latent prior)."""
+
+    input_names = ["embeddings"]
+
+    def __init__(self, prior):
+        super().__init__()
+        self.prior = prior
+
+    def forward(self, embeddings):
+        return self.prior(embeddings)
+
+    def output_shape(self, embeddings) -> tuple:
+        return (embeddings.shape[0],) + tuple(self.prior.values.shape[1:])
+
+
 def component_graphs(pipeline) -> dict:
-    """The graphs of a pipeline by name: "unet", "projector", "vae_decoder", "vae_encoder" (those it has)."""
+    """The graphs of a pipeline by name: "unet", "projector", "vae_decoder", "vae_encoder", "prior" (those it has)."""
     graphs = {"unet": DenoiserGraph(pipeline.unet, pipeline.cross_attention, pipeline.class_conditioning)}
     if pipeline.projector is not None:
         graphs["projector"] = ProjectorGraph(pipeline.projector)
     if pipeline.vae is not None:
         graphs["vae_decoder"] = DecoderGraph(pipeline.vae, pipeline.vae_scale_factor)
         graphs["vae_encoder"] = EncoderGraph(pipeline.vae, pipeline.vae_scale_factor)
+    if pipeline.prior is not None:
+        graphs["prior"] = PriorGraph(pipeline.prior)
     return {name: graph.eval() for name, graph in graphs.items()}
 
 

@@ -36,8 +36,8 @@ def estimate_memory_bytes(pipeline, batch_size: int, guidance_scale: float = 1.0
     unet = pipeline.unet.config
     item = torch.finfo(pipeline.dtype).bits // 8
     rows = batch_size * (2 if guidance_scale > 1 else 1)
-    weights = sum(p.numel() * p.element_size()
-                  for m in (pipeline.unet, pipeline.vae, pipeline.projector) if m is not None for p in m.parameters())
+    modules = [m for m in (pipeline.unet, pipeline.vae, pipeline.projector, pipeline.prior) if m is not None]
+    weights = sum(t.numel() * t.element_size() for m in modules for t in [*m.parameters(), *m.buffers()])
     n_levels = len(unet.block_out_channels)
     heads = _per_level(unet.num_attention_heads or unet.attention_head_dim, n_levels)
     layers = _per_level(unet.layers_per_block, n_levels)

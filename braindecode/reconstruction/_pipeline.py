@@ -13,6 +13,7 @@ from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
 
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.reconstruction._graphs import TorchRuntime
+from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
 
@@ -29,7 +30,8 @@ class ReconstructionPipeline:
     unCLIP-style image embeds added to the time embedding
     (``class_embed_type="projection"``). Without a VAE the UNet works in pixel
     space. The all-zero embedding is the null condition of classifier-free
-    guidance.
+    guidance. A :class:`LatentPrior` adds a low-level path: without an init,
+    sampling starts from its coarse latents at ``strength`` (img2img).
 
     Parameters
     ----------
@@ -41,13 +43,16 @@ class ReconstructionPipeline:
         Needed when the UNet has cross-attention blocks.
     vae : diffusers.AutoencoderKL or diffusers.AutoencoderTiny, optional
         Latent-space models only.
+    prior : LatentPrior, optional
+        Predicts coarse latents from the embeddings (MindEye / Brain-Diffuser low-level path).
     """
 
-    def __init__(self, unet, scheduler, projector=None, vae=None):
+    def __init__(self, unet, scheduler, projector=None, vae=None, prior=None):
         self.unet = unet.eval()
         self.scheduler = scheduler
         self.projector = projector.eval() if projector is not None else None
         self.vae = vae.eval() if vae is not None else None
+        self.prior = prior.eval() if prior is not None else None
         config = unet.config
         blocks = list(config.down_block_types) + list(config.up_block_types) + [config.mid_block_type or ""]
         self.cross_attention = any("CrossAttn" in block for block in blocks)
@@ -69,12 +74,18 @@ class ReconstructionPipeline:
         self.embedding_dim = dims.pop()
         if vae is not None and vae.config.latent_channels != config.in_channels:
             raise InvalidArgument(f"VAE has {vae.config.latent_channels} latent channels, the UNet {config.in_channels}")
+        if prior is not None and (prior.embedding_dim != self.embedding_dim
+                                  or tuple(prior.values.shape[1:]) != (config.in_channels,) + self.latent_size):
+            raise InvalidArgument(
+                f"prior maps {prior.embedding_dim}-d embeddings to {tuple(prior.values.shape[1:])} latents; the "
+                f"pipeline needs {self.embedding_dim}-d to {(config.in_channels,) + self.latent_size}"
+            )
         self._runtimes = {}
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, directory, device="cpu", dtype=torch.float32) -> "ReconstructionPipeline":
-        """Load a pipeline directory: ``unet/``, ``scheduler/``, optional ``projector/`` and ``vae/``.
+        """Load a pipeline directory: ``unet/``, ``scheduler/``, optional ``projector/``, ``vae/`` and ``prior/``.
 
         The UNet and VAE are diffusers-format folders (``config.json`` plus
         weights), so any local diffusers model directory with a compatible
@@ -97,7 +108,8 @@ class ReconstructionPipeline:
             if vae_class not in VAE_CLASSES:
                 raise InvalidArgument(f"unsupported VAE class {vae_class!r} in {directory}; use {', '.join(VAE_CLASSES)}")
             vae = VAE_CLASSES[vae_class].from_pretrained(directory / "vae")
-        return cls(unet, scheduler, projector, vae).to(device, dtype)
+        prior = LatentPrior.from_pretrained(directory / "prior") if (directory / "prior").is_dir() else None
+        return cls(unet, scheduler, projector, vae, prior).to(device, dtype)
 
     def save_pretrained(self, directory) -> None:
         """Write the pipeline in the layout :meth:`from_pretrained` reads."""
@@ -109,16 +121,19 @@ class ReconstructionPipeline:
             self.projector.save_pretrained(directory / "projector")
         if self.vae is not None:
             self.vae.save_pretrained(directory / "vae")
+        if self.prior is not None:
+            self.prior.save_pretrained(directory / "prior")
         index = {"_class_name": type(self).__name__, "_diffusers_version": diffusers.__version__,
                  "unet": ["diffusers", type(self.unet).__name__],
                  "scheduler": ["diffusers", type(self.scheduler).__name__],
                  "projector": ["braindecode", "ConditionProjector"] if self.projector is not None else None,
-                 "vae": ["diffusers", type(self.vae).__name__] if self.vae is not None else None}
+                 "vae": ["diffusers", type(self.vae).__name__] if self.vae is not None else None,
+                 "prior": ["braindecode", "LatentPrior"] if self.prior is not None else None}
         (directory / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
 
     def to(self, device=None, dtype=None) -> "ReconstructionPipeline":
         """Move the modules to ``device`` / ``dtype`` (in place); returns self."""
-        for module in (self.unet, self.projector, self.vae):
+        for module in (self.unet, self.projector, self.vae, self.prior):
             if module is not None:
                 module.to(device=device, dtype=dtype)
         self._runtimes.clear()
@@ -185,7 +200,7 @@ class ReconstructionPipeline:
             if self.class_conditioning:
                 inputs.append(torch.randn(batch, self.embedding_dim, generator=g, dtype=dtype))
             return inputs
-        shapes = {"projector": (batch, self.embedding_dim),
+        shapes = {"projector": (batch, self.embedding_dim), "prior": (batch, self.embedding_dim),
                   "vae_decoder": (batch, self.unet.config.in_channels, h, w),
                   "vae_encoder": (batch, 3) + self.image_size}
         if name not in shapes:
@@ -270,7 +285,8 @@ class ReconstructionPipeline:
         init_latents : array of shape (n, c, h, w), optional
             Or start from predicted latents (the UNet's input space).
         strength : float in [0, 1]
-            With an init: the noise level to start from (0 returns the init, 1 ignores it).
+            With an init, or a latent prior: the noise level to start from (0 returns the init,
+            1 starts from pure noise).
         backend : {"torch", "onnx"}
         progress : callable(done, total), optional
             Called after each denoising step.
@@ -292,6 +308,8 @@ class ReconstructionPipeline:
         sampler = make_scheduler(scheduler, self.scheduler.config)
         if init is not None and init_images is not None:
             init = self.encode_images(runtime, init.to(self.device))
+        elif init is None and self.prior is not None and strength < 1:
+            init = runtime.run("prior", emb)
         timesteps = [] if init is not None and strength == 0 else set_timesteps(
             sampler, n_steps, strength if init is not None else 1.0, self.device)
         if len(timesteps):

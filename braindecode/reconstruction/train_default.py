@@ -5,11 +5,15 @@ RGB images, conditioned on EfficientNet-Lite0 ``pool`` embeddings (1280-d) of
 the 224 x 224 stimuli. The train split plus its horizontal flips (with their own
 embeddings) trains, the held-out test split is only scored.
 
-Model: a tiny AutoencoderKL (64 x 64 x 3 <-> 16 x 16 x 4), trained first, and a
+Model: a tiny AutoencoderTiny (64 x 64 x 3 <-> 16 x 16 x 4), trained first, and a
 UNet2DConditionModel on its latents that takes the embedding twice: as
-cross-attention tokens from a ConditionProjector and as unCLIP-style class
-embeds. v-prediction on a cosine schedule; the condition is zeroed for 10 % of
-the examples so that classifier-free guidance works.
+cross-attention tokens from a ConditionProjector (at every resolution) and as
+unCLIP-style class embeds (scale-shift of every resnet). v-prediction on a
+cosine schedule, timesteps drawn with a density growing linearly with the noise
+level (few-step samplers spend their steps at high noise); the condition is
+zeroed for 10 % of the examples so that classifier-free guidance works. A
+LatentPrior over the training latents (temperature chosen by leave-one-out on
+the training set) gives the low-level start for img2img.
 
 Run::
 
@@ -31,37 +35,39 @@ import time
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from diffusers import AutoencoderTiny, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
-from braindecode.reconstruction._metrics import evaluate_reconstructions
+from braindecode.reconstruction._metrics import evaluate_reconstructions, two_way_identification
 from braindecode.reconstruction._pipeline import ReconstructionPipeline
+from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import seed_generators
 
 IMAGE_SIZE = 64
 EMBEDDING_MODEL = "efficientnet-lite0"
 EMBEDDING_LAYER = "pool"
-EVAL_SETTINGS = (("ddim", 1, 1.0), ("lcm", 4, 1.0), ("euler", 4, 1.0), ("lcm", 4, 2.0))
+# (scheduler, n_steps, guidance, strength); strength 0 is the prior alone, 1 ignores it.
+EVAL_SETTINGS = (("lcm", 4, 1.0, 0.0), ("lcm", 4, 1.0, 0.5), ("lcm", 4, 1.0, 0.75), ("lcm", 4, 2.0, 0.75),
+                 ("lcm", 4, 1.0, 1.0), ("ddim", 1, 1.0, 1.0))
+PRIOR_TEMPERATURES = (0.01, 0.02, 0.05, 0.1)
 
 
-def default_vae() -> AutoencoderKL:
-    """64 x 64 x 3 images <-> 16 x 16 x 4 latents."""
-    return AutoencoderKL(
-        in_channels=3, out_channels=3, block_out_channels=(8, 16, 32), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-        latent_channels=4, norm_num_groups=8, sample_size=IMAGE_SIZE, mid_block_add_attention=False,
+def default_vae() -> AutoencoderTiny:
+    """64 x 64 x 3 images <-> 16 x 16 x 4 latents; plain conv + ReLU blocks (no normalisation to unlearn colour)."""
+    return AutoencoderTiny(
+        encoder_block_out_channels=(24, 24, 24), decoder_block_out_channels=(24, 24, 24),
+        num_encoder_blocks=(1, 1, 1), num_decoder_blocks=(1, 1, 1), latent_channels=4,
     )
 
 
 def default_unet(embedding_dim: int, cross_attention_dim: int = 64) -> UNet2DConditionModel:
-    """A 1.9 M-parameter UNet on 16 x 16 x 4 latents, cross-attention at 8 x 8 and 4 x 4, class embeds."""
+    """A 2 M-parameter UNet on 16 x 16 x 4 latents: cross-attention at 16, 8 and 4 pixels, scale-shift class embeds."""
     return UNet2DConditionModel(
         sample_size=IMAGE_SIZE // 4, in_channels=4, out_channels=4, layers_per_block=1,
-        block_out_channels=(32, 64, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=cross_attention_dim, attention_head_dim=16, norm_num_groups=16,
+        block_out_channels=(32, 64, 64), down_block_types=("CrossAttnDownBlock2D",) * 3,
+        up_block_types=("CrossAttnUpBlock2D",) * 3, cross_attention_dim=cross_attention_dim,
+        attention_head_dim=16, norm_num_groups=16, resnet_time_scale_shift="scale_shift",
         class_embed_type="projection", projection_class_embeddings_input_dim=embedding_dim,
     )
 
@@ -110,9 +116,9 @@ def _lr_factor(step: int, steps: int, warmup: int = 20) -> float:
     return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
-def train_vae(vae, images, steps: int = 150, batch_size: int = 32, lr: float = 2e-3, kl_weight: float = 1e-6,
-              seed: int = 0, progress=print) -> AutoencoderKL:
-    """Fit the autoencoder (L1 + MSE + a small KL) and set its latent ``scaling_factor`` to 1 / std.
+def train_vae(vae, images, steps: int = 300, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+              progress=print) -> AutoencoderTiny:
+    """Fit the autoencoder (L1 + MSE) and set its latent ``scaling_factor`` to 1 / std.
 
     Parameters
     ----------
@@ -126,9 +132,8 @@ def train_vae(vae, images, steps: int = 150, batch_size: int = 32, lr: float = 2
     vae.train()
     for step in range(steps):
         x = x_all[torch.randint(len(x_all), (batch_size,), generator=g)]
-        posterior = vae.encode(x).latent_dist
-        recon = vae.decode(posterior.sample(generator=g)).sample
-        loss = (recon - x).abs().mean() + (recon - x).pow(2).mean() + kl_weight * posterior.kl().mean()
+        recon = vae.decode(vae.encode(x).latents).sample
+        loss = (recon - x).abs().mean() + (recon - x).pow(2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -137,13 +142,39 @@ def train_vae(vae, images, steps: int = 150, batch_size: int = 32, lr: float = 2
             progress(f"vae step {step + 1}/{steps} loss {loss.item():.4f}")
     vae.eval()
     with torch.no_grad():
-        latents = torch.cat([vae.encode(chunk).latent_dist.mean for chunk in x_all.split(128)])
+        latents = torch.cat([vae.encode(chunk).latents for chunk in x_all.split(128)])
     vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
     return vae
 
 
-def train_unet(pipeline: ReconstructionPipeline, latents, embeddings, steps: int = 450, batch_size: int = 32,
-               lr: float = 2e-3, cond_dropout: float = 0.1, ema_decay: float = 0.99, seed: int = 0,
+def _timesteps(n: int, n_train: int, generator) -> torch.Tensor:
+    """Training timesteps with density proportional to t + 1/2: more weight on high noise."""
+    return (n_train * torch.rand(n, generator=generator).sqrt()).long().clamp(max=n_train - 1)
+
+
+def fit_prior(embeddings, latents, temperatures=PRIOR_TEMPERATURES, progress=print) -> LatentPrior:
+    """The latent prior whose temperature best identifies held-out training latents (2-way, leave-one-out).
+
+    The second half of the training set are the horizontal flips of the first
+    half; an example's flip is left out with it.
+    """
+    prior = LatentPrior(embeddings, latents)
+    n = len(prior.keys)
+    similarity = prior.keys @ prior.keys.T
+    partner = (torch.arange(n) + n // 2) % n
+    similarity[torch.arange(n), torch.arange(n)] = -torch.inf
+    similarity[torch.arange(n), partner] = -torch.inf
+    scores = {}
+    for temperature in temperatures:
+        predicted = torch.softmax(similarity / temperature, dim=1) @ prior.values.flatten(1)
+        scores[temperature] = float(two_way_identification(predicted.numpy(), prior.values.flatten(1).numpy()).mean())
+    best = max(scores, key=scores.get)
+    progress(f"prior leave-one-out 2-way identification by temperature {scores}: using {best}")
+    return LatentPrior(embeddings, latents, best)
+
+
+def train_unet(pipeline: ReconstructionPipeline, latents, embeddings, steps: int = 700, batch_size: int = 32,
+               lr: float = 5e-3, cond_dropout: float = 0.1, ema_decay: float = 0.99, seed: int = 0,
                progress=print) -> ReconstructionPipeline:
     """Fit UNet and projector with the v-prediction loss; the pipeline ends up holding the EMA weights.
 
@@ -166,7 +197,7 @@ def train_unet(pipeline: ReconstructionPipeline, latents, embeddings, steps: int
         x0, emb = latents[idx], emb_all[idx]
         emb = emb * (torch.rand(batch_size, 1, generator=g) >= cond_dropout)
         noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(schedule.config.num_train_timesteps, (batch_size,), generator=g)
+        t = _timesteps(batch_size, schedule.config.num_train_timesteps, g)
         noisy = schedule.add_noise(x0, noise, t)
         pred = pipeline.unet(noisy, t, encoder_hidden_states=pipeline.projector(emb), class_labels=emb).sample
         loss = (pred - schedule.get_velocity(x0, noise, t)).pow(2).mean()
@@ -199,10 +230,11 @@ def evaluate(pipeline, images, embeddings, seed: int = 0, settings=EVAL_SETTINGS
         Their embeddings (the conditioning).
     """
     results = {}
-    for scheduler, n_steps, guidance in settings:
-        recon = pipeline(embeddings, n_steps, scheduler, guidance_scale=guidance,
+    for scheduler, n_steps, guidance, strength in settings:
+        recon = pipeline(embeddings, n_steps, scheduler, guidance_scale=guidance, strength=strength,
                          generator=seed_generators(seed, len(embeddings)))
-        results[f"{scheduler}-{n_steps}step-cfg{guidance:g}"] = evaluate_reconstructions(recon, images, model=network)
+        key = f"{scheduler}-{n_steps}step-cfg{guidance:g}-strength{strength:g}"
+        results[key] = evaluate_reconstructions(recon, images, model=network)
     return results
 
 
@@ -211,8 +243,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="models/reconstruction-default")
     parser.add_argument("--n-stimuli", type=int, default=500)
     parser.add_argument("--n-test", type=int, default=100)
-    parser.add_argument("--vae-steps", type=int, default=150)
-    parser.add_argument("--unet-steps", type=int, default=450)
+    parser.add_argument("--vae-steps", type=int, default=300)
+    parser.add_argument("--unet-steps", type=int, default=700)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -227,10 +259,11 @@ def main(argv=None) -> dict:
     data = stimulus_data(args.n_stimuli, args.n_test, args.seed, progress=log)
     vae = train_vae(default_vae(), data["train_images"], args.vae_steps, args.batch_size, seed=args.seed, progress=log)
     with torch.no_grad():
-        latents = torch.cat([vae.encode(x).latent_dist.mean for x in _to_tensor(data["train_images"]).split(128)])
+        latents = torch.cat([vae.encode(x).latents for x in _to_tensor(data["train_images"]).split(128)])
         latents = latents * vae.config.scaling_factor
     dim = data["train_embeddings"].shape[1]
-    pipeline = ReconstructionPipeline(default_unet(dim), default_scheduler(), ConditionProjector(dim, 4, 64), vae)
+    prior = fit_prior(data["train_embeddings"], latents, progress=log)
+    pipeline = ReconstructionPipeline(default_unet(dim), default_scheduler(), ConditionProjector(dim, 4, 64), vae, prior)
     train_unet(pipeline, latents, data["train_embeddings"], args.unet_steps, args.batch_size, seed=args.seed,
                progress=log)
     train_seconds, train_cpu_seconds = time.time() - start, time.process_time() - cpu_start
@@ -244,9 +277,9 @@ def main(argv=None) -> dict:
             pipeline.runtime("torch"), _to_tensor(data["test_images"])))
     metrics["vae-roundtrip"] = evaluate_reconstructions(vae_recon, data["test_images"], model=network)
     shuffled = data["test_embeddings"][np.random.default_rng(args.seed).permutation(len(data["test_embeddings"]))]
-    metrics["baseline-shuffled-embeddings-lcm-4step-cfg1"] = evaluate(
-        pipeline, data["test_images"], shuffled, args.seed, settings=[("lcm", 4, 1.0)], network=network
-    )["lcm-4step-cfg1"]
+    metrics["baseline-shuffled-embeddings"] = evaluate(
+        pipeline, data["test_images"], shuffled, args.seed, settings=[("lcm", 4, 1.0, 0.75)], network=network
+    )["lcm-4step-cfg1-strength0.75"]
     record = {"args": vars(args), "train_seconds": round(train_seconds, 1),
               "train_cpu_seconds": round(train_cpu_seconds, 1),
               "total_seconds": round(time.time() - start, 1), "n_train": int(len(data["train_images"])),

@@ -3,7 +3,7 @@ import pytest
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, DDPMScheduler, UNet2DConditionModel
 
-from braindecode.reconstruction import ConditionProjector, ReconstructionPipeline
+from braindecode.reconstruction import ConditionProjector, LatentPrior, ReconstructionPipeline
 
 EMBEDDING_DIM = 12
 
@@ -22,8 +22,11 @@ def tiny_autoencoder(kind):
     return None
 
 
-def tiny_pipeline(seed=0, vae="kl", cross_attention=True, class_conditioning=True) -> ReconstructionPipeline:
-    """A randomly initialised pipeline with the classes of a real one: 16 x 16 images (from 8 x 8 latents)."""
+def tiny_pipeline(seed=0, vae="kl", cross_attention=True, class_conditioning=True, prior=False) -> ReconstructionPipeline:
+    """A randomly initialised pipeline with the classes of a real one: 16 x 16 images (from 8 x 8 latents).
+
+    ``prior=True`` adds a LatentPrior over 10 random reference embeddings and latents.
+    """
     torch.manual_seed(seed)
     channels = 4 if vae else 3
     attn = ("CrossAttnDownBlock2D", "CrossAttnUpBlock2D") if cross_attention else ("DownBlock2D", "UpBlock2D")
@@ -38,7 +41,9 @@ def tiny_pipeline(seed=0, vae="kl", cross_attention=True, class_conditioning=Tru
     autoencoder = tiny_autoencoder(vae)
     projector = ConditionProjector(EMBEDDING_DIM, n_tokens=3, cross_attention_dim=16) if cross_attention else None
     scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
-    return ReconstructionPipeline(unet, scheduler, projector, autoencoder)
+    size = unet.config.sample_size
+    latent_prior = LatentPrior(torch.randn(10, EMBEDDING_DIM), torch.randn(10, channels, size, size)) if prior else None
+    return ReconstructionPipeline(unet, scheduler, projector, autoencoder, latent_prior)
 
 
 @pytest.fixture(scope="session")

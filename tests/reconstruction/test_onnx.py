@@ -52,10 +52,11 @@ def test_img2img_parity(pipeline, onnx_runtime, embeddings, onnx_cache):
     np.testing.assert_allclose(got, expected, atol=SAMPLE_ATOL)
 
 
-def test_tiny_autoencoder_parity(make_tiny, onnx_cache):
-    pipe = make_tiny(vae="tiny", cross_attention=False)
+def test_tiny_autoencoder_and_prior_parity(make_tiny, onnx_cache):
+    pipe = make_tiny(vae="tiny", cross_attention=False, prior=True)
     runtime = pipe.runtime("onnx", cache_dir=onnx_cache)
-    for name in ("vae_encoder", "vae_decoder", "unet"):
+    assert sorted(runtime.paths) == ["prior", "unet", "vae_decoder", "vae_encoder"]
+    for name in ("vae_encoder", "vae_decoder", "unet", "prior"):
         inputs = pipe.example_inputs(name, batch=3)
         torch.testing.assert_close(runtime.run(name, *inputs), pipe.runtime("torch").run(name, *inputs),
                                    atol=COMPONENT_ATOL, rtol=1e-4)

@@ -65,8 +65,8 @@ def test_memory_bounds_raise_resource_exhausted(pipeline, embeddings):
 def test_memory_estimate_grows_with_batch_and_guidance(pipeline):
     one, two = estimate_memory_bytes(pipeline, 1), estimate_memory_bytes(pipeline, 2)
     weights = one - (two - one)
-    assert weights == sum(p.numel() * 4 for m in (pipeline.unet, pipeline.vae, pipeline.projector)
-                          for p in m.parameters())
+    assert weights == sum(t.numel() * 4 for m in (pipeline.unet, pipeline.vae, pipeline.projector)
+                          for t in [*m.parameters(), *m.buffers()])
     assert estimate_memory_bytes(pipeline, 2, guidance_scale=3.0) == estimate_memory_bytes(pipeline, 4)
 
 
