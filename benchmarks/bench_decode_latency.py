@@ -10,9 +10,9 @@ has a thread. The clients run in this process on one asyncio loop: each has its 
 and sends the next; the round trip is timed from the write to the read of the reply. Each run
 warms up first and is time-boxed.
 
-The same load is run with the server's batching of concurrent callers on (the default) and
-off (``--compare-unbatched``: at most one sample per ONNX Runtime run), and once with a single
-client. In-process peers: one decoder call on ONNX Runtime and on torch (one thread), for one
+The same load is run with the server's batching of concurrent callers on (the default: a batch
+waits up to ``MAX_BATCH_DELAY`` for the samples of open streams) and off (``--compare-unbatched``:
+at most one sample per ONNX Runtime run, no wait), and once with a single client. In-process peers: one decoder call on ONNX Runtime and on torch (one thread), for one
 sample and for a batch of 32, best of 200 calls made in turn.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
@@ -46,6 +46,7 @@ from braindecode.decoding import (
 from braindecode.recordings import Store
 from braindecode.tensors import from_tensor, to_tensor
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
+from services.decoding import MAX_BATCH_DELAY
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_VOXELS, N_DIMS, N_TRAIN = 5000, 1280, 256
@@ -58,6 +59,7 @@ from braindecode.config import Config
 from services.server import serve
 calls = int(sys.argv[2])
 services.decoding.MAX_BATCH_SAMPLES = int(sys.argv[3])
+services.decoding.MAX_BATCH_DELAY = float(sys.argv[4])
 serve(Config.load(data_dir=sys.argv[1], port=0, max_concurrent_calls_per_tenant=calls, max_workers=calls + 16))
 """
 
@@ -113,11 +115,12 @@ def _in_process(store: Store, decoder_ids: dict) -> dict:
 class _Server:
     """The server in a subprocess on a free loopback port."""
 
-    def __init__(self, data_dir, calls_per_tenant: int, max_batch_samples: int):
+    def __init__(self, data_dir, calls_per_tenant: int, max_batch_samples: int, max_batch_delay: float):
         self.log = pathlib.Path(data_dir) / f"server-{max_batch_samples}.log"
         with open(self.log, "w") as log:  # a file, not a pipe: nothing blocks the server's logging
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", SERVER, str(data_dir), str(calls_per_tenant), str(max_batch_samples)],
+                [sys.executable, "-c", SERVER, str(data_dir), str(calls_per_tenant), str(max_batch_samples),
+                 str(max_batch_delay)],
                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         deadline = time.monotonic() + 120
         while self.proc.poll() is None and time.monotonic() < deadline:
@@ -190,9 +193,10 @@ def main() -> None:
         decoder_ids = _fit_decoders(store)
         single = _in_process(store, decoder_ids)
         store.close()
-        settings = [("batched", 256)] + ([("unbatched", 1)] if args.compare_unbatched else [])
-        for mode, max_batch in settings:
-            server = _Server(folder, calls_per_tenant=2 * args.clients, max_batch_samples=max_batch)
+        settings = [("batched", 256, MAX_BATCH_DELAY)] + ([("unbatched", 1, 0.0)] if args.compare_unbatched else [])
+        for mode, max_batch, max_delay in settings:
+            server = _Server(folder, calls_per_tenant=2 * args.clients, max_batch_samples=max_batch,
+                             max_batch_delay=max_delay)
             try:
                 for name, decoder_id in decoder_ids.items():
                     for clients in (1, args.clients):

@@ -7,6 +7,7 @@ runs the samples of concurrent callers of one decoder as one batch (see ``_Batch
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 
 import numpy as np
@@ -29,6 +30,8 @@ from services._tenancy import current_tenant
 
 CACHED_DECODERS = 16
 MAX_BATCH_SAMPLES = 256
+#: Seconds a batch waits for the samples of open Decode streams (benchmarks/bench_decode_latency.py).
+MAX_BATCH_DELAY = 0.004
 
 
 class _Request:
@@ -44,25 +47,42 @@ class _Request:
 class _BatchedRunner:
     """Runs ``predict`` once over the samples of concurrent callers (group commit).
 
-    The caller that finds ``predict`` idle runs it on every request queued meanwhile (up to
-    ``max_samples``), then hands the turn to the oldest request still queued, which does the
-    same. A caller waits for at most the batch in flight plus its own, and a batch of 32 single
-    samples reads the weights once instead of 32 times: for 5,000 voxels -> 1,280 dims on ONNX
-    Runtime it costs about as much as 2.5 single-sample runs (benchmarks/bench_decode_latency.py).
+    The caller that finds ``predict`` idle leads: it waits until every open stream
+    (:meth:`stream`) has a request queued, for at most ``max_delay`` seconds, then runs
+    ``predict`` on the queued requests (up to ``max_samples``) and hands the turn to the
+    oldest request still queued, which does the same. A batch of 32 single samples reads the
+    weights once instead of 32 times: for 5,000 voxels -> 1,280 dims on ONNX Runtime it costs
+    about as much as 2.5 single-sample runs (benchmarks/bench_decode_latency.py), so waiting
+    for the streams whose next sample is on its way costs less than running without them.
     """
 
-    def __init__(self, predict, max_samples: int):
+    def __init__(self, predict, max_samples: int, max_delay: float = 0.0):
         self._predict = predict
         self._max_samples = max_samples
-        self._lock = threading.Lock()
+        self._max_delay = max_delay
+        self._changed = threading.Condition()
         self._queue = collections.deque()
         self._busy = False
+        self._streams = 0
+
+    @contextlib.contextmanager
+    def stream(self):
+        """Count a caller that will send samples one after the other while the context is open."""
+        with self._changed:
+            self._streams += 1
+        try:
+            yield self
+        finally:
+            with self._changed:
+                self._streams -= 1
+                self._changed.notify_all()
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         request = _Request(samples)
-        with self._lock:
+        with self._changed:
             self._queue.append(request)
             lead, self._busy = not self._busy, True
+            self._changed.notify_all()
         if not lead:
             request.done.wait()
         if lead or request.lead:
@@ -71,8 +91,13 @@ class _BatchedRunner:
             raise request.error
         return request.result
 
+    def _full(self) -> bool:
+        return (len(self._queue) >= self._streams
+                or sum(len(r.samples) for r in self._queue) >= self._max_samples)
+
     def _lead(self) -> None:
-        with self._lock:  # the leader's own request is first in the queue
+        with self._changed:  # the leader's own request is first in the queue
+            self._changed.wait_for(self._full, timeout=self._max_delay)
             batch, size = [], 0
             while self._queue and (not batch or size + len(self._queue[0].samples) <= self._max_samples):
                 batch.append(self._queue.popleft())
@@ -87,7 +112,7 @@ class _BatchedRunner:
         finally:
             for request in batch:
                 request.done.set()
-            with self._lock:
+            with self._changed:
                 if self._queue:
                     self._queue[0].lead = True
                     self._queue[0].done.set()
@@ -106,9 +131,13 @@ class _ServedDecoder:
     are per process and shared with the fits.
     """
 
-    def __init__(self, decoder, max_batch_samples: int):
+    def __init__(self, decoder, max_batch_samples: int, max_batch_delay: float):
         self.decoder = decoder
-        self._run = _BatchedRunner(decoder.predict, max_batch_samples)
+        self._run = _BatchedRunner(decoder.predict, max_batch_samples, max_batch_delay)
+
+    def stream(self):
+        """Context of a Decode stream: its next sample is worth a short wait for the batch."""
+        return self._run.stream()
 
     def predict(self, X) -> np.ndarray:
         """Embeddings of shape (n, n_dims) for samples of shape (n, *input_shape), checked first."""
@@ -118,8 +147,9 @@ class _ServedDecoder:
 class _DecoderCache:
     """The most recently used served decoders, keyed by (tenant, decoder id)."""
 
-    def __init__(self, store, capacity: int, max_batch_samples: int):
-        self.store, self.capacity, self.max_batch_samples = store, capacity, max_batch_samples
+    def __init__(self, store, capacity: int, max_batch_samples: int, max_batch_delay: float):
+        self.store, self.capacity = store, capacity
+        self.max_batch_samples, self.max_batch_delay = max_batch_samples, max_batch_delay
         self._entries = collections.OrderedDict()
         self._lock = threading.Lock()
         self._loading = threading.Lock()
@@ -145,7 +175,7 @@ class _DecoderCache:
                 # spinning between runs) 32 Decode clients got 1.5-2x lower throughput and a higher
                 # p99 (benchmarks/bench_decode_latency.py, 2-core CPU).
                 decoder = load_decoder_artifact(self.store, tenant, decoder_id, threads=1)
-                entry = _ServedDecoder(decoder, self.max_batch_samples)
+                entry = _ServedDecoder(decoder, self.max_batch_samples, self.max_batch_delay)
                 with self._lock:
                     self._entries[key] = entry
                     while len(self._entries) > self.capacity:
@@ -167,7 +197,7 @@ def _fit_result(info, fitted) -> decoding_pb2.FitDecoderResult:
 class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
-        self.decoders = _DecoderCache(store, CACHED_DECODERS, MAX_BATCH_SAMPLES)
+        self.decoders = _DecoderCache(store, CACHED_DECODERS, MAX_BATCH_SAMPLES, MAX_BATCH_DELAY)
 
     @grpc_errors
     def FitDecoder(self, request, context):
@@ -192,15 +222,18 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
     def Decode(self, request_iterator, context):
         tenant = current_tenant()
         decoder, decoder_id = None, ""
-        for request in request_iterator:
-            if request.decoder_id and request.decoder_id != decoder_id:
-                decoder, decoder_id = self.decoders.get(tenant, request.decoder_id), request.decoder_id
-            if decoder is None:
-                raise InvalidArgument("the first Decode message must name a decoder_id")
-            if not request.HasField("samples"):
-                raise InvalidArgument("a Decode message carries no samples")
-            embeddings = decoder.predict(tensors.from_tensor(request.samples))
-            yield decoding_pb2.DecodeResponse(embeddings=tensors.to_tensor(embeddings))
+        with contextlib.ExitStack() as streaming:
+            for request in request_iterator:
+                if request.decoder_id and request.decoder_id != decoder_id:
+                    decoder, decoder_id = self.decoders.get(tenant, request.decoder_id), request.decoder_id
+                    streaming.close()
+                    streaming.enter_context(decoder.stream())
+                if decoder is None:
+                    raise InvalidArgument("the first Decode message must name a decoder_id")
+                if not request.HasField("samples"):
+                    raise InvalidArgument("a Decode message carries no samples")
+                embeddings = decoder.predict(tensors.from_tensor(request.samples))
+                yield decoding_pb2.DecodeResponse(embeddings=tensors.to_tensor(embeddings))
 
     @grpc_errors
     def Retrieve(self, request, context):

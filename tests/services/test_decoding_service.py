@@ -396,7 +396,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
 
 def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab):
     second = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "small", params=RIDGE).decoder_id
-    cache = _DecoderCache(server.store, capacity=1, max_batch_samples=8)
+    cache = _DecoderCache(server.store, capacity=1, max_batch_samples=8, max_batch_delay=0.0)
     first = cache.get("lab-a", ridge_decoder.decoder_id)
     assert cache.get("lab-a", ridge_decoder.decoder_id) is first
     assert cache.get("lab-a", second).decoder.n_dims_ == 4
@@ -440,3 +440,34 @@ def test_batched_runner_batches_concurrent_callers_and_recovers_from_errors():
     for t in threads:
         t.join()
     assert errors == {-1: "negative sample"} and results[2].shape == (1, 3)
+
+
+def test_batched_runner_waits_for_open_streams_up_to_the_delay():
+    calls = []
+    runner = _BatchedRunner(lambda X: calls.append(len(X)) or X + 1, max_samples=64, max_delay=30.0)
+    both_open, second_may_send, results = threading.Barrier(2), threading.Event(), {}
+
+    def stream_call(i, wait):
+        with runner.stream():
+            both_open.wait()
+            wait.wait()
+            results[i] = runner(np.full((1, 2), float(i)))
+
+    first_may_send = threading.Event()
+    first_may_send.set()
+    threads = [threading.Thread(target=stream_call, args=(0, first_may_send), daemon=True),
+               threading.Thread(target=stream_call, args=(1, second_may_send), daemon=True)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    assert calls == []  # the leader waits for the other open stream's sample
+    second_may_send.set()
+    for t in threads:
+        t.join(10)
+    assert calls == [2] and results[0][0, 0] == 1.0 and results[1][0, 0] == 2.0
+
+    quick = _BatchedRunner(lambda X: calls.append(len(X)) or X, max_samples=64, max_delay=0.05)
+    calls.clear()
+    with quick.stream(), quick.stream():  # a stream that sends nothing delays the batch by max_delay only
+        quick(np.zeros((1, 2)))
+    assert calls == [1]
