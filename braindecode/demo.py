@@ -4,7 +4,7 @@
 2. start a gRPC server on a free loopback port with a fresh store (or use ``--server``);
 3. upload the recordings and the stimuli through the Python client;
 4. preprocess on the server and extract network activations;
-5. fit encoders and decoders;
+5. fit an encoder on the server and a decoder on the visual ROIs' voxels of server-preprocessed trials;
 6. compute the layer x ROI RSA matrix with noise ceilings and the time-resolved EEG decoding curve;
 7. retrieval (MindEye's protocol) and diffusion reconstruction of held-out stimuli;
 8. print a summary table and write ``<out>/report/index.html`` with its figures.
@@ -31,6 +31,9 @@ EEG_SPEC = {"modality": "eeg", "l_freq": 0.5, "h_freq": 40.0, "notch": 50.0, "re
 MODEL = "efficientnet-lite0"
 #: The embedding space decoders map to, and that the reconstruction model is conditioned on.
 EMBEDDING_LAYER = "pool"
+#: The data set's visual-cortex ROIs (occipital pole, lateral occipital, ventral temporal): the decoder
+#: reads their voxels only, as MindEye reads NSD's visual cortex; the rest of the brain adds noise only.
+VISUAL_ROIS = ("early", "mid", "late")
 EEG_WINDOW_S = 0.04
 
 
@@ -85,17 +88,18 @@ def _bar(show: bool, desc: str):
 
 
 def _upload_runs(client, dataset, steps_show: bool) -> dict:
-    """Upload every run; fMRI runs twice, as a train view and a test view (events of that split)."""
+    """Upload every run; fMRI runs three times: with every event (one GLM per run, as a lab fits it)
+    and as a train view and a test view (the events of one split, for the server's fits and RDMs)."""
     split = dict(zip(dataset.stimuli.ids, dataset.stimuli.split))
-    uploaded = {"fmri": {"train": {}, "test": {}}, "eeg": {}}
+    uploaded = {"fmri": {"all": {}, "train": {}, "test": {}}, "eeg": {}}
     runs = dataset.files["fmri"] + dataset.files["eeg"]
     for run in tqdm(runs, desc="upload", disable=not steps_show, leave=False):
         events = Events.from_tsv(run["events"])
         if "bold" in run:
-            for part in ("train", "test"):
-                keep = np.array([split[s] == part for s in events.stimulus_id])
-                rec = client.upload(run["bold"], subject=run["subject"], task=f"images-{part}",
-                                    run=str(run["run"]),
+            for part in uploaded["fmri"]:
+                keep = np.array([part in ("all", split[s]) for s in events.stimulus_id])
+                rec = client.upload(run["bold"], subject=run["subject"],
+                                    task="images" if part == "all" else f"images-{part}", run=str(run["run"]),
                                     events=Events(events.onset[keep], events.duration[keep], events.stimulus_id[keep]))
                 uploaded["fmri"][part].setdefault(run["subject"], []).append(rec)
         else:
@@ -142,32 +146,47 @@ def _comparison_dict(result) -> dict:
     return {"comparison_id": result.comparison_id, "scores": scores, "noise_ceiling": ceiling}
 
 
-def _test_responses(client, recordings) -> BrainResponses:
-    """Per-trial test responses of uploaded runs, streamed back preprocessed, with their stimulus ids."""
-    data, stimuli = [], []
+def _responses(client, recordings) -> BrainResponses:
+    """Per-trial responses of uploaded runs, preprocessed by the server, with their stimulus ids and runs."""
+    data, stimuli, runs = [], [], []
     for rec in recordings:
         data.append(client.stream_data(rec.id, preprocessing=FMRI_SPEC))
         stimuli.extend(e.stimulus_id for e in rec.events)
-    return BrainResponses(np.concatenate(data), np.asarray(stimuli))
+        runs.extend([rec.id] * len(rec.events))
+    return BrainResponses(np.concatenate(data), np.asarray(stimuli), runs=np.asarray(runs))
 
 
-def _decoding(client, dataset, uploaded, aset_id, subject, config, show) -> dict:
-    """Ridge decoder to the embedding space, retrieval among test stimuli, reconstructions."""
-    from braindecode.decoding import mindeye_top1, top_k_accuracy
+def _roi_voxels(masks: dict, rois) -> np.ndarray:
+    """Boolean array of shape (n_voxels,): the voxels of ``rois``, in the order of responses preprocessed
+    without a mask (every voxel of the volume, C order)."""
+    import nibabel as nib
 
-    on_progress, close = _bar(show, "fit decoder")
-    fit = client.fit_decoder(_ids(uploaded["fmri"]["train"][subject]), FMRI_SPEC, aset_id, EMBEDDING_LAYER,
-                             decoder="ridge", seed=config.seed, on_progress=on_progress)
-    close()
-    test = _test_responses(client, uploaded["fmri"]["test"][subject])
-    predicted = BrainResponses(client.decode(fit.decoder_id, test.data), test.stimulus_ids).average_repeats()
+    return np.logical_or.reduce([np.asarray(nib.load(masks[roi]).dataobj).reshape(-1) > 0 for roi in rois])
+
+
+def _decoding(client, dataset, uploaded, aset_id, subject, config) -> dict:
+    """Ridge decoder from the visual ROIs to the embedding space, fitted on the training trials of one GLM
+    per run; retrieval among the test stimuli (repeats averaged)."""
+    from braindecode.decoding import RidgeDecoder, mindeye_top1, top_k_accuracy
+
+    responses = _responses(client, uploaded["fmri"]["all"][subject])
+    split = dict(zip(dataset.stimuli.ids, dataset.stimuli.split))
+    train = np.array([split[s] == "train" for s in responses.stimulus_ids])
+    voxels = _roi_voxels(dataset.files["masks"], VISUAL_ROIS)
+    X = responses.data[:, voxels]
+    runs = responses.runs[train]
+    decoder = RidgeDecoder(cv=min(5, len(np.unique(runs)))).fit(
+        X[train], dataset.activations.align(responses.stimulus_ids[train])[EMBEDDING_LAYER], groups=runs)
+    predicted = BrainResponses(decoder.predict(X[~train]), responses.stimulus_ids[~train]).average_repeats()
     truth = dataset.activations.align(predicted.stimulus_ids)[EMBEDDING_LAYER]
     n_candidates = min(300, len(truth))
     top1_mean, top1_sd = mindeye_top1(predicted.data, truth, n_candidates=n_candidates, n_repeats=30, seed=config.seed)
     ks = list(range(1, 11))
     curve = [float(top_k_accuracy(predicted.data, truth, k=k)) for k in ks]
     ids, _ = client.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
-    return {"decoder_id": fit.decoder_id, "cv_scores": dict(fit.cv_scores), "n_candidates": n_candidates,
+    return {"decoder": {"kind": "ridge", "rois": list(VISUAL_ROIS), "n_voxels": int(voxels.sum()),
+                        "n_train_trials": int(train.sum()), "median_alpha": float(np.median(decoder.best_alphas_))},
+            "n_candidates": n_candidates,
             "mindeye_top1_mean": float(top1_mean), "mindeye_top1_sd": float(top1_sd), "chance": 1.0 / n_candidates,
             "topk_ks": ks, "topk_accuracy": curve, "retrieved_examples": {
                 q: list(row) for q, row in zip(predicted.stimulus_ids[:5], ids)},
@@ -289,7 +308,7 @@ def run_demo(config: DemoConfig) -> dict:
             steps("fit encoders and decoders")
             encoding = _encoding(client, dataset, uploaded, aset_id, subject, [LAYERS["early"], LAYERS["late"]],
                                  config, show)
-            decoding = _decoding(client, dataset, uploaded, aset_id, subject, config, show)
+            decoding = _decoding(client, dataset, uploaded, aset_id, subject, config)
             steps("layer x ROI RSA and the EEG decoding curve")
             rsa = _rsa(client, dataset, uploaded, aset_id, layers, config, show)
             eeg = _eeg_curve(client, dataset, uploaded, sorted(uploaded["eeg"])[0], config)
@@ -320,12 +339,11 @@ def _summary(dataset, rsa, decoding, eeg, recon, encoding) -> dict:
                       "p_values_fdr": {s["name"]: s["p_value_fdr"] for s in rsa[roi]["scores"]},
                       "noise_ceiling": rsa[roi]["noise_ceiling"]}
                 for roi, best_layer in best.items()},
-        "retrieval": {k: decoding[k] for k in ("n_candidates", "mindeye_top1_mean", "mindeye_top1_sd", "chance",
-                                               "topk_ks", "topk_accuracy", "cv_scores", "retrieved_examples")},
+        "retrieval": {k: decoding[k] for k in ("decoder", "n_candidates", "mindeye_top1_mean", "mindeye_top1_sd",
+                                               "chance", "topk_ks", "topk_accuracy", "retrieved_examples")},
         "eeg": {c: {k: v[k] for k in ("layer", "peak_s", "true_window_s")} for c, v in eeg["curves"].items()},
         "reconstruction": recon["metrics"],
-        "artifacts": {"decoder": decoding["decoder_id"], "encoder": encoding["encoder_id"],
-                      "reconstructions": recon["artifact_id"]},
+        "artifacts": {"encoder": encoding["encoder_id"], "reconstructions": recon["artifact_id"]},
     }
 
 
@@ -336,7 +354,8 @@ def print_summary(summary: dict) -> None:
         scores = "  ".join(f"{layer}={score:+.3f}" for layer, score in row["scores"].items())
         print(f"  {roi:<8} true={str(row['true_layer']):<7} best={row['best_layer']:<7} {scores}")
     r = summary["retrieval"]
-    print(f"\nRetrieval (MindEye protocol, top-1 among {r['n_candidates']}): "
+    print(f"\nRetrieval (ridge from {r['decoder']['n_voxels']} voxels of the {', '.join(r['decoder']['rois'])} ROIs; "
+          f"MindEye protocol, top-1 among {r['n_candidates']}): "
           f"{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f} (chance {r['chance']:.3f})")
     print("\nEEG decoding peaks")
     for name, row in summary["eeg"].items():
