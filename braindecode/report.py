@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gzip
 import html
+import json
 import pathlib
+import re
+import subprocess
+import tempfile
 
 import matplotlib
 
@@ -12,7 +16,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from braindecode.errors import FailedPrecondition  # noqa: E402
+
 FIGURES = ("layer_roi.png", "encoding_map.png", "retrieval.png", "eeg_time_course.png", "reconstructions.png")
+
+
+#: Significance level of the RSA p-values (FDR-corrected over layers).
+ALPHA = 0.05
+
+
+def _significant_layers(result: dict) -> list:
+    """Layers whose RSA p-value (FDR-corrected when there is one) is below ``ALPHA``; every layer without p-values."""
+    def p_value(score):
+        return score["p_value_fdr"] if score.get("p_value_fdr") is not None else score.get("p_value")
+
+    return [s["name"] for s in result["scores"] if p_value(s) is None or p_value(s) < ALPHA]
 
 
 def _save(fig, path: pathlib.Path) -> str:
@@ -29,14 +47,15 @@ def plot_layer_roi(rsa: dict, truth: dict, path: pathlib.Path) -> str:
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
     limit = max(np.abs(scores).max(), 1e-3)
     image = ax.imshow(scores, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(len(rois)), [f"{r}\n(true: {truth[r]['layer']})" for r in rois])
+    ax.set_xticks(range(len(rois)), [f"{r}\ntrue: {truth[r]['layer'] or 'none'}" for r in rois], fontsize=9)
     ax.set_yticks(range(len(layers)), layers)
     ax.set_ylabel("EfficientNet-Lite0 layer")
     for j, roi in enumerate(rois):
-        best = int(np.argmax(scores[:, j]))
-        ax.add_patch(plt.Rectangle((j - 0.5, best - 0.5), 1, 1, fill=False, lw=2, ec="k"))
+        if _significant_layers(rsa[roi]):
+            best = int(np.argmax(scores[:, j]))
+            ax.add_patch(plt.Rectangle((j - 0.5, best - 0.5), 1, 1, fill=False, lw=2, ec="k"))
     fig.colorbar(image, ax=ax, label="Spearman RSA")
-    ax.set_title("Layer x ROI RSA (box: best layer)")
+    ax.set_title(f"Layer x ROI RSA (box: best layer, FDR p < {ALPHA})")
     for j, roi in enumerate(rois):
         ceiling = rsa[roi].get("noise_ceiling") or {}
         best = max(rsa[roi]["scores"], key=lambda s: s["score"])
@@ -89,8 +108,8 @@ def plot_retrieval(decoding: dict, path: pathlib.Path) -> str:
     ax.set_xlabel("k")
     ax.set_ylabel(f"top-k accuracy among {n} test stimuli")
     ax.set_ylim(0, 1)
-    ax.set_title(f"Retrieval; MindEye top-1: {decoding['mindeye_top1_mean']:.2f} ± {decoding['mindeye_top1_sd']:.2f}")
-    ax.legend()
+    ax.set_title(f"Retrieval; MindEye top-1: {decoding['mindeye_top1_mean']:.3f} ± {decoding['mindeye_top1_sd']:.3f}")
+    ax.legend(loc="best")
     return _save(fig, path)
 
 
@@ -117,7 +136,7 @@ def plot_reconstructions(recon: dict, path: pathlib.Path) -> str:
     for i in range(n):
         axes[0, i].imshow(recon["originals"][i])
         axes[1, i].imshow(recon["images"][i])
-        axes[0, i].set_title(recon["ids"][i], fontsize=7)
+        axes[0, i].set_title(recon["ids"][i], fontsize=8)
         for row in (0, 1):
             axes[row, i].axis("off")
     axes[0, 0].text(-0.1, 0.5, "seen", transform=axes[0, 0].transAxes, ha="right", va="center")
@@ -129,6 +148,13 @@ def _table(rows: list, header: list) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _recovered(result: dict, row: dict) -> str:
+    """Whether RSA found the truth: the driving layer is the best, or, undriven, no layer is significant."""
+    if row["true_layer"] is not None:
+        return "yes" if row["best_layer"] == row["true_layer"] else "no"
+    return "no" if _significant_layers(result) else f"yes (no layer at FDR p < {ALPHA})"
 
 
 def write_report(folder, dataset, summary, rsa, decoding, eeg, recon, encoding) -> pathlib.Path:
@@ -144,11 +170,11 @@ def write_report(folder, dataset, summary, rsa, decoding, eeg, recon, encoding) 
         "EEG time course": plot_eeg(eeg, folder / FIGURES[3]),
         "Stimuli and reconstructions": plot_reconstructions(recon, folder / FIGURES[4]),
     }
-    rsa_rows = [[roi, row["true_layer"], row["best_layer"],
-                 "yes" if row["true_layer"] in (None, row["best_layer"]) else "no",
+    rsa_rows = [[roi, row["true_layer"] or "none", row["best_layer"], _recovered(rsa[roi], row),
                  " ".join(f"{k}={v:+.3f}" for k, v in row["scores"].items())]
                 for roi, row in summary["rsa"].items()]
     r = summary["retrieval"]
+    decoder = r["decoder"]
     eeg_rows = [[name, row["layer"], f"{1000 * row['peak_s']:.0f} ms",
                  f"{1000 * row['true_window_s'][0]:.0f}-{1000 * row['true_window_s'][1]:.0f} ms"]
                 for name, row in summary["eeg"].items()]
@@ -165,15 +191,19 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 14px; }}
 th {{ background: #f3f3f3; }}
 </style></head><body>
 <h1>braindecode demo</h1>
-<p>{config['n_stimuli']} photographs ({config['n_test']} held out), {config['n_subjects']} simulated subjects,
+<p>{config['n_stimuli']} photographs ({config['n_test']} held out), {config['n_subjects']} simulated
+subject{"s" if config['n_subjects'] != 1 else ""},
 {config['n_runs']} runs per modality, seed {config['seed']}. Recordings, activations, models and reconstructions
 went through the gRPC server at <code>{html.escape(summary['server'])}</code>.</p>
 <h2>Summary</h2>
 <h3>Which layer explains each region?</h3>
 {_table(rsa_rows, ["ROI", "true driving layer", "best layer (RSA)", "recovered", "scores"])}
 <h3>Retrieval</h3>
-<p>MindEye protocol, top-1 among {r['n_candidates']} candidates, 30 repeats:
-<b>{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f}</b> (chance {r['chance']:.3f}).</p>
+<p>Ridge decoder from the {decoder['n_voxels']} voxels of the {", ".join(decoder['rois'])} ROIs to the
+network's pooled embedding, fitted on {decoder['n_train_trials']} training trials (one LSS GLM per run), applied to
+the test trials with their repeats averaged. MindEye protocol, top-1 among {r['n_candidates']} candidates,
+30 repeats: <b>{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f}</b> (chance {r['chance']:.3f},
+{r['mindeye_top1_mean'] / r['chance']:.1f} x chance).</p>
 <h3>EEG latency</h3>
 {_table(eeg_rows, ["component", "driving layer", "decoding peak", "true window"])}
 <h3>Reconstruction</h3>
@@ -185,3 +215,73 @@ went through the gRPC server at <code>{html.escape(summary['server'])}</code>.</
     out.write_text(page)
     return out
 
+
+
+#: Appended to a copy of the page: once everything has loaded, it writes the page height and the state of
+#: every image into the DOM as JSON, which ``chromium --dump-dom`` prints.
+_PROBE = """<script>
+addEventListener("load", () => {
+  const probe = document.createElement("script");
+  probe.type = "application/json";
+  probe.id = "render-probe";
+  probe.textContent = JSON.stringify({
+    height: document.documentElement.scrollHeight,
+    images: [...document.images].map(img => ({src: img.getAttribute("src"), width: img.width, height: img.height,
+                                              loaded: img.complete && img.naturalWidth > 0}))});
+  document.body.append(probe);
+});
+</script>"""
+
+
+def _chromium(chromium: str, args: list, profile: str, timeout: float) -> str:
+    """Run headless Chromium with ``args``; its stdout."""
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--user-data-dir={profile}", *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise FailedPrecondition(f"{chromium!r} not found: install Chromium (Debian: apt-get install chromium)"
+                                 ) from None
+    if done.returncode != 0:
+        raise FailedPrecondition(f"{chromium} exited with {done.returncode}: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def render_report(html_path, png_path, width: int = 1280, chromium: str = "chromium", timeout: float = 120) -> dict:
+    """Open a report in headless Chromium: what the browser loaded, and a screenshot of the whole page.
+
+    Parameters
+    ----------
+    html_path : path-like
+        The report's ``index.html``.
+    png_path : path-like
+        The screenshot to write: PNG of shape (page height, ``width``).
+    width : int
+        Window width in CSS pixels.
+    chromium : str
+        The Chromium executable (Debian's ``chromium`` package).
+    timeout : float
+        Seconds each of the two Chromium runs may take.
+
+    Returns
+    -------
+    page : dict
+        ``height``: the page's, in pixels; ``images``: per ``<img>`` of the page, its ``src``, whether it
+        ``loaded`` (decoded, with a non-zero natural size) and its rendered ``width`` and ``height``.
+    """
+    html_path, png_path = pathlib.Path(html_path).resolve(), pathlib.Path(png_path).resolve()
+    # the probe copy lives elsewhere: <base> resolves the page's relative links against the report folder
+    base = f'<base href="{html.escape(html_path.parent.as_uri())}/">'
+    probe_page = html_path.read_text().replace("<head>", "<head>" + base, 1).replace("</body>", _PROBE + "</body>", 1)
+    with tempfile.TemporaryDirectory(prefix="render-report-") as tmp:
+        probe, profile = pathlib.Path(tmp) / "probe.html", str(pathlib.Path(tmp) / "profile")
+        probe.write_text(probe_page)
+        dom = _chromium(chromium, [f"--window-size={width},800", "--virtual-time-budget=10000", "--dump-dom",
+                                   probe.as_uri()], profile, timeout)
+        found = re.search(r'<script type="application/json" id="render-probe">(.*?)</script>', dom, re.S)
+        if found is None:
+            raise FailedPrecondition(f"Chromium did not finish loading {html_path}")
+        state = json.loads(found.group(1))
+        _chromium(chromium, [f"--window-size={width},{state['height']}", f"--screenshot={png_path}",
+                             html_path.as_uri()], profile, timeout)
+    return state
