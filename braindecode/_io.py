@@ -22,11 +22,16 @@ def atomic_write(path: pathlib.Path, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path) -> None:
+    """Make the names created, renamed or removed in folder ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def read_saved_config(directory, name: str, fmt: str, version: int, kind: str) -> dict:

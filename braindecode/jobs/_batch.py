@@ -20,7 +20,8 @@ from braindecode.errors import FailedPrecondition, InvalidArgument
 from braindecode.jobs._readonly import ReadOnlyStore
 from braindecode.jobs._runner import job_context, make_executor, run_rounds
 from braindecode.jobs._settings import JobSettings
-from braindecode.jobs._shard import SUMMARY, ShardTask, fsync_dir, shard_name, write_outputs
+from braindecode._io import fsync_dir
+from braindecode.jobs._shard import SUMMARY, ShardTask, shard_name, write_outputs
 from braindecode.jobs._spec import plan_job
 from braindecode.recordings import DEFAULT_TENANT
 

@@ -41,6 +41,7 @@ import uuid
 
 import numpy as np
 
+from braindecode._io import fsync_dir
 from braindecode.jobs._readonly import ReadOnlyStore
 
 OUTPUT_FORMAT = "braindecode.job-output"
@@ -117,14 +118,6 @@ class ShardResult:
 def shard_name(index: int) -> str:
     """The folder name of shard ``index``."""
     return f"shard-{index:05d}"
-
-
-def fsync_dir(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_outputs(directory, arrays: dict, summary: dict, summary_name: str = SUMMARY,

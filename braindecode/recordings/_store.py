@@ -29,6 +29,7 @@ import tempfile
 import threading
 import uuid
 
+from braindecode._io import fsync_dir
 from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
 
 _SCHEMA = """
@@ -75,14 +76,6 @@ def disk_space_errors():
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an OSError says the disk (or the quota) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def _fsync_dir(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _page(page_size: int, page_token: str) -> tuple:
@@ -180,7 +173,7 @@ class Store:
                 return rel
             os.replace(src, dest)
             try:
-                _fsync_dir(dest.parent)
+                fsync_dir(dest.parent)
             except OSError:
                 self.discard_blob(rel)
                 raise
