@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+from braindecode._paging import next_page_token, page_bounds
 from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from braindecode.jobs._spec import canonical_json
 
@@ -122,13 +123,7 @@ class JobStore:
         """(jobs, next_page_token), oldest first, optionally of one state."""
         if state and state not in STATES:
             raise InvalidArgument(f"unknown job state {state!r}; states: {', '.join(STATES)}")
-        if page_size < 0 or page_size > 1000:
-            raise InvalidArgument(f"page_size must be between 0 and 1000, got {page_size}")
-        page_size = page_size or 100
-        try:
-            offset = int(page_token) if page_token else 0
-        except ValueError:
-            raise InvalidArgument(f"invalid page_token {page_token!r}") from None
+        page_size, offset = page_bounds(page_size, page_token)
         query, args = "SELECT * FROM jobs WHERE tenant=?", [tenant]
         if state:
             query, args = query + " AND state=?", args + [state]
@@ -136,7 +131,7 @@ class JobStore:
             rows = self._db.execute(query + " ORDER BY rowid LIMIT ? OFFSET ?",
                                     (*args, page_size + 1, offset)).fetchall()
             jobs = [self._job(r) for r in rows[:page_size]]
-        return jobs, str(offset + page_size) if len(rows) > page_size else ""
+        return jobs, next_page_token(rows, page_size, offset)
 
     def next_runnable(self) -> JobInfo | None:
         """The oldest queued or running job of any tenant."""

@@ -30,6 +30,7 @@ import threading
 import uuid
 
 from braindecode._io import fsync_dir
+from braindecode._paging import next_page_token, page_bounds
 from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
 
 _SCHEMA = """
@@ -76,22 +77,6 @@ def disk_space_errors():
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an OSError says the disk (or the quota) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def _page(page_size: int, page_token: str) -> tuple:
-    """(page_size, offset) of one listing page; 0 means the default size of 100."""
-    if page_size < 0 or page_size > 1000:
-        raise InvalidArgument(f"page_size must be between 0 and 1000, got {page_size}")
-    try:
-        offset = int(page_token) if page_token else 0
-    except ValueError:
-        raise InvalidArgument(f"invalid page_token {page_token!r}") from None
-    return page_size or 100, offset
-
-
-def _next_page_token(rows: list, page_size: int, offset: int) -> str:
-    """The token of the page after ``rows`` (fetched with ``page_size + 1`` as the limit), or ""."""
-    return str(offset + page_size) if len(rows) > page_size else ""
 
 
 def _now() -> str:
@@ -226,7 +211,7 @@ class Store:
     def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
                         page_size: int = 100, page_token: str = "") -> tuple:
         """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields."""
-        page_size, offset = _page(page_size, page_token)
+        page_size, offset = page_bounds(page_size, page_token)
         clauses, args = ["tenant=?"], [tenant]
         for column, value in (("subject", subject), ("modality", modality), ("task", task)):
             if value:
@@ -236,7 +221,7 @@ class Store:
             rows = self._db.execute(
                 f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
                 "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
-        return [self._recording(r) for r in rows[:page_size]], _next_page_token(rows, page_size, offset)
+        return [self._recording(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
 
     def delete_recording(self, tenant: str, recording_id: str) -> None:
         info = self.get_recording(tenant, recording_id)
@@ -297,9 +282,9 @@ class Store:
     def list_artifacts_page(self, tenant: str, kind: str | None = None, page_size: int = 100,
                             page_token: str = "") -> tuple:
         """(artifacts, next_page_token) ordered by creation, of ``kind`` when given."""
-        page_size, offset = _page(page_size, page_token)
+        page_size, offset = page_bounds(page_size, page_token)
         rows = self._artifact_rows(tenant, kind, page_size + 1, offset)
-        return [self._artifact(r) for r in rows[:page_size]], _next_page_token(rows, page_size, offset)
+        return [self._artifact(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
 
     def _artifact_rows(self, tenant: str, kind: str | None, limit: int, offset: int) -> list:
         query, args = "SELECT * FROM artifacts WHERE tenant=?", [tenant]
