@@ -24,7 +24,7 @@ from braindecode.containers import ActivationSet
 from braindecode.recordings import load_responses
 from braindecode.tensors import from_tensor
 from braindecode.v1 import comparison_pb2
-from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 N_STIMULI, SHAPE, AFFINE = 12, (4, 4, 4), np.diag([2.0, 2.0, 2.0, 1.0])
@@ -48,18 +48,11 @@ def layers():
 
 
 def _write_run(path, order, layers, seed):
-    """A 4-D NIfTI (TR 1 s) whose scan k + 1 is the response to stimulus ``order[k]``."""
-    rng = np.random.default_rng(seed)
+    """A run whose scan k + 1 is the response to stimulus ``order[k]``: half the voxels read the late layer."""
     weights = np.random.default_rng(1)
     inside = layers["late"] @ weights.standard_normal((24, N_VOXELS // 2))
     outside = layers["early"] @ weights.standard_normal((16, N_VOXELS // 2))
-    responses = np.concatenate([inside, outside], axis=1)[order]
-    scans = np.concatenate([np.zeros((1, N_VOXELS)), responses]) + rng.standard_normal((len(order) + 1, N_VOXELS))
-    image = nibabel.Nifti1Image(scans.T.reshape(*SHAPE, -1).astype(np.float32), AFFINE)
-    image.header.set_zooms((2.0, 2.0, 2.0, 1.0))
-    image.header.set_xyzt_units("mm", "sec")
-    nibabel.save(image, path)
-    return path
+    return write_trial_run(path, np.concatenate([inside, outside], axis=1)[order], SHAPE, seed, affine=AFFINE)
 
 
 @pytest.fixture
@@ -70,8 +63,7 @@ def lab(server, client, tmp_path, layers):
         for run in RUNS:
             order = np.random.default_rng(10 * s + run).permutation(N_STIMULI)
             path = _write_run(tmp_path / f"sub-{subject}_run-{run}.nii.gz", order, layers, seed=100 + 10 * s + run)
-            events = [{"onset": k + 1.0, "duration": 0.5, "stimulus_id": IDS[row]} for k, row in enumerate(order)]
-            recordings.append(client.upload(path, subject=subject, run=str(run), events=events).id)
+            recordings.append(client.upload(path, subject=subject, run=str(run), events=trial_events(IDS[order])).id)
     activations = save_activation_set(server.store, "lab-a", ActivationSet(IDS, dict(layers), model="simulated")).id
     return {"recordings": recordings, "activations": activations}
 

@@ -6,7 +6,6 @@ import time
 
 import grpc
 import mne
-import nibabel
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
@@ -22,7 +21,7 @@ from braindecode.errors import InvalidArgument, NotFound
 from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
 from services.decoding import _BatchedRunner, _DecoderCache
-from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 N_DIMS, SHAPE, TRIALS_PER_RUN, N_RUNS = 8, (4, 4, 4), 24, 4
@@ -47,25 +46,16 @@ def world():
 
 
 def _write_run(path, stimulus_rows, world, seed, noise=1.0):
-    """A 4-D NIfTI (TR 1 s) whose scan k + 1 is the brain response to the stimulus of trial k."""
+    """A run whose scan k + 1 is the brain response to the stimulus of trial k."""
     _, layers, weights = world
-    rng = np.random.default_rng(seed)
-    responses = layers["pool"][stimulus_rows] @ weights
-    scans = np.concatenate([np.zeros((1, N_VOXELS)), responses]) + noise * rng.standard_normal(
-        (len(stimulus_rows) + 1, N_VOXELS))
-    image = nibabel.Nifti1Image(scans.T.reshape(*SHAPE, -1).astype(np.float32), np.eye(4))
-    image.header.set_zooms((2.0, 2.0, 2.0, 1.0))
-    image.header.set_xyzt_units("mm", "sec")
-    nibabel.save(image, path)
-    return path
+    return write_trial_run(path, layers["pool"][stimulus_rows] @ weights, SHAPE, seed, noise)
 
 
 def _upload_run(client, tmp_path, world, run: int, subject="01"):
     ids = world[0]
     rows = np.arange(run * TRIALS_PER_RUN, (run + 1) * TRIALS_PER_RUN)
     path = _write_run(tmp_path / f"run-{run}.nii.gz", rows, world, seed=100 + run)
-    events = [{"onset": k + 1.0, "duration": 0.5, "stimulus_id": ids[row]} for k, row in enumerate(rows)]
-    return client.upload(path, subject=subject, run=str(run), events=events)
+    return client.upload(path, subject=subject, run=str(run), events=trial_events(ids[rows]))
 
 
 @pytest.fixture

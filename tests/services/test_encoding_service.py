@@ -18,7 +18,7 @@ from braindecode.containers import ActivationSet
 from braindecode.encoding import load_encoder
 from braindecode.tensors import from_tensor
 from braindecode.v1 import encoding_pb2
-from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 GRID = (8, 8, 8)
@@ -49,25 +49,17 @@ def world():
 
 
 def _write_run(path, rows, world, seed):
-    """A 4-D NIfTI (TR 1 s): baseline 1000 in the block, scan k + 1 the response to trial k."""
+    """A run with baseline 1000 in a block, scan k + 1 the response to trial k."""
     _, layers, weights, _ = world
-    rng = np.random.default_rng(seed)
     block = np.zeros(GRID)
     block[1:7, 1:7, 1:7] = 1000.0
-    responses = np.einsum("td,dxyz->xyzt", layers["pool"][rows], weights)
-    scans = np.concatenate([np.zeros(GRID + (1,)), responses], axis=3)
-    scans += block[..., None] + NOISE * rng.standard_normal(scans.shape)
-    image = nibabel.Nifti1Image(scans.astype(np.float32), AFFINE)
-    image.header.set_xyzt_units("mm", "sec")
-    image.header.set_zooms((2.0, 2.0, 2.5, 1.0))
-    nibabel.save(image, path)
-    return path
+    return write_trial_run(path, layers["pool"][rows] @ weights.reshape(len(weights), -1), GRID, seed, NOISE,
+                           AFFINE, zooms=(2.0, 2.0, 2.5), baseline=block)
 
 
 def _upload_run(client, tmp_path, world, name, rows, seed, subject="01"):
     path = _write_run(tmp_path / f"{name}.nii.gz", rows, world, seed)
-    events = [{"onset": k + 1.0, "duration": 0.5, "stimulus_id": world[0][row]} for k, row in enumerate(rows)]
-    return client.upload(path, subject=subject, run=name, events=events).id
+    return client.upload(path, subject=subject, run=name, events=trial_events(world[0][rows])).id
 
 
 @pytest.fixture
