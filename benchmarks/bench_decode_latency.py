@@ -7,13 +7,15 @@ Setup: a store in a temporary folder with two decoders fitted on random data, 5,
 calls as there are clients and 16 more worker threads than that, so that every open Decode stream
 has a thread. The clients run in this process on one asyncio loop: each has its own channel
 (its own TCP connection) and its own Decode stream, sends one sample, waits for its embedding
-and sends the next; the round trip is timed from the write to the read of the reply. Each run
-warms up first and is time-boxed.
+and sends the next (closed loop, the server saturated); the round trip is timed from the write to
+the read of the reply. A second load sends in bursts: every 100 ms all clients send one sample at
+the same moment. Each run warms up first and is time-boxed.
 
 The same load is run with the server's batching of concurrent callers on (the default: a batch
 waits up to ``MAX_BATCH_DELAY`` for the samples of open streams) and off (``--compare-unbatched``:
-at most one sample per ONNX Runtime run, no wait), and once with a single client. In-process peers: one decoder call on ONNX Runtime and on torch (one thread), for one
-sample and for a batch of 32, best of 200 calls made in turn.
+at most one sample per ONNX Runtime run, no wait), and once with a single client. In-process
+peers: one decoder call on ONNX Runtime and on torch (one thread), for one sample and for a batch
+of 32, best of 200 calls made in turn.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
        [--compare-unbatched]
@@ -50,6 +52,7 @@ from services.decoding import MAX_BATCH_DELAY
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_VOXELS, N_DIMS, N_TRAIN = 5000, 1280, 256
+BURST_PERIOD = 0.1  # seconds between the bursts in which every client sends one sample at once
 TENANT = "bench"
 # The server process: ``braindecode serve`` with the calls a tenant may hold, and the batch limit, from argv.
 SERVER = """
@@ -137,7 +140,7 @@ class _Server:
         self.proc.wait(30)
 
 
-async def _client(target, metadata, decoder_id, sample, warm_until, stop_at, latencies) -> None:
+async def _client(target, metadata, decoder_id, sample, warm_until, stop_at, period, latencies) -> None:
     import grpc
 
     options = [("grpc.use_local_subchannel_pool", 1)]  # a TCP connection of its own
@@ -151,12 +154,15 @@ async def _client(target, metadata, decoder_id, sample, warm_until, stop_at, lat
             if start >= warm_until:
                 latencies.append(end - start)
             request = decoding_pb2.DecodeRequest(samples=request.samples)
+            if period:  # every client sends at the next multiple of ``period``: all at the same moment
+                await asyncio.sleep(period - (time.perf_counter() - warm_until) % period)
         await call.done_writing()
         assert await call.code() == grpc.StatusCode.OK  # the server ends the stream: no cancellation
         assert from_tensor(reply.embeddings).shape == (1, N_DIMS)
 
 
-async def _load(target, api_key, decoder_id, clients: int, warmup: float, seconds: float) -> tuple:
+async def _load(target, api_key, decoder_id, clients: int, warmup: float, seconds: float,
+                period: float = 0.0) -> tuple:
     metadata = (("authorization", f"Bearer {api_key}"),)
     rng = np.random.default_rng(2)
     latencies = []
@@ -164,7 +170,7 @@ async def _load(target, api_key, decoder_id, clients: int, warmup: float, second
     stop_at = warm_until + seconds
     await asyncio.gather(*[
         _client(target, metadata, decoder_id, rng.standard_normal((1, N_VOXELS)).astype(np.float32),
-                warm_until, stop_at, latencies)
+                warm_until, stop_at, period, latencies)
         for _ in range(clients)])
     return np.asarray(latencies), seconds
 
@@ -205,6 +211,9 @@ def main() -> None:
                         stats = _report(f"{name} {mode}, {clients} client(s)", latencies, seconds)
                         print(f"ratio {name} {mode} {clients} client(s) p50 round trip / best in-process "
                               f"onnxruntime 1 sample: {stats['p50'] / (single[name, 1]['onnxruntime'] * 1e3):.2f}x")
+                    latencies, seconds = asyncio.run(_load(server.target, api_key, decoder_id, args.clients,
+                                                           args.warmup, args.seconds, period=BURST_PERIOD))
+                    _report(f"{name} {mode}, {args.clients} client(s) in bursts", latencies, seconds)
             finally:
                 server.stop()
 
