@@ -60,11 +60,12 @@ def plot_layer_roi(rsa: dict, truth: dict, path: pathlib.Path) -> str:
         ceiling = rsa[roi].get("noise_ceiling") or {}
         best = max(rsa[roi]["scores"], key=lambda s: s["score"])
         low, high = best.get("ci_low", best["score"]), best.get("ci_high", best["score"])
-        bars.bar(j, best["score"], color="tab:blue", alpha=0.8)
-        bars.errorbar(j, best["score"], yerr=[[best["score"] - low], [high - best["score"]]], color="k", capsize=4)
-        if ceiling:
+        bars.bar(j, best["score"], width=0.5, color="tab:blue", zorder=2)
+        bars.errorbar(j, best["score"], yerr=[[best["score"] - low], [high - best["score"]]], color="k", capsize=4,
+                      zorder=3)
+        if ceiling:  # behind the bar, wider than it
             bars.fill_between([j - 0.4, j + 0.4], ceiling.get("lower", 0), ceiling.get("upper", 0),
-                              color="grey", alpha=0.35, label="noise ceiling" if j == 0 else None)
+                              color="lightgrey", zorder=1, label="noise ceiling" if j == 0 else None)
     bars.set_xticks(range(len(rois)), rois)
     bars.axhline(0, color="k", lw=0.8)
     bars.set_ylabel("best layer's RSA (95% CI)")
@@ -129,18 +130,23 @@ def plot_eeg(eeg: dict, path: pathlib.Path) -> str:
     return _save(fig, path)
 
 
-def plot_reconstructions(recon: dict, path: pathlib.Path) -> str:
-    """Held-out stimuli (top) next to their reconstructions from decoded fMRI (bottom)."""
+def plot_reconstructions(recon: dict, path: pathlib.Path, per_row: int = 6) -> str:
+    """Held-out stimuli above their reconstructions from decoded fMRI, ``per_row`` pairs to a row."""
     n = len(recon["ids"])
-    fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.2), squeeze=False)
+    n_rows, n_cols = -(-n // per_row), min(n, per_row)
+    fig, axes = plt.subplots(2 * n_rows, n_cols, figsize=(1.6 * n_cols + 1.2, 3.6 * n_rows), squeeze=False,
+                             gridspec_kw={"hspace": 0.3})
+    for ax in axes.ravel():
+        ax.axis("off")
     for i in range(n):
-        axes[0, i].imshow(recon["originals"][i])
-        axes[1, i].imshow(recon["images"][i])
-        axes[0, i].set_title(recon["ids"][i], fontsize=8)
-        for row in (0, 1):
-            axes[row, i].axis("off")
-    axes[0, 0].text(-0.1, 0.5, "seen", transform=axes[0, 0].transAxes, ha="right", va="center")
-    axes[1, 0].text(-0.1, 0.5, "reconstructed", transform=axes[1, 0].transAxes, ha="right", va="center")
+        seen, reconstructed = axes[2 * (i // per_row), i % per_row], axes[2 * (i // per_row) + 1, i % per_row]
+        seen.imshow(recon["originals"][i])
+        seen.set_title(recon["ids"][i], fontsize=9)
+        reconstructed.imshow(recon["images"][i])
+    for row in range(n_rows):
+        for offset, label in enumerate(("seen", "reconstructed")):
+            axes[2 * row + offset, 0].text(-0.08, 0.5, label, transform=axes[2 * row + offset, 0].transAxes,
+                                           ha="right", va="center")
     return _save(fig, path)
 
 
