@@ -222,7 +222,6 @@ the test trials with their repeats averaged. MindEye protocol, top-1 among {r['n
     return out
 
 
-
 #: Appended to a copy of the page: once everything has loaded, it writes the page height and the state of
 #: every image into the DOM as JSON, which ``chromium --dump-dom`` prints.
 _PROBE = """<script>
@@ -248,6 +247,8 @@ def _chromium(chromium: str, args: list, profile: str, timeout: float) -> str:
     except FileNotFoundError:
         raise FailedPrecondition(f"{chromium!r} not found: install Chromium (Debian: apt-get install chromium)"
                                  ) from None
+    except subprocess.TimeoutExpired:
+        raise FailedPrecondition(f"{chromium} took longer than {timeout} s") from None
     if done.returncode != 0:
         raise FailedPrecondition(f"{chromium} exited with {done.returncode}: {done.stderr[-2000:]}")
     return done.stdout

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from braindecode.demo import DemoConfig, run_demo
+from braindecode.errors import FailedPrecondition
 from braindecode.report import FIGURES, render_report
 
 #: "Far above chance": MindEye top-1 of the small run at least this many times chance (it reached 6-10x
@@ -50,8 +51,33 @@ def test_small_demo_recovers_the_ground_truth(small_demo):
     _check_report(out)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="needs Debian's chromium package on PATH (scripts/test.sh installs it in CI)")
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="needs Debian's chromium package on PATH (scripts/test.sh installs it in CI)")
+
+
+@needs_chromium
+def test_render_report_tells_a_missing_figure(tmp_path):
+    Image.new("RGB", (300, 200), "navy").save(tmp_path / "shown.png")
+    (tmp_path / "index.html").write_text('<!doctype html><html><head><title>t</title></head><body><h1>t</h1>'
+                                         '<img src="shown.png" alt="shown"><img src="missing.png" alt="missing">'
+                                         '</body></html>')
+    page = render_report(tmp_path / "index.html", tmp_path / "page.png", width=640)
+    shown, missing = page["images"]
+    assert shown == {"src": "shown.png", "width": 300, "height": 200, "loaded": True}
+    assert missing["src"] == "missing.png" and not missing["loaded"]
+    screenshot = np.asarray(Image.open(tmp_path / "page.png").convert("RGB"))
+    assert screenshot.shape == (page["height"], 640, 3)
+    assert (np.abs(screenshot.astype(int) - [0, 0, 128]).sum(axis=2) < 30).sum() >= 0.9 * 300 * 200  # the navy image
+
+
+def test_render_report_names_a_missing_chromium(tmp_path):
+    (tmp_path / "index.html").write_text("<!doctype html><html><head></head><body></body></html>")
+    with pytest.raises(FailedPrecondition, match="'no-such-chromium' not found"):
+        render_report(tmp_path / "index.html", tmp_path / "page.png", chromium="no-such-chromium")
+
+
+@needs_chromium
 def test_small_demo_report_renders_in_chromium(small_demo, tmp_path):
     out, _ = small_demo
     page = render_report(out / "report" / "index.html", tmp_path / "report.png", width=1280)
