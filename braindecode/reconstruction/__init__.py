@@ -16,7 +16,7 @@ from braindecode.reconstruction._metrics import (
     two_way_identification,
 )
 from braindecode.reconstruction._onnx import OnnxRuntime, default_cache_dir, export_onnx, weights_hash
-from braindecode.reconstruction._pipeline import ReconstructionPipeline
+from braindecode.reconstruction._pipeline import DEFAULT_SAMPLING, ReconstructionPipeline
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import (
@@ -41,6 +41,7 @@ from braindecode.reconstruction._store_glue import (
 __all__ = [
     "DEFAULT_FEATURE_LAYERS",
     "DEFAULT_MODEL_DIR",
+    "DEFAULT_SAMPLING",
     "MAX_STEPS",
     "RECONSTRUCTION_ARTIFACT",
     "SCHEDULERS",

@@ -18,6 +18,8 @@ from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
 
 BACKENDS = ("torch", "onnx")
+#: Sampling settings of a model directory that recommends none (``"sampling"`` in ``model_index.json``).
+DEFAULT_SAMPLING = {"n_steps": 4, "scheduler": "lcm", "guidance_scale": 1.0, "strength": 0.75}
 VAE_CLASSES = {"AutoencoderKL": AutoencoderKL, "AutoencoderTiny": AutoencoderTiny}
 
 
@@ -31,7 +33,9 @@ class ReconstructionPipeline:
     (``class_embed_type="projection"``). Without a VAE the UNet works in pixel
     space. The all-zero embedding is the null condition of classifier-free
     guidance. A :class:`LatentPrior` adds a low-level path: without an init,
-    sampling starts from its coarse latents at ``strength`` (img2img).
+    sampling starts from its coarse latents at ``strength`` (img2img). The
+    ``sampling`` settings a model directory recommends fill in the arguments a
+    caller leaves out.
 
     Parameters
     ----------
@@ -45,9 +49,12 @@ class ReconstructionPipeline:
         Latent-space models only.
     prior : LatentPrior, optional
         Predicts coarse latents from the embeddings (MindEye / Brain-Diffuser low-level path).
+    sampling : dict, optional
+        Recommended ``n_steps``, ``scheduler``, ``guidance_scale`` and ``strength`` (any of them);
+        the others come from :data:`DEFAULT_SAMPLING`.
     """
 
-    def __init__(self, unet, scheduler, projector=None, vae=None, prior=None):
+    def __init__(self, unet, scheduler, projector=None, vae=None, prior=None, sampling=None):
         self.unet = unet.eval()
         self.scheduler = scheduler
         self.projector = projector.eval() if projector is not None else None
@@ -80,6 +87,11 @@ class ReconstructionPipeline:
                 f"prior maps {prior.embedding_dim}-d embeddings to {tuple(prior.values.shape[1:])} latents; the "
                 f"pipeline needs {self.embedding_dim}-d to {(config.in_channels,) + self.latent_size}"
             )
+        unknown = set(sampling or {}) - set(DEFAULT_SAMPLING)
+        if unknown:
+            raise InvalidArgument(f"unknown sampling settings {sorted(unknown)}; use {', '.join(DEFAULT_SAMPLING)}")
+        given = {name: value for name, value in (sampling or {}).items() if value is not None}
+        self.sampling = self.sampling_settings(**(DEFAULT_SAMPLING | given))
         self._runtimes = {}
 
     # ------------------------------------------------------------------ loading
@@ -89,7 +101,9 @@ class ReconstructionPipeline:
 
         The UNet and VAE are diffusers-format folders (``config.json`` plus
         weights), so any local diffusers model directory with a compatible
-        UNet loads; the projector is our safetensors + JSON pair.
+        UNet loads; the projector is our safetensors + JSON pair. The
+        ``"sampling"`` entry of ``model_index.json``, where there is one, holds
+        the recommended sampling settings.
         """
         directory = pathlib.Path(directory)
         for part in ("unet", "scheduler"):
@@ -109,7 +123,9 @@ class ReconstructionPipeline:
                 raise InvalidArgument(f"unsupported VAE class {vae_class!r} in {directory}; use {', '.join(VAE_CLASSES)}")
             vae = VAE_CLASSES[vae_class].from_pretrained(directory / "vae")
         prior = LatentPrior.from_pretrained(directory / "prior") if (directory / "prior").is_dir() else None
-        return cls(unet, scheduler, projector, vae, prior).to(device, dtype)
+        index = directory / "model_index.json"
+        sampling = json.loads(index.read_text()).get("sampling") if index.is_file() else None
+        return cls(unet, scheduler, projector, vae, prior, sampling).to(device, dtype)
 
     def save_pretrained(self, directory) -> None:
         """Write the pipeline in the layout :meth:`from_pretrained` reads."""
@@ -128,7 +144,8 @@ class ReconstructionPipeline:
                  "scheduler": ["diffusers", type(self.scheduler).__name__],
                  "projector": ["braindecode", "ConditionProjector"] if self.projector is not None else None,
                  "vae": ["diffusers", type(self.vae).__name__] if self.vae is not None else None,
-                 "prior": ["braindecode", "LatentPrior"] if self.prior is not None else None}
+                 "prior": ["braindecode", "LatentPrior"] if self.prior is not None else None,
+                 "sampling": self.sampling}
         (directory / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
 
     def to(self, device=None, dtype=None) -> "ReconstructionPipeline":
@@ -208,15 +225,17 @@ class ReconstructionPipeline:
         return [torch.randn(shapes[name], generator=g, dtype=dtype)]
 
     # ------------------------------------------------------------- named steps
-    def check_inputs(self, embeddings, n_steps, scheduler, guidance_scale, strength, init_images, init_latents,
-                     generator) -> tuple:
-        """Validate the arguments of :meth:`__call__`; return embeddings and init as float32 tensors."""
-        emb = np.asarray(embeddings)
-        if emb.ndim != 2 or emb.shape[1] != self.embedding_dim or emb.shape[0] < 1:
-            raise InvalidArgument(f"embeddings must have shape (n, {self.embedding_dim}), got {emb.shape}")
-        if not np.issubdtype(emb.dtype, np.number) or not np.all(np.isfinite(emb)):
-            raise InvalidArgument("embeddings must be finite numbers")
-        n = emb.shape[0]
+    def sampling_settings(self, n_steps=None, scheduler=None, guidance_scale=None, strength=None) -> dict:
+        """The given sampling settings, checked, with the model's recommended ones in place of None.
+
+        Returns
+        -------
+        settings : dict
+            ``n_steps``, ``scheduler``, ``guidance_scale`` and ``strength``.
+        """
+        given = {"n_steps": n_steps, "scheduler": scheduler, "guidance_scale": guidance_scale, "strength": strength}
+        settings = {name: self.sampling[name] if value is None else value for name, value in given.items()}
+        n_steps, scheduler, guidance_scale, strength = settings.values()
         if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or not 1 <= n_steps <= MAX_STEPS:
             raise InvalidArgument(f"n_steps must be an integer in [1, {MAX_STEPS}], got {n_steps!r}")
         if scheduler not in SCHEDULERS:
@@ -225,6 +244,20 @@ class ReconstructionPipeline:
             raise InvalidArgument(f"guidance_scale must be a number >= 1 (1 turns guidance off), got {guidance_scale!r}")
         if not _is_real(strength) or not 0.0 <= strength <= 1.0:
             raise InvalidArgument(f"strength must be a number in [0, 1], got {strength!r}")
+        return {"n_steps": int(n_steps), "scheduler": scheduler, "guidance_scale": float(guidance_scale),
+                "strength": float(strength)}
+
+    def check_inputs(self, embeddings, n_steps, scheduler, guidance_scale, strength, init_images, init_latents,
+                     generator) -> tuple:
+        """Validate the arguments of :meth:`__call__` (None: the recommended setting); return embeddings and
+        init as float32 tensors."""
+        emb = np.asarray(embeddings)
+        if emb.ndim != 2 or emb.shape[1] != self.embedding_dim or emb.shape[0] < 1:
+            raise InvalidArgument(f"embeddings must have shape (n, {self.embedding_dim}), got {emb.shape}")
+        if not np.issubdtype(emb.dtype, np.number) or not np.all(np.isfinite(emb)):
+            raise InvalidArgument("embeddings must be finite numbers")
+        n = emb.shape[0]
+        self.sampling_settings(n_steps, scheduler, guidance_scale, strength)
         if init_images is not None and init_latents is not None:
             raise InvalidArgument("give init_images or init_latents, not both")
         if isinstance(generator, list) and len(generator) != n:
@@ -264,19 +297,23 @@ class ReconstructionPipeline:
         images = runtime.run("vae_decoder", latents) if self.vae is not None else latents
         return (images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy().astype(np.float32)
 
-    def __call__(self, embeddings, n_steps: int = 4, scheduler: str = "lcm", guidance_scale: float = 1.0,
-                 generator=None, init_images=None, init_latents=None, strength: float = 0.75,
-                 backend: str = "torch", progress=None, output_type: str = "uint8", **runtime_options):
+    def __call__(self, embeddings, n_steps: int | None = None, scheduler: str | None = None,
+                 guidance_scale: float | None = None, generator=None, init_images=None, init_latents=None,
+                 strength: float | None = None, backend: str = "torch", progress=None, output_type: str = "uint8",
+                 **runtime_options):
         """Generate one image per embedding.
+
+        ``n_steps``, ``scheduler``, ``guidance_scale`` and ``strength`` left at None take the
+        model's recommended values (:attr:`sampling`).
 
         Parameters
         ----------
         embeddings : array of shape (n, d)
             Decoded (or true) image embeddings; they replace a text prompt.
-        n_steps : int
+        n_steps : int, optional
             Denoising steps, 1 to 8.
-        scheduler : {"lcm", "ddim", "euler"}
-        guidance_scale : float
+        scheduler : {"lcm", "ddim", "euler"}, optional
+        guidance_scale : float, optional
             Classifier-free guidance against the zero embedding; 1 turns it off.
         generator : torch.Generator or list of n torch.Generator, optional
             One generator per image makes each image independent of its batch.
@@ -284,7 +321,7 @@ class ReconstructionPipeline:
             Coarse images to start from (uint8, or float in [0, 1]) -- img2img.
         init_latents : array of shape (n, c, h, w), optional
             Or start from predicted latents (the UNet's input space).
-        strength : float in [0, 1]
+        strength : float in [0, 1], optional
             With an init, or a latent prior: the noise level to start from (0 returns the init,
             1 starts from pure noise).
         backend : {"torch", "onnx"}
@@ -301,6 +338,8 @@ class ReconstructionPipeline:
         """
         emb, init = self.check_inputs(embeddings, n_steps, scheduler, guidance_scale, strength, init_images,
                                       init_latents, generator)
+        n_steps, scheduler, guidance_scale, strength = self.sampling_settings(
+            n_steps, scheduler, guidance_scale, strength).values()
         if output_type not in ("uint8", "float"):
             raise InvalidArgument(f"output_type must be 'uint8' or 'float', got {output_type!r}")
         runtime = self.runtime(backend, **runtime_options)

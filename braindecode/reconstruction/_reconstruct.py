@@ -63,9 +63,10 @@ def load_pipeline(model=None, device=None) -> ReconstructionPipeline:
     return _load(str(directory), str(torch.device(device or "cpu")))
 
 
-def reconstruct_requests(requests, model=None, n_steps: int = 4, guidance: float = 1.0, strength: float = 0.75,
-                         scheduler: str = "lcm", backend: str = "torch", device=None, progress=None,
-                         max_batch: int = 64, max_bytes: int | None = None, **runtime_options) -> list:
+def reconstruct_requests(requests, model=None, n_steps: int | None = None, guidance: float | None = None,
+                         strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
+                         device=None, progress=None, max_batch: int = 64, max_bytes: int | None = None,
+                         **runtime_options) -> list:
     """Generate several requests together, in batches of at most ``max_batch`` images.
 
     Requests with and without ``init_images`` go in separate batches; a request
@@ -77,6 +78,7 @@ def reconstruct_requests(requests, model=None, n_steps: int = 4, guidance: float
         uint8 images per request, in request order.
     """
     pipeline = load_pipeline(model, device)
+    n_steps, scheduler, guidance, strength = pipeline.sampling_settings(n_steps, scheduler, guidance, strength).values()
     requests = list(requests)
     embeddings = [np.asarray(r.embeddings) for r in requests]
     for i, emb in enumerate(embeddings):
@@ -123,10 +125,15 @@ def _fits(pipeline, batch_size, guidance, max_batch, max_bytes) -> bool:
     return True
 
 
-def reconstruct(embeddings, model=None, n_steps: int = 4, seed: int = 0, guidance: float = 1.0, init_images=None,
-                strength: float = 0.75, scheduler: str = "lcm", backend: str = "torch", device=None, progress=None,
-                max_batch: int = 64, max_bytes: int | None = None, **runtime_options) -> np.ndarray:
+def reconstruct(embeddings, model=None, n_steps: int | None = None, seed: int = 0, guidance: float | None = None,
+                init_images=None, strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
+                device=None, progress=None, max_batch: int = 64, max_bytes: int | None = None,
+                **runtime_options) -> np.ndarray:
     """Reconstruct one image per embedding.
+
+    ``n_steps``, ``guidance``, ``strength`` and ``scheduler`` left at None take the settings
+    the model recommends (``"sampling"`` in its ``model_index.json``; the shipped model's are
+    stated in its model card).
 
     Parameters
     ----------
@@ -134,17 +141,18 @@ def reconstruct(embeddings, model=None, n_steps: int = 4, seed: int = 0, guidanc
         Decoded image embeddings (for the default model: EfficientNet-Lite0 ``pool``, d = 1280).
     model : path or ReconstructionPipeline, optional
         A pipeline directory (see :meth:`ReconstructionPipeline.from_pretrained`); default the shipped model.
-    n_steps : int
+    n_steps : int, optional
         Denoising steps, 1 to 8.
     seed : int
         Image ``k`` uses the noise stream ``(seed, k)``.
-    guidance : float
+    guidance : float, optional
         Classifier-free guidance scale (>= 1; 1 is off).
     init_images : array of shape (n, H, W, 3), optional
         Predicted coarse images to start from (uint8, or float in [0, 1]).
-    strength : float in [0, 1]
-        Noise level to start img2img from; ignored without ``init_images``.
-    scheduler : {"lcm", "ddim", "euler"}
+    strength : float in [0, 1], optional
+        Noise level to start img2img from: from ``init_images``, else from the coarse latents of
+        the model's latent prior when it has one (1 starts from pure noise); ignored otherwise.
+    scheduler : {"lcm", "ddim", "euler"}, optional
     backend : {"torch", "onnx"}
     device : str, optional
         "cpu" or "cuda[:N]" (default: a given pipeline's device, else "cpu"); on CUDA the ONNX

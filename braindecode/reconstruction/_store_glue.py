@@ -119,14 +119,14 @@ def decode_recordings(store, tenant: str, recording_ids, preprocessing: dict, de
     return decoder.predict(responses.data), responses.stimulus_ids
 
 
-def check_reconstruction(pipeline, request, n_steps: int = 4, guidance: float = 1.0, strength: float = 0.75,
-                         scheduler: str = "lcm", backend: str = "torch", max_batch: int = 64,
-                         max_bytes: int | None = None) -> int:
+def check_reconstruction(pipeline, request, n_steps: int | None = None, guidance: float | None = None,
+                         strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
+                         max_batch: int = 64, max_bytes: int | None = None) -> int:
     """Check one request's arguments and bounds alone, before it is batched with others.
 
     Raises ``InvalidArgument`` as ``reconstruct`` would and ``ResourceExhausted`` when the
     request alone exceeds ``max_batch`` or ``max_bytes``, so that a bad request never fails
-    the batch it would have joined.
+    the batch it would have joined. Settings left at None are the pipeline's recommended ones.
 
     Returns
     -------
@@ -138,6 +138,7 @@ def check_reconstruction(pipeline, request, n_steps: int = 4, guidance: float = 
     pipeline.check_inputs(request.embeddings, n_steps, scheduler, guidance, strength, request.init_images, None,
                           None)
     seed_generators(request.seed, 0)
+    guidance = pipeline.sampling_settings(guidance_scale=guidance)["guidance_scale"]
     return check_memory(pipeline, len(request.embeddings), guidance, max_batch, max_bytes)
 
 

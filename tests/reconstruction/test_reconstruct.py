@@ -1,4 +1,5 @@
 import io
+import json
 
 import numpy as np
 import pytest
@@ -6,8 +7,11 @@ from PIL import Image
 
 from braindecode.errors import InvalidArgument, ResourceExhausted
 from braindecode.reconstruction import (
+    DEFAULT_SAMPLING,
+    ReconstructionPipeline,
     ReconstructionRequest,
     check_memory,
+    check_reconstruction,
     encode_png,
     estimate_memory_bytes,
     reconstruct,
@@ -23,6 +27,36 @@ def test_reconstruct_from_a_model_directory(tiny_dir, embeddings):
     assert np.array_equal(images, reconstruct(embeddings, tiny_dir, n_steps=3, seed=5, guidance=2.0))
     assert not np.array_equal(images, reconstruct(embeddings, tiny_dir, n_steps=3, seed=6, guidance=2.0))
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_model_directory_recommends_the_sampling_settings(make_tiny, tmp_path, embeddings):
+    pipe = make_tiny(prior=True)
+    recommended = {"n_steps": 2, "scheduler": "ddim", "guidance_scale": 2.0, "strength": 0.5}
+    ReconstructionPipeline(pipe.unet, pipe.scheduler, pipe.projector, pipe.vae, pipe.prior,
+                           sampling=recommended).save_pretrained(tmp_path)
+    loaded = ReconstructionPipeline.from_pretrained(tmp_path)
+    assert loaded.sampling == recommended
+    calls = []
+    images = reconstruct(embeddings, tmp_path, seed=1, progress=lambda done, total: calls.append(total))
+    explicit = reconstruct(embeddings, tmp_path, seed=1, n_steps=2, scheduler="ddim", guidance=2.0, strength=0.5)
+    assert np.array_equal(images, explicit) and set(calls) == {2}
+    assert not np.array_equal(images, reconstruct(embeddings, tmp_path, seed=1, strength=1.0))
+    request = ReconstructionRequest(embeddings)
+    assert check_reconstruction(loaded, request) == estimate_memory_bytes(loaded, 3, guidance_scale=2.0)
+
+
+def test_sampling_settings_default_and_checks(make_tiny, tmp_path):
+    pipe = make_tiny()
+    assert pipe.sampling == DEFAULT_SAMPLING
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    (tmp_path / "model_index.json").write_text(json.dumps({k: v for k, v in index.items() if k != "sampling"}))
+    assert ReconstructionPipeline.from_pretrained(tmp_path).sampling == DEFAULT_SAMPLING
+    assert pipe.sampling_settings(strength=0.25) == DEFAULT_SAMPLING | {"strength": 0.25}
+    with pytest.raises(InvalidArgument, match="unknown sampling settings"):
+        ReconstructionPipeline(pipe.unet, pipe.scheduler, pipe.projector, pipe.vae, sampling={"steps": 2})
+    with pytest.raises(InvalidArgument, match="strength"):
+        ReconstructionPipeline(pipe.unet, pipe.scheduler, pipe.projector, pipe.vae, sampling={"strength": 2.0})
 
 
 def test_requests_batched_together_match_requests_alone(pipeline, embeddings):
