@@ -5,6 +5,7 @@ import pytest
 
 from braindecode.reconstruction import (
     DEFAULT_MODEL_DIR,
+    feature_identification,
     load_pipeline,
     reconstruct,
     seed_generators,
@@ -21,6 +22,14 @@ def test_default_model_ships_small_with_its_card_and_record():
             "vae/config.json", "projector/config.json", "scheduler/scheduler_config.json"} <= names
     record = json.loads((DEFAULT_MODEL_DIR / "training.json").read_text())
     assert record["embedding"] == "efficientnet-lite0/pool" and record["n_test"] == 100
+
+
+def test_default_model_recommends_the_settings_it_was_evaluated_with():
+    from braindecode.reconstruction.train_default import SAMPLING
+
+    pipeline = load_pipeline()
+    assert pipeline.sampling == SAMPLING and pipeline.prior is not None
+    assert not pipeline.scheduler.config.clip_sample  # latents are not bounded to [-1, 1]
 
 
 def test_default_model_reconstructs_64_pixel_images():
@@ -44,11 +53,23 @@ def held_out():
     return _resize(test, 64), np.asarray(embeddings, dtype=np.float32), network
 
 
+def test_held_out_identification_beats_chance(held_out):
+    images, embeddings, network = held_out
+    recon = reconstruct(embeddings, seed=0, max_batch=len(embeddings))
+    shuffled = reconstruct(embeddings[np.random.default_rng(0).permutation(len(embeddings))], seed=0,
+                           max_batch=len(embeddings))
+    layers = {"stage2": "none", "stage4": "none", "pool": "avg"}
+    scores = {k: v.mean() for k, v in feature_identification(recon, images, model=network, layers=layers).items()}
+    baseline = {k: v.mean() for k, v in feature_identification(shuffled, images, model=network, layers=layers).items()}
+    assert scores["pool"] >= 0.7 and scores["stage4"] >= 0.6 and scores["stage2"] >= 0.58
+    assert all(scores[k] >= baseline[k] + 0.05 and baseline[k] < 0.56 for k in layers)
+
+
 @pytest.mark.slow
 def test_default_model_onnx_matches_torch(held_out, tmp_path):
     _, embeddings, _ = held_out
     pipeline = load_pipeline()
-    kwargs = dict(n_steps=4, scheduler="lcm", guidance_scale=2.0, output_type="float")
+    kwargs = dict(n_steps=4, scheduler="lcm", guidance_scale=2.0, strength=0.5, output_type="float")
     expected = pipeline(embeddings[:8], generator=seed_generators(0, 8), **kwargs)
     got = pipeline(embeddings[:8], generator=seed_generators(0, 8), backend="onnx", cache_dir=tmp_path, **kwargs)
     np.testing.assert_allclose(got, expected, atol=1e-3)
