@@ -79,3 +79,24 @@ def test_pipeline_rejects_a_mismatched_prior(make_tiny):
     with pytest.raises(InvalidArgument, match="prior maps"):
         ReconstructionPipeline(pipe.unet, pipe.scheduler, pipe.projector, None,
                                LatentPrior(torch.randn(4, 12), torch.randn(4, 4, 16, 16)))
+
+
+def test_overlapping_crops_share_pixels_of_one_photograph():
+    from braindecode.reconstruction.train_default import overlapping_crops
+
+    boxes = [(0, 0, 10, 10), (5, 5, 15, 15), (10, 0, 20, 10), (0, 0, 10, 10)]  # (top, left, bottom, right)
+    expected = [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]]  # edges touching do not overlap
+    np.testing.assert_array_equal(overlapping_crops(["a", "a", "a", "b"], boxes), np.array(expected, bool))
+
+
+def test_fit_prior_chooses_the_temperature_that_identifies_left_out_latents():
+    from braindecode.reconstruction.train_default import fit_prior
+
+    g = torch.Generator().manual_seed(0)
+    centres, patterns = torch.randn(4, 12, generator=g), torch.randn(4, 3, 4, 4, generator=g)
+    cluster = torch.arange(16) % 4
+    embeddings = centres[cluster] + 0.1 * torch.randn(16, 12, generator=g)
+    latents = patterns[cluster] + 0.1 * torch.randn(16, 3, 4, 4, generator=g)
+    messages = []
+    prior = fit_prior(embeddings, latents, np.eye(16, dtype=bool), temperatures=(1e3, 0.05), progress=messages.append)
+    assert prior.temperature == 0.05 and "using 0.05" in messages[0]  # the mean of all latents identifies none
