@@ -199,14 +199,15 @@ class Client:
 
     # -- reconstruction ---------------------------------------------------------------
     def reconstruct(self, embeddings=None, ids=None, recording_ids=(), preprocessing: dict | None = None,
-                    decoder_id: str = "", average_repeats: bool = True, n_steps: int = 4, seed: int = 0,
-                    guidance: float = 1.0, scheduler: str = "lcm", backend: str = "torch", init_images=None,
-                    strength: float = 0.75, on_progress=None) -> tuple:
+                    decoder_id: str = "", average_repeats: bool = True, n_steps: int | None = None, seed: int = 0,
+                    guidance: float | None = None, scheduler: str | None = None, backend: str = "torch",
+                    init_images=None, strength: float | None = None, on_progress=None) -> tuple:
         """Reconstruct images from ``embeddings`` (n, d) named by ``ids``, or from stored recordings
         preprocessed with ``preprocessing`` and decoded by ``decoder_id`` (named by stimulus id).
 
-        ``init_images`` (n, H, W, 3) uint8 start img2img at ``strength``; ``on_progress(common_pb2.Progress)``
-        is called for each progress message streamed back.
+        Sampling settings left at None (``n_steps``, ``guidance``, ``scheduler``, ``strength``) are the
+        model's recommended ones. ``init_images`` (n, H, W, 3) uint8 start img2img at ``strength``;
+        ``on_progress(common_pb2.Progress)`` is called for each progress message streamed back.
 
         Returns
         -------
@@ -221,8 +222,8 @@ class Client:
             embeddings=None if embeddings is None else tensors.to_tensor(np.asarray(embeddings, dtype=np.float32)),
             ids=[] if ids is None else [str(i) for i in ids], recording_ids=list(recording_ids),
             preprocessing_json=json.dumps(preprocessing) if preprocessing else "", decoder_id=decoder_id,
-            average_repeats=average_repeats, n_steps=n_steps, seed=seed, guidance=guidance, scheduler=scheduler,
-            backend=backend, strength=strength,
+            average_repeats=average_repeats, n_steps=n_steps or 0, seed=seed, guidance=guidance,
+            scheduler=scheduler or "", backend=backend, strength=strength,
             init_images=None if init_images is None else tensors.to_tensor(np.asarray(init_images)))
         images, reconstruction_id = [], ""
         for event in self.reconstruction.Reconstruct(request, metadata=self.metadata, timeout=self.timeout):

@@ -122,9 +122,10 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
     @grpc_errors
     def Reconstruct(self, request, context):
         tenant = current_tenant()
-        key = (request.n_steps, request.guidance if request.HasField("guidance") else 1.0,
-               request.strength if request.HasField("strength") else 0.75, request.scheduler or "lcm",
-               request.backend or "torch")
+        sampling = {"n_steps": request.n_steps or None, "scheduler": request.scheduler or None,  # None: the model's
+                    "guidance_scale": request.guidance if request.HasField("guidance") else None,
+                    "strength": request.strength if request.HasField("strength") else None}
+        backend = request.backend or "torch"
         from_embeddings = request.HasField("embeddings")
         if from_embeddings == bool(request.recording_ids):
             raise InvalidArgument("give either embeddings or recording_ids with a decoder_id (exactly one of the two)")
@@ -134,13 +135,15 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
             raise InvalidArgument("ids go with embeddings; decoded trials are named by their stimulus ids")
         preprocessing = None if from_embeddings else _preprocessing(request.preprocessing_json)
         init = tensors.from_tensor(request.init_images) if request.HasField("init_images") else None
-        n_steps, guidance, strength, scheduler, backend = key
-        provenance = {"model": self.settings.model_name, "n_steps": n_steps, "seed": request.seed,
-                      "guidance": guidance, "scheduler": scheduler, "backend": backend,
-                      "img2img": init is not None, "strength": strength if init is not None else None}
 
         def reconstruct_and_store(progress):
             pipeline = self.settings.pipeline()
+            settings = pipeline.sampling_settings(**sampling)
+            n_steps, scheduler, guidance, strength = settings.values()
+            key = (n_steps, guidance, strength, scheduler, backend)
+            provenance = {"model": self.settings.model_name, "n_steps": n_steps, "seed": request.seed,
+                          "guidance": guidance, "scheduler": scheduler, "backend": backend,
+                          "img2img": init is not None, "strength": strength}
             if from_embeddings:
                 embeddings = tensors.from_tensor(request.embeddings)
                 provenance["source"] = "embeddings"

@@ -21,6 +21,7 @@ from braindecode.decoding import RidgeDecoder, load_decoder, save_decoder_artifa
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
     RECONSTRUCTION_ARTIFACT,
+    DEFAULT_SAMPLING,
     ConditionProjector,
     ReconstructionPipeline,
     ReconstructionRequest,
@@ -188,6 +189,10 @@ def test_reconstruct_a_decoded_recording(server, client, lab, model_dir):
     assert [p.stage for p in progress][:2] == ["decode", "decode"]
     provenance = server.store.get_artifact("lab-a", artifact_id, RECONSTRUCTION_ARTIFACT).provenance
     assert (provenance["decoder_id"], provenance["recordings"], provenance["seed"]) == (lab["decoder"], lab["runs"], 2)
+    # settings left unset are the model's recommendation (this model recommends none: the defaults)
+    assert {k: provenance[k] for k in ("n_steps", "scheduler", "guidance", "strength")} == {
+        "n_steps": 1, "scheduler": DEFAULT_SAMPLING["scheduler"], "guidance": DEFAULT_SAMPLING["guidance_scale"],
+        "strength": DEFAULT_SAMPLING["strength"]}
 
     every_trial, _ = client.reconstruct(recording_ids=lab["runs"], preprocessing=FMRI_SPEC,
                                         decoder_id=lab["decoder"], average_repeats=False, n_steps=1)
@@ -274,7 +279,7 @@ def test_bad_input(server, client, lab):
     source = {"recording_ids": lab["runs"], "preprocessing": FMRI_SPEC}
     bad = [
         (dict(embeddings=_embeddings(2)[:, :12]), "shape (n, 1280)"),
-        (dict(embeddings=_embeddings(2), n_steps=0), "n_steps"),
+        (dict(embeddings=_embeddings(2), n_steps=-1), "n_steps"),
         (dict(embeddings=_embeddings(2), n_steps=9), "n_steps"),
         (dict(embeddings=_embeddings(2), strength=1.5), "strength"),
         (dict(embeddings=_embeddings(2), strength=-0.1), "strength"),
