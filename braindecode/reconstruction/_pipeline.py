@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
 import pathlib
@@ -21,6 +22,17 @@ BACKENDS = ("torch", "onnx")
 #: Sampling settings of a model directory that recommends none (``"sampling"`` in ``model_index.json``).
 DEFAULT_SAMPLING = {"n_steps": 4, "scheduler": "lcm", "guidance_scale": 1.0, "strength": 0.75}
 VAE_CLASSES = {"AutoencoderKL": AutoencoderKL, "AutoencoderTiny": AutoencoderTiny}
+
+
+@contextlib.contextmanager
+def _diffusers_errors_only():
+    """diffusers logs errors only inside the context."""
+    level = diffusers.utils.logging.get_verbosity()
+    diffusers.utils.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers.utils.logging.set_verbosity(level)
 
 
 class ReconstructionPipeline:
@@ -109,23 +121,26 @@ class ReconstructionPipeline:
         for part in ("unet", "scheduler"):
             if not (directory / part).is_dir():
                 raise NotFound(f"{directory} is not a reconstruction model: no {part}/ folder")
-        unet = UNet2DConditionModel.from_pretrained(directory / "unet")
-        scheduler_config = json.loads((directory / "scheduler" / "scheduler_config.json").read_text())
-        scheduler_cls = getattr(diffusers, scheduler_config.get("_class_name", ""), None)
-        if not (isinstance(scheduler_cls, type) and issubclass(scheduler_cls, diffusers.SchedulerMixin)):
-            raise InvalidArgument(f"unknown scheduler class {scheduler_config.get('_class_name')!r} in {directory}")
-        scheduler = scheduler_cls.from_config(scheduler_config)
-        projector = ConditionProjector.from_pretrained(directory / "projector") if (directory / "projector").is_dir() else None
-        vae = None
-        if (directory / "vae").is_dir():
-            vae_class = json.loads((directory / "vae" / "config.json").read_text()).get("_class_name")
-            if vae_class not in VAE_CLASSES:
-                raise InvalidArgument(f"unsupported VAE class {vae_class!r} in {directory}; use {', '.join(VAE_CLASSES)}")
-            vae = VAE_CLASSES[vae_class].from_pretrained(directory / "vae")
-        prior = LatentPrior.from_pretrained(directory / "prior") if (directory / "prior").is_dir() else None
-        index = directory / "model_index.json"
-        sampling = json.loads(index.read_text()).get("sampling") if index.is_file() else None
-        return cls(unet, scheduler, projector, vae, prior, sampling).to(device, dtype)
+        with _diffusers_errors_only():  # not its notices (accelerate missing, dtype casts)
+            unet = UNet2DConditionModel.from_pretrained(directory / "unet")
+            scheduler_config = json.loads((directory / "scheduler" / "scheduler_config.json").read_text())
+            scheduler_cls = getattr(diffusers, scheduler_config.get("_class_name", ""), None)
+            if not (isinstance(scheduler_cls, type) and issubclass(scheduler_cls, diffusers.SchedulerMixin)):
+                raise InvalidArgument(f"unknown scheduler class {scheduler_config.get('_class_name')!r} in {directory}")
+            scheduler = scheduler_cls.from_config(scheduler_config)
+            projector = (ConditionProjector.from_pretrained(directory / "projector")
+                         if (directory / "projector").is_dir() else None)
+            vae = None
+            if (directory / "vae").is_dir():
+                vae_class = json.loads((directory / "vae" / "config.json").read_text()).get("_class_name")
+                if vae_class not in VAE_CLASSES:
+                    raise InvalidArgument(f"unsupported VAE class {vae_class!r} in {directory}; "
+                                          f"use {', '.join(VAE_CLASSES)}")
+                vae = VAE_CLASSES[vae_class].from_pretrained(directory / "vae")
+            prior = LatentPrior.from_pretrained(directory / "prior") if (directory / "prior").is_dir() else None
+            index = directory / "model_index.json"
+            sampling = json.loads(index.read_text()).get("sampling") if index.is_file() else None
+            return cls(unet, scheduler, projector, vae, prior, sampling).to(device, dtype)
 
     def save_pretrained(self, directory) -> None:
         """Write the pipeline in the layout :meth:`from_pretrained` reads."""
