@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import pathlib
-
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from braindecode.errors import InvalidArgument, NotFound
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+from braindecode.errors import InvalidArgument
+from braindecode.reconstruction._module_files import read_module, save_module
 
 
 class LatentPrior(nn.Module):
@@ -70,20 +64,12 @@ class LatentPrior(nn.Module):
 
     def save_pretrained(self, directory) -> None:
         """Write ``config.json`` and ``model.safetensors`` (reference embeddings and latents) into ``directory``."""
-        directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_NAME).write_text(json.dumps(self.config, indent=2) + "\n")
-        save_file({k: v.detach().to("cpu", torch.float32).contiguous() for k, v in self.state_dict().items()},
-                  directory / WEIGHTS_NAME)
+        save_module(self, self.config, directory)
 
     @classmethod
     def from_pretrained(cls, directory) -> "LatentPrior":
         """Load a prior written by :meth:`save_pretrained`."""
-        directory = pathlib.Path(directory)
-        if not (directory / CONFIG_NAME).is_file() or not (directory / WEIGHTS_NAME).is_file():
-            raise NotFound(f"no latent prior ({CONFIG_NAME} + {WEIGHTS_NAME}) in {directory}")
-        config = json.loads((directory / CONFIG_NAME).read_text())
-        state = load_file(directory / WEIGHTS_NAME)
+        config, state = read_module(directory, "latent prior")
         prior = cls(torch.zeros(2, config["embedding_dim"]), torch.zeros([2] + config["latent_shape"]),
                     config["temperature"])
         for name in ("keys", "values"):

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import pathlib
-
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from braindecode.errors import InvalidArgument, NotFound
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+from braindecode.errors import InvalidArgument
+from braindecode.reconstruction._module_files import read_module, save_module
 
 
 class ConditionProjector(nn.Module):
@@ -58,19 +52,12 @@ class ConditionProjector(nn.Module):
 
     def save_pretrained(self, directory) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
-        directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_NAME).write_text(json.dumps(self.config, indent=2) + "\n")
-        state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, directory / WEIGHTS_NAME)
+        save_module(self, self.config, directory)
 
     @classmethod
     def from_pretrained(cls, directory) -> "ConditionProjector":
         """Load a projector written by :meth:`save_pretrained`."""
-        directory = pathlib.Path(directory)
-        if not (directory / CONFIG_NAME).is_file() or not (directory / WEIGHTS_NAME).is_file():
-            raise NotFound(f"no condition projector ({CONFIG_NAME} + {WEIGHTS_NAME}) in {directory}")
-        config = json.loads((directory / CONFIG_NAME).read_text())
+        config, state = read_module(directory, "condition projector")
         projector = cls(**config)
-        projector.load_state_dict(load_file(directory / WEIGHTS_NAME))
+        projector.load_state_dict(state)
         return projector.eval()
