@@ -13,25 +13,20 @@ import threading
 import grpc
 
 from braindecode.auth import KeyStore
-from services._tenancy import reset_tenant, set_tenant
+from services._sync_handlers import handler_like, method_of
+from services._tenancy import set_tenant
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 
 
 def _denial_handler(handler, code, message):
     """A handler of the same streaming shape as ``handler`` that only aborts."""
-    def abort(request_or_iterator, context):
-        context.abort(code, message)
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(abort)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(abort)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(abort)
-    return grpc.unary_unary_rpc_method_handler(abort)
+    async def abort(request_or_iterator, context):
+        await context.abort(code, message)
+    return handler_like(handler, abort)
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, keys: KeyStore, max_concurrent_calls: int):
         self.keys, self.max_calls = keys, max_concurrent_calls
         self._active = collections.Counter()
@@ -43,8 +38,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 return self.keys.authenticate(value[len("Bearer "):].strip())
         return None
 
-    def intercept_service(self, continuation, details):
-        handler = continuation(details)
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
         if handler is None or details.method.startswith(OPEN_PREFIXES):
             return handler
         tenant = self._tenant(details.invocation_metadata)
@@ -53,7 +48,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                                    "missing, unknown or revoked API key (send 'authorization: Bearer <key>')")
         return self._bind(handler, tenant)
 
-    def _enter(self, tenant, context) -> bool:
+    def _enter(self, tenant) -> bool:
         with self._lock:
             if self._active[tenant] >= self.max_calls:
                 return False
@@ -65,36 +60,33 @@ class AuthInterceptor(grpc.ServerInterceptor):
             self._active[tenant] -= 1
 
     def _bind(self, handler, tenant):
+        """``handler`` (async, see services/_sync_handlers.py) acting for ``tenant``, within its call limit.
+
+        The tenant is set in the call's own context (each call runs in a task of its own), so it
+        needs no reset: the context ends with the call.
+        """
         too_many = (grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"tenant {tenant} already has {self.max_calls} calls in flight")
+        inner = method_of(handler)
 
         if handler.response_streaming:
-            def behaviour(request, context, inner):
-                if not self._enter(tenant, context):
-                    context.abort(*too_many)
-                token = set_tenant(tenant)
+            async def behaviour(request, context):
+                if not self._enter(tenant):
+                    await context.abort(*too_many)
+                set_tenant(tenant)
                 try:
-                    yield from inner(request, context)
+                    async for response in inner(request, context):
+                        yield response
                 finally:
-                    reset_tenant(token)
                     self._leave(tenant)
         else:
-            def behaviour(request, context, inner):
-                if not self._enter(tenant, context):
-                    context.abort(*too_many)
-                token = set_tenant(tenant)
+            async def behaviour(request, context):
+                if not self._enter(tenant):
+                    await context.abort(*too_many)
+                set_tenant(tenant)
                 try:
-                    return inner(request, context)
+                    return await inner(request, context)
                 finally:
-                    reset_tenant(token)
                     self._leave(tenant)
 
-        kind = {(False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
-                (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
-                (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
-                (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler)}
-        name, make = kind[(handler.request_streaming, handler.response_streaming)]
-        inner = getattr(handler, name)
-        return make(lambda request, context: behaviour(request, context, inner),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer)
+        return handler_like(handler, behaviour)

@@ -12,10 +12,6 @@ def current_tenant() -> str:
     return _tenant.get()
 
 
-def set_tenant(tenant: str):
-    """Bind the tenant for the rest of this call; returns the token to reset it."""
-    return _tenant.set(tenant)
-
-
-def reset_tenant(token) -> None:
-    _tenant.reset(token)
+def set_tenant(tenant: str) -> None:
+    """Bind the tenant for the rest of this call (the call's task has a context of its own)."""
+    _tenant.set(tenant)

@@ -1,13 +1,17 @@
 """DecodingService: fit decoders on stored recordings, decode brain samples, retrieve stimuli.
 
 Decode serves stored decoders from an LRU of ONNX Runtime sessions keyed by (tenant, id), and
-runs the samples of concurrent callers of one decoder as one batch (see ``_BatchedRunner``).
+runs the samples of concurrent streams of one decoder as one batch (see ``_BatchedRunner``). It is
+the one method written for the server's event loop; the others run in worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import concurrent.futures
 import contextlib
+import os
 import threading
 
 import numpy as np
@@ -30,98 +34,123 @@ from services._tenancy import current_tenant
 
 CACHED_DECODERS = 16
 MAX_BATCH_SAMPLES = 256
-#: Seconds a batch waits for the samples of open Decode streams (benchmarks/bench_decode_latency.py).
+#: Seconds a batch waits for the next samples of open Decode streams (benchmarks/bench_decode_latency.py).
 MAX_BATCH_DELAY = 0.004
 
 
-class _Request:
-    __slots__ = ("samples", "result", "error", "lead", "done")
+class _Stream:
+    """A Decode stream's timing: when its last sample was answered and how long its client then took."""
 
-    def __init__(self, samples: np.ndarray):
-        self.samples = samples
-        self.result = self.error = None
-        self.lead = False
-        self.done = threading.Event()
+    __slots__ = ("answered_at", "gap", "queued")
+
+    def __init__(self):
+        self.answered_at = self.gap = None
+        self.queued = False
+
+    def expected_by(self, deadline: float) -> bool:
+        """Whether the stream's next sample should arrive by ``deadline`` (loop time)."""
+        return not self.queued and self.gap is not None and self.answered_at + self.gap <= deadline
 
 
 class _BatchedRunner:
-    """Runs ``predict`` once over the samples of concurrent callers (group commit).
+    """Runs ``predict`` once over the queued samples of concurrent Decode streams.
 
-    The caller that finds ``predict`` idle leads: it waits until every open stream
-    (:meth:`stream`) has a request queued, for at most ``max_delay`` seconds, then runs
-    ``predict`` on the queued requests (up to ``max_samples``) and hands the turn to the
-    oldest request still queued, which does the same. A batch of 32 single samples reads the
-    weights once instead of 32 times: for 5,000 voxels -> 1,280 dims on ONNX Runtime it costs
-    about as much as 2.5 single-sample runs (benchmarks/bench_decode_latency.py), so waiting
-    for the streams whose next sample is on its way costs less than running without them.
+    Lives on the server's event loop; ``predict`` runs in ``executor``, one batch at a time, while
+    the loop keeps receiving. A batch waits, for at most ``max_delay`` seconds, for the streams
+    whose next sample should arrive by then: a stream answered at ``t`` whose client last took
+    ``gap`` seconds to send again is expected at ``t + gap``. Clients that send back to back (a
+    closed loop) are waited for; clients that send at their own pace (every TR, every EEG window)
+    are not. A batch of 32 single samples reads the weights once instead of 32 times: for 5,000
+    voxels -> 1,280 dims on ONNX Runtime it costs about as much as 3 single-sample runs
+    (benchmarks/bench_decode_latency.py).
     """
 
-    def __init__(self, predict, max_samples: int, max_delay: float = 0.0):
-        self._predict = predict
-        self._max_samples = max_samples
-        self._max_delay = max_delay
-        self._changed = threading.Condition()
-        self._queue = collections.deque()
-        self._busy = False
-        self._streams = 0
+    def __init__(self, predict, executor, max_samples: int, max_delay: float = 0.0):
+        self._predict, self._executor = predict, executor
+        self._max_samples, self._max_delay = max_samples, max_delay
+        self._queue = collections.deque()  # (stream, samples, future)
+        self._streams = set()
+        self._arrived = None
+        self._worker = None
 
     @contextlib.contextmanager
     def stream(self):
-        """Count a caller that will send samples one after the other while the context is open."""
-        with self._changed:
-            self._streams += 1
+        """A :class:`_Stream` for a caller that sends samples one after the other."""
+        stream = _Stream()
+        self._streams.add(stream)
         try:
-            yield self
+            yield stream
         finally:
-            with self._changed:
-                self._streams -= 1
-                self._changed.notify_all()
+            self._streams.discard(stream)
 
-    def __call__(self, samples: np.ndarray) -> np.ndarray:
-        request = _Request(samples)
-        with self._changed:
-            self._queue.append(request)
-            lead, self._busy = not self._busy, True
-            self._changed.notify_all()
-        if not lead:
-            request.done.wait()
-        if lead or request.lead:
-            self._lead()
-        if request.error is not None:
-            raise request.error
-        return request.result
-
-    def _full(self) -> bool:
-        return (len(self._queue) >= self._streams
-                or sum(len(r.samples) for r in self._queue) >= self._max_samples)
-
-    def _lead(self) -> None:
-        with self._changed:  # the leader's own request is first in the queue
-            self._changed.wait_for(self._full, timeout=self._max_delay)
-            batch, size = [], 0
-            while self._queue and (not batch or size + len(self._queue[0].samples) <= self._max_samples):
-                batch.append(self._queue.popleft())
-                size += len(batch[-1].samples)
+    async def __call__(self, samples: np.ndarray, stream: _Stream | None = None) -> np.ndarray:
+        """Embeddings of ``samples`` (n, ...) -> (n, n_dims), computed with the other queued samples."""
+        loop = asyncio.get_running_loop()
+        stream = stream or _Stream()
+        if stream.answered_at is not None:
+            stream.gap = loop.time() - stream.answered_at
+        future = loop.create_future()
+        stream.queued = True
+        self._queue.append((stream, samples, future))
+        if self._arrived is None:
+            self._arrived = asyncio.Event()
+        self._arrived.set()
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._work())
         try:
-            out = self._predict(np.concatenate([r.samples for r in batch]))
-            for request, part in zip(batch, np.split(out, np.cumsum([len(r.samples) for r in batch])[:-1])):
-                request.result = part
+            return await future
+        finally:
+            stream.queued = False
+            stream.answered_at = loop.time()
+
+    def _waiting_for_more(self, deadline: float) -> bool:
+        return (sum(len(samples) for _, samples, _ in self._queue) < self._max_samples
+                and any(stream.expected_by(deadline) for stream in self._streams))
+
+    async def _work(self) -> None:
+        try:
+            while self._queue:
+                await self._run_batch(await self._next_batch())
+        except BaseException as exc:  # a bug here must not leave callers waiting for ever
+            while self._queue:
+                _, _, future = self._queue.popleft()
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+
+    async def _next_batch(self) -> list:
+        """The queued requests to run next, after waiting for the streams that are due."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_delay
+        while self._waiting_for_more(deadline) and (left := deadline - loop.time()) > 0:
+            self._arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)
+        batch, size = [], 0
+        while self._queue and (not batch or size + len(self._queue[0][1]) <= self._max_samples):
+            batch.append(self._queue.popleft())
+            size += len(batch[-1][1])
+        return batch
+
+    async def _run_batch(self, batch: list) -> None:
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._predict, np.concatenate([samples for _, samples, _ in batch]))
         except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the error
-            for request in batch:
-                request.error = exc
-        finally:
-            for request in batch:
-                request.done.set()
-            with self._changed:
-                if self._queue:
-                    self._queue[0].lead = True
-                    self._queue[0].done.set()
-                else:
-                    self._busy = False
+            out = exc
+        parts = ([out] * len(batch) if isinstance(out, Exception)
+                 else np.split(out, np.cumsum([len(samples) for _, samples, _ in batch])[:-1]))
+        for (_, _, future), part in zip(batch, parts):
+            if future.done():  # its call was cancelled
+                continue
+            if isinstance(part, Exception):
+                future.set_exception(part)
+            else:
+                future.set_result(part)
 
 
 class _ServedDecoder:
-    """A stored decoder on ONNX Runtime whose concurrent callers share batches.
+    """A stored decoder on ONNX Runtime whose concurrent Decode streams share batches.
 
     ONNX Runtime rather than torch (benchmarks/bench_decode_latency.py, 5,000 voxels -> 1,280
     dims, one thread each, 2-core CPU, see benchmarks/RESULTS.md): for one sample neither wins
@@ -131,24 +160,31 @@ class _ServedDecoder:
     are per process and shared with the fits.
     """
 
-    def __init__(self, decoder, max_batch_samples: int, max_batch_delay: float):
+    def __init__(self, decoder, executor, max_batch_samples: int, max_batch_delay: float):
         self.decoder = decoder
-        self._run = _BatchedRunner(decoder.predict, max_batch_samples, max_batch_delay)
+        self._run = _BatchedRunner(decoder.predict, executor, max_batch_samples, max_batch_delay)
 
     def stream(self):
-        """Context of a Decode stream: its next sample is worth a short wait for the batch."""
+        """Context of a Decode stream, giving the :class:`_Stream` to pass to :meth:`decode`."""
         return self._run.stream()
 
+    def _checked(self, X) -> np.ndarray:
+        return check_input(X, self.decoder.modality, self.decoder.input_shape_)
+
+    async def decode(self, X, stream: _Stream | None = None) -> np.ndarray:
+        """Embeddings (n, n_dims) of samples (n, *input_shape), batched with other streams' samples."""
+        return await self._run(self._checked(X), stream)
+
     def predict(self, X) -> np.ndarray:
-        """Embeddings of shape (n, n_dims) for samples of shape (n, *input_shape), checked first."""
-        return self._run(check_input(X, self.decoder.modality, self.decoder.input_shape_))
+        """Embeddings (n, n_dims) of samples (n, *input_shape), in the calling thread (Retrieve)."""
+        return self.decoder.predict(self._checked(X))
 
 
 class _DecoderCache:
     """The most recently used served decoders, keyed by (tenant, decoder id)."""
 
-    def __init__(self, store, capacity: int, max_batch_samples: int, max_batch_delay: float):
-        self.store, self.capacity = store, capacity
+    def __init__(self, store, capacity: int, executor, max_batch_samples: int, max_batch_delay: float):
+        self.store, self.capacity, self.executor = store, capacity, executor
         self.max_batch_samples, self.max_batch_delay = max_batch_samples, max_batch_delay
         self._entries = collections.OrderedDict()
         self._lock = threading.Lock()
@@ -175,7 +211,7 @@ class _DecoderCache:
                 # spinning between runs) 32 Decode clients got 1.5-2x lower throughput and a higher
                 # p99 (benchmarks/bench_decode_latency.py, 2-core CPU).
                 decoder = load_decoder_artifact(self.store, tenant, decoder_id, threads=1)
-                entry = _ServedDecoder(decoder, self.max_batch_samples, self.max_batch_delay)
+                entry = _ServedDecoder(decoder, self.executor, self.max_batch_samples, self.max_batch_delay)
                 with self._lock:
                     self._entries[key] = entry
                     while len(self._entries) > self.capacity:
@@ -197,7 +233,13 @@ def _fit_result(info, fitted) -> decoding_pb2.FitDecoderResult:
 class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
-        self.decoders = _DecoderCache(store, CACHED_DECODERS, MAX_BATCH_SAMPLES, MAX_BATCH_DELAY)
+        # Decode batches run here, one per decoder at a time, while the event loop keeps receiving.
+        self._batches = concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                                               thread_name_prefix="decode")
+        self.decoders = _DecoderCache(store, CACHED_DECODERS, self._batches, MAX_BATCH_SAMPLES, MAX_BATCH_DELAY)
+
+    def close(self) -> None:
+        self._batches.shutdown(wait=True)
 
     @grpc_errors
     def FitDecoder(self, request, context):
@@ -219,20 +261,22 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
         yield decoding_pb2.FitDecoderEvent(result=result)
 
     @grpc_errors
-    def Decode(self, request_iterator, context):
+    async def Decode(self, request_iterator, context):
+        """Runs on the server's event loop: a stream waiting for its next sample holds no thread."""
         tenant = current_tenant()
         decoder, decoder_id = None, ""
         with contextlib.ExitStack() as streaming:
-            for request in request_iterator:
+            async for request in request_iterator:
                 if request.decoder_id and request.decoder_id != decoder_id:
-                    decoder, decoder_id = self.decoders.get(tenant, request.decoder_id), request.decoder_id
+                    decoder = await asyncio.to_thread(self.decoders.get, tenant, request.decoder_id)
+                    decoder_id = request.decoder_id
                     streaming.close()
-                    streaming.enter_context(decoder.stream())
+                    stream = streaming.enter_context(decoder.stream())
                 if decoder is None:
                     raise InvalidArgument("the first Decode message must name a decoder_id")
                 if not request.HasField("samples"):
                     raise InvalidArgument("a Decode message carries no samples")
-                embeddings = decoder.predict(tensors.from_tensor(request.samples))
+                embeddings = await decoder.decode(tensors.from_tensor(request.samples), stream)
                 yield decoding_pb2.DecodeResponse(embeddings=tensors.to_tensor(embeddings))
 
     @grpc_errors

@@ -1,7 +1,13 @@
-"""Server bootstrap: servicers, health, reflection, transport security and graceful shutdown."""
+"""Server bootstrap: servicers, health, reflection, transport security and graceful shutdown.
+
+The server is ``grpc.aio`` on an event loop of its own thread. The loop does the network work of
+every call; methods written as plain functions run in a pool of ``max_workers`` threads
+(services/_sync_handlers.py), and Decode runs on the loop itself (services/decoding.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import pathlib
@@ -25,6 +31,7 @@ from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 from services._auth import AuthInterceptor
 from services._reflection import enable_reflection
+from services._sync_handlers import SyncHandlers
 from services.decoding import DecodingServicer
 from services.recordings import RecordingServicer
 from services.jobs import JobServicer
@@ -101,11 +108,36 @@ class BraindecodeServer:
                     "(tls_cert, tls_key) or set allow_insecure_remote explicitly")
             log.warning("SERVING WITHOUT TLS ON NON-LOOPBACK ADDRESS %s: traffic and API keys "
                         "travel in clear text", config.host)
+        self._credentials = credentials
+        self._calls = futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="braindecode-call")
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="braindecode-server", daemon=True)
+        self._loop_thread.start()
+        self._stopped = threading.Event()
+        try:
+            self.port = self._on_loop(self._build())
+        except BaseException:
+            self._close_loop()
+            raise
+
+    def _on_loop(self, coroutine):
+        """Run ``coroutine`` on the server's event loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _close_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join()
+        self._loop.close()
+        self._calls.shutdown(wait=False)
+
+    async def _build(self) -> int:
+        """Create the server on the loop, add every service, bind; returns the bound port."""
+        config = self.config
         options = [("grpc.max_receive_message_length", config.max_message_bytes),
                    ("grpc.max_send_message_length", config.max_message_bytes)]
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_workers),
-                                  options=options, interceptors=self._interceptors())
-        self.health = health.HealthServicer()
+        self.server = grpc.aio.server(options=options,
+                                      interceptors=self._interceptors() + [SyncHandlers(self._calls)])
+        self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names, self._servicers = [], []
         for name, add, servicer in _services(self.store, config):
@@ -114,13 +146,14 @@ class BraindecodeServer:
             self._servicers.append(servicer)
         enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
         address = f"{config.host}:{config.port}"
-        if credentials is None:
-            self.port = self.server.add_insecure_port(address)
+        if self._credentials is None:
+            port = self.server.add_insecure_port(address)
         else:
-            self.port = self.server.add_secure_port(address, credentials)
-        if self.port == 0:
+            port = self.server.add_secure_port(address, self._credentials)
+        if port == 0:
             raise InvalidArgument(f"cannot bind {address}")
         self._names = names
+        return port
 
     def _interceptors(self) -> list:
         if not self.config.auth:
@@ -129,28 +162,32 @@ class BraindecodeServer:
         return [AuthInterceptor(self.keys, self.config.max_concurrent_calls_per_tenant)]
 
     def start(self) -> "BraindecodeServer":
-        self.server.start()
+        self._on_loop(self.server.start())
         for servicer in self._servicers:  # background work (the job runner) starts with the server
             if hasattr(servicer, "start"):
                 servicer.start()
         for name in [""] + self._names:
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            self._on_loop(self.health.set(name, health_pb2.HealthCheckResponse.SERVING))
         log.info("braindecode serving on %s:%d (data in %s)", self.config.host, self.port, self.store.root)
         return self
 
     def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, let those in flight finish within ``grace`` seconds, then close."""
-        self.health.enter_graceful_shutdown()
-        self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
+        self._on_loop(self.health.enter_graceful_shutdown())
+        self._on_loop(self.server.stop(self.config.grace_seconds if grace is None else grace))
+        self._calls.shutdown(wait=True)  # methods still running see their calls ended and return
+        self._close_loop()
         for servicer in self._servicers:  # ... and stops before the store closes
             if hasattr(servicer, "close"):
                 servicer.close()
         self.store.recover()  # uploads cut off by the shutdown leave nothing behind
         self.store.close()
         self.keys.close()
+        self._stopped.set()
 
     def wait(self) -> None:
-        self.server.wait_for_termination()
+        """Block until :meth:`stop` has finished."""
+        self._stopped.wait()
 
 
 def serve(config: Config) -> None:

@@ -1,5 +1,7 @@
 """DecodingService over a real server on a loopback port: FitDecoder, Decode, Retrieve."""
 
+import asyncio
+import concurrent.futures
 import json
 import threading
 import time
@@ -386,7 +388,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
 
 def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab):
     second = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "small", params=RIDGE).decoder_id
-    cache = _DecoderCache(server.store, capacity=1, max_batch_samples=8, max_batch_delay=0.0)
+    cache = _DecoderCache(server.store, capacity=1, executor=None, max_batch_samples=8, max_batch_delay=0.0)
     first = cache.get("lab-a", ridge_decoder.decoder_id)
     assert cache.get("lab-a", ridge_decoder.decoder_id) is first
     assert cache.get("lab-a", second).decoder.n_dims_ == 4
@@ -405,59 +407,57 @@ def test_batched_runner_batches_concurrent_callers_and_recovers_from_errors():
             raise InvalidArgument("negative sample")
         return X * 2
 
-    runner = _BatchedRunner(predict, max_samples=64)
-    results, errors = {}, {}
+    async def scenario():
+        runner = _BatchedRunner(predict, executor, max_samples=64)
+        results = await asyncio.gather(*[runner(np.full((1 + i % 2, 3), float(i))) for i in range(8)])
+        assert len(calls) < 8 and sum(calls) == sum(1 + i % 2 for i in range(8))
+        for i, result in enumerate(results):
+            np.testing.assert_array_equal(result, np.full((1 + i % 2, 3), 2.0 * i))
+        failing = asyncio.ensure_future(runner(np.full((1, 3), -1.0)))
+        await asyncio.sleep(0.01)  # its batch is running: the next sample makes a batch of its own
+        fine = await runner(np.full((1, 3), 2.0))
+        with pytest.raises(InvalidArgument, match="negative sample"):
+            await failing
+        assert fine.shape == (1, 3)
 
-    def call(i):
-        try:
-            results[i] = runner(np.full((1 + i % 2, 3), float(i)))
-        except InvalidArgument as exc:
-            errors[i] = str(exc)
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) < 8 and sum(calls) == sum(1 + i % 2 for i in range(8))
-    for i in range(8):
-        np.testing.assert_array_equal(results[i], np.full((1 + i % 2, 3), 2.0 * i))
-    calls.clear()
-    threads = [threading.Thread(target=call, args=(i,)) for i in (-1, 2)]
-    threads[0].start()
-    time.sleep(0.01)
-    threads[1].start()
-    for t in threads:
-        t.join()
-    assert errors == {-1: "negative sample"} and results[2].shape == (1, 3)
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        asyncio.run(scenario())
 
 
-def test_batched_runner_waits_for_open_streams_up_to_the_delay():
+def test_batched_runner_waits_only_for_streams_whose_next_sample_is_due():
     calls = []
-    runner = _BatchedRunner(lambda X: calls.append(len(X)) or X + 1, max_samples=64, max_delay=30.0)
-    both_open, second_may_send, results = threading.Barrier(2), threading.Event(), {}
 
-    def stream_call(i, wait):
-        with runner.stream():
-            both_open.wait()
-            wait.wait()
-            results[i] = runner(np.full((1, 2), float(i)))
+    async def closed_loop(runner, stream, delay_third: float, delayed_sent: asyncio.Event):
+        """Three samples, the first two back to back; the third after ``delay_third`` seconds."""
+        for i in range(3):
+            if i == 2 and delay_third:
+                await asyncio.sleep(delay_third)
+                delayed_sent.set()
+            await runner(np.full((1, 2), float(i)), stream)
 
-    first_may_send = threading.Event()
-    first_may_send.set()
-    threads = [threading.Thread(target=stream_call, args=(0, first_may_send), daemon=True),
-               threading.Thread(target=stream_call, args=(1, second_may_send), daemon=True)]
-    for t in threads:
-        t.start()
-    time.sleep(0.2)
-    assert calls == []  # the leader waits for the other open stream's sample
-    second_may_send.set()
-    for t in threads:
-        t.join(10)
-    assert calls == [2] and results[0][0, 0] == 1.0 and results[1][0, 0] == 2.0
+    async def scenario(max_delay: float, delay_third: float) -> list:
+        calls.clear()
+        runner = _BatchedRunner(lambda X: calls.append(len(X)) or X, executor, max_samples=64, max_delay=max_delay)
+        delayed_sent = asyncio.Event()
+        with runner.stream() as prompt, runner.stream() as slow:
+            await asyncio.gather(closed_loop(runner, prompt, 0.0, delayed_sent),
+                                 closed_loop(runner, slow, delay_third, delayed_sent))
+        return calls
 
-    quick = _BatchedRunner(lambda X: calls.append(len(X)) or X, max_samples=64, max_delay=0.05)
-    calls.clear()
-    with quick.stream(), quick.stream():  # a stream that sends nothing delays the batch by max_delay only
-        quick(np.zeros((1, 2)))
-    assert calls == [1]
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        # Both clients sent their second sample at once: the third of the prompt one waits for the
+        # slow one's (due by then), up to 30 s, and the two go as one batch.
+        assert asyncio.run(scenario(max_delay=30.0, delay_third=0.3)) == [2, 2, 2]
+        # The wait ends at the delay: the late sample makes a batch of its own.
+        assert asyncio.run(scenario(max_delay=0.05, delay_third=0.3))[-2:] == [1, 1]
+        # Streams answered at most once (no gap known yet) are not waited for: batches go at once.
+        runner = _BatchedRunner(lambda X: calls.append(len(X)) or X, executor, max_samples=64, max_delay=30.0)
+
+        async def answered_once_then_another():
+            with runner.stream() as once, runner.stream():
+                await runner(np.zeros((1, 2)), once)
+                await runner(np.ones((1, 2)))
+
+        calls.clear()
+        asyncio.run(asyncio.wait_for(answered_once_then_another(), 30))
+        assert calls == [1, 1]
