@@ -3,16 +3,16 @@
 Setup: a store in a temporary folder with two decoders fitted on random data, 5,000 voxels ->
 1,280 dims: a ridge decoder and an MLP decoder (hidden 1,024, 2 residual blocks), stored by
 ``save_decoder_artifact`` (weights + ONNX graph). The server runs in a subprocess
-(``services.server.serve``, what ``braindecode serve`` runs) with one tenant allowed twice as many
-calls as there are clients and 16 more worker threads than that, so that every open Decode stream
-has a thread. The clients run in this process on one asyncio loop: each has its own channel
+(``services.server.serve``, what ``braindecode serve`` runs: a ``grpc.aio`` server whose event loop
+runs Decode, batches going to ONNX Runtime in a worker thread) with one tenant allowed twice as many
+calls as there are clients. The clients run in this process on one asyncio loop: each has its own channel
 (its own TCP connection) and its own Decode stream, sends one sample, waits for its embedding
 and sends the next (closed loop, the server saturated); the round trip is timed from the write to
 the read of the reply. A second load sends in bursts: every 100 ms all clients send one sample at
 the same moment. Each run warms up first and is time-boxed.
 
 The same load is run with the server's batching of concurrent callers on (the default: a batch
-waits up to ``MAX_BATCH_DELAY`` for the samples of open streams) and off (``--compare-unbatched``:
+waits up to ``MAX_BATCH_DELAY`` for the streams whose next sample is due) and off (``--compare-unbatched``:
 at most one sample per ONNX Runtime run, no wait), and once with a single client. In-process
 peers: one decoder call on ONNX Runtime and on torch (one thread), for one sample and for a batch
 of 32, best of 200 calls made in turn.

@@ -23,7 +23,7 @@ class Config:
     max_upload_bytes: int = 2 * 1024**3
     max_message_bytes: int = 16 * 1024**2
     chunk_bytes: int = 2 * 1024**2
-    max_workers: int = 32
+    max_workers: int = 32  # threads for calls of methods written as plain functions (all but Decode)
     # TLS (certificate paths); empty means plaintext, which binds loopback only.
     tls_cert: str = ""
     tls_key: str = ""
