@@ -97,10 +97,6 @@ def _sync_requests(requests, context: SyncContext, loop):
         yield request
 
 
-async def _abort(context, error: _Aborted):
-    await context.abort(error.code, error.details)
-
-
 def _unary_response(handler, pool, request_streaming: bool):
     async def call(request, context):
         loop = asyncio.get_running_loop()
@@ -110,7 +106,7 @@ def _unary_response(handler, pool, request_streaming: bool):
         try:
             return await loop.run_in_executor(pool, contextvars.copy_context().run, handler, request, sync)
         except _Aborted as error:
-            await _abort(context, error)
+            await context.abort(error.code, error.details)
         finally:
             sync.end()
     return call
@@ -139,7 +135,7 @@ def _stream_response(handler, pool, request_streaming: bool):
         try:
             while (response := await responses.get()) is not _END:
                 if isinstance(response, _Aborted):
-                    await _abort(context, response)
+                    await context.abort(response.code, response.details)
                 if isinstance(response, BaseException):
                     raise response
                 room.release()

@@ -68,7 +68,7 @@ class _BatchedRunner:
     def __init__(self, predict, executor, max_samples: int, max_delay: float = 0.0):
         self._predict, self._executor = predict, executor
         self._max_samples, self._max_delay = max_samples, max_delay
-        self._queue = collections.deque()  # (stream, samples, future)
+        self._queue = collections.deque()  # (samples, future)
         self._streams = set()
         self._arrived = None
         self._worker = None
@@ -91,7 +91,7 @@ class _BatchedRunner:
             stream.gap = loop.time() - stream.answered_at
         future = loop.create_future()
         stream.queued = True
-        self._queue.append((stream, samples, future))
+        self._queue.append((samples, future))
         if self._arrived is None:
             self._arrived = asyncio.Event()
         self._arrived.set()
@@ -104,7 +104,7 @@ class _BatchedRunner:
             stream.answered_at = loop.time()
 
     def _waiting_for_more(self, deadline: float) -> bool:
-        return (sum(len(samples) for _, samples, _ in self._queue) < self._max_samples
+        return (sum(len(samples) for samples, _ in self._queue) < self._max_samples
                 and any(stream.expected_by(deadline) for stream in self._streams))
 
     async def _work(self) -> None:
@@ -113,7 +113,7 @@ class _BatchedRunner:
                 await self._run_batch(await self._next_batch())
         except BaseException as exc:  # a bug here must not leave callers waiting for ever
             while self._queue:
-                _, _, future = self._queue.popleft()
+                _, future = self._queue.popleft()
                 if not future.done():
                     future.set_exception(exc)
             raise
@@ -127,20 +127,20 @@ class _BatchedRunner:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), left)
         batch, size = [], 0
-        while self._queue and (not batch or size + len(self._queue[0][1]) <= self._max_samples):
+        while self._queue and (not batch or size + len(self._queue[0][0]) <= self._max_samples):
             batch.append(self._queue.popleft())
-            size += len(batch[-1][1])
+            size += len(batch[-1][0])
         return batch
 
     async def _run_batch(self, batch: list) -> None:
         try:
             out = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._predict, np.concatenate([samples for _, samples, _ in batch]))
+                self._executor, self._predict, np.concatenate([samples for samples, _ in batch]))
         except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the error
             out = exc
         parts = ([out] * len(batch) if isinstance(out, Exception)
-                 else np.split(out, np.cumsum([len(samples) for _, samples, _ in batch])[:-1]))
-        for (_, _, future), part in zip(batch, parts):
+                 else np.split(out, np.cumsum([len(samples) for samples, _ in batch])[:-1]))
+        for (_, future), part in zip(batch, parts):
             if future.done():  # its call was cancelled
                 continue
             if isinstance(part, Exception):
