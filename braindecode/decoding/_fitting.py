@@ -29,7 +29,6 @@ from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv, pearson_r, r2_score
 from braindecode.errors import BraindecodeError, InvalidArgument
-from braindecode.onnxrt import create_session
 from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
 
 DECODER_ARTIFACT = "decoder"
@@ -309,11 +308,7 @@ def load_decoder_artifact(store: Store, tenant: str, decoder_id: str, device: st
         running many sessions at once wants 1.
     """
     store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)
-    path = store.artifact_dir(tenant, decoder_id) / ONNX_FILE
-    decoder = OnnxDecoder(path, device=device)
-    if threads:  # OnnxDecoder takes no thread count: its session is replaced by one that has it
-        decoder.session_ = create_session(str(path), device=device, threads=threads)
-    return decoder
+    return OnnxDecoder(store.artifact_dir(tenant, decoder_id) / ONNX_FILE, device=device, threads=threads)
 
 
 def retrieve_from_store(store: Store, tenant: str, queries, k: int = 5, activation_set_id: str = "",

@@ -77,6 +77,9 @@ class OnnxDecoder:
         The ``.onnx`` file.
     device : {"cpu", "cuda", "cuda:N", "auto"}
         Execution provider choice, passed to ``braindecode.onnxrt.create_session``.
+    threads : int, optional
+        Intra-op threads of the CPU session (default: ONNX Runtime's, one per core); a server
+        running many sessions at once wants 1.
 
     Attributes
     ----------
@@ -86,7 +89,7 @@ class OnnxDecoder:
     n_dims_ : int
     """
 
-    def __init__(self, path, device: str = "cpu"):
+    def __init__(self, path, device: str = "cpu", threads: int | None = None):
         self.path = path
         self.device = device
         if not os.path.isfile(path):
@@ -101,7 +104,7 @@ class OnnxDecoder:
         self.modality = meta["modality"]
         self.input_shape_ = tuple(json.loads(meta["input_shape"]))
         self.n_dims_ = int(meta["n_dims"])
-        self.session_ = create_session(model.SerializeToString(), device=device)
+        self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """Decoded embeddings.

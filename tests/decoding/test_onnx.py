@@ -22,6 +22,14 @@ def test_onnx_outputs_equal_torch(fitted_decoders, tmp_path, kind):
     np.testing.assert_allclose(runtime.predict(X, batch_size=7), model.predict(X), rtol=1e-5, atol=1e-5)
 
 
+def test_onnx_decoder_session_has_the_thread_count_asked_for(fitted_decoders, tmp_path):
+    model, X = fitted_decoders["ridge"]
+    path = export_onnx(model, tmp_path / "decoder.onnx")
+    one = OnnxDecoder(path, device="cpu", threads=1)
+    assert one.session_.get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(one.predict(X), model.predict(X), rtol=1e-5, atol=1e-5)
+
+
 def test_exported_graph_has_opset_dynamic_batch_and_metadata(fitted_decoders, tmp_path):
     model, _ = fitted_decoders["eeg"]
     graph = onnx.load(export_onnx(model, tmp_path / "d.onnx", opset=18))
