@@ -168,16 +168,16 @@ class _ServedDecoder:
         """Context of a Decode stream, giving the :class:`_Stream` to pass to :meth:`decode`."""
         return self._run.stream()
 
-    def _checked(self, X) -> np.ndarray:
-        return check_input(X, self.decoder.modality, self.decoder.input_shape_)
-
     async def decode(self, X, stream: _Stream | None = None) -> np.ndarray:
-        """Embeddings (n, n_dims) of samples (n, *input_shape), batched with other streams' samples."""
-        return await self._run(self._checked(X), stream)
+        """Embeddings (n, n_dims) of samples (n, *input_shape), batched with other streams' samples.
+
+        The samples are checked before they join a batch, so that a bad one fails its own call only.
+        """
+        return await self._run(check_input(X, self.decoder.modality, self.decoder.input_shape_), stream)
 
     def predict(self, X) -> np.ndarray:
-        """Embeddings (n, n_dims) of samples (n, *input_shape), in the calling thread (Retrieve)."""
-        return self.decoder.predict(self._checked(X))
+        """Embeddings (n, n_dims) of samples (n, *input_shape), checked, in the calling thread (Retrieve)."""
+        return self.decoder.predict(X)
 
 
 class _DecoderCache:

@@ -118,6 +118,7 @@ class BraindecodeServer:
             self.port = self._on_loop(self._build())
         except BaseException:
             self._close_loop()
+            self._calls.shutdown(wait=False)
             raise
 
     def _on_loop(self, coroutine):
@@ -128,7 +129,6 @@ class BraindecodeServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._loop_thread.join()
         self._loop.close()
-        self._calls.shutdown(wait=False)
 
     async def _build(self) -> int:
         """Create the server on the loop, add every service, bind; returns the bound port."""
