@@ -97,12 +97,16 @@ def _sync_requests(requests, context: SyncContext, loop):
         yield request
 
 
+def _for_worker(request, context, request_streaming: bool) -> tuple:
+    """(event loop, SyncContext, request or blocking request iterator) of a call handed to a worker."""
+    loop = asyncio.get_running_loop()
+    sync = SyncContext(context)
+    return loop, sync, _sync_requests(request, sync, loop) if request_streaming else request
+
+
 def _unary_response(handler, pool, request_streaming: bool):
     async def call(request, context):
-        loop = asyncio.get_running_loop()
-        sync = SyncContext(context)
-        if request_streaming:
-            request = _sync_requests(request, sync, loop)
+        loop, sync, request = _for_worker(request, context, request_streaming)
         try:
             return await loop.run_in_executor(pool, contextvars.copy_context().run, handler, request, sync)
         except _Aborted as error:
@@ -114,10 +118,7 @@ def _unary_response(handler, pool, request_streaming: bool):
 
 def _stream_response(handler, pool, request_streaming: bool):
     async def call(request, context):
-        loop = asyncio.get_running_loop()
-        sync = SyncContext(context)
-        if request_streaming:
-            request = _sync_requests(request, sync, loop)
+        loop, sync, request = _for_worker(request, context, request_streaming)
         responses, room = asyncio.Queue(), threading.Semaphore(STREAM_AHEAD)
 
         def produce():
