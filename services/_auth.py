@@ -8,6 +8,7 @@ at most ``max_concurrent_calls_per_tenant`` calls at once.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 
 import grpc
@@ -63,7 +64,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         """``handler`` (async, see services/_sync_handlers.py) acting for ``tenant``, within its call limit.
 
         The tenant is set in the call's own context (each call runs in a task of its own), so it
-        needs no reset: the context ends with the call.
+        needs no reset: the context ends with the call. The slot is freed once ``handler`` has
+        returned or, for a stream, has been closed: only then is its worker done.
         """
         too_many = (grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"tenant {tenant} already has {self.max_calls} calls in flight")
@@ -75,8 +77,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(*too_many)
                 set_tenant(tenant)
                 try:
-                    async for response in inner(request, context):
-                        yield response
+                    async with contextlib.aclosing(inner(request, context)) as responses:
+                        async for response in responses:
+                            yield response
                 finally:
                     self._leave(tenant)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -41,8 +42,9 @@ def grpc_errors(method):
         @functools.wraps(method)
         async def async_stream(self, request, context):
             try:
-                async for response in method(self, request, context):
-                    yield response
+                async with contextlib.aclosing(method(self, request, context)) as responses:
+                    async for response in responses:
+                        yield response
             except Exception as exc:  # noqa: BLE001 - every error becomes a status
                 if context.code() is not None and not isinstance(exc, BraindecodeError):
                     raise  # context.abort() already chose the status

@@ -97,22 +97,33 @@ def _sync_requests(requests, context: SyncContext, loop):
         yield request
 
 
+async def _settled(worker: asyncio.Future) -> None:
+    """Wait until the worker has finished, whatever its outcome, so that the call (and the tenant's
+    call slot, services/_auth.py) ends only once its thread is done cleaning up."""
+    await asyncio.wait([worker])
+    if not worker.cancelled():
+        worker.exception()  # retrieved: its error was either raised already or belongs to a cancelled call
+
+
 def _for_worker(request, context, request_streaming: bool) -> tuple:
     """(event loop, SyncContext, request or blocking request iterator) of a call handed to a worker."""
     loop = asyncio.get_running_loop()
     sync = SyncContext(context)
+    context.add_done_callback(lambda _: sync.end())  # cancelled by the client, or over however it ended
     return loop, sync, _sync_requests(request, sync, loop) if request_streaming else request
 
 
 def _unary_response(handler, pool, request_streaming: bool):
     async def call(request, context):
         loop, sync, request = _for_worker(request, context, request_streaming)
+        worker = loop.run_in_executor(pool, contextvars.copy_context().run, handler, request, sync)
         try:
-            return await loop.run_in_executor(pool, contextvars.copy_context().run, handler, request, sync)
+            return await asyncio.shield(worker)
         except _Aborted as error:
             await context.abort(error.code, error.details)
         finally:
             sync.end()
+            await _settled(worker)
     return call
 
 
@@ -144,6 +155,7 @@ def _stream_response(handler, pool, request_streaming: bool):
             await worker
         finally:
             sync.end()
+            await _settled(worker)
     return call
 
 

@@ -2,22 +2,24 @@
 
 A tiny service of byte messages, served by ``grpc.aio`` through ``SyncHandlers``: streaming responses
 are produced at most ``STREAM_AHEAD`` ahead of the reader, cancellation and deadlines reach the
-worker as ``is_active() == False``, aborts reach the client with their code, and request streams
-arrive in order.
+worker as ``is_active() == False``, a call ends only once its worker has finished cleaning up,
+aborts reach the client with their code, and request streams arrive in order.
 """
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 
 import grpc
 import pytest
 
-from services._sync_handlers import STREAM_AHEAD, SyncHandlers
+from services._sync_handlers import STREAM_AHEAD, SyncHandlers, handler_like, method_of
 
 SERVICE = "test.Sync"
 MESSAGE_BYTES = 1024 * 1024
+CLEAN_UP = 0.3  # seconds a method takes to clean up once its call is over
 
 
 class _Methods:
@@ -27,6 +29,11 @@ class _Methods:
         self.produced = 0
         self.closed = threading.Event()
         self.saw_inactive = threading.Event()
+        self.cleaned_at = []  # time.monotonic() when each method finished cleaning up
+
+    def _clean_up(self):
+        time.sleep(CLEAN_UP)
+        self.cleaned_at.append(time.monotonic())
 
     def count(self, request, context):  # unary -> stream: 1 MiB messages b"0...", b"1...", ... for ever
         try:
@@ -34,11 +41,13 @@ class _Methods:
                 yield str(self.produced).encode().ljust(MESSAGE_BYTES, b".")
                 self.produced += 1
         finally:
+            self._clean_up()
             self.closed.set()
 
     def wait(self, request, context):  # unary -> unary: returns once the call is over
         while context.is_active():
             time.sleep(0.01)
+        self._clean_up()
         self.saw_inactive.set()
         return b""
 
@@ -49,10 +58,36 @@ class _Methods:
         return b"".join(requests)
 
 
+class _CallEnds(grpc.aio.ServerInterceptor):
+    """Notes when each call's handler returns: where services/_auth.py frees the tenant's call slot."""
+
+    def __init__(self):
+        self.ended_at = []
+
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
+        inner = method_of(handler)
+        if handler.response_streaming:
+            async def behaviour(request, context):
+                try:
+                    async with contextlib.aclosing(inner(request, context)) as responses:
+                        async for response in responses:
+                            yield response
+                finally:
+                    self.ended_at.append(time.monotonic())
+        else:
+            async def behaviour(request, context):
+                try:
+                    return await inner(request, context)
+                finally:
+                    self.ended_at.append(time.monotonic())
+        return handler_like(handler, behaviour)
+
+
 @pytest.fixture
 def served():
-    """(channel, methods) of the tiny service on an asyncio server in a thread of its own."""
-    methods = _Methods()
+    """(channel, methods, call ends) of the tiny service on an asyncio server in a thread of its own."""
+    methods, ends = _Methods(), _CallEnds()
     handler = grpc.method_handlers_generic_handler(SERVICE, {
         "Count": grpc.unary_stream_rpc_method_handler(methods.count),
         "Wait": grpc.unary_unary_rpc_method_handler(methods.wait),
@@ -64,7 +99,7 @@ def served():
     pool = concurrent.futures.ThreadPoolExecutor(4)
 
     async def start():
-        server = grpc.aio.server(interceptors=[SyncHandlers(pool)])
+        server = grpc.aio.server(interceptors=[ends, SyncHandlers(pool)])
         server.add_generic_rpc_handlers((handler,))
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
@@ -72,7 +107,7 @@ def served():
 
     server, port = asyncio.run_coroutine_threadsafe(start(), loop).result()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield channel, methods
+        yield channel, methods, ends
     asyncio.run_coroutine_threadsafe(server.stop(0), loop).result()
     loop.call_soon_threadsafe(loop.stop)
     thread.join()
@@ -80,7 +115,7 @@ def served():
 
 
 def test_streamed_responses_stay_a_few_ahead_of_the_reader_and_stop_on_cancel(served):
-    channel, methods = served
+    channel, methods, _ = served
     call = channel.unary_stream(f"/{SERVICE}/Count")(b"")
     assert [next(call)[:1] for _ in range(3)] == [b"0", b"1", b"2"]
     time.sleep(0.5)  # a reader that stops reading: the worker blocks instead of producing on
@@ -96,7 +131,7 @@ def test_streamed_responses_stay_a_few_ahead_of_the_reader_and_stop_on_cancel(se
 
 
 def test_deadline_and_cancellation_reach_the_worker_as_inactive(served):
-    channel, methods = served
+    channel, methods, _ = served
     with pytest.raises(grpc.RpcError) as error:
         channel.unary_unary(f"/{SERVICE}/Wait")(b"", timeout=0.3)
     assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
@@ -109,8 +144,22 @@ def test_deadline_and_cancellation_reach_the_worker_as_inactive(served):
     assert methods.saw_inactive.wait(10)
 
 
+def test_a_call_ends_only_once_its_worker_has_cleaned_up(served):
+    channel, methods, ends = served
+    calls = [channel.unary_unary(f"/{SERVICE}/Wait").future(b""), channel.unary_stream(f"/{SERVICE}/Count")(b"")]
+    next(calls[1])
+    time.sleep(0.2)
+    for call in calls:
+        call.cancel()
+    deadline = time.monotonic() + 10
+    while len(ends.ended_at) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(methods.cleaned_at) == len(ends.ended_at) == 2
+    assert min(ends.ended_at) >= max(methods.cleaned_at) - CLEAN_UP / 2, "a call ended while its worker cleaned up"
+
+
 def test_abort_in_a_worker_reaches_the_client(served):
-    channel, _ = served
+    channel, _, _ = served
     with pytest.raises(grpc.RpcError) as error:
         channel.unary_unary(f"/{SERVICE}/Refuse")(b"no key")
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -118,6 +167,6 @@ def test_abort_in_a_worker_reaches_the_client(served):
 
 
 def test_request_streams_arrive_whole_and_in_order(served):
-    channel, _ = served
+    channel, _, _ = served
     parts = [bytes([i]) * 1000 for i in range(50)]
     assert channel.stream_unary(f"/{SERVICE}/Join")(iter(parts)) == b"".join(parts)
