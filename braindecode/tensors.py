@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from braindecode.errors import InvalidArgument
@@ -10,20 +12,23 @@ from braindecode.v1 import common_pb2
 DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024
 _ALLOWED = {"float16", "float32", "float64", "int8", "int16", "int32", "int64",
             "uint8", "uint16", "uint32", "uint64", "bool"}
+_WIRE = {name: np.dtype(name).newbyteorder("<") for name in _ALLOWED}  # wire name -> little-endian dtype
+_NAMES = {np.dtype(name): name for name in _ALLOWED}  # native dtype -> wire name (no dtype.name lookup)
 
 
 def _wire_dtype(name: str) -> np.dtype:
-    if name not in _ALLOWED:
+    dtype = _WIRE.get(name)
+    if dtype is None:
         raise InvalidArgument(f"unsupported tensor dtype {name!r}; use one of {sorted(_ALLOWED)}")
-    return np.dtype(name).newbyteorder("<")
+    return dtype
 
 
 def to_tensor(array) -> common_pb2.Tensor:
     """A Tensor message holding ``array`` (any shape)."""
     array = np.asarray(array)
-    dtype = _wire_dtype(array.dtype.name)
-    return common_pb2.Tensor(dtype=array.dtype.name, shape=list(array.shape),
-                             data=np.ascontiguousarray(array, dtype=dtype).tobytes())
+    name = _NAMES.get(array.dtype) or array.dtype.name  # the name lookup for non-native byte orders
+    return common_pb2.Tensor(dtype=name, shape=array.shape,
+                             data=np.ascontiguousarray(array, dtype=_wire_dtype(name)).tobytes())
 
 
 def from_tensor(message) -> np.ndarray:
@@ -32,7 +37,7 @@ def from_tensor(message) -> np.ndarray:
     shape = tuple(int(s) for s in message.shape)
     if any(s < 0 for s in shape):
         raise InvalidArgument(f"tensor shape {shape} has a negative dimension")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     if expected != len(message.data):
         raise InvalidArgument(
             f"tensor of shape {shape} and dtype {message.dtype} needs {expected} bytes, got {len(message.data)}")
