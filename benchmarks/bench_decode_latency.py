@@ -19,7 +19,9 @@ of 32, best of 200 calls made in turn.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
        [--compare-unbatched]
-Prints p50 / p99 / throughput per configuration and ``ratio <what>: <x>`` lines.
+Prints p50 / p99 / throughput per configuration, with the share of the machine's CPU time taken
+by its hypervisor meanwhile (steal, from /proc/stat: on a virtual machine the tail follows it), and
+``ratio <what>: <x>`` lines.
 """
 
 from __future__ import annotations
@@ -175,11 +177,29 @@ async def _load(target, api_key, decoder_id, clients: int, warmup: float, second
     return np.asarray(latencies), seconds
 
 
-def _report(label: str, latencies: np.ndarray, seconds: float) -> dict:
+def _cpu_ticks() -> tuple:
+    """(all, stolen) CPU ticks of the machine since boot; (0, 0) where /proc/stat is missing."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(t) for t in f.readline().split()[1:9]]
+    except OSError:
+        return 0, 0
+    return sum(ticks), ticks[7]
+
+
+def _measured(load) -> tuple:
+    """(latencies, seconds, steal share) of ``load`` (a coroutine) run to completion."""
+    before = _cpu_ticks()
+    latencies, seconds = asyncio.run(load)
+    ticks, stolen = (after - first for after, first in zip(_cpu_ticks(), before))
+    return latencies, seconds, stolen / ticks if ticks else float("nan")
+
+
+def _report(label: str, latencies: np.ndarray, seconds: float, steal: float) -> dict:
     stats = {"p50": np.percentile(latencies, 50) * 1e3, "p99": np.percentile(latencies, 99) * 1e3,
              "throughput": len(latencies) / seconds}
     print(f"{label}: p50 {stats['p50']:.2f} ms, p99 {stats['p99']:.2f} ms, "
-          f"{stats['throughput']:.0f} samples/s ({len(latencies)} round trips)")
+          f"{stats['throughput']:.0f} samples/s ({len(latencies)} round trips), cpu steal {steal:.0%}")
     return stats
 
 
@@ -206,14 +226,13 @@ def main() -> None:
             try:
                 for name, decoder_id in decoder_ids.items():
                     for clients in (1, args.clients):
-                        latencies, seconds = asyncio.run(
-                            _load(server.target, api_key, decoder_id, clients, args.warmup, args.seconds))
-                        stats = _report(f"{name} {mode}, {clients} client(s)", latencies, seconds)
+                        stats = _report(f"{name} {mode}, {clients} client(s)", *_measured(
+                            _load(server.target, api_key, decoder_id, clients, args.warmup, args.seconds)))
                         print(f"ratio {name} {mode} {clients} client(s) p50 round trip / best in-process "
                               f"onnxruntime 1 sample: {stats['p50'] / (single[name, 1]['onnxruntime'] * 1e3):.2f}x")
-                    latencies, seconds = asyncio.run(_load(server.target, api_key, decoder_id, args.clients,
-                                                           args.warmup, args.seconds, period=BURST_PERIOD))
-                    _report(f"{name} {mode}, {args.clients} client(s) in bursts", latencies, seconds)
+                    _report(f"{name} {mode}, {args.clients} client(s) in bursts", *_measured(
+                        _load(server.target, api_key, decoder_id, args.clients, args.warmup, args.seconds,
+                              period=BURST_PERIOD)))
             finally:
                 server.stop()
 
