@@ -8,13 +8,12 @@ at most ``max_concurrent_calls_per_tenant`` calls at once.
 from __future__ import annotations
 
 import collections
-import contextlib
 import threading
 
 import grpc
 
 from braindecode.auth import KeyStore
-from services._sync_handlers import handler_like, method_of
+from services._sync_handlers import guarded, handler_like
 from services._tenancy import set_tenant
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
@@ -67,29 +66,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         needs no reset: the context ends with the call. The slot is freed once ``handler`` has
         returned or, for a stream, has been closed: only then is its worker done.
         """
-        too_many = (grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"tenant {tenant} already has {self.max_calls} calls in flight")
-        inner = method_of(handler)
+        async def enter(context):
+            if not self._enter(tenant):
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    f"tenant {tenant} already has {self.max_calls} calls in flight")
+            set_tenant(tenant)
 
-        if handler.response_streaming:
-            async def behaviour(request, context):
-                if not self._enter(tenant):
-                    await context.abort(*too_many)
-                set_tenant(tenant)
-                try:
-                    async with contextlib.aclosing(inner(request, context)) as responses:
-                        async for response in responses:
-                            yield response
-                finally:
-                    self._leave(tenant)
-        else:
-            async def behaviour(request, context):
-                if not self._enter(tenant):
-                    await context.abort(*too_many)
-                set_tenant(tenant)
-                try:
-                    return await inner(request, context)
-                finally:
-                    self._leave(tenant)
-
-        return handler_like(handler, behaviour)
+        return guarded(handler, enter, lambda: self._leave(tenant))

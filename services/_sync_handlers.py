@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import inspect
 import threading
@@ -173,6 +174,29 @@ def handler_like(handler, function):
 def method_of(handler):
     """The function behind a ``grpc.RpcMethodHandler``, whatever its streaming shape."""
     return handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+
+
+def guarded(handler, enter, leave):
+    """``handler`` (async) run after ``await enter(context)``, with ``leave()`` once it has returned
+    or, for a stream, once its response stream is closed (its worker, if any, is done by then)."""
+    inner = method_of(handler)
+    if handler.response_streaming:
+        async def behaviour(request, context):
+            await enter(context)
+            try:
+                async with contextlib.aclosing(inner(request, context)) as responses:
+                    async for response in responses:
+                        yield response
+            finally:
+                leave()
+    else:
+        async def behaviour(request, context):
+            await enter(context)
+            try:
+                return await inner(request, context)
+            finally:
+                leave()
+    return handler_like(handler, behaviour)
 
 
 def as_async(handler, pool):

@@ -8,14 +8,13 @@ aborts reach the client with their code, and request streams arrive in order.
 
 import asyncio
 import concurrent.futures
-import contextlib
 import threading
 import time
 
 import grpc
 import pytest
 
-from services._sync_handlers import STREAM_AHEAD, SyncHandlers, handler_like, method_of
+from services._sync_handlers import STREAM_AHEAD, SyncHandlers, guarded
 
 SERVICE = "test.Sync"
 MESSAGE_BYTES = 1024 * 1024
@@ -59,29 +58,16 @@ class _Methods:
 
 
 class _CallEnds(grpc.aio.ServerInterceptor):
-    """Notes when each call's handler returns: where services/_auth.py frees the tenant's call slot."""
+    """Notes when each call's handler returns, as services/_auth.py frees the tenant's call slot."""
 
     def __init__(self):
         self.ended_at = []
 
     async def intercept_service(self, continuation, details):
-        handler = await continuation(details)
-        inner = method_of(handler)
-        if handler.response_streaming:
-            async def behaviour(request, context):
-                try:
-                    async with contextlib.aclosing(inner(request, context)) as responses:
-                        async for response in responses:
-                            yield response
-                finally:
-                    self.ended_at.append(time.monotonic())
-        else:
-            async def behaviour(request, context):
-                try:
-                    return await inner(request, context)
-                finally:
-                    self.ended_at.append(time.monotonic())
-        return handler_like(handler, behaviour)
+        async def enter(context):
+            pass
+
+        return guarded(await continuation(details), enter, lambda: self.ended_at.append(time.monotonic()))
 
 
 @pytest.fixture
