@@ -110,7 +110,6 @@ def _for_worker(request, context, request_streaming: bool) -> tuple:
     """(event loop, SyncContext, request or blocking request iterator) of a call handed to a worker."""
     loop = asyncio.get_running_loop()
     sync = SyncContext(context)
-    context.add_done_callback(lambda _: sync.end())  # cancelled by the client, or over however it ended
     return loop, sync, _sync_requests(request, sync, loop) if request_streaming else request
 
 
