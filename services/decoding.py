@@ -175,10 +175,6 @@ class _ServedDecoder:
         """
         return await self._run(check_input(X, self.decoder.modality, self.decoder.input_shape_), stream)
 
-    def predict(self, X) -> np.ndarray:
-        """Embeddings (n, n_dims) of samples (n, *input_shape), checked, in the calling thread (Retrieve)."""
-        return self.decoder.predict(X)
-
 
 class _DecoderCache:
     """The most recently used served decoders, keyed by (tenant, decoder id)."""
@@ -288,7 +284,7 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
             self.store, tenant, tensors.from_tensor(request.queries), request.k, request.activation_set_id,
             request.layer, tensors.from_tensor(request.candidates) if request.HasField("candidates") else None,
             list(request.candidate_ids) or None,
-            self.decoders.get(tenant, request.decoder_id) if request.decoder_id else None)
+            self.decoders.get(tenant, request.decoder_id).decoder if request.decoder_id else None)
         return decoding_pb2.RetrieveResponse(matches=[
             decoding_pb2.RetrievalMatches(stimulus_ids=row_ids.tolist(), scores=row_scores.tolist())
             for row_ids, row_scores in zip(ids, scores)])
