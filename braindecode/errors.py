@@ -43,3 +43,9 @@ class PermissionDenied(BraindecodeError):
     """The caller is authenticated but may not do this."""
 
     code = "PERMISSION_DENIED"
+
+
+class DataLoss(BraindecodeError):
+    """Stored data that the store's records promise is gone or damaged (a server-side fault)."""
+
+    code = "DATA_LOSS"

@@ -53,7 +53,7 @@ class ReadOnlyStore(Store):
             if not folder.is_dir():
                 folder.mkdir()
                 for name, rel in info.files.items():
-                    os.symlink(self.root / rel, folder / name)
+                    os.symlink(self.stored_blob(rel, f"artifact {info.id!r}"), folder / name)
         return folder
 
     def close(self) -> None:

@@ -15,12 +15,14 @@ on the next start) or a complete recording.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime
 import errno
 import hashlib
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -31,7 +33,7 @@ import uuid
 
 from braindecode._io import fsync_dir
 from braindecode._paging import next_page_token, page_bounds
-from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
+from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -47,6 +49,8 @@ CREATE INDEX IF NOT EXISTS artifacts_tenant ON artifacts (tenant, kind);
 """
 
 DEFAULT_TENANT = "default"
+
+log = logging.getLogger("braindecode.store")
 
 
 def sha256_file(path, block: int = 1 << 20) -> str:
@@ -125,6 +129,7 @@ class Store:
         for sub in ("blobs", "tmp", "cache"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._pins = collections.Counter()  # blob -> uploads placed but not yet committed as rows
         self._db = sqlite3.connect(self.root / "meta.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -145,7 +150,12 @@ class Store:
     def put_blob(self, src, sha256: str, suffix: str = "") -> str:
         """Move a staged file into blobs/ under its hash; returns the blob's relative path.
 
-        A full disk raises ResourceExhausted and adds no blob; ``src`` is then left to the caller.
+        The blob is pinned: no delete removes it until a row that references it is committed
+        (:meth:`add_recording`, :meth:`add_artifact`) or it is discarded (:meth:`discard_blob`).
+        Reusing an existing blob and removing an unused one both happen under the store lock, so
+        a tenant deleting its copy of some bytes never removes the blob of another tenant's
+        upload of the same bytes. A full disk raises ResourceExhausted and adds no blob; ``src``
+        is then left to the caller.
         """
         rel = f"blobs/{sha256[:2]}/{sha256}{suffix}"
         dest = self.root / rel
@@ -153,24 +163,47 @@ class Store:
             dest.parent.mkdir(exist_ok=True)
             with open(src, "rb") as f:
                 os.fsync(f.fileno())
-            if dest.exists():
-                os.unlink(src)
-                return rel
-            os.replace(src, dest)
-            try:
-                fsync_dir(dest.parent)
-            except OSError:
-                self.discard_blob(rel)
-                raise
+            with self._lock:
+                if dest.exists():
+                    os.unlink(src)
+                else:
+                    os.replace(src, dest)
+                    try:
+                        fsync_dir(dest.parent)
+                    except OSError:
+                        self._drop_blob_if_unused(rel)
+                        raise
+                self._pins[rel] += 1
         return rel
 
+    def _unpin(self, rel: str) -> None:
+        """Release the pin that :meth:`put_blob` took (a no-op for a blob no longer pinned)."""
+        if self._pins[rel] > 1:
+            self._pins[rel] -= 1
+        else:
+            self._pins.pop(rel, None)
+
     def discard_blob(self, rel: str) -> None:
-        """Remove a blob that no recording or artifact references (a write that did not commit)."""
+        """Unpin a blob whose write did not commit, and remove it if nothing references it."""
         with self._lock:
+            self._unpin(rel)
             self._drop_blob_if_unused(rel)
 
     def blob_path(self, rel: str) -> pathlib.Path:
         return self.root / rel
+
+    def stored_blob(self, rel: str, owner: str) -> pathlib.Path:
+        """The path of a blob that ``owner`` (e.g. "recording 'rec_...'") references.
+
+        Raises DataLoss, and logs it, when the blob is gone: the store lost data it had
+        acknowledged, which is the server's fault and not the caller's.
+        """
+        path = self.root / rel
+        if not path.is_file():
+            log.error("data loss: %s references blob %s, which is missing from %s", owner, rel, self.root)
+            raise DataLoss(f"the stored data of {owner} is missing from the server's store; "
+                           "the server's administrator has been notified in its log")
+        return path
 
     # -- recordings ---------------------------------------------------------------------
     def add_recording(self, tenant: str, blob: str, sha256: str, size_bytes: int, fields: dict,
@@ -188,6 +221,7 @@ class Store:
                     (info.id, tenant, blob, sha256, size_bytes, info.subject, info.session, info.task,
                      info.run, info.modality, info.format, info.file_name, json.dumps(meta),
                      json.dumps(events), info.created))
+                self._unpin(blob)
         except BaseException:
             self.discard_blob(blob)
             raise
@@ -256,6 +290,8 @@ class Store:
                 self._db.execute("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
                                  (info.id, tenant, kind, json.dumps(blobs), json.dumps(info.meta),
                                   json.dumps(info.provenance), info.created))
+                for rel in blobs.values():
+                    self._unpin(rel)
         except BaseException:
             for rel in blobs.values():
                 self.discard_blob(rel)
@@ -300,7 +336,7 @@ class Store:
         if not folder.is_dir():
             staging = pathlib.Path(tempfile.mkdtemp(dir=self.root / "tmp"))
             for name, rel in info.files.items():
-                os.link(self.root / rel, staging / name)
+                os.link(self.stored_blob(rel, f"artifact {info.id!r}"), staging / name)
             with contextlib.suppress(FileExistsError, OSError):
                 os.rename(staging, folder)
             shutil.rmtree(staging, ignore_errors=True)
@@ -322,7 +358,8 @@ class Store:
         return refs
 
     def _drop_blob_if_unused(self, rel: str) -> None:
-        if rel not in self._referenced_blobs():
+        """Remove a blob that no row references and no upload in flight has pinned (lock held)."""
+        if rel not in self._pins and rel not in self._referenced_blobs():
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.root / rel)
 
@@ -332,7 +369,7 @@ class Store:
             staged = list((self.root / "tmp").iterdir())
             for path in staged:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-            refs = self._referenced_blobs()
+            refs = self._referenced_blobs() | set(self._pins)
             orphans = [p for p in (self.root / "blobs").glob("*/*")
                        if str(p.relative_to(self.root)) not in refs]
             for path in orphans:
