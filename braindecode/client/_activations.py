@@ -31,17 +31,8 @@ def _image_bytes(image) -> bytes:
 
 
 def stimulus_messages(images=None, texts=None, ids=None) -> list:
-    """``activations_pb2.Stimulus`` messages of images or of texts.
-
-    Parameters
-    ----------
-    images : list, optional
-        PNG/JPEG bytes, image files, uint8 arrays of shape (H, W, 3) or PIL images.
-    texts : list of str, optional
-        Exactly one of ``images`` and ``texts``.
-    ids : list of str, optional
-        One per stimulus; default "0", "1", ...
-    """
+    """``activations_pb2.Stimulus`` messages of ``images`` or of ``texts``, named by ``ids``, as
+    :meth:`ActivationsClient.upload_stimuli` takes them."""
     if (images is None) == (texts is None):
         raise ValueError("pass either images or texts")
     given, name = (images, "images") if images is not None else (texts, "texts")
@@ -140,16 +131,7 @@ class ActivationsClient(ServiceClient):
                           page_size)
 
     def get_stimulus_set(self, stimulus_set_id: str) -> StimulusSetInfo:
-        """One stored stimulus set, with its stimulus ids.
-
-        Parameters
-        ----------
-        stimulus_set_id : str
-
-        Returns
-        -------
-        StimulusSetInfo
-        """
+        """The stored stimulus set ``stimulus_set_id``, with its stimulus ids."""
         return self._get("GetStimulusSet", build(activations_pb2.GetStimulusSetRequest, id=stimulus_set_id))
 
     def extract(self, model: str, stimulus_set_id: str = "", images=None, texts=None, ids=None, layers=(),
@@ -190,16 +172,7 @@ class ActivationsClient(ServiceClient):
         return self._follow("ExtractActivations", request, on_progress)
 
     def get(self, activation_set_id: str) -> ActivationSetInfo:
-        """One stored activation set: its layers and stimulus ids.
-
-        Parameters
-        ----------
-        activation_set_id : str
-
-        Returns
-        -------
-        ActivationSetInfo
-        """
+        """The stored activation set ``activation_set_id``: its layers and the stimulus ids of their rows."""
         return self._get("GetActivationSet", build(activations_pb2.GetActivationSetRequest, id=activation_set_id))
 
     def get_layer(self, activation_set_id: str, layer: str) -> np.ndarray:

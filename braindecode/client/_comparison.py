@@ -79,16 +79,7 @@ class ComparisonClient(ServiceClient):
         return [from_message(rdm) for rdm in self._call("ComputeRDM", request).rdms]
 
     def get_rdm(self, rdm_id: str) -> RDMInfo:
-        """One stored RDM.
-
-        Parameters
-        ----------
-        rdm_id : str
-
-        Returns
-        -------
-        RDMInfo
-        """
+        """The stored RDM ``rdm_id`` (its matrix as :meth:`compute_rdm` returns it)."""
         return self._get("GetRDM", build(comparison_pb2.GetRDMRequest, id=rdm_id))
 
     def get_rdm_matrix(self, rdm_id: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
 
 from braindecode import tensors
@@ -25,12 +26,11 @@ class DecodingClient(ServiceClient):
         Parameters
         ----------
         recording_ids : list of str
-            Runs of one modality; cross-validation never splits a run.
+            Runs of one modality, each giving per-trial responses through ``preprocessing`` (a
+            ``braindecode.preprocessing.preprocess`` spec ending in an "epochs" or "trials" step).
         preprocessing : dict
-            A ``braindecode.preprocessing.preprocess`` spec ending in an "epochs" or "trials" step.
-        activation_set_id : str
-            The target space: ``layer`` of a stored activation set, matched to the trials by stimulus id.
-        layer : str
+        activation_set_id, layer : str
+            The target space: a layer of a stored activation set, matched to the trials by stimulus id.
         decoder : {"ridge", "mlp", "eeg"}
             ridge and mlp take fMRI trials, eeg EEG/MEG epochs.
         params : dict, optional
@@ -68,14 +68,25 @@ class DecodingClient(ServiceClient):
             The embeddings of each batch.
         """
         first = build(decoding_pb2.DecodeRequest, decoder_id=decoder_id)
+        refused = []  # a batch of the wrong type: the stream ends before it, and its TypeError is raised here
 
         def requests():
             for i, batch in enumerate(batches):
-                yield decoding_pb2.DecodeRequest(decoder_id=first.decoder_id if i == 0 else "",
-                                                 samples=tensors.to_tensor(floats(batch, "samples")))
+                try:
+                    samples = tensors.to_tensor(floats(batch, "samples"))
+                except TypeError as exc:
+                    refused.append(exc)
+                    return
+                yield decoding_pb2.DecodeRequest(decoder_id=first.decoder_id if i == 0 else "", samples=samples)
 
-        for reply in self._call("Decode", requests()):
-            yield tensors.from_tensor(reply.embeddings)
+        try:
+            for reply in self._call("Decode", requests()):
+                yield tensors.from_tensor(reply.embeddings)
+        except grpc.RpcError:
+            if not refused:
+                raise
+        if refused:
+            raise refused[0]
 
     def decode(self, decoder_id: str, samples, batch_bytes: int = 4 * 1024 * 1024) -> np.ndarray:
         """Decode brain samples into embeddings.

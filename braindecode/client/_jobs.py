@@ -44,16 +44,7 @@ class JobsClient(ServiceClient):
         return self._get("SubmitJob", request)
 
     def get(self, job_id: str) -> Job:
-        """One job of this tenant, with its shards.
-
-        Parameters
-        ----------
-        job_id : str
-
-        Returns
-        -------
-        Job
-        """
+        """The job ``job_id`` of this tenant, with its shards."""
         return self._get("GetJob", build(jobs_pb2.GetJobRequest, id=job_id))
 
     def list(self, state: str = "", page_size: int = 100) -> list:
@@ -73,17 +64,7 @@ class JobsClient(ServiceClient):
         return self._list("ListJobs", build(jobs_pb2.ListJobsRequest, state=state), "jobs", page_size)
 
     def cancel(self, job_id: str) -> Job:
-        """Cancel a queued or running job.
-
-        Parameters
-        ----------
-        job_id : str
-
-        Returns
-        -------
-        Job
-            In its state after the cancel.
-        """
+        """Cancel the queued or running job ``job_id``; returns the :class:`Job` as the cancel left it."""
         return self._get("CancelJob", build(jobs_pb2.CancelJobRequest, id=job_id))
 
     def watch(self, job_id: str, timeout: float | None = None):

@@ -106,16 +106,7 @@ class RecordingsClient(ServiceClient):
         return self._get("UploadRecording", requests)
 
     def get(self, recording_id: str) -> Recording:
-        """One stored recording.
-
-        Parameters
-        ----------
-        recording_id : str
-
-        Returns
-        -------
-        Recording
-        """
+        """The stored recording ``recording_id``."""
         return self._get("GetRecording", build(recordings_pb2.GetRecordingRequest, id=recording_id))
 
     def list(self, subject: str = "", modality: str = "", task: str = "", page_size: int = 100) -> list:
@@ -136,12 +127,7 @@ class RecordingsClient(ServiceClient):
         return self._list("ListRecordings", request, "recordings", page_size)
 
     def delete(self, recording_id: str) -> bool:
-        """Delete a stored recording; True once it is gone.
-
-        Parameters
-        ----------
-        recording_id : str
-        """
+        """Delete the stored recording ``recording_id``; True once it is gone."""
         request = build(recordings_pb2.DeleteRecordingRequest, id=recording_id)
         return self._call("DeleteRecording", request).deleted
 
