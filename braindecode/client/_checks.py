@@ -91,10 +91,11 @@ def floats(value, name: str) -> np.ndarray:
 
 
 def numbers(value, name: str, count: int, takes: str) -> tuple:
-    """A short tuple argument of ``count`` numbers, e.g. a time window (start, stop)."""
-    if (not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping))
-            or len(items := tuple(value)) != count
-            or not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in items)):
+    """A short tuple argument of ``count`` numbers, e.g. a time window (start, stop), as floats."""
+    sequence = isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping))
+    items = tuple(value) if sequence else ()
+    if len(items) != count or not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                                      for v in items):
         raise TypeError(f"{name} must be {takes}, got {shown(value)}")
     return tuple(float(v) for v in items)
 

@@ -13,6 +13,7 @@ from braindecode.client._encoding import EncodingClient
 from braindecode.client._jobs import JobsClient
 from braindecode.client._reconstruction import ReconstructionClient
 from braindecode.client._recordings import RecordingsClient
+from braindecode.client._replies import from_message
 
 
 class _Delegate:
@@ -113,7 +114,7 @@ class Client:
             "SERVING", "NOT_SERVING" or "UNKNOWN".
         """
         reply = self._health.Check(health_pb2.HealthCheckRequest(service=service), timeout=self.options.timeout)
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return from_message(reply).status
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until the channel is connected.

@@ -30,7 +30,7 @@ def pack_recording(path) -> tuple:
     path : str, pathlib.Path or (str, bytes)
         A file, or a file's name and content (returned as they are).
     """
-    if isinstance(path, tuple):
+    if isinstance(path, tuple) and len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], bytes):
         return path
     if not isinstance(path, (str, pathlib.Path)):
         raise TypeError(f"path must be a file path or (file name, bytes), got {shown(path)}")

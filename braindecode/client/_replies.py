@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from grpc_health.v1 import health_pb2
 
 from braindecode import tensors
 from braindecode.v1 import (
@@ -101,6 +102,13 @@ class Event(Reply):
     onset: float
     duration: float
     stimulus_id: str
+
+
+@reply(health_pb2.HealthCheckResponse)
+class HealthStatus(Reply):
+    """The standard health check's answer: ``status`` is SERVING, NOT_SERVING or UNKNOWN."""
+
+    status: str
 
 
 # -- recordings ---------------------------------------------------------------------------------
@@ -360,6 +368,8 @@ class ReconstructResult(Reply):
 # The job spec as the server checked it: the fields of braindecode.v1.JobSpec and its parts.
 @reply(jobs_pb2.RecordingFilter)
 class JobRecordingFilter(Reply):
+    """The recordings of a job given as a filter (empty fields match every value)."""
+
     subject: str
     task: str
     modality: str
@@ -367,18 +377,24 @@ class JobRecordingFilter(Reply):
 
 @reply(jobs_pb2.RecordingSelection)
 class JobRecordings(Reply):
+    """A job's recordings: their ``ids``, or a ``filter``."""
+
     ids: tuple
     filter: JobRecordingFilter | None
 
 
 @reply(jobs_pb2.ModelRef)
 class JobModel(Reply):
+    """The stored model a job applies: a ``decoder`` or an ``encoder`` artifact id."""
+
     decoder: str
     encoder: str
 
 
 @reply(jobs_pb2.RetrievalOutput)
 class JobRetrieval(Reply):
+    """Top-``k`` retrieval among a ``layer`` of the activation set ``candidates``."""
+
     candidates: str
     layer: str
     k: int
@@ -386,6 +402,8 @@ class JobRetrieval(Reply):
 
 @reply(jobs_pb2.ReconstructionOutput)
 class JobReconstructions(Reply):
+    """Reconstructions from the decoded embeddings, with these sampling settings (0 or empty: defaults)."""
+
     n_steps: int
     seed: int
     guidance: float
@@ -394,6 +412,8 @@ class JobReconstructions(Reply):
 
 @reply(jobs_pb2.JobOutputs)
 class JobOutputs(Reply):
+    """What a job writes per shard; ``retrieval`` and ``reconstructions`` are None when not asked for."""
+
     embeddings: bool
     retrieval: JobRetrieval | None
     reconstructions: JobReconstructions | None

@@ -44,6 +44,8 @@ WRONG = {
                               "ids must be a list of ids, got str 'ab'"),
     "upload of a number": (lambda c: c.recordings.upload(42, subject="01"),
                            "path must be a file path or (file name, bytes), got int 42"),
+    "content as text": (lambda c: c.recordings.upload(("x.nii", "not bytes"), subject="01"),
+                        "path must be a file path or (file name, bytes), got tuple"),
     "events as a number": (lambda c: c.recordings.upload(("x.nii", b"\0"), subject="01", events=3),
                            "events must be an events.tsv path, an Events or a list of dicts"),
     "event with an unknown key": (lambda c: c.recordings.upload(("x.nii", b"\0"), subject="01",

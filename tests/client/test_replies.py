@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2
 
 from braindecode import tensors
 from braindecode.client._replies import REPLY_TYPES, CompareResult, JobEvent, Recording, from_message
@@ -19,7 +20,7 @@ from braindecode.v1 import (
 )
 
 MODULES = (activations_pb2, common_pb2, comparison_pb2, decoding_pb2, encoding_pb2, jobs_pb2, reconstruction_pb2,
-           recordings_pb2)
+           recordings_pb2, health_pb2)
 MESSAGES = {getattr(module, name).DESCRIPTOR.full_name: getattr(module, name)
             for module in MODULES for name in module.DESCRIPTOR.message_types_by_name}
 
@@ -61,6 +62,12 @@ def test_nested_repeated_and_map_fields():
     assert event.result.shards[0].recording_ids == ("rec_a", "rec_b")
     fit = from_message(decoding_pb2.FitDecoderResult(decoder_id="art_d", cv_scores={"top_1": 0.5}))
     assert fit.cv_scores == {"top_1": 0.5} and fit.folds == ()
+
+
+def test_enums_become_their_names():
+    serving = health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+    assert from_message(serving).status == "SERVING"
+    assert from_message(health_pb2.HealthCheckResponse()).status == "UNKNOWN"
 
 
 def test_replies_are_frozen_and_equal_by_value():
