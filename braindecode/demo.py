@@ -98,14 +98,16 @@ def _upload_runs(client, dataset, steps_show: bool) -> dict:
         if "bold" in run:
             for part in uploaded["fmri"]:
                 keep = np.array([part in ("all", split[s]) for s in events.stimulus_id])
-                rec = client.upload(run["bold"], subject=run["subject"],
-                                    task="images" if part == "all" else f"images-{part}", run=str(run["run"]),
-                                    events=Events(events.onset[keep], events.duration[keep], events.stimulus_id[keep]))
+                rec = client.recordings.upload(
+                    run["bold"], subject=run["subject"], task="images" if part == "all" else f"images-{part}",
+                    run=str(run["run"]), events=Events(events.onset[keep], events.duration[keep],
+                                                       events.stimulus_id[keep]))
                 uploaded["fmri"][part].setdefault(run["subject"], []).append(rec)
         else:
             # the first run of each subject goes as BrainVision (zipped), the others as FIF
             path = run["vhdr"] if run["run"] == 1 else run["fif"]
-            rec = client.upload(path, subject=run["subject"], task="images", run=str(run["run"]), events=events)
+            rec = client.recordings.upload(path, subject=run["subject"], task="images", run=str(run["run"]),
+                                           events=events)
             uploaded["eeg"].setdefault(run["subject"], []).append((rec, events))
     return uploaded
 
@@ -118,17 +120,20 @@ def _rsa(client, dataset, uploaded, aset_id, layers, config, show) -> dict:
     """Layer x ROI RSA on the test stimuli: scores, CIs, p-values, noise ceilings per ROI."""
     test_ids = [s for s, p in zip(dataset.stimuli.ids, dataset.stimuli.split) if p == "test"]
     recordings = [r for recs in uploaded["fmri"]["test"].values() for r in recs]
-    model_rdms = {layer: client.compute_rdm(activation_set_id=aset_id, layer=layer, condition_ids=test_ids)[0].id
+    model_rdms = {layer: client.comparison.compute_rdm(activation_set_id=aset_id, layer=layer,
+                                                       condition_ids=test_ids)[0].id
                   for layer in layers}
     results = {}
     for roi, mask in dataset.files["masks"].items():
         if roi == "brain":
             continue
-        brain = client.compute_rdm(_ids(recordings), FMRI_SPEC, roi=pathlib.Path(mask), condition_ids=test_ids)
+        brain = client.comparison.compute_rdm(_ids(recordings), FMRI_SPEC, roi=pathlib.Path(mask),
+                                              condition_ids=test_ids)
         on_progress, close = _bar(show, f"RSA {roi}")
-        result = client.compare([r.id for r in brain], model_rdms, method="spearman", n_bootstrap=config.n_bootstrap,
-                                bootstrap="conditions", n_permutations=config.n_bootstrap, seed=config.seed,
-                                on_progress=on_progress)
+        result = client.comparison.compare([r.id for r in brain], model_rdms, method="spearman",
+                                           n_bootstrap=config.n_bootstrap, bootstrap="conditions",
+                                           n_permutations=config.n_bootstrap, seed=config.seed,
+                                           on_progress=on_progress)
         close()
         results[roi] = _comparison_dict(result)
     return results
@@ -137,12 +142,11 @@ def _rsa(client, dataset, uploaded, aset_id, layers, config, show) -> dict:
 def _comparison_dict(result) -> dict:
     """A CompareResult as plain values: per-layer score, CI and p-value, and the noise ceiling."""
     scores = [{"name": m.name, "score": m.score,
-               "ci_low": m.ci_lower if m.HasField("ci_lower") else m.score,
-               "ci_high": m.ci_upper if m.HasField("ci_upper") else m.score,
-               "p_value": m.p_value if m.HasField("p_value") else None,
-               "p_value_fdr": m.p_value_fdr if m.HasField("p_value_fdr") else None} for m in result.models]
-    ceiling = ({"lower": result.noise_ceiling.lower, "upper": result.noise_ceiling.upper}
-               if result.HasField("noise_ceiling") else None)
+               "ci_low": m.score if m.ci_lower is None else m.ci_lower,
+               "ci_high": m.score if m.ci_upper is None else m.ci_upper,
+               "p_value": m.p_value, "p_value_fdr": m.p_value_fdr} for m in result.models]
+    ceiling = (None if result.noise_ceiling is None
+               else {"lower": result.noise_ceiling.lower, "upper": result.noise_ceiling.upper})
     return {"comparison_id": result.comparison_id, "scores": scores, "noise_ceiling": ceiling}
 
 
@@ -150,7 +154,7 @@ def _responses(client, recordings) -> BrainResponses:
     """Per-trial responses of uploaded runs, preprocessed by the server, with their stimulus ids and runs."""
     data, stimuli, runs = [], [], []
     for rec in recordings:
-        data.append(client.stream_data(rec.id, preprocessing=FMRI_SPEC))
+        data.append(client.recordings.data(rec.id, preprocessing=FMRI_SPEC))
         stimuli.extend(e.stimulus_id for e in rec.events)
         runs.extend([rec.id] * len(rec.events))
     return BrainResponses(np.concatenate(data), np.asarray(stimuli), runs=np.asarray(runs))
@@ -183,7 +187,7 @@ def _decoding(client, dataset, uploaded, aset_id, subject, config) -> dict:
     top1_mean, top1_sd = mindeye_top1(predicted.data, truth, n_candidates=n_candidates, n_repeats=30, seed=config.seed)
     ks = list(range(1, 11))
     curve = [float(top_k_accuracy(predicted.data, truth, k=k)) for k in ks]
-    ids, _ = client.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
+    ids, _ = client.decoding.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
     return {"decoder": {"kind": "ridge", "rois": list(VISUAL_ROIS), "n_voxels": int(voxels.sum()),
                         "n_train_trials": int(train.sum()), "median_alpha": float(np.median(decoder.best_alphas_))},
             "n_candidates": n_candidates,
@@ -199,9 +203,9 @@ def _reconstructions(client, dataset, predicted: BrainResponses, config, show) -
 
     n = min(config.n_reconstructions, predicted.n_trials)
     on_progress, close = _bar(show, "reconstruct")
-    images, artifact_id = client.reconstruct(embeddings=predicted.data[:n], ids=list(predicted.stimulus_ids[:n]),
-                                             n_steps=config.reconstruction_steps, seed=config.seed,
-                                             on_progress=on_progress)
+    images, artifact_id = client.reconstruction.reconstruct(
+        embeddings=predicted.data[:n], ids=list(predicted.stimulus_ids[:n]), n_steps=config.reconstruction_steps,
+        seed=config.seed, on_progress=on_progress)
     close()
     index = {s: i for i, s in enumerate(dataset.stimuli.ids)}
     originals = dataset.stimuli.images[[index[s] for s, _ in images]]
@@ -215,9 +219,9 @@ def _encoding(client, dataset, uploaded, aset_id, subject, layers, config, show)
     """Banded-ridge encoder (early + late layer) fitted on all but the last run, scored on the last."""
     runs = uploaded["fmri"]["train"][subject]
     on_progress, close = _bar(show, "fit encoder")
-    fit = client.fit_encoder(_ids(runs[:-1]), FMRI_SPEC, aset_id, layers, seed=config.seed, on_progress=on_progress)
+    fit = client.encoding.fit(_ids(runs[:-1]), FMRI_SPEC, aset_id, layers, seed=config.seed, on_progress=on_progress)
     close()
-    scored = client.score_encoder(fit.encoder_id, [runs[-1].id], FMRI_SPEC)
+    scored = client.encoding.score(fit.encoder_id, [runs[-1].id], FMRI_SPEC)
     return {"encoder_id": fit.encoder_id, "score_map_nifti": scored.score_map_nifti}
 
 
@@ -227,7 +231,7 @@ def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
 
     epochs, stimuli, runs = [], [], []
     for rec, _ in uploaded["eeg"][subject]:
-        data = client.stream_data(rec.id, preprocessing=EEG_SPEC)  # epochs in event order, none rejected
+        data = client.recordings.data(rec.id, preprocessing=EEG_SPEC)  # epochs in event order, none rejected
         epochs.append(data)
         stimuli += [e.stimulus_id for e in rec.events]
         runs += [rec.id] * data.shape[0]
@@ -293,14 +297,14 @@ def run_demo(config: DemoConfig) -> dict:
         with Client(target, api_key=key, timeout=3600) as client:
             steps("upload recordings and stimuli")
             uploaded = _upload_runs(client, dataset, show)
-            stimulus_set = client.upload_stimuli(images=list(dataset.stimuli.images), ids=list(dataset.stimuli.ids),
-                                                 name="default stimuli")
+            stimulus_set = client.activations.upload_stimuli(images=list(dataset.stimuli.images),
+                                                             ids=list(dataset.stimuli.ids), name="default stimuli")
             steps("extract network activations")
             layers = list(dict.fromkeys(list(LAYERS.values()) + ["stage1", "stage3", "stage5", "stage6",
                                                                   EMBEDDING_LAYER]))
             layers = [layer for layer in dataset.activations.layer_names if layer in layers]
             on_progress, close = _bar(show, "activations")
-            extracted = client.extract_activations(MODEL, stimulus_set_id=stimulus_set.id, layers=layers,
+            extracted = client.activations.extract(MODEL, stimulus_set_id=stimulus_set.id, layers=layers,
                                                    pooling="avg", on_progress=on_progress)
             close()
             aset_id = extracted.id

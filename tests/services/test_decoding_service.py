@@ -269,7 +269,7 @@ def test_fit_decoder_bad_input(server, client, lab, world):
             ({"preprocessing_json": "{}", "params_json": "nope"}, "params_json is not valid JSON")]:
         bad = decoding_pb2.FitDecoderRequest(**json_fields)
         bad.MergeFrom(request)
-        expect_error(lambda: list(client.decoding.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
+        expect_error(lambda: list(client.decoding.stub.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
     assert_nothing_stored(server, client, before)
 
 
@@ -279,7 +279,7 @@ def test_decode_bad_input(server, client, ridge_decoder, lab):
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 
     def stream(*requests):
-        return lambda: list(client.decoding.Decode(iter(requests), metadata=client.metadata))
+        return lambda: list(client.decoding.stub.Decode(iter(requests), metadata=client.metadata))
 
     def message(samples=None, decoder=decoder_id, tensor=None):
         if tensor is None and samples is not None:
@@ -303,7 +303,7 @@ def test_decode_bad_input(server, client, ridge_decoder, lab):
     for call, code, fragment in cases:
         expect_error(call, code, fragment)
     # An error ends the stream after the replies to the messages before it.
-    replies = client.decoding.Decode(iter([message(good), message(nan)]), metadata=client.metadata)
+    replies = client.decoding.stub.Decode(iter([message(good), message(nan)]), metadata=client.metadata)
     assert next(replies).embeddings.shape == [1, N_DIMS]
     expect_error(lambda: next(replies), invalid, "NaN")
     assert client.decode(decoder_id, good).shape == (1, N_DIMS)
@@ -344,7 +344,7 @@ def test_retrieve_bad_input(server, client, ridge_decoder, lab):
         kwargs.setdefault("k", 1)
         expect_error(lambda: client.retrieve(**kwargs), code, fragment)
     no_queries = decoding_pb2.RetrieveRequest(activation_set_id=acts, layer="pool", k=1)
-    expect_error(lambda: client.decoding.Retrieve(no_queries, metadata=client.metadata), invalid,
+    expect_error(lambda: client.decoding.stub.Retrieve(no_queries, metadata=client.metadata), invalid,
                   "queries are required")
     ids, scores = client.retrieve(cands[[3, 7]], k=2, candidates=cands, candidate_ids=list("abcdefghij"))
     assert ids[:, 0].tolist() == ["d", "h"] and scores[:, 0] == pytest.approx([1.0, 1.0])
@@ -377,7 +377,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
     request = decoding_pb2.FitDecoderRequest(
         recording_ids=lab["runs"], preprocessing_json=json.dumps(FMRI_SPEC), activation_set_id=lab["activations"],
         layer="pool", decoder="mlp", params_json=json.dumps(long_mlp))
-    call = client.decoding.FitDecoder(request, metadata=client.metadata)
+    call = client.decoding.stub.FitDecoder(request, metadata=client.metadata)
     for event in call:
         if event.progress.stage == "cross-validation":
             break

@@ -248,8 +248,8 @@ def test_upload_that_ends_early_leaves_nothing(server, client, release, ending):
     kept = client.upload(real_files.FUNCTIONAL, subject="01")
     sent = threading.Event()
     requests = _stalling_upload(real_files.EXAMPLE4D.read_bytes(), sent, release)
-    call = client.recordings.UploadRecording.future(requests, metadata=client.metadata,
-                                                    timeout=1.5 if ending == "deadline" else 60)
+    call = client.recordings.stub.UploadRecording.future(requests, metadata=client.metadata,
+                                                         timeout=1.5 if ending == "deadline" else 60)
     assert sent.wait(30)
     assert _wait_until(lambda: len(_staged(server)) == 1), "the upload is staged while in flight"
     if ending == "cancel":

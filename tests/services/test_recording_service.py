@@ -78,7 +78,7 @@ def test_events_are_stored_and_checked(client):
 
 def test_stream_data_chunks_large_arrays(server, client):
     rec = client.upload(real_files.EXAMPLE4D, subject="01")
-    stub = client.recordings
+    stub = client.recordings.stub
     chunks = list(stub.StreamData(recordings_pb2.StreamDataRequest(id=rec.id, chunk_bytes=65536),
                                   metadata=client.metadata))
     assert len(chunks) > 10 and chunks[0].dtype == "float32"
@@ -90,7 +90,7 @@ def _raw_upload(client, metadata, payload, chunk=65536):
             yield recordings_pb2.UploadRecordingRequest(metadata=metadata)
         for start in range(0, len(payload), chunk):
             yield recordings_pb2.UploadRecordingRequest(chunk=payload[start:start + chunk])
-    return client.recordings.UploadRecording(requests(), metadata=client.metadata, timeout=60)
+    return client.recordings.stub.UploadRecording(requests(), metadata=client.metadata, timeout=60)
 
 
 def _assert_refused(client, server, metadata, payload, code, words):
