@@ -185,10 +185,15 @@ def edf_fields(fmt="edf") -> dict:
     }
 
 
-def edf_bytes(fields: dict, fmt="edf", records=4) -> bytes:
-    """``fields`` serialised as a header, then ``records`` data records of two sines."""
+def edf_header(fields: dict) -> bytes:
+    """``fields`` serialised as an EDF/BDF header: the main header, then the signal headers."""
     head = "".join(fields[k].ljust(w)[:w] for k, w in _MAIN_WIDTHS)
     head += "".join(v.ljust(w)[:w] for k, w in _SIGNAL_WIDTHS for v in fields[k])
+    return head.encode("latin-1")
+
+
+def edf_bytes(fields: dict, fmt="edf", records=4) -> bytes:
+    """``fields`` serialised as a header, then ``records`` data records of two sines."""
     t = np.arange(64 * records) / 64.0
     signals = [np.round(20000 * np.sin(2 * np.pi * f * t)).astype(np.int32) for f in (3, 7)]
     body = bytearray()
@@ -199,7 +204,7 @@ def edf_bytes(fields: dict, fmt="edf", records=4) -> bytes:
                 body += b"".join(int(v).to_bytes(3, "little", signed=True) for v in chunk)
             else:
                 body += chunk.astype("<i2").tobytes()
-    return head.encode("latin-1") + bytes(body)
+    return edf_header(fields) + bytes(body)
 
 
 def edf_cases() -> list:
