@@ -8,12 +8,14 @@ so that a reader without bounds would unpack and read all of it.
 
 from __future__ import annotations
 
+import base64
+import re
 import struct
 import zlib
 
 import nibabel
 import numpy as np
-from bad_inputs.make_corpus import brainvision_members, edf_fields, edf_header
+from bad_inputs.make_corpus import brainvision_members, edf_fields, edf_header, gifti_bytes
 
 _BLOCK = bytes(2**20)
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, no mtime
@@ -33,6 +35,16 @@ def deflated(head: bytes, n_zeros: int) -> tuple:
     for _ in range(full):
         crc = zlib.crc32(_BLOCK, crc)
     return b"".join(parts), zlib.crc32(bytes(rest), crc), len(head) + n_zeros
+
+
+def zlib_bomb(n_zeros: int) -> bytes:
+    """A zlib stream (as GIfTI's GZipBase64Binary holds) of ``n_zeros`` zero bytes."""
+    stream, _, _ = deflated(b"", n_zeros)
+    adler = 1
+    for _ in range(n_zeros // len(_BLOCK)):
+        adler = zlib.adler32(_BLOCK, adler)
+    adler = zlib.adler32(bytes(n_zeros % len(_BLOCK)), adler)
+    return b"\x78\xda" + stream + struct.pack(">I", adler)
 
 
 def gzip_bomb(head: bytes, n_zeros: int) -> bytes:
@@ -70,10 +82,10 @@ def nifti_gz_bomb(shape: tuple, dtype=np.int16) -> bytes:
     return gzip_bomb(header.binaryblock + bytes(4), data_bytes)
 
 
-def edf_bomb(n_signals: int, fastest: int, records: int = 1) -> bytes:
-    """An EDF of zeros: one signal of ``fastest`` samples per record and ``n_signals - 1`` of
-    one sample, which MNE reads all at the fastest rate."""
-    fields = edf_fields()
+def edf_bomb(n_signals: int, fastest: int, records: int = 1, fmt: str = "edf") -> bytes:
+    """An EDF (or, ``fmt`` "bdf", a BDF) of zeros: one signal of ``fastest`` samples per record
+    and ``n_signals - 1`` of one sample, which MNE reads all at the fastest rate."""
+    fields = edf_fields(fmt)
     for name, value in fields.items():
         if isinstance(value, list):
             fields[name] = value[:1] * n_signals
@@ -81,10 +93,18 @@ def edf_bomb(n_signals: int, fastest: int, records: int = 1) -> bytes:
     fields.update(label=[f"S{i}" for i in range(n_signals)], n_signals=str(n_signals),
                   header_bytes=str(256 * (n_signals + 1)), n_records=str(records),
                   **{"samples per record": [str(n) for n in samples]})
-    return edf_header(fields) + bytes(2 * sum(samples) * records)
+    return edf_header(fields) + bytes((3 if fmt == "bdf" else 2) * sum(samples) * records)
 
 
 def brainvision_zip_bomb(eeg_bytes: int) -> bytes:
     """A BrainVision zip (4 float32 channels) whose .eeg holds ``eeg_bytes`` of zeros."""
     return zip_bomb([(name, payload, 0) if not name.endswith(".eeg") else (name, b"", eeg_bytes)
                      for name, payload in brainvision_members()])
+
+
+def gifti_bomb(n_values: int) -> bytes:
+    """A GIfTI of one float32 array of ``n_values`` zeros, compressed (GZipBase64Binary)."""
+    template = gifti_bytes([np.zeros(4, np.float32)]).decode()
+    data = base64.b64encode(zlib_bomb(4 * n_values)).decode()
+    template = template.replace('Dim0="4"', f'Dim0="{n_values}"')
+    return re.sub("<Data>[^<]*</Data>", f"<Data>{data}</Data>", template).encode()
