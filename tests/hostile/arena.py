@@ -11,6 +11,7 @@ and acknowledged writes lost (bob's recordings, read back in full at the end).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 
@@ -25,6 +26,7 @@ from braindecode import tensors
 from braindecode.artifacts import save_activation_set
 from braindecode.containers import ActivationSet
 from braindecode.recordings import Store
+from braindecode.recordings._workspace import PREFIX as WORKSPACE_PREFIX
 from braindecode.v1 import decoding_pb2_grpc, jobs_pb2_grpc, recordings_pb2, recordings_pb2_grpc
 
 MEMORY_CAP = 6 * 2**30
@@ -113,6 +115,9 @@ class Arena:
     Attributes
     ----------
     mallory, bob : Tenant
+    server : ServerProcess
+    tmp_dir : pathlib.Path
+        The server's system temporary folder (``TMPDIR``).
     activation_set_id : str
         Mallory's stored activation set: layer "pool", ``N_STIMULI`` x ``N_DIMS``, stimulus ids
         ``stim-000`` ...
@@ -128,7 +133,9 @@ class Arena:
             ids, {"pool": rng.standard_normal((N_STIMULI, N_DIMS)).astype(np.float32)})).id
         store.close()
         self.tally = tally
-        self.server = ServerProcess(data_dir, extra_env={"BRAINDECODE_GRACE_SECONDS": "1"},
+        self.tmp_dir = data_dir.with_name(data_dir.name + "-tmp")  # the server's system temporary folder
+        self.tmp_dir.mkdir()
+        self.server = ServerProcess(data_dir, extra_env={"BRAINDECODE_GRACE_SECONDS": "1", "TMPDIR": str(self.tmp_dir)},
                                     tenants=(ATTACKER, BYSTANDER), memory_limit=MEMORY_CAP)
         self._connect()
         self.acknowledged = {}
@@ -143,33 +150,42 @@ class Arena:
         self.mallory, self.bob = Tenant(self.server.port, keys[ATTACKER]), Tenant(self.server.port, keys[BYSTANDER])
 
     def attack(self, name: str, call, code: grpc.StatusCode, *fragments: str, max_growth: int = CALL_GROWTH) -> str:
-        """Run ``call`` (a request of mallory's) and check its answer; returns its details.
+        """Run ``call`` (a request) and check its answer; returns its details.
 
         The call must fail with ``code`` and details holding every fragment, the server must
-        still serve bob, and its peak RSS must have grown by less than ``max_growth``. A server
-        that died is restarted on the same store, for the attacks after this one.
+        still serve bob, its peak RSS must have grown by less than ``max_growth``, and nothing
+        may be left in the store's ``tmp`` nor any workspace in the server's temporary folder.
+        A server that died is restarted on the same store, for the attacks after this one.
         """
+        return self.barrage(name, [call], code, *fragments, threads=1, max_growth=max_growth)[0]
+
+    def barrage(self, name: str, calls: list, code: grpc.StatusCode, *fragments: str, threads: int = 4,
+                max_growth: int | None = None) -> list:
+        """``attack`` with ``calls`` made ``threads`` at a time (each one an attack of the tally);
+        returns their details. ``max_growth`` (``threads * CALL_GROWTH`` by default) bounds the
+        peak of them all."""
         self.server.reset_peak()
         before = self.server.memory()["VmRSS"]
-        try:
-            call()
-            got, details = grpc.StatusCode.OK, ""
-        except grpc.RpcError as exc:
-            got, details = exc.code(), exc.details() or ""
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            answers = list(pool.map(_answer, calls))
         died = self.server.proc.poll() is not None or not self.bob.serving()
         growth = 0 if died else self.server.memory()["VmHWM"] - before
-        self.tally.outcomes.append(Outcome(name, code.name, got.name, died, growth))
+        self.tally.outcomes += [Outcome(name, code.name, got.name, died, growth) for got, _ in answers]
         if died:
             self.server.kill()
             self.server.start()
             self._connect()
         assert not died, f"{name}: the server died\n{self.server.log()[-4000:]}"
-        assert got == code, f"{name}: {got.name} {details[:500]}"
-        for fragment in fragments:
-            assert fragment in details, f"{name}: {details[:500]}"
+        for got, details in answers:
+            assert got == code, f"{name}: {got.name} {details[:500]}"
+            for fragment in fragments:
+                assert fragment in details, f"{name}: {details[:500]}"
+        max_growth = threads * CALL_GROWTH if max_growth is None else max_growth
         assert growth < max_growth, f"{name}: peak RSS grew by {growth / 2**20:.0f} MiB"
+        left = [*self.tmp_dir.glob(f"{WORKSPACE_PREFIX}*"), *(self.server.data_dir / "tmp").iterdir()]
+        assert left == [], f"{name}: left behind {left}"
         assert set(self.acknowledged) <= self.bob.listed()
-        return details
+        return [details for _, details in answers]
 
     def writes_lost(self) -> int:
         """Bob's acknowledged recordings that are not listed or do not read back as uploaded."""
@@ -191,3 +207,12 @@ class Arena:
             tenant.close()
         if self.server.proc.poll() is None:
             self.server.terminate()
+
+
+def _answer(call) -> tuple:
+    """(status code, details) that ``call()`` ended with."""
+    try:
+        call()
+    except grpc.RpcError as exc:
+        return exc.code(), exc.details() or ""
+    return grpc.StatusCode.OK, ""

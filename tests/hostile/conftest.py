@@ -1,6 +1,8 @@
 """Fixtures of the hostile-tenant suite (see hostile/arena.py): one capped server for the
 session, and the suite's reliability table at the end of the run."""
 
+import itertools
+
 import pytest
 from hostile.arena import MEMORY_CAP, Arena, Tally
 
@@ -31,6 +33,8 @@ def pytest_terminal_summary(terminalreporter, config):
         f"server capped at {MEMORY_CAP / 2**30:g} GiB of address space: {len(outcomes)} attacks tried, "
         f"{sum(o.answered for o in outcomes)} answered with the status expected, "
         f"{sum(o.died for o in outcomes)} server deaths, {lost} acknowledged writes lost")
-    for outcome in outcomes:
+    for outcome, group in itertools.groupby(outcomes):  # a barrage's calls are alike
         growth = "died" if outcome.died else f"+{outcome.growth / 2**20:.1f} MiB"
-        terminalreporter.line(f"  {outcome.code:<20} {growth:>12} peak RSS  {outcome.name}")
+        count = len(list(group))
+        terminalreporter.line(f"  {outcome.code:<20} {growth:>12} peak RSS  {f'{count} x ' if count > 1 else ''}"
+                              f"{outcome.name}")

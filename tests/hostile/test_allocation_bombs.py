@@ -6,6 +6,7 @@ answered before anything is allocated: with RESOURCE_EXHAUSTED naming the bound 
 or INVALID_ARGUMENT; the server stays up and its peak RSS grows by less than the bound.
 """
 
+import functools
 import json
 
 import bombs
@@ -14,9 +15,10 @@ import mne
 import numpy as np
 import pytest
 from bad_inputs import make_corpus
-from hostile.arena import N_STIMULI, TIMEOUT
+from hostile.arena import N_DIMS, N_STIMULI, TIMEOUT
 from service_checks import trial_events, write_trial_run
 
+from braindecode import tensors
 from braindecode.v1 import common_pb2, decoding_pb2, jobs_pb2, recordings_pb2
 
 EXHAUSTED, INVALID = grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT
@@ -26,7 +28,7 @@ STIMULI = [f"stim-{i:03d}" for i in range(N_STIMULI)]
 HALF = N_STIMULI // 2
 
 
-@pytest.mark.parametrize("file_name, make, fragments", [
+BOMBS = [
     ("bomb.edf", lambda: bombs.edf_bomb(4096, 244_140),
      ["EDF header (4096 signals read at the 244140 samples per record of the fastest, 1 records) makes MNE "
       "read 7999979520 bytes", "max_expansion=100"]),
@@ -40,16 +42,33 @@ HALF = N_STIMULI // 2
      ["gzip data inflate past", "max_expansion=100"]),
     ("bomb.func.gii", lambda: bombs.gifti_bomb(200_000_000),
      ["GIfTI data arrays declare 800000000 bytes", "max_expansion=100"]),
-], ids=["edf-8GB-as-float64", "nifti-gz-2GiB", "brainvision-zip-1.9GB", "bdf-6.6GB-as-float64",
-        "fif-gz-1GiB", "gifti-gz-800MB"])
+]
+"""(file name, payload maker, message fragments): the issue's bombs (the first three, 1.5 to
+2.1 MB each), then variants of them."""
+
+
+@pytest.mark.parametrize("file_name, make, fragments", BOMBS, ids=[
+    "edf-8GB-as-float64", "nifti-gz-2GiB", "brainvision-zip-1.9GB", "bdf-6.6GB-as-float64", "fif-gz-1GiB",
+    "gifti-gz-800MB"])
 def test_upload_of_an_allocation_bomb(arena, file_name, make, fragments):
-    """The issue's bombs (the first three, 1.5 to 2.1 MB each) and variants: refused at upload,
-    nothing stored."""
+    """Refused at upload, before anything is unpacked or read; nothing stored."""
     payload = make()
     before = arena.mallory.listed()
     details = arena.attack(f"upload {file_name} ({len(payload) / 1e6:.1f} MB)",
                            lambda: arena.mallory.upload(file_name, payload), EXHAUSTED, *fragments)
     assert details.startswith(f"{file_name}: ")
+    assert arena.mallory.listed() == before
+
+
+@pytest.mark.slow
+def test_every_bomb_from_both_tenants_at_once_round_after_round(arena):
+    """Three rounds of the six bombs from both tenants, four uploads at a time: the peak stays
+    bounded and nothing is left behind (no memory or workspace that one refusal leaks)."""
+    payloads = [(file_name, make()) for file_name, make, _ in BOMBS]
+    calls = [functools.partial(tenant.upload, file_name, payload)
+             for _ in range(3) for tenant in (arena.mallory, arena.bob) for file_name, payload in payloads]
+    before = arena.mallory.listed()
+    arena.barrage("upload of a bomb by either tenant, four at a time", calls, EXHAUSTED, "max_expansion=100")
     assert arena.mallory.listed() == before
 
 
@@ -90,8 +109,11 @@ def lab(arena, tmp_path_factory):
         eeg.append(arena.mallory.upload(f"run-{run}_raw.fif", (folder / f"run-{run}_raw.fif").read_bytes(),
                                         run=str(run), events=_events(events)))
     fmri_ids, eeg_ids = [r.id for r in fmri], [r.id for r in eeg]
-    fitted = _fit(arena, fmri_ids, FMRI_SPEC, "ridge", {"alphas": [1.0, 10.0]})
-    return {"fmri": fmri_ids, "eeg": eeg_ids, "decoder": fitted[-1].result.decoder_id}
+    decoder_id = _fit(arena, fmri_ids, FMRI_SPEC, "ridge", {"alphas": [1.0, 10.0]})[-1].result.decoder_id
+    request = decoding_pb2.DecodeRequest(decoder_id=decoder_id, samples=tensors.to_tensor(np.zeros((2, 64), np.float32)))
+    (reply,) = arena.mallory.decoding.Decode(iter([request]), metadata=arena.mallory.metadata, timeout=TIMEOUT)
+    assert list(reply.embeddings.shape) == [2, N_DIMS]  # the decoder serves, and is loaded before the attacks
+    return {"fmri": fmri_ids, "eeg": eeg_ids, "decoder": decoder_id}
 
 
 def _events(events) -> list:
