@@ -17,7 +17,8 @@ from braindecode.errors import InvalidArgument, quoted
 from braindecode.recordings._limits import ReadLimits
 
 _MAIN = 256  # bytes of the fixed header
-_READ_ITEMSIZE = 8  # MNE reads float64
+MNE_ITEMSIZE = 8
+"""Bytes per value of what MNE reads (float64)."""
 _SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("physical dimension", 8),
                   ("physical minimum", 8), ("physical maximum", 8), ("digital minimum", 8),
                   ("digital maximum", 8), ("prefiltering", 80), ("samples per record", 8),
@@ -70,7 +71,7 @@ def check_edf_header(path, fmt: str, limits: ReadLimits) -> None:
     read_as = (f"{fmt.upper()} header ({n_signals} signals read at the {fastest} samples per record "
                f"of the fastest, {declared} records)")
     limits.check_values(f"{read_as} makes", n_values, "max_samples")
-    limits.check_expansion(f"{read_as} makes MNE read", n_values * _READ_ITEMSIZE, size)
+    limits.check_expansion(f"{read_as} makes MNE read", n_values * MNE_ITEMSIZE, size)
 
 
 def _signal_fields(block: bytes, n_signals: int) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.io
 
 from braindecode.errors import InvalidArgument, quoted
-from braindecode.recordings._edf import check_edf_header
+from braindecode.recordings._edf import MNE_ITEMSIZE, check_edf_header
 from braindecode.recordings._fif import check_fif_tags
 from braindecode.recordings._matfile import check_mat_file
 from braindecode.recordings._recording import (
@@ -32,7 +32,6 @@ from braindecode.recordings._recording import (
 from braindecode.recordings._sniff import MAT73_MAGIC, is_archive_junk
 
 _MEG_TYPES = {"mag", "grad", "ref_meg"}
-_READ_ITEMSIZE = 8  # MNE reads float64
 _SCAN_VALUES = 2**22  # values per block when looking for a finite value
 
 
@@ -130,7 +129,7 @@ def _loaded(raw, source: Source, fmt: str, modality: str, scan: bool = True) -> 
         raise InvalidArgument(f"the recording holds {n_channels} channels x {n_times} samples")
     holds = f"the recording holds {n_channels} channels x {n_times} samples:"
     source.limits.check_values(holds, n_channels * n_times, "max_samples")
-    source.limits.check_expansion(f"{holds} MNE reads", n_channels * n_times * _READ_ITEMSIZE,
+    source.limits.check_expansion(f"{holds} MNE reads", n_channels * n_times * MNE_ITEMSIZE,
                                   source.path.stat().st_size)
     if scan and not has_finite(lambda start, stop: raw.get_data(start=start, stop=stop),
                                n_times, 1024, _SCAN_VALUES // n_channels):
