@@ -133,10 +133,10 @@ class Arena:
             ids, {"pool": rng.standard_normal((N_STIMULI, N_DIMS)).astype(np.float32)})).id
         store.close()
         self.tally = tally
-        self.tmp_dir = data_dir.with_name(data_dir.name + "-tmp")  # the server's system temporary folder
+        self.tmp_dir = data_dir.with_name(data_dir.name + "-tmp")
         self.tmp_dir.mkdir()
-        self.server = ServerProcess(data_dir, extra_env={"BRAINDECODE_GRACE_SECONDS": "1", "TMPDIR": str(self.tmp_dir)},
-                                    tenants=(ATTACKER, BYSTANDER), memory_limit=MEMORY_CAP)
+        env = {"BRAINDECODE_GRACE_SECONDS": "1", "TMPDIR": str(self.tmp_dir)}
+        self.server = ServerProcess(data_dir, env, tenants=(ATTACKER, BYSTANDER), memory_limit=MEMORY_CAP)
         self._connect()
         self.acknowledged = {}
         for name, payload in [("functional.nii", real_files.FUNCTIONAL.read_bytes()),
@@ -172,6 +172,7 @@ class Arena:
         growth = 0 if died else self.server.memory()["VmHWM"] - before
         self.tally.outcomes += [Outcome(name, code.name, got.name, died, growth) for got, _ in answers]
         if died:
+            self._close_tenants()
             self.server.kill()
             self.server.start()
             self._connect()
@@ -202,9 +203,12 @@ class Arena:
             lost += recording_id not in listed or stored.sha256 != hashlib.sha256(payload).hexdigest()
         return lost
 
-    def close(self) -> None:
+    def _close_tenants(self) -> None:
         for tenant in (self.mallory, self.bob):
             tenant.close()
+
+    def close(self) -> None:
+        self._close_tenants()
         if self.server.proc.poll() is None:
             self.server.terminate()
 

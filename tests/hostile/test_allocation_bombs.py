@@ -110,7 +110,8 @@ def lab(arena, tmp_path_factory):
                                         run=str(run), events=_events(events)))
     fmri_ids, eeg_ids = [r.id for r in fmri], [r.id for r in eeg]
     decoder_id = _fit(arena, fmri_ids, FMRI_SPEC, "ridge", {"alphas": [1.0, 10.0]})[-1].result.decoder_id
-    request = decoding_pb2.DecodeRequest(decoder_id=decoder_id, samples=tensors.to_tensor(np.zeros((2, 64), np.float32)))
+    samples = tensors.to_tensor(np.zeros((2, 64), np.float32))
+    request = decoding_pb2.DecodeRequest(decoder_id=decoder_id, samples=samples)
     (reply,) = arena.mallory.decoding.Decode(iter([request]), metadata=arena.mallory.metadata, timeout=TIMEOUT)
     assert list(reply.embeddings.shape) == [2, N_DIMS]  # the decoder serves, and is loaded before the attacks
     return {"fmri": fmri_ids, "eeg": eeg_ids, "decoder": decoder_id}
@@ -128,7 +129,8 @@ def _fit(arena, recording_ids, spec, decoder, params) -> list:
 
 
 def test_fit_with_the_issue_n_filters(arena, lab):
-    arena.attack("FitDecoder eeg n_filters=20000", lambda: _fit(arena, lab["eeg"], EEG_SPEC, "eeg", {"n_filters": 20000}),
+    arena.attack("FitDecoder eeg n_filters=20000",
+                 lambda: _fit(arena, lab["eeg"], EEG_SPEC, "eeg", {"n_filters": 20000}),
                  INVALID, "EEGDecoder n_filters=20000 is out of range: it must be an integer in [1, 256]")
 
 
