@@ -8,7 +8,7 @@ for EEG/MEG epochs), the last two trained by one loop configured by ``TrainingCo
 ``save_decoder_artifact`` / ``load_decoder_artifact`` keep it in the store.
 """
 
-from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
 from braindecode.decoding._fitting import (
     DECODER_ARTIFACT,
     DECODER_KINDS,
@@ -40,6 +40,7 @@ __all__ = [
     "DECODER_KINDS",
     "DecoderFit",
     "EEGDecoder",
+    "MAX_FIT_BYTES",
     "MLPDecoder",
     "MODALITIES",
     "OnnxDecoder",

@@ -11,10 +11,14 @@ import torch
 from sklearn.base import BaseEstimator
 
 from braindecode.decoding._training import TrainingConfig
-from braindecode.decoding._validation import check_device, check_input
-from braindecode.errors import FailedPrecondition, InvalidArgument
+from braindecode.decoding._validation import check_device, check_input, check_ranges
+from braindecode.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
 _UNSERIALIZABLE = "unserializable"
+MAX_FIT_BYTES = 4 * 2**30
+"""Default of ``fit(..., max_fit_bytes=)``: most bytes a decoder's fit may hold (4 GiB)."""
+PREDICT_BATCH = 1024
+"""Samples per forward pass of ``predict``."""
 
 
 def seeded_rng_devices(device: str) -> list:
@@ -30,10 +34,31 @@ class BaseDecoder(BaseEstimator, abc.ABC):
 
     Fitted decoders hold ``module_`` (a torch module in eval mode, mapping
     (batch, *input_shape_) to (batch, n_dims_)), ``input_shape_`` and ``n_dims_``.
-    Subclasses define ``modality``, ``fit`` and ``_restore``.
+    Subclasses define ``modality``, ``param_ranges`` (the documented range of each numeric
+    hyper-parameter, as ``Interval``s, which ``fit`` enforces), ``fit``, ``fit_footprint`` and
+    ``_restore``.
     """
 
     modality: str
+    param_ranges: dict = {}
+
+    def _check_params(self) -> None:
+        """``InvalidArgument`` naming the first hyper-parameter outside ``param_ranges``."""
+        check_ranges(type(self).__name__, self.get_params(deep=False), self.param_ranges)
+
+    @abc.abstractmethod
+    def fit_footprint(self, n_samples: int, input_shape: tuple, n_dims: int) -> int:
+        """Bytes that ``fit`` on ``n_samples`` samples of ``input_shape`` and ``n_dims``-dimensional
+        targets holds at its peak (an estimate made without allocating; the data aside)."""
+
+    def _check_footprint(self, n_samples: int, input_shape: tuple, n_dims: int, max_fit_bytes: int) -> None:
+        """``ResourceExhausted`` when ``fit_footprint`` is past ``max_fit_bytes``."""
+        needed = self.fit_footprint(n_samples, input_shape, n_dims)
+        if needed > max_fit_bytes:
+            raise ResourceExhausted(
+                f"{type(self).__name__} fitted on {n_samples} samples of shape {tuple(input_shape)} -> "
+                f"{n_dims} dims would hold about {needed} bytes, more than the limit "
+                f"max_fit_bytes={max_fit_bytes}")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
@@ -44,7 +69,7 @@ class BaseDecoder(BaseEstimator, abc.ABC):
         self._check_fitted()
         return check_input(X, self.modality, self.input_shape_)
 
-    def predict(self, X, batch_size: int = 1024) -> np.ndarray:
+    def predict(self, X, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Decoded embeddings.
 
         Parameters

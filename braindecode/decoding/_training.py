@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -12,42 +13,62 @@ import torch.nn.functional as F
 
 from braindecode.decoding._losses import LOSSES, contrastive_loss, mixco_matrix
 from braindecode.decoding._retrieval import _greater_and_tied, _hit_rate
-from braindecode.errors import InvalidArgument
+from braindecode.decoding._validation import Interval, check_ranges
+from braindecode.errors import InvalidArgument, quoted
 
 
 @dataclasses.dataclass
 class TrainingConfig:
     """How a neural decoder is trained.
 
+    The ranges below are ``TrainingConfig.param_ranges``, which ``check`` enforces.
+
     Parameters
     ----------
     loss : {"softclip", "infonce"}
         Contrastive loss after the BiMixCo epochs (see ``contrastive_loss``).
-    temperature : float
+    temperature : float in (0, 10]
         Initial (or fixed) softmax temperature of the contrastive loss.
     learn_temperature : bool
         Learn the temperature (as CLIP's logit scale, its inverse capped at 100).
-    mse_weight : float
+    mse_weight : float in [0, 1000]
         Weight of the MSE between predicted and target embeddings.
     mixco_fraction : float in [0, 1]
         Fraction of the epochs, first, trained with BiMixCo (mixed brain inputs against mixed
         targets, as in MindEye); 0 turns mixing off.
-    mixco_beta : float
+    mixco_beta : float in (0, 100]
         Beta(beta, beta) parameter of the mixing weights.
-    mixco_prob : float
+    mixco_prob : float in [0, 1]
         Probability that a sample of a batch is mixed.
     val_fraction : float in [0, 1)
         Samples (or groups, when given to ``fit``) held out for early stopping; 0 trains
         ``max_epochs`` without validation.
-    max_epochs, patience : int
+    max_epochs : int in [1, 1000]
+    patience : int in [1, 1000]
         Training stops when the validation loss has not improved for ``patience`` epochs; the
         weights of the best epoch are kept.
-    batch_size : int
-    lr, weight_decay : float
+    batch_size : int in [2, 4096]
+    lr : float in (0, 1]
+    weight_decay : float in [0, 10]
         AdamW parameters.
-    seed : int
+    seed : int in [0, 4294967295]
         Seeds the initialization, the split, the batches, mixing and dropout.
     """
+
+    param_ranges: ClassVar[dict] = {
+        "temperature": Interval(float, 0, 10, "right"),
+        "mse_weight": Interval(float, 0, 1000),
+        "mixco_fraction": Interval(float, 0, 1),
+        "mixco_beta": Interval(float, 0, 100, "right"),
+        "mixco_prob": Interval(float, 0, 1),
+        "val_fraction": Interval(float, 0, 1, "left"),
+        "max_epochs": Interval(int, 1, 1000),
+        "patience": Interval(int, 1, 1000),
+        "batch_size": Interval(int, 2, 4096),
+        "lr": Interval(float, 0, 1, "right"),
+        "weight_decay": Interval(float, 0, 10),
+        "seed": Interval(int, 0, 2**32 - 1),
+    }
 
     loss: str = "softclip"
     temperature: float = 0.05
@@ -66,23 +87,10 @@ class TrainingConfig:
 
     def check(self) -> "TrainingConfig":
         """``self`` if every value is in range, else ``InvalidArgument`` naming the first bad one."""
-        rules = {
-            "loss": self.loss in LOSSES,
-            "temperature": self.temperature > 0,
-            "mse_weight": self.mse_weight >= 0,
-            "mixco_fraction": 0 <= self.mixco_fraction <= 1,
-            "mixco_beta": self.mixco_beta > 0,
-            "mixco_prob": 0 <= self.mixco_prob <= 1,
-            "val_fraction": 0 <= self.val_fraction < 1,
-            "max_epochs": self.max_epochs >= 1,
-            "patience": self.patience >= 1,
-            "batch_size": self.batch_size >= 2,
-            "lr": self.lr > 0,
-            "weight_decay": self.weight_decay >= 0,
-        }
-        for name, ok in rules.items():
-            if not ok:
-                raise InvalidArgument(f"training {name}={getattr(self, name)!r} is out of range")
+        if self.loss not in LOSSES:
+            raise InvalidArgument(f"training loss={quoted(self.loss)} is out of range: it must be "
+                                  f"one of {', '.join(LOSSES)}")
+        check_ranges("training", dataclasses.asdict(self), self.param_ranges)
         return self
 
 

@@ -241,7 +241,9 @@ def test_fit_decoder_bad_input(server, client, lab, world):
         (dict(params={"alphas": "many"}), invalid, "'alphas' must be a non-empty list of non-negative numbers"),
         (dict(params={"cv": -2}), invalid, "'cv' must be a non-negative integer"),
         (dict(decoder="mlp", params={"training": {"epochs": 3}}), invalid, "unknown training parameter 'epochs'"),
-        (dict(decoder="mlp", params={"dropout": 1.5}), invalid, "dropout probability"),
+        (dict(decoder="mlp", params={"dropout": 1.5}), invalid, "MLPDecoder dropout=1.5 is out of range: it must be a number in [0, 1)"),
+        (dict(decoder="mlp", params={"training": {"max_epochs": 100000}}), invalid,
+         "training max_epochs=100000 is out of range: it must be an integer in [1, 1000]"),
         (dict(decoder="eeg", params=None), invalid, "'eeg' takes eeg data but the recordings give fmri"),
         (dict(val_fraction=0.2), invalid, "val_fraction applies to the neural decoders"),
         (dict(decoder="mlp", params=MLP, val_fraction=0.95), invalid, "too few samples (72) for val_fraction=0.95"),
@@ -373,7 +375,7 @@ def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, ridge_
 
 def test_cancelled_fit_stores_nothing(server, client, lab):
     before = artifact_ids(server)
-    long_mlp = {**MLP, "training": {"max_epochs": 100000, "patience": 100000, "batch_size": 16}}
+    long_mlp = {**MLP, "training": {"max_epochs": 1000, "patience": 1000, "batch_size": 16}}
     request = decoding_pb2.FitDecoderRequest(
         recording_ids=lab["runs"], preprocessing_json=json.dumps(FMRI_SPEC), activation_set_id=lab["activations"],
         layer="pool", decoder="mlp", params_json=json.dumps(long_mlp))

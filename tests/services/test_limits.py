@@ -178,11 +178,6 @@ def test_one_tenant_cannot_be_allowed_every_worker(tmp_path):
     assert defaults.max_concurrent_calls_per_tenant < defaults.max_workers
 
 
-def _memory_kb(pid: int) -> dict:
-    with open(f"/proc/{pid}/status") as f:
-        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
-
-
 def _large_nifti(n_volumes: int, digest, staged_sizes: list, staging: pathlib.Path):
     """Upload messages of a valid float32 NIfTI of 64 x 64 x 64 x n_volumes, one 1 MiB volume per
     message, made as they are sent; notes the size of the server's staged file half-way."""
@@ -212,12 +207,12 @@ def test_large_upload_streams_to_disk_in_bounded_memory(tmp_path, spawn_server):
     digest, staged = hashlib.sha256(), []
     with server.client(timeout=300) as client:
         client.list()
-        (pathlib.Path(f"/proc/{server.proc.pid}/clear_refs")).write_text("5")  # VmHWM := VmRSS
-        before = _memory_kb(server.proc.pid)["VmRSS"]
+        server.reset_peak()
+        before = server.memory()["VmRSS"]
         rec = client.recordings.stub.UploadRecording(
             _large_nifti(n_volumes, digest, staged, tmp_path / "store" / "tmp"), metadata=client.metadata,
             timeout=300)
-        growth_mb = (_memory_kb(server.proc.pid)["VmHWM"] - before) / 1024
+        growth_mb = (server.memory()["VmHWM"] - before) / 2**20
         assert tuple(rec.shape) == (64, 64, 64, n_volumes) and rec.sha256 == digest.hexdigest()
         assert rec.size_bytes == 352 + n_volumes * 2**20
         assert staged and max(staged) > 100 * 2**20, "half-way, the bytes received are already on disk"

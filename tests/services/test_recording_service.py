@@ -127,7 +127,8 @@ def test_bad_uploads_get_named_status_and_store_nothing(server, client, tmp_path
     huge = nibabel.Nifti1Image(np.zeros((2, 2, 2, 2), np.float32), np.eye(4))
     huge.header["dim"][1:5] = [30000, 30000, 30000, 30000]
     payload = huge.header.binaryblock + b"\0" * 4 + b"\0" * 64
-    _assert_refused(client, server, _meta(file_name="huge.nii"), payload, invalid, "dim")
+    _assert_refused(client, server, _meta(file_name="huge.nii"), payload, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "more than the limit max_voxels")
     big = b"\0" * (server.config.max_upload_bytes + 10)
     _assert_refused(client, server, _meta(), big, grpc.StatusCode.RESOURCE_EXHAUSTED, "size limit")
 
