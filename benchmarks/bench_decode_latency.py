@@ -47,7 +47,7 @@ from braindecode.decoding import (
     load_decoder_artifact,
     save_decoder_artifact,
 )
-from braindecode.recordings import Store
+from braindecode.store import Store
 from braindecode.tensors import from_tensor, to_tensor
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services.decoding import MAX_BATCH_DELAY

@@ -24,8 +24,8 @@ from braindecode.activations import (
     load_stimulus_set,
     model_provenance,
 )
-from braindecode.artifacts import ACTIVATIONS, load_activation_set
 from braindecode.errors import InvalidArgument
+from braindecode.store import ACTIVATIONS_ARTIFACT, load_activation_set
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from services._errors import grpc_errors
 from services._progress import Cancelled, progress_stream
@@ -183,7 +183,7 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
     @grpc_errors
     def GetActivationSet(self, request, context):
         tenant = current_tenant()
-        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS)
+        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS_ARTIFACT)
         activations = load_activation_set(self.store, tenant, request.id)
         return _activation_set_message(info, activations.stimulus_ids)
 

@@ -22,9 +22,8 @@ from PIL import Image, UnidentifiedImageError
 from braindecode.activations._extract import extract_activations
 from braindecode.activations._network import NetworkModel, TorchNetwork
 from braindecode.activations._registry import get_model_card, list_models
-from braindecode.artifacts import save_activation_set
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings import ArtifactInfo, Store
+from braindecode.store import ArtifactInfo, Store, save_activation_set
 
 STIMULI = "stimuli"
 INDEX_FILE = "stimuli.json"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from braindecode.artifacts import load_activation_set, load_arrays, save_arrays
 from braindecode.compare._checks import check_choice, check_count
 from braindecode.compare._compare import ComparisonResult, compare
 from braindecode.compare._noise import crossnobis_rdm
@@ -23,7 +22,15 @@ from braindecode.compare._roi import ROI, VolumeGrid, select_responses
 from braindecode.compare._scores import ScoreMatrix, score_matrix, time_score_matrix
 from braindecode.containers import ActivationSet, BrainResponses
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
+from braindecode.store import (
+    ArtifactInfo,
+    Store,
+    load_activation_set,
+    load_arrays,
+    load_responses,
+    recordings_of_one_modality,
+    save_arrays,
+)
 
 RDM_ARTIFACT = "rdm"
 COMPARISON_ARTIFACT = "comparison"

@@ -18,7 +18,6 @@ from numbers import Real
 import numpy as np
 from sklearn.base import clone
 
-from braindecode.artifacts import load_activation_set, save_directory
 from braindecode.containers import BrainResponses
 from braindecode.decoding._base import BaseDecoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
@@ -29,7 +28,14 @@ from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv, pearson_r, r2_score
 from braindecode.errors import BraindecodeError, InvalidArgument
-from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
+from braindecode.store import (
+    ArtifactInfo,
+    Store,
+    load_activation_set,
+    load_responses,
+    recordings_of_one_modality,
+    save_directory,
+)
 
 DECODER_ARTIFACT = "decoder"
 ONNX_FILE = "model.onnx"

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
-from braindecode.artifacts import load_activation_set, save_directory
 from braindecode.containers import BrainResponses
 from braindecode.encoding._cv import LeaveOneRunOut, check_cv
 from braindecode.encoding._estimators import DEFAULT_ALPHAS, BandedRidgeCV, RidgeCV
@@ -32,7 +31,14 @@ from braindecode.encoding._persistence import BrainSpace, Encoder, load_encoder,
 from braindecode.encoding._scoring import pearson_r, r2_score
 from braindecode.encoding._validation import check_alphas, resolve_device
 from braindecode.errors import InvalidArgument
-from braindecode.recordings import ArtifactInfo, Store, load_responses, recordings_of_one_modality
+from braindecode.store import (
+    ArtifactInfo,
+    Store,
+    load_activation_set,
+    load_responses,
+    recordings_of_one_modality,
+    save_directory,
+)
 
 ENCODER_ARTIFACT = "encoder"
 SCORE_MAP_ARTIFACT = "score-map"

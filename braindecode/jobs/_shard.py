@@ -42,7 +42,7 @@ import uuid
 import numpy as np
 
 from braindecode._io import fsync_dir
-from braindecode.jobs._readonly import ReadOnlyStore
+from braindecode.store import ReadOnlyStore
 
 OUTPUT_FORMAT = "braindecode.job-output"
 OUTPUT_VERSION = 1
@@ -282,7 +282,7 @@ class ShardWorker:
         return ShardResult(task.index, "", time.perf_counter() - start, n_trials)
 
     def _run(self, task: ShardTask) -> int:
-        from braindecode.recordings import load_responses
+        from braindecode.store import load_responses
 
         ctx = self.context
         store = _store(ctx.data_dir)
@@ -295,7 +295,7 @@ class ShardWorker:
         }
         files = {}
         if ctx.model_kind == "encoder":
-            from braindecode.artifacts import load_activation_set
+            from braindecode.store import load_activation_set
 
             activations = load_activation_set(store, ctx.tenant, ctx.activation_set_id)
             recordings = [store.get_recording(ctx.tenant, r["id"]) for r in task.recordings]

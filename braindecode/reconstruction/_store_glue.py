@@ -16,7 +16,7 @@ from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound
 from braindecode.reconstruction._memory import check_memory
 from braindecode.reconstruction._pipeline import BACKENDS
 from braindecode.reconstruction._reconstruct import DEFAULT_MODEL_DIR, encode_png, load_pipeline, seed_generators
-from braindecode.recordings import load_responses
+from braindecode.store import load_responses
 
 RECONSTRUCTION_ARTIFACT = "reconstruction"
 IDS_FILE = "ids.json"

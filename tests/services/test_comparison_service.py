@@ -10,7 +10,6 @@ import pytest
 import torch
 from nilearn.image import resample_img
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.compare import (
     MAX_RESAMPLES,
@@ -21,7 +20,7 @@ from braindecode.compare import (
     time_score_matrix,
 )
 from braindecode.containers import ActivationSet
-from braindecode.recordings import load_responses
+from braindecode.store import load_responses, save_activation_set
 from braindecode.tensors import from_tensor
 from braindecode.v1 import comparison_pb2
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run

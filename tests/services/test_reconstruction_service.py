@@ -13,7 +13,6 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.config import Config
 from braindecode.containers import ActivationSet
@@ -29,7 +28,7 @@ from braindecode.reconstruction import (
     estimate_memory_bytes,
     reconstruct,
 )
-from braindecode.recordings import load_responses
+from braindecode.store import load_responses, save_activation_set
 from services._progress import Cancelled
 from services.reconstruction import ReconstructionServicer, _Batcher
 from services.server import BraindecodeServer

@@ -1,0 +1,70 @@
+"""The store: the one place that reads and writes stored things.
+
+``Store`` keeps recordings (content-addressed blobs and SQLite rows) and artifacts (named files
+with meta and provenance) per tenant; ``ReadOnlyStore`` reads the same folder beside a running
+server. Uploads and reads of recordings, the artifact layout of each kind (``_kinds``) and every
+entry point that loads stored inputs, calls the library and stores the result live here; the
+domain packages (``compare``, ``encoding``, ``decoding``, ``reconstruction``, ``activations``)
+know nothing of storage.
+"""
+
+from braindecode.store._artifacts import (
+    load_activation_set,
+    load_arrays,
+    save_activation_set,
+    save_arrays,
+    save_directory,
+)
+from braindecode.store._kinds import (
+    ACTIVATIONS_ARTIFACT,
+    COMPARISON_ARTIFACT,
+    DECODER_ARTIFACT,
+    ENCODER_ARTIFACT,
+    JOB_OUTPUT_ARTIFACT,
+    RDM_ARTIFACT,
+    RECONSTRUCTION_ARTIFACT,
+    SCORE_MAP_ARTIFACT,
+    SCORE_MATRIX_ARTIFACT,
+    STIMULI_ARTIFACT,
+)
+from braindecode.store._readonly import ReadOnlyStore
+from braindecode.store._recordings import (
+    load_array,
+    load_responses,
+    open_recording,
+    recordings_of_one_modality,
+    voxel_grid,
+)
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, sha256_file
+from braindecode.store._uploads import Upload, check_metadata
+
+__all__ = [
+    "ACTIVATIONS_ARTIFACT",
+    "COMPARISON_ARTIFACT",
+    "DECODER_ARTIFACT",
+    "DEFAULT_TENANT",
+    "ENCODER_ARTIFACT",
+    "JOB_OUTPUT_ARTIFACT",
+    "RDM_ARTIFACT",
+    "RECONSTRUCTION_ARTIFACT",
+    "SCORE_MAP_ARTIFACT",
+    "SCORE_MATRIX_ARTIFACT",
+    "STIMULI_ARTIFACT",
+    "ArtifactInfo",
+    "ReadOnlyStore",
+    "RecordingInfo",
+    "Store",
+    "Upload",
+    "check_metadata",
+    "load_activation_set",
+    "load_array",
+    "load_arrays",
+    "load_responses",
+    "open_recording",
+    "recordings_of_one_modality",
+    "save_activation_set",
+    "save_arrays",
+    "save_directory",
+    "sha256_file",
+    "voxel_grid",
+]
