@@ -17,6 +17,16 @@ from braindecode.store._kinds import ACTIVATIONS_ARTIFACT
 from braindecode.store._store import ArtifactInfo, Store
 
 
+class Stored:
+    """Mixin of results kept as an artifact: ``info`` holds its id, meta and provenance."""
+
+    info: ArtifactInfo
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+
 def save_directory(store: Store, tenant: str, kind: str, directory, meta: dict | None = None,
                    provenance: dict | None = None) -> ArtifactInfo:
     """Store every file of a flat directory (a saved model) as one artifact."""

@@ -11,16 +11,9 @@ import torch
 from nilearn.image import resample_img
 
 from braindecode.client import Client
-from braindecode.compare import (
-    MAX_RESAMPLES,
-    compare,
-    compute_rdm,
-    crossnobis_rdm,
-    score_matrix,
-    time_score_matrix,
-)
+from braindecode.compare import compare, compute_rdm, crossnobis_rdm, score_matrix, time_score_matrix
 from braindecode.containers import ActivationSet
-from braindecode.store import load_responses, save_activation_set
+from braindecode.store import MAX_RESAMPLES, load_responses, save_activation_set
 from braindecode.tensors import from_tensor
 from braindecode.v1 import comparison_pb2
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
