@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from jobs.jobdata import PREPROCESSING, TENANT, spec_for, wait
 
-from braindecode.encoding import (
+from braindecode.errors import InvalidArgument, NotFound
+from braindecode.jobs import merge_batch, plan_job, run_batch
+from braindecode.store import (
+    JOB_OUTPUT_ARTIFACT,
     fit_encoder_from_store,
+    load_arrays,
     predict_from_store,
     save_encoder_artifact,
     score_encoder_from_store,
 )
-from braindecode.errors import InvalidArgument, NotFound
-from braindecode.jobs import merge_batch, plan_job, run_batch
-from braindecode.store import JOB_OUTPUT_ARTIFACT, load_arrays
 
 
 @pytest.fixture(scope="module")
