@@ -42,9 +42,9 @@ import pyedflib
 from braindecode.auth import KeyStore
 from braindecode.client import Client
 from braindecode.config import Config
-from braindecode.decoding import RidgeDecoder, load_decoder_artifact, save_decoder_artifact
+from braindecode.decoding import RidgeDecoder
 from braindecode.recordings import read_recording
-from braindecode.store import Store
+from braindecode.store import Store, load_decoder_artifact, save_decoder_artifact
 from braindecode.v1 import recordings_pb2
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -25,6 +25,12 @@ from braindecode.store._compare import (
     load_rdm,
     score_matrix_from_store,
 )
+from braindecode.store._decoding import (
+    fit_decoder_from_store,
+    load_decoder_artifact,
+    retrieve_from_store,
+    save_decoder_artifact,
+)
 from braindecode.store._encoding import (
     SCORE_MAP_FILE,
     StoredEncoderScores,
@@ -47,6 +53,12 @@ from braindecode.store._kinds import (
     STIMULI_ARTIFACT,
 )
 from braindecode.store._readonly import ReadOnlyStore
+from braindecode.store._reconstruction import (
+    StoredReconstruction,
+    decode_recordings,
+    reconstruct_from_store,
+    save_reconstructions,
+)
 from braindecode.store._recordings import (
     load_array,
     load_responses,
@@ -78,25 +90,33 @@ __all__ = [
     "StoredComparison",
     "StoredEncoderScores",
     "StoredRDM",
+    "StoredReconstruction",
     "StoredScoreMatrix",
     "Upload",
     "check_metadata",
     "compare_from_store",
     "compute_rdms_from_store",
+    "decode_recordings",
+    "fit_decoder_from_store",
     "fit_encoder_from_store",
     "load_activation_set",
     "load_array",
     "load_arrays",
+    "load_decoder_artifact",
     "load_encoder_artifact",
     "load_rdm",
     "load_responses",
     "open_recording",
     "predict_from_store",
+    "reconstruct_from_store",
     "recordings_of_one_modality",
+    "retrieve_from_store",
     "save_activation_set",
     "save_arrays",
+    "save_decoder_artifact",
     "save_directory",
     "save_encoder_artifact",
+    "save_reconstructions",
     "score_encoder_from_store",
     "score_matrix_from_store",
     "sha256_file",
