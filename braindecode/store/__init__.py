@@ -8,6 +8,12 @@ domain packages (``compare``, ``encoding``, ``decoding``, ``reconstruction``, ``
 know nothing of storage.
 """
 
+from braindecode.store._activations import (
+    extract_to_store,
+    list_stimulus_sets,
+    load_stimulus_set,
+    save_stimulus_set,
+)
 from braindecode.store._artifacts import (
     load_activation_set,
     load_arrays,
@@ -97,8 +103,10 @@ __all__ = [
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",
+    "extract_to_store",
     "fit_decoder_from_store",
     "fit_encoder_from_store",
+    "list_stimulus_sets",
     "load_activation_set",
     "load_array",
     "load_arrays",
@@ -106,6 +114,7 @@ __all__ = [
     "load_encoder_artifact",
     "load_rdm",
     "load_responses",
+    "load_stimulus_set",
     "open_recording",
     "predict_from_store",
     "reconstruct_from_store",
@@ -117,6 +126,7 @@ __all__ = [
     "save_directory",
     "save_encoder_artifact",
     "save_reconstructions",
+    "save_stimulus_set",
     "score_encoder_from_store",
     "score_matrix_from_store",
     "sha256_file",
