@@ -241,7 +241,7 @@ class Client:
     def fit_encoder(self, recording_ids, preprocessing: dict, activation_set_id: str, layers, alphas=(),
                     delays=(), lags=None, cv_folds: int = 0, n_ratios: int = 0, seed: int = 0, device: str = "",
                     on_progress=None) -> encoding_pb2.FitEncoderResult:
-        """Fit and store an encoder (see ``braindecode.encoding.fit_encoder_from_store``).
+        """Fit and store an encoder (see ``braindecode.store.fit_encoder_from_store``).
 
         ``layers`` is one layer name (ridge) or several (banded ridge); ``lags`` is (tmin, tmax, sfreq).
         ``on_progress(common_pb2.Progress)`` is called for each progress message streamed back.
@@ -281,7 +281,7 @@ class Client:
                     decoder: str = "ridge", params: dict | None = None, cv_folds: int = 0,
                     val_fraction: float | None = None, seed: int = 0,
                     on_progress=None) -> decoding_pb2.FitDecoderResult:
-        """Fit and store a decoder (see ``braindecode.decoding.fit_decoder_from_store``).
+        """Fit and store a decoder (see ``braindecode.store.fit_decoder_from_store``).
 
         ``on_progress(common_pb2.Progress)`` is called for each progress message streamed back.
         """

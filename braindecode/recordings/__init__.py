@@ -1,4 +1,4 @@
-"""Recordings: read and validate brain recording files (the store keeps them: ``braindecode.store``)."""
+"""Recordings: read and validate brain recording files (NIfTI, GIfTI, FIF, EDF/BDF, BrainVision, EEGLAB)."""
 
 from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._readers import detect_format, read_recording
