@@ -34,7 +34,7 @@ import yaml
 
 from braindecode.decoding import read_decoder_config
 from braindecode.errors import BraindecodeError, InvalidArgument, NotFound
-from braindecode.preprocessing import MODALITIES, SPEC_KEYS
+from braindecode.preprocessing import MODALITIES, SPEC_KEYS_BY_MODALITY
 from braindecode.store import ACTIVATIONS_ARTIFACT, DECODER_ARTIFACT, ENCODER_ARTIFACT
 
 SPEC_KEYS = ("name", "recordings", "preprocessing", "model", "outputs", "shard_by")
@@ -191,7 +191,7 @@ def _check_preprocessing(spec, problems: Problems):
     if modality not in MODALITIES:
         problems.add(f"'preprocessing.modality' must be one of {', '.join(MODALITIES)}, got {modality!r}")
         return None
-    allowed, step, step_keys = SPEC_KEYS[modality]
+    allowed, step, step_keys = SPEC_KEYS_BY_MODALITY[modality]
     _unknown_keys(spec, allowed, "preprocessing.", problems)
     section = spec.get(step)
     if section is None:
