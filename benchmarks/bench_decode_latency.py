@@ -39,15 +39,8 @@ import numpy as np
 import torch
 
 from braindecode.auth import KeyStore
-from braindecode.decoding import (
-    MLPDecoder,
-    RidgeDecoder,
-    TrainingConfig,
-    load_decoder,
-    load_decoder_artifact,
-    save_decoder_artifact,
-)
-from braindecode.recordings import Store
+from braindecode.decoding import MLPDecoder, RidgeDecoder, TrainingConfig, load_decoder
+from braindecode.store import Store, load_decoder_artifact, save_decoder_artifact
 from braindecode.tensors import from_tensor, to_tensor
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services.decoding import MAX_BATCH_DELAY

@@ -26,11 +26,10 @@ import time
 import nibabel
 import numpy as np
 
-from braindecode.artifacts import save_activation_set, save_directory
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, save_decoder
 from braindecode.jobs import JobSettings, LocalExecutor, RayExecutor, ShardTask, job_context, plan_job
-from braindecode.recordings import Store, Upload
+from braindecode.store import Store, Upload, save_activation_set, save_directory
 
 TENANT = "bench"
 GRID, N_SCANS, N_TRIALS, N_DIMS = (12, 12, 10), 150, 24, 64

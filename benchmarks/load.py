@@ -42,8 +42,9 @@ import pyedflib
 from braindecode.auth import KeyStore
 from braindecode.client import Client
 from braindecode.config import Config
-from braindecode.decoding import RidgeDecoder, load_decoder_artifact, save_decoder_artifact
-from braindecode.recordings import Store, read_recording
+from braindecode.decoding import RidgeDecoder
+from braindecode.recordings import read_recording
+from braindecode.store import Store, load_decoder_artifact, save_decoder_artifact
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_VOXELS, N_DIMS = 500, 64

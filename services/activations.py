@@ -13,19 +13,23 @@ import threading
 
 from braindecode import tensors
 from braindecode.activations import (
-    STIMULI,
     StimulusSetBuilder,
-    extract_to_store,
     get_model_card,
     layer_shapes,
     list_models,
-    list_stimulus_sets,
     load_model,
-    load_stimulus_set,
     model_provenance,
 )
-from braindecode.artifacts import ACTIVATIONS, load_activation_set
 from braindecode.errors import InvalidArgument
+from braindecode.store import (
+    ACTIVATIONS_ARTIFACT,
+    STIMULI_ARTIFACT,
+    extract_to_store,
+    list_stimulus_sets,
+    load_activation_set,
+    load_stimulus_set,
+    save_stimulus_set,
+)
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from services._errors import grpc_errors
 from services._progress import Cancelled, progress_stream
@@ -135,7 +139,8 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
                 if i and message.name:
                     raise InvalidArgument("name may only be set in the first UploadStimuli message")
                 _add_stimuli(builder, message.stimuli)
-            return _stimulus_set_message(builder.save(self.store, current_tenant()), builder.stimulus_ids)
+            stored = save_stimulus_set(self.store, current_tenant(), builder.stimulus_set())
+            return _stimulus_set_message(stored, builder.stimulus_ids)
 
     @grpc_errors
     def ListStimulusSets(self, request, context):
@@ -147,7 +152,7 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
     @grpc_errors
     def GetStimulusSet(self, request, context):
         tenant = current_tenant()
-        info = self.store.get_artifact(tenant, request.id, STIMULI)
+        info = self.store.get_artifact(tenant, request.id, STIMULI_ARTIFACT)
         return _stimulus_set_message(info, load_stimulus_set(self.store, tenant, request.id).stimulus_ids)
 
     @grpc_errors
@@ -158,8 +163,9 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         with contextlib.ExitStack() as stack:
             stimuli = request.stimulus_set_id
             if request.stimuli:
-                stimuli = stack.enter_context(StimulusSetBuilder("", self.config.max_upload_bytes))
-                _add_stimuli(stimuli, request.stimuli)
+                builder = stack.enter_context(StimulusSetBuilder("", self.config.max_upload_bytes))
+                _add_stimuli(builder, request.stimuli)
+                stimuli = builder.stimulus_set()
             loaded = self.models.get(request.model, request.device or "cpu")
             owned = stack.pop_all()  # the extraction thread closes the inline stimuli when it ends
 
@@ -183,7 +189,7 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
     @grpc_errors
     def GetActivationSet(self, request, context):
         tenant = current_tenant()
-        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS)
+        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS_ARTIFACT)
         activations = load_activation_set(self.store, tenant, request.id)
         return _activation_set_message(info, activations.stimulus_ids)
 

@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 
 from braindecode import tensors
-from braindecode.compare import (
-    ROI,
-    compare_from_store,
-    compute_rdms_from_store,
-    load_rdm,
-    score_matrix_from_store,
-)
+from braindecode.compare import ROI
 from braindecode.errors import InvalidArgument
+from braindecode.store import compare_from_store, compute_rdms_from_store, load_rdm, score_matrix_from_store
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 from services._errors import grpc_errors
 from services._json import json_object

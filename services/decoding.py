@@ -17,15 +17,15 @@ import threading
 import numpy as np
 
 from braindecode import tensors
-from braindecode.decoding import (
+from braindecode.decoding import check_input
+from braindecode.errors import InvalidArgument
+from braindecode.store import (
     DECODER_ARTIFACT,
-    check_input,
     fit_decoder_from_store,
     load_decoder_artifact,
     retrieve_from_store,
     save_decoder_artifact,
 )
-from braindecode.errors import InvalidArgument
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services._errors import grpc_errors
 from services._json import json_object

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from braindecode import tensors
-from braindecode.encoding import (
+from braindecode.store import (
     fit_encoder_from_store,
     predict_from_store,
     save_encoder_artifact,

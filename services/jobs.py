@@ -9,7 +9,7 @@ from google.protobuf import json_format
 
 from braindecode.errors import InvalidArgument
 from braindecode.jobs import JobRunner, JobSettings, parse_spec
-from braindecode.recordings import Store
+from braindecode.store import Store
 from braindecode.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from services._errors import grpc_errors
 from services._tenancy import current_tenant

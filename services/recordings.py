@@ -8,7 +8,7 @@ from google.protobuf import json_format
 
 from braindecode import tensors
 from braindecode.errors import InvalidArgument
-from braindecode.recordings import Store, Upload, load_array
+from braindecode.store import Store, Upload, load_array
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from services._errors import grpc_errors
 from services._tenancy import current_tenant

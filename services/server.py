@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from braindecode.auth import KeyStore
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
-from braindecode.recordings import Store
+from braindecode.store import Store
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
 from braindecode.v1 import jobs_pb2, jobs_pb2_grpc

@@ -4,21 +4,12 @@ Decoders (scikit-learn style, ``fit(X, Y, groups=None)`` / ``predict(X)``):
 ``RidgeDecoder`` (linear, over ``braindecode.encoding.RidgeCV``), ``MLPDecoder``
 (MindEye-style residual MLP for fMRI) and ``EEGDecoder`` (temporal-spatial ConvNet
 for EEG/MEG epochs), the last two trained by one loop configured by ``TrainingConfig``.
-``fit_decoder_from_store`` fits one on stored recordings against a stored activation set,
-``save_decoder_artifact`` / ``load_decoder_artifact`` keep it in the store.
+``make_decoder`` builds one from JSON hyper-parameters and ``fit_decoder`` fits and scores it on
+per-trial responses against a layer of an activation set.
 """
 
 from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
-from braindecode.decoding._fitting import (
-    DECODER_ARTIFACT,
-    DECODER_KINDS,
-    DecoderFit,
-    fit_decoder_from_store,
-    load_decoder_artifact,
-    make_decoder,
-    retrieve_from_store,
-    save_decoder_artifact,
-)
+from braindecode.decoding._fitting import DECODER_KINDS, INPUT_LAYOUTS, DecoderFit, fit_decoder, make_decoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
 from braindecode.decoding._onnx import OnnxDecoder, export_onnx
 from braindecode.decoding._persistence import load_decoder, read_decoder_config, save_decoder
@@ -36,10 +27,10 @@ from braindecode.decoding._validation import MODALITIES, check_embeddings, check
 
 __all__ = [
     "BaseDecoder",
-    "DECODER_ARTIFACT",
     "DECODER_KINDS",
     "DecoderFit",
     "EEGDecoder",
+    "INPUT_LAYOUTS",
     "MAX_FIT_BYTES",
     "MLPDecoder",
     "MODALITIES",
@@ -50,17 +41,14 @@ __all__ = [
     "check_input",
     "cosine_similarity",
     "export_onnx",
-    "fit_decoder_from_store",
+    "fit_decoder",
     "load_decoder",
-    "load_decoder_artifact",
     "make_decoder",
     "mindeye_top1",
     "read_decoder_config",
     "retrieval_report",
     "retrieve",
-    "retrieve_from_store",
     "save_decoder",
-    "save_decoder_artifact",
     "top_k_accuracy",
     "two_way_identification",
 ]

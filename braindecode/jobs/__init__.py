@@ -14,8 +14,7 @@ from braindecode.jobs._batch import merge_batch, merge_outputs, parse_shard, run
 from braindecode.jobs._jobstore import ACTIVE, STATES, TERMINAL, JobInfo, JobStore, ShardInfo
 from braindecode.jobs._local import LocalExecutor
 from braindecode.jobs._ray import RayExecutor
-from braindecode.jobs._readonly import ReadOnlyStore
-from braindecode.jobs._runner import OUTPUT_KIND, JobRunner, job_context, make_executor, run_rounds
+from braindecode.jobs._runner import JobRunner, job_context, make_executor, run_rounds
 from braindecode.jobs._settings import EXECUTORS, JobSettings
 from braindecode.jobs._shard import (
     JobContext,
@@ -33,7 +32,6 @@ from braindecode.jobs._spec import JobPlan, Problems, ShardPlan, canonical_json,
 __all__ = [
     "ACTIVE",
     "EXECUTORS",
-    "OUTPUT_KIND",
     "STATES",
     "TERMINAL",
     "JobContext",
@@ -45,7 +43,6 @@ __all__ = [
     "LocalExecutor",
     "Problems",
     "RayExecutor",
-    "ReadOnlyStore",
     "ShardInfo",
     "ShardPlan",
     "ShardResult",

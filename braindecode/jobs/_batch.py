@@ -16,14 +16,13 @@ import uuid
 
 import numpy as np
 
+from braindecode._io import fsync_dir
 from braindecode.errors import FailedPrecondition, InvalidArgument
-from braindecode.jobs._readonly import ReadOnlyStore
 from braindecode.jobs._runner import job_context, make_executor, run_rounds
 from braindecode.jobs._settings import JobSettings
-from braindecode._io import fsync_dir
 from braindecode.jobs._shard import SUMMARY, ShardTask, shard_name, write_outputs
 from braindecode.jobs._spec import plan_job
-from braindecode.recordings import DEFAULT_TENANT
+from braindecode.store import DEFAULT_TENANT, ReadOnlyStore
 
 JOB_FILE = "job.json"
 MANIFEST = "manifest.json"

@@ -11,8 +11,8 @@ A spec is a mapping::
       mask: null
       trials: {method: lss}
     model:                                 # exactly one of
-      decoder: art_89ab                    # a "decoder" artifact (braindecode.decoding.save_decoder)
-      # encoder: art_4567                  # an "encoder" artifact (braindecode.encoding.save_encoder_artifact)
+      decoder: art_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
+      # encoder: art_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
     outputs:                               # a decoder's: at least one of
       embeddings: true
       retrieval: {candidates: art_cdef, layer: pool, k: 5}          # an "activations" artifact
@@ -33,10 +33,9 @@ import pathlib
 import yaml
 
 from braindecode.decoding import read_decoder_config
-from braindecode.encoding import ENCODER_ARTIFACT
 from braindecode.errors import BraindecodeError, InvalidArgument, NotFound
-from braindecode.preprocessing import MODALITIES
-from braindecode.preprocessing._pipeline import _EEG_KEYS, _EPOCH_KEYS, _FMRI_KEYS, _TRIAL_KEYS
+from braindecode.preprocessing import MODALITIES, SPEC_KEYS_BY_MODALITY
+from braindecode.store import ACTIVATIONS_ARTIFACT, DECODER_ARTIFACT, ENCODER_ARTIFACT
 
 SPEC_KEYS = ("name", "recordings", "preprocessing", "model", "outputs", "shard_by")
 REQUIRED_KEYS = ("recordings", "preprocessing", "model", "outputs")
@@ -49,8 +48,6 @@ OUTPUT_KEYS = DECODER_OUTPUTS + ENCODER_OUTPUTS
 RETRIEVAL_DEFAULTS = {"candidates": None, "layer": None, "k": 5}
 RECONSTRUCTION_DEFAULTS = {"n_steps": 4, "seed": 0, "guidance": 1.0, "scheduler": "lcm"}
 SHARD_BY = ("recording", "subject")
-DECODER_KIND = "decoder"
-ACTIVATIONS_KIND = "activations"
 
 
 def canonical_json(value) -> str:
@@ -194,8 +191,7 @@ def _check_preprocessing(spec, problems: Problems):
     if modality not in MODALITIES:
         problems.add(f"'preprocessing.modality' must be one of {', '.join(MODALITIES)}, got {modality!r}")
         return None
-    allowed, step, step_keys = ((_FMRI_KEYS, "trials", _TRIAL_KEYS) if modality == "fmri"
-                                else (_EEG_KEYS, "epochs", _EPOCH_KEYS))
+    allowed, step, step_keys = SPEC_KEYS_BY_MODALITY[modality]
     _unknown_keys(spec, allowed, "preprocessing.", problems)
     section = spec.get(step)
     if section is None:
@@ -228,7 +224,7 @@ def _model_kind(model: dict, problems: Problems) -> str:
     named = [key for key in MODEL_KEYS if key in model]
     if len(named) != 1:
         problems.add("give 'model.decoder' or 'model.encoder', exactly one of them")
-    return named[0] if len(named) == 1 else DECODER_KIND
+    return named[0] if len(named) == 1 else DECODER_ARTIFACT
 
 
 def _check_decoder(store, tenant: str, model: dict, modality, problems: Problems):
@@ -238,7 +234,7 @@ def _check_decoder(store, tenant: str, model: dict, modality, problems: Problems
         problems.add("'model.decoder' must be a decoder artifact id")
         return None
     try:
-        store.get_artifact(tenant, decoder_id, DECODER_KIND)
+        store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)
         config = read_decoder_config(store.artifact_dir(tenant, decoder_id))
     except NotFound as exc:
         problems.add(str(exc), not_found=True)
@@ -274,7 +270,7 @@ def _check_encoder(store, tenant: str, model: dict, modality, problems: Problems
         problems.add(f"encoder {encoder_id!r} names no activation set to take the stimuli's features from")
     else:
         try:
-            store.get_artifact(tenant, activation_set_id, ACTIVATIONS_KIND)
+            store.get_artifact(tenant, activation_set_id, ACTIVATIONS_ARTIFACT)
         except NotFound as exc:
             problems.add(f"the activation set of encoder {encoder_id!r}: {exc}", not_found=True)
     return {**artifact.meta, "activation_set_id": activation_set_id}
@@ -294,7 +290,7 @@ def _check_retrieval(store, tenant: str, retrieval, n_dims, problems: Problems):
         problems.add("'outputs.retrieval.candidates' must be an activation set artifact id")
         return out
     try:
-        meta = store.get_artifact(tenant, out["candidates"], ACTIVATIONS_KIND).meta
+        meta = store.get_artifact(tenant, out["candidates"], ACTIVATIONS_ARTIFACT).meta
     except NotFound as exc:
         problems.add(str(exc), not_found=True)
         return out
@@ -346,7 +342,7 @@ def _check_reconstructions(reconstructions, n_dims, model_dir, problems: Problem
 
 def _misfits(outputs: dict, kind: str, problems: Problems) -> None:
     """A problem per requested output that the model kind does not give."""
-    if kind == DECODER_KIND:
+    if kind == DECODER_ARTIFACT:
         other, gives, needs, model = ENCODER_OUTPUTS, DECODER_OUTPUTS, "an encoder", "a decoder"
     else:
         other, gives, needs, model = DECODER_OUTPUTS, ENCODER_OUTPUTS, "a decoder", "an encoder"
@@ -369,7 +365,7 @@ def _check_encoder_outputs(outputs: dict, problems: Problems) -> dict:
 
 def _check_outputs(store, tenant: str, outputs: dict, decoder, model_dir, problems: Problems) -> dict:
     _unknown_keys(outputs, OUTPUT_KEYS, "outputs.", problems)
-    _misfits(outputs, DECODER_KIND, problems)
+    _misfits(outputs, DECODER_ARTIFACT, problems)
     n_dims = None if decoder is None else decoder["n_dims"]
     checked = {"embeddings": outputs.get("embeddings", False)}
     if not isinstance(checked["embeddings"], bool):
@@ -396,7 +392,7 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
 
     Parameters
     ----------
-    store : braindecode.recordings.Store
+    store : braindecode.store.Store
     tenant : str
         Only this tenant's recordings and artifacts are visible.
     spec : dict
@@ -437,14 +433,14 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
     modality = _check_preprocessing(spec["preprocessing"], problems) if "preprocessing" in spec else None
     _check_recordings(recordings, modality, problems)
     model = _mapping(spec, "model", problems) if "model" in spec else None
-    kind = DECODER_KIND if model is None else _model_kind(model, problems)
+    kind = DECODER_ARTIFACT if model is None else _model_kind(model, problems)
     decoder = encoder = None
     if model is not None and "decoder" in model:
         decoder = _check_decoder(store, tenant, model, modality, problems)
     if model is not None and "encoder" in model:
         encoder = _check_encoder(store, tenant, model, modality, problems)
     outputs = _mapping(spec, "outputs", problems) if "outputs" in spec else None
-    if outputs is not None and kind == DECODER_KIND:
+    if outputs is not None and kind == DECODER_ARTIFACT:
         outputs = _check_outputs(store, tenant, outputs, decoder, reconstruction_model, problems)
     elif outputs is not None:
         outputs = _check_encoder_outputs(outputs, problems)

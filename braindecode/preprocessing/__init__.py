@@ -1,7 +1,7 @@
 """Recordings -> BrainResponses: EEG/MEG steps on MNE (:mod:`.eeg`), fMRI steps (:mod:`.fmri`)
 and the declarative :func:`preprocess` (its spec schema is documented in ``_pipeline``)."""
 
-from braindecode.preprocessing._pipeline import MODALITIES, preprocess
+from braindecode.preprocessing._pipeline import MODALITIES, SPEC_KEYS_BY_MODALITY, preprocess
 from braindecode.preprocessing.eeg import CHANNEL_TYPES, epoch_responses, preprocess_raw
 from braindecode.preprocessing.fmri import (
     FILTERS,
@@ -30,6 +30,7 @@ __all__ = [
     "FILTERS",
     "METHODS",
     "MODALITIES",
+    "SPEC_KEYS_BY_MODALITY",
     "apply_mask",
     "atlas_time_series",
     "bold_array",

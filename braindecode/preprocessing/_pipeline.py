@@ -74,6 +74,9 @@ _EEG_KEYS = _COMMON_KEYS + ("picks", "reference", "notch", "l_freq", "h_freq", "
 _FMRI_KEYS = _COMMON_KEYS + ("t_r", "mask", "atlas", "detrend", "high_pass", "filter", "zscore", "trials")
 _EPOCH_KEYS = ("tmin", "tmax", "baseline")
 _TRIAL_KEYS = ("method", "window")
+#: Per modality: the keys a spec may hold, its per-trial step and the keys of that step.
+SPEC_KEYS_BY_MODALITY = {"eeg": (_EEG_KEYS, "epochs", _EPOCH_KEYS), "meg": (_EEG_KEYS, "epochs", _EPOCH_KEYS),
+                         "fmri": (_FMRI_KEYS, "trials", _TRIAL_KEYS)}
 
 
 def _check_keys(spec, allowed, section: str = "") -> dict:

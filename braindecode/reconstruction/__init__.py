@@ -22,6 +22,8 @@ from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import (
     DEFAULT_MODEL_DIR,
     ReconstructionRequest,
+    check_ids,
+    check_reconstruction,
     encode_png,
     load_pipeline,
     reconstruct,
@@ -29,21 +31,13 @@ from braindecode.reconstruction._reconstruct import (
     seed_generators,
 )
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
-from braindecode.reconstruction._store_glue import (
-    RECONSTRUCTION_ARTIFACT,
-    ReconstructionSettings,
-    check_ids,
-    check_reconstruction,
-    decode_recordings,
-    save_reconstructions,
-)
+from braindecode.reconstruction._settings import ReconstructionSettings
 
 __all__ = [
     "DEFAULT_FEATURE_LAYERS",
     "DEFAULT_MODEL_DIR",
     "DEFAULT_SAMPLING",
     "MAX_STEPS",
-    "RECONSTRUCTION_ARTIFACT",
     "SCHEDULERS",
     "ConditionProjector",
     "LatentPrior",
@@ -56,7 +50,6 @@ __all__ = [
     "check_memory",
     "check_reconstruction",
     "component_graphs",
-    "decode_recordings",
     "default_cache_dir",
     "encode_png",
     "estimate_memory_bytes",
@@ -68,7 +61,6 @@ __all__ = [
     "pixcorr",
     "reconstruct",
     "reconstruct_requests",
-    "save_reconstructions",
     "seed_generators",
     "set_timesteps",
     "ssim",

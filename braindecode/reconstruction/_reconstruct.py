@@ -14,7 +14,7 @@ from PIL import Image
 
 from braindecode.errors import InvalidArgument, ResourceExhausted
 from braindecode.reconstruction._memory import check_memory
-from braindecode.reconstruction._pipeline import ReconstructionPipeline
+from braindecode.reconstruction._pipeline import BACKENDS, ReconstructionPipeline
 
 DEFAULT_MODEL_DIR = pathlib.Path(__file__).resolve().parents[2] / "models" / "reconstruction-default"
 
@@ -175,6 +175,37 @@ def reconstruct(embeddings, model=None, n_steps: int | None = None, seed: int = 
     request = ReconstructionRequest(emb, seed, init_images)
     return reconstruct_requests([request], model, n_steps, guidance, strength, scheduler, backend, device, progress,
                                 max_batch=max_batch, max_bytes=max_bytes, **runtime_options)[0]
+
+
+def check_reconstruction(pipeline, request, n_steps: int | None = None, guidance: float | None = None,
+                         strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
+                         max_batch: int = 64, max_bytes: int | None = None) -> int:
+    """Check one request's arguments and bounds alone, before it is batched with others.
+
+    Raises ``InvalidArgument`` as ``reconstruct`` would and ``ResourceExhausted`` when the
+    request alone exceeds ``max_batch`` or ``max_bytes``, so that a bad request never fails
+    the batch it would have joined. Settings left at None are the pipeline's recommended ones.
+
+    Returns
+    -------
+    n_bytes : int
+        The memory estimate of the request alone.
+    """
+    if backend not in BACKENDS:
+        raise InvalidArgument(f"unknown backend {backend!r}; use {' or '.join(map(repr, BACKENDS))}")
+    pipeline.check_inputs(request.embeddings, n_steps, scheduler, guidance, strength, request.init_images, None,
+                          None)
+    seed_generators(request.seed, 0)
+    guidance = pipeline.sampling_settings(guidance_scale=guidance)["guidance_scale"]
+    return check_memory(pipeline, len(request.embeddings), guidance, max_batch, max_bytes)
+
+
+def check_ids(ids, n: int) -> list:
+    """``n`` string ids: the given ones, or "0", "1", ... when none are given."""
+    ids = [str(i) for i in ids] if ids is not None and len(ids) else [str(i) for i in range(n)]
+    if len(ids) != n:
+        raise InvalidArgument(f"{len(ids)} ids for {n} embeddings")
+    return ids
 
 
 def encode_png(image) -> bytes:

@@ -20,9 +20,9 @@ import weakref
 import zipfile
 import zlib
 
+from braindecode._io import is_disk_full
 from braindecode.errors import InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings._limits import ReadLimits
-from braindecode.recordings._store import is_disk_full
 
 _CHUNK = 2**20
 _DRIVE = re.compile(r"^[A-Za-z]:")

@@ -23,9 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server_process import ServerProcess
 
 from braindecode import tensors
-from braindecode.artifacts import save_activation_set
+from braindecode.store import Store, save_activation_set
 from braindecode.containers import ActivationSet
-from braindecode.recordings import Store
 from braindecode.recordings._workspace import PREFIX as WORKSPACE_PREFIX
 from braindecode.v1 import decoding_pb2_grpc, jobs_pb2_grpc, recordings_pb2, recordings_pb2_grpc
 

@@ -7,10 +7,9 @@ import time
 import nibabel
 import numpy as np
 
-from braindecode.artifacts import save_activation_set, save_directory
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.recordings import Upload
+from braindecode.store import Upload, save_activation_set, save_directory
 
 TENANT = "lab-a"
 GRID = (4, 4, 3)

@@ -10,18 +10,10 @@ import pytest
 import torch
 from nilearn.image import resample_img
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
-from braindecode.compare import (
-    MAX_RESAMPLES,
-    compare,
-    compute_rdm,
-    crossnobis_rdm,
-    score_matrix,
-    time_score_matrix,
-)
+from braindecode.compare import compare, compute_rdm, crossnobis_rdm, score_matrix, time_score_matrix
 from braindecode.containers import ActivationSet
-from braindecode.recordings import load_responses
+from braindecode.store import MAX_RESAMPLES, load_responses, save_activation_set
 from braindecode.v1 import comparison_pb2
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)

@@ -15,11 +15,11 @@ from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.containers import ActivationSet
 from braindecode.decoding import load_decoder
 from braindecode.errors import InvalidArgument, NotFound
+from braindecode.store import save_activation_set
 from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
 from services.decoding import _BatchedRunner, _DecoderCache

@@ -12,10 +12,10 @@ import torch
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import LeaveOneGroupOut
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.containers import ActivationSet
 from braindecode.encoding import load_encoder
+from braindecode.store import save_activation_set
 from braindecode.v1 import encoding_pb2
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)

@@ -18,7 +18,7 @@ import real_files
 
 from braindecode import tensors
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings import Store, _ingest
+from braindecode.store import Store, _uploads
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
 
 NO_SPACE = "no space left on the server's disk"
@@ -59,7 +59,7 @@ class _FileOnDisk(io.FileIO):
 def _fill_disk_while_staging(monkeypatch, store):
     """The staged upload file runs out of space after 100 kB (buffered writes, like open())."""
     disk = _Disk(100_000)
-    monkeypatch.setattr(_ingest, "open", lambda path, mode: io.BufferedWriter(_FileOnDisk(path, mode, disk)),
+    monkeypatch.setattr(_uploads, "open", lambda path, mode: io.BufferedWriter(_FileOnDisk(path, mode, disk)),
                         raising=False)
 
 

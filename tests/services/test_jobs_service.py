@@ -9,13 +9,12 @@ import pytest
 import real_files
 from jobs.jobdata import add_bold, add_decoder, spec_for
 
-from braindecode.artifacts import load_arrays, save_directory
 from braindecode.cli import main
 from braindecode.client import Client
 from braindecode.config import Config
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.jobs import OUTPUT_KIND, JobStore, run_batch, shard_name
-from braindecode.recordings import Store, load_responses
+from braindecode.jobs import JobStore, run_batch, shard_name
+from braindecode.store import JOB_OUTPUT_ARTIFACT, Store, load_arrays, load_responses, save_directory
 from braindecode.v1 import jobs_pb2
 from services.server import BraindecodeServer
 
@@ -95,7 +94,7 @@ def test_submit_watch_get_list_end_to_end(jobs_server, lab):
     assert events[-1].eta_seconds == 0 and result.finished >= result.started >= result.created
     for shard, rec in zip(result.shards, lab["recordings"]):
         responses = load_responses(jobs_server.store, "lab-a", [rec.id], PREPROCESSING)
-        arrays = load_arrays(jobs_server.store, "lab-a", shard.output_id, OUTPUT_KIND)
+        arrays = load_arrays(jobs_server.store, "lab-a", shard.output_id, JOB_OUTPUT_ARTIFACT)
         np.testing.assert_allclose(arrays["embeddings"], lab["model"].predict(responses.data), rtol=1e-5, atol=1e-7)
         assert list(shard.recording_ids) == [rec.id] and shard.state == "done"
     assert client.get_job(job.id) == result
@@ -156,7 +155,7 @@ def test_bad_input_lists_every_problem_and_stores_nothing(jobs_server, lab):
     assert jobs[:-1] == before[0] and len(jobs) == len(before[0]) + 1  # only the "once" job
     finish(client, jobs[-1])
     outputs = {a.id for a in store.list_artifacts("lab-a")} - set(before[1])
-    assert [store.get_artifact("lab-a", a).kind for a in outputs] == [OUTPUT_KIND]
+    assert [store.get_artifact("lab-a", a).kind for a in outputs] == [JOB_OUTPUT_ARTIFACT]
     assert client.health() == "SERVING"
 
 
@@ -266,7 +265,7 @@ def test_kill_9_mid_job_then_restart_completes_with_identical_outputs(tmp_path, 
         assert run_batch(spec, data_dir, out, (0, 1), "lab-a")["done"] == list(range(8))
     second.terminate()
     store = Store(data_dir)
-    outputs = [a for a in store.list_artifacts("lab-a", OUTPUT_KIND) if a.provenance["job_id"] == job.id]
+    outputs = [a for a in store.list_artifacts("lab-a", JOB_OUTPUT_ARTIFACT) if a.provenance["job_id"] == job.id]
     assert sorted(a.provenance["shard"] for a in outputs) == list(range(8))
     for shard in result.shards:
         assert digests(store.artifact_dir("lab-a", shard.output_id)) == digests(out / shard_name(shard.index))

@@ -13,14 +13,12 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.config import Config
 from braindecode.containers import ActivationSet
-from braindecode.decoding import RidgeDecoder, load_decoder, save_decoder_artifact
+from braindecode.decoding import RidgeDecoder, load_decoder
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
-    RECONSTRUCTION_ARTIFACT,
     DEFAULT_SAMPLING,
     ConditionProjector,
     ReconstructionPipeline,
@@ -29,7 +27,12 @@ from braindecode.reconstruction import (
     estimate_memory_bytes,
     reconstruct,
 )
-from braindecode.recordings import load_responses
+from braindecode.store import (
+    RECONSTRUCTION_ARTIFACT,
+    load_responses,
+    save_activation_set,
+    save_decoder_artifact,
+)
 from services._progress import Cancelled
 from services.reconstruction import ReconstructionServicer, _Batcher
 from services.server import BraindecodeServer

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import real_files
 
-from braindecode.client import Client, pack_recording
+from braindecode.client import pack_recording
 from braindecode.v1 import recordings_pb2
 
 

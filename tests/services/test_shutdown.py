@@ -6,7 +6,7 @@ import time
 import grpc
 import real_files
 
-from braindecode.recordings import Store
+from braindecode.store import Store
 from braindecode.v1 import recordings_pb2
 
 

@@ -10,11 +10,11 @@ import tempfile
 import threading
 
 from braindecode.errors import NotFound
-from braindecode.recordings import Store
+from braindecode.store._store import Store
 
 
 class ReadOnlyStore(Store):
-    """A :class:`~braindecode.recordings.Store` that is only read.
+    """A :class:`~braindecode.store.Store` that is only read.
 
     Unlike ``Store(data_dir)`` it opens the metadata read-only, writes no schema, runs no
     recovery and fills no cache, so any number of workers (processes, Ray actors, SLURM

@@ -13,9 +13,18 @@ import tempfile
 import numpy as np
 
 from braindecode.containers import ActivationSet
-from braindecode.recordings import ArtifactInfo, Store
+from braindecode.store._kinds import ACTIVATIONS_ARTIFACT
+from braindecode.store._store import ArtifactInfo, Store
 
-ACTIVATIONS = "activations"
+
+class Stored:
+    """Mixin of results kept as an artifact: ``info`` holds its id, meta and provenance."""
+
+    info: ArtifactInfo
+
+    @property
+    def id(self) -> str:
+        return self.info.id
 
 
 def save_directory(store: Store, tenant: str, kind: str, directory, meta: dict | None = None,
@@ -49,12 +58,12 @@ def save_activation_set(store: Store, tenant: str, activations: ActivationSet,
     meta = {"model": activations.model, "layers": list(activations.layers),
             "shapes": {k: list(v.shape) for k, v in activations.layers.items()},
             "n_stimuli": len(activations.stimulus_ids), "info": json.loads(json.dumps(activations.info, default=str))}
-    return save_arrays(store, tenant, ACTIVATIONS, arrays, meta, provenance)
+    return save_arrays(store, tenant, ACTIVATIONS_ARTIFACT, arrays, meta, provenance)
 
 
 def load_activation_set(store: Store, tenant: str, artifact_id: str) -> ActivationSet:
     """The ActivationSet stored under ``artifact_id`` (arrays are memory maps)."""
-    info = store.get_artifact(tenant, artifact_id, ACTIVATIONS)
+    info = store.get_artifact(tenant, artifact_id, ACTIVATIONS_ARTIFACT)
     arrays = load_arrays(store, tenant, artifact_id)
     layers = {name: arrays[f"layer-{i:03d}"] for i, name in enumerate(info.meta["layers"])}
     return ActivationSet(np.asarray(arrays["stimulus_ids"]), layers, info.meta["model"], info.meta["info"])

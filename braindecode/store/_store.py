@@ -19,7 +19,6 @@ import collections
 import contextlib
 import dataclasses
 import datetime
-import errno
 import hashlib
 import json
 import logging
@@ -31,7 +30,7 @@ import tempfile
 import threading
 import uuid
 
-from braindecode._io import fsync_dir
+from braindecode._io import fsync_dir, is_disk_full
 from braindecode._paging import next_page_token, page_bounds
 from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
 
@@ -76,11 +75,6 @@ def disk_space_errors():
         if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
             raise
         raise ResourceExhausted(f"no space left on the server's disk ({exc}); nothing was stored") from exc
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether an OSError says the disk (or the quota) is full."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _now() -> str:

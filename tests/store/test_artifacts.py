@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
-from braindecode.artifacts import load_activation_set, load_arrays, save_activation_set, save_arrays
 from braindecode.containers import ActivationSet
 from braindecode.errors import NotFound
-from braindecode.recordings import Store
+from braindecode.store import Store, load_activation_set, load_arrays, save_activation_set, save_arrays
 
 
 def test_activation_set_round_trip_is_tenant_scoped(tmp_path):

@@ -7,12 +7,10 @@ import hashlib
 import os
 import pathlib
 
-import numpy as np
-
 from braindecode.containers import Events
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings._readers import read_recording
-from braindecode.recordings._store import RecordingInfo, Store, disk_space_errors
+from braindecode.recordings import read_recording
+from braindecode.store._store import DEFAULT_TENANT, RecordingInfo, Store, disk_space_errors
 
 REQUIRED_FIELDS = ("subject", "file_name")
 TEXT_FIELDS = ("subject", "session", "task", "run", "modality", "format", "file_name")
@@ -63,7 +61,7 @@ class Upload:
     ...     info = up.commit()
     """
 
-    def __init__(self, store: Store, metadata: dict, max_bytes: int, tenant: str = "default"):
+    def __init__(self, store: Store, metadata: dict, max_bytes: int, tenant: str = DEFAULT_TENANT):
         self.store, self.tenant, self.max_bytes = store, tenant, int(max_bytes)
         self.metadata = check_metadata(metadata)
         self.suffix = file_suffix(self.metadata["file_name"])
@@ -128,33 +126,3 @@ def _check_events(events: list, meta: dict) -> None:
             f"first at {late[0]['onset']:.3f} s")
     if any(e["onset"] < 0 or e["duration"] < 0 for e in events):
         raise InvalidArgument("events must have non-negative onsets and durations")
-
-
-def open_recording(store: Store, tenant: str, recording_id: str):
-    """(RecordingInfo, LoadedRecording) for a stored recording."""
-    info = store.get_recording(tenant, recording_id)
-    path = store.stored_blob(info.blob, f"recording {info.id!r}")
-    return info, read_recording(path, format=info.format, modality=info.modality, name=info.file_name)
-
-
-def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None,
-               as_responses: bool = False):
-    """The stored recording's array, raw or preprocessed.
-
-    Returns an array: fMRI (x, y, z, t) raw; EEG/MEG (n_channels, n_times) raw; or, with
-    ``preprocessing`` (see ``braindecode.preprocessing.preprocess``), its output — per-trial
-    responses of shape (n_trials, ...) when the spec has an epochs/trials step (the whole
-    BrainResponses with ``as_responses``).
-    """
-    info, loaded = open_recording(store, tenant, recording_id)
-    if not preprocessing:
-        return np.asarray(loaded.data())
-    from braindecode.preprocessing import preprocess
-
-    obj = loaded.to_raw() if info.modality in ("eeg", "meg") else loaded.to_image()
-    events = None
-    if info.events:
-        events = Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
-                        [e["stimulus_id"] for e in info.events])
-    result = preprocess(obj, dict(preprocessing), events=events)
-    return result if as_responses else getattr(result, "data", result)

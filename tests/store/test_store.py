@@ -4,7 +4,7 @@ import json
 import pytest
 
 from braindecode.errors import InvalidArgument, NotFound
-from braindecode.recordings import Store, recordings_of_one_modality
+from braindecode.store import Store, recordings_of_one_modality
 
 
 def _stage(store, payload: bytes, suffix=".bin"):

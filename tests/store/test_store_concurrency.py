@@ -1,7 +1,6 @@
 """Concurrent uploads and deletes of the same bytes by different tenants lose nothing."""
 
 import gzip
-import io
 import threading
 
 import nibabel as nib
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 from braindecode.errors import DataLoss
-from braindecode.recordings import Store, Upload, load_array
+from braindecode.store import Store, Upload, load_array
 
 ROUNDS = 300
 
