@@ -4,6 +4,9 @@ Decoders (scikit-learn style, ``fit(X, Y, groups=None)`` / ``predict(X)``):
 ``RidgeDecoder`` (linear, over ``braindecode.encoding.RidgeCV``), ``MLPDecoder``
 (MindEye-style residual MLP for fMRI) and ``EEGDecoder`` (temporal-spatial ConvNet
 for EEG/MEG epochs), the last two trained by one loop configured by ``TrainingConfig``.
+``SharedDecoder`` decodes several subjects through per-subject adapters and one shared head
+(``fit(X, Y)`` with dicts of subject -> array, ``predict(X, subject)``) and fine-tunes a new
+subject from little data.
 ``fit_decoder_from_store`` fits one on stored recordings against a stored activation set,
 ``save_decoder_artifact`` / ``load_decoder_artifact`` keep it in the store.
 """
@@ -31,6 +34,7 @@ from braindecode.decoding._retrieval import (
     two_way_identification,
 )
 from braindecode.decoding._ridge import RidgeDecoder
+from braindecode.decoding._shared import SharedDecoder
 from braindecode.decoding._training import TrainingConfig
 from braindecode.decoding._validation import MODALITIES, check_embeddings, check_input
 
@@ -44,6 +48,7 @@ __all__ = [
     "MODALITIES",
     "OnnxDecoder",
     "RidgeDecoder",
+    "SharedDecoder",
     "TrainingConfig",
     "check_embeddings",
     "check_input",
