@@ -150,6 +150,38 @@ def plot_reconstructions(recon: dict, path: pathlib.Path, per_row: int = 6) -> s
     return _save(fig, path)
 
 
+#: Curve labels of ``new_subject_curve``'s decoders, in plotting order.
+CURVE_LABELS = {"subject_only": "subject-only", "fine_tuned": "shared + fine-tuned", "aligned": "aligned baseline"}
+
+
+def curve_table(curve: dict) -> tuple:
+    """Header and rows (strings) of a new-subject curve: top-1 mean ± sd over seeds per run count."""
+    header = ["runs of the new subject"] + [CURVE_LABELS[name] for name in CURVE_LABELS]
+    rows = []
+    for i, count in enumerate(curve["run_counts"]):
+        cells = [f"{np.mean(curve['top_1'][name][i]):.3f} ± {np.std(curve['top_1'][name][i]):.3f}"
+                 for name in CURVE_LABELS]
+        rows.append([str(count)] + cells)
+    return header, rows
+
+
+def plot_new_subject_curve(curve: dict, path: pathlib.Path) -> str:
+    """Top-1 retrieval of a new subject's test stimuli against its number of runs, one line per decoder."""
+    counts = curve["run_counts"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, label in CURVE_LABELS.items():
+        scores = np.asarray(curve["top_1"][name])
+        ax.errorbar(counts, scores.mean(axis=1), yerr=scores.std(axis=1), fmt="o-", capsize=3, label=label)
+    ax.axhline(1 / curve["n_test_stimuli"], color="grey", ls="--", label="chance")
+    ax.set_xticks(counts)
+    ax.set_xlabel("runs of the new subject used for fitting")
+    ax.set_ylabel(f"top-1 among its {curve['n_test_stimuli']} test stimuli")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"New subject; mean ± sd over {len(curve['seeds'])} training seed(s)")
+    ax.legend(loc="best")
+    return _save(fig, pathlib.Path(path))
+
+
 def _table(rows: list, header: list) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)

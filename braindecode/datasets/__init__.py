@@ -18,6 +18,7 @@ from braindecode.datasets._fmri import (
     roi_masks,
     simulate_fmri,
 )
+from braindecode.datasets._responses import TRIALS_SPEC, roi_responses
 from braindecode.datasets._readout import layer_components, noise_ceiling, random_readout
 from braindecode.datasets._stimuli import SOURCES, StimulusSet, load_stimuli
 
@@ -30,6 +31,7 @@ __all__ = [
     "MONTAGE",
     "ROI_BOXES",
     "SOURCES",
+    "TRIALS_SPEC",
     "DatasetInfo",
     "EegSimulation",
     "FmriSimulation",
@@ -46,6 +48,7 @@ __all__ = [
     "presentation_runs",
     "random_readout",
     "roi_masks",
+    "roi_responses",
     "simulate_eeg",
     "simulate_fmri",
 ]

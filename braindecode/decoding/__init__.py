@@ -11,7 +11,9 @@ subject from little data.
 ``save_decoder_artifact`` / ``load_decoder_artifact`` keep it in the store.
 """
 
+from braindecode.decoding._alignment import AlignedDecoder
 from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._cross_subject import SharedDecoderFit, fit_shared_decoder, new_subject_curve
 from braindecode.decoding._fitting import (
     DECODER_ARTIFACT,
     DECODER_KINDS,
@@ -34,11 +36,13 @@ from braindecode.decoding._retrieval import (
     two_way_identification,
 )
 from braindecode.decoding._ridge import RidgeDecoder
+from braindecode.decoding._scoring import held_out_scores
 from braindecode.decoding._shared import SharedDecoder
 from braindecode.decoding._training import TrainingConfig
 from braindecode.decoding._validation import MODALITIES, check_embeddings, check_input
 
 __all__ = [
+    "AlignedDecoder",
     "BaseDecoder",
     "DECODER_ARTIFACT",
     "DECODER_KINDS",
@@ -49,16 +53,20 @@ __all__ = [
     "OnnxDecoder",
     "RidgeDecoder",
     "SharedDecoder",
+    "SharedDecoderFit",
     "TrainingConfig",
     "check_embeddings",
     "check_input",
     "cosine_similarity",
     "export_onnx",
+    "fit_shared_decoder",
+    "held_out_scores",
     "fit_decoder_from_store",
     "load_decoder",
     "load_decoder_artifact",
     "make_decoder",
     "mindeye_top1",
+    "new_subject_curve",
     "read_decoder_config",
     "retrieval_report",
     "retrieve",

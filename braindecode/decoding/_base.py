@@ -137,7 +137,8 @@ class BaseDecoder(PersistentDecoder):
         -------
         Y : array of shape (n_samples, n_dims_), float32
         """
-        return predict_batches(self.module_, self.check_input(X), batch_size)
+        X = self.check_input(X)
+        return predict_batches(self.module_, X, batch_size)
 
     @abc.abstractmethod
     def fit(self, X, Y, groups=None):
