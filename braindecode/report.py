@@ -19,6 +19,8 @@ import numpy as np  # noqa: E402
 from braindecode.errors import FailedPrecondition  # noqa: E402
 
 FIGURES = ("layer_roi.png", "encoding_map.png", "retrieval.png", "eeg_time_course.png", "reconstructions.png")
+#: The new-subject curve's figure, in reports of demos run with ``cross_subject``.
+CROSS_SUBJECT_FIGURE = "cross_subject.png"
 
 
 #: Significance level of the RSA p-values (FDR-corrected over layers).
@@ -216,6 +218,19 @@ def write_report(folder, dataset, summary, rsa, decoding, eeg, recon, encoding) 
     eeg_rows = [[name, row["layer"], f"{1000 * row['peak_s']:.0f} ms",
                  f"{1000 * row['true_window_s'][0]:.0f}-{1000 * row['true_window_s'][1]:.0f} ms"]
                 for name, row in summary["eeg"].items()]
+    cross_subject = ""
+    if "cross_subject" in summary:
+        curve = summary["cross_subject"]
+        figures["Cross-subject decoding"] = plot_new_subject_curve(curve, folder / CROSS_SUBJECT_FIGURE)
+        header, rows = curve_table(curve)
+        cross_subject = f"""<h3>Cross-subject decoding</h3>
+<p>A second data set of {len(curve['n_voxels'])} individual subjects (their own ROI positions, voxel counts
+{", ".join(f"{s}: {n}" for s, n in curve['n_voxels'].items())}, and SNRs). A shared decoder (per-subject linear
+adapters, one shared head) is fitted on {", ".join(curve['training_subjects'])}; the new subject
+{curve['new_subject']} is then decoded from its first runs by that decoder fine-tuned on them, by the same architecture
+fitted on them alone, and by {curve['template']}'s ridge decoder after Procrustes alignment on their stimuli.
+Top-1 among its {curve['n_test_stimuli']} test stimuli (chance {1 / curve['n_test_stimuli']:.3f}):</p>
+{_table(rows, header)}"""
     sections = "".join(f'<h2>{html.escape(title)}</h2><img src="{name}" alt="{html.escape(title)}">'
                        for title, name in figures.items())
     config = summary["config"]
@@ -246,6 +261,7 @@ the test trials with their repeats averaged. MindEye protocol, top-1 among {r['n
 {_table(eeg_rows, ["component", "driving layer", "decoding peak", "true window"])}
 <h3>Reconstruction</h3>
 {_table([[k, f"{v:.3f}"] for k, v in summary["reconstruction"].items()], ["metric", "value"])}
+{cross_subject}
 {sections}
 </body></html>
 """

@@ -9,19 +9,13 @@ from braindecode.decoding._validation import check_input
 from braindecode.errors import FailedPrecondition, InvalidArgument
 
 
-def _zscore_statistics(X: np.ndarray) -> tuple:
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    return mean, np.where(std > 0, std, 1.0)
-
-
 class AlignedDecoder(BaseEstimator):
     """A new subject decoded by a template subject's decoder after Procrustes hyperalignment.
 
-    On stimuli that both subjects saw, each subject's responses are z-scored per voxel and
+    On stimuli that both subjects saw, each subject's responses are centred per voxel and
     fmralign's scaled orthogonal Procrustes maps the new subject's voxels onto the template's
     (a semi-orthogonal map when the voxel counts differ). ``predict`` maps new responses the
-    same way, brings them to the template's voxel means and scales, and decodes them with the
-    template's decoder.
+    same way, adds the template's voxel means and decodes them with the template's decoder.
 
     Parameters
     ----------
@@ -34,12 +28,12 @@ class AlignedDecoder(BaseEstimator):
     Attributes
     ----------
     rotation_ : array of shape (n_voxels, n_template_voxels)
-        Orthonormal rows or columns: z-scored new responses @ ``rotation_`` * ``scale_`` approximate
-        the template's z-scored responses.
+        Orthonormal rows or columns: centred new responses @ ``rotation_`` * ``scale_`` approximate
+        the template's centred responses.
     scale_ : float
-    mean_, std_ : array of shape (n_voxels,)
-        The new subject's statistics on the shared stimuli.
-    template_mean_, template_std_ : array of shape (n_template_voxels,)
+    mean_ : array of shape (n_voxels,)
+        The new subject's mean responses to the shared stimuli.
+    template_mean_ : array of shape (n_template_voxels,)
     """
 
     def __init__(self, decoder, scaling: bool = True):
@@ -69,10 +63,8 @@ class AlignedDecoder(BaseEstimator):
                                   f"{len(X)} samples of the new subject and {len(X_template)} of the template")
         if len(X) < 2:
             raise InvalidArgument("alignment needs at least 2 shared stimuli")
-        self.mean_, self.std_ = _zscore_statistics(X)
-        self.template_mean_, self.template_std_ = _zscore_statistics(X_template)
-        procrustes = Procrustes(scaling=self.scaling).fit((X - self.mean_) / self.std_,
-                                                          (X_template - self.template_mean_) / self.template_std_)
+        self.mean_, self.template_mean_ = X.mean(axis=0), X_template.mean(axis=0)
+        procrustes = Procrustes(scaling=self.scaling).fit(X - self.mean_, X_template - self.template_mean_)
         self.rotation_, self.scale_ = procrustes.R, float(procrustes.scale)
         return self
 
@@ -90,8 +82,7 @@ class AlignedDecoder(BaseEstimator):
         if not hasattr(self, "rotation_"):
             raise FailedPrecondition("AlignedDecoder is not fitted: call fit before transform or predict")
         X = check_input(X, "fmri", (len(self.mean_),))
-        aligned = ((X - self.mean_) / self.std_) @ self.rotation_ * self.scale_
-        return (aligned * self.template_std_ + self.template_mean_).astype(np.float32)
+        return ((X - self.mean_) @ self.rotation_ * self.scale_ + self.template_mean_).astype(np.float32)
 
     def predict(self, X) -> np.ndarray:
         """Decoded embeddings: ``decoder.predict(transform(X))``.

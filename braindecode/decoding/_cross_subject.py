@@ -140,6 +140,10 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
         for i, (_, test) in enumerate(splits):
             held = np.zeros(len(labels), dtype=bool)
             held[test.numpy()] = True
+            emptied = [s for k, s in enumerate(order) if held[offsets[k]:offsets[k + 1]].all()]
+            if emptied:
+                raise InvalidArgument(f"cross-validation fold {i + 1} holds out every run of subject {emptied[0]!r}: "
+                                      "use more folds (cv_folds=0 leaves one run out)")
             model = fit_on({s: ~held[offsets[k]:offsets[k + 1]] for k, s in enumerate(order)})
             for k, subject in enumerate(order):
                 test_s = held[offsets[k]:offsets[k + 1]]

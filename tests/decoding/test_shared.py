@@ -20,6 +20,7 @@ from braindecode.decoding import (
     top_k_accuracy,
 )
 from braindecode.errors import FailedPrecondition, InvalidArgument
+from torch_threads import one_torch_thread_per_module  # noqa: F401 (autouse fixture, for the module-scoped fit)
 
 N_DIMS, N_LATENT = 12, 8
 CONFIG = TrainingConfig(max_epochs=30, batch_size=32, patience=5)
@@ -175,13 +176,14 @@ def test_fit_shared_decoder_scores_held_out_runs_of_every_subject():
     X, E = subjects_data(n_samples=120, voxels=(20, 25))
     parts, activations = _responses(X, E)
     progress = []
-    fit = fit_shared_decoder(parts, activations, "embedding", small(), cv_folds=2,
-                             progress=lambda *call: progress.append(call))
+    fit = fit_shared_decoder(parts, activations, "embedding", small(), progress=lambda *call: progress.append(call))
     assert fit.model.subjects_ == ["sub-01", "sub-02"]
     assert {f["subject"] for f in fit.folds} == {"sub-01", "sub-02"}
     assert sum(f["n_test_trials"] for f in fit.folds) == 240  # every trial held out once
     assert set(fit.cv_scores) == {"pearson", "r2", "top_1", "top_5", "two_way"} and fit.cv_scores["top_1"] > 0.05
-    assert progress[-1] == ("fit", 1, 1) and ("cross-validation", 2, 2) in progress
+    assert progress[-1] == ("fit", 1, 1) and ("cross-validation", 6, 6) in progress
+    with pytest.raises(InvalidArgument, match="holds out every run of subject 'sub-01'"):
+        fit_shared_decoder(parts, activations, "embedding", small(), cv_folds=2)
 
 
 def test_fit_shared_decoder_fine_tunes_one_subject_over_its_runs():
