@@ -5,9 +5,11 @@ voxel counts and SNRs). The last subject is the new one; the others train the sh
 1 to 5 runs of the new subject, three decoders retrieve its 100 test stimuli (repeats averaged)
 among the 100: the shared decoder's architecture fitted on those runs alone (subject-only), the
 shared decoder fitted on the other subjects and fine-tuned on those runs, and the first other
-subject's ridge decoder after Procrustes alignment on the stimuli of those runs (aligned).
+subject's ridge decoder after Procrustes alignment on the stimuli of those runs (aligned). The
+shared decoder is ``braindecode.demo.CROSS_SUBJECT_DECODER``, fine-tuned with the head at a tenth
+of the adapter's learning rate.
 
-    python benchmarks/bench_cross_subject.py --seeds 0 1 2 --out cross_subject
+    python benchmarks/bench_cross_subject.py --seeds 0 1 2 3 4 --out cross_subject
 
 generates the data set in a temporary folder (about 5 minutes on 2 cores), then writes ``cross_subject.json`` and ``cross_subject.png`` and prints the table (mean ± sd over seeds).
 """
@@ -21,7 +23,8 @@ import tempfile
 import time
 
 from braindecode.datasets import make_default_dataset, roi_responses
-from braindecode.decoding import SharedDecoder, TrainingConfig, new_subject_curve
+from braindecode.decoding import SharedDecoder, new_subject_curve
+from braindecode.demo import CROSS_SUBJECT_DECODER, CROSS_SUBJECT_HEAD_LR_SCALE, CROSS_SUBJECT_SUBJECTS
 from braindecode.report import curve_table, plot_new_subject_curve
 
 EMBEDDING_LAYER = "pool"
@@ -29,10 +32,11 @@ EMBEDDING_LAYER = "pool"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=4, help="subjects in the data set; the last is the new one")
+    parser.add_argument("--subjects", type=int, default=CROSS_SUBJECT_SUBJECTS,
+                        help="subjects in the data set; the last is the new one")
     parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
-    parser.add_argument("--head-lr-scale", type=float, default=0.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds")
+    parser.add_argument("--head-lr-scale", type=float, default=CROSS_SUBJECT_HEAD_LR_SCALE)
     parser.add_argument("--out", default="cross_subject", help="output stem: <out>.json and <out>.png")
     args = parser.parse_args()
 
@@ -46,7 +50,7 @@ def main() -> None:
           + ", ".join(f"{s}={r.data.shape[1]}" for s, r in responses.items()))
     started = time.perf_counter()
     curve = new_subject_curve(responses, subjects[-1], info.activations, EMBEDDING_LAYER, info.stimuli.test_ids,
-                              decoder=SharedDecoder(training=TrainingConfig()), head_lr_scale=args.head_lr_scale,
+                              decoder=SharedDecoder(**CROSS_SUBJECT_DECODER), head_lr_scale=args.head_lr_scale,
                               seeds=args.seeds)
     curve["seconds"] = time.perf_counter() - started
     curve["data"] = {"n_subjects": len(subjects), "seed": args.data_seed, "snr": {
