@@ -202,7 +202,8 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
     template : str, optional
         The alignment template: another subject (default the first of the others).
     template_decoder : unfitted decoder, optional
-        Fitted with ``fit(X, Y, groups=runs)`` on the template (default ``RidgeDecoder()``).
+        Fitted with ``fit(X, Y, groups=runs)`` on the template (default ``RidgeDecoder`` with
+        ``min(5, n_runs)`` folds of runs).
     head_lr_scale : float
         Passed to ``SharedDecoder.fine_tune``.
     seeds : sequence of int
@@ -228,9 +229,10 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
     if template not in others:
         raise InvalidArgument(f"template must be one of {', '.join(others)}, got {template!r}")
     decoder = SharedDecoder() if decoder is None else decoder
-    template_decoder = RidgeDecoder() if template_decoder is None else template_decoder
     test_stimuli = np.asarray(test_stimuli).astype(str)
     train = {s: r.subset(~np.isin(r.stimulus_ids, test_stimuli)) for s, r in responses.items()}
+    if template_decoder is None:  # alphas chosen by folds of whole runs, as many as the template has, up to 5
+        template_decoder = RidgeDecoder(cv=min(5, len(np.unique(train[template].runs))))
     test = responses[new_subject].subset(np.isin(responses[new_subject].stimulus_ids, test_stimuli))
     new_runs = sorted(np.unique(train[new_subject].runs).tolist(), key=_run_order)
     if max(run_counts) > len(new_runs) or min(run_counts) < 1:
