@@ -150,7 +150,7 @@ def _cmd_demo(args) -> int:
 
     config = DemoConfig(out_dir=args.out, n_stimuli=args.stimuli, n_test=args.test, n_subjects=args.subjects,
                         n_runs=args.runs, seed=args.seed, server=args.server or "", api_key=args.api_key or "",
-                        progress=not args.quiet)
+                        cross_subject=args.cross_subject, progress=not args.quiet)
     run_demo(config)
     return 0
 
@@ -185,6 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="host:port of a running server to use instead of starting one")
     p.add_argument("--api-key", default=os.environ.get("BRAINDECODE_API_KEY"),
                    help="API key for --server (env BRAINDECODE_API_KEY)")
+    p.add_argument("--cross-subject", action="store_true",
+                   help="also decode a new subject from 1..runs of its runs with a shared decoder fitted on 3 other "
+                        "individual subjects, against subject-only and aligned decoders (about 15 more minutes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=_cmd_demo)
 

@@ -7,7 +7,10 @@
 5. fit an encoder on the server and a decoder on the visual ROIs' voxels of server-preprocessed trials;
 6. compute the layer x ROI RSA matrix with noise ceilings and the time-resolved EEG decoding curve;
 7. retrieval (MindEye's protocol) and diffusion reconstruction of held-out stimuli;
-8. print a summary table and write ``<out>/report/index.html`` with its figures.
+8. with ``cross_subject``: a second data set of 4 individual subjects (own ROIs, voxel counts, SNRs),
+   and a new subject's retrieval against its number of runs for a subject-only decoder, a shared decoder
+   fine-tuned on it and an aligned baseline (``braindecode.decoding.new_subject_curve``);
+9. print a summary table and write ``<out>/report/index.html`` with its figures.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class DemoConfig:
     n_reconstructions: int = 12
     n_bootstrap: int = 200
     reconstruction_steps: int = 4
+    cross_subject: bool = False  # also the new-subject curve on 4 individual subjects (about 15 more minutes)
     progress: bool = True
 
 
@@ -257,6 +261,41 @@ def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
     return {"window_centres_s": (starts + EEG_WINDOW_S / 2).tolist(), "curves": curves}
 
 
+#: Subjects of the cross-subject data set: the last is the new one, the others train the shared decoder.
+CROSS_SUBJECT_SUBJECTS = 4
+#: The shared decoder of the cross-subject curve: a latent as wide as the simulated layers' components
+#: (3 x 16) and a narrow head keep it to CPU minutes; its head fine-tunes at a tenth of the adapter's rate.
+CROSS_SUBJECT_DECODER = {"latent_dim": 48, "hidden_dim": 256}
+CROSS_SUBJECT_HEAD_LR_SCALE = 0.1
+
+
+def _cross_subject(config: DemoConfig, folder: pathlib.Path, show: bool) -> dict:
+    """The new-subject curve (see ``new_subject_curve``) on a data set of individual subjects, in process."""
+    from braindecode.datasets import make_default_dataset, roi_responses
+    from braindecode.decoding import SharedDecoder, new_subject_curve
+
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    dataset = make_default_dataset(folder, n_stimuli=config.n_stimuli, n_test=config.n_test,
+                                   n_subjects=CROSS_SUBJECT_SUBJECTS, n_runs=config.n_runs, seed=config.seed,
+                                   individual=True, progress=True if show else None)
+    subjects = sorted(dataset.files["subject_masks"])
+    responses = {subject: roi_responses(dataset, subject) for subject in subjects}
+    bar = tqdm(desc="new-subject curve", disable=not show, leave=False)
+
+    def progress(done, total):
+        bar.total, bar.n = total, done
+        bar.refresh()
+    curve = new_subject_curve(responses, subjects[-1], dataset.activations, EMBEDDING_LAYER,
+                              dataset.stimuli.test_ids, run_counts=range(1, config.n_runs + 1),
+                              decoder=SharedDecoder(**CROSS_SUBJECT_DECODER), head_lr_scale=CROSS_SUBJECT_HEAD_LR_SCALE,
+                              seeds=(config.seed,), progress=progress)
+    bar.close()
+    return {**curve, "new_subject": subjects[-1], "training_subjects": subjects[:-1]}
+
+
 def run_demo(config: DemoConfig) -> dict:
     """Run the demo; returns the summary (also written to ``<out>/report/summary.json``)."""
     from braindecode.client import Client
@@ -266,7 +305,7 @@ def run_demo(config: DemoConfig) -> dict:
     out = pathlib.Path(config.out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     show = config.progress
-    steps = _Steps(8, show)
+    steps = _Steps(9 if config.cross_subject else 8, show)
     steps("generate the default data set")
     data_dir = out / "data"
     if data_dir.exists():
@@ -318,8 +357,14 @@ def run_demo(config: DemoConfig) -> dict:
             eeg = _eeg_curve(client, dataset, uploaded, sorted(uploaded["eeg"])[0], config)
             steps("reconstruct held-out stimuli")
             recon = _reconstructions(client, dataset, decoding["predicted"], config, show)
+            cross_subject = None
+            if config.cross_subject:
+                steps("cross-subject decoding: a new subject from few runs")
+                cross_subject = _cross_subject(config, out / "cross-subject-data", show)
             steps("write the report")
             summary.update(_summary(dataset, rsa, decoding, eeg, recon, encoding))
+            if cross_subject is not None:
+                summary["cross_subject"] = cross_subject
             report = write_report(out / "report", dataset, summary, rsa, decoding, eeg, recon, encoding)
             steps.done()
             summary["timings_s"] = steps.timings
@@ -367,6 +412,14 @@ def print_summary(summary: dict) -> None:
         print(f"  {name:<6} layer={row['layer']:<7} peak={1000 * row['peak_s']:.0f} ms  "
               f"true window {1000 * lo:.0f}-{1000 * hi:.0f} ms")
     print("\nReconstruction: " + "  ".join(f"{k}={v:.3f}" for k, v in summary["reconstruction"].items()))
+    if "cross_subject" in summary:
+        from braindecode.report import curve_table
+
+        header, rows = curve_table(summary["cross_subject"])
+        print(f"\nNew subject ({summary['cross_subject']['new_subject']}): top-1 among its "
+              f"{summary['cross_subject']['n_test_stimuli']} test stimuli")
+        for row in [header] + rows:
+            print("  " + " | ".join(row))
     print("\nTimings: " + "  ".join(f"{k}: {v:.0f}s" for k, v in summary.get("timings_s", {}).items()))
     if "report" in summary:
         print(f"\nReport: {summary['report']}")

@@ -17,16 +17,15 @@ from sklearn.base import clone
 from braindecode.containers import ActivationSet, BrainResponses
 from braindecode.decoding._base import BaseDecoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
-from braindecode.decoding._retrieval import retrieval_report
 from braindecode.decoding._ridge import RidgeDecoder
+from braindecode.decoding._scoring import held_out_scores
 from braindecode.decoding._training import TrainingConfig
-from braindecode.encoding import LeaveOneRunOut, check_cv, pearson_r, r2_score
+from braindecode.encoding import LeaveOneRunOut, check_cv
 from braindecode.errors import BraindecodeError, InvalidArgument
 
 DECODER_KINDS = {"ridge": RidgeDecoder, "mlp": MLPDecoder, "eeg": EEGDecoder}
 #: Recording modality -> the input layout of the decoders: 2-D responses or 3-D epochs.
 INPUT_LAYOUTS = {"fmri": "fmri", "eeg": "eeg", "meg": "eeg"}
-RETRIEVAL_KS = (1, 5)
 _SET_BY_CALLER = ("modality", "device")
 
 
@@ -148,20 +147,6 @@ def _fit_on(estimator: BaseDecoder, X, Y, runs, auto_inner_cv: bool, report) -> 
         raise InvalidArgument(f"cannot fit {type(model).__name__} with {model._params_json()}: {exc}") from None
 
 
-def _held_out_scores(predicted, target, stimulus_ids, activations, layer: str) -> tuple:
-    """(number of held-out stimuli, scores) of predictions on held-out trials."""
-    scores = {"pearson": float(np.mean(pearson_r(target, predicted))),
-              "r2": float(np.mean(r2_score(target, predicted)))}
-    per_stimulus = BrainResponses(predicted, stimulus_ids).average_repeats()
-    n_stimuli = per_stimulus.n_trials
-    if n_stimuli < 2:
-        raise InvalidArgument(f"held-out runs show {n_stimuli} distinct stimulus; retrieval needs at least 2")
-    candidates = activations.align(per_stimulus.stimulus_ids)[layer].reshape(n_stimuli, -1)
-    report = retrieval_report(per_stimulus.data, candidates, ks=[k for k in RETRIEVAL_KS if k <= n_stimuli])
-    scores.update(report["brain_to_image"])
-    return n_stimuli, scores
-
-
 def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: str, modality: str,
                 decoder: str = "ridge", params: dict | None = None, cv_folds: int = 0,
                 val_fraction: float | None = None, seed: int = 0, device: str = "cpu", progress=None) -> DecoderFit:
@@ -217,8 +202,8 @@ def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: st
             report("cross-validation", i + record["epoch"] / record["max_epochs"], len(splits))
 
         model = _fit_on(estimator, X[train], Y[train], runs[train], auto_inner_cv, fold_progress)
-        n_stimuli, scores = _held_out_scores(model.predict(X[test]), Y[test], responses.stimulus_ids[test],
-                                             activations, layer)
+        n_stimuli, scores = held_out_scores(model.predict(X[test]), Y[test], responses.stimulus_ids[test],
+                                            activations, layer)
         folds.append({"test_runs": sorted(set(runs[test].tolist())), "n_test_trials": len(test),
                       "n_test_stimuli": n_stimuli, "scores": scores})
         report("cross-validation", i + 1, len(splits))

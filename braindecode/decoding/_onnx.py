@@ -15,7 +15,7 @@ import torch
 from google.protobuf.message import DecodeError
 
 from braindecode._io import atomic_write
-from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._base import PersistentDecoder
 from braindecode.decoding._validation import check_input
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.onnxrt import create_session
@@ -25,34 +25,38 @@ OUTPUT = "embedding"
 _META = "braindecode."
 
 
-def export_onnx(decoder: BaseDecoder, path, opset: int = 17) -> pathlib.Path:
+def export_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str | None = None) -> pathlib.Path:
     """Export a fitted decoder to ONNX with a dynamic batch axis.
 
     The graph maps ``brain`` (batch, *input_shape) float32 to ``embedding`` (batch, n_dims)
-    float32 and carries the decoder's class, modality and shapes as metadata. It is traced
+    float32 and carries the decoder's class, modality and shapes (and subject) as metadata. It is traced
     with torch's TorchScript-based exporter (``dynamo=False``): for these modules it gives the
     same graph outputs as the ``torch.export`` path in a small fraction of its time.
 
     Parameters
     ----------
-    decoder : RidgeDecoder, MLPDecoder or EEGDecoder
+    decoder : RidgeDecoder, MLPDecoder, EEGDecoder or SharedDecoder
         Fitted.
     path : str or os.PathLike
         Written atomically.
     opset : int
         ONNX opset, at least 17.
+    subject : str, optional
+        For a ``SharedDecoder`` (required): the subject whose adapter and the shared head make
+        the graph, taking that subject's ``(batch, n_voxels)``. Other decoders take none.
 
     Returns
     -------
     path : pathlib.Path
     """
-    if not isinstance(decoder, BaseDecoder):
+    if not isinstance(decoder, PersistentDecoder):
         raise InvalidArgument(f"cannot export a {type(decoder).__name__}: not a decoder")
     decoder._check_fitted()
     if opset < 17:
         raise InvalidArgument(f"opset must be at least 17, got {opset}")
-    module = copy.deepcopy(decoder.module_).cpu().eval()
-    example = torch.zeros((2, *decoder.input_shape_))
+    module, input_shape, extra = decoder._export_module(subject)
+    module = copy.deepcopy(module).cpu().eval()
+    example = torch.zeros((2, *input_shape))
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript exporter announces its deprecation on every call
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -61,7 +65,7 @@ def export_onnx(decoder: BaseDecoder, path, opset: int = 17) -> pathlib.Path:
                           dynamo=False)
     model = onnx.load_from_string(buffer.getvalue())
     metadata = {"class": type(decoder).__name__, "modality": decoder.modality,
-                "input_shape": json.dumps(list(decoder.input_shape_)), "n_dims": str(decoder.n_dims_)}
+                "input_shape": json.dumps(list(input_shape)), "n_dims": str(decoder.n_dims_), **extra}
     onnx.helper.set_model_props(model, {_META + k: v for k, v in metadata.items()})
     path = pathlib.Path(path)
     atomic_write(path, model.SerializeToString())
@@ -87,6 +91,8 @@ class OnnxDecoder:
     modality : str
     input_shape_ : tuple of int
     n_dims_ : int
+    subject : str or None
+        The subject whose samples the graph takes (exports of a ``SharedDecoder``), else None.
     """
 
     def __init__(self, path, device: str = "cpu", threads: int | None = None):
@@ -104,6 +110,7 @@ class OnnxDecoder:
         self.modality = meta["modality"]
         self.input_shape_ = tuple(json.loads(meta["input_shape"]))
         self.n_dims_ = int(meta["n_dims"])
+        self.subject = meta.get("subject")
         self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
