@@ -14,8 +14,8 @@ from braindecode.store._store import Store
 def open_recording(store: Store, tenant: str, recording_id: str):
     """(RecordingInfo, LoadedRecording) for a stored recording."""
     info = store.get_recording(tenant, recording_id)
-    return info, read_recording(store.blob_path(info.blob), format=info.format, modality=info.modality,
-                                name=info.file_name)
+    path = store.stored_blob(info.blob, f"recording {info.id!r}")
+    return info, read_recording(path, format=info.format, modality=info.modality, name=info.file_name)
 
 
 def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None,
