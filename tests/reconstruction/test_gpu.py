@@ -41,5 +41,5 @@ def test_cuda_memory_bound_uses_free_device_memory(cuda_pipeline, embeddings):
 
     free = torch.cuda.mem_get_info()[0]
     with pytest.raises(ResourceExhausted):
-        reconstruct(np.zeros((2, 12), np.float32), cuda_pipeline, max_bytes=1024)
+        reconstruct(np.ones((2, 12), np.float32), cuda_pipeline, max_bytes=1024)
     assert reconstruct(embeddings, cuda_pipeline, device="cuda", max_bytes=free).shape == (3, 16, 16, 3)
