@@ -15,6 +15,8 @@ from braindecode.errors import InvalidArgument
 
 CONFIG_NAME = "config.json"
 PREPROCESSOR_NAME = "preprocessor_config.json"
+#: Where a diffusers pipeline directory keeps the image processor of its ``image_encoder/``.
+PIPELINE_PROCESSORS = ("feature_extractor", "image_processor")
 #: The output that :meth:`NetworkModel.run` returns, the first the model has.
 EMBEDDING_OUTPUTS = ("image_embeds", "pooler_output")
 
@@ -35,14 +37,19 @@ def _model_class(config):
 
 
 def _image_processor(directory: Path):
+    """The image processor of ``preprocessor_config.json`` in the directory, or, for the image encoder of a
+    diffusers pipeline directory, in its sibling ``feature_extractor/`` or ``image_processor/``."""
     import transformers
 
-    if not (directory / PREPROCESSOR_NAME).is_file():
+    candidates = [directory] + [directory.parent / name for name in PIPELINE_PROCESSORS
+                                if (directory.parent / "model_index.json").is_file()]
+    found = next((c for c in candidates if (c / PREPROCESSOR_NAME).is_file()), None)
+    if found is None:
         raise InvalidArgument(f"{directory} has no {PREPROCESSOR_NAME}: give preprocess=... for its images")
     try:
-        return transformers.AutoImageProcessor.from_pretrained(directory, backend="pil", local_files_only=True)
+        return transformers.AutoImageProcessor.from_pretrained(found, backend="pil", local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
-        raise InvalidArgument(f"{directory / PREPROCESSOR_NAME} cannot be read: {exc}") from None
+        raise InvalidArgument(f"{found / PREPROCESSOR_NAME} cannot be read: {exc}") from None
 
 
 def _output_fields(module, pixel_values) -> list:
@@ -60,7 +67,9 @@ def load_transformers(directory, device="cpu", preprocess=None) -> TorchNetwork:
     directory : path
         What ``save_pretrained`` writes: ``config.json`` and weights, and ``preprocessor_config.json``
         (e.g. CLIPVisionModelWithProjection, CLIPVisionModel, Dinov2Model, ViTModel or any vision
-        model ``AutoModel`` loads). The class is the first of the config's ``architectures``.
+        model ``AutoModel`` loads). The class is the first of the config's ``architectures``. The
+        ``image_encoder/`` of a diffusers pipeline directory (Stable unCLIP, the Kandinsky 2.2 prior)
+        takes the processor of its sibling ``feature_extractor/`` or ``image_processor/``.
     device : str
     preprocess : callable, optional
         ``preprocess(stimuli) -> array of shape (n, 3, H, W)``; by default the directory's image
