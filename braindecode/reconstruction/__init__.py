@@ -90,4 +90,5 @@ __all__ = [
     "set_timesteps",
     "ssim",
     "two_way_identification",
+    "weights_hash",
 ]

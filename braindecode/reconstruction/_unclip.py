@@ -94,7 +94,8 @@ class StableUnCLIPFamily(EmbeddingPipeline):
         super().__init__(unet, scheduler, vae, dim, sampling, encoder)
         noise_level = self.sampling["noise_level"]
         n_levels = image_noising_scheduler.config.num_train_timesteps
-        if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Integral) or not 0 <= noise_level < n_levels:
+        if (isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Integral)
+                or not 0 <= noise_level < n_levels):
             raise InvalidArgument(f"noise_level must be an integer in [0, {n_levels - 1}], got {noise_level!r}")
         self.image_normalizer = image_normalizer.eval()
         self.image_noising_scheduler = image_noising_scheduler

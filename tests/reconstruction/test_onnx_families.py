@@ -46,7 +46,8 @@ def test_denoiser_and_decoder_are_exported_with_their_conditions(runtimes, famil
     assert list(inputs) == INPUTS[family]
     assert all(isinstance(shape[0], str) for shape in inputs.values())
     for path in runtime.paths.values():
-        assert max(o.version for o in onnx.load(path, load_external_data=False).opset_import if o.domain in ("", "ai.onnx")) >= 17
+        opsets = onnx.load(path, load_external_data=False).opset_import
+        assert max(o.version for o in opsets if o.domain in ("", "ai.onnx")) >= 17
 
 
 @pytest.mark.parametrize("family", ["kandinsky", "unclip"])
