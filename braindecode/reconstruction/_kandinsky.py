@@ -81,7 +81,7 @@ class KandinskyV22Family(EmbeddingPipeline):
         if (directory / NEGATIVE_FILE).is_file():
             try:
                 negative = np.load(directory / NEGATIVE_FILE, allow_pickle=False)
-            except ValueError as exc:
+            except (OSError, ValueError) as exc:
                 raise InvalidArgument(f"{directory / NEGATIVE_FILE} is not a numpy array file: {exc}") from None
         return cls(unet, scheduler, movq, negative, index.get("sampling"), index.get("encoder")).to(device, dtype)
 

@@ -113,6 +113,8 @@ class EmbeddingPipeline:
         if autoencoder is not None and autoencoder_latent_channels(autoencoder) != unet.config.in_channels:
             raise InvalidArgument(f"the autoencoder has {autoencoder_latent_channels(autoencoder)} latent channels, "
                                   f"the UNet {unet.config.in_channels}")
+        if sampling is not None and not isinstance(sampling, dict):
+            raise InvalidArgument(f"sampling must be a mapping of settings, got {sampling!r}")
         allowed = {*SAMPLING_KEYS, *self.extra_sampling}
         unknown = set(sampling or {}) - allowed
         if unknown:
