@@ -36,7 +36,7 @@ step() {  # step LOG COMMAND...: run, tee to $OUT/LOG, remember the first failur
 
 {
     date -u +"%Y-%m-%dT%H:%M:%SZ"
-    nvidia-smi || echo "nvidia-smi not found"
+    if command -v nvidia-smi >/dev/null; then nvidia-smi; else echo "nvidia-smi not found"; fi
     "$PYTHON" - <<'EOF'
 import onnxruntime, torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(),

@@ -34,8 +34,7 @@ def weights_hash(graph, fp16: bool = False, opset: int = OPSET) -> str:
     digest = hashlib.sha256()
     configs = {name: dict(module.config) for name, module in graph.named_children() if hasattr(module, "config")}
     header = {"graph": type(graph).__name__, "inputs": graph.input_names, "shapes": graph.input_shapes,
-              "configs": configs,
-              "fp16": fp16, "opset": opset, "torch": torch.__version__.split("+")[0]}
+              "configs": configs, "fp16": fp16, "opset": opset, "torch": torch.__version__.split("+")[0]}
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
     for name, tensor in sorted(graph.state_dict().items()):
         tensor = tensor.detach().to("cpu").contiguous()

@@ -29,7 +29,8 @@ def read_model_index(directory) -> dict:
 
 
 def part_class(directory, index: dict, name: str, resolve: Callable, needs: str, family: str):
-    """The class of part ``name`` as ``model_index.json`` names it, or None when the entry is null or absent.
+    """The class of part ``name`` as ``model_index.json`` names it, or None when the entry is absent, null or
+    ``[null, null]`` (what diffusers writes for a pipeline's None components).
 
     Parameters
     ----------
@@ -43,7 +44,7 @@ def part_class(directory, index: dict, name: str, resolve: Callable, needs: str,
     Raises ``InvalidArgument`` naming the part when its class is not accepted.
     """
     entry = index.get(name)
-    if entry is None:
+    if entry is None or entry == [None, None]:
         return None
     class_name = entry[1] if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) else None
     cls = resolve(class_name) if class_name is not None else None

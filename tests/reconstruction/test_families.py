@@ -241,6 +241,16 @@ def test_directories_that_do_not_load(kandinsky_dir, unclip_dir, tmp_path):
         load_pipeline(broken)
 
 
+def test_stable_unclip_without_its_image_encoder(unclip_dir, tmp_path):
+    # what diffusers writes for a pipeline saved with image_encoder=None and feature_extractor=None
+    directory = _copy_with_index(unclip_dir, tmp_path / "model", image_encoder=[None, None],
+                                 feature_extractor=[None, None])
+    shutil.rmtree(directory / "image_encoder")
+    shutil.rmtree(directory / "feature_extractor")
+    described = describe_model(directory)
+    assert described.encoder == StableUnCLIPFamily.default_encoder["model"] and described.embedding_dim == UNCLIP_DIM
+
+
 def test_a_directory_recommends_sampling_and_states_its_encoder(kandinsky_dir, tmp_path):
     recommended = {"n_steps": 2, "scheduler": "lcm", "guidance_scale": 2.5, "strength": 0.6}
     encoder = {"model": "/labs/encoders/clip-bigg", "output": "image_embeds"}

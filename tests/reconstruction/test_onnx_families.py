@@ -63,7 +63,7 @@ def test_component_parity(pipelines, runtimes, family, name, batch):
 
 
 @pytest.mark.parametrize("family", ["kandinsky", "unclip"])
-@pytest.mark.parametrize("scheduler, n_steps", [("ddim", 1), ("ddim", 4), ("lcm", 4), ("euler", 4)])
+@pytest.mark.parametrize("scheduler, n_steps", [("ddim", 1), ("lcm", 4), ("euler", 2)])
 def test_full_sample_parity(pipelines, runtimes, cache, family, scheduler, n_steps):
     pipeline = pipelines[family]
     emb = np.random.default_rng(1).normal(size=(3, pipeline.embedding_dim)).astype(np.float32)
