@@ -26,6 +26,7 @@ from braindecode.activations._stimulus_sets import (
     model_provenance,
 )
 from braindecode.activations._torchscript import TorchScriptNetwork, load_torchscript
+from braindecode.activations._transformers import load_transformers
 
 __all__ = [
     "EFFICIENTNET_LITE0_PREPROCESSOR",
@@ -50,6 +51,7 @@ __all__ = [
     "load_model",
     "load_onnx",
     "load_torchscript",
+    "load_transformers",
     "model_provenance",
     "pool_layer",
     "read_activations",

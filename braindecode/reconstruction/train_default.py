@@ -41,7 +41,7 @@ from diffusers import AutoencoderTiny, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
 from braindecode.reconstruction._metrics import evaluate_reconstructions, two_way_identification
-from braindecode.reconstruction._pipeline import ReconstructionPipeline
+from braindecode.reconstruction._reconstruction_pipeline import ReconstructionPipeline
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import seed_generators
@@ -305,7 +305,7 @@ def main(argv=None) -> dict:
     dim = data["train_embeddings"].shape[1]
     prior = fit_prior(data["train_embeddings"], latents, data["train_overlap"], progress=log)
     pipeline = ReconstructionPipeline(default_unet(dim), default_scheduler(), ConditionProjector(dim, 4, 64), vae, prior,
-                                      SAMPLING)
+                                      SAMPLING, encoder={"model": EMBEDDING_MODEL, "output": EMBEDDING_LAYER})
     train_unet(pipeline, latents, data["train_embeddings"], args.unet_steps, args.batch_size, seed=args.seed,
                progress=log)
     train_seconds, train_cpu_seconds = time.time() - start, time.process_time() - cpu_start

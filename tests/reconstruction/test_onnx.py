@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from braindecode.reconstruction import OnnxRuntime, ReconstructionPipeline, export_onnx, seed_generators, weights_hash
-from braindecode.reconstruction._graphs import component_graphs
 
 # float32 graphs; onnxruntime fuses and reorders some kernels (LayerNorm, attention, GroupNorm).
 COMPONENT_ATOL = 1e-4
@@ -80,9 +79,9 @@ def test_exports_are_cached_by_weights_hash(pipeline, onnx_runtime, onnx_cache, 
 
 
 def test_hash_depends_on_weights_and_settings(make_tiny):
-    graphs_a = component_graphs(make_tiny(seed=0))
-    graphs_b = component_graphs(make_tiny(seed=1))
-    assert weights_hash(graphs_a["unet"]) == weights_hash(component_graphs(make_tiny(seed=0))["unet"])
+    graphs_a = make_tiny(seed=0).component_graphs()
+    graphs_b = make_tiny(seed=1).component_graphs()
+    assert weights_hash(graphs_a["unet"]) == weights_hash(make_tiny(seed=0).component_graphs()["unet"])
     assert weights_hash(graphs_a["unet"]) != weights_hash(graphs_b["unet"])
     assert weights_hash(graphs_a["unet"]) != weights_hash(graphs_a["unet"], fp16=True)
 

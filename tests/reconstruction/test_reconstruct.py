@@ -105,7 +105,8 @@ def test_memory_estimate_grows_with_batch_and_guidance(pipeline):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(embeddings=np.zeros((2, 7))), r"shape \(n, 12\)"),
+    (dict(embeddings=np.ones((2, 7))), r"shape \(n, 12\).*12-dimensional.*got 7-dimensional"),
+    (dict(embeddings=np.zeros((2, 12))), "all zeros"),
     (dict(embeddings=np.zeros(12)), r"shape \(n, d\)"),
     (dict(n_steps=0), "n_steps"),
     (dict(n_steps=9), "n_steps"),
@@ -114,7 +115,7 @@ def test_memory_estimate_grows_with_batch_and_guidance(pipeline):
     (dict(guidance=0), "guidance"),
 ])
 def test_bad_input(pipeline, kwargs, message):
-    args = dict(embeddings=np.zeros((2, 12), np.float32)) | kwargs
+    args = dict(embeddings=np.ones((2, 12), np.float32)) | kwargs
     with pytest.raises(InvalidArgument, match=message):
         reconstruct(model=pipeline, **args)
 
