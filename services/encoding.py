@@ -12,10 +12,8 @@ from braindecode.store import (
     score_encoder_from_store,
 )
 from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
-from services._errors import grpc_errors
-from services._json import json_object
-from services._progress import progress_stream
 from services._tenancy import current_tenant
+from services._wire import json_object, progress_stream, tensor_chunks
 
 
 def _fit_result(info, fitted) -> encoding_pb2.FitEncoderResult:
@@ -33,7 +31,6 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
 
-    @grpc_errors
     def FitEncoder(self, request, context):
         tenant = current_tenant()
         preprocessing = json_object(request.preprocessing_json, "preprocessing_json", required=True)
@@ -51,19 +48,16 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
             progress("store", 0, 1)
             return _fit_result(save_encoder_artifact(self.store, tenant, fitted.encoder), fitted)
 
-        result = yield from progress_stream(fit_and_store, context,
-                                            lambda p: encoding_pb2.FitEncoderEvent(progress=p), "encoding-fit")
+        result = yield from progress_stream(fit_and_store, context, encoding_pb2.FitEncoderEvent, "encoding-fit")
         yield encoding_pb2.FitEncoderEvent(result=result)
 
-    @grpc_errors
     def Predict(self, request, context):
         predicted = predict_from_store(
             self.store, current_tenant(), request.encoder_id,
             tensors.from_tensor(request.features) if request.HasField("features") else None,
             request.activation_set_id, list(request.stimulus_ids) or None)
-        yield from tensors.to_chunks(predicted)
+        yield from tensor_chunks(predicted, 0, self.config, context)
 
-    @grpc_errors
     def Score(self, request, context):
         preprocessing = json_object(request.preprocessing_json, "preprocessing_json")
         scored = score_encoder_from_store(self.store, current_tenant(), request.encoder_id,
