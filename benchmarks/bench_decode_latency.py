@@ -231,10 +231,11 @@ async def _one_shot_load(decoder, window: float, rate: float, warmup: float, sec
         if start >= warm_until:
             latencies.append(time.perf_counter() - start)
 
-    calls = []
-    while time.perf_counter() < stop_at:
+    calls, arrival = [], time.perf_counter()
+    while arrival < stop_at:  # arrivals on a schedule of their own, so that late wake-ups do not add up
+        await asyncio.sleep(max(arrival - time.perf_counter(), 0))
         calls.append(asyncio.ensure_future(call()))
-        await asyncio.sleep(rng.exponential(1 / rate))
+        arrival += rng.exponential(1 / rate)
     await asyncio.gather(*calls)
     batcher.close()
     sizes = batcher.batch_sizes
@@ -257,7 +258,7 @@ def _one_shot(store: Store, decoder_id: str, windows: list, rate: float, warmup:
 
 
 def _milliseconds(text: str) -> list:
-    return [float(value) for value in text.split(",")]
+    return [float(value) for value in text.split(",") if value]
 
 
 def main() -> None:

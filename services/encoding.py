@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from braindecode import tensors
 from braindecode.store import (
     fit_encoder_from_store,
@@ -24,7 +22,7 @@ def _fit_result(info, fitted) -> encoding_pb2.FitEncoderResult:
         folds=[encoding_pb2.EncoderFoldScores(test_runs=f["test_runs"], n_test_trials=f["n_test_trials"],
                                               scores=f["scores"]) for f in fitted.folds],
         score_names=list(fitted.target_scores),
-        target_scores=tensors.to_tensor(np.stack(list(fitted.target_scores.values()))))
+        target_scores=tensors.to_tensor(list(fitted.target_scores.values())))
 
 
 class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
@@ -64,6 +62,6 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
                                           list(request.recording_ids), preprocessing, request.activation_set_id)
         return encoding_pb2.ScoreResponse(
             score_names=list(scored.target_scores),
-            scores=tensors.to_tensor(np.stack(list(scored.target_scores.values()))), summary=scored.summary,
+            scores=tensors.to_tensor(list(scored.target_scores.values())), summary=scored.summary,
             response_shape=list(scored.response_shape), n_trials=scored.n_trials,
             score_map_nifti=scored.score_map or b"", score_map_id=scored.id)
