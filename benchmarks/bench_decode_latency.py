@@ -276,10 +276,11 @@ def main() -> None:
     args = parser.parse_args()
     settings = [(f"batched, wait {delay:g} ms", MAX_BATCH_SAMPLES, delay / 1e3) for delay in args.delays]
     settings += [("unbatched", 1, 0.0)] if args.compare_unbatched else []
+    one_shot = (f"{args.rate:g} calls/s, windows {', '.join(f'{w:g}' for w in args.windows)} ms"
+                if args.windows else "not run")
     print(f"settings: {args.clients} clients, {args.seconds:g} s measured after {args.warmup:g} s warm-up; "
           f"servers: {'; '.join(f'{mode} (max batch {size})' for mode, size, _ in settings)}; "
-          f"one-shot: {args.rate:g} calls/s, windows {', '.join(f'{w:g}' for w in args.windows)} ms; "
-          f"decode workers {os.cpu_count()}; {_cpu_model()}")
+          f"one-shot: {one_shot}; decode workers {os.cpu_count()}; {_cpu_model()}")
     with tempfile.TemporaryDirectory() as folder:
         store = Store(folder)
         keys = KeyStore(store.root)
