@@ -1,4 +1,5 @@
-"""Benchmark: Decode round-trip latency over gRPC on loopback, concurrent clients, one sample each.
+"""Benchmark: Decode round-trip latency over gRPC on loopback, concurrent clients, one sample each;
+and the wait policy of the serving toolkit (services/_batching.py) that batches them.
 
 Setup: a store in a temporary folder with two decoders fitted on random data, 5,000 voxels ->
 1,280 dims: a ridge decoder and an MLP decoder (hidden 1,024, 2 residual blocks), stored by
@@ -11,17 +12,23 @@ and sends the next (closed loop, the server saturated); the round trip is timed 
 the read of the reply. A second load sends in bursts: every 100 ms all clients send one sample at
 the same moment. Each run warms up first and is time-boxed.
 
-The same load is run with the server's batching of concurrent callers on (the default: a batch
-waits up to ``MAX_BATCH_DELAY`` for the streams whose next sample is due) and off (``--compare-unbatched``:
-at most one sample per ONNX Runtime run, no wait), and once with a single client. In-process
-peers: one decoder call on ONNX Runtime and on torch (one thread), for one sample and for a batch
-of 32, best of 200 calls made in turn.
+The same load is run for each batch wait in ``--delays`` (a server each: a batch waits up to that
+long for the streams whose next sample is due, ``WaitPolicy(max_delay)``; the server's default is
+``MAX_BATCH_DELAY``), and with ``--compare-unbatched`` once more with at most one sample per ONNX
+Runtime run and no wait. In-process peers: one decoder call on ONNX Runtime and on torch (one
+thread), for one sample and for a batch of 32, best of 200 calls made in turn.
+
+One-shot callers (the shape of Reconstruct calls): in this process, calls of one sample each arrive
+at random (Poisson, ``--rate`` per second) at a ``Batcher`` whose run is the ridge decoder's
+``predict_each`` on one worker thread, once per window in ``--windows``
+(``WaitPolicy(window, window=True)``: the first call of an idle key waits that long for others);
+a call is timed from its arrival to its result.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
-       [--compare-unbatched]
-Prints p50 / p99 / throughput per configuration, with the share of the machine's CPU time taken
-by its hypervisor meanwhile (steal, from /proc/stat: on a virtual machine the tail follows it), and
-``ratio <what>: <x>`` lines.
+       [--delays 4] [--compare-unbatched] [--windows 0,4,20] [--rate 300]
+Prints the settings it runs with, then p50 / p99 / throughput per configuration, with the share
+of the machine's CPU time taken by its hypervisor meanwhile (steal, from /proc/stat: on a virtual
+machine the tail follows it), and ``ratio <what>: <x>`` lines.
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ from braindecode.decoding import MLPDecoder, RidgeDecoder, TrainingConfig, load_
 from braindecode.store import Store, load_decoder_artifact, save_decoder_artifact
 from braindecode.tensors import from_tensor, to_tensor
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
-from services.decoding import MAX_BATCH_DELAY
+from services._batching import Batcher, WaitPolicy
+from services.decoding import MAX_BATCH_DELAY, MAX_BATCH_SAMPLES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_VOXELS, N_DIMS, N_TRAIN = 5000, 1280, 256
@@ -114,7 +122,7 @@ class _Server:
     """The server in a subprocess on a free loopback port."""
 
     def __init__(self, data_dir, calls_per_tenant: int, max_batch_samples: int, max_batch_delay: float):
-        self.log = pathlib.Path(data_dir) / f"server-{max_batch_samples}.log"
+        self.log = pathlib.Path(data_dir) / f"server-{max_batch_samples}-{max_batch_delay}.log"
         with open(self.log, "w") as log:  # a file, not a pipe: nothing blocks the server's logging
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", SERVER, str(data_dir), str(calls_per_tenant), str(max_batch_samples),
@@ -170,6 +178,16 @@ async def _load(target, api_key, decoder_id, clients: int, warmup: float, second
     return np.asarray(latencies), seconds
 
 
+def _cpu_model() -> str:
+    """The CPU's model name, as ``lscpu`` gives it (from /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"CPU {names[0]} x {len(names)}" if names else "CPU unknown"
+
+
 def _cpu_ticks() -> tuple:
     """(all, stolen) CPU ticks of the machine since boot; (0, 0) where /proc/stat is missing."""
     try:
@@ -196,14 +214,73 @@ def _report(label: str, latencies: np.ndarray, seconds: float, steal: float) -> 
     return stats
 
 
+async def _one_shot_load(decoder, window: float, rate: float, warmup: float, seconds: float) -> tuple:
+    """(latencies, seconds, mean batch size) of one-sample calls arriving at ``rate`` per second
+    (Poisson) at a batcher with a ``window`` (seconds) wait."""
+    batcher = Batcher(lambda model, blocks, progress: model.predict_each(blocks), WaitPolicy(window, window=True),
+                      MAX_BATCH_SAMPLES, name="bench-batch")
+    rng = np.random.default_rng(3)
+    sample = rng.standard_normal((1, N_VOXELS)).astype(np.float32)
+    latencies = []
+    warm_until = time.perf_counter() + warmup
+    stop_at = warm_until + seconds
+
+    async def call():
+        start = time.perf_counter()
+        await batcher.submit(decoder, sample)
+        if start >= warm_until:
+            latencies.append(time.perf_counter() - start)
+
+    calls, arrival = [], time.perf_counter()
+    while arrival < stop_at:  # arrivals on a schedule of their own, so that late wake-ups do not add up
+        await asyncio.sleep(max(arrival - time.perf_counter(), 0))
+        calls.append(asyncio.ensure_future(call()))
+        arrival += rng.exponential(1 / rate)
+    await asyncio.gather(*calls)
+    batcher.close()
+    sizes = batcher.batch_sizes
+    return np.asarray(latencies), seconds, sum(sizes) / len(sizes)
+
+
+def _one_shot(store: Store, decoder_id: str, windows: list, rate: float, warmup: float, seconds: float) -> None:
+    decoder = load_decoder_artifact(store, TENANT, decoder_id, threads=1)  # as the server runs it
+    p50 = {}
+    for window in windows:
+        before = _cpu_ticks()
+        latencies, measured, mean_batch = asyncio.run(_one_shot_load(decoder, window / 1e3, rate, warmup, seconds))
+        ticks, stolen = (after - first for after, first in zip(_cpu_ticks(), before))
+        stats = _report(f"ridge one-shot calls at {rate:g}/s, window {window:g} ms (mean batch {mean_batch:.1f})",
+                        latencies, measured, stolen / ticks if ticks else float("nan"))
+        p50[window] = stats["p50"]
+        if window != windows[0]:
+            print(f"ratio ridge one-shot p50 window {window:g} ms / window {windows[0]:g} ms: "
+                  f"{p50[window] / p50[windows[0]]:.2f}x")
+
+
+def _milliseconds(text: str) -> list:
+    return [float(value) for value in text.split(",") if value]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per configuration")
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--delays", type=_milliseconds, default=[MAX_BATCH_DELAY * 1e3],
+                        help="batch waits of the Decode server to run, in ms, comma-separated")
     parser.add_argument("--compare-unbatched", action="store_true",
                         help="also run the load with one sample per ONNX Runtime run")
+    parser.add_argument("--windows", type=_milliseconds, default=[0.0, 4.0, 20.0],
+                        help="windows of the one-shot load, in ms, comma-separated (empty: skip it)")
+    parser.add_argument("--rate", type=float, default=300.0, help="one-shot calls per second")
     args = parser.parse_args()
+    settings = [(f"batched, wait {delay:g} ms", MAX_BATCH_SAMPLES, delay / 1e3) for delay in args.delays]
+    settings += [("unbatched", 1, 0.0)] if args.compare_unbatched else []
+    one_shot = (f"{args.rate:g} calls/s, windows {', '.join(f'{w:g}' for w in args.windows)} ms"
+                if args.windows else "not run")
+    print(f"settings: {args.clients} clients, {args.seconds:g} s measured after {args.warmup:g} s warm-up; "
+          f"servers: {'; '.join(f'{mode} (max batch {size})' for mode, size, _ in settings)}; "
+          f"one-shot: {one_shot}; decode workers {os.cpu_count()}; {_cpu_model()}")
     with tempfile.TemporaryDirectory() as folder:
         store = Store(folder)
         keys = KeyStore(store.root)
@@ -211,8 +288,9 @@ def main() -> None:
         keys.close()
         decoder_ids = _fit_decoders(store)
         single = _in_process(store, decoder_ids)
+        if args.windows:
+            _one_shot(store, decoder_ids["ridge"], args.windows, args.rate, args.warmup, args.seconds)
         store.close()
-        settings = [("batched", 256, MAX_BATCH_DELAY)] + ([("unbatched", 1, 0.0)] if args.compare_unbatched else [])
         for mode, max_batch, max_delay in settings:
             server = _Server(folder, calls_per_tenant=2 * args.clients, max_batch_samples=max_batch,
                              max_batch_delay=max_delay)

@@ -22,45 +22,58 @@ from braindecode.auth import KeyStore
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
 from braindecode.store import Store
-from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
-from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
-from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
-from braindecode.v1 import activations_pb2, activations_pb2_grpc
-from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
-from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
-from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
+from braindecode.v1 import (
+    activations_pb2,
+    activations_pb2_grpc,
+    comparison_pb2,
+    comparison_pb2_grpc,
+    decoding_pb2,
+    decoding_pb2_grpc,
+    encoding_pb2,
+    encoding_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    reconstruction_pb2,
+    reconstruction_pb2_grpc,
+    recordings_pb2,
+    recordings_pb2_grpc,
+)
 from services._auth import AuthInterceptor
+from services._errors import ErrorInterceptor
 from services._reflection import enable_reflection
 from services._sync_handlers import SyncHandlers
-from services.decoding import DecodingServicer
-from services.recordings import RecordingServicer
-from services.jobs import JobServicer
 from services.activations import ActivationServicer
-from services.encoding import EncodingServicer
 from services.comparison import ComparisonServicer
+from services.decoding import DecodingServicer
+from services.encoding import EncodingServicer
+from services.jobs import JobServicer
 from services.reconstruction import ReconstructionServicer
+from services.recordings import RecordingServicer
 
 log = logging.getLogger("braindecode.server")
 
+#: (messages module, stubs module, servicer class) of every braindecode service; each module holds one service.
+_SERVICES = (
+    (recordings_pb2, recordings_pb2_grpc, RecordingServicer),
+    (jobs_pb2, jobs_pb2_grpc, JobServicer),
+    (decoding_pb2, decoding_pb2_grpc, DecodingServicer),
+    (activations_pb2, activations_pb2_grpc, ActivationServicer),
+    (encoding_pb2, encoding_pb2_grpc, EncodingServicer),
+    (comparison_pb2, comparison_pb2_grpc, ComparisonServicer),
+    (reconstruction_pb2, reconstruction_pb2_grpc, ReconstructionServicer),
+)
 
-def _services(store: Store, config: Config) -> list:
-    """(full service name, add_to_server function, servicer) for every braindecode service."""
-    return [
-        (recordings_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
-         recordings_pb2_grpc.add_RecordingServiceServicer_to_server, RecordingServicer(store, config)),
-        (jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
-         jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(store, config)),
-        (decoding_pb2.DESCRIPTOR.services_by_name["DecodingService"].full_name,
-         decoding_pb2_grpc.add_DecodingServiceServicer_to_server, DecodingServicer(store, config)),
-        (activations_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
-         activations_pb2_grpc.add_ActivationServiceServicer_to_server, ActivationServicer(store, config)),
-        (encoding_pb2.DESCRIPTOR.services_by_name["EncodingService"].full_name,
-         encoding_pb2_grpc.add_EncodingServiceServicer_to_server, EncodingServicer(store, config)),
-        (comparison_pb2.DESCRIPTOR.services_by_name["ComparisonService"].full_name,
-         comparison_pb2_grpc.add_ComparisonServiceServicer_to_server, ComparisonServicer(store, config)),
-        (reconstruction_pb2.DESCRIPTOR.services_by_name["ReconstructionService"].full_name,
-         reconstruction_pb2_grpc.add_ReconstructionServiceServicer_to_server, ReconstructionServicer(store, config)),
-    ]
+
+def _add_services(server, store: Store, config: Config) -> tuple:
+    """Add every braindecode service to ``server`` (on its event loop); (full names, servicers)."""
+    names, servicers = [], []
+    for messages, stubs, servicer_class in _SERVICES:
+        (service,) = messages.DESCRIPTOR.services_by_name.values()
+        servicer = servicer_class(store, config)
+        getattr(stubs, f"add_{service.name}Servicer_to_server")(servicer, server)
+        names.append(service.full_name)
+        servicers.append(servicer)
+    return names, servicers
 
 
 def _is_loopback(host: str) -> bool:
@@ -135,15 +148,12 @@ class BraindecodeServer:
         config = self.config
         options = [("grpc.max_receive_message_length", config.max_message_bytes),
                    ("grpc.max_send_message_length", config.max_message_bytes)]
-        self.server = grpc.aio.server(options=options,
-                                      interceptors=self._interceptors() + [SyncHandlers(self._calls)])
+        # Outermost first: auth, then library errors -> statuses, then plain functions run in threads.
+        interceptors = self._auth() + [ErrorInterceptor(), SyncHandlers(self._calls)]
+        self.server = grpc.aio.server(options=options, interceptors=interceptors)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names, self._servicers = [], []
-        for name, add, servicer in _services(self.store, config):
-            add(servicer, self.server)
-            names.append(name)
-            self._servicers.append(servicer)
+        names, self._servicers = _add_services(self.server, self.store, config)
         enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
         address = f"{config.host}:{config.port}"
         if self._credentials is None:
@@ -155,13 +165,13 @@ class BraindecodeServer:
         self._names = names
         return port
 
-    def _interceptors(self) -> list:
+    def _auth(self) -> list:
         if not self.config.auth:
             log.warning("authentication is OFF: every caller acts as tenant 'default'")
             return []
         return [AuthInterceptor(self.keys, self.config.max_concurrent_calls_per_tenant)]
 
-    def start(self) -> "BraindecodeServer":
+    def start(self) -> BraindecodeServer:
         self._on_loop(self.server.start())
         for servicer in self._servicers:  # background work (the job runner) starts with the server
             if hasattr(servicer, "start"):

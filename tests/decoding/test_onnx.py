@@ -22,6 +22,17 @@ def test_onnx_outputs_equal_torch(fitted_decoders, tmp_path, kind):
     np.testing.assert_allclose(runtime.predict(X, batch_size=7), model.predict(X), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["ridge", "eeg"])
+def test_predict_each_equals_predict_per_block(fitted_decoders, tmp_path, kind):
+    model, X = fitted_decoders[kind]
+    runtime = OnnxDecoder(export_onnx(model, tmp_path / "decoder.onnx"))
+    blocks = [X[:1], X[1:4], X[4:5]]
+    each = runtime.predict_each(blocks)
+    assert [len(Y) for Y in each] == [1, 3, 1]
+    for block, Y in zip(blocks, each):
+        np.testing.assert_allclose(Y, runtime.predict(block), rtol=1e-5, atol=1e-5)
+
+
 def test_onnx_decoder_session_has_the_thread_count_asked_for(fitted_decoders, tmp_path):
     model, X = fitted_decoders["ridge"]
     path = export_onnx(model, tmp_path / "decoder.onnx")

@@ -71,7 +71,7 @@ def photo_activations(client, photo_set):
 def _served(server, name):
     """The server's own cached model (so that the tests load each network once)."""
     servicer = next(s for s in server._servicers if isinstance(s, ActivationServicer))
-    return servicer.models.get(name, "cpu")
+    return servicer.models.get((name, "cpu"))
 
 
 def _decoded(payloads):

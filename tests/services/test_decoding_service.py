@@ -1,10 +1,7 @@
 """DecodingService over a real server on a loopback port: FitDecoder, Decode, Retrieve."""
 
-import asyncio
-import concurrent.futures
 import json
 import threading
-import time
 
 import grpc
 import mne
@@ -18,11 +15,11 @@ from sklearn.preprocessing import StandardScaler
 from braindecode.client import Client
 from braindecode.containers import ActivationSet
 from braindecode.decoding import load_decoder
-from braindecode.errors import InvalidArgument, NotFound
+from braindecode.errors import NotFound
 from braindecode.store import save_activation_set
 from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
-from services.decoding import _BatchedRunner, _DecoderCache
+from services.decoding import DecodingServicer
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
@@ -388,78 +385,13 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
     assert_nothing_stored(server, client, before)
 
 
-def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab):
+def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab, monkeypatch):
     second = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "small", params=RIDGE).decoder_id
-    cache = _DecoderCache(server.store, capacity=1, executor=None, max_batch_samples=8, max_batch_delay=0.0)
-    first = cache.get("lab-a", ridge_decoder.decoder_id)
-    assert cache.get("lab-a", ridge_decoder.decoder_id) is first
-    assert cache.get("lab-a", second).decoder.n_dims_ == 4
-    assert cache.get("lab-a", ridge_decoder.decoder_id) is not first  # evicted by the second
+    cache = next(s for s in server._servicers if isinstance(s, DecodingServicer)).decoders
+    monkeypatch.setattr(cache, "capacity", 1)
+    first = cache.get(("lab-a", ridge_decoder.decoder_id))
+    assert cache.get(("lab-a", ridge_decoder.decoder_id)) is first
+    assert cache.get(("lab-a", second)).n_dims_ == 4
+    assert cache.get(("lab-a", ridge_decoder.decoder_id)) is not first  # evicted by the second
     with pytest.raises(NotFound):
-        cache.get("lab-b", ridge_decoder.decoder_id)
-
-
-def test_batched_runner_batches_concurrent_callers_and_recovers_from_errors():
-    calls = []
-
-    def predict(X):
-        calls.append(len(X))
-        time.sleep(0.05)
-        if np.any(X < 0):
-            raise InvalidArgument("negative sample")
-        return X * 2
-
-    async def scenario():
-        runner = _BatchedRunner(predict, executor, max_samples=64)
-        results = await asyncio.gather(*[runner(np.full((1 + i % 2, 3), float(i))) for i in range(8)])
-        assert len(calls) < 8 and sum(calls) == sum(1 + i % 2 for i in range(8))
-        for i, result in enumerate(results):
-            np.testing.assert_array_equal(result, np.full((1 + i % 2, 3), 2.0 * i))
-        failing = asyncio.ensure_future(runner(np.full((1, 3), -1.0)))
-        await asyncio.sleep(0.01)  # its batch is running: the next sample makes a batch of its own
-        fine = await runner(np.full((1, 3), 2.0))
-        with pytest.raises(InvalidArgument, match="negative sample"):
-            await failing
-        assert fine.shape == (1, 3)
-
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        asyncio.run(scenario())
-
-
-def test_batched_runner_waits_only_for_streams_whose_next_sample_is_due():
-    calls = []
-
-    async def closed_loop(runner, stream, delay_third: float, delayed_sent: asyncio.Event):
-        """Three samples, the first two back to back; the third after ``delay_third`` seconds."""
-        for i in range(3):
-            if i == 2 and delay_third:
-                await asyncio.sleep(delay_third)
-                delayed_sent.set()
-            await runner(np.full((1, 2), float(i)), stream)
-
-    async def scenario(max_delay: float, delay_third: float) -> list:
-        calls.clear()
-        runner = _BatchedRunner(lambda X: calls.append(len(X)) or X, executor, max_samples=64, max_delay=max_delay)
-        delayed_sent = asyncio.Event()
-        with runner.stream() as prompt, runner.stream() as slow:
-            await asyncio.gather(closed_loop(runner, prompt, 0.0, delayed_sent),
-                                 closed_loop(runner, slow, delay_third, delayed_sent))
-        return calls
-
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        # Both clients sent their second sample at once: the third of the prompt one waits for the
-        # slow one's (due by then), up to 30 s, and the two go as one batch.
-        assert asyncio.run(scenario(max_delay=30.0, delay_third=0.3)) == [2, 2, 2]
-        # The wait ends at the delay: the late sample makes a batch of its own.
-        assert asyncio.run(scenario(max_delay=0.05, delay_third=0.3))[-2:] == [1, 1]
-        # Streams answered at most once (no gap known yet) are not waited for: batches go at once.
-        runner = _BatchedRunner(lambda X: calls.append(len(X)) or X, executor, max_samples=64, max_delay=30.0)
-
-        async def answered_once_then_another():
-            with runner.stream() as once, runner.stream():
-                await runner(np.zeros((1, 2)), once)
-                await runner(np.ones((1, 2)))
-
-        calls.clear()
-        asyncio.run(asyncio.wait_for(answered_once_then_another(), 30))
-        assert calls == [1, 1]
+        cache.get(("lab-b", ridge_decoder.decoder_id))

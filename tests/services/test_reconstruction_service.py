@@ -22,7 +22,6 @@ from braindecode.reconstruction import (
     DEFAULT_SAMPLING,
     ConditionProjector,
     ReconstructionPipeline,
-    ReconstructionRequest,
     ReconstructionSettings,
     estimate_memory_bytes,
     reconstruct,
@@ -33,8 +32,7 @@ from braindecode.store import (
     save_activation_set,
     save_decoder_artifact,
 )
-from services._progress import Cancelled
-from services.reconstruction import ReconstructionServicer, _Batcher
+from services.reconstruction import ReconstructionServicer
 from services.server import BraindecodeServer
 from service_checks import artifact_ids, assert_nothing_stored, expect_error
 from torch_threads import single_torch_thread
@@ -223,40 +221,6 @@ def test_concurrent_calls_share_one_batch(start_server, model_dir):
         assert [p.fraction for p in events if p.stage == "reconstruct"][-1] == 1.0
         assert server.store.get_artifact("lab-a", artifact_id).meta["n_images"] == len(embeddings)
     assert len({artifact_id for _, artifact_id in results}) == 2
-
-
-def test_batcher_groups_by_settings_and_keeps_callers_apart():
-    calls = []
-
-    def generate(requests, key, progress):
-        calls.append((key, len(requests)))
-        progress(1, 1)
-        if key == "fails":
-            raise InvalidArgument("batch failed")
-        return [r.embeddings * 2 for r in requests]
-
-    batcher = _Batcher(generate, window=0.5)
-    out, errors = {}, {}
-
-    def cancelled(stage, done, total):
-        raise Cancelled(stage)
-
-    def submit(name, key, progress=lambda *a: None):
-        try:
-            out[name] = batcher(key, ReconstructionRequest(np.full((1, 2), len(name), np.float32)), progress)
-        except Exception as exc:  # noqa: BLE001 - recorded per caller
-            errors[name] = exc
-
-    threads = [threading.Thread(target=submit, args=args) for args in
-               [("a", "k"), ("bb", "k"), ("ccc", "k", cancelled), ("d", "other"), ("ee", "fails")]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(calls) == [("fails", 1), ("k", 3), ("other", 1)]
-    assert sorted(batcher.batch_sizes) == [1, 1, 3]
-    assert out["a"].tolist() == [[2, 2]] and out["bb"].tolist() == [[4, 4]] and out["d"].tolist() == [[2, 2]]
-    assert isinstance(errors["ccc"], Cancelled) and str(errors["ee"]) == "batch failed"
 
 
 def test_memory_bound_is_resource_exhausted(start_server, model_dir):
