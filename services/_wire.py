@@ -32,16 +32,20 @@ def json_object(text: str, field: str, required: bool = False) -> dict | None:
     return value
 
 
+def chunk_size(chunk_bytes: int, config) -> int:
+    """The bytes of one chunk of a streamed reply: the request's ``chunk_bytes`` (0:
+    ``config.chunk_bytes``), at most half the message limit ``config.max_message_bytes``."""
+    if chunk_bytes < 0:
+        raise InvalidArgument("chunk_bytes must be positive")
+    return min(chunk_bytes or config.chunk_bytes, config.max_message_bytes // 2)
+
+
 def tensor_chunks(array, chunk_bytes: int, config, context):
     """Yield the TensorChunk replies that hold ``array`` (any shape), until the call ends.
 
-    ``chunk_bytes`` is the request's (0: ``config.chunk_bytes``), at most half the message limit
-    ``config.max_message_bytes``.
+    ``chunk_bytes`` is the request's, bounded by :func:`chunk_size`.
     """
-    if chunk_bytes < 0:
-        raise InvalidArgument("chunk_bytes must be positive")
-    chunk_bytes = min(chunk_bytes or config.chunk_bytes, config.max_message_bytes // 2)
-    for message in tensors.to_chunks(array, chunk_bytes):
+    for message in tensors.to_chunks(array, chunk_size(chunk_bytes, config)):
         if not context.is_active():
             return
         yield message

@@ -9,6 +9,7 @@ None.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 from grpc_health.v1 import health_pb2
@@ -16,6 +17,7 @@ from grpc_health.v1 import health_pb2
 from braindecode import tensors
 from braindecode.v1 import (
     activations_pb2,
+    artifacts_pb2,
     common_pb2,
     comparison_pb2,
     decoding_pb2,
@@ -362,6 +364,41 @@ class ReconstructResult(Reply):
     stimulus_ids: tuple
     height: int
     width: int
+
+
+# -- artifacts ----------------------------------------------------------------------------------
+@reply(artifacts_pb2.ArtifactFile)
+class ArtifactFile(Reply):
+    """One stored file of an artifact: its ``size_bytes``, ``sha256`` and, from ``get``, the ``dtype`` and
+    ``shape`` of the array it holds (.npy, NIfTI, PNG; empty otherwise)."""
+
+    name: str
+    size_bytes: int
+    sha256: str
+    dtype: str
+    shape: tuple
+
+
+@reply(artifacts_pb2.Artifact)
+class Artifact(Reply):
+    """A stored artifact: its ``kind``, ``files``, ``created`` (ISO 8601, UTC), and ``meta`` (what it holds)
+    and ``provenance`` (what it was computed from) as dicts."""
+
+    id: str
+    kind: str
+    files: tuple[ArtifactFile, ...]
+    size_bytes: int
+    meta_json: str
+    provenance_json: str
+    created: str
+
+    @property
+    def meta(self) -> dict:
+        return json.loads(self.meta_json or "{}")
+
+    @property
+    def provenance(self) -> dict:
+        return json.loads(self.provenance_json or "{}")
 
 
 # -- jobs ---------------------------------------------------------------------------------------

@@ -10,13 +10,22 @@ are described in :mod:`braindecode.jobs._shard`. ``run_batch`` / ``merge_batch``
 shards with no server (SLURM array tasks).
 """
 
-from braindecode.jobs._batch import merge_batch, merge_outputs, parse_shard, run_batch
+from braindecode.jobs._batch import (
+    JOB_FILE,
+    MERGED,
+    merge_batch,
+    merge_outputs,
+    parse_shard,
+    run_batch,
+    write_job_file,
+)
 from braindecode.jobs._jobstore import ACTIVE, STATES, TERMINAL, JobInfo, JobStore, ShardInfo
 from braindecode.jobs._local import LocalExecutor
 from braindecode.jobs._ray import RayExecutor
 from braindecode.jobs._runner import JobRunner, job_context, make_executor, run_rounds
 from braindecode.jobs._settings import EXECUTORS, JobSettings
 from braindecode.jobs._shard import (
+    SUMMARY,
     JobContext,
     ShardResult,
     ShardTask,
@@ -32,7 +41,10 @@ from braindecode.jobs._spec import JobPlan, Problems, ShardPlan, canonical_json,
 __all__ = [
     "ACTIVE",
     "EXECUTORS",
+    "JOB_FILE",
+    "MERGED",
     "STATES",
+    "SUMMARY",
     "TERMINAL",
     "JobContext",
     "JobInfo",
@@ -63,5 +75,6 @@ __all__ = [
     "run_rounds",
     "run_shard",
     "shard_name",
+    "write_job_file",
     "write_outputs",
 ]
