@@ -218,6 +218,20 @@ def _check_recordings(recordings: list, modality, problems: Problems) -> None:
         problems.add(f"recordings {_few(silent)} have no events, so no trials to decode")
 
 
+def _check_voxel_counts(recordings: list, preprocessing, decoder, problems: Problems) -> None:
+    """fMRI with ``mask: null`` feeds every voxel of a run to the decoder: the counts must be its input's."""
+    if (decoder is None or "input_shape" not in decoder or not isinstance(preprocessing, dict)
+            or preprocessing.get("modality") != "fmri" or "mask" not in preprocessing or preprocessing["mask"] is not None):
+        return
+    expected = list(decoder["input_shape"])
+    wrong = {r.id: math.prod(r.meta["shape"][:3]) for r in recordings
+             if r.modality == "fmri" and [math.prod(r.meta["shape"][:3])] != expected}
+    if wrong:
+        counts = ", ".join(sorted({str(n) for n in wrong.values()}))
+        problems.add(f"recordings {_few(wrong)} have {counts} voxels but the decoder takes inputs of shape "
+                     f"{tuple(expected)}, and 'preprocessing.mask: null' keeps every voxel; use the decoder's mask")
+
+
 def _model_kind(model: dict, problems: Problems) -> str:
     """"decoder" or "encoder": the model the spec names (a decoder where it names both or neither)."""
     _unknown_keys(model, MODEL_KEYS, "model.", problems)
@@ -308,7 +322,7 @@ def _check_retrieval(store, tenant: str, retrieval, n_dims, problems: Problems):
 
 
 def _check_reconstructions(reconstructions, n_dims, model_dir, problems: Problems):
-    from braindecode.reconstruction import DEFAULT_MODEL_DIR, MAX_STEPS, SCHEDULERS, load_pipeline
+    from braindecode.reconstruction import DEFAULT_MODEL_DIR, MAX_STEPS, SCHEDULERS, check_sampling, load_pipeline
 
     model_dir = model_dir or DEFAULT_MODEL_DIR
     if not isinstance(reconstructions, dict):
@@ -330,13 +344,20 @@ def _check_reconstructions(reconstructions, n_dims, model_dir, problems: Problem
         problems.add(f"'outputs.reconstructions': no reconstruction model is installed at {model_dir}")
     elif n_dims is not None:
         try:
-            embedding_dim = load_pipeline(model_dir).embedding_dim
+            pipeline = load_pipeline(model_dir)
         except (BraindecodeError, OSError, ValueError) as exc:
             problems.add(f"'outputs.reconstructions': the reconstruction model at {model_dir} cannot be loaded: {exc}")
-        else:
-            if embedding_dim != n_dims:
-                problems.add(f"'outputs.reconstructions': the reconstruction model takes {embedding_dim}-"
-                             f"dimensional embeddings but the decoder gives {n_dims}")
+            return out
+        if pipeline.embedding_dim != n_dims:
+            problems.add(f"'outputs.reconstructions': the reconstruction model takes {pipeline.embedding_dim}-"
+                         f"dimensional embeddings but the decoder gives {n_dims}")
+        checked = (_is_int(out["n_steps"]) and 1 <= out["n_steps"] <= MAX_STEPS and _is_number(out["guidance"])
+                   and out["guidance"] >= 1 and out["scheduler"] in SCHEDULERS)
+        if checked:  # each setting alone is valid: does the model take them?
+            try:
+                check_sampling(pipeline, out["n_steps"], out["guidance"], out["scheduler"])
+            except BraindecodeError as exc:
+                problems.add(f"'outputs.reconstructions' cannot run on the reconstruction model at {model_dir}: {exc}")
     return out
 
 
@@ -439,6 +460,7 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
         decoder = _check_decoder(store, tenant, model, modality, problems)
     if model is not None and "encoder" in model:
         encoder = _check_encoder(store, tenant, model, modality, problems)
+    _check_voxel_counts(recordings, spec.get("preprocessing"), decoder, problems)
     outputs = _mapping(spec, "outputs", problems) if "outputs" in spec else None
     if outputs is not None and kind == DECODER_ARTIFACT:
         outputs = _check_outputs(store, tenant, outputs, decoder, reconstruction_model, problems)
