@@ -11,11 +11,11 @@ A spec is a mapping::
       mask: null
       trials: {method: lss}
     model:                                 # exactly one of
-      decoder: art_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
-      # encoder: art_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
+      decoder: dec_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
+      # encoder: enc_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
     outputs:                               # a decoder's: at least one of
       embeddings: true
-      retrieval: {candidates: art_cdef, layer: pool, k: 5}          # an "activations" artifact
+      retrieval: {candidates: act_cdef, layer: pool, k: 5}          # an "activations" artifact
       reconstructions: {n_steps: 4, seed: 0, guidance: 1.0, scheduler: lcm}
       # an encoder's: at least one of
       # score_maps: true                   # per-target scores against the encoder's activation set
