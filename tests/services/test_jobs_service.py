@@ -28,7 +28,8 @@ def jobs_server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("BRAINDECODE_JOB_WORKERS", "1")
         env.setenv("BRAINDECODE_JOB_MAX_ATTEMPTS", "2")
-        config = Config.load(data_dir=str(tmp_path_factory.mktemp("jobs") / "store"), port=0, max_jobs_per_tenant=2)
+        config = Config.load(data_dir=str(tmp_path_factory.mktemp("jobs") / "store"), port=0,
+                             jobs={"max_jobs_per_tenant": 2})
         server = BraindecodeServer(config).start()
     yield server
     server.stop(grace=0)
