@@ -21,7 +21,6 @@ import inspect
 import types
 import typing
 
-import annotated_types
 import pydantic
 from pydantic import ConfigDict, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -117,12 +116,9 @@ class Expect:
 
 
 def _bounds(metadata) -> dict:
-    bounds = {}
-    for item in metadata:
-        for name in ("ge", "gt", "le", "lt"):
-            if isinstance(item, getattr(annotated_types, name.capitalize())):
-                bounds[name] = getattr(item, name)
-    return bounds
+    """``{"ge": 1, ...}`` from constraints such as pydantic's ``Field(ge=1)``."""
+    return {name: getattr(item, name) for item in metadata for name in ("ge", "gt", "le", "lt")
+            if getattr(item, name, None) is not None}
 
 
 def _number_phrase(noun: str, bounds: dict, integer: bool) -> str:
