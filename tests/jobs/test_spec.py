@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from jobs.jobdata import TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
+from jobs.jobdata import BILLION_LAUGHS, TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
 
 from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
 from braindecode.jobs import JobSpec, job_spec_reference, parse_spec, plan_job, read_spec
@@ -148,11 +148,6 @@ def test_another_tenants_ids_are_not_found(lab):
         plan_job(lab["store"], "lab-b", spec)
     for ident in (lab["recordings"][0].id, lab["decoder"].id, lab["candidates"].id):
         assert ident in str(err.value)
-
-
-BILLION_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")])
 
 
 def test_spec_documents_are_read_within_bounds(tmp_path):

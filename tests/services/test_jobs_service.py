@@ -7,7 +7,7 @@ import grpc
 import numpy as np
 import pytest
 import real_files
-from jobs.jobdata import add_bold, add_decoder, spec_for
+from jobs.jobdata import BILLION_LAUGHS, add_bold, add_decoder, spec_for
 
 from braindecode.cli import main
 from braindecode.client import Client
@@ -139,6 +139,9 @@ def test_bad_input_lists_every_problem_and_stores_nothing(jobs_server, lab):
     err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document="outputs: [unclosed"),
                     metadata=client.metadata)
     assert err.code() == INVALID and "spec_document is not valid YAML" in err.details()
+    err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document=BILLION_LAUGHS),
+                    metadata=client.metadata)
+    assert err.code() == INVALID and "spec_document uses the alias *a: YAML aliases are not allowed" in err.details()
     err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(), metadata=client.metadata)
     assert err.code() == INVALID and "needs a spec or a spec_document" in err.details()
     err = rpc_error(client.submit_job, jobs_pb2.JobSpec(preprocessing_json="{modality"))
