@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import json
+import re
 import types
 import typing
 
@@ -170,13 +172,12 @@ def expected(annotation, metadata: tuple = ()) -> str:
         return _number_phrase("integer" if annotation is int else "number", _bounds(metadata), annotation is int)
     if annotation is str:
         return "a non-empty string" if any(getattr(m, "min_length", 0) for m in metadata) else "a string"
-    if origin in (list, tuple, dict):
-        item = args[-1] if args else typing.Any
-        words = expected(item)
-        plural = {"a string": "strings", "a number": "numbers", "an integer": "integers"}.get(words, f"items ({words})")
-        if origin is tuple:
-            return f"[{', '.join(expected(a) for a in args)}]"
-        return f"a {'list' if origin is list else 'dict'} of {plural}"
+    if origin is tuple:
+        return f"[{', '.join(expected(a) for a in args)}]"
+    if origin in (list, dict):
+        words = expected(args[-1] if args else typing.Any)
+        plural, count = re.subn(r"^an? (.*?\b(string|number|integer))\b", r"\1s", words)
+        return f"a {'list' if origin is list else 'dict'} of {plural if count else f'items, each {words}'}"
     if isinstance(annotation, type) and issubclass(annotation, Checked):
         return f"a dict of {', '.join(annotation.model_fields)}"
     return "any value"
@@ -302,8 +303,10 @@ def valid(value) -> bool:
 def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
-    value = field.get_default(call_default_factory=True)
-    return "null" if value is None else repr(value).replace("'", '"') if isinstance(value, str) else repr(value)
+    try:
+        return json.dumps(field.get_default(call_default_factory=True))
+    except TypeError:
+        return repr(field.get_default(call_default_factory=True))
 
 
 def _models(annotation) -> list:
@@ -322,7 +325,7 @@ def reference(model, prefix: str = "", env=None) -> list:
         key = f"{prefix}{name}"
         nested = _models(field.annotation)
         row = [f"`{key}`", expected(field.annotation, tuple(field.metadata)), "" if nested else _default(field),
-               " ".join((field.description or "").split())]
+               " ".join((field.description or "").split()).replace("``", "`")]
         if env is not None:
             row.insert(1, "" if nested else f"`{env(model, name)}`")
         rows.append(tuple(row))

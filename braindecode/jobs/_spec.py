@@ -82,8 +82,11 @@ class RecordingFilter(Checked):
     """The tenant's recordings that match every term given."""
 
     subject: StrictStr | None = None
+    """The subject label."""
     task: StrictStr | None = None
+    """The task label."""
     modality: StrictStr | None = None
+    """``eeg``, ``meg`` or ``fmri``."""
 
 
 class RecordingSelection(Checked):

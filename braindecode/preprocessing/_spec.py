@@ -127,7 +127,7 @@ class EEGSpec(Checked):
     """New sampling rate in Hz."""
     epochs: Epochs | None = None
     """Per-trial step: ``{"tmin": -0.2, "tmax": 0.5, "baseline": [null, 0]}``."""
-    reject: dict[StrictStr, Any] | None = None
+    reject: Annotated[dict[StrictStr, Any], Expect("a dict of channel types to peak-to-peak limits")] | None = None
     """Peak-to-peak limit per channel type, e.g. ``{"eeg": 150e-6}`` (needs ``epochs``)."""
 
     @property
