@@ -6,7 +6,7 @@ into a table. Checking a document collects every problem instead of stopping at 
 
 - a key the class does not have, a required key that is absent, and a value of the wrong
   type or out of range each add one :class:`Problem` and leave :data:`INVALID` in the field;
-- rules across keys (``model_validator(mode="after")``) still run, and skip invalid fields;
+- the class's :meth:`Checked.rules` (checks across keys) still run, and skip invalid fields;
 - :meth:`Problems.raise_if_any` raises one error that lists them all.
 
 A problem's text is a template: ``{0}``, ``{1}`` ... name the keys of its ``paths`` (rendered
@@ -29,7 +29,15 @@ from pydantic.fields import FieldInfo
 
 from braindecode.errors import InvalidArgument, NotFound, quoted
 
-INVALID = type("Invalid", (), {"__repr__": lambda self: "INVALID", "__bool__": lambda self: False})()
+class _Invalid:
+    def __repr__(self) -> str:
+        return "INVALID"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+INVALID = _Invalid()
 """The value a field holds after its check failed (rules skip it)."""
 
 _PROBLEMS = "problems"  # the validation context key that holds the Problems being collected
@@ -190,8 +198,8 @@ def _context_problems(info) -> Problems | None:
 class Checked(pydantic.BaseModel):
     """A document whose problems are all collected when it is checked (see the module docstring).
 
-    ``Model(**values)`` and :meth:`check` raise :class:`InvalidArgument` listing every problem;
-    :meth:`collect` adds them to a :class:`Problems` and returns the instance, with
+    ``Model(**values)`` and :func:`check_document` raise :class:`InvalidArgument` listing every
+    problem; :meth:`collect` adds them to a :class:`Problems` and returns the instance, with
     :data:`INVALID` in the fields that failed, so that further checks can go on.
     """
 
@@ -210,14 +218,6 @@ class Checked(pydantic.BaseModel):
     def collect(cls, value, problems: Problems):
         """``value`` (a dict, or an instance) as an instance; problems go to ``problems``."""
         return check_type(cls, value, problems)
-
-    @classmethod
-    def check(cls, value, title: str, noun: str = "key"):
-        """``value`` (a dict, or an instance) as an instance; InvalidArgument listing every problem."""
-        problems = Problems(title, noun)
-        checked = cls.collect(value, problems)
-        problems.raise_if_any()
-        return checked
 
     def rules(self, problems: Problems) -> None:
         """Checks across keys, run after the keys' own checks; fields that failed hold INVALID.
@@ -275,7 +275,7 @@ class Checked(pydantic.BaseModel):
         return result
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adapter(annotation) -> pydantic.TypeAdapter:
     return pydantic.TypeAdapter(annotation)
 
@@ -288,6 +288,15 @@ def check_type(annotation, value, problems: Problems):
     except ValidationError:
         problems.add("{0} must be {expected}, got {got}", (), expected=expected(annotation), got=quoted(value))
         return INVALID
+
+
+def check_document(annotation, value, title: str, noun: str = "key"):
+    """``value`` checked against ``annotation`` (see :func:`check_type`); InvalidArgument listing every
+    problem, the document named ``title`` and its keys ``noun``."""
+    problems = Problems(title, noun)
+    checked = check_type(annotation, value, problems)
+    problems.raise_if_any()
+    return checked
 
 
 def parameter_default(function, name: str):

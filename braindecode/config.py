@@ -140,7 +140,7 @@ class Config(Checked):
                 if isinstance(field.annotation, type) and issubclass(field.annotation, Checked)}
 
     @classmethod
-    def load(cls, path=None, **overrides) -> "Config":
+    def load(cls, path=None, **overrides) -> Config:
         """Defaults, then the YAML file at ``path``, then ``BRAINDECODE_*`` variables, then ``overrides``.
 
         Parameters

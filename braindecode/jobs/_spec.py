@@ -45,8 +45,15 @@ from braindecode._schema import (
 from braindecode._yaml import load_yaml, read_yaml
 from braindecode.decoding import read_decoder_config, retrieve
 from braindecode.errors import BraindecodeError, InvalidArgument, NotFound
-from braindecode.preprocessing import EEGSpec, FMRISpec, PreprocessingSpec, preprocessing_reference
-from braindecode.reconstruction import DEFAULT_SAMPLING, MAX_STEPS, SCHEDULERS, reconstruct
+from braindecode.preprocessing import FMRISpec, PreprocessingSpec, preprocessing_reference
+from braindecode.reconstruction import (
+    DEFAULT_MODEL_DIR,
+    DEFAULT_SAMPLING,
+    MAX_STEPS,
+    SCHEDULERS,
+    load_pipeline,
+    reconstruct,
+)
 from braindecode.store import ACTIVATIONS_ARTIFACT, DECODER_ARTIFACT, ENCODER_ARTIFACT
 
 DECODER_OUTPUTS = ("embeddings", "retrieval", "reconstructions")
@@ -355,8 +362,6 @@ def _check_candidates(store, tenant: str, retrieval: Retrieval, n_dims, problems
 
 
 def _check_reconstruction_model(n_dims, model_dir, problems: Problems) -> None:
-    from braindecode.reconstruction import DEFAULT_MODEL_DIR, load_pipeline
-
     model_dir = model_dir or DEFAULT_MODEL_DIR
     where = ("outputs", "reconstructions")
     if not (pathlib.Path(model_dir) / "model_index.json").is_file():

@@ -15,7 +15,7 @@ the step. Example::
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -34,7 +34,7 @@ from braindecode._schema import (
     Checked,
     Expect,
     Problems,
-    check_type,
+    check_document,
     markdown_table,
     parameter_default,
     reference,
@@ -71,16 +71,16 @@ def _auto_or_image(mask):
 
 Number = StrictFloat
 PositiveNumber = Annotated[StrictFloat, Field(gt=0)]
-Label = Union[StrictStr, StrictInt]
+Label = StrictStr | StrictInt
 Picks = Annotated[list[StrictStr], BeforeValidator(_as_list), AfterValidator(_channel_types),
                   Expect(f"a list of strings, each a channel type ({', '.join(CHANNEL_TYPES)})")]
-Reference = Annotated[Union[Literal["average"], list[StrictStr]],
+Reference = Annotated[Literal["average"] | list[StrictStr],
                       BeforeValidator(lambda v: v if v == "average" else _as_list(v)),
                       Expect("a list of strings (channel names) or 'average'")]
-Baseline = Annotated[tuple[Union[StrictFloat, None], Union[StrictFloat, None]],
+Baseline = Annotated[tuple[StrictFloat | None, StrictFloat | None],
                      Expect("null or [start, end] in seconds (a null end: the epoch's edge)")]
 Window = Annotated[tuple[StrictFloat, StrictFloat], Expect("[start, end] in seconds after onset")]
-Detrend = Annotated[Union[StrictBool, Annotated[StrictInt, Field(ge=0)]],
+Detrend = Annotated[StrictBool | Annotated[StrictInt, Field(ge=0)],
                     Expect("true, false or a polynomial order >= 0")]
 Mask = Annotated[Any, AfterValidator(_auto_or_image), Expect("'auto', null or (from Python) a 3-D image or array")]
 
@@ -196,7 +196,7 @@ def _modality_tag(value):
     return {"eeg": "eeg", "meg": "eeg", "fmri": "fmri"}.get(modality) if isinstance(modality, str) else None
 
 
-PreprocessingSpec = Annotated[Union[Annotated[EEGSpec, Tag("eeg")], Annotated[FMRISpec, Tag("fmri")]],
+PreprocessingSpec = Annotated[Annotated[EEGSpec, Tag("eeg")] | Annotated[FMRISpec, Tag("fmri")],
                               Discriminator(_modality_tag),
                               Expect(f"a dict whose 'modality' is one of {', '.join(MODALITIES)}")]
 """An :class:`EEGSpec` or an :class:`FMRISpec`, told apart by ``modality``."""
@@ -210,10 +210,7 @@ def preprocessing_spec(spec) -> EEGSpec | FMRISpec:
     InvalidArgument
         Listing every problem of the spec.
     """
-    problems = Problems("preprocessing spec", "spec key")
-    checked = check_type(PreprocessingSpec, spec, problems)
-    problems.raise_if_any()
-    return checked
+    return check_document(PreprocessingSpec, spec, "preprocessing spec", "spec key")
 
 
 def preprocessing_reference() -> str:

@@ -5,6 +5,7 @@ import json
 import pytest
 from jobs.jobdata import BILLION_LAUGHS, TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
 
+from braindecode._schema import check_document
 from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
 from braindecode.jobs import JobSpec, job_spec_reference, parse_spec, plan_job, read_spec
 from braindecode.preprocessing import EEGSpec
@@ -187,9 +188,9 @@ def test_preprocessing_is_checked_in_full_at_submit(lab):
 
 
 def test_the_typed_spec_and_its_reference():
-    spec = JobSpec.check({"recordings": {"ids": ["rec_a"]}, "preprocessing": {"modality": "meg", "epochs": {}},
-                          "model": {"decoder": "art_a"}, "outputs": {"retrieval": {"candidates": "art_b",
-                                                                                   "layer": "pool"}}}, "job spec")
+    sent = {"recordings": {"ids": ["rec_a"]}, "preprocessing": {"modality": "meg", "epochs": {}},
+            "model": {"decoder": "art_a"}, "outputs": {"retrieval": {"candidates": "art_b", "layer": "pool"}}}
+    spec = check_document(JobSpec, sent, "job spec")
     assert isinstance(spec.preprocessing, EEGSpec) and spec.preprocessing.channel_types == ["meg"]
     assert (spec.kind, spec.outputs.retrieval.k, spec.shard_by) == ("decoder", 5, "recording")
     text = job_spec_reference()
