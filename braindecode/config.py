@@ -29,7 +29,7 @@ from pydantic import Field
 
 from braindecode._schema import Checked, Problems, markdown_table, reference
 from braindecode._yaml import read_yaml
-from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound
+from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound, quoted
 
 EXECUTORS = ("local", "ray")
 
@@ -198,7 +198,7 @@ class Config(Checked):
         names += [((name,), _variable(cls, name)) for name in cls.model_fields if name not in cls.sections()]
         for section, settings in cls.sections().items():
             names += [((section, name), _variable(settings, name)) for name in settings.model_fields]
-        return [(key, os.environ[variable], f"{variable}={os.environ[variable]!r}")
+        return [(key, os.environ[variable], f"{variable}={quoted(os.environ[variable])}")
                 for key, variable in names if variable in os.environ]
 
     @classmethod
