@@ -50,12 +50,13 @@ def add_bold(store, tmp_path, subject, seed, tenant=TENANT, grid=GRID, with_even
         return upload.commit()
 
 
-def add_decoder(store, tmp_path, tenant=TENANT, n_dims=N_DIMS, seed=0):
-    """Fit a ridge decoder on random data of the BOLD runs' shape and store it as a "decoder" artifact."""
+def add_decoder(store, tmp_path, tenant=TENANT, n_dims=N_DIMS, seed=0, n_voxels=N_VOXELS):
+    """Fit a ridge decoder on random data of the BOLD runs' shape (or of ``n_voxels``) and store it as a
+    "decoder" artifact."""
     rng = np.random.default_rng(seed)
-    model = RidgeDecoder(alphas=[1.0, 10.0], cv=2).fit(rng.standard_normal((24, N_VOXELS)),
+    model = RidgeDecoder(alphas=[1.0, 10.0], cv=2).fit(rng.standard_normal((24, n_voxels)),
                                                        rng.standard_normal((24, n_dims)))
-    folder = save_decoder(model, tmp_path / f"decoder-{tenant}-{n_dims}-{seed}")
+    folder = save_decoder(model, tmp_path / f"decoder-{tenant}-{n_dims}-{seed}-{n_voxels}")
     return save_directory(store, tenant, "decoder", folder), model
 
 
