@@ -40,6 +40,7 @@ from braindecode.store._decoding import (
 )
 from braindecode.store._encoding import (
     SCORE_MAP_FILE,
+    SCORE_MAP_SIDECAR,
     StoredEncoderScores,
     fit_encoder_from_store,
     load_encoder_artifact,
@@ -107,6 +108,7 @@ __all__ = [
     "RECORDING",
     "SCORE_MAP_ARTIFACT",
     "SCORE_MAP_FILE",
+    "SCORE_MAP_SIDECAR",
     "SCORE_MATRIX_ARTIFACT",
     "STIMULI_ARTIFACT",
     "ArtifactDescription",

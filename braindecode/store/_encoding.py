@@ -3,12 +3,13 @@
 ``fit_encoder_from_store`` fits ``braindecode.encoding.fit_encoder`` on the per-trial responses
 of stored recordings and layers of a stored activation set; ``save_encoder_artifact`` stores
 the encoder; ``predict_from_store`` and ``score_encoder_from_store`` use a stored encoder, the
-latter keeping per-target scores (and, for fMRI voxels, a NIfTI map in the recordings' space)
-as a ``score-map`` artifact.
+latter keeping per-target scores (and, for fMRI voxels, a NIfTI map in the recordings' space with
+the sidecar that says what each volume is) as a ``score-map`` artifact.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from braindecode.encoding import (
     load_encoder,
     save_encoder,
     score_encoder,
+    score_map_sidecar,
 )
 from braindecode.errors import InvalidArgument
 from braindecode.store._artifacts import Stored, load_activation_set, save_directory
@@ -35,6 +37,7 @@ from braindecode.store._store import ArtifactInfo, Store
 
 SCORES_FILE = "scores.npy"
 SCORE_MAP_FILE = "score_map.nii.gz"
+SCORE_MAP_SIDECAR = "score_map.json"
 _MODALITIES = ("fmri", "eeg", "meg")
 
 
@@ -202,5 +205,7 @@ def score_encoder_from_store(store: Store, tenant: str, encoder_id: str, recordi
         np.save(pathlib.Path(tmp) / SCORES_FILE, np.stack(list(scored.target_scores.values())), allow_pickle=False)
         if scored.score_map is not None:
             (pathlib.Path(tmp) / SCORE_MAP_FILE).write_bytes(scored.score_map)
+            (pathlib.Path(tmp) / SCORE_MAP_SIDECAR).write_text(
+                json.dumps(score_map_sidecar(list(scored.target_scores)), indent=2, sort_keys=True) + "\n")
         info = save_directory(store, tenant, SCORE_MAP_ARTIFACT, tmp, meta, provenance)
     return StoredEncoderScores(**vars(scored), info=info)
