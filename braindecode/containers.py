@@ -16,6 +16,26 @@ def _as_str_array(values, n: int, name: str) -> np.ndarray:
     return arr
 
 
+def checked_voxels(mask, affine, response_shape) -> tuple:
+    """(mask, affine) of voxel features, checked: a 3-D boolean mask with one voxel per feature of a
+    response of ``response_shape`` (n_voxels,), and a (4, 4) voxel to world affine.
+
+    Returns
+    -------
+    mask : bool array of shape (x, y, z)
+    affine : array of shape (4, 4), float64
+    """
+    if (mask is None) != (affine is None):
+        raise InvalidArgument("a mask goes with the affine of its grid")
+    mask, affine = np.asarray(mask, dtype=bool), np.asarray(affine, dtype=np.float64)
+    if mask.ndim != 3 or affine.shape != (4, 4):
+        raise InvalidArgument(f"a voxel mask must be 3-D and its affine (4, 4), got shapes {mask.shape} and "
+                              f"{affine.shape}")
+    if tuple(response_shape) != (int(mask.sum()),):
+        raise InvalidArgument(f"the mask holds {int(mask.sum())} voxels for responses of shape {tuple(response_shape)}")
+    return mask, affine
+
+
 @dataclass
 class Events:
     """Stimulus events of a recording.
@@ -121,17 +141,8 @@ class BrainResponses:
             self.trials = np.asarray(self.trials, dtype=np.int64).reshape(-1)
             if self.trials.shape != (n,):
                 raise InvalidArgument(f"trials has shape {self.trials.shape}, expected ({n},)")
-        if (self.mask is None) != (self.affine is None):
-            raise InvalidArgument("a mask goes with the affine of its grid")
-        if self.mask is not None:
-            self.mask = np.asarray(self.mask, dtype=bool)
-            self.affine = np.asarray(self.affine, dtype=np.float64)
-            if self.mask.ndim != 3 or self.affine.shape != (4, 4):
-                raise InvalidArgument(f"mask must be 3-D and affine (4, 4), got shapes {self.mask.shape} and "
-                                      f"{self.affine.shape}")
-            if self.data.ndim != 2 or int(self.mask.sum()) != self.data.shape[1]:
-                raise InvalidArgument(f"the mask holds {int(self.mask.sum())} voxels for responses of shape "
-                                      f"{self.data.shape}")
+        if self.mask is not None or self.affine is not None:
+            self.mask, self.affine = checked_voxels(self.mask, self.affine, self.data.shape[1:])
 
     @property
     def n_trials(self) -> int:

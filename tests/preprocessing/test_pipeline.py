@@ -131,7 +131,7 @@ def test_labels_of_responses_are_checked():
     data = np.zeros((2, 3), np.float32)
     with pytest.raises(InvalidArgument, match=r"trials has shape \(3,\), expected \(2,\)"):
         BrainResponses(data, ["a", "b"], trials=[0, 1, 2])
-    with pytest.raises(InvalidArgument, match="the mask holds 2 voxels for responses of shape"):
+    with pytest.raises(InvalidArgument, match=r"the mask holds 2 voxels for responses of shape \(3,\)"):
         BrainResponses(data, ["a", "b"], mask=np.eye(2, dtype=bool)[..., None], affine=np.eye(4))
     with pytest.raises(InvalidArgument, match="a mask goes with the affine"):
         BrainResponses(data, ["a", "b"], mask=np.ones((3, 1, 1), bool))
