@@ -152,8 +152,8 @@ def reconstruct_requests(requests, model=None, n_steps: int | None = None, guida
             **runtime_options,
         )
         for i, chunk in zip(batch, np.split(images, np.cumsum([len(pieces[i]) for i in batch])[:-1])):
-            made[owners[i]].append((pieces[i].start, chunk))
-    return [np.concatenate([chunk for _, chunk in sorted(parts, key=lambda part: part[0])]) for parts in made]
+            made[owners[i]].append(chunk)  # a request's pieces share their init, so their batches come in order
+    return [np.concatenate(chunks) for chunks in made]
 
 
 def _pack(pieces, limit: int) -> list:

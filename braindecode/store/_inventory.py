@@ -3,6 +3,7 @@ the arrays they hold), their files read in chunks, and deleted."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import gzip
 import pathlib
@@ -148,7 +149,7 @@ def artifact_chunks(store: Store, tenant: str, artifact_id: str, names=(), chunk
     if unknown:
         raise InvalidArgument(f"artifact {artifact_id} has no file {quoted(unknown[0])}; its files: "
                               f"{', '.join(by_name)}")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in collections.Counter(names).items() if count > 1)
     if repeated:
         raise InvalidArgument(f"files asked for more than once: {', '.join(repeated)}")
     for name in names:

@@ -40,11 +40,15 @@ def write_bold(path, grid=GRID, n_scans=N_SCANS, seed=0) -> pathlib.Path:
     return pathlib.Path(path)
 
 
-def add_bold(store, tmp_path, subject, seed, tenant=TENANT, grid=GRID, with_events=True, task="images"):
-    """Store a BOLD run (through the upload path) and return its RecordingInfo."""
+def add_bold(store, tmp_path, subject, seed, tenant=TENANT, grid=GRID, with_events=True, task="images",
+             late_trial=False):
+    """Store a BOLD run (through the upload path) and return its RecordingInfo; with ``late_trial`` its last
+    trial starts 3 s before the run ends, so that its response window holds no scan and a shard fails."""
     path = write_bold(tmp_path / f"sub-{subject}_seed-{seed}_bold.nii.gz", grid, seed=seed)
-    meta = {"subject": subject, "task": task, "file_name": path.name,
-            "events": events(offset=seed) if with_events else []}
+    trials = events(offset=seed) if with_events else []
+    if late_trial:
+        trials.append({"onset": N_SCANS - 3.0, "duration": 1.0, "stimulus_id": "stim-0"})
+    meta = {"subject": subject, "task": task, "file_name": path.name, "events": trials}
     with Upload(store, meta, 1 << 30, tenant) as upload:
         upload.write(path.read_bytes())
         return upload.commit()
