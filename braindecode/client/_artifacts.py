@@ -97,13 +97,13 @@ class ArtifactsClient(ServiceClient):
             raise TypeError(f"directory must be a folder path, got {type(directory).__name__}")
         request = build(artifacts_pb2.DownloadArtifactRequest, id=artifact_id, files=files)
         directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         written, current = {}, None
         try:
             for chunk in self._call("DownloadArtifact", request):
                 if chunk.file:
                     if current is not None:
                         written[current.path.name] = current.finish()
+                    directory.mkdir(parents=True, exist_ok=True)  # once the server has sent a file
                     current = _Arriving(directory, artifact_id, chunk)
                 elif current is None:
                     raise DataLoss(f"artifact {artifact_id} sent bytes before naming their file")
