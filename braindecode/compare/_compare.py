@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_count,
     check_seed,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.compare._comparison import (
     COMPARISON_METHODS,

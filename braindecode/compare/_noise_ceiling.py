@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from braindecode.compare._checks import check_choice, resolve_device, resolve_dtype
+from braindecode._devices import resolve_device, resolve_dtype
+from braindecode.compare._checks import check_choice
 from braindecode.compare._comparison import COMPARISON_METHODS, make_comparer, rdm_vectors
 from braindecode.compare._ranks import TieGroups
 from braindecode.errors import InvalidArgument

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from braindecode.decoding._validation import check_device, check_embeddings
+from braindecode._devices import resolve_device
+from braindecode.decoding._validation import check_embeddings
 from braindecode.errors import InvalidArgument
 
 
@@ -21,7 +22,7 @@ def _unit_rows(values, device, name: str) -> torch.Tensor:
     arr = np.asarray(values)
     checked = check_embeddings(arr, name=name)
     data = arr if arr.dtype == np.float64 else checked
-    return torch.nn.functional.normalize(torch.as_tensor(data, device=check_device(device)), dim=1)
+    return torch.nn.functional.normalize(torch.as_tensor(data, device=resolve_device(device)), dim=1)
 
 
 def _paired(queries, candidates, device):

@@ -7,7 +7,6 @@ import math
 import numbers
 
 import numpy as np
-import torch
 
 from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument, quoted
@@ -98,19 +97,6 @@ def check_modality(modality: str) -> str:
     if modality not in MODALITIES:
         raise InvalidArgument(f"unknown modality {quoted(modality)}; use one of {', '.join(MODALITIES)}")
     return modality
-
-
-def check_device(device) -> torch.device:
-    """``device`` as a torch device; ``InvalidArgument`` if unknown or CUDA is absent."""
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidArgument(f"unknown device {quoted(device)}; use 'cpu', 'cuda' or 'cuda:N'") from None
-    if resolved.type not in ("cpu", "cuda"):
-        raise InvalidArgument(f"unsupported device {quoted(device)}; use 'cpu', 'cuda' or 'cuda:N'")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument(f"device {quoted(device)} requested but CUDA is not available")
-    return resolved
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:
