@@ -132,10 +132,12 @@ def top_k_accuracy(queries, candidates, k: int = 1, batch_size: int = 1024, devi
     return float(_hit_rate(greater, tied, k).mean())
 
 
-def two_way_identification(queries, candidates, batch_size: int = 1024, device: str = "cpu") -> float:
-    """Mean over queries of the fraction of distractors less similar than the true candidate.
+def cosine_two_way_identification(queries, candidates, batch_size: int = 1024, device: str = "cpu") -> float:
+    """Mean over queries of the fraction of distractors less cosine-similar than the true candidate.
 
-    Ties with the true candidate count one half, so chance is 0.5.
+    Ties with the true candidate count one half, so chance is 0.5 (constant queries score it).
+    ``braindecode.reconstruction.pearson_two_way_identification`` is MindEye's variant on
+    features: Pearson correlation, ties counted as failures, one score per prediction.
 
     Parameters
     ----------

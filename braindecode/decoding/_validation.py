@@ -11,7 +11,6 @@ import numpy as np
 from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument, quoted
 
-MODALITIES = ("fmri", "eeg")
 _LAYOUT = {
     "fmri": (2, "(n_samples, n_voxels)", "EEG/MEG epochs"),
     "eeg": (3, "(n_trials, n_channels, n_times)", "fMRI responses"),
@@ -93,9 +92,9 @@ def check_ranges(owner: str, values: dict, ranges: dict) -> None:
 
 
 def check_modality(modality: str) -> str:
-    """``modality`` if it is one of ``MODALITIES``, else ``InvalidArgument``."""
-    if modality not in MODALITIES:
-        raise InvalidArgument(f"unknown modality {quoted(modality)}; use one of {', '.join(MODALITIES)}")
+    """``modality`` if a decoder takes it ("fmri" or "eeg"), else ``InvalidArgument``."""
+    if modality not in _LAYOUT:
+        raise InvalidArgument(f"unknown modality {quoted(modality)}; use one of {', '.join(_LAYOUT)}")
     return modality
 
 

@@ -108,12 +108,14 @@ def ssim(images, targets, gray: bool = True, sigma: float = 1.5, device="cpu") -
     return s.mean(dim=(1, 2, 3)).cpu().numpy()
 
 
-def two_way_identification(predicted, true) -> np.ndarray:
+def pearson_two_way_identification(predicted, true) -> np.ndarray:
     """2-way identification: how often a prediction correlates more with its own target than with another.
 
     For prediction ``j``, the fraction of other targets ``i != j`` with
     ``corr(predicted[j], true[i]) < corr(predicted[j], true[j])`` (ties count as
-    failures); chance is 0.5. This is MindEye's two-way identification.
+    failures); chance is 0.5. This is MindEye's two-way identification; the retrieval
+    metric ``braindecode.decoding.cosine_two_way_identification`` uses cosine similarity and
+    counts ties one half.
 
     Parameters
     ----------
@@ -165,7 +167,7 @@ def feature_identification(images, targets, model=None, layers=None, device="cpu
         sets = [extract_activations(model, list(z), layers=names, pooling=pooling, device=device,
                                     batch_size=batch_size) for z in (x, y)]
         features.update({layer: (sets[0][layer], sets[1][layer]) for layer in names})
-    return {layer: two_way_identification(*features[layer]) for layer in layers}
+    return {layer: pearson_two_way_identification(*features[layer]) for layer in layers}
 
 
 def evaluate_reconstructions(images, targets, model=None, layers=None, device="cpu") -> dict:
