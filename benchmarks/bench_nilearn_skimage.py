@@ -1,22 +1,22 @@
-"""Benchmark: our fMRI cleaning, drift basis, HRF and EPI mask against nilearn, our SSIM against scikit-image.
+"""Benchmark: our fMRI cleaning and drift basis against nilearn; the EPI mask and SSIM calls over their libraries.
 
-In one process, on the same data, each ours against the library function that computes the same
-thing (the tests compare their results):
+In one process, on the same data (the tests compare the results):
 
 1. ``preprocessing.clean`` against ``nilearn.signal.clean`` on float32 signals of 300 scans x
    20,000 voxels (TR 2 s): linear detrend, 0.01 Hz high-pass and z-score, with the cosine drift
    basis and with the Butterworth filter;
 2. ``preprocessing.cosine_drift`` against ``nilearn.signal.create_cosine_drift`` (300 scans, TR 2 s);
-3. ``spm_hrf`` (TR 2 s, 50 samples per TR) against ``nilearn.glm.first_level.spm_hrf``;
-4. ``compute_epi_mask`` against ``nilearn.masking.compute_epi_mask`` on a 64 x 64 x 40 x 150
+3. ``preprocessing.compute_epi_mask`` (checks, an array in and a boolean array out, over
+   ``nilearn.masking.compute_epi_mask``) against the bare nilearn call on a 64 x 64 x 40 x 150
    float32 EPI (a bright head in noise, slow drifts);
-5. ``reconstruction.ssim`` against ``skimage.metrics.structural_similarity`` (Gaussian weights,
-   sigma 1.5, as MindEye) over 32 pairs of 128 x 128 RGB images, on luma and on the RGB channels.
+4. ``reconstruction.ssim`` (over ``skimage.metrics.structural_similarity``, Gaussian weights,
+   sigma 1.5, as MindEye) against the bare loop over 32 pairs of 128 x 128 RGB images, on luma
+   and on the RGB channels.
 
-The functions in 3 to 5 that nilearn and scikit-image compute faster were replaced by the library
-call; the sections of this script that timed them are in the commit that replaced them. Each
-timing is the best of ``--repeats`` runs (cases that take microseconds run ``--loops`` times per run).
-Usage: python benchmarks/bench_nilearn_skimage.py [--repeats 5] [--loops 200]
+Our own copies of the SPM HRF, the EPI mask and SSIM, timed by this script at commit 84972ac
+against the same library calls, were slower and were replaced by them (benchmarks/RESULTS.md).
+Each timing is the best of ``--repeats`` runs (cases that take microseconds run ``--loops`` times
+per run). Usage: python benchmarks/bench_nilearn_skimage.py [--repeats 5] [--loops 200]
 Prints ``ratio <what>: <peer_time/our_time>x`` lines (above 1: we are faster).
 """
 
@@ -27,15 +27,14 @@ import time
 import warnings
 from importlib.metadata import version
 
-import numpy as np
 import nibabel
+import numpy as np
 from nilearn import signal as nilearn_signal
-from nilearn.glm.first_level import spm_hrf as nilearn_spm_hrf
 from nilearn.masking import compute_epi_mask as nilearn_compute_epi_mask
 from skimage.color import rgb2gray
 from skimage.metrics import structural_similarity
 
-from braindecode.preprocessing import clean, compute_epi_mask, cosine_drift, spm_hrf
+from braindecode.preprocessing import clean, compute_epi_mask, cosine_drift
 from braindecode.reconstruction import ssim
 
 T_R = 2.0
@@ -87,13 +86,6 @@ def bench_cosine_drift(repeats: int, loops: int) -> None:
            "nilearn create_cosine_drift", f"max abs difference {error:.1e}")
 
 
-def bench_spm_hrf(repeats: int, loops: int) -> None:
-    error = np.abs(spm_hrf(T_R, 50) - nilearn_spm_hrf(T_R, 50)).max()
-    report("spm_hrf (TR 2 s, 50 samples per TR)", best_time(lambda: spm_hrf(T_R, 50), repeats, loops),
-           best_time(lambda: nilearn_spm_hrf(T_R, 50), repeats, loops), "nilearn spm_hrf",
-           f"max abs difference {error:.1e}")
-
-
 def bench_epi_mask(repeats: int) -> None:
     rng = np.random.default_rng(0)
     shape, n_scans = (64, 64, 40), 150
@@ -140,7 +132,6 @@ def main() -> None:
         warnings.simplefilter("ignore")
         bench_clean(args.repeats)
         bench_cosine_drift(args.repeats, args.loops)
-        bench_spm_hrf(args.repeats, args.loops)
         bench_epi_mask(args.repeats)
         bench_ssim(args.repeats)
 
