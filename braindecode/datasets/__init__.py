@@ -19,7 +19,7 @@ from braindecode.datasets._fmri import (
     simulate_fmri,
 )
 from braindecode.datasets._responses import TRIALS_SPEC, roi_responses
-from braindecode.datasets._readout import layer_components, noise_ceiling_from_snr, random_readout
+from braindecode.datasets._readout import layer_components, noise_ceiling_from_snr
 from braindecode.datasets._stimuli import SOURCES, StimulusImages, load_stimuli
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "make_default_dataset",
     "noise_ceiling_from_snr",
     "presentation_runs",
-    "random_readout",
     "roi_masks",
     "roi_responses",
     "simulate_eeg",
