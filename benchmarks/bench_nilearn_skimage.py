@@ -13,8 +13,9 @@ In one process, on the same data (the tests compare the results):
    sigma 1.5, as MindEye) against the bare loop over 32 pairs of 128 x 128 RGB images, on luma
    and on the RGB channels.
 
-Our own copies of the SPM HRF, the EPI mask and SSIM, timed by this script at commit 84972ac
-against the same library calls, were slower and were replaced by them (benchmarks/RESULTS.md).
+Our own copies of the SPM HRF, the EPI mask and SSIM, timed against the same library calls by
+the first version of this script (the commit that added it), were slower and were replaced by
+them (benchmarks/RESULTS.md).
 Each timing is the best of ``--repeats`` runs (cases that take microseconds run ``--loops`` times
 per run). Usage: python benchmarks/bench_nilearn_skimage.py [--repeats 5] [--loops 200]
 Prints ``ratio <what>: <peer_time/our_time>x`` lines (above 1: we are faster).

@@ -51,7 +51,7 @@ def predict_batches(module: torch.nn.Module, X: np.ndarray, batch_size: int) -> 
 
 
 class PersistentDecoder(BaseEstimator, abc.ABC):
-    """What ``save_decoder``, ``load_decoder`` and ``export_onnx`` need of a fitted decoder.
+    """What ``save_decoder``, ``load_decoder`` and ``export_decoder_onnx`` need of a fitted decoder.
 
     Fitted decoders hold ``module_`` (a torch module in eval mode) and ``n_dims_``;
     subclasses define ``modality``, the fitted state (``_restore``), its shapes
