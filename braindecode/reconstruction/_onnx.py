@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device
 from braindecode.onnxrt import active_provider, create_session
 from braindecode.reconstruction._graphs import keeps_float32
 
@@ -118,7 +119,7 @@ class OnnxRuntime:
     backend = "onnx"
 
     def __init__(self, pipeline, device="cpu", cache_dir=None, fp16=None, tensorrt=False, threads=None):
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.fp16 = self.device.type == "cuda" if fp16 is None else bool(fp16)
         self.paths = export_pipeline_onnx(pipeline, cache_dir, fp16=self.fp16)
         self.graphs = pipeline.component_graphs()

@@ -25,7 +25,7 @@ def test_onnx_outputs_equal_torch(fitted_decoders, tmp_path, kind):
 @pytest.mark.parametrize("kind", ["ridge", "eeg"])
 def test_predict_each_equals_predict_per_block(fitted_decoders, tmp_path, kind):
     model, X = fitted_decoders[kind]
-    runtime = OnnxDecoder(export_onnx(model, tmp_path / "decoder.onnx"))
+    runtime = OnnxDecoder(export_decoder_onnx(model, tmp_path / "decoder.onnx"))
     blocks = [X[:1], X[1:4], X[4:5]]
     each = runtime.predict_each(blocks)
     assert [len(Y) for Y in each] == [1, 3, 1]
