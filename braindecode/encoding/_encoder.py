@@ -138,9 +138,12 @@ def stack_layers(activations: ActivationSet, layers) -> np.ndarray:
     return np.concatenate(blocks, axis=1)
 
 
-@dataclass
+@dataclass(eq=False)
 class Encoder:
     """A fitted encoding model: stimulus features -> brain responses.
+
+    Like any fitted model it equals itself only (and hashes by identity), so that a server can key
+    the batches of the callers it serves by it.
 
     Parameters
     ----------
