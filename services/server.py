@@ -222,9 +222,10 @@ class BraindecodeServer:
         self._stopped.wait()
 
 
-def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = BraindecodeServer(config).start()
+def serve(config: Config, echo: bool = False) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully; ``echo`` as in ``BraindecodeServer``
+    (benchmarks only: ``braindecode serve`` never sets it)."""
+    server = BraindecodeServer(config, echo=echo).start()
     print(f"braindecode listening on {config.host}:{server.port}", flush=True)
     done = threading.Event()
 

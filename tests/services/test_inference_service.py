@@ -4,6 +4,7 @@ Models are stored decoders and encoders fitted on random data in the test; every
 compared with our own RPCs (Decode, Predict) or the same model run in this process.
 """
 
+import pathlib
 import subprocess
 import sys
 import threading
@@ -378,3 +379,10 @@ def test_echo_answers_only_where_enabled(lab, server):
             channel.unary_unary("/braindecode.bench.Echo/Call")(
                 b"hello", metadata=(("authorization", f"Bearer {server.api_key}"),))
         assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_the_readme_example_runs_as_written(tmp_path):
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Open Inference Protocol clients", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300, cwd=tmp_path)
