@@ -239,16 +239,33 @@ async def _infer_client(target, api_key, decoder_id, sample, timing) -> None:
         await client.close()
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) that process ``pid`` has used; nan where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _load(target, api_key, decoder_id, clients: int, warmup: float, seconds: float,
-                period: float = 0.0, client=_decode_client) -> tuple:
+                period: float = 0.0, client=_decode_client, server_pid: int | None = None) -> tuple:
+    """(latencies, seconds, CPU seconds of the server and of this process after the warm-up)."""
     rng = np.random.default_rng(2)
     latencies = []
     warm_until = time.perf_counter() + warmup
     timing = (warm_until, warm_until + seconds, period, latencies)
-    await asyncio.gather(*[
+    cpu = lambda: np.array([_process_cpu(server_pid) if server_pid else np.nan, time.process_time()])  # noqa: E731
+
+    async def cpu_after_warmup():
+        await asyncio.sleep(warmup)
+        return cpu()
+
+    warm_cpu, *_ = await asyncio.gather(cpu_after_warmup(), *[
         client(target, api_key, decoder_id, rng.standard_normal((1, N_VOXELS)).astype(np.float32), timing)
         for _ in range(clients)])
-    return np.asarray(latencies), seconds
+    return np.asarray(latencies), seconds, cpu() - warm_cpu
 
 
 def _cpu_model() -> str:
@@ -272,18 +289,21 @@ def _cpu_ticks() -> tuple:
 
 
 def _measured(load) -> tuple:
-    """(latencies, seconds, steal share) of ``load`` (a coroutine) run to completion."""
+    """(latencies, seconds, steal share, CPU seconds of the server and the clients) of ``load`` (a
+    ``_load`` coroutine) run to completion."""
     before = _cpu_ticks()
-    latencies, seconds = asyncio.run(load)
+    latencies, seconds, cpu = asyncio.run(load)
     ticks, stolen = (after - first for after, first in zip(_cpu_ticks(), before))
-    return latencies, seconds, stolen / ticks if ticks else float("nan")
+    return latencies, seconds, stolen / ticks if ticks else float("nan"), cpu
 
 
-def _report(label: str, latencies: np.ndarray, seconds: float, steal: float) -> dict:
+def _report(label: str, latencies: np.ndarray, seconds: float, steal: float, cpu=None) -> dict:
     stats = {"p50": np.percentile(latencies, 50) * 1e3, "p99": np.percentile(latencies, 99) * 1e3,
              "throughput": len(latencies) / seconds}
+    per_trip = "" if cpu is None else (f", CPU per round trip: server {cpu[0] / len(latencies) * 1e3:.2f} ms, "
+                                       f"clients {cpu[1] / len(latencies) * 1e3:.2f} ms")
     print(f"{label}: p50 {stats['p50']:.2f} ms, p99 {stats['p99']:.2f} ms, "
-          f"{stats['throughput']:.0f} samples/s ({len(latencies)} round trips), cpu steal {steal:.0%}")
+          f"{stats['throughput']:.0f} samples/s ({len(latencies)} round trips), cpu steal {steal:.0%}{per_trip}")
     return stats
 
 
@@ -343,7 +363,8 @@ def _floor(server: _Server, api_key: str, decoder_id: str, clients: int, warmup:
     floor = None
     for label, client, goal in FLOOR_LOADS:
         stats = _report(f"ridge {label}, {clients} client(s)", *_measured(
-            _load(server.target, api_key, decoder_id, clients, warmup, seconds, client=client)))
+            _load(server.target, api_key, decoder_id, clients, warmup, seconds, client=client,
+                  server_pid=server.proc.pid)))
         if floor is None:
             floor = stats
             continue
@@ -401,12 +422,13 @@ def main() -> None:
                 for name, decoder_id in {} if args.floor_only else decoder_ids.items():
                     for clients in (1, args.clients):
                         stats = _report(f"{name} {mode}, {clients} client(s)", *_measured(
-                            _load(server.target, api_key, decoder_id, clients, args.warmup, args.seconds)))
+                            _load(server.target, api_key, decoder_id, clients, args.warmup, args.seconds,
+                                  server_pid=server.proc.pid)))
                         print(f"ratio {name} {mode} {clients} client(s) p50 round trip / best in-process "
                               f"onnxruntime 1 sample: {stats['p50'] / (single[name, 1]['onnxruntime'] * 1e3):.2f}x")
                     _report(f"{name} {mode}, {args.clients} client(s) in bursts", *_measured(
                         _load(server.target, api_key, decoder_id, args.clients, args.warmup, args.seconds,
-                              period=BURST_PERIOD)))
+                              period=BURST_PERIOD, server_pid=server.proc.pid)))
             finally:
                 server.stop()
 

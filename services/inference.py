@@ -130,8 +130,9 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
         self.encoders = ServedModels(lambda key: load_encoder_artifact(store, *key),
                                      lambda key: store.get_artifact(*key, ENCODER_ARTIFACT), CACHED_ENCODERS)
 
-    def _served(self, tenant: str, name: str, version: str) -> _Served:
-        """The caller's decoder or encoder named ``name`` (NotFound for any other name or version)."""
+    def _models(self, tenant: str, name: str, version: str) -> tuple:
+        """(kind, served models of the kind) of the caller's decoder or encoder named ``name``; NotFound
+        for any other name or version. One look-up in the store, quick enough for the event loop."""
         if not name:
             raise InvalidArgument("a model name is required: the id of a stored decoder or encoder")
         try:
@@ -142,7 +143,11 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
             raise NotFound(f"model {name[:40]!r} not found: the models are the caller's stored decoders and encoders")
         if version not in ("", VERSION):
             raise NotFound(f"model {name!r} has no version {version[:40]!r}: its one version is {VERSION!r}")
-        models = self.decoders if kind == DECODER_ARTIFACT else self.encoders
+        return kind, self.decoders if kind == DECODER_ARTIFACT else self.encoders
+
+    def _served(self, tenant: str, name: str, version: str) -> _Served:
+        """The caller's decoder or encoder named ``name``, loaded (NotFound for any other name or version)."""
+        kind, models = self._models(tenant, name, version)
         return _Served(kind, models.get((tenant, name)))
 
     async def ServerLive(self, request, context):
@@ -170,10 +175,15 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request, context):
         """Runs on the server's event loop; the inputs are checked before they join a batch, so that
         bad ones fail their own call only."""
-        served = await asyncio.to_thread(self._served, current_tenant(), request.model_name, request.model_version)
+        key = (current_tenant(), request.model_name)
+        kind, models = self._models(*key, request.model_version)
+        model = models.loaded(key)
+        served = _Served(kind, model if model is not None else await asyncio.to_thread(models.get, key))
         _check_outputs(request, served)
         values = served.model.check_input(_input_values(request, served))
-        results = await self.batches.submit(served.model, values, len(values))
+        # The calls of one connection come one after another, as the samples of a Decode stream do.
+        caller = self.batches.caller(served.model, context.peer())
+        results = await self.batches.submit(served.model, values, len(values), caller)
         return inference_pb2.ModelInferResponse(
             model_name=request.model_name, model_version=VERSION, id=request.id,
             outputs=[inference_pb2.ModelInferResponse.InferOutputTensor(
