@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 import braindecode
-from braindecode.errors import InvalidArgument, NotFound
+from braindecode.errors import InvalidArgument, NotFound, quoted
 from braindecode.store import DECODER_ARTIFACT, ENCODER_ARTIFACT, load_encoder_artifact
 from braindecode.v1 import inference_pb2, inference_pb2_grpc
 from services._batching import ServedModels
@@ -38,8 +38,13 @@ CACHED_ENCODERS = 16
 PLATFORMS = {DECODER_ARTIFACT: "onnxruntime_onnx", ENCODER_ARTIFACT: "braindecode_encoder"}
 
 
+SHOWN_DIMS = 8  # most dimensions of a caller's shape that an error message quotes
+
+
 def _dims(shape) -> str:
-    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
+    """``shape`` as the protocol writes it, [1, 5000], cut after ``SHOWN_DIMS`` dimensions."""
+    shown = ", ".join(str(int(d)) for d in shape[:SHOWN_DIMS])
+    return f"[{shown}, ... ({len(shape)} dimensions)]" if len(shape) > SHOWN_DIMS else f"[{shown}]"
 
 
 class _Served:
@@ -70,21 +75,21 @@ def _input_values(request, served: _Served) -> np.ndarray:
         raise InvalidArgument(f"model {model!r} expects 1 input, {name!r}, got none")
     unexpected = [other for other in given if other != name]
     if unexpected:
-        raise InvalidArgument(f"unexpected inference input {unexpected[0]!r} for model {model!r}: its one input "
+        raise InvalidArgument(f"unexpected inference input {quoted(unexpected[0])} for model {model!r}: its one input "
                               f"is {name!r}")
     if len(given) > 1:
         raise InvalidArgument(f"input {name!r} of model {model!r} is given {len(given)} times")
     tensor = request.inputs[0]
     if tensor.datatype != DATATYPE:
         raise InvalidArgument(f"input {name!r} of model {model!r} is {DATATYPE}, got datatype "
-                              f"{tensor.datatype[:40]!r}")
+                              f"{quoted(tensor.datatype)}")
     shape = tuple(tensor.shape)
     if len(shape) != 1 + len(sample_shape) or shape[1:] != sample_shape or shape[0] < 1:
         raise InvalidArgument(f"unexpected shape for input {name!r} of model {model!r}: expected "
                               f"{_dims((-1, *sample_shape))} with a batch of 1 or more, got {_dims(shape)}")
     if tensor.parameters:
         raise InvalidArgument(f"input parameters are not supported (input {name!r} has "
-                              f"{sorted(tensor.parameters)[0][:40]!r}); send the values in the request")
+                              f"{quoted(sorted(tensor.parameters)[0])}); send the values in the request")
     n_values = math.prod(shape)
     if request.raw_input_contents:
         if tensor.HasField("contents"):
@@ -113,11 +118,11 @@ def _check_outputs(request, served: _Served) -> None:
     name = served.output[0]
     for output in request.outputs:
         if output.name != name:
-            raise InvalidArgument(f"unexpected inference output {output.name[:40]!r} for model "
+            raise InvalidArgument(f"unexpected inference output {quoted(output.name)} for model "
                                   f"{request.model_name!r}: its one output is {name!r}")
         if output.parameters:
             raise InvalidArgument(f"output parameters are not supported (output {name!r} has "
-                                  f"{sorted(output.parameters)[0][:40]!r})")
+                                  f"{quoted(sorted(output.parameters)[0])})")
 
 
 class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
@@ -140,9 +145,9 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
         except NotFound:
             kind = None
         if kind not in PLATFORMS:
-            raise NotFound(f"model {name[:40]!r} not found: the models are the caller's stored decoders and encoders")
+            raise NotFound(f"model {quoted(name)} not found: the models are the caller's stored decoders and encoders")
         if version not in ("", VERSION):
-            raise NotFound(f"model {name!r} has no version {version[:40]!r}: its one version is {VERSION!r}")
+            raise NotFound(f"model {name!r} has no version {quoted(version)}: its one version is {VERSION!r}")
         return kind, self.decoders if kind == DECODER_ARTIFACT else self.encoders
 
     def _served(self, tenant: str, name: str, version: str) -> _Served:

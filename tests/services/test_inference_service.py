@@ -282,6 +282,8 @@ BAD_INPUTS = {
     "unknown datatype": ({"datatype": _set("datatype", "X" * 500)}, "got datatype 'XXXX"),
     "wrong sample shape": ({"shape": lambda r: r.inputs[0].shape.__setitem__(1, N_VOXELS - 1)},
                            f"expected [-1, {N_VOXELS}]"),
+    "a million dimensions": ({"shape": lambda r: r.inputs[0].shape.extend([1] * 10**6)},
+                             "... (1000002 dimensions)]"),
     "missing dimension": ({"shape": lambda r: r.inputs[0].shape.pop()}, "unexpected shape for input 'brain'"),
     "empty batch": ({"shape": lambda r: r.inputs[0].shape.__setitem__(0, 0)}, "a batch of 1 or more"),
     "negative batch": ({"shape": lambda r: r.inputs[0].shape.__setitem__(0, -3)}, "got [-3, "),
@@ -297,6 +299,7 @@ BAD_INPUTS = {
                     "unexpected inference input 'mask'"),
     "input given twice": ({"twice": lambda r: r.inputs.add().CopyFrom(r.inputs[0])}, "is given 2 times"),
     "misnamed input": ({"name": _set("name", "samples")}, "unexpected inference input 'samples'", "'brain'"),
+    "long input name": ({"name": _set("name", "n" * 100_000)}, "(100000 characters)"),
     "unknown output": ({"output": lambda r: r.outputs.add(name="logits")}, "unexpected inference output 'logits'"),
     "output parameters": ({"output": lambda r: setattr(
         r.outputs.add(name="embedding").parameters["classification"], "int64_param", 3)},
