@@ -40,7 +40,6 @@ from braindecode.reconstruction._reconstruct import (
 )
 from braindecode.reconstruction._reconstruction_pipeline import DEFAULT_SAMPLING, ReconstructionPipeline
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
-from braindecode.reconstruction._settings import ReconstructionSettings
 from braindecode.reconstruction._unclip import StableUnCLIPFamily
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "OnnxRuntime",
     "ReconstructionPipeline",
     "ReconstructionRequest",
-    "ReconstructionSettings",
     "StableUnCLIPFamily",
     "TorchRuntime",
     "check_ids",

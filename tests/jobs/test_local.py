@@ -7,8 +7,9 @@ import pytest
 import torch
 from jobs.jobdata import PREPROCESSING, TENANT, add_bold, add_decoder, save_tiny_reconstruction_model, spec_for, wait
 
+from braindecode.config import JobSettings
 from braindecode.decoding import retrieve
-from braindecode.jobs import JobRunner, JobSettings
+from braindecode.jobs import JobRunner
 from braindecode.reconstruction import reconstruct
 from braindecode.store import JOB_OUTPUT_ARTIFACT, Store, load_arrays, load_responses
 
