@@ -36,8 +36,6 @@ DATATYPE = "FP32"
 WIRE_DTYPE = np.dtype("<f4")  # the protocol's raw contents are little-endian
 CACHED_ENCODERS = 16
 PLATFORMS = {DECODER_ARTIFACT: "onnxruntime_onnx", ENCODER_ARTIFACT: "braindecode_encoder"}
-
-
 SHOWN_DIMS = 8  # most dimensions of a caller's shape that an error message quotes
 
 
@@ -126,7 +124,7 @@ def _check_outputs(request, served: _Served) -> None:
 
 
 class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
-    """``inference.GRPCInferenceService`` over the stores' decoders (served and batched by ``decoding``,
+    """``inference.GRPCInferenceService`` over the store's decoders (served and batched by ``decoding``,
     the DecodingServicer) and encoders."""
 
     def __init__(self, store, config, decoding):
