@@ -70,7 +70,6 @@ from braindecode.store._kinds import (
 from braindecode.store._inventory import (
     ArtifactDescription,
     StoredFile,
-    array_layout,
     artifact_chunks,
     describe_artifact,
     list_artifact_descriptions,
@@ -89,8 +88,8 @@ from braindecode.store._recordings import (
     recordings_of_one_modality,
     voxel_grid,
 )
-from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, sha256_file
-from braindecode.store._uploads import Upload, check_metadata
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store
+from braindecode.store._uploads import Upload
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -123,8 +122,6 @@ __all__ = [
     "StoredFile",
     "StoredScoreMatrix",
     "Upload",
-    "check_metadata",
-    "array_layout",
     "artifact_chunks",
     "compare_from_store",
     "compute_rdms_from_store",
@@ -160,6 +157,5 @@ __all__ = [
     "save_stimulus_set",
     "score_encoder_from_store",
     "score_matrix_from_store",
-    "sha256_file",
     "voxel_grid",
 ]
