@@ -239,8 +239,7 @@ def encode_outputs(responses, encoder, activations, grid, context: JobContext) -
         The rows of ``arrays["scores"]``.
     """
     from braindecode.encoding import predict_responses, score_encoder
-    from braindecode.encoding import score_map_sidecar
-    from braindecode.store import SCORE_MAP_FILE, SCORE_MAP_SIDECAR
+    from braindecode.store import score_map_files
 
     arrays = {"stimulus_ids": responses.stimulus_ids, "recording_ids": responses.runs}
     files, score_names = {}, []
@@ -249,10 +248,7 @@ def encode_outputs(responses, encoder, activations, grid, context: JobContext) -
         predicted = scored.predictions
         score_names = list(scored.target_scores)
         arrays["scores"] = np.stack(list(scored.target_scores.values()))
-        if scored.score_map is not None:
-            files[SCORE_MAP_FILE] = scored.score_map
-            files[SCORE_MAP_SIDECAR] = (json.dumps(score_map_sidecar(score_names), indent=2, sort_keys=True)
-                                        + "\n").encode()
+        files = score_map_files(scored.score_map, score_names)
     else:
         predicted = predict_responses(encoder, responses, activations, grid, context.model_id)
     if context.outputs["predictions"]:

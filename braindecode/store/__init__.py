@@ -40,13 +40,13 @@ from braindecode.store._decoding import (
 )
 from braindecode.store._encoding import (
     SCORE_MAP_FILE,
-    SCORE_MAP_SIDECAR,
     StoredEncoderScores,
     fit_encoder_from_store,
     load_encoder_artifact,
     predict_from_store,
     save_encoder_artifact,
     score_encoder_from_store,
+    score_map_files,
 )
 from braindecode.store._kinds import (
     ACTIVATIONS_ARTIFACT,
@@ -107,7 +107,6 @@ __all__ = [
     "RECORDING",
     "SCORE_MAP_ARTIFACT",
     "SCORE_MAP_FILE",
-    "SCORE_MAP_SIDECAR",
     "SCORE_MATRIX_ARTIFACT",
     "STIMULI_ARTIFACT",
     "ArtifactDescription",
@@ -156,6 +155,7 @@ __all__ = [
     "save_reconstructions",
     "save_stimulus_set",
     "score_encoder_from_store",
+    "score_map_files",
     "score_matrix_from_store",
     "voxel_grid",
 ]
