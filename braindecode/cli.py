@@ -1,4 +1,4 @@
-"""Command line: ``braindecode serve | upload | ls | show | demo ...``."""
+"""Command line: ``braindecode serve | upload | ls | show | artifacts | jobs | batch | demo ...``."""
 
 from __future__ import annotations
 
@@ -99,11 +99,64 @@ def _watch_job(client, job_id: str) -> int:
     return 0 if job.state == "completed" else 1
 
 
+def _size(n_bytes: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n_bytes < 1024 or unit == "GiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+
+
+def _cmd_artifacts(args) -> int:
+    from braindecode.errors import InvalidArgument
+
+    if args.action != "ls" and not args.id:
+        raise InvalidArgument(f"artifacts {args.action} needs an artifact id")
+    with _client(args) as client:
+        if args.action == "ls":
+            print(f"{'id':<25} {'kind':<15} {'files':>5} {'size':>10}  created")
+            for artifact in client.artifacts.list(kind=args.kind):
+                print(f"{artifact.id:<25} {artifact.kind:<15} {len(artifact.files):>5} {_size(artifact.size_bytes):>10}"
+                      f"  {artifact.created}")
+        elif args.action == "show":
+            artifact = client.artifacts.get(args.id)
+            shown = {"id": artifact.id, "kind": artifact.kind, "created": artifact.created,
+                     "size_bytes": artifact.size_bytes,
+                     "files": [dataclasses.asdict(f) for f in artifact.files],
+                     "meta": artifact.meta, "provenance": artifact.provenance}
+            print(json.dumps(shown, indent=2))
+        elif args.action == "get":
+            for path in client.artifacts.download(args.id, args.out or args.id, args.file or ()).values():
+                print(path)
+        else:
+            client.artifacts.delete(args.id)
+            print(f"deleted {args.id}")
+    return 0
+
+
+def _get_job(client, job_id: str, out) -> int:
+    """``jobs get``: the job as JSON, or with ``--out`` its outputs laid out as ``batch merge`` does."""
+    if out is None:
+        _print_json(client.jobs.get(job_id))
+        return 0
+    fetched = client.jobs.download(job_id, out)
+    job = fetched["job"]
+    print(f"{job.id}  {job.state}  {len(fetched['shards'])} of {job.shards_total} shards in {out}")
+    if fetched["merged"] is not None:
+        print(f"merged outputs in {fetched['merged']}")
+        return 0
+    for index, state in fetched["missing"].items():
+        print(f"  shard {index}: no outputs ({state})", file=sys.stderr)
+    print("not merged: every shard must be done first", file=sys.stderr)
+    return 1
+
+
 def _cmd_jobs(args) -> int:
     from braindecode.errors import InvalidArgument
 
     if args.action != "list" and not args.target:
         raise InvalidArgument(f"jobs {args.action} needs {'a spec file' if args.action == 'submit' else 'a job id'}")
+    if args.out is not None and args.action != "get":
+        raise InvalidArgument("--out goes with 'jobs get'")
     with _client(args) as client:
         if args.action == "submit":
             job = client.jobs.submit(args.target, request_id=args.request_id)
@@ -111,6 +164,8 @@ def _cmd_jobs(args) -> int:
             return _watch_job(client, job.id) if args.watch else 0
         if args.action == "watch":
             return _watch_job(client, args.target)
+        if args.action == "get":
+            return _get_job(client, args.target, args.out)
         if args.action == "status":
             _print_json(client.jobs.get(args.target))
         elif args.action == "cancel":
@@ -223,13 +278,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(func=_cmd_show)
 
-    p = client_command("jobs", "submit, inspect, watch and cancel batch decoding jobs")
-    p.add_argument("action", choices=["submit", "status", "watch", "cancel", "list"])
-    p.add_argument("target", nargs="?", help="spec file (submit) or job id (status, watch, cancel)")
+    p = client_command("jobs", "submit, inspect, watch and cancel batch decoding jobs, and fetch their outputs")
+    p.add_argument("action", choices=["submit", "status", "watch", "cancel", "list", "get"])
+    p.add_argument("target", nargs="?", help="spec file (submit) or job id (status, watch, cancel, get)")
     p.add_argument("--request-id", help="submit: idempotency key (resubmitting returns the same job)")
     p.add_argument("--watch", action="store_true", help="submit: then watch the job until it ends")
     p.add_argument("--state", default="", help="list: only jobs in this state")
+    p.add_argument("--out", help="get: write the job's outputs here as 'batch merge' lays them out (job.json, "
+                                 "shard-XXXXX/ folders, merged/ once every shard is done)")
     p.set_defaults(func=_cmd_jobs)
+
+    p = client_command("artifacts", "list, show, download and delete stored results (models, maps, images, "
+                                    "job outputs)")
+    p.add_argument("action", choices=["ls", "show", "get", "rm"])
+    p.add_argument("id", nargs="?", help="artifact id (show, get, rm)")
+    p.add_argument("--kind", default="", help="ls: only this kind (activations, stimuli, decoder, encoder, "
+                                              "score-map, rdm, comparison, score_matrix, reconstruction, job-output)")
+    p.add_argument("--out", help="get: folder to write the files into (default: a folder named after the id)")
+    p.add_argument("--file", action="append", help="get: only this file (repeat for several)")
+    p.set_defaults(func=_cmd_artifacts)
 
     p = sub.add_parser("batch", help="run job shards with no server (e.g. SLURM array tasks), then merge")
     actions = p.add_subparsers(dest="action", required=True)

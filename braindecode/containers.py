@@ -16,6 +16,26 @@ def _as_str_array(values, n: int, name: str) -> np.ndarray:
     return arr
 
 
+def checked_voxels(mask, affine, response_shape) -> tuple:
+    """(mask, affine) of voxel features, checked: a 3-D boolean mask with one voxel per feature of a
+    response of ``response_shape`` (n_voxels,), and a (4, 4) voxel to world affine.
+
+    Returns
+    -------
+    mask : bool array of shape (x, y, z)
+    affine : array of shape (4, 4), float64
+    """
+    if (mask is None) != (affine is None):
+        raise InvalidArgument("a mask goes with the affine of its grid")
+    mask, affine = np.asarray(mask, dtype=bool), np.asarray(affine, dtype=np.float64)
+    if mask.ndim != 3 or affine.shape != (4, 4):
+        raise InvalidArgument(f"a voxel mask must be 3-D and its affine (4, 4), got shapes {mask.shape} and "
+                              f"{affine.shape}")
+    if tuple(response_shape) != (int(mask.sum()),):
+        raise InvalidArgument(f"the mask holds {int(mask.sum())} voxels for responses of shape {tuple(response_shape)}")
+    return mask, affine
+
+
 @dataclass
 class Events:
     """Stimulus events of a recording.
@@ -84,6 +104,13 @@ class BrainResponses:
         Epoch times in seconds when ``data`` is 3-D.
     info : dict
         Free-form provenance: recording ids, preprocessing parameters, dropped trials.
+    trials : array of shape (n_trials,), optional
+        The index of each trial's event among the events of its run (int64): the events missing
+        from it were dropped (e.g. by ``reject``).
+    mask : bool array of shape (x, y, z), optional
+        fMRI voxel features: the voxels they are, in ``data[mask]`` (C) order.
+    affine : array of shape (4, 4), optional
+        With ``mask``: the voxel to world (mm) transform of its grid.
     """
 
     data: np.ndarray
@@ -93,6 +120,9 @@ class BrainResponses:
     feature_names: list | None = None
     times: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    trials: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    affine: np.ndarray | None = None
 
     def __post_init__(self):
         self.data = np.asarray(self.data, dtype=np.float32)
@@ -107,6 +137,12 @@ class BrainResponses:
             self.times = np.asarray(self.times, dtype=np.float64)
             if self.data.ndim != 3 or self.times.shape != (self.data.shape[2],):
                 raise InvalidArgument("times needs 3-D data with one time per sample")
+        if self.trials is not None:
+            self.trials = np.asarray(self.trials, dtype=np.int64).reshape(-1)
+            if self.trials.shape != (n,):
+                raise InvalidArgument(f"trials has shape {self.trials.shape}, expected ({n},)")
+        if self.mask is not None or self.affine is not None:
+            self.mask, self.affine = checked_voxels(self.mask, self.affine, self.data.shape[1:])
 
     @property
     def n_trials(self) -> int:
@@ -121,11 +157,47 @@ class BrainResponses:
         idx = np.arange(self.n_trials)[mask]
         return BrainResponses(
             self.data[idx], self.stimulus_ids[idx], self.subjects[idx], self.runs[idx],
-            self.feature_names, self.times, dict(self.info),
+            self.feature_names, self.times, dict(self.info), None if self.trials is None else self.trials[idx],
+            self.mask, self.affine,
+        )
+
+    @classmethod
+    def concatenate(cls, parts, info: dict | None = None) -> "BrainResponses":
+        """The trials of ``parts`` one after the other.
+
+        Parameters
+        ----------
+        parts : list of BrainResponses
+            Responses of one shape and the same features (the first part's ``feature_names`` and
+            ``times`` are kept).
+        info : dict, optional
+            Of the result (default: empty).
+
+        Returns
+        -------
+        BrainResponses
+            ``trials`` where every part has them; ``mask`` and ``affine`` where every part has the same.
+        """
+        parts = list(parts)
+        if not parts:
+            raise InvalidArgument("no responses to concatenate")
+        first = parts[0]
+        if len({p.data.shape[1:] for p in parts}) != 1:
+            raise InvalidArgument(f"responses of different shapes {sorted({p.data.shape[1:] for p in parts})}")
+        same_grid = first.mask is not None and all(
+            p.mask is not None and np.array_equal(p.mask, first.mask) and np.allclose(p.affine, first.affine, atol=1e-4)
+            for p in parts)
+        return cls(
+            np.concatenate([p.data for p in parts]), np.concatenate([p.stimulus_ids for p in parts]),
+            np.concatenate([p.subjects for p in parts]), np.concatenate([p.runs for p in parts]),
+            first.feature_names, first.times, dict(info or {}),
+            np.concatenate([p.trials for p in parts]) if all(p.trials is not None for p in parts) else None,
+            first.mask if same_grid else None, first.affine if same_grid else None,
         )
 
     def average_repeats(self) -> "BrainResponses":
-        """Mean response per (subject, stimulus): shape (n_unique, ...), ordered by stimulus id."""
+        """Mean response per (subject, stimulus): shape (n_unique, ...), ordered by stimulus id (its rows
+        are no single trial: ``trials`` is None)."""
         keys = np.char.add(np.char.add(self.subjects, "\x00"), self.stimulus_ids)
         uniq, inverse = np.unique(keys, return_inverse=True)
         sums = np.zeros((len(uniq),) + self.data.shape[1:], dtype=np.float64)
@@ -134,7 +206,8 @@ class BrainResponses:
         first = np.array([np.flatnonzero(inverse == k)[0] for k in range(len(uniq))])
         return BrainResponses(
             (sums / counts).astype(np.float32), self.stimulus_ids[first], self.subjects[first],
-            np.full(len(uniq), "mean"), self.feature_names, self.times, dict(self.info),
+            np.full(len(uniq), "mean"), self.feature_names, self.times, dict(self.info), None, self.mask,
+            self.affine,
         )
 
 

@@ -156,12 +156,7 @@ def _comparison_dict(result) -> dict:
 
 def _responses(client, recordings) -> BrainResponses:
     """Per-trial responses of uploaded runs, preprocessed by the server, with their stimulus ids and runs."""
-    data, stimuli, runs = [], [], []
-    for rec in recordings:
-        data.append(client.recordings.data(rec.id, preprocessing=FMRI_SPEC))
-        stimuli.extend(e.stimulus_id for e in rec.events)
-        runs.extend([rec.id] * len(rec.events))
-    return BrainResponses(np.concatenate(data), np.asarray(stimuli), runs=np.asarray(runs))
+    return BrainResponses.concatenate([client.recordings.data(rec.id, preprocessing=FMRI_SPEC) for rec in recordings])
 
 
 def _roi_voxels(masks: dict, rois) -> np.ndarray:
@@ -233,13 +228,9 @@ def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
     """Time-resolved decoding: a ridge decoder per 40 ms window, 2-way identification on held-out runs."""
     from braindecode.decoding import RidgeDecoder, cosine_two_way_identification
 
-    epochs, stimuli, runs = [], [], []
-    for rec, _ in uploaded["eeg"][subject]:
-        data = client.recordings.data(rec.id, preprocessing=EEG_SPEC)  # epochs in event order, none rejected
-        epochs.append(data)
-        stimuli += [e.stimulus_id for e in rec.events]
-        runs += [rec.id] * data.shape[0]
-    X, stimuli, runs = np.concatenate(epochs), np.asarray(stimuli), np.asarray(runs)
+    epochs = BrainResponses.concatenate(
+        [client.recordings.data(rec.id, preprocessing=EEG_SPEC) for rec, _ in uploaded["eeg"][subject]])
+    X, stimuli, runs = epochs.data, epochs.stimulus_ids, epochs.runs
     times = np.round(EEG_SPEC["epochs"]["tmin"] + np.arange(X.shape[2]) / EEG_SPEC["resample"], 6)
     starts = np.arange(-0.1, 0.6 - EEG_WINDOW_S + 1e-9, EEG_WINDOW_S / 2)
     curves = {}

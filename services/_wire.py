@@ -1,5 +1,5 @@
 """What the servicers share between messages and library calls: JSON request fields, chunked
-tensor replies and progress streams."""
+tensor replies, and progress streams (with replies of their own)."""
 
 from __future__ import annotations
 
@@ -32,16 +32,20 @@ def json_object(text: str, field: str, required: bool = False) -> dict | None:
     return value
 
 
+def chunk_size(chunk_bytes: int, config) -> int:
+    """The bytes of one chunk of a streamed reply: the request's ``chunk_bytes`` (0:
+    ``config.chunk_bytes``), at most half the message limit ``config.max_message_bytes``."""
+    if chunk_bytes < 0:
+        raise InvalidArgument("chunk_bytes must be positive")
+    return min(chunk_bytes or config.chunk_bytes, config.max_message_bytes // 2)
+
+
 def tensor_chunks(array, chunk_bytes: int, config, context):
     """Yield the TensorChunk replies that hold ``array`` (any shape), until the call ends.
 
-    ``chunk_bytes`` is the request's (0: ``config.chunk_bytes``), at most half the message limit
-    ``config.max_message_bytes``.
+    ``chunk_bytes`` is the request's, bounded by :func:`chunk_size`.
     """
-    if chunk_bytes < 0:
-        raise InvalidArgument("chunk_bytes must be positive")
-    chunk_bytes = min(chunk_bytes or config.chunk_bytes, config.max_message_bytes // 2)
-    for message in tensors.to_chunks(array, chunk_bytes):
+    for message in tensors.to_chunks(array, chunk_size(chunk_bytes, config)):
         if not context.is_active():
             return
         yield message
@@ -55,18 +59,29 @@ def progress_stream(work, context, event, name: str):
     deadline, which stops the work at its next report. Use as
     ``result = yield from progress_stream(...)``.
     """
+    return (yield from reply_stream(lambda progress, send: work(progress), context, event, name))
+
+
+def reply_stream(work, context, event, name: str):
+    """:func:`progress_stream` for work that also sends replies of its own as it goes: ``work(progress,
+    send)``, where ``send(message)`` yields ``message`` (an ``event``) in the order of the reports."""
     events = queue.Queue()
     outcome = {}
 
     def progress(stage, done, total):
         if not context.is_active():
             raise Cancelled(stage)
-        events.put(common_pb2.Progress(stage=stage, fraction=min(done / total, 1.0),
-                                       message=f"{stage}: {done:.3g} of {total}"))
+        events.put(event(progress=common_pb2.Progress(stage=stage, fraction=min(done / total, 1.0),
+                                                      message=f"{stage}: {done:.3g} of {total}")))
+
+    def send(message):
+        if not context.is_active():
+            raise Cancelled("send")
+        events.put(message)
 
     def run():
         try:
-            outcome["result"] = work(progress)
+            outcome["result"] = work(progress, send)
         except BaseException as exc:  # noqa: BLE001 - raised again in the handler's thread
             outcome["error"] = exc
         finally:
@@ -74,7 +89,7 @@ def progress_stream(work, context, event, name: str):
 
     threading.Thread(target=run, name=name, daemon=True).start()
     while (message := events.get()) is not None:
-        yield event(progress=message)
+        yield message
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]

@@ -1,10 +1,12 @@
 """ReconstructionService: images from given or decoded embeddings, batched across concurrent calls.
 
 Settings (model, device, memory bound, batch window) are the ``reconstruction`` section of the
-server's config (``braindecode.config.ReconstructionSettings``). Calls with the
-same sampling settings that reach the batcher (services/_batching.py) within the batch window of
-one another generate together; one batch generates at a time, so that the memory bound of a batch
-holds. Each request keeps its own seed streams, so its images do not depend on the batch.
+server's config (``braindecode.config.ReconstructionSettings``). A call larger than one batch goes to
+the batcher in pieces of as many images as a batch holds within the bounds, and each piece's images
+are streamed back as soon as they are made. Pieces with the same sampling settings that reach the
+batcher (services/_batching.py) within the batch window of one another generate together; one batch
+generates at a time, so that the memory bound of a batch holds. Each request keeps its own seed
+streams, so its images do not depend on the batch or the pieces.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from braindecode.store import reconstruct_from_store
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 from services._batching import Batcher, WaitPolicy
 from services._tenancy import current_tenant
-from services._wire import json_object, progress_stream
+from services._wire import json_object, reply_stream
 
 
 class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServicer):
@@ -33,10 +35,9 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
         return reconstruct_requests(requests, self.settings.pipeline(), *sampling, progress=progress,
                                     max_batch=self.settings.max_batch, max_bytes=self.settings.max_bytes or None)
 
-    def _batched(self, sampling, request, report):
+    def _batched(self, sampling, request, progress):
         """``reconstruct_from_store``'s ``generate``: ``request`` generated in a batch, from this worker thread."""
-        return self.batcher.submit_from_thread(sampling, request,
-                                               progress=lambda done, total: report("reconstruct", done, total))
+        return self.batcher.submit_from_thread(sampling, request, progress=progress)
 
     def Reconstruct(self, request, context):
         tenant = current_tenant()
@@ -46,19 +47,21 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
         embeddings = tensors.from_tensor(request.embeddings) if from_embeddings else None
         init = tensors.from_tensor(request.init_images) if request.HasField("init_images") else None
 
-        def reconstruct(progress):
+        def reconstruct(progress, send):
+            def on_images(row, stimulus_ids, pngs):
+                for index, (stimulus_id, png) in enumerate(zip(stimulus_ids, pngs), row):
+                    send(reconstruction_pb2.ReconstructEvent(image=reconstruction_pb2.ReconstructedImage(
+                        stimulus_id=stimulus_id, index=index, png=png)))
+
             return reconstruct_from_store(
                 self.store, tenant, self.settings, embeddings, list(request.ids), list(request.recording_ids),
                 preprocessing, request.decoder_id, request.average_repeats, request.seed, init,
                 request.n_steps or None,  # unset sampling settings (0, absent): the model's
                 request.guidance if request.HasField("guidance") else None,
                 request.strength if request.HasField("strength") else None, request.scheduler or None,
-                request.backend or "torch", generate=self._batched, progress=progress)
+                request.backend or "torch", generate=self._batched, progress=progress, on_images=on_images)
 
-        stored = yield from progress_stream(reconstruct, context, reconstruction_pb2.ReconstructEvent, "reconstruction")
-        for index, (stimulus_id, png) in enumerate(zip(stored.stimulus_ids, stored.pngs)):
-            yield reconstruction_pb2.ReconstructEvent(image=reconstruction_pb2.ReconstructedImage(
-                stimulus_id=stimulus_id, index=index, png=png))
+        stored = yield from reply_stream(reconstruct, context, reconstruction_pb2.ReconstructEvent, "reconstruction")
         height, width = stored.images.shape[1:3]
         yield reconstruction_pb2.ReconstructEvent(result=reconstruction_pb2.ReconstructResult(
             reconstruction_id=stored.id, stimulus_ids=stored.stimulus_ids, height=height, width=width))

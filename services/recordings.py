@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from google.protobuf import json_format
 
+from braindecode import tensors
+from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument
 from braindecode.store import Store, Upload, load_array
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
@@ -26,6 +30,20 @@ def recording_message(info) -> recordings_pb2.Recording:
         duration=meta.get("duration") or 0.0, sha256=info.sha256,
         events=[common_pb2.Event(**e) for e in info.events], size_bytes=info.size_bytes,
         created=info.created)
+
+
+def response_labels(responses: BrainResponses) -> common_pb2.ResponseLabels:
+    """The labels of per-trial responses (``load_array``'s) as their wire message."""
+    with_mask = responses.mask is not None
+    return common_pb2.ResponseLabels(
+        stimulus_ids=responses.stimulus_ids.tolist(), subjects=responses.subjects.tolist(),
+        runs=responses.runs.tolist(), trials=[] if responses.trials is None else responses.trials.tolist(),
+        n_events=responses.info.get("n_events", 0),
+        feature_names=[] if with_mask or responses.feature_names is None else responses.feature_names,
+        times=[] if responses.times is None else responses.times.tolist(),
+        mask=tensors.to_tensor(responses.mask) if with_mask else None,
+        affine=responses.affine.reshape(-1).tolist() if with_mask else [],
+        info_json=json.dumps(responses.info, default=str))
 
 
 class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
@@ -60,6 +78,11 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
         return recordings_pb2.DeleteRecordingResponse(deleted=True)
 
     def StreamData(self, request, context):
-        array = load_array(self.store, current_tenant(), request.id,
-                           json_object(request.preprocessing_json, "preprocessing_json"))
-        yield from tensor_chunks(array, request.chunk_bytes, self.config, context)
+        result = load_array(self.store, current_tenant(), request.id,
+                            json_object(request.preprocessing_json, "preprocessing_json"))
+        if not isinstance(result, BrainResponses):
+            yield from tensor_chunks(result, request.chunk_bytes, self.config, context)
+            return
+        yield from tensor_chunks(result.data, request.chunk_bytes, self.config, context)
+        if context.is_active():
+            yield common_pb2.TensorChunk(offset=result.data.nbytes, labels=response_labels(result))

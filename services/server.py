@@ -27,6 +27,8 @@ from braindecode.store import Store
 from braindecode.v1 import (
     activations_pb2,
     activations_pb2_grpc,
+    artifacts_pb2,
+    artifacts_pb2_grpc,
     comparison_pb2,
     comparison_pb2_grpc,
     decoding_pb2,
@@ -48,6 +50,7 @@ from services._errors import ErrorInterceptor
 from services._reflection import enable_reflection
 from services._sync_handlers import SyncHandlers
 from services.activations import ActivationServicer
+from services.artifacts import ArtifactServicer
 from services.comparison import ComparisonServicer
 from services.decoding import DecodingServicer
 from services.encoding import EncodingServicer
@@ -67,6 +70,7 @@ _SERVICES = (
     (encoding_pb2, encoding_pb2_grpc, EncodingServicer),
     (comparison_pb2, comparison_pb2_grpc, ComparisonServicer),
     (reconstruction_pb2, reconstruction_pb2_grpc, ReconstructionServicer),
+    (artifacts_pb2, artifacts_pb2_grpc, ArtifactServicer),
 )
 
 

@@ -8,14 +8,16 @@ Example::
         trials = client.recordings.data(rec.id, preprocessing=spec)
         fit = client.decoding.fit([rec.id], spec, activation_set_id, "pool")
         job = client.jobs.submit("job.yaml")
+        client.artifacts.download(fit.decoder_id, "decoder/")
 
-Service clients share their verbs: ``get``, ``list``, ``delete``, ``upload``, ``fit``, ``submit``,
-``cancel``, ``watch``. Listings read every page; long calls take an ``on_progress`` callback that
+Service clients share their verbs: ``get``, ``list``, ``delete``, ``download``, ``upload``, ``fit``,
+``submit``, ``cancel``, ``watch``. Listings read every page; long calls take an ``on_progress`` callback that
 receives :class:`Progress`. Arguments of the wrong type raise a TypeError that names them before
 anything is sent; the server's refusals arrive as ``grpc.RpcError`` with a status and a message.
 """
 
 from braindecode.client._activations import ActivationsClient, stimulus_messages
+from braindecode.client._artifacts import ArtifactsClient
 from braindecode.client._base import CallOptions, ServiceClient
 from braindecode.client._client import Client
 from braindecode.client._comparison import ComparisonClient
@@ -27,6 +29,8 @@ from braindecode.client._recordings import RecordingsClient, pack_recording
 from braindecode.client._replies import (
     ActivationLayer,
     ActivationSetInfo,
+    Artifact,
+    ArtifactFile,
     Channel,
     CompareResult,
     DecoderFoldScores,
@@ -54,6 +58,9 @@ __all__ = [
     "ActivationLayer",
     "ActivationSetInfo",
     "ActivationsClient",
+    "Artifact",
+    "ArtifactFile",
+    "ArtifactsClient",
     "CallOptions",
     "Channel",
     "Client",

@@ -6,6 +6,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from braindecode.client._activations import ActivationsClient
+from braindecode.client._artifacts import ArtifactsClient
 from braindecode.client._base import CallOptions
 from braindecode.client._comparison import ComparisonClient
 from braindecode.client._decoding import DecodingClient
@@ -34,7 +35,7 @@ class Client:
     """Connect to a braindecode server.
 
     Each service has its client on the shared channel: ``recordings``, ``activations``, ``encoding``,
-    ``decoding``, ``comparison``, ``reconstruction`` and ``jobs``.
+    ``decoding``, ``comparison``, ``reconstruction``, ``jobs`` and ``artifacts``.
 
     Parameters
     ----------
@@ -61,6 +62,8 @@ class Client:
     comparison : ComparisonClient
     reconstruction : ReconstructionClient
     jobs : JobsClient
+    artifacts : ArtifactsClient
+        Every stored result (and job output): list, get, download, delete.
     """
 
     def __init__(self, target: str = "127.0.0.1:50051", api_key: str | None = None,
@@ -83,6 +86,7 @@ class Client:
         self.comparison = ComparisonClient(self.channel, self.options)
         self.reconstruction = ReconstructionClient(self.channel, self.options)
         self.jobs = JobsClient(self.channel, self.options)
+        self.artifacts = ArtifactsClient(self.channel, self.options)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import pathlib
 import zipfile
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from braindecode import tensors
 from braindecode.client._base import ServiceClient, slices
-from braindecode.client._checks import shown, build, json_object
+from braindecode.client._checks import build, json_object, shown
 from braindecode.client._replies import Recording
-from braindecode.containers import Events
+from braindecode.containers import BrainResponses, Events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -131,7 +133,7 @@ class RecordingsClient(ServiceClient):
         request = build(recordings_pb2.DeleteRecordingRequest, id=recording_id)
         return self._call("DeleteRecording", request).deleted
 
-    def data(self, recording_id: str, preprocessing: dict | None = None) -> np.ndarray:
+    def data(self, recording_id: str, preprocessing: dict | None = None):
         """A recording's array, raw or preprocessed by the server.
 
         Parameters
@@ -142,10 +144,40 @@ class RecordingsClient(ServiceClient):
 
         Returns
         -------
-        array
-            Raw: (x, y, z, t) for fMRI volumes, (n_channels, n_times) for EEG/MEG. Preprocessed: per-trial
-            responses, (n_trials, n_features) or (n_trials, n_channels, n_times) for epochs.
+        array or BrainResponses
+            Raw: (x, y, z, t) for fMRI volumes, (n_channels, n_times) for EEG/MEG; preprocessed without
+            a per-trial step: the continuous array. With an ``epochs`` or ``trials`` step: per-trial
+            responses, ``data`` of shape (n_trials, n_features) or (n_trials, n_channels, n_times), with
+            each row's ``stimulus_ids``, ``subjects`` (the recording's subject), ``runs`` (the recording's
+            id) and ``trials`` (the index of its event among the recording's events: the others were
+            dropped, see ``info["dropped"]``), ``feature_names`` and ``times``, and for fMRI voxels the
+            ``mask`` and ``affine`` that put them back into the volume.
         """
         request = build(recordings_pb2.StreamDataRequest, id=recording_id,
                         preprocessing_json=json_object(preprocessing, "preprocessing"))
-        return self._download("StreamData", request)
+        labels = []
+
+        def chunks():
+            for chunk in self._call("StreamData", request):
+                if chunk.HasField("labels"):
+                    labels.append(chunk.labels)
+                else:
+                    yield chunk
+
+        array = tensors.from_chunks(chunks())
+        return _responses(array, labels[0]) if labels else array
+
+
+def _responses(data: np.ndarray, labels) -> BrainResponses:
+    """Per-trial responses from their array and their ``ResponseLabels`` message."""
+    mask = tensors.from_tensor(labels.mask) if labels.HasField("mask") else None
+    names = list(labels.feature_names) or None
+    if mask is not None:
+        from braindecode.preprocessing import voxel_names
+
+        names = voxel_names(mask)
+    return BrainResponses(
+        data, list(labels.stimulus_ids), list(labels.subjects), list(labels.runs), names,
+        np.asarray(labels.times) if labels.times else None, json.loads(labels.info_json or "{}"),
+        np.asarray(labels.trials, dtype=np.int64) if len(labels.trials) == len(data) else None, mask,
+        None if mask is None else np.asarray(labels.affine, dtype=np.float64).reshape(4, 4))

@@ -9,6 +9,7 @@ None.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 from grpc_health.v1 import health_pb2
@@ -16,6 +17,7 @@ from grpc_health.v1 import health_pb2
 from braindecode import tensors
 from braindecode.v1 import (
     activations_pb2,
+    artifacts_pb2,
     common_pb2,
     comparison_pb2,
     decoding_pb2,
@@ -212,12 +214,20 @@ class EncoderFoldScores(Reply):
     scores: dict
 
 
+def _named(names, scores, response_shape) -> dict:
+    """Rows of ``scores`` (n_scores, n_targets) by name, each in the shape of one trial's response."""
+    if scores is None:
+        return {}
+    return {name: row.reshape(tuple(response_shape)) for name, row in zip(names, scores)}
+
+
 @reply(encoding_pb2.FitEncoderResult)
 class FitEncoderResult(Reply):
     """A fitted, stored encoder.
 
     ``cv_scores`` are means over targets of the cross-validated scores; ``target_scores`` is an array
-    of shape (n_scores, n_targets), one row per name of ``score_names``.
+    of shape (n_scores, n_targets), one row per name of ``score_names``, and ``named_scores`` the same
+    by name.
     """
 
     encoder_id: str
@@ -230,14 +240,20 @@ class FitEncoderResult(Reply):
     score_names: tuple
     target_scores: np.ndarray | None
 
+    @property
+    def named_scores(self) -> dict:
+        """Score name -> its cross-validated values, an array of ``response_shape`` (one per target)."""
+        return _named(self.score_names, self.target_scores, self.response_shape)
+
 
 @reply(encoding_pb2.ScoreResponse)
 class ScoreEncoderResult(Reply):
     """An encoder's scores on recordings.
 
-    ``scores`` is an array of shape (n_scores, n_targets), one row per name of ``score_names``;
-    ``score_map_nifti`` the .nii.gz bytes of the score map (fMRI voxels; empty otherwise), stored as
-    the artifact ``score_map_id``.
+    ``scores`` is an array of shape (n_scores, n_targets), one row per name of ``score_names``, and
+    ``named_scores`` the same by name; ``score_map_nifti`` the .nii.gz bytes of the score map (fMRI
+    voxels, one volume per score, named in its header's description; empty otherwise), stored with
+    its JSON sidecar as the artifact ``score_map_id``.
     """
 
     score_names: tuple
@@ -247,6 +263,11 @@ class ScoreEncoderResult(Reply):
     n_trials: int
     score_map_nifti: bytes
     score_map_id: str
+
+    @property
+    def named_scores(self) -> dict:
+        """Score name -> its values on single trials, an array of ``response_shape`` (one per target)."""
+        return _named(self.score_names, self.scores, self.response_shape)
 
 
 # -- decoding -----------------------------------------------------------------------------------
@@ -362,6 +383,41 @@ class ReconstructResult(Reply):
     stimulus_ids: tuple
     height: int
     width: int
+
+
+# -- artifacts ----------------------------------------------------------------------------------
+@reply(artifacts_pb2.ArtifactFile)
+class ArtifactFile(Reply):
+    """One stored file of an artifact: its ``size_bytes``, ``sha256`` and, from ``get``, the ``dtype`` and
+    ``shape`` of the array it holds (.npy, NIfTI, PNG; empty otherwise)."""
+
+    name: str
+    size_bytes: int
+    sha256: str
+    dtype: str
+    shape: tuple
+
+
+@reply(artifacts_pb2.Artifact)
+class Artifact(Reply):
+    """A stored artifact: its ``kind``, ``files``, ``created`` (ISO 8601, UTC), and ``meta`` (what it holds)
+    and ``provenance`` (what it was computed from) as dicts."""
+
+    id: str
+    kind: str
+    files: tuple[ArtifactFile, ...]
+    size_bytes: int
+    meta_json: str
+    provenance_json: str
+    created: str
+
+    @property
+    def meta(self) -> dict:
+        return json.loads(self.meta_json or "{}")
+
+    @property
+    def provenance(self) -> dict:
+        return json.loads(self.provenance_json or "{}")
 
 
 # -- jobs ---------------------------------------------------------------------------------------

@@ -48,5 +48,4 @@ def roi_responses(info: DatasetInfo, subject: str, rois=tuple(LAYERS), runs=None
                               f"asked for {list(runs)}")
     parts = [preprocess(nib.load(run["bold"]), {**TRIALS_SPEC, "mask": mask, "subject": subject, "run": str(run["run"])},
                         Events.from_tsv(run["events"])) for run in files]
-    return BrainResponses(np.concatenate([p.data for p in parts]), np.concatenate([p.stimulus_ids for p in parts]),
-                          np.concatenate([p.subjects for p in parts]), np.concatenate([p.runs for p in parts]))
+    return BrainResponses.concatenate(parts)

@@ -11,10 +11,12 @@ from braindecode.encoding._banded import BandedRidgeCVResult, band_ratio_candida
 from braindecode.encoding._cv import LeaveOneRunOut, RunKFold, check_cv
 from braindecode.encoding._encoder import BrainSpace, Encoder
 from braindecode.encoding._encoder_scores import (
+    SCORE_DESCRIPTIONS,
     EncoderScores,
     predict_responses,
     repeat_noise_ceiling,
     score_encoder,
+    score_map_sidecar,
     summarize_scores,
     target_scores,
 )
@@ -29,6 +31,7 @@ from braindecode.encoding._solvers import RidgeCVResult, solve_ridge, solve_ridg
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "SCORE_DESCRIPTIONS",
     "BandedRidgeCV",
     "BandedRidgeCVResult",
     "BrainSpace",
@@ -57,6 +60,7 @@ __all__ = [
     "repeat_noise_ceiling",
     "save_encoder",
     "score_encoder",
+    "score_map_sidecar",
     "scores_to_nifti",
     "solve_banded_ridge_cv",
     "solve_ridge",

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from braindecode.containers import ActivationSet, BrainResponses
+from braindecode.containers import ActivationSet, BrainResponses, checked_voxels
 from braindecode.encoding._estimators import BandedRidgeCV, RidgeCV
 from braindecode.encoding._features import make_delays
 from braindecode.errors import FailedPrecondition, InvalidArgument
@@ -65,14 +65,7 @@ class BrainSpace:
         if self.feature_names is not None:
             self.feature_names = [str(name) for name in self.feature_names]
         if self.mask is not None:
-            self.mask = np.asarray(self.mask, dtype=bool)
-            self.affine = np.asarray(self.affine, dtype=np.float64)
-            if self.mask.ndim != 3 or self.affine.shape != (4, 4):
-                raise InvalidArgument(f"a brain space needs a 3-D mask and a (4, 4) affine, got shapes "
-                                      f"{self.mask.shape} and {self.affine.shape}")
-            if self.response_shape != (int(self.mask.sum()),):
-                raise InvalidArgument(f"the mask holds {int(self.mask.sum())} voxels for responses of shape "
-                                      f"{self.response_shape}")
+            self.mask, self.affine = checked_voxels(self.mask, self.affine, self.response_shape)
 
     @property
     def n_targets(self) -> int:

@@ -19,6 +19,34 @@ from braindecode.encoding._scoring import pearson_r, r2_score
 from braindecode.errors import InvalidArgument
 
 
+#: What each per-target score of ``target_scores`` is.
+SCORE_DESCRIPTIONS = {
+    "pearson": "Pearson r between predicted and measured single-trial responses, per run, averaged over runs",
+    "r2": "coefficient of determination R^2 of the single-trial predictions, per run, averaged over runs",
+    "noise_ceiling": "single-trial noise ceiling (NCSNR, Pearson scale) from the repeated stimuli",
+    "pearson_normalized": "pearson divided by noise_ceiling (NaN where the ceiling is 0)",
+    "r2_normalized": "r2 divided by the squared noise_ceiling (NaN where the ceiling is 0)",
+}
+
+
+def score_map_sidecar(score_names) -> dict:
+    """The JSON sidecar of a score map: what each of its volumes is, in order.
+
+    Parameters
+    ----------
+    score_names : list of str
+        The score of each volume (keys of ``target_scores``).
+
+    Returns
+    -------
+    sidecar : dict
+        ``{"volumes": [{"index", "name", "description"}, ...], "fill": 0.0}``; ``fill`` is the value
+        outside the mask.
+    """
+    return {"volumes": [{"index": i, "name": name, "description": SCORE_DESCRIPTIONS.get(name, name)}
+                        for i, name in enumerate(score_names)], "fill": 0.0}
+
+
 @dataclass
 class EncoderScores:
     """An encoder scored on trials by ``score_encoder``.
@@ -34,7 +62,7 @@ class EncoderScores:
         One trial's response; the targets are its elements in C order.
     score_map : bytes or None
         fMRI voxels: a ``.nii.gz`` in the recordings' space with one volume per score (in the
-        order of ``target_scores``), 0 outside the mask.
+        order of ``target_scores``, named in its header's description), 0 outside the mask.
     predictions : array of shape (n_trials, *response_shape), float32
     """
 
@@ -214,5 +242,6 @@ def score_encoder(encoder: Encoder, responses: BrainResponses, activations: Acti
     space = encoder.space
     score_map = None
     if space.mask is not None:
-        score_map = nifti_bytes(scores_to_nifti(np.stack(list(scores.values()), axis=1), space.mask_image()))
+        score_map = nifti_bytes(scores_to_nifti(np.stack(list(scores.values()), axis=1), space.mask_image(),
+                                                names=list(scores)))
     return EncoderScores(scores, summarize_scores(scores), len(Y), space.response_shape, score_map, predicted)

@@ -11,7 +11,11 @@ import numpy as np
 from braindecode.errors import InvalidArgument
 
 
-def scores_to_nifti(scores, mask_img, fill: float = 0.0) -> nib.Nifti1Image:
+DESCRIPTION_BYTES = 80
+"""Room of the NIfTI-1 header's ``descrip`` field."""
+
+
+def scores_to_nifti(scores, mask_img, fill: float = 0.0, names=None) -> nib.Nifti1Image:
     """Place per-voxel scores into the voxels of a mask.
 
     Voxels are in the order of ``data[mask]`` (C order), the order of nilearn's
@@ -25,6 +29,10 @@ def scores_to_nifti(scores, mask_img, fill: float = 0.0) -> nib.Nifti1Image:
         3-D mask in the recording's space.
     fill : float
         Value outside the mask.
+    names : list of str, optional
+        What each map is; the header then says so: intent "estimate" named "scores", and the
+        description "volumes: <names>" (cut to the field's 80 bytes; a sidecar holds them all,
+        see ``score_map_sidecar``).
 
     Returns
     -------
@@ -52,6 +60,15 @@ def scores_to_nifti(scores, mask_img, fill: float = 0.0) -> nib.Nifti1Image:
     header = mask_img.header.copy() if isinstance(mask_img, nib.Nifti1Image) else None
     image = nib.Nifti1Image(volume, mask_img.affine, header=header)
     image.set_data_dtype(np.float32)
+    if names is not None:
+        names = [str(name) for name in names]
+        if len(names) != (values.shape[1] if values.ndim == 2 else 1):
+            raise InvalidArgument(f"{len(names)} names for scores of shape {values.shape}")
+        image.header.set_intent("estimate", (), name="scores")
+        description = "volumes: " + ",".join(names)
+        if len(description) > DESCRIPTION_BYTES:
+            description = description[:DESCRIPTION_BYTES - 3] + "..."
+        image.header["descrip"] = description.encode()
     return image
 
 

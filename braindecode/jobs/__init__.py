@@ -10,12 +10,21 @@ are described in :mod:`braindecode.jobs._shard`. ``run_batch`` / ``merge_batch``
 shards with no server (SLURM array tasks).
 """
 
-from braindecode.jobs._batch import merge_batch, merge_outputs, parse_shard, run_batch
+from braindecode.jobs._batch import (
+    JOB_FILE,
+    MERGED,
+    merge_batch,
+    merge_outputs,
+    parse_shard,
+    run_batch,
+    write_job_file,
+)
 from braindecode.jobs._jobstore import ACTIVE, STATES, TERMINAL, JobInfo, JobStore, ShardInfo
 from braindecode.jobs._local import LocalExecutor
 from braindecode.jobs._ray import RayExecutor
 from braindecode.jobs._runner import JobRunner, job_context, make_executor, run_rounds
 from braindecode.jobs._shard import (
+    SUMMARY,
     JobContext,
     ShardResult,
     ShardTask,
@@ -39,7 +48,10 @@ from braindecode.jobs._spec import (
 
 __all__ = [
     "ACTIVE",
+    "JOB_FILE",
+    "MERGED",
     "STATES",
+    "SUMMARY",
     "TERMINAL",
     "JobContext",
     "JobInfo",
@@ -70,5 +82,6 @@ __all__ = [
     "run_rounds",
     "run_shard",
     "shard_name",
+    "write_job_file",
     "write_outputs",
 ]

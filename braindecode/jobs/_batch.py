@@ -40,8 +40,12 @@ def parse_shard(text: str) -> tuple:
     return i, n
 
 
-def _write_job_file(out: pathlib.Path, record: dict) -> None:
-    """``out/job.json`` with ``record``; an existing one must describe the same job."""
+def write_job_file(out, record: dict) -> None:
+    """``out/job.json`` with ``record`` (the job's spec and shards); an existing one must describe the same job.
+
+    Raises FailedPrecondition when ``out`` holds another job's outputs.
+    """
+    out = pathlib.Path(out)
     path = out / JOB_FILE
     text = json.dumps(record, sort_keys=True, indent=2) + "\n"
     if path.exists():
@@ -92,7 +96,7 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
     with contextlib.closing(ReadOnlyStore(data_dir, links_dir=out)) as store:
         out.mkdir(parents=True, exist_ok=True)
         plan = plan_job(store, tenant, spec, settings.reconstruction_model)
-        _write_job_file(out, {"spec": plan.spec, "tenant": tenant,
+        write_job_file(out, {"spec": plan.spec, "tenant": tenant,
                               "shards": [{"index": s.index, "recordings": s.recordings} for s in plan.shards]})
         mine = [s for s in plan.shards if s.index % n == i]
         skipped = [s.index for s in mine if (out / shard_name(s.index) / SUMMARY).is_file()]

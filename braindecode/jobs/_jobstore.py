@@ -12,11 +12,11 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 
 from braindecode._paging import next_page_token, page_bounds
-from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from braindecode.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from braindecode.jobs._spec import canonical_json
+from braindecode.store import JOB, new_id, not_found
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -116,7 +116,7 @@ class JobStore:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id=? AND tenant=?", (job_id, tenant)).fetchone()
             if row is None:
-                raise NotFound(f"job {job_id!r} not found")
+                raise not_found(JOB, job_id)
             return self._job(row)
 
     def list(self, tenant: str, state: str = "", page_size: int = 100, page_token: str = "") -> tuple:
@@ -181,7 +181,7 @@ class JobStore:
                 if active >= max_active:
                     raise ResourceExhausted(f"tenant {tenant} already has {active} queued or running jobs "
                                             f"(the limit is {max_active}); wait for one to finish or cancel one")
-                job_id = "job_" + uuid.uuid4().hex[:20]
+                job_id = new_id(JOB)
                 self._db.execute("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
                                  (job_id, tenant, request_id, canonical_json(request), "queued", json.dumps(plan.spec),
                                   "", time.time(), None, None))

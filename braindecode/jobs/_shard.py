@@ -20,8 +20,9 @@ Files of a shard folder (``shard-00003/``), the same in server job outputs and b
 ``scores.npy`` (n_scores, n_targets) float32
     The encoder's per-target scores on the shard's trials (``outputs.score_maps``), one row
     per name in ``shard.json``'s ``score_names`` (``braindecode.encoding.target_scores``).
-``score_map.nii.gz``
-    fMRI voxel encoders: the scores in the recordings' space, one volume per score.
+``score_map.nii.gz``, ``score_map.json``
+    fMRI voxel encoders: the scores in the recordings' space, one volume per score, and the
+    sidecar that says what each volume is (``braindecode.encoding.score_map_sidecar``).
 ``shard.json``
     The shard's recordings (id, sha256, subject), model, spec, trial count and dropped trials;
     ``files`` lists the per-trial arrays (concatenated by ``merge_outputs``), ``shard_files``
@@ -232,12 +233,13 @@ def encode_outputs(responses, encoder, activations, grid, context: JobContext) -
     -------
     arrays : dict of str -> array
     files : dict of str -> bytes
-        ``score_map.nii.gz`` (fMRI voxel encoders with ``outputs.score_maps``).
+        ``score_map.nii.gz`` and its sidecar ``score_map.json`` (fMRI voxel encoders with
+        ``outputs.score_maps``).
     score_names : list of str
         The rows of ``arrays["scores"]``.
     """
     from braindecode.encoding import predict_responses, score_encoder
-    from braindecode.store import SCORE_MAP_FILE
+    from braindecode.store import score_map_files
 
     arrays = {"stimulus_ids": responses.stimulus_ids, "recording_ids": responses.runs}
     files, score_names = {}, []
@@ -246,8 +248,7 @@ def encode_outputs(responses, encoder, activations, grid, context: JobContext) -
         predicted = scored.predictions
         score_names = list(scored.target_scores)
         arrays["scores"] = np.stack(list(scored.target_scores.values()))
-        if scored.score_map is not None:
-            files[SCORE_MAP_FILE] = scored.score_map
+        files = score_map_files(scored.score_map, score_names)
     else:
         predicted = predict_responses(encoder, responses, activations, grid, context.model_id)
     if context.outputs["predictions"]:

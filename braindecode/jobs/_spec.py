@@ -11,11 +11,11 @@ A spec is a mapping (its keys: :class:`JobSpec`, or :func:`job_spec_reference`):
       mask: null
       trials: {method: lss}
     model:                                 # exactly one of
-      decoder: art_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
-      # encoder: art_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
+      decoder: dec_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
+      # encoder: enc_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
     outputs:                               # a decoder's: at least one of
       embeddings: true
-      retrieval: {candidates: art_cdef, layer: pool, k: 5}          # an "activations" artifact
+      retrieval: {candidates: act_cdef, layer: pool, k: 5}          # an "activations" artifact
       reconstructions: {n_steps: 4, seed: 0, guidance: 1.0, scheduler: lcm}
       # an encoder's: at least one of
       # score_maps: true                   # per-target scores against the encoder's activation set
@@ -51,6 +51,7 @@ from braindecode.reconstruction import (
     DEFAULT_SAMPLING,
     MAX_STEPS,
     SCHEDULERS,
+    check_sampling,
     load_pipeline,
     reconstruct,
 )
@@ -361,7 +362,21 @@ def _check_candidates(store, tenant: str, retrieval: Retrieval, n_dims, problems
                      n=meta["n_stimuli"])
 
 
-def _check_reconstruction_model(n_dims, model_dir, problems: Problems) -> None:
+def _check_voxel_counts(recordings: list, preprocessing, decoder, problems: Problems) -> None:
+    """fMRI with ``mask: null`` feeds every voxel of a run to the decoder: the counts must be its input's."""
+    if decoder is None or "input_shape" not in decoder or not isinstance(preprocessing, FMRISpec) or preprocessing.mask:
+        return
+    expected = list(decoder["input_shape"])
+    wrong = {r.id: math.prod(r.meta["shape"][:3]) for r in recordings
+             if r.modality == "fmri" and [math.prod(r.meta["shape"][:3])] != expected}
+    if wrong:
+        counts = ", ".join(sorted({str(n) for n in wrong.values()}))
+        problems.add_text(f"recordings {_few(wrong)} have {counts} voxels but the decoder takes inputs of shape "
+                          f"{tuple(expected)}, and 'preprocessing.mask: null' keeps every voxel; use the decoder's "
+                          "mask")
+
+
+def _check_reconstruction_model(reconstructions: Reconstructions, n_dims, model_dir, problems: Problems) -> None:
     model_dir = model_dir or DEFAULT_MODEL_DIR
     where = ("outputs", "reconstructions")
     if not (pathlib.Path(model_dir) / "model_index.json").is_file():
@@ -370,14 +385,22 @@ def _check_reconstruction_model(n_dims, model_dir, problems: Problems) -> None:
     if n_dims is None:
         return
     try:
-        embedding_dim = load_pipeline(model_dir).embedding_dim
+        pipeline = load_pipeline(model_dir)
     except (BraindecodeError, OSError, ValueError) as exc:
         problems.add("{0}: the reconstruction model at {dir} cannot be loaded: {error}", where, dir=str(model_dir),
                      error=str(exc))
         return
-    if embedding_dim != n_dims:
+    if pipeline.embedding_dim != n_dims:
         problems.add("{0}: the reconstruction model takes {m}-dimensional embeddings but the decoder gives {n}",
-                     where, m=embedding_dim, n=n_dims)
+                     where, m=pipeline.embedding_dim, n=n_dims)
+    settings = (reconstructions.n_steps, reconstructions.guidance, reconstructions.scheduler)
+    if not all(valid(setting) for setting in settings):
+        return
+    try:  # each setting is valid alone: does this model take them?
+        check_sampling(pipeline, *settings)
+    except BraindecodeError as exc:
+        problems.add("{0} cannot run on the reconstruction model at {dir}: {error}", where, dir=str(model_dir),
+                     error=str(exc))
 
 
 def _shards(recordings: list, shard_by: str) -> list:
@@ -425,6 +448,7 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
     decoder = encoder = None
     if valid(job.model) and valid(job.model.decoder):
         decoder = _check_decoder(store, tenant, job.model.decoder, modality, problems)
+        _check_voxel_counts(recordings, job.preprocessing, decoder, problems)
     if valid(job.model) and valid(job.model.encoder):
         encoder = _check_encoder(store, tenant, job.model.encoder, modality, problems)
     if valid(job.outputs) and job.kind == DECODER_ARTIFACT:
@@ -432,7 +456,7 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
         if valid(job.outputs.retrieval):
             _check_candidates(store, tenant, job.outputs.retrieval, n_dims, problems)
         if valid(job.outputs.reconstructions):
-            _check_reconstruction_model(n_dims, reconstruction_model, problems)
+            _check_reconstruction_model(job.outputs.reconstructions, n_dims, reconstruction_model, problems)
     problems.raise_if_any()
     return JobPlan(job.normalized(spec), _shards(recordings, job.shard_by), decoder, encoder)
 

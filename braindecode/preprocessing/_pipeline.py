@@ -12,14 +12,16 @@ then with ``epochs`` :class:`BrainResponses` of shape (n_trials, n_channels, n_t
 the array (n_channels, n_times).
 
 fMRI (``obj`` is a 4-D nibabel image): mask or atlas, detrend, high-pass, z-score, then with
-``trials`` :class:`BrainResponses` of shape (n_trials, n_features), without the array
-(n_scans, n_features).
+``trials`` :class:`BrainResponses` of shape (n_trials, n_features) (voxel features with their
+``mask`` and ``affine``), without the array (n_scans, n_features).
 
 Example: ``{"modality": "eeg", "l_freq": 1, "h_freq": 40, "notch": 50, "resample": 100,
 "epochs": {"tmin": -0.1, "tmax": 0.6, "baseline": [null, 0]}, "reject": {"eeg": 150e-6}}``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -61,11 +63,12 @@ def _preprocess_fmri(img, spec: FMRISpec, events):
     signals = fmri.clean(signals, t_r=t_r, zscore=spec.zscore, **drifts)
     if spec.trials is None:
         return signals
-    return fmri.trial_responses(
+    responses = fmri.trial_responses(
         signals, events, t_r, method=spec.trials.method, window=spec.trials.window,
         confounds=fmri.drift_regressors(len(signals), t_r, **drifts), feature_names=names,
         subject=spec.subject, run=spec.run,
     )
+    return responses if spec.atlas is not None else dataclasses.replace(responses, mask=mask, affine=img.affine)
 
 
 def preprocess(obj, spec, events=None):

@@ -134,7 +134,7 @@ def trial_responses(signals, events, t_r, *, method="lss", window=(4.0, 8.0), co
     Returns
     -------
     responses : BrainResponses
-        ``data`` of shape (n_trials, n_features).
+        ``data`` of shape (n_trials, n_features), one row per event (``trials``).
     """
     signals = _check_signals(signals)
     t_r = check_positive(t_r, "t_r")
@@ -163,5 +163,5 @@ def trial_responses(signals, events, t_r, *, method="lss", window=(4.0, 8.0), co
         data, events.stimulus_id,
         subjects=None if subject is None else np.full(n, str(subject)),
         runs=None if run is None else np.full(n, str(run)),
-        feature_names=None if feature_names is None else list(feature_names), info=info,
+        feature_names=None if feature_names is None else list(feature_names), info=info, trials=np.arange(n),
     )

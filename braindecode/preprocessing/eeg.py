@@ -197,7 +197,8 @@ def epoch_responses(raw, events, *, tmin=-0.2, tmax=0.5, baseline=(None, 0), rej
     -------
     responses : BrainResponses
         ``data`` of shape (n_kept, n_channels, n_times), ``times`` of shape (n_times,),
-        channel names as ``feature_names``; ``info["dropped"]`` lists rejected trials.
+        channel names as ``feature_names``, the kept events' indices as ``trials``; ``info["dropped"]``
+        lists rejected trials.
     """
     _check_raw(raw)
     tmin, tmax, baseline = _check_epoch(tmin, tmax, baseline)
@@ -232,7 +233,7 @@ def epoch_responses(raw, events, *, tmin=-0.2, tmax=0.5, baseline=(None, 0), rej
         epochs.get_data()[rows], events.stimulus_id[kept[rows]],
         subjects=None if subject is None else np.full(n, str(subject)),
         runs=None if run is None else np.full(n, str(run)),
-        feature_names=list(epochs.ch_names), times=epochs.times,
+        feature_names=list(epochs.ch_names), times=epochs.times, trials=kept[rows],
         info={
             "modality": "eeg", "sfreq": float(sfreq), "tmin": tmin, "tmax": tmax,
             "baseline": None if baseline is None else list(baseline), "reject": reject,

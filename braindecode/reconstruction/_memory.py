@@ -81,15 +81,14 @@ def check_memory(pipeline, batch_size: int, guidance_scale: float = 1.0, max_bat
         if value is not None and (not isinstance(value, numbers.Integral) or value < 1):
             raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
     if batch_size > max_batch:
-        raise ResourceExhausted(
-            f"{batch_size} images in one batch exceed the limit of {max_batch}; send fewer embeddings per request"
-        )
+        raise ResourceExhausted(f"{batch_size} images in one batch exceed the limit of {max_batch}")
     if max_bytes is None and pipeline.device.type == "cuda":
         max_bytes = torch.cuda.mem_get_info(pipeline.device)[0]
     need = estimate_memory_bytes(pipeline, batch_size, guidance_scale)
     if max_bytes is not None and need > max_bytes:
+        advice = "; guidance above 1 doubles the rows, 1 turns it off" if guidance_scale > 1 else ""
         raise ResourceExhausted(
             f"a batch of {batch_size} images needs about {need / 2**20:.1f} MiB, above the bound of "
-            f"{max_bytes / 2**20:.1f} MiB; send fewer embeddings per request or lower guidance to 1"
+            f"{max_bytes / 2**20:.1f} MiB{advice}"
         )
     return need

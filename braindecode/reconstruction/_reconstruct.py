@@ -15,7 +15,7 @@ from PIL import Image
 from braindecode._devices import resolve_device
 from braindecode.errors import InvalidArgument, ResourceExhausted
 from braindecode.reconstruction._families import load_model_directory
-from braindecode.reconstruction._memory import check_memory
+from braindecode.reconstruction._memory import check_memory, estimate_memory_bytes
 from braindecode.reconstruction._pipeline import BACKENDS, EmbeddingPipeline, ModelDescription
 
 DEFAULT_MODEL_DIR = pathlib.Path(__file__).resolve().parents[2] / "models" / "reconstruction-default"
@@ -23,28 +23,43 @@ DEFAULT_MODEL_DIR = pathlib.Path(__file__).resolve().parents[2] / "models" / "re
 
 @dataclass
 class ReconstructionRequest:
-    """One request of a batch.
+    """One request of a batch, or a piece of a request that spans several batches.
 
     Parameters
     ----------
     embeddings : array of shape (n, d)
     seed : int
-        Image ``k`` of the request draws its noise from the stream ``(seed, k)``,
-        so a request gives the same images alone or batched with others.
+        Image ``k`` of the request draws its noise from the stream ``(seed, start + k)``,
+        so a request gives the same images alone, batched with others or split into pieces.
     init_images : array of shape (n, H, W, 3), optional
         Coarse images to start from (img2img).
+    start : int
+        The row of the whole request that this piece starts at (0 for a whole request).
     """
 
     embeddings: np.ndarray
     seed: int = 0
     init_images: np.ndarray | None = None
+    start: int = 0
+
+    def __len__(self) -> int:
+        return len(self.embeddings)
+
+    def split(self, size: int) -> list:
+        """The request as pieces of at most ``size`` rows, in order (the request itself when it fits)."""
+        if len(self) <= size:
+            return [self]
+        return [ReconstructionRequest(self.embeddings[i:i + size], self.seed,
+                                      None if self.init_images is None else self.init_images[i:i + size],
+                                      self.start + i)
+                for i in range(0, len(self), size)]
 
 
-def seed_generators(seed: int, n: int) -> list:
-    """``n`` CPU generators, the k-th seeded from the stream ``(seed, k)``."""
+def seed_generators(seed: int, n: int, start: int = 0) -> list:
+    """``n`` CPU generators, the k-th seeded from the stream ``(seed, start + k)``."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InvalidArgument(f"seed must be a non-negative integer, got {seed!r}")
-    states = [np.random.SeedSequence((int(seed), k)).generate_state(1, np.uint64)[0] for k in range(n)]
+    states = [np.random.SeedSequence((int(seed), start + k)).generate_state(1, np.uint64)[0] for k in range(n)]
     return [torch.Generator().manual_seed(int(s)) for s in states]
 
 
@@ -73,14 +88,36 @@ def describe_model(model=None) -> ModelDescription:
     return load_pipeline(model).describe()
 
 
+def batch_limit(pipeline, guidance: float = 1.0, max_batch: int = 64, max_bytes: int | None = None) -> int:
+    """The most images one batch may hold: at most ``max_batch``, within ``max_bytes`` (see
+    :func:`check_memory`).
+
+    Raises ``ResourceExhausted`` when not even one image fits the memory bound.
+    """
+    try:
+        check_memory(pipeline, 1, guidance, max_batch, max_bytes)
+    except ResourceExhausted as exc:
+        raise ResourceExhausted(f"the reconstruction model cannot make even one image within the memory bound: "
+                                f"{exc}") from None
+    low, high = 1, max_batch
+    while low < high:  # the estimate grows with the batch: the largest size that fits
+        middle = (low + high + 1) // 2
+        if _fits(pipeline, middle, guidance, max_batch, max_bytes):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def reconstruct_requests(requests, model=None, n_steps: int | None = None, guidance: float | None = None,
                          strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
                          device=None, progress=None, max_batch: int = 64, max_bytes: int | None = None,
                          **runtime_options) -> list:
-    """Generate several requests together, in batches of at most ``max_batch`` images.
+    """Generate several requests together, in batches within ``max_batch`` images and ``max_bytes``.
 
-    Requests with and without ``init_images`` go in separate batches; a request
-    is never split. Parameters are those of :func:`reconstruct`.
+    Requests with and without ``init_images`` go in separate batches; a request larger than one
+    batch is split into pieces (:meth:`ReconstructionRequest.split`), which give the same images.
+    Parameters are those of :func:`reconstruct`.
 
     Returns
     -------
@@ -90,41 +127,48 @@ def reconstruct_requests(requests, model=None, n_steps: int | None = None, guida
     pipeline = load_pipeline(model, device)
     n_steps, scheduler, guidance, strength = pipeline.sampling_settings(n_steps, scheduler, guidance, strength).values()
     requests = list(requests)
-    embeddings = [np.asarray(r.embeddings) for r in requests]
-    for i, emb in enumerate(embeddings):
+    for i, request in enumerate(requests):
         try:
-            pipeline.check_embeddings(emb)
+            pipeline.check_inputs(request.embeddings, n_steps, scheduler, guidance, strength, request.init_images,
+                                  None, None)
         except InvalidArgument as exc:
             raise InvalidArgument(f"request {i}: {exc}") from None
-        check_memory(pipeline, len(emb), guidance, max_batch, max_bytes)
-    batches = _pack(pipeline, requests, [len(e) for e in embeddings], guidance, max_batch, max_bytes)
+    limit = batch_limit(pipeline, guidance, max_batch, max_bytes)
+    owners, pieces = [], []
+    for i, request in enumerate(requests):
+        for piece in request.split(limit):
+            owners.append(i)
+            pieces.append(piece)
+    batches = _pack(pieces, limit)
     total = len(batches) * n_steps
-    results = [None] * len(requests)
+    made = [[] for _ in requests]
     for b, batch in enumerate(batches):
-        init = [requests[i].init_images for i in batch]
+        init = [pieces[i].init_images for i in batch]
         images = pipeline(
-            np.concatenate([embeddings[i] for i in batch]), n_steps=n_steps, scheduler=scheduler,
+            np.concatenate([np.asarray(pieces[i].embeddings) for i in batch]), n_steps=n_steps, scheduler=scheduler,
             guidance_scale=guidance, strength=strength, backend=backend,
-            generator=[g for i in batch for g in seed_generators(requests[i].seed, len(embeddings[i]))],
+            generator=[g for i in batch for g in seed_generators(pieces[i].seed, len(pieces[i]), pieces[i].start)],
             init_images=None if init[0] is None else np.concatenate([np.asarray(x) for x in init]),
             progress=None if progress is None else (lambda done, _, b=b: progress(b * n_steps + done, total)),
             **runtime_options,
         )
-        for i, chunk in zip(batch, np.split(images, np.cumsum([len(embeddings[i]) for i in batch])[:-1])):
-            results[i] = chunk
-    return results
+        for i, chunk in zip(batch, np.split(images, np.cumsum([len(pieces[i]) for i in batch])[:-1])):
+            made[owners[i]].append(chunk)  # a request's pieces share their init, so their batches come in order
+    return [np.concatenate(chunks) for chunks in made]
 
 
-def _pack(pipeline, requests, sizes, guidance, max_batch, max_bytes) -> list:
-    """Greedy batches of request indices: whole requests, with and without init apart, within the bounds."""
+def _pack(pieces, limit: int) -> list:
+    """Greedy batches of piece indices: whole pieces of at most ``limit`` images together, with and without
+    init apart."""
     batches = []
     for with_init in (True, False):
-        current = []
-        for i in (i for i, r in enumerate(requests) if (r.init_images is not None) == with_init):
-            if current and not _fits(pipeline, sum(sizes[j] for j in current) + sizes[i], guidance, max_batch, max_bytes):
+        current, size = [], 0
+        for i in (i for i, piece in enumerate(pieces) if (piece.init_images is not None) == with_init):
+            if current and size + len(pieces[i]) > limit:
                 batches.append(current)
-                current = []
+                current, size = [], 0
             current.append(i)
+            size += len(pieces[i])
         batches += [current] if current else []
     return batches
 
@@ -174,7 +218,8 @@ def reconstruct(embeddings, model=None, n_steps: int | None = None, seed: int = 
     progress : callable(done, total), optional
         Called after each denoising step.
     max_batch, max_bytes : int, optional
-        Bounds checked before generating; exceeding one raises ``ResourceExhausted``.
+        Bounds of one batch (images, memory estimate); more embeddings than a batch holds are generated
+        in several, and ``ResourceExhausted`` is raised when not even one image fits ``max_bytes``.
     **runtime_options
         ONNX runtime options: ``cache_dir``, ``fp16``, ``tensorrt``, ``threads``.
 
@@ -191,19 +236,39 @@ def reconstruct(embeddings, model=None, n_steps: int | None = None, seed: int = 
                                 max_batch=max_batch, max_bytes=max_bytes, **runtime_options)[0]
 
 
+def check_sampling(pipeline, n_steps: int | None = None, guidance: float | None = None, scheduler: str | None = None,
+                   strength: float | None = None, max_batch: int = 64, max_bytes: int | None = None) -> dict:
+    """The sampling settings a reconstruction with ``pipeline`` runs with, checked before any embedding is
+    at hand (e.g. a job spec at submit).
+
+    Raises ``InvalidArgument`` for settings the model does not take (more steps than its
+    ``max_steps``, an unknown scheduler ...) and ``ResourceExhausted`` when not even one image fits
+    ``max_bytes``.
+
+    Returns
+    -------
+    settings : dict
+        ``n_steps``, ``scheduler``, ``guidance_scale`` and ``strength``, None replaced by the model's.
+    """
+    settings = pipeline.sampling_settings(n_steps, scheduler, guidance, strength)
+    batch_limit(pipeline, settings["guidance_scale"], max_batch, max_bytes)
+    return settings
+
+
 def check_reconstruction(pipeline, request, n_steps: int | None = None, guidance: float | None = None,
                          strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
                          max_batch: int = 64, max_bytes: int | None = None) -> int:
     """Check one request's arguments and bounds alone, before it is batched with others.
 
-    Raises ``InvalidArgument`` as ``reconstruct`` would and ``ResourceExhausted`` when the
-    request alone exceeds ``max_batch`` or ``max_bytes``, so that a bad request never fails
-    the batch it would have joined. Settings left at None are the pipeline's recommended ones.
+    Raises ``InvalidArgument`` as ``reconstruct`` would and ``ResourceExhausted`` when not even one
+    image fits ``max_bytes``, so that a bad request never fails the batch it would have joined.
+    Settings left at None are the pipeline's recommended ones.
 
     Returns
     -------
     n_bytes : int
-        The memory estimate of the request alone.
+        The memory estimate of the request's largest batch: the whole request when it fits in one,
+        else a batch of :func:`batch_limit` images.
     """
     if backend not in BACKENDS:
         raise InvalidArgument(f"unknown backend {backend!r}; use {' or '.join(map(repr, BACKENDS))}")
@@ -211,7 +276,8 @@ def check_reconstruction(pipeline, request, n_steps: int | None = None, guidance
                           None)
     seed_generators(request.seed, 0)
     guidance = pipeline.sampling_settings(guidance_scale=guidance)["guidance_scale"]
-    return check_memory(pipeline, len(request.embeddings), guidance, max_batch, max_bytes)
+    size = min(len(request), batch_limit(pipeline, guidance, max_batch, max_bytes))
+    return estimate_memory_bytes(pipeline, size, guidance)
 
 
 def check_ids(ids, n: int) -> list:

@@ -2,7 +2,8 @@
 
 ``Store`` keeps recordings (content-addressed blobs and SQLite rows) and artifacts (named files
 with meta and provenance) per tenant; ``ReadOnlyStore`` reads the same folder beside a running
-server. Uploads and reads of recordings, the artifact layout of each kind (``_kinds``) and every
+server. Uploads and reads of recordings, the artifact layout and id prefix of each kind (``_kinds``), what a
+lab gets back of its artifacts (``_inventory``: listings, files and the arrays they hold) and every
 entry point that loads stored inputs, calls the library and stores the result live here; the
 domain packages (``compare``, ``encoding``, ``decoding``, ``reconstruction``, ``activations``)
 know nothing of storage.
@@ -45,18 +46,33 @@ from braindecode.store._encoding import (
     predict_from_store,
     save_encoder_artifact,
     score_encoder_from_store,
+    score_map_files,
 )
 from braindecode.store._kinds import (
     ACTIVATIONS_ARTIFACT,
+    ARTIFACT_KINDS,
     COMPARISON_ARTIFACT,
     DECODER_ARTIFACT,
     ENCODER_ARTIFACT,
+    ID_PREFIXES,
+    JOB,
     JOB_OUTPUT_ARTIFACT,
     RDM_ARTIFACT,
     RECONSTRUCTION_ARTIFACT,
+    RECORDING,
     SCORE_MAP_ARTIFACT,
     SCORE_MATRIX_ARTIFACT,
     STIMULI_ARTIFACT,
+    kind_of_id,
+    new_id,
+    not_found,
+)
+from braindecode.store._inventory import (
+    ArtifactDescription,
+    StoredFile,
+    artifact_chunks,
+    describe_artifact,
+    list_artifact_descriptions,
 )
 from braindecode.store._readonly import ReadOnlyStore
 from braindecode.store._reconstruction import (
@@ -77,18 +93,23 @@ from braindecode.store._uploads import Upload
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
+    "ARTIFACT_KINDS",
     "COMPARISON_ARTIFACT",
     "DECODER_ARTIFACT",
     "DEFAULT_TENANT",
     "ENCODER_ARTIFACT",
+    "ID_PREFIXES",
+    "JOB",
     "JOB_OUTPUT_ARTIFACT",
     "MAX_RESAMPLES",
     "RDM_ARTIFACT",
     "RECONSTRUCTION_ARTIFACT",
+    "RECORDING",
     "SCORE_MAP_ARTIFACT",
     "SCORE_MAP_FILE",
     "SCORE_MATRIX_ARTIFACT",
     "STIMULI_ARTIFACT",
+    "ArtifactDescription",
     "ArtifactInfo",
     "ReadOnlyStore",
     "RecordingInfo",
@@ -97,14 +118,19 @@ __all__ = [
     "StoredEncoderScores",
     "StoredRDM",
     "StoredReconstruction",
+    "StoredFile",
     "StoredScoreMatrix",
     "Upload",
+    "artifact_chunks",
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",
+    "describe_artifact",
     "extract_to_store",
     "fit_decoder_from_store",
     "fit_encoder_from_store",
+    "kind_of_id",
+    "list_artifact_descriptions",
     "list_stimulus_sets",
     "load_activation_set",
     "load_array",
@@ -114,6 +140,8 @@ __all__ = [
     "load_rdm",
     "load_responses",
     "load_stimulus_set",
+    "new_id",
+    "not_found",
     "open_recording",
     "predict_from_store",
     "reconstruct_from_store",
@@ -127,6 +155,7 @@ __all__ = [
     "save_reconstructions",
     "save_stimulus_set",
     "score_encoder_from_store",
+    "score_map_files",
     "score_matrix_from_store",
     "voxel_grid",
 ]

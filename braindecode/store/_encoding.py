@@ -3,12 +3,13 @@
 ``fit_encoder_from_store`` fits ``braindecode.encoding.fit_encoder`` on the per-trial responses
 of stored recordings and layers of a stored activation set; ``save_encoder_artifact`` stores
 the encoder; ``predict_from_store`` and ``score_encoder_from_store`` use a stored encoder, the
-latter keeping per-target scores (and, for fMRI voxels, a NIfTI map in the recordings' space)
-as a ``score-map`` artifact.
+latter keeping per-target scores (and, for fMRI voxels, a NIfTI map in the recordings' space with
+the sidecar that says what each volume is) as a ``score-map`` artifact.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from braindecode.encoding import (
     load_encoder,
     save_encoder,
     score_encoder,
+    score_map_sidecar,
 )
 from braindecode.errors import InvalidArgument
 from braindecode.store._artifacts import Stored, load_activation_set, save_directory
@@ -35,7 +37,29 @@ from braindecode.store._store import ArtifactInfo, Store
 
 SCORES_FILE = "scores.npy"
 SCORE_MAP_FILE = "score_map.nii.gz"
+SCORE_MAP_SIDECAR = "score_map.json"
 _MODALITIES = ("fmri", "eeg", "meg")
+
+
+def score_map_files(score_map: bytes | None, score_names) -> dict:
+    """The files of a score map: the NIfTI and its JSON sidecar that says what each volume is.
+
+    Parameters
+    ----------
+    score_map : bytes or None
+        The ``.nii.gz`` of ``EncoderScores.score_map``; None (not fMRI voxels) gives no files.
+    score_names : list of str
+        The score of each volume, in order.
+
+    Returns
+    -------
+    dict of str -> bytes
+        ``score_map.nii.gz`` and ``score_map.json`` (``braindecode.encoding.score_map_sidecar``).
+    """
+    if score_map is None:
+        return {}
+    sidecar = json.dumps(score_map_sidecar(list(score_names)), indent=2, sort_keys=True) + "\n"
+    return {SCORE_MAP_FILE: score_map, SCORE_MAP_SIDECAR: sidecar.encode()}
 
 
 @dataclass
@@ -200,7 +224,7 @@ def score_encoder_from_store(store: Store, tenant: str, encoder_id: str, recordi
             "response_shape": list(space.response_shape), "summary": scored.summary}
     with tempfile.TemporaryDirectory() as tmp:
         np.save(pathlib.Path(tmp) / SCORES_FILE, np.stack(list(scored.target_scores.values())), allow_pickle=False)
-        if scored.score_map is not None:
-            (pathlib.Path(tmp) / SCORE_MAP_FILE).write_bytes(scored.score_map)
+        for name, content in score_map_files(scored.score_map, list(scored.target_scores)).items():
+            (pathlib.Path(tmp) / name).write_bytes(content)
         info = save_directory(store, tenant, SCORE_MAP_ARTIFACT, tmp, meta, provenance)
     return StoredEncoderScores(**vars(scored), info=info)

@@ -14,6 +14,7 @@ from braindecode.config import ReconstructionSettings
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
     ReconstructionRequest,
+    batch_limit,
     check_ids,
     check_reconstruction,
     encode_png,
@@ -85,7 +86,8 @@ def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: d
     return decoder.predict(responses.data), responses.stimulus_ids
 
 
-def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, provenance: dict | None = None) -> tuple:
+def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, provenance: dict | None = None,
+                         pngs=None) -> tuple:
     """Store images as one ``reconstruction`` artifact: ``000000.png``, ... and ``ids.json``.
 
     Parameters
@@ -94,6 +96,8 @@ def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, proven
     images : array of shape (n, H, W, 3), uint8
     provenance : dict, optional
         JSON-serializable: decoder, recordings, model, steps, seed ...
+    pngs : list of bytes, optional
+        The PNG of each image (``braindecode.reconstruction.encode_png``), when already encoded.
 
     Returns
     -------
@@ -104,7 +108,7 @@ def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, proven
     images = np.asarray(images)
     if len(stimulus_ids) != len(images):
         raise InvalidArgument(f"{len(stimulus_ids)} ids for {len(images)} images")
-    pngs = [encode_png(image) for image in images]
+    pngs = [encode_png(image) for image in images] if pngs is None else list(pngs)
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for i, png in enumerate(pngs):
@@ -121,11 +125,12 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                            average_repeats: bool = True, seed: int = 0, init_images=None, n_steps: int | None = None,
                            guidance: float | None = None, strength: float | None = None,
                            scheduler: str | None = None, backend: str = "torch", generate=None,
-                           progress=None) -> StoredReconstruction:
+                           progress=None, on_images=None) -> StoredReconstruction:
     """Reconstruct images from given embeddings or from stored recordings, and keep them.
 
     Recordings are decoded by a stored decoder (``decode_recordings``); the request is checked
-    alone (``braindecode.reconstruction.check_reconstruction``), generated, and stored with its
+    alone (``braindecode.reconstruction.check_reconstruction``), generated in pieces of as many
+    images as one batch holds within the settings' bounds (``batch_limit``), and stored with its
     provenance (``save_reconstructions``).
 
     Parameters
@@ -156,12 +161,15 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     backend : {"torch", "onnx"}
     generate : callable, optional
         ``generate(sampling, request, progress)``: the images (n, H, W, 3) of a
-        ``ReconstructionRequest`` with ``sampling`` = (n_steps, guidance, strength, scheduler,
-        backend), reporting ``progress("reconstruct", done, total)``; a server passes its
-        batcher. By default the request is generated alone.
+        ``ReconstructionRequest`` (one piece) with ``sampling`` = (n_steps, guidance, strength,
+        scheduler, backend), reporting ``progress(done, total)``; a server passes its batcher. By
+        default each piece is generated alone.
     progress : callable, optional
         ``progress(stage, done, total)`` with stages "decode", "reconstruct" and "store". An
         exception it raises stops the call; nothing is stored then.
+    on_images : callable, optional
+        ``on_images(row, stimulus_ids, pngs)`` as each piece is made: the PNG bytes of its images,
+        the first of which is image ``row`` of the request.
 
     Returns
     -------
@@ -197,13 +205,25 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                          max_bytes)
     if from_embeddings:
         ids = check_ids(ids, len(embeddings))
-    report("reconstruct", 0, n_steps)
-    if generate is None:
-        images = reconstruct_requests([request], pipeline, *sampling, max_batch=settings.max_batch,
-                                      max_bytes=max_bytes,
-                                      progress=lambda done, total: report("reconstruct", done, total))[0]
-    else:
-        images = generate(sampling, request, report)
+    ids = [str(i) for i in ids]
+    pieces = request.split(batch_limit(pipeline, guidance, settings.max_batch, max_bytes))
+    total = len(pieces) * n_steps
+    report("reconstruct", 0, total)
+    images, pngs = [], []
+    for k, piece in enumerate(pieces):
+        def piece_progress(done, of, k=k):
+            report("reconstruct", (k + done / of) * n_steps, total)
+
+        if generate is None:
+            made = reconstruct_requests([piece], pipeline, *sampling, max_batch=settings.max_batch,
+                                        max_bytes=max_bytes, progress=piece_progress)[0]
+        else:
+            made = generate(sampling, piece, piece_progress)
+        images.append(made)
+        pngs += [encode_png(image) for image in made]
+        if on_images is not None:
+            on_images(piece.start, ids[piece.start:piece.start + len(piece)], pngs[piece.start:])
+    images = np.concatenate(images)
     report("store", 0, 1)
-    info, pngs = save_reconstructions(store, tenant, ids, images, provenance)
-    return StoredReconstruction([str(i) for i in ids], images, pngs, info)
+    info, pngs = save_reconstructions(store, tenant, ids, images, provenance, pngs)
+    return StoredReconstruction(ids, images, pngs, info)

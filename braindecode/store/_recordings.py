@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from braindecode.containers import BrainResponses, Events
@@ -18,14 +20,23 @@ def open_recording(store: Store, tenant: str, recording_id: str):
     return info, read_recording(path, format=info.format, modality=info.modality, name=info.file_name)
 
 
-def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None,
-               as_responses: bool = False):
+def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None):
     """The stored recording's array, raw or preprocessed.
 
-    Returns an array: fMRI (x, y, z, t) raw; EEG/MEG (n_channels, n_times) raw; or, with
-    ``preprocessing`` (see ``braindecode.preprocessing.preprocess``), its output — per-trial
-    responses of shape (n_trials, ...) when the spec has an epochs/trials step (the whole
-    BrainResponses with ``as_responses``).
+    Parameters
+    ----------
+    recording_id : str
+    preprocessing : dict, optional
+        A ``braindecode.preprocessing.preprocess`` spec.
+
+    Returns
+    -------
+    array or BrainResponses
+        Raw: fMRI (x, y, z, t), EEG/MEG (n_channels, n_times). Preprocessed: its output, the
+        continuous array or, with an ``epochs``/``trials`` step, per-trial responses of shape
+        (n_trials, ...) labelled by the recording: ``subjects`` its subject, ``runs`` its id,
+        ``trials`` the index of each row's event among its events (with fMRI voxels, ``mask``
+        and ``affine``).
     """
     info, loaded = open_recording(store, tenant, recording_id)
     if not preprocessing:
@@ -38,11 +49,15 @@ def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict
         events = Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
                         [e["stimulus_id"] for e in info.events])
     result = preprocess(obj, dict(preprocessing), events=events)
-    return result if as_responses else getattr(result, "data", result)
+    if not isinstance(result, BrainResponses):
+        return result
+    n = result.n_trials
+    return dataclasses.replace(result, subjects=np.full(n, info.subject), runs=np.full(n, info.id),
+                               info={**result.info, "recording": info.id, "n_events": len(info.events)})
 
 
 def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict) -> BrainResponses:
-    """Preprocess each recording into per-trial responses and stack them.
+    """Preprocess each recording into per-trial responses (``load_array``) and stack them.
 
     Parameters
     ----------
@@ -57,35 +72,30 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
     responses : BrainResponses
         data of shape (n_trials_total, n_features) or (n_trials_total, n_channels, n_times);
         ``subjects`` from each recording's subject and ``runs`` from its id, so grouped
-        cross-validation never splits one recording across train and test.
+        cross-validation never splits one recording across train and test; ``trials`` index the
+        events of each row's recording.
     """
     if not recording_ids:
         raise InvalidArgument("no recording ids given")
     parts = []
     for rid in recording_ids:
-        info = store.get_recording(tenant, rid)
-        result = load_array(store, tenant, rid, preprocessing, as_responses=True)
+        result = load_array(store, tenant, rid, preprocessing)
         if not isinstance(result, BrainResponses):
             raise InvalidArgument("preprocessing must end in an 'epochs' or 'trials' step to give per-trial responses")
-        parts.append((info, result))
-    shapes = {r.data.shape[1:] for _, r in parts}
+        parts.append(result)
+    shapes = {r.data.shape[1:] for r in parts}
     if len(shapes) != 1:
         raise InvalidArgument(f"recordings give responses of different shapes {sorted(shapes)}; "
                               "use a common mask or channel set")
-    first = parts[0][1]
-    for info, result in parts[1:]:
+    first = parts[0]
+    for result in parts[1:]:
         if result.feature_names != first.feature_names:
-            raise InvalidArgument(f"recording {info.id} gives other features than {parts[0][0].id} "
-                                  "(e.g. a different automatic mask); use a common mask or channel set")
-    return BrainResponses(
-        np.concatenate([r.data for _, r in parts]),
-        np.concatenate([r.stimulus_ids for _, r in parts]),
-        np.concatenate([np.full(r.n_trials, i.subject) for i, r in parts]),
-        np.concatenate([np.full(r.n_trials, i.id) for i, r in parts]),
-        first.feature_names, first.times,
-        {"recordings": list(recording_ids), "preprocessing": preprocessing,
-         "dropped": {i.id: r.info.get("dropped") for i, r in parts if r.info.get("dropped")}},
-    )
+            raise InvalidArgument(f"recording {result.info['recording']} gives other features than "
+                                  f"{first.info['recording']} (e.g. a different automatic mask); use a common mask "
+                                  "or channel set")
+    return BrainResponses.concatenate(parts, {
+        "recordings": list(recording_ids), "preprocessing": preprocessing,
+        "dropped": {r.info["recording"]: r.info["dropped"] for r in parts if r.info.get("dropped")}})
 
 
 def recordings_of_one_modality(store: Store, tenant: str, recording_ids, supported=None,

@@ -28,11 +28,11 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-import uuid
 
 from braindecode._io import fsync_dir, is_disk_full
 from braindecode._paging import next_page_token, page_bounds
-from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
+from braindecode.errors import DataLoss, InvalidArgument, ResourceExhausted
+from braindecode.store._kinds import RECORDING, new_id, not_found
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -204,7 +204,7 @@ class Store:
                       meta: dict, events: list) -> RecordingInfo:
         """Commit a recording row for a blob already in place; if that fails the blob is discarded."""
         info = RecordingInfo(
-            id="rec_" + uuid.uuid4().hex[:20], tenant=tenant, sha256=sha256, size_bytes=size_bytes,
+            id=new_id(RECORDING), tenant=tenant, sha256=sha256, size_bytes=size_bytes,
             subject=fields["subject"], session=fields.get("session", ""), task=fields.get("task", ""),
             run=fields.get("run", ""), modality=fields["modality"], format=fields["format"],
             file_name=fields["file_name"], meta=meta, events=events, created=_now(), blob=blob)
@@ -228,12 +228,15 @@ class Store:
                              name, json.loads(meta), json.loads(events), created, blob)
 
     def get_recording(self, tenant: str, recording_id: str) -> RecordingInfo:
-        """The recording, or NotFound (also when it belongs to another tenant)."""
+        """The recording, or NotFound (also when it belongs to another tenant; naming the kind of the
+        tenant's artifact that has the id, if one has)."""
         with self._lock:
             row = self._db.execute("SELECT * FROM recordings WHERE id=? AND tenant=?",
                                    (recording_id, tenant)).fetchone()
+            other = None if row is not None else self._db.execute(
+                "SELECT kind FROM artifacts WHERE id=? AND tenant=?", (recording_id, tenant)).fetchone()
         if row is None:
-            raise NotFound(f"recording {recording_id!r} not found")
+            raise not_found(RECORDING, recording_id, None if other is None else other[0])
         return self._recording(row)
 
     def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
@@ -278,7 +281,7 @@ class Store:
                     blobs[name] = self.put_blob(staged, sha256_file(staged), pathlib.Path(name).suffix)
                 finally:
                     staged.unlink(missing_ok=True)
-            info = ArtifactInfo("art_" + uuid.uuid4().hex[:20], tenant, kind, blobs, meta or {},
+            info = ArtifactInfo(new_id(kind), tenant, kind, blobs, meta or {},
                                 provenance or {}, _now())
             with self._lock, disk_space_errors():
                 self._db.execute("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
@@ -293,12 +296,13 @@ class Store:
         return info
 
     def get_artifact(self, tenant: str, artifact_id: str, kind: str | None = None) -> ArtifactInfo:
-        """The artifact, or NotFound (also for another tenant's or another kind's)."""
+        """The artifact, or NotFound (also for another tenant's, and for another kind's, whose kind the
+        message names)."""
         with self._lock:
             row = self._db.execute("SELECT * FROM artifacts WHERE id=? AND tenant=?",
                                    (artifact_id, tenant)).fetchone()
         if row is None or (kind is not None and row[2] != kind):
-            raise NotFound(f"{kind or 'artifact'} {artifact_id!r} not found")
+            raise not_found(kind or "artifact", artifact_id, None if row is None else row[2])
         return self._artifact(row)
 
     def _artifact(self, row) -> ArtifactInfo:

@@ -1,8 +1,8 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -17,18 +17,44 @@ class Tensor(_message.Message):
     def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class TensorChunk(_message.Message):
-    __slots__ = ("dtype", "shape", "offset", "data", "total_bytes")
+    __slots__ = ("dtype", "shape", "offset", "data", "total_bytes", "labels")
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     dtype: str
     shape: _containers.RepeatedScalarFieldContainer[int]
     offset: int
     data: bytes
     total_bytes: int
-    def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., total_bytes: _Optional[int] = ...) -> None: ...
+    labels: ResponseLabels
+    def __init__(self, dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., total_bytes: _Optional[int] = ..., labels: _Optional[_Union[ResponseLabels, _Mapping]] = ...) -> None: ...
+
+class ResponseLabels(_message.Message):
+    __slots__ = ("stimulus_ids", "subjects", "runs", "trials", "n_events", "feature_names", "times", "mask", "affine", "info_json")
+    STIMULUS_IDS_FIELD_NUMBER: _ClassVar[int]
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    N_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    AFFINE_FIELD_NUMBER: _ClassVar[int]
+    INFO_JSON_FIELD_NUMBER: _ClassVar[int]
+    stimulus_ids: _containers.RepeatedScalarFieldContainer[str]
+    subjects: _containers.RepeatedScalarFieldContainer[str]
+    runs: _containers.RepeatedScalarFieldContainer[str]
+    trials: _containers.RepeatedScalarFieldContainer[int]
+    n_events: int
+    feature_names: _containers.RepeatedScalarFieldContainer[str]
+    times: _containers.RepeatedScalarFieldContainer[float]
+    mask: Tensor
+    affine: _containers.RepeatedScalarFieldContainer[float]
+    info_json: str
+    def __init__(self, stimulus_ids: _Optional[_Iterable[str]] = ..., subjects: _Optional[_Iterable[str]] = ..., runs: _Optional[_Iterable[str]] = ..., trials: _Optional[_Iterable[int]] = ..., n_events: _Optional[int] = ..., feature_names: _Optional[_Iterable[str]] = ..., times: _Optional[_Iterable[float]] = ..., mask: _Optional[_Union[Tensor, _Mapping]] = ..., affine: _Optional[_Iterable[float]] = ..., info_json: _Optional[str] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "fraction", "message")

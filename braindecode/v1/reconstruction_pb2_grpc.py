@@ -49,9 +49,10 @@ class ReconstructionServiceServicer:
     """
 
     def Reconstruct(self, request, context):
-        """Streams progress, then one image per reconstruction in order, then the stored result.
-        Concurrent calls with the same settings (n_steps, scheduler, backend, guidance, strength)
-        are generated in one batch; each image depends only on its call's seed and row.
+        """Streams progress and the images (in order, each batch's once it is made), then the stored result.
+        A call with more images than one batch holds within the server's bounds (max_batch, max_bytes)
+        is generated in several; concurrent calls with the same settings (n_steps, scheduler, backend,
+        guidance, strength) are generated in one batch; each image depends only on its call's seed and row.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -93,7 +93,8 @@ class RecordingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamData(self, request, context):
-        """Streams the recording's array back in chunks, raw or preprocessed.
+        """Streams the recording's array back in chunks, raw or preprocessed; per-trial responses end with
+        a chunk that carries their labels (TensorChunk.labels: stimulus ids, runs, kept trials, mask ...).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

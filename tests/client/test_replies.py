@@ -10,6 +10,7 @@ from braindecode import tensors
 from braindecode.client._replies import REPLY_TYPES, CompareResult, JobEvent, Recording, from_message
 from braindecode.v1 import (
     activations_pb2,
+    artifacts_pb2,
     common_pb2,
     comparison_pb2,
     decoding_pb2,
@@ -19,8 +20,8 @@ from braindecode.v1 import (
     recordings_pb2,
 )
 
-MODULES = (activations_pb2, common_pb2, comparison_pb2, decoding_pb2, encoding_pb2, jobs_pb2, reconstruction_pb2,
-           recordings_pb2, health_pb2)
+MODULES = (activations_pb2, artifacts_pb2, common_pb2, comparison_pb2, decoding_pb2, encoding_pb2, jobs_pb2,
+           reconstruction_pb2, recordings_pb2, health_pb2)
 MESSAGES = {getattr(module, name).DESCRIPTOR.full_name: getattr(module, name)
             for module in MODULES for name in module.DESCRIPTOR.message_types_by_name}
 

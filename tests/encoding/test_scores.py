@@ -5,7 +5,15 @@ from nilearn.masking import apply_mask, unmask
 from scipy.stats import pearsonr
 from sklearn.metrics import r2_score as sk_r2
 
-from braindecode.encoding import noise_ceiling, normalize_by_ceiling, pearson_r, r2_score, scores_to_nifti
+from braindecode.encoding import (
+    SCORE_DESCRIPTIONS,
+    noise_ceiling,
+    normalize_by_ceiling,
+    pearson_r,
+    r2_score,
+    score_map_sidecar,
+    scores_to_nifti,
+)
 from braindecode.errors import InvalidArgument
 
 
@@ -105,6 +113,24 @@ def test_several_maps_give_a_4d_image():
     image = scores_to_nifti(maps, mask)
     assert image.shape == mask.shape + (3,)
     np.testing.assert_allclose(apply_mask(image, mask), maps.T, rtol=1e-6)
+
+
+def test_named_maps_say_what_each_volume_is(tmp_path):
+    mask = _mask_image()
+    maps = np.random.default_rng(7).standard_normal((int(mask.get_fdata().sum()), 2))
+    image = scores_to_nifti(maps, mask, names=["pearson", "r2"])
+    nib.save(image, tmp_path / "map.nii.gz")
+    header = nib.load(tmp_path / "map.nii.gz").header
+    assert header.get_intent() == ("estimate", (), "scores")
+    assert header["descrip"].item() == b"volumes: pearson,r2"
+    long = scores_to_nifti(np.zeros((maps.shape[0], 9)), mask, names=[f"score_number_{i}" for i in range(9)])
+    described = long.header["descrip"].item().decode()
+    assert len(described) == 80 and described.endswith("...") and described.startswith("volumes: score_number_0,")
+    with pytest.raises(InvalidArgument, match="1 names for scores of shape"):
+        scores_to_nifti(maps, mask, names=["pearson"])
+    sidecar = score_map_sidecar(["pearson", "r2", "custom"])
+    assert [(v["index"], v["name"]) for v in sidecar["volumes"]] == [(0, "pearson"), (1, "r2"), (2, "custom")]
+    assert sidecar["volumes"][0]["description"] == SCORE_DESCRIPTIONS["pearson"] and sidecar["fill"] == 0.0
 
 
 def test_scores_that_do_not_fit_the_mask(tmp_path):

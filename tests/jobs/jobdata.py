@@ -40,22 +40,27 @@ def write_bold(path, grid=GRID, n_scans=N_SCANS, seed=0) -> pathlib.Path:
     return pathlib.Path(path)
 
 
-def add_bold(store, tmp_path, subject, seed, tenant=TENANT, grid=GRID, with_events=True, task="images"):
-    """Store a BOLD run (through the upload path) and return its RecordingInfo."""
+def add_bold(store, tmp_path, subject, seed, tenant=TENANT, grid=GRID, with_events=True, task="images",
+             late_trial=False):
+    """Store a BOLD run (through the upload path) and return its RecordingInfo; with ``late_trial`` its last
+    trial starts 3 s before the run ends, so that its response window holds no scan and a shard fails."""
     path = write_bold(tmp_path / f"sub-{subject}_seed-{seed}_bold.nii.gz", grid, seed=seed)
-    meta = {"subject": subject, "task": task, "file_name": path.name,
-            "events": events(offset=seed) if with_events else []}
+    trials = events(offset=seed) if with_events else []
+    if late_trial:
+        trials.append({"onset": N_SCANS - 3.0, "duration": 1.0, "stimulus_id": "stim-0"})
+    meta = {"subject": subject, "task": task, "file_name": path.name, "events": trials}
     with Upload(store, meta, 1 << 30, tenant) as upload:
         upload.write(path.read_bytes())
         return upload.commit()
 
 
-def add_decoder(store, tmp_path, tenant=TENANT, n_dims=N_DIMS, seed=0):
-    """Fit a ridge decoder on random data of the BOLD runs' shape and store it as a "decoder" artifact."""
+def add_decoder(store, tmp_path, tenant=TENANT, n_dims=N_DIMS, seed=0, n_voxels=N_VOXELS):
+    """Fit a ridge decoder on random data of the BOLD runs' shape (or of ``n_voxels``) and store it as a
+    "decoder" artifact."""
     rng = np.random.default_rng(seed)
-    model = RidgeDecoder(alphas=[1.0, 10.0], cv=2).fit(rng.standard_normal((24, N_VOXELS)),
+    model = RidgeDecoder(alphas=[1.0, 10.0], cv=2).fit(rng.standard_normal((24, n_voxels)),
                                                        rng.standard_normal((24, n_dims)))
-    folder = save_decoder(model, tmp_path / f"decoder-{tenant}-{n_dims}-{seed}")
+    folder = save_decoder(model, tmp_path / f"decoder-{tenant}-{n_dims}-{seed}-{n_voxels}")
     return save_directory(store, tenant, "decoder", folder), model
 
 

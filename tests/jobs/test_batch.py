@@ -47,7 +47,7 @@ def test_subsets_cover_every_shard_with_the_files_of_a_server_job(lab, runner, t
 
 def test_cli_run_reports_failed_shards_and_merge_names_the_missing(lab, tmp_path, capsys):
     store = lab["store"]
-    odd = add_bold(store, lab["tmp"], "05", 20, grid=(3, 3, 3))
+    odd = add_bold(store, lab["tmp"], "05", 20, late_trial=True)
     spec = spec_for([lab["recordings"][0].id, odd.id], lab["decoder"].id)
     path = tmp_path / "job.json"
     path.write_text(json.dumps(spec))
@@ -56,7 +56,7 @@ def test_cli_run_reports_failed_shards_and_merge_names_the_missing(lab, tmp_path
                  "--tenant", TENANT, "--max-attempts", "1"])
     captured = capsys.readouterr()
     assert code == 1 and "1 done, 0 already done, 1 failed" in captured.out
-    assert "shard 1: InvalidArgument: decoder was fitted on samples of shape (48,), got (27,)" in captured.err
+    assert "shard 1: InvalidArgument: 1 trials have no scan in the window [3.0, 6.0] s after onset" in captured.err
     assert main(["batch", "merge", "--out", str(out)]) == 2
     assert "1 of 2 shards have no outputs yet: 1" in capsys.readouterr().err
     assert main(["batch", "run", str(path), "--shard", "2/2", "--data-dir", str(store.root),

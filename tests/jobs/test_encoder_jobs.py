@@ -51,12 +51,15 @@ def test_shards_hold_the_scores_and_predictions_of_the_encoding_library(lab, run
         assert summary["score_names"] == list(expected.target_scores) == ["pearson", "r2"]
         assert summary["model"] == {"encoder": encoder.id} and summary["response_shape"] == [48]
         assert summary["files"] == ["predictions.npy", "recording_ids.npy", "stimulus_ids.npy"]
-        assert summary["shard_files"] == ["score_map.nii.gz", "scores.npy"]
+        assert summary["shard_files"] == ["score_map.json", "score_map.nii.gz", "scores.npy"]
+        sidecar = json.loads((folder / "score_map.json").read_text())
+        assert [v["name"] for v in sidecar["volumes"]] == ["pearson", "r2"]
         np.testing.assert_allclose(arrays["scores"], np.stack(list(expected.target_scores.values())),
                                    rtol=1e-5, atol=1e-6)
         ours = nibabel.Nifti1Image.from_bytes(gzip.decompress((folder / "score_map.nii.gz").read_bytes()))
         theirs = nibabel.Nifti1Image.from_bytes(gzip.decompress(expected.score_map))
         assert ours.shape == theirs.shape == (4, 4, 3, 2)
+        assert ours.header["descrip"].item() == theirs.header["descrip"].item() == b"volumes: pearson,r2"
         np.testing.assert_array_equal(ours.affine, theirs.affine)
         np.testing.assert_allclose(ours.get_fdata(), theirs.get_fdata(), rtol=1e-5, atol=1e-6)
         predicted = predict_from_store(store, TENANT, encoder.id, activation_set_id=lab["candidates"].id,
@@ -72,7 +75,7 @@ def test_a_batch_rerun_writes_the_same_bytes_as_the_server_job(lab, runner, enco
     done = wait(runner, TENANT, runner.submit(TENANT, spec).id)
     assert done.state == "completed", done.shards[0].error
     stored = store.artifact_dir(TENANT, done.shards[0].output_id)
-    names = ["recording_ids.npy", "score_map.nii.gz", "scores.npy", "shard.json", "stimulus_ids.npy"]
+    names = ["recording_ids.npy", "score_map.json", "score_map.nii.gz", "scores.npy", "shard.json", "stimulus_ids.npy"]
     for attempt in range(2):
         out = tmp_path / f"batch-{attempt}"
         assert run_batch(spec, store.root, out, tenant=TENANT)["done"] == [0]

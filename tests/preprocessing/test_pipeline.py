@@ -116,6 +116,31 @@ def test_fmri_spec_equals_the_steps(bold_img):
     np.testing.assert_array_equal(responses.data, steps.data)
     assert responses.feature_names == steps.feature_names
     np.testing.assert_array_equal(responses.stimulus_ids, FMRI_EVENTS.stimulus_id)
+    np.testing.assert_array_equal(responses.mask, mask)  # the voxels, with the image's affine
+    np.testing.assert_array_equal(responses.affine, bold_img.affine)
+    np.testing.assert_array_equal(responses.trials, np.arange(5))
+    kept = responses.subset([0, 2])
+    assert list(kept.trials) == [0, 2] and kept.mask is responses.mask
+    averaged = responses.average_repeats()
+    assert averaged.trials is None and averaged.mask is responses.mask
+    both = BrainResponses.concatenate([responses, kept])
+    assert list(both.trials) == [0, 1, 2, 3, 4, 0, 2] and both.mask is responses.mask and both.data.shape[0] == 7
+
+
+def test_labels_of_responses_are_checked():
+    data = np.zeros((2, 3), np.float32)
+    with pytest.raises(InvalidArgument, match=r"trials has shape \(3,\), expected \(2,\)"):
+        BrainResponses(data, ["a", "b"], trials=[0, 1, 2])
+    with pytest.raises(InvalidArgument, match=r"the mask holds 2 voxels for responses of shape \(3,\)"):
+        BrainResponses(data, ["a", "b"], mask=np.eye(2, dtype=bool)[..., None], affine=np.eye(4))
+    with pytest.raises(InvalidArgument, match="a mask goes with the affine"):
+        BrainResponses(data, ["a", "b"], mask=np.ones((3, 1, 1), bool))
+    with pytest.raises(InvalidArgument, match="different shapes"):
+        BrainResponses.concatenate([BrainResponses(data, ["a", "b"]), BrainResponses(data[:, :2], ["a", "b"])])
+    other_grid = BrainResponses.concatenate([
+        BrainResponses(data, ["a", "b"], mask=np.ones((3, 1, 1), bool), affine=np.eye(4)),
+        BrainResponses(data, ["a", "b"], mask=np.ones((3, 1, 1), bool), affine=2 * np.eye(4))])
+    assert other_grid.mask is None and other_grid.trials is None
 
 
 @pytest.mark.parametrize("filter", ["cosine", "butterworth"])
@@ -141,6 +166,7 @@ def test_fmri_spec_mask_options_atlas_and_window(bold_img):
     by_label = preprocess(bold_img, {"modality": "fmri", "mask": None, "atlas": labels, "zscore": True,
                                      "trials": {"method": "window", "window": [2.7, 6.0]}}, FMRI_EVENTS)
     assert by_label.feature_names == ["1", "2"] and by_label.info["window"] == [2.7, 6.0]
+    assert by_label.mask is None  # ROI features are no voxels
     series = clean(atlas_time_series(bold_img, labels)[0], zscore=True)
     np.testing.assert_allclose(by_label.data[0], series[[4, 5]].mean(axis=0), rtol=1e-5)  # 3.4, 4.75 s after 2 s
 

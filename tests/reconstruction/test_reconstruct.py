@@ -10,8 +10,10 @@ from braindecode.reconstruction import (
     DEFAULT_SAMPLING,
     ReconstructionPipeline,
     ReconstructionRequest,
+    batch_limit,
     check_memory,
     check_reconstruction,
+    check_sampling,
     encode_png,
     estimate_memory_bytes,
     reconstruct,
@@ -85,15 +87,44 @@ def test_batches_split_under_the_bounds(pipeline, embeddings):
     assert set(calls) == {3}
 
 
+def test_requests_larger_than_a_batch_give_the_same_images_in_pieces(pipeline, embeddings):
+    whole = reconstruct(embeddings, pipeline, n_steps=2, seed=3, guidance=2.0)
+    calls = []
+    pieces = reconstruct(embeddings, pipeline, n_steps=2, seed=3, guidance=2.0, max_batch=2,
+                         progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]  # a batch of 2 images, then one of 1
+    assert np.abs(pieces.astype(int) - whole).max() <= 1
+    by_bytes = reconstruct(embeddings, pipeline, n_steps=2, seed=3, guidance=2.0,
+                           max_bytes=estimate_memory_bytes(pipeline, 1, guidance_scale=2.0))
+    assert np.abs(by_bytes.astype(int) - whole).max() <= 1
+    request = ReconstructionRequest(embeddings, seed=3, start=0)
+    assert [(len(p), p.start) for p in request.split(2)] == [(2, 0), (1, 2)] and request.split(3) == [request]
+
+
 def test_memory_bounds_raise_resource_exhausted(pipeline, embeddings):
+    one = estimate_memory_bytes(pipeline, 1, guidance_scale=2.0)
+    with pytest.raises(ResourceExhausted, match="cannot make even one image.*MiB.*guidance above 1 doubles"):
+        reconstruct(embeddings, pipeline, guidance=2.0, max_bytes=one - 1)
+    with pytest.raises(ResourceExhausted, match="cannot make even one image"):
+        check_reconstruction(pipeline, ReconstructionRequest(embeddings), guidance=2.0, max_bytes=one - 1)
+    two = estimate_memory_bytes(pipeline, 2, guidance_scale=2.0)
+    assert batch_limit(pipeline, 2.0, max_bytes=two) == 2 and batch_limit(pipeline, 2.0, max_batch=3) == 3
+    assert check_reconstruction(pipeline, ReconstructionRequest(embeddings), guidance=2.0, max_bytes=two) == two
     with pytest.raises(ResourceExhausted, match="exceed the limit of 2"):
-        reconstruct(embeddings, pipeline, max_batch=2)
-    need = estimate_memory_bytes(pipeline, 3, guidance_scale=2.0)
-    with pytest.raises(ResourceExhausted, match="MiB"):
-        reconstruct(embeddings, pipeline, guidance=2.0, max_bytes=need - 1)
-    assert check_memory(pipeline, 3, 2.0, max_bytes=need) == need
+        check_memory(pipeline, 3, max_batch=2)
+    assert check_memory(pipeline, 3, 2.0, max_bytes=estimate_memory_bytes(pipeline, 3, 2.0)) > two
     with pytest.raises(InvalidArgument, match="max_batch"):
         check_memory(pipeline, 3, max_batch=0)
+
+
+def test_check_sampling_takes_what_the_model_takes(pipeline, monkeypatch):
+    assert check_sampling(pipeline, 3, 2.0, "euler") == {"n_steps": 3, "scheduler": "euler", "guidance_scale": 2.0,
+                                                        "strength": DEFAULT_SAMPLING["strength"]}
+    monkeypatch.setattr(pipeline, "max_steps", 2)
+    with pytest.raises(InvalidArgument, match=r"n_steps must be an integer in \[1, 2\]"):
+        check_sampling(pipeline, 3)
+    with pytest.raises(ResourceExhausted, match="even one image"):
+        check_sampling(pipeline, 2, max_bytes=1)
 
 
 def test_memory_estimate_grows_with_batch_and_guidance(pipeline):

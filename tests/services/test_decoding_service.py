@@ -99,7 +99,7 @@ def test_fit_then_retrieve_recovers_held_out_stimuli(server, client, lab, world,
     assert info.provenance["cross_validation"]["scores"] == pytest.approx(dict(result.cv_scores))
 
     # Retrieval of the stimuli of a run the decoder never saw, among all 120 stimuli.
-    samples = client.stream_data(lab["held_out"], FMRI_SPEC)
+    samples = client.stream_data(lab["held_out"], FMRI_SPEC).data
     truth = world[0][N_RUNS * TRIALS_PER_RUN:]
     ids, scores = client.retrieve(samples, k=5, activation_set_id=lab["activations"], layer="pool",
                                   decoder_id=result.decoder_id)
@@ -123,7 +123,7 @@ def test_fit_is_deterministic_under_a_seed(server, client, lab):
 
 
 def test_decode_matches_the_stored_torch_decoder(server, client, ridge_decoder, lab):
-    samples = client.stream_data(lab["held_out"], FMRI_SPEC)
+    samples = client.stream_data(lab["held_out"], FMRI_SPEC).data
     torch_decoder = load_decoder(server.store.artifact_dir("lab-a", ridge_decoder.decoder_id))
     expected = torch_decoder.predict(samples)
     # One stream, messages of 1, 5 and 18 samples: one reply per message, in order.
@@ -141,7 +141,7 @@ def test_decode_matches_the_stored_torch_decoder(server, client, ridge_decoder, 
 
 
 def test_concurrent_decode_streams_get_their_own_embeddings(server, client, ridge_decoder, lab):
-    samples = client.stream_data(lab["held_out"], FMRI_SPEC)
+    samples = client.stream_data(lab["held_out"], FMRI_SPEC).data
     expected = load_decoder(server.store.artifact_dir("lab-a", ridge_decoder.decoder_id)).predict(samples)
     results, errors = {}, []
 
@@ -172,7 +172,7 @@ def _cosine(A, B):
 def test_cv_scores_equal_scikit_learn_on_the_same_folds(client, lab, world):
     """One alpha: each fold's scores against StandardScaler + Ridge fitted under LeaveOneGroupOut."""
     result = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "pool", params={"alphas": [10.0]})
-    X = np.concatenate([client.stream_data(r, FMRI_SPEC) for r in lab["runs"]])
+    X = np.concatenate([client.stream_data(r, FMRI_SPEC).data for r in lab["runs"]])
     Y = world[1]["pool"][: N_RUNS * TRIALS_PER_RUN]
     groups = np.repeat(lab["runs"], TRIALS_PER_RUN)
     by_run = {f.test_runs[0]: f.scores for f in result.folds}
@@ -211,7 +211,7 @@ def test_eeg_decoder_and_modality_mismatches(server, client, tmp_path, world, ri
     result = client.fit_decoder(recordings, EEG_SPEC, activations, "small", decoder="eeg", params=params)
     assert (result.modality, list(result.input_shape), result.n_dims) == ("eeg", [n_channels, 31], 4)
     assert len(result.folds) == 2 and all(f.n_test_stimuli == n_trials for f in result.folds)
-    epochs = client.stream_data(recordings[0], EEG_SPEC)
+    epochs = client.stream_data(recordings[0], EEG_SPEC).data
     assert client.decode(result.decoder_id, epochs[:3]).shape == (3, 4)
 
     before = artifact_ids(server)

@@ -122,7 +122,8 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     scored = client.score_encoder(result.encoder_id, [lab["held_out"]])
     names = list(scored.score_names)
     assert names == ["pearson", "r2", "noise_ceiling", "pearson_normalized", "r2_normalized"]
-    scores = dict(zip(names, scored.scores))
+    scores = scored.named_scores
+    assert list(scores) == names and all(values.shape == (n_voxels,) for values in scores.values())
     assert scored.n_trials == 2 * N_REPEATED and list(scored.response_shape) == [n_voxels]
     # Driven voxels: r at the simulated single-trial ceiling sqrt(1 / (1 + NOISE^2)) ~ 0.86, as estimated
     # from the repeats; undriven voxels: r and ceiling near 0.
@@ -134,7 +135,7 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     assert np.abs(r[~in_mask_driven]).max() < 0.5
 
     # The per-voxel scores equal numpy's correlations of Predict's output with the held-out responses.
-    truth = client.stream_data(lab["held_out"], SPEC)
+    truth = client.stream_data(lab["held_out"], SPEC).data
     predicted = client.predict(result.encoder_id, activation_set_id=lab["activations"],
                                stimulus_ids=world[0][lab["held_out_rows"]])
     expected_r = [np.corrcoef(truth[:, v], predicted[:, v])[0, 1] for v in range(n_voxels)]
@@ -155,6 +156,15 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     assert (folder / "score_map.nii.gz").read_bytes() == scored.score_map_nifti
     np.testing.assert_array_equal(np.load(folder / "scores.npy"), scored.scores)
 
+    # What each volume is: in the header (intent, description) and in the sidecar beside the map.
+    assert image.header.get_intent() == ("estimate", (), "scores")
+    assert image.header["descrip"].item().decode() == "volumes: " + ",".join(names)
+    sidecar = json.loads((folder / "score_map.json").read_text())
+    assert [v["name"] for v in sidecar["volumes"]] == names and [v["index"] for v in sidecar["volumes"]] == [0, 1, 2, 3, 4]
+    assert sidecar["volumes"][2]["description"].startswith("single-trial noise ceiling")
+    assert result.named_scores["pearson"].shape == (n_voxels,)
+    np.testing.assert_array_equal(result.named_scores["r2"], result.target_scores[list(result.score_names).index("r2")])
+
 
 def test_predict_equals_the_stored_library_encoder(server, client, encoder, lab, world):
     library = load_encoder(server.store.artifact_dir("lab-a", encoder.encoder_id))
@@ -169,7 +179,7 @@ def test_predict_equals_the_stored_library_encoder(server, client, encoder, lab,
 def test_cv_scores_equal_scikit_learn_on_the_same_folds(client, lab, world):
     """One alpha: the held-out r of each voxel against scikit-learn's Ridge under LeaveOneGroupOut."""
     result = client.fit_encoder(lab["runs"], SPEC, lab["activations"], "pool", alphas=[10.0])
-    Y = np.concatenate([client.stream_data(r, SPEC) for r in lab["runs"]])
+    Y = np.concatenate([client.stream_data(r, SPEC).data for r in lab["runs"]])
     X = world[1]["pool"][: N_RUNS * TRIALS_PER_RUN]
     groups = np.repeat(lab["runs"], TRIALS_PER_RUN)
     per_run = []
@@ -226,6 +236,8 @@ def test_eeg_encoder_predicts_and_scores_epochs(server, client, tmp_path, lab, w
     np.testing.assert_array_equal(predicted, library.predict(world[1]["pool"][:4]))
     scored = client.score_encoder(result.encoder_id, runs[:1])
     assert list(scored.response_shape) == [3, 21] and scored.scores.shape == (2, 63)
+    assert scored.named_scores["pearson"].shape == (3, 21)  # channels x times
+    np.testing.assert_array_equal(scored.named_scores["r2"].reshape(-1), scored.scores[1])
     assert scored.score_map_nifti == b""
     stored = server.store.get_artifact("lab-a", scored.score_map_id, kind="score-map")
     assert set(stored.files) == {"scores.npy"} and stored.meta["modality"] == "eeg"

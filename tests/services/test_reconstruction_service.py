@@ -1,6 +1,7 @@
 """ReconstructionService over a real server on a loopback port: Reconstruct from embeddings or decoded
 recordings, streamed progress and PNGs, batching of concurrent calls, the memory bound, bad input."""
 
+import io
 import json
 import threading
 import time
@@ -31,9 +32,10 @@ from braindecode.store import (
     save_activation_set,
     save_decoder_artifact,
 )
+from braindecode.v1 import reconstruction_pb2
 from services.reconstruction import ReconstructionServicer
 from services.server import BraindecodeServer
-from service_checks import artifact_ids, assert_nothing_stored, expect_error
+from service_checks import artifact_ids, assert_nothing_stored, expect_error, trial_events, write_trial_run
 from torch_threads import single_torch_thread
 
 D = 1280  # EfficientNet-Lite0 ``pool``, the shipped model's conditioning space
@@ -222,20 +224,47 @@ def test_concurrent_calls_share_one_batch(start_server, model_dir):
     assert len({artifact_id for _, artifact_id in results}) == 2
 
 
-def test_memory_bound_is_resource_exhausted(start_server, model_dir):
+def test_memory_bound_splits_calls_into_batches(start_server, model_dir):
     pipeline = ReconstructionPipeline.from_pretrained(model_dir)
-    need = estimate_memory_bytes(pipeline, 2)
-    server, client = start_server(max_bytes=need - 1)
-    expect_error(lambda: client.reconstruct(_embeddings(2), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                  "MiB", "bound")
-    images, _ = client.reconstruct(_embeddings(1), n_steps=1)  # one image fits
-    assert len(images) == 1
-    assert len(artifact_ids(server)) == 1 and client.health() == "SERVING"
+    server, client = start_server(max_bytes=estimate_memory_bytes(pipeline, 2) - 1)
+    images, _ = client.reconstruct(_embeddings(2), n_steps=1, seed=3)  # one image per batch
+    assert _servicer(server).batcher.batch_sizes == [1, 1]
+    assert np.abs(np.stack([img for _, img in images]).astype(int)
+                  - reconstruct(_embeddings(2), model_dir, n_steps=1, seed=3)).max() <= 1
 
-    server, client = start_server(max_batch=2)
-    expect_error(lambda: client.reconstruct(_embeddings(3), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                  "limit of 2")
+    server, client = start_server(max_bytes=estimate_memory_bytes(pipeline, 1) - 1)
+    expect_error(lambda: client.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                 "cannot make even one image", "MiB", "bound")
     assert artifact_ids(server) == [] and client.health() == "SERVING"
+
+
+def test_a_140_trial_run_is_reconstructed_in_batches_streamed_as_made(server, client, lab, world, tmp_path,
+                                                                       model_dir):
+    """The default bound of 64 images a batch: 64 + 64 + 12, each batch's images sent once it is made."""
+    ids, layers, weights = world
+    rows = np.arange(140) % N_STIMULI
+    path = write_trial_run(tmp_path / "long.nii.gz", layers["pool"][rows] @ weights, SHAPE, seed=5, noise=0.1)
+    run = client.upload(path, subject="01", run="9", events=trial_events(ids[rows])).id
+    request = reconstruction_pb2.ReconstructRequest(recording_ids=[run], preprocessing_json=json.dumps(FMRI_SPEC),
+                                                    decoder_id=lab["decoder"], n_steps=1, seed=4)
+    events = list(client.reconstruction.stub.Reconstruct(request, metadata=client.metadata))
+    kinds = [e.WhichOneof("event") for e in events]
+    images = [e.image for e in events if e.HasField("image")]
+    assert [image.index for image in images] == list(range(140)) and kinds[-1] == "result"
+    reconstructing = [i for i, e in enumerate(events) if e.HasField("progress") and e.progress.stage == "reconstruct"]
+    assert kinds.index("image") < reconstructing[-1], "the first batch's images come before the last batch is made"
+    assert _servicer(server).batcher.batch_sizes == [1, 1, 1]
+    responses = load_responses(server.store, "lab-a", [run], FMRI_SPEC)
+    decoder = load_decoder(server.store.artifact_dir("lab-a", lab["decoder"]))
+    expected = reconstruct(decoder.predict(responses.data), model_dir, n_steps=1, seed=4)
+    got = np.stack([np.asarray(Image.open(io.BytesIO(image.png)).convert("RGB")) for image in images])
+    assert np.abs(got.astype(int) - expected).max() <= 1
+    assert [image.stimulus_id for image in images] == list(ids[rows])
+    assert server.store.get_artifact("lab-a", events[-1].result.reconstruction_id).meta["n_images"] == 140
+
+    pairs, _ = client.reconstruct(recording_ids=[run], preprocessing=FMRI_SPEC, decoder_id=lab["decoder"],
+                                  n_steps=1, seed=4)
+    assert [i for i, _ in pairs] == [f"stim-{i}" for i in range(N_STIMULI)]  # repeats averaged by default
 
 
 def test_bad_input(server, client, lab):

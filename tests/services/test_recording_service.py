@@ -172,17 +172,54 @@ def test_stream_data_preprocessed_matches_the_library(client, tmp_path):
     spec = {"modality": "fmri", "mask": None, "detrend": True, "zscore": True,
             "trials": {"method": "window", "window": [2, 6]}}
     remote = client.stream_data(rec.id, preprocessing=spec)
-    local = preprocess(nibabel.load(real_files.FUNCTIONAL), spec,
-                       events=Events(onsets, [1.0] * 3, ["s0", "s1", "s2"]))
-    assert remote.shape == local.data.shape and remote.shape[0] == 3
-    np.testing.assert_allclose(remote, local.data, rtol=1e-5, atol=1e-6)
+    image = nibabel.load(real_files.FUNCTIONAL)
+    local = preprocess(image, spec, events=Events(onsets, [1.0] * 3, ["s0", "s1", "s2"]))
+    assert remote.data.shape == local.data.shape and remote.data.shape[0] == 3
+    np.testing.assert_allclose(remote.data, local.data, rtol=1e-5, atol=1e-6)
+    assert list(remote.stimulus_ids) == ["s0", "s1", "s2"] and list(remote.trials) == [0, 1, 2]
+    assert list(remote.runs) == [rec.id] * 3 and list(remote.subjects) == ["01"] * 3
+    assert remote.mask.shape == image.shape[:3] and remote.mask.all()  # mask null: every voxel
+    np.testing.assert_allclose(remote.affine, image.affine)
+    assert remote.feature_names == local.feature_names and remote.info["n_events"] == 3
+    assert client.stream_data(rec.id, preprocessing={"modality": "fmri", "mask": None}).shape[0] == image.shape[3]
 
     eeg = real_files.export_eeg(tmp_path, "edf")
     rec = client.upload(eeg, subject="01", events=[{"onset": 1.0, "duration": 0.1, "stimulus_id": "a"},
                                                    {"onset": 2.5, "duration": 0.1, "stimulus_id": "b"}])
     epochs = client.stream_data(rec.id, preprocessing={
         "modality": "eeg", "l_freq": 1, "h_freq": 40, "epochs": {"tmin": -0.1, "tmax": 0.4}})
-    assert epochs.shape[:2] == (2, 8)
+    assert epochs.data.shape[:2] == (2, 8) and epochs.feature_names[:2] == ["Fp1", "Fp2"]
+    assert epochs.times[0] == pytest.approx(-0.1, abs=1 / 256) and epochs.mask is None
     with pytest.raises(grpc.RpcError) as err:
         client.stream_data(rec.id, preprocessing={"modality": "eeg", "bogus": 1})
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "bogus" in err.value.details()
+
+
+def test_stream_data_says_which_trials_reject_dropped(client, tmp_path):
+    """Events given out of time order, three of ten epochs with a 500 uV step: the rows are the kept trials in
+    the order of the events, each with the index of its event, and the dropped ones are listed with their reason."""
+    from braindecode.containers import Events
+    from braindecode.preprocessing import preprocess
+
+    raw = real_files.make_raw(seconds=12.0, seed=3)
+    raw.set_annotations(None)
+    onsets = np.array([6.0, 1.0, 3.0, 8.0, 2.0, 5.0, 9.0, 4.0, 7.0, 10.0])
+    data = raw.get_data()
+    for onset in onsets[[1, 4, 6]]:
+        start = int((onset + 0.2) * raw.info["sfreq"])
+        data[3, start:start + 20] += 500e-6
+    raw = mne.io.RawArray(data, raw.info, verbose="error")
+    path = tmp_path / "spiky_raw.fif"
+    raw.save(path, verbose="error")
+    events = [{"onset": o, "duration": 0.1, "stimulus_id": f"stim-{i}"} for i, o in enumerate(onsets)]
+    rec = client.upload(path, subject="sub-07", events=events)
+    spec = {"modality": "eeg", "epochs": {"tmin": 0.0, "tmax": 0.5, "baseline": None}, "reject": {"eeg": 150e-6}}
+    remote = client.stream_data(rec.id, preprocessing=spec)
+    kept = [i for i in range(10) if i not in (1, 4, 6)]
+    assert list(remote.trials) == kept and list(remote.stimulus_ids) == [f"stim-{i}" for i in kept]
+    assert sorted(d["trial"] for d in remote.info["dropped"]) == [1, 4, 6]
+    assert {d["reason"] for d in remote.info["dropped"]} == {"peak-to-peak"} and remote.info["n_events"] == 10
+    local = preprocess(mne.io.read_raw_fif(path, verbose="error"), spec, Events(onsets, [0.1] * 10,
+                                                                             [e["stimulus_id"] for e in events]))
+    np.testing.assert_allclose(remote.data, local.data, rtol=1e-5, atol=1e-12)
+    np.testing.assert_array_equal(remote.trials, local.trials)

@@ -76,7 +76,7 @@ def test_a_pipeline_through_the_service_clients(server, client, tmp_path):
     fit = client.decoding.fit(runs, SPEC, extracted.id, "pool", params={"alphas": [1.0]})
     assert isinstance(fit, FitDecoderResult) and fit.n_trials == 2 * N_STIMULI and len(fit.folds) == 2
 
-    samples = client.recordings.data(runs[0], SPEC)
+    samples = client.recordings.data(runs[0], SPEC).data
     stream = client.decoding.decode_stream(fit.decoder_id, [samples[:3], "not samples", samples[3:]])
     np.testing.assert_allclose(next(stream), client.decoding.decode(fit.decoder_id, samples[:3]), rtol=1e-5)
     with pytest.raises(TypeError, match="samples must be an array of numbers, got str 'not samples'"):
