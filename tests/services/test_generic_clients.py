@@ -3,11 +3,14 @@
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import real_files
 
-GRPCURL = shutil.which("grpcurl")
+# The test extra installs grpcurl beside the interpreter, which need not be on PATH (.venv/bin/python -m pytest).
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 
 
 def test_health_serving(client):
