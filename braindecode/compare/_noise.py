@@ -1,4 +1,4 @@
-"""Noise covariance from residuals and the cross-validated Mahalanobis (crossnobis) RDM."""
+"""Noise covariance from residuals, and the Mahalanobis and cross-validated Mahalanobis (crossnobis) RDMs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from braindecode.compare._checks import (
     resolve_device,
     resolve_dtype,
 )
+from braindecode.compare._rdm import kernel_distances
 from braindecode.errors import InvalidArgument
 
 NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full")
@@ -143,6 +144,17 @@ def noise_precision(residuals, method: str = "shrinkage_diag", dof=None, device=
     return like(precision if batched else precision[0], residuals)
 
 
+def _check_precision(noise, n_sets: int, p: int, dtype, device) -> torch.Tensor:
+    """A given noise precision as a tensor of shape (n_sets or 1, p, p)."""
+    precision = as_tensor(noise, "noise", dtype, device, ndims=(2, 3))
+    if precision.shape[-2:] != (p, p) or (precision.ndim == 3 and precision.shape[0] != n_sets):
+        raise InvalidArgument(
+            f"noise precision has shape {tuple(precision.shape)}; expected ({p}, {p})"
+            + (f" or ({n_sets}, {p}, {p})" if n_sets > 1 else "")
+        )
+    return precision if precision.ndim == 3 else precision[None]
+
+
 def _precision_for(patterns: torch.Tensor, noise) -> torch.Tensor | None:
     """Precision matrices (n_sets, p, p) for crossnobis, or None for the identity."""
     n_sets, n_runs, n_conditions, p = patterns.shape
@@ -153,13 +165,43 @@ def _precision_for(patterns: torch.Tensor, noise) -> torch.Tensor | None:
         residuals = (patterns - patterns.mean(dim=1, keepdim=True)).reshape(n_sets, n_runs * n_conditions, p)
         covariance = covariance_from_residuals(residuals, noise, n_conditions * (n_runs - 1))
         return precision_from_covariance(covariance)
-    precision = as_tensor(noise, "noise", patterns.dtype, patterns.device, ndims=(2, 3))
-    if precision.shape[-2:] != (p, p) or (precision.ndim == 3 and precision.shape[0] != n_sets):
-        raise InvalidArgument(
-            f"noise precision has shape {tuple(precision.shape)}; expected ({p}, {p})"
-            + (f" or ({n_sets}, {p}, {p})" if n_sets > 1 else "")
-        )
-    return precision if precision.ndim == 3 else precision[None]
+    return _check_precision(noise, n_sets, p, patterns.dtype, patterns.device)
+
+
+def mahalanobis_rdm(X, noise=None, device="cpu", dtype="float32"):
+    """Squared Mahalanobis distances between condition patterns, divided by ``n_features``.
+
+    ``(x_i - x_j)^T P (x_i - x_j) / n_features`` with the noise precision ``P``
+    (rsatoolbox ``calc_rdm(..., method="mahalanobis", noise=P)``): the patterns,
+    centred over conditions, are whitened by one product with ``P``, and the
+    distances come from one more product with the patterns.
+
+    Parameters
+    ----------
+    X : array of shape (n_conditions, n_features) or (n_sets, n_conditions, n_features)
+    noise : array of shape (n_features, n_features) or (n_sets, n_features, n_features), optional
+        Noise precision, e.g. :func:`noise_precision` of residuals. None uses the identity:
+        the squared Euclidean distance divided by ``n_features`` (``compute_rdm(X, "sqeuclidean")``).
+    device : str or torch.device
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    rdms : array of shape (n_conditions, n_conditions) or (n_sets, n_conditions, n_conditions)
+        Symmetric, zero diagonal.
+    """
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    tensor = as_tensor(X, "X", dtype, device, ndims=(2, 3))
+    batched = tensor.ndim == 3
+    tensor = tensor if batched else tensor[None]
+    n_sets, n_conditions, p = tensor.shape
+    check_n_conditions(n_conditions, "X")
+    centred = tensor - tensor.mean(dim=-2, keepdim=True)
+    whitened = centred if noise is None else centred @ _check_precision(noise, n_sets, p, dtype, device)
+    rdms = kernel_distances(whitened @ centred.transpose(-1, -2)).div_(p)
+    rdms = (rdms + rdms.transpose(-1, -2)) / 2
+    rdms = rdms.mul_(1 - torch.eye(n_conditions, dtype=dtype, device=device))
+    return like(rdms if batched else rdms[0], X)
 
 
 def crossnobis_rdm(patterns, noise="shrinkage_diag", device="cpu", dtype="float32"):
