@@ -155,8 +155,8 @@ class _Correlation(_Comparer):
 
 class _Spearman(_Comparer):
     """Pearson r of ranks. On resampled conditions every RDM is re-ranked per sample
-    along its fixed sort order (:class:`ResampledRanks`); the products of ranks pair
-    each model's ranks with the data's, moved into the model's order."""
+    along its fixed sort order (:class:`ResampledRanks`): the data's multiplicities times
+    ranks, moved into each model's order, meet the model's cumulative multiplicities."""
 
     def __init__(self, a, b):
         super().__init__(a, b)
@@ -176,18 +176,19 @@ class _Spearman(_Comparer):
         total = pair_total(counts)
         cubed = counts.double() ** 3
         cubes = (cubed.sum(dim=1) ** 2 - (cubed * cubed).sum(dim=1)) / 2  # sum of cubed multiplicities
-        # weights times centred ranks of each data RDM, in the original entry order
-        weighted = counts.new_empty((n_a, len(counts), self.a.shape[-1]))
-        squares_a = []
+        # multiplicities times centred ranks of each data RDM, in the original entry order
+        weighted = self.ranks.buffers.get("weighted", (n_a, len(counts), self.a.shape[-1]), counts)
+        sums, weighted_sums, squares_a = counts.new_empty((n_a, len(counts))), counts.new_empty((n_a, len(counts))), []
         for row in range(n_a):
             weights, ranks, squares = self.ranks.centred(row, counts, total, cubes)
-            weighted[row].index_copy_(1, self.ranks.order[row], weights.mul_(ranks))
+            ranks.mul_(weights)
+            sums[row], weighted_sums[row] = ranks.sum(dim=1), (ranks * weights).sum(dim=1)
+            weighted[row].index_copy_(1, self.ranks.order[row], ranks)
             squares_a.append(squares)
         s_ab, squares_b = [], []
         for row in range(n_a, n_a + n_b):
-            _, ranks, squares = self.ranks.centred(row, counts, total, cubes)
-            in_order = weighted.view(-1, weighted.shape[-1]).index_select(1, self.ranks.order[row])
-            s_ab.append(torch.einsum("asp,sp->sa", in_order.view(weighted.shape), ranks))
+            products, squares = self.ranks.products(row, counts, total, cubes, weighted, sums, weighted_sums)
+            s_ab.append(products)
             squares_b.append(squares)
         dtype = self.a.dtype
         squares_a, squares_b = torch.stack(squares_a, 1).to(dtype), torch.stack(squares_b, 1).to(dtype)
@@ -196,14 +197,18 @@ class _Spearman(_Comparer):
 
 
 class _KendallTauA(_Comparer):
-    def _scores(self, weights):
+    """Kendall's tau-a of every pair of RDMs. On resampled conditions a pair's merge
+    structure is built once per call and run for all the call's samples (in chunks of
+    its own), so calls take many samples: ``sample_cost`` is a fraction of the pairs."""
+
+    def _scores(self, counts):
         n_a, n_b = len(self.a), len(self.b)
         index_a = torch.arange(n_a, device=self.a.device).repeat_interleave(n_b)
         index_b = torch.arange(n_b, device=self.a.device).repeat(n_a)
-        n_samples = 1 if weights is None else len(weights)
-        per_chunk = max(1, _CHUNK_ELEMENTS // (8 * n_samples * self.a.shape[-1]))
+        per_chunk = max(1, _CHUNK_ELEMENTS // (8 * self.a.shape[-1]))
         scores = [
-            tau_a(self.a[index_a[start:start + per_chunk]], self.b[index_b[start:start + per_chunk]], weights)
+            tau_a(self.a[index_a[start:start + per_chunk]], self.b[index_b[start:start + per_chunk]], counts,
+                  (self.rows, self.cols))
             for start in range(0, n_a * n_b, per_chunk)
         ]
         return torch.cat(scores, dim=-1).reshape(scores[0].shape[:-1] + (n_a, n_b))
@@ -212,11 +217,10 @@ class _KendallTauA(_Comparer):
         return self._scores(None)
 
     def sample_cost(self):
-        return self.a.shape[-1] * 8
+        return max(1, self.a.shape[-1] // 4)
 
     def resampled(self, counts):
-        counts = counts.to(torch.int64)
-        return self._scores(counts[:, self.rows] * counts[:, self.cols])
+        return self._scores(counts.to(torch.int64))
 
 
 class _Whitened(_Comparer):

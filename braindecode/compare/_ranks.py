@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+
+class Buffers:
+    """Arrays reused from one chunk of a resampling loop to the next.
+
+    A fresh array of several MiB per step comes from the system as untouched pages,
+    and on a virtual machine faulting them in can cost as much as the arithmetic on
+    them; a buffer is allocated once per name and grown when a larger one is asked for.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        """A tensor of ``shape`` with the dtype and device of ``like`` (contents undefined)."""
+        size = math.prod(shape)
+        array = self._arrays.get(name)
+        if array is None or array.numel() < size or array.dtype != like.dtype or array.device != like.device:
+            array = like.new_empty(size)
+            self._arrays[name] = array
+        return array[:size].view(shape)
 
 
 class TieGroups:
@@ -68,12 +91,32 @@ class ResampledRanks:
         self.groups = TieGroups(x)
         self.order = self.groups.order
         self._conditions = rows[self.order].int(), cols[self.order].int()
+        self.buffers = Buffers()
         self._ties = []
         for row in range(len(x)):
             first, last = self.groups.first[row], self.groups.last[row]
             positions = torch.nonzero(last > first)[:, 0]
             first, last = first[positions], last[positions]
             self._ties.append((positions, (first - 1).clamp_(min=0), first == 0, last, positions == first))
+
+    def _accumulate(self, row: int, counts: torch.Tensor) -> tuple:
+        """Multiplicities at the sorted positions of vector ``row`` and their inclusive cumulative sums."""
+        first, second = self._conditions
+        shape = (len(counts), len(first[row]))
+        weights = torch.index_select(counts, 1, first[row], out=self.buffers.get("weights", shape, counts))
+        weights.mul_(torch.index_select(counts, 1, second[row], out=self.buffers.get("second", shape, counts)))
+        return weights, torch.cumsum(weights, dim=1, out=self.buffers.get("through", shape, counts))
+
+    def _tie_groups(self, row: int, weights, through, total, cubes) -> tuple:
+        """The tied sorted positions of vector ``row``, their centred group ranks (n_samples, n_tied)
+        and the sums of cubed multiplicities over tie groups instead of entries."""
+        positions, before_index, starts_at_zero, last, group_starts = self._ties[row]
+        before = through.index_select(1, before_index).masked_fill_(starts_at_zero, 0)
+        after = through.index_select(1, last)
+        group = (after - before)[:, group_starts].double()
+        tied = weights.index_select(1, positions).double()
+        cubes = cubes - (tied * tied * tied).sum(dim=1) + (group * group * group).sum(dim=1)
+        return positions, before.add_(after).sub_(total).mul_(0.5), cubes
 
     def centred(self, row: int, counts: torch.Tensor, total: torch.Tensor, cubes: torch.Tensor) -> tuple:
         """Ranks minus the mean rank, at the sorted positions of vector ``row``.
@@ -97,18 +140,51 @@ class ResampledRanks:
             Sum over all copies of the squared centred ranks, ``(N^3 - sum_g W_g^3) / 12``
             over the tie groups ``g`` (copies of one entry included) of total multiplicity ``W_g``.
         """
-        first, second = self._conditions
-        weights = counts.index_select(1, first[row]).mul_(counts.index_select(1, second[row]))
-        through = weights.cumsum(dim=1)
-        positions, before_index, starts_at_zero, last, group_starts = self._ties[row]
+        weights, through = self._accumulate(row, counts)
+        positions = self._ties[row][0]
         if len(positions):
-            before = through.index_select(1, before_index).masked_fill_(starts_at_zero, 0)
-            after = through.index_select(1, last)
-            group = (after - before)[:, group_starts].double()
-            tied = weights.index_select(1, positions).double()
-            cubes = cubes - (tied * tied * tied).sum(dim=1) + (group * group * group).sum(dim=1)
-            tied_ranks = before.add_(after).sub_(total).mul_(0.5)
+            positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
         ranks = through.sub_(weights, alpha=0.5).sub_(total, alpha=0.5)
         if len(positions):
             ranks.index_copy_(1, positions, tied_ranks)
         return weights, ranks, (total[:, 0].double() ** 3 - cubes) / 12
+
+    def products(self, row: int, counts, total, cubes, values, sums, weighted_sums) -> tuple:
+        """Sums over entries of ``values`` times the centred ranks of vector ``row``.
+
+        Away from ties the centred rank at a sorted position is ``through - w / 2 - N / 2``
+        (``through``: the cumulative multiplicity, ``w``: the multiplicity), so the sum needs
+        one product with ``through`` and order-free sums of the values; tied positions are
+        then corrected.
+
+        Parameters
+        ----------
+        row, counts, total, cubes
+            As in :meth:`centred`.
+        values : tensor of shape (n_values, n_samples, n_pairs)
+            In the original entry order.
+        sums, weighted_sums : tensor of shape (n_values, n_samples)
+            Sums over entries of ``values`` and of ``values`` times the multiplicities.
+
+        Returns
+        -------
+        products : tensor of shape (n_samples, n_values)
+        squares : tensor of shape (n_samples,), float64
+            As in :meth:`centred`.
+        """
+        weights, through = self._accumulate(row, counts)
+        n_pairs = values.shape[-1]
+        in_order = torch.index_select(values.reshape(-1, n_pairs), 1, self.order[row],
+                                      out=self.buffers.get("in_order", (values.numel() // n_pairs, n_pairs), values))
+        in_order = in_order.view(values.shape)
+        # (two-dimensional products: broadcasting over the values is several times slower)
+        product = self.buffers.get("product", through.shape, through)
+        products = torch.stack([torch.mul(part, through, out=product).sum(dim=-1) for part in in_order])
+        products -= weighted_sums / 2 + sums * total[:, 0] / 2
+        positions = self._ties[row][0]
+        if len(positions):
+            positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
+            untied_ranks = through.index_select(1, positions) - weights.index_select(1, positions) / 2 - total / 2
+            tied_values = in_order.view(-1, n_pairs).index_select(1, positions).view(len(in_order), -1, len(positions))
+            products += torch.stack([(part * (tied_ranks - untied_ranks)).sum(dim=-1) for part in tied_values])
+        return products.T, (total[:, 0].double() ** 3 - cubes) / 12

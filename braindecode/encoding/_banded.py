@@ -149,7 +149,9 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
     cv_scores = torch.empty((len(ratios), len(alphas), n_targets), dtype=torch.float64)
     for candidate, scale in enumerate(scales):
         validation = CrossValidation(EigenBasis(X * scale, dtype), splits, alphas, fit_intercept, score, dtype)
-        batch_size = n_targets_batch or auto_targets_batch(validation.batch_bytes_per_target(dtype), device)
+        batch_size = n_targets_batch
+        if batch_size is None:
+            batch_size = auto_targets_batch(validation.batch_bytes_per_target(dtype), device)
         for columns in target_batches(n_targets, batch_size, 0):
             batch, _ = load_batch(Y, columns, device, fit_intercept)
             cv_scores[candidate, :, columns] = validation.scores(batch)[0].cpu()
@@ -167,7 +169,10 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
         chosen = torch.nonzero(best_candidate == candidate)[:, 0]
         scaled = X * scales[candidate]
         refit = RefitSolver(scaled, alphas.tolist())
-        for part in target_batches(len(chosen), n_targets_batch, Y.element_size() * max(X.shape)):
+        refit_batch = n_targets_batch
+        if refit_batch is None:
+            refit_batch = auto_targets_batch(Y.element_size() * (X.shape[0] + 2 * X.shape[1]), device)
+        for part in target_batches(len(chosen), refit_batch, 0):
             columns = chosen[part]
             batch, y_mean = load_batch(Y, columns, device, fit_intercept)
             XtY = scaled.T @ batch if refit.primal else None

@@ -35,8 +35,8 @@ the downdate the centering is one more rank-one term.
 
 from __future__ import annotations
 
-import math
 import os
+import pathlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -309,25 +309,27 @@ def _downdated_operators(Z, eigenvalues, left_out, test, alphas, fit_intercept):
     None where some ``W`` is not positive definite in float64 (alpha below the rounding
     of the Gram matrix).
     """
-    n_samples = Z.shape[0]
-    shrink = 1.0 / (eigenvalues + alphas.to(eigenvalues)[:, None])  # (n_alphas, rank)
+    n_samples, n_train = Z.shape[0], Z.shape[0] - len(left_out)
     z_out = Z[left_out]
-    scaled = z_out * shrink[:, None, :]
-    woodbury = torch.matmul(scaled, z_out.T).neg_()
-    woodbury.diagonal(dim1=-2, dim2=-1).add_(1)
-    if fit_intercept:
-        woodbury.sub_(1.0 / n_samples)
-    factor, info = torch.linalg.cholesky_ex(woodbury)
-    if bool((info != 0).any()):
-        return None
-    solved = torch.matmul(torch.cholesky_inverse(factor), scaled)  # one product: faster than batched solves
-    if test is None:
-        return solved
-    z_test = Z[test]
-    if fit_intercept:
-        z_test = z_test + z_out.sum(0) / (n_samples - len(left_out))
-    scaled_test = z_test * shrink[:, None, :]
-    return scaled_test + torch.matmul(scaled_test, z_out.T) @ solved
+    z_test = None if test is None else Z[test] + (z_out.sum(0) / n_train if fit_intercept else 0)
+    operators = Z.new_empty((len(alphas), len(left_out) if test is None else len(test), Z.shape[1]))
+    for operator, alpha in zip(operators, alphas.tolist()):  # one alpha at a time: a fifth of the memory
+        shrink = 1.0 / (eigenvalues + alpha)
+        scaled = z_out * shrink
+        woodbury = torch.mm(scaled, z_out.T).neg_()
+        woodbury.diagonal().add_(1)
+        if fit_intercept:
+            woodbury.sub_(1.0 / n_samples)
+        factor, info = torch.linalg.cholesky_ex(woodbury)
+        if int(info) != 0:
+            return None
+        inverse = torch.cholesky_inverse(factor)  # then one product: faster than triangular solves
+        if test is None:
+            torch.mm(inverse, scaled, out=operator)
+        else:
+            scaled_test = z_test * shrink
+            torch.addmm(scaled_test, scaled_test @ z_out.T, inverse @ scaled, out=operator)
+    return operators
 
 
 def _direct_operators(Z, train, test, alphas, fit_intercept):
@@ -494,12 +496,57 @@ class RefitSolver:
         return self.X.T @ self.inverse.solve(Y, alphas)
 
 
-TARGETS_BATCH = int(os.environ.get("BD_BATCH", "512"))
+AUTO_BATCH_MIN = 256  # fewer targets per batch and reading each fold's operators once per batch starts to show
+_DEFAULT_CACHE_BYTES = 2 * 2**20
+
+
+def _cpu_list_length(text: str) -> int:
+    """Number of CPUs in a sysfs list such as ``0-3,8``."""
+    total = 0
+    for part in text.strip().split(","):
+        first, _, last = part.partition("-")
+        total += int(last or first) - int(first) + 1
+    return total
+
+
+def last_level_cache_per_core() -> int:
+    """Bytes of the largest data cache level per CPU sharing it, as Linux reports it
+    (``/sys/devices/system/cpu/cpu0/cache``); 2 MiB where it does not."""
+    largest = None
+    for index in pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            level = int((index / "level").read_text())
+            size = (index / "size").read_text().strip()
+            multiplier = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:], 1)
+            share = int(size.rstrip("KMG")) * multiplier // _cpu_list_length((index / "shared_cpu_list").read_text())
+        except (OSError, ValueError):
+            continue
+        if largest is None or level > largest[0]:
+            largest = (level, share)
+    return largest[1] if largest else _DEFAULT_CACHE_BYTES
 
 
 def auto_targets_batch(bytes_per_target: int, device) -> int:
-    """Targets per batch when none is given."""
-    return TARGETS_BATCH
+    """Targets per batch when none is given, from the machine's cache and memory sizes.
+
+    On the CPU, the arrays of one batch (``bytes_per_target`` per target: the products
+    of a fold, its predictions, the targets) stay within one core's share of the last
+    level cache, so each pass over them after a product reads the cache and not the
+    main memory; at least ``AUTO_BATCH_MIN`` targets, and at most a quarter of the
+    available memory. On CUDA, a quarter of the free device memory.
+
+    Parameters
+    ----------
+    bytes_per_target : int
+    device : torch.device
+    """
+    per_target = max(1, int(bytes_per_target))
+    if device.type == "cuda":
+        return max(1, torch.cuda.mem_get_info(device)[0] // (4 * per_target))
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return max(1, min(max(AUTO_BATCH_MIN, last_level_cache_per_core() // per_target), available // (4 * per_target)))
 
 
 def prepare(X, Y, alphas, device, dtype):
@@ -535,8 +582,8 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
     alpha : float or array of shape (n_targets,)
     fit_intercept : bool
     n_targets_batch : int, optional
-        Targets solved at once; bounds memory on ``device``. When None, batches keep
-        ``Y`` and the coefficients of a batch near 32 MiB.
+        Targets solved at once; bounds memory on ``device``. When None, see
+        :func:`auto_targets_batch`.
     device : str or torch.device
     dtype : {"float32", "float64"}
 
@@ -554,7 +601,9 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
     refit = RefitSolver(X, torch.unique(alphas).tolist())
     coef = torch.empty((X.shape[1], Y.shape[1]), dtype=dtype)
     intercept = torch.zeros(Y.shape[1], dtype=dtype)
-    for columns in target_batches(Y.shape[1], n_targets_batch, Y.element_size() * max(X.shape)):
+    if n_targets_batch is None:
+        n_targets_batch = auto_targets_batch(Y.element_size() * (X.shape[0] + 2 * X.shape[1]), device)
+    for columns in target_batches(Y.shape[1], n_targets_batch, 0):
         batch, y_mean = load_batch(Y, columns, device, fit_intercept)
         XtY = X.T @ batch if refit.primal else None
         weights = refit.coef(batch, XtY, alphas[columns].to(device))
