@@ -43,27 +43,30 @@ def _cpu_ticks() -> tuple:
 
 @dataclass
 class Timing:
-    """Wall-clock seconds of one run, with the machine's load average at its end and the
-    share of CPU ticks its hypervisor took meanwhile."""
+    """Wall-clock seconds of one run, the CPU seconds of this process meanwhile, the
+    machine's load average at its end and the share of CPU ticks its hypervisor took.
+    On a machine shared with other jobs the CPU seconds move less than the wall clock."""
 
     seconds: float
+    cpu_seconds: float
     load: float
     steal: float
 
     def __str__(self) -> str:
-        return f"{self.seconds:9.3f} s  [load {self.load:4.1f}, steal {self.steal:4.0%}]"
+        return (f"{self.seconds:9.3f} s  [cpu {self.cpu_seconds:8.3f} s, load {self.load:4.1f}, "
+                f"steal {self.steal:4.0%}]")
 
 
 def timed(function, *args, **kwargs) -> tuple:
     """``(function(*args, **kwargs), Timing)``."""
     steal_before, total_before = _cpu_ticks()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     value = function(*args, **kwargs)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     steal_after, total_after = _cpu_ticks()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     steal = (steal_after - steal_before) / max(1, total_after - total_before)
-    return value, Timing(seconds, load, steal)
+    return value, Timing(seconds, cpu_seconds, load, steal)
 
 
 def best(timings) -> Timing:

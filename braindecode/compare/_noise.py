@@ -239,9 +239,11 @@ def crossnobis_rdm(patterns, noise="shrinkage_diag", device="cpu", dtype="float3
         raise InvalidArgument(f"crossnobis needs at least 2 runs, got {n_runs}")
     check_n_conditions(n_conditions, "patterns")
     precision = _precision_for(tensor, noise)
-    weighted = tensor if precision is None else tensor @ precision[:, None]
-    total = tensor.sum(dim=1)
-    kernel = weighted.sum(dim=1) @ total.transpose(-1, -2) - torch.einsum("srip,srjp->sij", weighted, tensor)
+    # sum over pairs of different runs r != s of (run r P)(run s)^T: all pairs minus the same-run ones
+    weighted = tensor if precision is None else (tensor.reshape(n_sets, -1, p) @ precision).view(tensor.shape)
+    kernel = weighted.sum(dim=1) @ tensor.sum(dim=1).transpose(-1, -2)
+    for run in range(n_runs):
+        kernel.baddbmm_(weighted[:, run], tensor[:, run].transpose(-1, -2), alpha=-1)
     kernel = kernel / (n_runs * (n_runs - 1))
     kernel = kernel + kernel.transpose(-1, -2)
     diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1) / 2
