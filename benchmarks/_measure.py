@@ -72,3 +72,18 @@ def timed(function, *args, **kwargs) -> tuple:
 def best(timings) -> Timing:
     """The shortest of several timings."""
     return min(timings, key=lambda timing: timing.seconds)
+
+
+def alternate(runs: dict, rounds: int, label: str = "") -> dict:
+    """Run every function of ``runs`` once per round, in turn, printing each timing.
+
+    Returns the best :class:`Timing` of each name. Alternating keeps the figures that
+    are compared with each other under the same drift of the machine's load.
+    """
+    timings = {name: [] for name in runs}
+    for round_ in range(rounds):
+        for name, function in runs.items():
+            timing = timed(function)[1]
+            timings[name].append(timing)
+            print(f"time {label}{name:<12} {timing}   (round {round_ + 1})", flush=True)
+    return {name: best(values) for name, values in timings.items()}

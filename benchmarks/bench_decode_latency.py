@@ -18,7 +18,7 @@ peers: one decoder call on ONNX Runtime and on torch (one thread), for one sampl
 of 32, best of 200 calls made in turn.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
-       [--compare-unbatched]
+       [--compare-unbatched] [--quick]
 Prints p50 / p99 / throughput per configuration, with the share of the machine's CPU time taken
 by its hypervisor meanwhile (steal, from /proc/stat: on a virtual machine the tail follows it), and
 ``ratio <what>: <x>`` lines.
@@ -210,7 +210,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--compare-unbatched", action="store_true",
                         help="also run the load with one sample per ONNX Runtime run")
+    parser.add_argument("--quick", action="store_true", help="3 measured seconds, 1 s warm-up per configuration")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warmup = min(args.seconds, 3.0), min(args.warmup, 1.0)
     with tempfile.TemporaryDirectory() as folder:
         store = Store(folder)
         keys = KeyStore(store.root)
