@@ -117,7 +117,9 @@ class _WeightedMerge:
         through its ``at_most`` elements.
         """
         n_samples = len(weights)
-        dtype = torch.int32 if self.size * int(weights.max()) < 2**31 else torch.int64
+        # cumulative weights reach the total weight, and a right element's share that times its weight
+        largest = int(weights.sum(dim=1).max()) * int(weights.max())
+        dtype = torch.int32 if largest < 2**31 else torch.int64
         current = buffers.get("merge_a", (n_samples, self.size), torch.empty(0, dtype=dtype, device=weights.device))
         current.zero_()[:, : weights.shape[1]] = weights
         following = buffers.get("merge_b", (n_samples, self.size), current)
