@@ -450,7 +450,7 @@ def _fold_values(fold: _Fold, Y, v, fit_intercept, of_residuals: bool):
         offset.zero_()
     if of_residuals:
         offset.sub_(y_test)
-    torch.mm(fold.basis.view(-1, rank), v, out=blocks[:-1].view(-1, n_targets))
+    torch.mm(fold.basis.view(n_components * n_test, rank), v, out=blocks[:-1].view(n_components * n_test, n_targets))
     values = fold.mixing @ blocks.view(n_components + 1, -1)
     return values.view(-1, n_test, n_targets), y_test
 

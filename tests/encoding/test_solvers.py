@@ -257,6 +257,17 @@ def test_rank_deficient_design_matches_sklearn(simulate):
         np.testing.assert_allclose(ours.intercept_[t], reference.intercept_, rtol=1e-8)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_constant_design_predicts_the_training_means(simulate, dtype):
+    _, Y, _ = simulate(40, 3, n_targets=2, seed=15)
+    result = solve_ridge_cv(np.full((40, 3), 2.0), Y, ALPHAS, cv=KFold(4), dtype=dtype)
+    expected = np.mean([sk_r2(Y[test], np.broadcast_to(Y[train].mean(0), Y[test].shape), multioutput="raw_values")
+                        for train, test in KFold(4).split(Y)], axis=0)
+    np.testing.assert_allclose(result.cv_scores.numpy(), np.broadcast_to(expected, result.cv_scores.shape), atol=1e-5)
+    np.testing.assert_array_equal(result.coef.numpy(), 0)
+    np.testing.assert_allclose(result.intercept.numpy(), Y.mean(0), rtol=1e-5)
+
+
 def test_automatic_target_batches(monkeypatch):
     from braindecode.encoding import _solvers
 
