@@ -496,8 +496,10 @@ class RefitSolver:
         return self.X.T @ self.inverse.solve(Y, alphas)
 
 
-AUTO_BATCH_MIN = 256  # fewer targets per batch and reading each fold's operators once per batch starts to show
-_DEFAULT_CACHE_BYTES = 2 * 2**20
+# Fewer targets than this per batch and each product spends a noticeable share of its time
+# repacking the fold operators (the BLAS copies its left operand into blocks on every call).
+AUTO_BATCH_MIN = 512
+_DEFAULT_CACHE = (2 * 2**20, 1)
 
 
 def _cpu_list_length(text: str) -> int:
@@ -509,9 +511,9 @@ def _cpu_list_length(text: str) -> int:
     return total
 
 
-def last_level_cache_per_core() -> int:
-    """Bytes of the largest data cache level per CPU sharing it, as Linux reports it
-    (``/sys/devices/system/cpu/cpu0/cache``); 2 MiB where it does not."""
+def last_level_cache() -> tuple:
+    """(bytes, number of CPUs sharing it) of the largest data cache level, as Linux reports
+    it (``/sys/devices/system/cpu/cpu0/cache``); 2 MiB for one CPU where it does not."""
     largest = None
     for index in pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
         try:
@@ -520,22 +522,29 @@ def last_level_cache_per_core() -> int:
             level = int((index / "level").read_text())
             size = (index / "size").read_text().strip()
             multiplier = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:], 1)
-            share = int(size.rstrip("KMG")) * multiplier // _cpu_list_length((index / "shared_cpu_list").read_text())
+            cache = (int(size.rstrip("KMG")) * multiplier, _cpu_list_length((index / "shared_cpu_list").read_text()))
         except (OSError, ValueError):
             continue
         if largest is None or level > largest[0]:
-            largest = (level, share)
-    return largest[1] if largest else _DEFAULT_CACHE_BYTES
+            largest = (level, cache)
+    return largest[1] if largest else _DEFAULT_CACHE
+
+
+def _available_memory() -> int | None:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def auto_targets_batch(bytes_per_target: int, device) -> int:
     """Targets per batch when none is given, from the machine's cache and memory sizes.
 
     On the CPU, the arrays of one batch (``bytes_per_target`` per target: the products
-    of a fold, its predictions, the targets) stay within one core's share of the last
-    level cache, so each pass over them after a product reads the cache and not the
-    main memory; at least ``AUTO_BATCH_MIN`` targets, and at most a quarter of the
-    available memory. On CUDA, a quarter of the free device memory.
+    of a fold, its predictions, the targets) stay within the share of the last-level
+    cache of the threads torch runs, so each pass over them after a product reads the
+    cache and not the main memory; at least ``AUTO_BATCH_MIN`` targets, and at most a
+    quarter of the available memory. On CUDA, a quarter of the free device memory.
 
     Parameters
     ----------
@@ -545,8 +554,10 @@ def auto_targets_batch(bytes_per_target: int, device) -> int:
     per_target = max(1, int(bytes_per_target))
     if device.type == "cuda":
         return max(1, torch.cuda.mem_get_info(device)[0] // (4 * per_target))
-    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return max(1, min(max(AUTO_BATCH_MIN, last_level_cache_per_core() // per_target), available // (4 * per_target)))
+    size, sharing = last_level_cache()
+    batch = max(AUTO_BATCH_MIN, size // max(1, min(torch.get_num_threads(), sharing)) // per_target)
+    available = _available_memory()
+    return batch if available is None else max(1, min(batch, available // (4 * per_target)))
 
 
 def prepare(X, Y, alphas, device, dtype):

@@ -272,10 +272,14 @@ def test_automatic_target_batches(monkeypatch):
     from braindecode.encoding import _solvers
 
     assert _solvers._cpu_list_length("0-3,8,10-11\n") == 7
-    assert _solvers.last_level_cache_per_core() > 0
-    monkeypatch.setattr(_solvers, "last_level_cache_per_core", lambda: 16 * 2**20)
+    size, sharing = _solvers.last_level_cache()
+    assert size > 0 and sharing >= 1
+    monkeypatch.setattr(_solvers, "last_level_cache", lambda: (32 * 2**20, 2))
     cpu = torch.device("cpu")
+    torch.set_num_threads(2)  # two threads share the cache
     assert _solvers.auto_targets_batch(16 * 2**10, cpu) == 1024
+    torch.set_num_threads(1)  # one thread has it all
+    assert _solvers.auto_targets_batch(16 * 2**10, cpu) == 2048
     assert _solvers.auto_targets_batch(10**6, cpu) == _solvers.AUTO_BATCH_MIN
     # never more than a quarter of the available memory
     available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
