@@ -178,16 +178,16 @@ class _Spearman(_Comparer):
         cubes = (cubed.sum(dim=1) ** 2 - (cubed * cubed).sum(dim=1)) / 2  # sum of cubed multiplicities
         # multiplicities times centred ranks of each data RDM, in the original entry order
         weighted = self.ranks.buffers.get("weighted", (n_a, len(counts), self.a.shape[-1]), counts)
-        sums, weighted_sums, squares_a = counts.new_empty((n_a, len(counts))), counts.new_empty((n_a, len(counts))), []
+        sums, sums_weighted, squares_a = counts.new_empty((n_a, len(counts))), counts.new_empty((n_a, len(counts))), []
         for row in range(n_a):
             weights, ranks, squares = self.ranks.centred(row, counts, total, cubes)
             ranks.mul_(weights)
-            sums[row], weighted_sums[row] = ranks.sum(dim=1), (ranks * weights).sum(dim=1)
+            sums[row], sums_weighted[row] = ranks.sum(dim=1), (ranks * weights).sum(dim=1)
             weighted[row].index_copy_(1, self.ranks.order[row], ranks)
             squares_a.append(squares)
         s_ab, squares_b = [], []
         for row in range(n_a, n_a + n_b):
-            products, squares = self.ranks.products(row, counts, total, cubes, weighted, sums, weighted_sums)
+            products, squares = self.ranks.products(row, counts, total, cubes, weighted, sums, sums_weighted)
             s_ab.append(products)
             squares_b.append(squares)
         dtype = self.a.dtype

@@ -149,7 +149,7 @@ class ResampledRanks:
             ranks.index_copy_(1, positions, tied_ranks)
         return weights, ranks, (total[:, 0].double() ** 3 - cubes) / 12
 
-    def products(self, row: int, counts, total, cubes, values, sums, weighted_sums) -> tuple:
+    def products(self, row: int, counts, total, cubes, values, sums, sums_weighted) -> tuple:
         """Sums over entries of ``values`` times the centred ranks of vector ``row``.
 
         Away from ties the centred rank at a sorted position is ``through - w / 2 - N / 2``
@@ -163,7 +163,7 @@ class ResampledRanks:
             As in :meth:`centred`.
         values : tensor of shape (n_values, n_samples, n_pairs)
             In the original entry order.
-        sums, weighted_sums : tensor of shape (n_values, n_samples)
+        sums, sums_weighted : tensor of shape (n_values, n_samples)
             Sums over entries of ``values`` and of ``values`` times the multiplicities.
 
         Returns
@@ -180,7 +180,7 @@ class ResampledRanks:
         # (two-dimensional products: broadcasting over the values is several times slower)
         product = self.buffers.get("product", through.shape, through)
         products = torch.stack([torch.mul(part, through, out=product).sum(dim=-1) for part in in_order])
-        products -= weighted_sums / 2 + sums * total[:, 0] / 2
+        products -= sums_weighted / 2 + sums * total[:, 0] / 2
         positions = self._ties[row][0]
         if len(positions):
             positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
