@@ -160,7 +160,7 @@ def _floor_products(n_samples: int, n_pairs: int, n_sums: int, device: str):
 
 
 def bench_bootstrap(data, models, args) -> None:
-    n_conditions = int(round((1 + np.sqrt(1 + 8 * data.size)) / 2))
+    n_conditions = round((1 + np.sqrt(1 + 8 * data.size)) / 2)
     seed = 0
     counts = bootstrap_counts(n_conditions, args.n_bootstrap, torch.Generator().manual_seed(seed)).numpy()
     n_sums = 2 * (1 + len(models)) + len(models)  # sums of each vector, of its square, of data x model
@@ -168,8 +168,8 @@ def bench_bootstrap(data, models, args) -> None:
     print(f"time bootstrap floor        {floor}   ({args.n_bootstrap} samples x {n_sums} sums)")
     for ours, theirs in COMPARISONS.items():
         n_ours = min(args.kendall_samples, args.n_bootstrap) if ours == "kendall_tau_a" else args.n_bootstrap
-        def run_ours():
-            scores = bootstrap_scores(data, models, ours, n_bootstrap=n_ours, seed=seed, device=args.device)
+        def run_ours(method=ours, n_samples=n_ours):
+            scores = bootstrap_scores(data, models, method, n_bootstrap=n_samples, seed=seed, device=args.device)
             _sync(args.device)
             return scores
 

@@ -97,10 +97,9 @@ def main(argv=None):
     for label, n_steps, strength in runs:
         calls, floors = {}, {}
         for backend in ("torch", "onnx"):
-            options = dict(cache_dir=args.cache_dir, threads=args.threads) if backend == "onnx" else {}
-            calls[backend] = synced(lambda b=backend, o=options: pipeline(  # noqa: B023
-                embeddings, n_steps, args.scheduler, strength=strength,  # noqa: B023
-                generator=seed_generators(0, args.batch), backend=b, **o))
+            options = {"cache_dir": args.cache_dir, "threads": args.threads} if backend == "onnx" else {}
+            calls[backend] = synced(lambda b=backend, o=options, n=n_steps, s=strength: pipeline(
+                embeddings, n, args.scheduler, strength=s, generator=seed_generators(0, args.batch), backend=b, **o))
             recorded = network_calls(pipeline, calls[backend], backend, options)
             runtime = pipeline.runtime(backend, **options)
             floors[backend] = synced(lambda r=runtime, c=recorded: [r.run(name, *x) for name, x in c])

@@ -77,7 +77,7 @@ def run_himalaya(X, Y, alphas, folds):
 
     backend = set_backend("torch")
     model = RidgeCV(alphas=alphas, cv=KFold(folds), fit_intercept=True,
-                    solver_params=dict(score_func=r2_score)).fit(X, Y)
+                    solver_params={"score_func": r2_score}).fit(X, Y)
     return backend.to_numpy(model.best_alphas_), backend.to_numpy(model.cv_scores_)
 
 

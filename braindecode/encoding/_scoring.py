@@ -12,7 +12,8 @@ overwrite its input to avoid a copy of the largest array of the fit.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
