@@ -13,11 +13,12 @@ extrapolated the same way (its merge structures, built once per call, weigh more
 fewer samples, so this overstates our time).
 
 The floor of each figure is the work no implementation avoids at its shapes, timed in
-the same run: for an RDM one matrix product of the patterns with themselves (with
-the precision between them for Mahalanobis, per run for crossnobis); for a
-bootstrap the per-sample products, one (n_samples x n_pairs) @ (n_pairs x n_sums)
-matrix product of the entries' multiplicities with the RDM vectors and their
-products.
+the same run with the fastest products at hand (numpy's BLAS; a matrix times its own
+transpose as a symmetric rank-k update): for an RDM one matrix product of the patterns
+with themselves (with the precision between them for Mahalanobis, per run for
+crossnobis); for a bootstrap the per-sample products, one (n_samples x n_pairs) @
+(n_pairs x n_sums) matrix product of the entries' multiplicities with the RDM vectors
+and their products.
 
 Usage: python benchmarks/bench_compare.py [--quick] [--rounds 3] [--threads 1] [--device cpu]
 Prints ``ratio <what> <peer_time/our_time>`` and ``limit <what> <our_time/floor_time>`` lines;
@@ -36,6 +37,7 @@ import torch
 from _measure import best, describe_machine, timed
 from scipy.spatial.distance import pdist
 
+from braindecode._products import gram, matmul
 from braindecode.compare import (
     bootstrap_scores,
     compute_rdm,
@@ -83,28 +85,28 @@ def rdm_cases(runs, X, precision, device):
             return rdm_to_vector(rdm)
         return run
 
-    def gram():
-        tensor @ tensor.T
+    def pattern_gram():
+        gram(tensor)
         _sync(device)
 
     def whitened_gram():
-        (tensor @ precision32) @ tensor.T
+        matmul(matmul(tensor, precision32), tensor.T)
         _sync(device)
 
     def whitened_run_grams():
         for run in runs_tensor:
-            (run @ precision32) @ run.T
+            matmul(matmul(run, precision32), run.T)
         _sync(device)
 
     def peer(method, **kwargs):
         return lambda: rsatoolbox.rdm.calc_rdm(dataset, method=method, **kwargs).get_vectors()[0]
 
     return {
-        "correlation": (ours(compute_rdm, X, "correlation"), peer("correlation"), gram),
-        "cosine": (ours(compute_rdm, X, "cosine"), lambda: pdist(X.astype(np.float64), "cosine"), gram),
-        "sqeuclidean": (ours(compute_rdm, X, "sqeuclidean"), peer("euclidean"), gram),
+        "correlation": (ours(compute_rdm, X, "correlation"), peer("correlation"), pattern_gram),
+        "cosine": (ours(compute_rdm, X, "cosine"), lambda: pdist(X.astype(np.float64), "cosine"), pattern_gram),
+        "sqeuclidean": (ours(compute_rdm, X, "sqeuclidean"), peer("euclidean"), pattern_gram),
         "euclidean": (ours(compute_rdm, X, "euclidean"),
-                      lambda: np.sqrt(peer("euclidean")() * n_features), gram),
+                      lambda: np.sqrt(peer("euclidean")() * n_features), pattern_gram),
         "mahalanobis": (ours(mahalanobis_rdm, X, precision32), peer("mahalanobis", noise=precision), whitened_gram),
         "crossnobis": (ours(crossnobis_rdm, runs, noise=precision32),
                        lambda: rsatoolbox.rdm.calc_rdm(run_dataset, method="crossnobis", descriptor="condition",
@@ -153,7 +155,7 @@ def _floor_products(n_samples: int, n_pairs: int, n_sums: int, device: str):
 
     def run():
         for _ in range(math.ceil(n_samples / chunk)):
-            weights @ vectors
+            matmul(weights, vectors)
         _sync(device)
 
     return run

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import torch
 
+from braindecode._products import matmul
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
@@ -85,7 +86,7 @@ def weighted_sums(vectors: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     sums = []
     for start in range(0, len(vectors), per_chunk):
         squares = vector_to_rdm(vectors[start:start + per_chunk])
-        products = (squares.view(-1, n) @ counts.T).view(-1, n, n_samples)
+        products = matmul(squares.view(-1, n), counts.T).view(-1, n, n_samples)
         sums.append(products.mul_(counts.T).sum(dim=1))
     return torch.cat(sums).T / 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from braindecode._products import gram, matmul
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
@@ -197,8 +198,11 @@ def mahalanobis_rdm(X, noise=None, device="cpu", dtype="float32"):
     n_sets, n_conditions, p = tensor.shape
     check_n_conditions(n_conditions, "X")
     centred = tensor - tensor.mean(dim=-2, keepdim=True)
-    whitened = centred if noise is None else centred @ _check_precision(noise, n_sets, p, dtype, device)
-    rdms = kernel_distances(whitened @ centred.transpose(-1, -2)).div_(p)
+    if noise is None:
+        kernel = gram(centred)
+    else:
+        kernel = matmul(matmul(centred, _check_precision(noise, n_sets, p, dtype, device)), centred.transpose(-1, -2))
+    rdms = kernel_distances(kernel).div_(p)
     rdms = (rdms + rdms.transpose(-1, -2)) / 2
     rdms = rdms.mul_(1 - torch.eye(n_conditions, dtype=dtype, device=device))
     return like(rdms if batched else rdms[0], X)
@@ -240,10 +244,10 @@ def crossnobis_rdm(patterns, noise="shrinkage_diag", device="cpu", dtype="float3
     check_n_conditions(n_conditions, "patterns")
     precision = _precision_for(tensor, noise)
     # sum over pairs of different runs r != s of (run r P)(run s)^T: all pairs minus the same-run ones
-    weighted = tensor if precision is None else (tensor.reshape(n_sets, -1, p) @ precision).view(tensor.shape)
-    kernel = weighted.sum(dim=1) @ tensor.sum(dim=1).transpose(-1, -2)
+    weighted = tensor if precision is None else matmul(tensor.reshape(n_sets, -1, p), precision).view(tensor.shape)
+    kernel = matmul(weighted.sum(dim=1), tensor.sum(dim=1).transpose(-1, -2))
     for run in range(n_runs):
-        kernel.baddbmm_(weighted[:, run], tensor[:, run].transpose(-1, -2), alpha=-1)
+        kernel -= matmul(weighted[:, run], tensor[:, run].transpose(-1, -2))
     kernel = kernel / (n_runs * (n_runs - 1))
     kernel = kernel + kernel.transpose(-1, -2)
     diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1) / 2

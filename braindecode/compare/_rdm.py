@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from braindecode._products import gram
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
@@ -104,17 +105,17 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     if method in ("correlation", "cosine"):
         means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
         centred = X - means if method == "correlation" else X
-        gram = centred @ centred.transpose(-1, -2)
-        squares = torch.diagonal(gram, dim1=-2, dim2=-1)
+        products = gram(centred)
+        squares = torch.diagonal(products, dim1=-2, dim2=-1)
         what = "zero variance across features (a constant pattern)" if means is not None else "an all-zero pattern"
         # the squared norm of a row of X is that of its centred row plus n_features * mean^2
         reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
         _check_norms(squares, reference, what, name)
         scale = squares.rsqrt()
-        dist = 1 - gram * scale[..., :, None] * scale[..., None, :]
+        dist = 1 - products * scale[..., :, None] * scale[..., None, :]
     else:
         centred = X - X.mean(dim=-2, keepdim=True)
-        dist = kernel_distances(centred @ centred.transpose(-1, -2))
+        dist = kernel_distances(gram(centred))
         if method == "sqeuclidean":
             dist = dist.div_(X.shape[-1])
         else:

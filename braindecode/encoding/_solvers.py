@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import torch
 
+from braindecode._products import gram, matmul
 from braindecode.encoding._cv import check_cv
 from braindecode.encoding._scoring import Score, check_score
 from braindecode.encoding._validation import (
@@ -203,12 +204,12 @@ def compress_operators(operators: torch.Tensor, dtype, each: bool = True):
     if tolerance < _GRAM_RESOLUTION:
         return operators.to(dtype), torch.eye(n_alphas, dtype=dtype, device=operators.device)
     flat = operators.reshape(n_alphas, -1)
-    gram = flat @ flat.T
-    norms = gram.diagonal().sqrt().clamp_(min=torch.finfo(torch.float64).tiny)
+    gram_matrix = gram(flat)
+    norms = gram_matrix.diagonal().sqrt().clamp_(min=torch.finfo(torch.float64).tiny)
     scale = norms if each else norms.max().expand_as(norms)
-    eigenvalues, eigenvectors = torch.linalg.eigh(gram / scale[:, None] / scale[None, :])
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram_matrix / scale[:, None] / scale[None, :])
     components = eigenvectors[:, eigenvalues > tolerance**2 * eigenvalues[-1]]
-    basis = ((components / scale[:, None]).T @ flat).reshape((components.shape[1],) + operators.shape[1:])
+    basis = matmul((components / scale[:, None]).T, flat).reshape((components.shape[1],) + operators.shape[1:])
     return basis.to(dtype), (scale[:, None] * components).to(dtype)
 
 
@@ -239,15 +240,15 @@ class EigenBasis:
         x64 = X.double()
         n_samples, n_features = x64.shape
         primal = n_features <= n_samples
-        eigenvalues, vectors = torch.linalg.eigh(x64.T @ x64 if primal else x64 @ x64.T)
+        eigenvalues, vectors = torch.linalg.eigh(gram(x64.T.contiguous() if primal else x64))
         rounding = max(n_samples, n_features) * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
         keep = eigenvalues > rounding
         eigenvalues, vectors = eigenvalues[keep], vectors[:, keep]
         if primal:
-            coordinates, directions = x64 @ vectors, vectors
+            coordinates, directions = matmul(x64, vectors), vectors
         else:
             root = eigenvalues.sqrt()
-            coordinates, directions = vectors * root, (x64.T @ vectors) / root
+            coordinates, directions = vectors * root, matmul(x64.T, vectors) / root
         self.coordinates, self.eigenvalues = coordinates, eigenvalues
         self._projection = coordinates.T.to(dtype).contiguous()
         self._directions = directions.to(dtype)
@@ -258,7 +259,7 @@ class EigenBasis:
 
     def project(self, Y: torch.Tensor) -> torch.Tensor:
         """``Z^T Y`` of shape (rank, n_targets) for ``Y`` of shape (n_samples, n_targets)."""
-        return self._projection @ Y
+        return matmul(self._projection, Y)
 
     def coef(self, projected: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
         """Ridge weights ``V (diag(lam) + alpha_t I)^-1 z_t``, shape (n_features, n_targets).
@@ -268,7 +269,7 @@ class EigenBasis:
         alphas : tensor of shape (n_targets,)
         """
         shrink = 1.0 / (self.eigenvalues[:, None] + alphas.to(self.eigenvalues)[None, :])
-        return self._directions @ (projected * shrink.to(projected.dtype))
+        return matmul(self._directions, projected * shrink.to(projected.dtype))
 
 
 @dataclass
@@ -316,7 +317,7 @@ def _downdated_operators(Z, eigenvalues, left_out, test, alphas, fit_intercept):
     for operator, alpha in zip(operators, alphas.tolist()):  # one alpha at a time: a fifth of the memory
         shrink = 1.0 / (eigenvalues + alpha)
         scaled = z_out * shrink
-        woodbury = torch.mm(scaled, z_out.T).neg_()
+        woodbury = matmul(scaled, z_out.T).neg_()
         woodbury.diagonal().add_(1)
         if fit_intercept:
             woodbury.sub_(1.0 / n_samples)
@@ -325,10 +326,10 @@ def _downdated_operators(Z, eigenvalues, left_out, test, alphas, fit_intercept):
             return None
         inverse = torch.cholesky_inverse(factor)  # then one product: faster than triangular solves
         if test is None:
-            torch.mm(inverse, scaled, out=operator)
+            matmul(inverse, scaled, out=operator)
         else:
             scaled_test = z_test * shrink
-            torch.addmm(scaled_test, scaled_test @ z_out.T, inverse @ scaled, out=operator)
+            matmul(matmul(scaled_test, z_out.T), matmul(inverse, scaled), out=operator).add_(scaled_test)
     return operators
 
 
@@ -417,7 +418,7 @@ class CrossValidation:
         projected : tensor of shape (rank, n_targets)
             ``Z^T Y`` (:meth:`EigenBasis.project`).
         """
-        parts = [fold.rows_transposed @ Y[fold.rows] for fold in self.folds]
+        parts = [matmul(fold.rows_transposed, Y[fold.rows]) for fold in self.folds]
         projected = torch.stack(parts).sum(dim=0) if self.partition else self.basis.project(Y)
         total = None
         for fold, part in zip(self.folds, parts):
@@ -450,8 +451,8 @@ def _fold_values(fold: _Fold, Y, v, fit_intercept, of_residuals: bool):
         offset.zero_()
     if of_residuals:
         offset.sub_(y_test)
-    torch.mm(fold.basis.view(n_components * n_test, rank), v, out=blocks[:-1].view(n_components * n_test, n_targets))
-    values = fold.mixing @ blocks.view(n_components + 1, -1)
+    matmul(fold.basis.view(n_components * n_test, rank), v, out=blocks[:-1].view(n_components * n_test, n_targets))
+    values = matmul(fold.mixing, blocks.view(n_components + 1, -1))
     return values.view(-1, n_test, n_targets), y_test
 
 
