@@ -316,8 +316,9 @@ def _downdated_operators(Z, eigenvalues, left_out, test, alphas, fit_intercept):
     operators = Z.new_empty((len(alphas), len(left_out) if test is None else len(test), Z.shape[1]))
     for operator, alpha in zip(operators, alphas.tolist()):  # one alpha at a time: a fifth of the memory
         shrink = 1.0 / (eigenvalues + alpha)
+        root = z_out * shrink.sqrt()
+        woodbury = gram(root).neg_()  # Z_out D Z_out^T, a symmetric product
         scaled = z_out * shrink
-        woodbury = matmul(scaled, z_out.T).neg_()
         woodbury.diagonal().add_(1)
         if fit_intercept:
             woodbury.sub_(1.0 / n_samples)
