@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from braindecode._products import matmul
+
 
 class Buffers:
     """Arrays reused from one chunk of a resampling loop to the next.
@@ -173,18 +175,20 @@ class ResampledRanks:
             As in :meth:`centred`.
         """
         weights, through = self._accumulate(row, counts)
-        n_pairs = values.shape[-1]
-        in_order = torch.index_select(values.reshape(-1, n_pairs), 1, self.order[row],
-                                      out=self.buffers.get("in_order", (values.numel() // n_pairs, n_pairs), values))
-        in_order = in_order.view(values.shape)
-        # (two-dimensional products: broadcasting over the values is several times slower)
-        product = self.buffers.get("product", through.shape, through)
-        products = torch.stack([torch.mul(part, through, out=product).sum(dim=-1) for part in in_order])
-        products -= sums_weighted / 2 + sums * total[:, 0] / 2
+        n_values, n_samples, n_pairs = values.shape
+        in_order = torch.index_select(values.view(-1, n_pairs), 1, self.order[row],
+                                      out=self.buffers.get("in_order", (n_values * n_samples, n_pairs), values))
+        # sample s of value v pairs with sample s of the ranks: the diagonals of one product
+        products = _diagonals(matmul(through, in_order.T), n_values) - sums_weighted / 2 - sums * total[:, 0] / 2
         positions = self._ties[row][0]
         if len(positions):
             positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
             untied_ranks = through.index_select(1, positions) - weights.index_select(1, positions) / 2 - total / 2
-            tied_values = in_order.view(-1, n_pairs).index_select(1, positions).view(len(in_order), -1, len(positions))
-            products += torch.stack([(part * (tied_ranks - untied_ranks)).sum(dim=-1) for part in tied_values])
+            products += _diagonals(matmul(tied_ranks - untied_ranks, in_order.index_select(1, positions).T), n_values)
         return products.T, (total[:, 0].double() ** 3 - cubes) / 12
+
+
+def _diagonals(product: torch.Tensor, n_values: int) -> torch.Tensor:
+    """(n_samples, n_values * n_samples) -> (n_values, n_samples): entry [v, s] = product[s, v * n_samples + s]."""
+    n_samples = product.shape[0]
+    return product.view(n_samples, n_values, n_samples).diagonal(dim1=0, dim2=2)
