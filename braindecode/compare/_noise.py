@@ -203,8 +203,6 @@ def mahalanobis_rdm(X, noise=None, device="cpu", dtype="float32"):
     else:
         kernel = matmul(matmul(centred, _check_precision(noise, n_sets, p, dtype, device)), centred.transpose(-1, -2))
     rdms = kernel_distances(kernel).div_(p)
-    rdms = (rdms + rdms.transpose(-1, -2)) / 2
-    rdms = rdms.mul_(1 - torch.eye(n_conditions, dtype=dtype, device=device))
     return like(rdms if batched else rdms[0], X)
 
 

@@ -91,9 +91,12 @@ def _check_norms(squares: torch.Tensor, reference: torch.Tensor, what: str, name
 
 
 def kernel_distances(kernel: torch.Tensor) -> torch.Tensor:
-    """Squared distances ``k_ii + k_jj - 2 k_ij`` from inner products (..., n, n), clamped at 0."""
+    """Squared distances ``k_ii + k_jj - k_ij - k_ji`` from inner products (..., n, n), clamped at 0.
+
+    Exactly symmetric, with a zero diagonal.
+    """
     diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1)
-    return (diagonal[..., :, None] + diagonal[..., None, :]).sub_(kernel, alpha=2).clamp_(min=0)
+    return (diagonal[..., :, None] + diagonal[..., None, :]).sub_(kernel + kernel.transpose(-1, -2)).clamp_(min=0)
 
 
 def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Tensor:
@@ -102,24 +105,18 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     Every method is one product of the (centred) patterns with themselves; the norms
     come from its diagonal.
     """
-    if method in ("correlation", "cosine"):
-        means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
-        centred = X - means if method == "correlation" else X
-        products = gram(centred)
-        squares = torch.diagonal(products, dim1=-2, dim2=-1)
-        what = "zero variance across features (a constant pattern)" if means is not None else "an all-zero pattern"
-        # the squared norm of a row of X is that of its centred row plus n_features * mean^2
-        reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
-        _check_norms(squares, reference, what, name)
-        scale = squares.rsqrt()
-        dist = 1 - products * scale[..., :, None] * scale[..., None, :]
-    else:
-        centred = X - X.mean(dim=-2, keepdim=True)
-        dist = kernel_distances(gram(centred))
-        if method == "sqeuclidean":
-            dist = dist.div_(X.shape[-1])
-        else:
-            dist = dist.sqrt_()
+    if method not in ("correlation", "cosine"):
+        dist = kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)))
+        return dist.div_(X.shape[-1]) if method == "sqeuclidean" else dist.sqrt_()
+    means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
+    products = gram(X - means if method == "correlation" else X)
+    squares = torch.diagonal(products, dim1=-2, dim2=-1)
+    what = "zero variance across features (a constant pattern)" if means is not None else "an all-zero pattern"
+    # the squared norm of a row of X is that of its centred row plus n_features * mean^2
+    reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
+    _check_norms(squares, reference, what, name)
+    scale = squares.rsqrt()
+    dist = 1 - products * scale[..., :, None] * scale[..., None, :]
     dist = (dist + dist.transpose(-1, -2)) / 2
     return dist.mul_(1 - torch.eye(dist.shape[-1], dtype=dist.dtype, device=dist.device))
 
