@@ -35,11 +35,11 @@ import numpy as np
 import torch
 from _measure import describe_machine, timed
 
-from braindecode.artifacts import save_activation_set, save_directory
+from braindecode.config import JobSettings
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.jobs import JobSettings, LocalExecutor, RayExecutor, ShardTask, job_context, plan_job, run_shard
-from braindecode.recordings import Store, Upload
+from braindecode.jobs import LocalExecutor, RayExecutor, ShardTask, job_context, plan_job, run_shard
+from braindecode.store import Store, Upload, save_activation_set, save_directory
 
 TENANT = "bench"
 GRID, N_SCANS, N_TRIALS, N_DIMS = (12, 12, 10), 150, 24, 64

@@ -42,9 +42,9 @@ import pyedflib
 from braindecode.auth import KeyStore
 from braindecode.client import Client
 from braindecode.config import Config
-from braindecode.decoding import RidgeDecoder, load_decoder_artifact, save_decoder_artifact
-from braindecode.recordings import Store, read_recording
-from braindecode.v1 import recordings_pb2
+from braindecode.decoding import RidgeDecoder
+from braindecode.recordings import read_recording
+from braindecode.store import Store, load_decoder_artifact, save_decoder_artifact
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_VOXELS, N_DIMS = 500, 64
@@ -147,18 +147,6 @@ def _timed(kind: str, outcomes: list, call, check=None) -> object:
     return None if wrong else result
 
 
-def _upload(client: Client, name: str, payload: bytes, subject: str) -> recordings_pb2.Recording:
-    meta = recordings_pb2.RecordingMetadata(subject=subject, file_name=name,
-                                            sha256=hashlib.sha256(payload).hexdigest())
-
-    def requests():
-        yield recordings_pb2.UploadRecordingRequest(metadata=meta)
-        for start in range(0, len(payload), 256 * 1024):
-            yield recordings_pb2.UploadRecordingRequest(chunk=payload[start:start + 256 * 1024])
-
-    return client.recordings.UploadRecording(requests(), metadata=client.metadata, timeout=client.timeout)
-
-
 def _uploader(index: int, target: str, key: str, bases: list, stop_at: float, max_calls: int,
               outcomes: list, acknowledged: list) -> None:
     with Client(target, api_key=key, timeout=120) as client:
@@ -167,7 +155,8 @@ def _uploader(index: int, target: str, key: str, bases: list, stop_at: float, ma
                 return
             base = bases[(index + call) % len(bases)]
             payload = base.unique(f"load-{index:03d}-{call:06d}")
-            rec = _timed("upload", outcomes, lambda: _upload(client, base.name, payload, f"u{index}"))
+            rec = _timed("upload", outcomes, lambda: client.recordings.upload(
+                (base.name, payload), subject=f"u{index}", chunk_bytes=256 * 1024))
             if rec is not None:
                 acknowledged.append((key, rec.id, hashlib.sha256(payload).hexdigest(), base))
 
@@ -179,7 +168,7 @@ def _decoder(index: int, target: str, key: str, decoder_id: str, cases: list, st
             if time.monotonic() >= stop_at:
                 return
             samples, expected = cases[(index + call) % len(cases)]
-            _timed("decode", outcomes, lambda: client.decode(decoder_id, samples),
+            _timed("decode", outcomes, lambda: client.decoding.decode(decoder_id, samples),
                    check=lambda got: np.allclose(got, expected, rtol=1e-4, atol=1e-5))
 
 
@@ -187,8 +176,8 @@ def _read_back(target: str, item, outcomes: list) -> bool:
     """True when the acknowledged upload is listed with its sha256 and streams its original array."""
     key, rec_id, sha, base = item
     with Client(target, api_key=key, timeout=120) as client:
-        rec = _timed("get", outcomes, lambda: client.get(rec_id))
-        array = _timed("stream_data", outcomes, lambda: client.stream_data(rec_id))
+        rec = _timed("get", outcomes, lambda: client.recordings.get(rec_id))
+        array = _timed("stream_data", outcomes, lambda: client.recordings.data(rec_id))
     return rec is not None and rec.sha256 == sha and array is not None and np.array_equal(array, base.array)
 
 

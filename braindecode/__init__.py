@@ -3,6 +3,7 @@
 from braindecode.containers import ActivationSet, BrainResponses, Events
 from braindecode.errors import (
     BraindecodeError,
+    DataLoss,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -17,6 +18,7 @@ __all__ = [
     "BrainResponses",
     "Events",
     "BraindecodeError",
+    "DataLoss",
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",

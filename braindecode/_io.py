@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -32,6 +33,11 @@ def fsync_dir(path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an OSError says the disk (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def read_saved_config(directory, name: str, fmt: str, version: int, kind: str) -> dict:

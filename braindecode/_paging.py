@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from braindecode.errors import InvalidArgument
+import re
+
+from braindecode.errors import InvalidArgument, quoted
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+_TOKEN = re.compile(r"[0-9]{1,18}")  # an offset that SQLite's 64-bit integers hold
 
 
 def page_bounds(page_size: int, page_token: str) -> tuple:
-    """(page_size, offset) of one listing page; a page_size of 0 means the default of 100."""
+    """(page_size, offset) of one listing page; a page_size of 0 means the default of 100.
+
+    ``page_token`` is "" (the first page) or a ``next_page_token`` given before; anything else
+    is InvalidArgument.
+    """
     if page_size < 0 or page_size > MAX_PAGE_SIZE:
         raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}, got {page_size}")
-    try:
-        offset = int(page_token) if page_token else 0
-    except ValueError:
-        raise InvalidArgument(f"invalid page_token {page_token!r}") from None
-    if offset < 0:
-        raise InvalidArgument(f"invalid page_token {page_token!r}")
-    return page_size or DEFAULT_PAGE_SIZE, offset
+    if page_token and not _TOKEN.fullmatch(page_token):
+        raise InvalidArgument(f"invalid page_token {quoted(page_token)}: pass the "
+                              "next_page_token of the page before, or nothing for the first page")
+    return page_size or DEFAULT_PAGE_SIZE, int(page_token or 0)
 
 
 def next_page_token(rows: list, page_size: int, offset: int) -> str:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import sys
-
-from google.protobuf import json_format
 
 
 def _client(args):
     from braindecode.client import Client
 
     return Client(args.server, api_key=args.api_key)
+
+
+def _print_json(reply) -> None:
+    """A client reply (a dataclass) as indented JSON."""
+    print(json.dumps(dataclasses.asdict(reply), indent=2, default=lambda array: array.tolist()))
 
 
 def _cmd_serve(args) -> int:
@@ -28,9 +33,9 @@ def _cmd_serve(args) -> int:
 def _cmd_upload(args) -> int:
     with _client(args) as client:
         for path in args.files:
-            rec = client.upload(path, subject=args.subject, session=args.session, task=args.task,
-                                run=args.run, modality=args.modality, format=args.format,
-                                events=args.events)
+            rec = client.recordings.upload(path, subject=args.subject, session=args.session, task=args.task,
+                                           run=args.run, modality=args.modality, format=args.format,
+                                           events=args.events)
             shape = "x".join(str(s) for s in rec.shape)
             print(f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {rec.file_name}")
     return 0
@@ -38,7 +43,7 @@ def _cmd_upload(args) -> int:
 
 def _cmd_ls(args) -> int:
     with _client(args) as client:
-        rows = client.list(subject=args.subject, modality=args.modality, task=args.task)
+        rows = client.recordings.list(subject=args.subject, modality=args.modality, task=args.task)
     print(f"{'id':<25} {'subject':<8} {'task':<10} {'modality':<8} {'format':<11} {'shape':<18} file")
     for rec in rows:
         shape = "x".join(str(s) for s in rec.shape)
@@ -49,8 +54,8 @@ def _cmd_ls(args) -> int:
 
 def _cmd_show(args) -> int:
     with _client(args) as client:
-        rec = client.get(args.id)
-    print(json_format.MessageToJson(rec, preserving_proto_field_name=True))
+        rec = client.recordings.get(args.id)
+    _print_json(rec)
     return 0
 
 
@@ -77,12 +82,12 @@ def _watch_job(client, job_id: str) -> int:
 
     job = None
     with tqdm(desc=job_id, unit="shard") as bar:
-        for event in client.watch_job(job_id):
+        for event in client.jobs.watch(job_id):
             bar.total = event.shards_total
             bar.n = event.shards_done + event.shards_failed
             eta = f"{event.eta_seconds:.0f}s" if event.eta_seconds >= 0 else "?"
             bar.set_postfix(state=event.state, failed=event.shards_failed, eta=eta)
-            if event.WhichOneof("event") == "result":
+            if event.result is not None:
                 job = event.result
     if job is None:
         print(f"error: the watch of {job_id} ended before the job did", file=sys.stderr)
@@ -101,19 +106,19 @@ def _cmd_jobs(args) -> int:
         raise InvalidArgument(f"jobs {args.action} needs {'a spec file' if args.action == 'submit' else 'a job id'}")
     with _client(args) as client:
         if args.action == "submit":
-            job = client.submit_job(args.target, request_id=args.request_id)
+            job = client.jobs.submit(args.target, request_id=args.request_id)
             print(f"{job.id}  {job.state}  {job.shards_total} shards")
             return _watch_job(client, job.id) if args.watch else 0
         if args.action == "watch":
             return _watch_job(client, args.target)
         if args.action == "status":
-            print(json_format.MessageToJson(client.get_job(args.target), preserving_proto_field_name=True))
+            _print_json(client.jobs.get(args.target))
         elif args.action == "cancel":
-            job = client.cancel_job(args.target)
+            job = client.jobs.cancel(args.target)
             print(f"{job.id}  {job.state}")
         else:
             print(f"{'id':<25} {'state':<24} {'done':>9} {'failed':>6}  {'created':<25} name")
-            for job in client.list_jobs(state=args.state):
+            for job in client.jobs.list(state=args.state):
                 print(f"{job.id:<25} {job.state:<24} {job.shards_done:>4}/{job.shards_total:<4} "
                       f"{job.shards_failed:>6}  {job.created:<25} {job.spec.name}")
     return 0
@@ -122,15 +127,17 @@ def _cmd_jobs(args) -> int:
 def _cmd_batch(args) -> int:
     import pathlib
 
-    from braindecode.jobs import JobSettings, merge_batch, parse_shard, read_spec, run_batch
+    from braindecode.config import Config
+    from braindecode.jobs import merge_batch, parse_shard, read_spec, run_batch
 
     if args.action == "merge":
         manifest = merge_batch(args.out)
         print(f"merged {len(manifest['shards'])} shards ({manifest['n_trials']} trials) into "
               f"{pathlib.Path(args.out) / 'merged'}")
         return 0
-    settings = JobSettings(executor=args.executor, workers=args.workers, max_attempts=args.max_attempts,
-                           device=args.device, ray_address=args.ray_address)
+    settings = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
+                                              "max_attempts": args.max_attempts, "device": args.device,
+                                              "ray_address": args.ray_address}).jobs
     report = run_batch(read_spec(args.spec), args.data_dir, args.out, parse_shard(args.shard), args.tenant,
                        settings)
     print(f"shards {args.shard}: {len(report['done'])} done, {len(report['skipped'])} already done, "
@@ -145,7 +152,7 @@ def _cmd_demo(args) -> int:
 
     config = DemoConfig(out_dir=args.out, n_stimuli=args.stimuli, n_test=args.test, n_subjects=args.subjects,
                         n_runs=args.runs, seed=args.seed, server=args.server or "", api_key=args.api_key or "",
-                        progress=not args.quiet)
+                        cross_subject=args.cross_subject, progress=not args.quiet)
     run_demo(config)
     return 0
 
@@ -180,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="host:port of a running server to use instead of starting one")
     p.add_argument("--api-key", default=os.environ.get("BRAINDECODE_API_KEY"),
                    help="API key for --server (env BRAINDECODE_API_KEY)")
+    p.add_argument("--cross-subject", action="store_true",
+                   help="also decode a new subject from 1..runs of its runs with a shared decoder fitted on 3 other "
+                        "individual subjects, against subject-only and aligned decoders (about 15 more minutes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=_cmd_demo)
 
@@ -230,11 +240,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", required=True, help="the store folder (read only)")
     run.add_argument("--out", required=True, help="output folder shared by all shard subsets")
     run.add_argument("--tenant", default="default", help="whose recordings and artifacts the spec names")
-    run.add_argument("--executor", default="local", choices=["local", "ray"])
-    run.add_argument("--workers", type=int, default=1)
-    run.add_argument("--max-attempts", type=int, default=3)
-    run.add_argument("--device", default="cpu")
-    run.add_argument("--ray-address", default="", help="an existing Ray cluster (default: a local instance)")
+    run.add_argument("--config", help="YAML config file; the options below override its 'jobs' section and the "
+                                      "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings)")
+    run.add_argument("--executor", help="local | ray")
+    run.add_argument("--workers", type=int, help="shards run at once")
+    run.add_argument("--max-attempts", type=int, help="failed attempts after which a shard is marked failed")
+    run.add_argument("--device", help="torch device of the model")
+    run.add_argument("--ray-address", help="an existing Ray cluster (empty: a local instance)")
     merge = actions.add_parser("merge", help="concatenate the shard folders of --out into --out/merged")
     merge.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_batch)

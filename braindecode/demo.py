@@ -7,7 +7,10 @@
 5. fit an encoder on the server and a decoder on the visual ROIs' voxels of server-preprocessed trials;
 6. compute the layer x ROI RSA matrix with noise ceilings and the time-resolved EEG decoding curve;
 7. retrieval (MindEye's protocol) and diffusion reconstruction of held-out stimuli;
-8. print a summary table and write ``<out>/report/index.html`` with its figures.
+8. with ``cross_subject``: a second data set of 4 individual subjects (own ROIs, voxel counts, SNRs),
+   and a new subject's retrieval against its number of runs for a subject-only decoder, a shared decoder
+   fine-tuned on it and an aligned baseline (``braindecode.decoding.new_subject_curve``);
+9. print a summary table and write ``<out>/report/index.html`` with its figures.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class DemoConfig:
     n_reconstructions: int = 12
     n_bootstrap: int = 200
     reconstruction_steps: int = 4
+    cross_subject: bool = False  # also the new-subject curve on 4 individual subjects (about 15 more minutes)
     progress: bool = True
 
 
@@ -98,14 +102,16 @@ def _upload_runs(client, dataset, steps_show: bool) -> dict:
         if "bold" in run:
             for part in uploaded["fmri"]:
                 keep = np.array([part in ("all", split[s]) for s in events.stimulus_id])
-                rec = client.upload(run["bold"], subject=run["subject"],
-                                    task="images" if part == "all" else f"images-{part}", run=str(run["run"]),
-                                    events=Events(events.onset[keep], events.duration[keep], events.stimulus_id[keep]))
+                rec = client.recordings.upload(
+                    run["bold"], subject=run["subject"], task="images" if part == "all" else f"images-{part}",
+                    run=str(run["run"]), events=Events(events.onset[keep], events.duration[keep],
+                                                       events.stimulus_id[keep]))
                 uploaded["fmri"][part].setdefault(run["subject"], []).append(rec)
         else:
             # the first run of each subject goes as BrainVision (zipped), the others as FIF
             path = run["vhdr"] if run["run"] == 1 else run["fif"]
-            rec = client.upload(path, subject=run["subject"], task="images", run=str(run["run"]), events=events)
+            rec = client.recordings.upload(path, subject=run["subject"], task="images", run=str(run["run"]),
+                                           events=events)
             uploaded["eeg"].setdefault(run["subject"], []).append((rec, events))
     return uploaded
 
@@ -118,17 +124,20 @@ def _rsa(client, dataset, uploaded, aset_id, layers, config, show) -> dict:
     """Layer x ROI RSA on the test stimuli: scores, CIs, p-values, noise ceilings per ROI."""
     test_ids = [s for s, p in zip(dataset.stimuli.ids, dataset.stimuli.split) if p == "test"]
     recordings = [r for recs in uploaded["fmri"]["test"].values() for r in recs]
-    model_rdms = {layer: client.compute_rdm(activation_set_id=aset_id, layer=layer, condition_ids=test_ids)[0].id
+    model_rdms = {layer: client.comparison.compute_rdm(activation_set_id=aset_id, layer=layer,
+                                                       condition_ids=test_ids)[0].id
                   for layer in layers}
     results = {}
     for roi, mask in dataset.files["masks"].items():
         if roi == "brain":
             continue
-        brain = client.compute_rdm(_ids(recordings), FMRI_SPEC, roi=pathlib.Path(mask), condition_ids=test_ids)
+        brain = client.comparison.compute_rdm(_ids(recordings), FMRI_SPEC, roi=pathlib.Path(mask),
+                                              condition_ids=test_ids)
         on_progress, close = _bar(show, f"RSA {roi}")
-        result = client.compare([r.id for r in brain], model_rdms, method="spearman", n_bootstrap=config.n_bootstrap,
-                                bootstrap="conditions", n_permutations=config.n_bootstrap, seed=config.seed,
-                                on_progress=on_progress)
+        result = client.comparison.compare([r.id for r in brain], model_rdms, method="spearman",
+                                           n_bootstrap=config.n_bootstrap, bootstrap="conditions",
+                                           n_permutations=config.n_bootstrap, seed=config.seed,
+                                           on_progress=on_progress)
         close()
         results[roi] = _comparison_dict(result)
     return results
@@ -137,12 +146,11 @@ def _rsa(client, dataset, uploaded, aset_id, layers, config, show) -> dict:
 def _comparison_dict(result) -> dict:
     """A CompareResult as plain values: per-layer score, CI and p-value, and the noise ceiling."""
     scores = [{"name": m.name, "score": m.score,
-               "ci_low": m.ci_lower if m.HasField("ci_lower") else m.score,
-               "ci_high": m.ci_upper if m.HasField("ci_upper") else m.score,
-               "p_value": m.p_value if m.HasField("p_value") else None,
-               "p_value_fdr": m.p_value_fdr if m.HasField("p_value_fdr") else None} for m in result.models]
-    ceiling = ({"lower": result.noise_ceiling.lower, "upper": result.noise_ceiling.upper}
-               if result.HasField("noise_ceiling") else None)
+               "ci_low": m.score if m.ci_lower is None else m.ci_lower,
+               "ci_high": m.score if m.ci_upper is None else m.ci_upper,
+               "p_value": m.p_value, "p_value_fdr": m.p_value_fdr} for m in result.models]
+    ceiling = (None if result.noise_ceiling is None
+               else {"lower": result.noise_ceiling.lower, "upper": result.noise_ceiling.upper})
     return {"comparison_id": result.comparison_id, "scores": scores, "noise_ceiling": ceiling}
 
 
@@ -150,7 +158,7 @@ def _responses(client, recordings) -> BrainResponses:
     """Per-trial responses of uploaded runs, preprocessed by the server, with their stimulus ids and runs."""
     data, stimuli, runs = [], [], []
     for rec in recordings:
-        data.append(client.stream_data(rec.id, preprocessing=FMRI_SPEC))
+        data.append(client.recordings.data(rec.id, preprocessing=FMRI_SPEC))
         stimuli.extend(e.stimulus_id for e in rec.events)
         runs.extend([rec.id] * len(rec.events))
     return BrainResponses(np.concatenate(data), np.asarray(stimuli), runs=np.asarray(runs))
@@ -183,7 +191,7 @@ def _decoding(client, dataset, uploaded, aset_id, subject, config) -> dict:
     top1_mean, top1_sd = mindeye_top1(predicted.data, truth, n_candidates=n_candidates, n_repeats=30, seed=config.seed)
     ks = list(range(1, 11))
     curve = [float(top_k_accuracy(predicted.data, truth, k=k)) for k in ks]
-    ids, _ = client.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
+    ids, _ = client.decoding.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
     return {"decoder": {"kind": "ridge", "rois": list(VISUAL_ROIS), "n_voxels": int(voxels.sum()),
                         "n_train_trials": int(train.sum()), "median_alpha": float(np.median(decoder.best_alphas_))},
             "n_candidates": n_candidates,
@@ -199,9 +207,9 @@ def _reconstructions(client, dataset, predicted: BrainResponses, config, show) -
 
     n = min(config.n_reconstructions, predicted.n_trials)
     on_progress, close = _bar(show, "reconstruct")
-    images, artifact_id = client.reconstruct(embeddings=predicted.data[:n], ids=list(predicted.stimulus_ids[:n]),
-                                             n_steps=config.reconstruction_steps, seed=config.seed,
-                                             on_progress=on_progress)
+    images, artifact_id = client.reconstruction.reconstruct(
+        embeddings=predicted.data[:n], ids=list(predicted.stimulus_ids[:n]), n_steps=config.reconstruction_steps,
+        seed=config.seed, on_progress=on_progress)
     close()
     index = {s: i for i, s in enumerate(dataset.stimuli.ids)}
     originals = dataset.stimuli.images[[index[s] for s, _ in images]]
@@ -215,19 +223,19 @@ def _encoding(client, dataset, uploaded, aset_id, subject, layers, config, show)
     """Banded-ridge encoder (early + late layer) fitted on all but the last run, scored on the last."""
     runs = uploaded["fmri"]["train"][subject]
     on_progress, close = _bar(show, "fit encoder")
-    fit = client.fit_encoder(_ids(runs[:-1]), FMRI_SPEC, aset_id, layers, seed=config.seed, on_progress=on_progress)
+    fit = client.encoding.fit(_ids(runs[:-1]), FMRI_SPEC, aset_id, layers, seed=config.seed, on_progress=on_progress)
     close()
-    scored = client.score_encoder(fit.encoder_id, [runs[-1].id], FMRI_SPEC)
+    scored = client.encoding.score(fit.encoder_id, [runs[-1].id], FMRI_SPEC)
     return {"encoder_id": fit.encoder_id, "score_map_nifti": scored.score_map_nifti}
 
 
 def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
     """Time-resolved decoding: a ridge decoder per 40 ms window, 2-way identification on held-out runs."""
-    from braindecode.decoding import RidgeDecoder, two_way_identification
+    from braindecode.decoding import RidgeDecoder, cosine_two_way_identification
 
     epochs, stimuli, runs = [], [], []
     for rec, _ in uploaded["eeg"][subject]:
-        data = client.stream_data(rec.id, preprocessing=EEG_SPEC)  # epochs in event order, none rejected
+        data = client.recordings.data(rec.id, preprocessing=EEG_SPEC)  # epochs in event order, none rejected
         epochs.append(data)
         stimuli += [e.stimulus_id for e in rec.events]
         runs += [rec.id] * data.shape[0]
@@ -245,12 +253,48 @@ def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
                 train, test = runs != held, runs == held
                 model = RidgeDecoder(modality="eeg", cv=3).fit(X[train][:, :, window], Y[train])
                 pred = BrainResponses(model.predict(X[test][:, :, window]), stimuli[test]).average_repeats()
-                folds.append(two_way_identification(pred.data, dataset.activations.align(pred.stimulus_ids)[truth["layer"]]))
+                truth_embeddings = dataset.activations.align(pred.stimulus_ids)[truth["layer"]]
+                folds.append(cosine_two_way_identification(pred.data, truth_embeddings))
             scores.append(float(np.mean(folds)))
         curves[component] = {"layer": truth["layer"], "scores": scores,
                              "peak_s": float(starts[int(np.argmax(scores))] + EEG_WINDOW_S / 2),
                              "true_window_s": truth["window_s"]}
     return {"window_centres_s": (starts + EEG_WINDOW_S / 2).tolist(), "curves": curves}
+
+
+#: Subjects of the cross-subject data set: the last is the new one, the others train the shared decoder.
+CROSS_SUBJECT_SUBJECTS = 4
+#: The shared decoder of the cross-subject curve: a latent as wide as the simulated layers' components
+#: (3 x 16) and a narrow head keep it to CPU minutes; its head fine-tunes at a tenth of the adapter's rate.
+CROSS_SUBJECT_DECODER = {"latent_dim": 48, "hidden_dim": 256}
+CROSS_SUBJECT_HEAD_LR_SCALE = 0.1
+
+
+def _cross_subject(config: DemoConfig, folder: pathlib.Path, show: bool) -> dict:
+    """The new-subject curve (see ``new_subject_curve``) on a data set of individual subjects, in process."""
+    from braindecode.datasets import make_default_dataset, roi_responses
+    from braindecode.decoding import SharedDecoder, new_subject_curve
+
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    dataset = make_default_dataset(folder, n_stimuli=config.n_stimuli, n_test=config.n_test,
+                                   n_subjects=CROSS_SUBJECT_SUBJECTS, n_runs=config.n_runs, seed=config.seed,
+                                   individual=True, progress=True if show else None)
+    subjects = sorted(dataset.files["subject_masks"])
+    responses = {subject: roi_responses(dataset, subject) for subject in subjects}
+    bar = tqdm(desc="new-subject curve", disable=not show, leave=False)
+
+    def progress(done, total):
+        bar.total, bar.n = total, done
+        bar.refresh()
+    curve = new_subject_curve(responses, subjects[-1], dataset.activations, EMBEDDING_LAYER,
+                              dataset.stimuli.test_ids, run_counts=range(1, config.n_runs + 1),
+                              decoder=SharedDecoder(**CROSS_SUBJECT_DECODER), head_lr_scale=CROSS_SUBJECT_HEAD_LR_SCALE,
+                              seeds=(config.seed,), progress=progress)
+    bar.close()
+    return {**curve, "new_subject": subjects[-1], "training_subjects": subjects[:-1]}
 
 
 def run_demo(config: DemoConfig) -> dict:
@@ -262,7 +306,7 @@ def run_demo(config: DemoConfig) -> dict:
     out = pathlib.Path(config.out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     show = config.progress
-    steps = _Steps(8, show)
+    steps = _Steps(9 if config.cross_subject else 8, show)
     steps("generate the default data set")
     data_dir = out / "data"
     if data_dir.exists():
@@ -293,14 +337,14 @@ def run_demo(config: DemoConfig) -> dict:
         with Client(target, api_key=key, timeout=3600) as client:
             steps("upload recordings and stimuli")
             uploaded = _upload_runs(client, dataset, show)
-            stimulus_set = client.upload_stimuli(images=list(dataset.stimuli.images), ids=list(dataset.stimuli.ids),
-                                                 name="default stimuli")
+            stimulus_set = client.activations.upload_stimuli(images=list(dataset.stimuli.images),
+                                                             ids=list(dataset.stimuli.ids), name="default stimuli")
             steps("extract network activations")
             layers = list(dict.fromkeys(list(LAYERS.values()) + ["stage1", "stage3", "stage5", "stage6",
                                                                   EMBEDDING_LAYER]))
             layers = [layer for layer in dataset.activations.layer_names if layer in layers]
             on_progress, close = _bar(show, "activations")
-            extracted = client.extract_activations(MODEL, stimulus_set_id=stimulus_set.id, layers=layers,
+            extracted = client.activations.extract(MODEL, stimulus_set_id=stimulus_set.id, layers=layers,
                                                    pooling="avg", on_progress=on_progress)
             close()
             aset_id = extracted.id
@@ -314,8 +358,14 @@ def run_demo(config: DemoConfig) -> dict:
             eeg = _eeg_curve(client, dataset, uploaded, sorted(uploaded["eeg"])[0], config)
             steps("reconstruct held-out stimuli")
             recon = _reconstructions(client, dataset, decoding["predicted"], config, show)
+            cross_subject = None
+            if config.cross_subject:
+                steps("cross-subject decoding: a new subject from few runs")
+                cross_subject = _cross_subject(config, out / "cross-subject-data", show)
             steps("write the report")
             summary.update(_summary(dataset, rsa, decoding, eeg, recon, encoding))
+            if cross_subject is not None:
+                summary["cross_subject"] = cross_subject
             report = write_report(out / "report", dataset, summary, rsa, decoding, eeg, recon, encoding)
             steps.done()
             summary["timings_s"] = steps.timings
@@ -363,6 +413,14 @@ def print_summary(summary: dict) -> None:
         print(f"  {name:<6} layer={row['layer']:<7} peak={1000 * row['peak_s']:.0f} ms  "
               f"true window {1000 * lo:.0f}-{1000 * hi:.0f} ms")
     print("\nReconstruction: " + "  ".join(f"{k}={v:.3f}" for k, v in summary["reconstruction"].items()))
+    if "cross_subject" in summary:
+        from braindecode.report import curve_table
+
+        header, rows = curve_table(summary["cross_subject"])
+        print(f"\nNew subject ({summary['cross_subject']['new_subject']}): top-1 among its "
+              f"{summary['cross_subject']['n_test_stimuli']} test stimuli")
+        for row in [header] + rows:
+            print("  " + " | ".join(row))
     print("\nTimings: " + "  ".join(f"{k}: {v:.0f}s" for k, v in summary.get("timings_s", {}).items()))
     if "report" in summary:
         print(f"\nReport: {summary['report']}")

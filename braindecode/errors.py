@@ -43,3 +43,22 @@ class PermissionDenied(BraindecodeError):
     """The caller is authenticated but may not do this."""
 
     code = "PERMISSION_DENIED"
+
+
+class DataLoss(BraindecodeError):
+    """Stored data that the store's records promise is gone or damaged (a server-side fault)."""
+
+    code = "DATA_LOSS"
+
+
+QUOTED_CHARS = 40
+"""Most characters of a caller's input that an error message quotes."""
+
+
+def quoted(value) -> str:
+    """``repr`` of a caller's input for an error message, cut to its first ``QUOTED_CHARS``
+    characters, so that a message never echoes a whole (possibly huge) input back."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= QUOTED_CHARS:
+        return repr(value)
+    return f"{text[:QUOTED_CHARS]!r}... ({len(text)} characters)"

@@ -19,6 +19,8 @@ import numpy as np  # noqa: E402
 from braindecode.errors import FailedPrecondition  # noqa: E402
 
 FIGURES = ("layer_roi.png", "encoding_map.png", "retrieval.png", "eeg_time_course.png", "reconstructions.png")
+#: The new-subject curve's figure, in reports of demos run with ``cross_subject``.
+CROSS_SUBJECT_FIGURE = "cross_subject.png"
 
 
 #: Significance level of the RSA p-values (FDR-corrected over layers).
@@ -150,6 +152,38 @@ def plot_reconstructions(recon: dict, path: pathlib.Path, per_row: int = 6) -> s
     return _save(fig, path)
 
 
+#: Curve labels of ``new_subject_curve``'s decoders, in plotting order.
+CURVE_LABELS = {"subject_only": "subject-only", "fine_tuned": "shared + fine-tuned", "aligned": "aligned baseline"}
+
+
+def curve_table(curve: dict) -> tuple:
+    """Header and rows (strings) of a new-subject curve: top-1 mean ± sd over seeds per run count."""
+    header = ["runs of the new subject"] + [CURVE_LABELS[name] for name in CURVE_LABELS]
+    rows = []
+    for i, count in enumerate(curve["run_counts"]):
+        cells = [f"{np.mean(curve['top_1'][name][i]):.3f} ± {np.std(curve['top_1'][name][i]):.3f}"
+                 for name in CURVE_LABELS]
+        rows.append([str(count)] + cells)
+    return header, rows
+
+
+def plot_new_subject_curve(curve: dict, path: pathlib.Path) -> str:
+    """Top-1 retrieval of a new subject's test stimuli against its number of runs, one line per decoder."""
+    counts = curve["run_counts"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, label in CURVE_LABELS.items():
+        scores = np.asarray(curve["top_1"][name])
+        ax.errorbar(counts, scores.mean(axis=1), yerr=scores.std(axis=1), fmt="o-", capsize=3, label=label)
+    ax.axhline(1 / curve["n_test_stimuli"], color="grey", ls="--", label="chance")
+    ax.set_xticks(counts)
+    ax.set_xlabel("runs of the new subject used for fitting")
+    ax.set_ylabel(f"top-1 among its {curve['n_test_stimuli']} test stimuli")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"New subject; mean ± sd over {len(curve['seeds'])} training seed(s)")
+    ax.legend(loc="best")
+    return _save(fig, pathlib.Path(path))
+
+
 def _table(rows: list, header: list) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -184,6 +218,19 @@ def write_report(folder, dataset, summary, rsa, decoding, eeg, recon, encoding) 
     eeg_rows = [[name, row["layer"], f"{1000 * row['peak_s']:.0f} ms",
                  f"{1000 * row['true_window_s'][0]:.0f}-{1000 * row['true_window_s'][1]:.0f} ms"]
                 for name, row in summary["eeg"].items()]
+    cross_subject = ""
+    if "cross_subject" in summary:
+        curve = summary["cross_subject"]
+        figures["Cross-subject decoding"] = plot_new_subject_curve(curve, folder / CROSS_SUBJECT_FIGURE)
+        header, rows = curve_table(curve)
+        cross_subject = f"""<h3>Cross-subject decoding</h3>
+<p>A second data set of {len(curve['n_voxels'])} individual subjects (their own ROI positions, voxel counts
+{", ".join(f"{s}: {n}" for s, n in curve['n_voxels'].items())}, and SNRs). A shared decoder (per-subject linear
+adapters, one shared head) is fitted on {", ".join(curve['training_subjects'])}; the new subject
+{curve['new_subject']} is then decoded from its first runs by that decoder fine-tuned on them, by the same architecture
+fitted on them alone, and by {curve['template']}'s ridge decoder after Procrustes alignment on their stimuli.
+Top-1 among its {curve['n_test_stimuli']} test stimuli (chance {1 / curve['n_test_stimuli']:.3f}):</p>
+{_table(rows, header)}"""
     sections = "".join(f'<h2>{html.escape(title)}</h2><img src="{name}" alt="{html.escape(title)}">'
                        for title, name in figures.items())
     config = summary["config"]
@@ -214,6 +261,7 @@ the test trials with their repeats averaged. MindEye protocol, top-1 among {r['n
 {_table(eeg_rows, ["component", "driving layer", "decoding peak", "true window"])}
 <h3>Reconstruction</h3>
 {_table([[k, f"{v:.3f}"] for k, v in summary["reconstruction"].items()], ["metric", "value"])}
+{cross_subject}
 {sections}
 </body></html>
 """

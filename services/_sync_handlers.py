@@ -6,6 +6,21 @@ plain functions and generators run in a thread pool through :class:`SyncHandlers
 :class:`SyncContext` with the part of the sync API they use: ``abort`` raises, ``is_active`` turns
 False once the client cancels or the deadline passes, ``code``, ``invocation_metadata``,
 ``time_remaining`` and ``peer``. The caller's context variables (the tenant) go with the call.
+
+grpc.aio can run plain-function methods itself (``grpc.aio.server(migration_thread_pool=...)``,
+https://github.com/grpc/grpc/pull/22812), but not as these methods need. This module works around
+two grpc issues (both checked on the grpcio pinned in pyproject.toml):
+
+- no ``is_active()`` on grpc.aio's servicer contexts, the sync one included
+  (https://github.com/grpc/grpc/issues/26137): a long method could not see that its client
+  cancelled or that its deadline passed;
+- context variables set in an async interceptor do not reach a sync handler
+  (https://github.com/grpc/grpc/issues/37881): the tenant that services/_auth.py binds would be
+  lost, so each worker runs in a copy of its call's context.
+
+It also adds two things of its own: a streaming method produces at most ``STREAM_AHEAD`` responses
+ahead of the network and stops once its call is over; and a call ends only once its worker thread
+is done (:func:`_settled`), so that a tenant's call slot (services/_auth.py) is freed only then.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import contextvars
 
-from braindecode.recordings import DEFAULT_TENANT
+from braindecode.store import DEFAULT_TENANT
 
 _tenant = contextvars.ContextVar("braindecode_tenant", default=DEFAULT_TENANT)
 

@@ -1,7 +1,8 @@
 """ActivationService: registry models, stored stimulus sets, and activation sets extracted from them.
 
-Loaded models are kept per (model, device). A model runs one extraction at a time (its layers are
-read with forward hooks on the shared module), behind a lock of its own.
+Registry models are loaded on first use and kept, one per (name, device): the registry ships a
+handful of models, so none is evicted. A model runs one extraction at a time (its layers are read
+with forward hooks on the shared module), behind a lock of its own.
 """
 
 from __future__ import annotations
@@ -11,25 +12,28 @@ import itertools
 import json
 import threading
 
-from braindecode import tensors
 from braindecode.activations import (
-    STIMULI,
     StimulusSetBuilder,
-    extract_to_store,
     get_model_card,
     layer_shapes,
     list_models,
-    list_stimulus_sets,
     load_model,
-    load_stimulus_set,
     model_provenance,
 )
-from braindecode.artifacts import ACTIVATIONS, load_activation_set
 from braindecode.errors import InvalidArgument
+from braindecode.store import (
+    ACTIVATIONS_ARTIFACT,
+    STIMULI_ARTIFACT,
+    extract_to_store,
+    list_stimulus_sets,
+    load_activation_set,
+    load_stimulus_set,
+    save_stimulus_set,
+)
 from braindecode.v1 import activations_pb2, activations_pb2_grpc
-from services._errors import grpc_errors
-from services._progress import Cancelled, progress_stream
+from services._batching import ServedModels
 from services._tenancy import current_tenant
+from services._wire import progress_stream, tensor_chunks
 
 
 class _LoadedModel:
@@ -46,29 +50,6 @@ class _LoadedModel:
             if self._shapes is None:
                 self._shapes = layer_shapes(self.model)
             return self._shapes
-
-
-class _ModelCache:
-    """Registry models, loaded on first use and kept, one per (name, device).
-
-    The registry ships a handful of models, so nothing is evicted.
-    """
-
-    def __init__(self):
-        self._entries = {}
-        self._loading = threading.Lock()
-
-    def get(self, name: str, device: str) -> _LoadedModel:
-        """The loaded model; ``NotFound`` naming the registry models for other names."""
-        get_model_card(name)  # registry names only: no import paths or server files
-        key = (name, device)
-        entry = self._entries.get(key)
-        if entry is None:
-            with self._loading:  # one load at a time; calls that miss together load once
-                entry = self._entries.get(key)
-                if entry is None:
-                    entry = self._entries[key] = _LoadedModel(load_model(name, device=device))
-        return entry
 
 
 def _model_message(card) -> activations_pb2.ModelInfo:
@@ -113,21 +94,19 @@ def _add_stimuli(builder: StimulusSetBuilder, stimuli) -> None:
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
-        self.models = _ModelCache()
+        self.models = ServedModels(lambda key: _LoadedModel(load_model(key[0], device=key[1])),
+                                   lambda key: get_model_card(key[0]))  # registry names only: no import paths
 
-    @grpc_errors
     def ListModels(self, request, context):
         return activations_pb2.ListModelsResponse(models=[_model_message(card) for card in list_models()])
 
-    @grpc_errors
     def ListLayers(self, request, context):
-        loaded = self.models.get(request.model, "cpu")
+        loaded = self.models.get((request.model, "cpu"))
         return activations_pb2.ListLayersResponse(
             model=loaded.model.name, modality=loaded.model.modality,
             layers=[activations_pb2.LayerShape(name=name, shape=shape)
                     for name, shape in loaded.layer_shapes().items()])
 
-    @grpc_errors
     def UploadStimuli(self, request_iterator, context):
         first = next(request_iterator, None)
         with StimulusSetBuilder(first.name if first else "", self.config.max_upload_bytes) as builder:
@@ -135,22 +114,20 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
                 if i and message.name:
                     raise InvalidArgument("name may only be set in the first UploadStimuli message")
                 _add_stimuli(builder, message.stimuli)
-            return _stimulus_set_message(builder.save(self.store, current_tenant()), builder.stimulus_ids)
+            stored = save_stimulus_set(self.store, current_tenant(), builder.stimulus_set())
+            return _stimulus_set_message(stored, builder.stimulus_ids)
 
-    @grpc_errors
     def ListStimulusSets(self, request, context):
         found, token = list_stimulus_sets(self.store, current_tenant(), request.page.page_size,
                                           request.page.page_token)
         return activations_pb2.ListStimulusSetsResponse(
             stimulus_sets=[_stimulus_set_message(info) for info in found], next_page_token=token)
 
-    @grpc_errors
     def GetStimulusSet(self, request, context):
         tenant = current_tenant()
-        info = self.store.get_artifact(tenant, request.id, STIMULI)
+        info = self.store.get_artifact(tenant, request.id, STIMULI_ARTIFACT)
         return _stimulus_set_message(info, load_stimulus_set(self.store, tenant, request.id).stimulus_ids)
 
-    @grpc_errors
     def ExtractActivations(self, request, context):
         tenant = current_tenant()
         if bool(request.stimulus_set_id) == bool(request.stimuli):
@@ -158,9 +135,10 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         with contextlib.ExitStack() as stack:
             stimuli = request.stimulus_set_id
             if request.stimuli:
-                stimuli = stack.enter_context(StimulusSetBuilder("", self.config.max_upload_bytes))
-                _add_stimuli(stimuli, request.stimuli)
-            loaded = self.models.get(request.model, request.device or "cpu")
+                builder = stack.enter_context(StimulusSetBuilder("", self.config.max_upload_bytes))
+                _add_stimuli(builder, request.stimuli)
+                stimuli = builder.stimulus_set()
+            loaded = self.models.get((request.model, request.device or "cpu"))
             owned = stack.pop_all()  # the extraction thread closes the inline stimuli when it ends
 
             def extract(progress):
@@ -170,30 +148,18 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
                         request.pooling or "avg", request.grid or 2, request.batch_size or 32, request.fp16,
                         lambda done, total: progress("extract", done, total), loaded.provenance)
 
-        try:
-            info = yield from progress_stream(
-                extract, context, lambda p: activations_pb2.ExtractActivationsEvent(progress=p),
-                "extract-activations")
-        except Cancelled:  # cancelled or past its deadline: nobody is listening
-            return
+        info = yield from progress_stream(extract, context, activations_pb2.ExtractActivationsEvent,
+                                          "extract-activations")
         activations = load_activation_set(self.store, tenant, info.id)
         yield activations_pb2.ExtractActivationsEvent(
             result=_activation_set_message(info, activations.stimulus_ids))
 
-    @grpc_errors
     def GetActivationSet(self, request, context):
         tenant = current_tenant()
-        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS)
+        info = self.store.get_artifact(tenant, request.id, ACTIVATIONS_ARTIFACT)
         activations = load_activation_set(self.store, tenant, request.id)
         return _activation_set_message(info, activations.stimulus_ids)
 
-    @grpc_errors
     def StreamActivations(self, request, context):
         array = load_activation_set(self.store, current_tenant(), request.id)[request.layer]
-        chunk = request.chunk_bytes or self.config.chunk_bytes
-        if chunk < 0:
-            raise InvalidArgument("chunk_bytes must be positive")
-        for message in tensors.to_chunks(array, min(chunk, self.config.max_message_bytes // 2)):
-            if not context.is_active():
-                return
-            yield message
+        yield from tensor_chunks(array, request.chunk_bytes, self.config, context)

@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 
 from braindecode import tensors
-from braindecode.compare import (
-    ROI,
+from braindecode.compare import ROI
+from braindecode.errors import InvalidArgument
+from braindecode.store import (
     compare_from_store,
     compute_rdms_from_store,
     load_rdm,
     score_matrix_from_store,
 )
-from braindecode.errors import InvalidArgument
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
-from services._errors import grpc_errors
-from services._json import json_object
-from services._progress import Cancelled, progress_stream
 from services._tenancy import current_tenant
+from services._wire import json_object, progress_stream, tensor_chunks
 
 
 def _roi(message) -> ROI:
@@ -71,7 +69,6 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
 
-    @grpc_errors
     def ComputeRDM(self, request, context):
         preprocessing = json_object(request.preprocessing_json, "preprocessing_json",
                                     required=bool(request.recording_ids))
@@ -82,22 +79,13 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
             list(request.condition_ids) or None, request.device or "cpu")
         return comparison_pb2.ComputeRDMResponse(rdms=_rdm_messages(rdms, self.config.chunk_bytes))
 
-    @grpc_errors
     def GetRDM(self, request, context):
         return _rdm_messages([load_rdm(self.store, current_tenant(), request.id)], self.config.chunk_bytes)[0]
 
-    @grpc_errors
     def StreamRDM(self, request, context):
         rdm = load_rdm(self.store, current_tenant(), request.id).rdm
-        chunk = request.chunk_bytes or self.config.chunk_bytes
-        if chunk < 0:
-            raise InvalidArgument("chunk_bytes must be positive")
-        for message in tensors.to_chunks(rdm, min(chunk, self.config.max_message_bytes // 2)):
-            if not context.is_active():
-                return
-            yield message
+        yield from tensor_chunks(rdm, request.chunk_bytes, self.config, context)
 
-    @grpc_errors
     def Compare(self, request, context):
         tenant = current_tenant()
 
@@ -107,14 +95,9 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
                 request.method or "pearson", request.n_bootstrap, request.bootstrap or "conditions",
                 request.n_permutations, request.ci or 0.95, request.seed, progress, request.device or "cpu")
 
-        try:
-            stored = yield from progress_stream(work, context, lambda p: comparison_pb2.CompareEvent(progress=p),
-                                                "compare")
-        except Cancelled:  # cancelled or past its deadline: nobody is listening
-            return
+        stored = yield from progress_stream(work, context, comparison_pb2.CompareEvent, "compare")
         yield comparison_pb2.CompareEvent(result=_compare_result(stored))
 
-    @grpc_errors
     def ScoreMatrix(self, request, context):
         stored = score_matrix_from_store(
             self.store, current_tenant(), request.activation_set_id, list(request.recording_ids),

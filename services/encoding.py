@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from braindecode import tensors
-from braindecode.encoding import (
+from braindecode.store import (
     fit_encoder_from_store,
     predict_from_store,
     save_encoder_artifact,
     score_encoder_from_store,
 )
 from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
-from services._errors import grpc_errors
-from services._json import json_object
-from services._progress import progress_stream
 from services._tenancy import current_tenant
+from services._wire import json_object, progress_stream, tensor_chunks
 
 
 def _fit_result(info, fitted) -> encoding_pb2.FitEncoderResult:
@@ -26,14 +22,13 @@ def _fit_result(info, fitted) -> encoding_pb2.FitEncoderResult:
         folds=[encoding_pb2.EncoderFoldScores(test_runs=f["test_runs"], n_test_trials=f["n_test_trials"],
                                               scores=f["scores"]) for f in fitted.folds],
         score_names=list(fitted.target_scores),
-        target_scores=tensors.to_tensor(np.stack(list(fitted.target_scores.values()))))
+        target_scores=tensors.to_tensor(list(fitted.target_scores.values())))
 
 
 class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
 
-    @grpc_errors
     def FitEncoder(self, request, context):
         tenant = current_tenant()
         preprocessing = json_object(request.preprocessing_json, "preprocessing_json", required=True)
@@ -51,25 +46,22 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
             progress("store", 0, 1)
             return _fit_result(save_encoder_artifact(self.store, tenant, fitted.encoder), fitted)
 
-        result = yield from progress_stream(fit_and_store, context,
-                                            lambda p: encoding_pb2.FitEncoderEvent(progress=p), "encoding-fit")
+        result = yield from progress_stream(fit_and_store, context, encoding_pb2.FitEncoderEvent, "encoding-fit")
         yield encoding_pb2.FitEncoderEvent(result=result)
 
-    @grpc_errors
     def Predict(self, request, context):
         predicted = predict_from_store(
             self.store, current_tenant(), request.encoder_id,
             tensors.from_tensor(request.features) if request.HasField("features") else None,
             request.activation_set_id, list(request.stimulus_ids) or None)
-        yield from tensors.to_chunks(predicted)
+        yield from tensor_chunks(predicted, 0, self.config, context)
 
-    @grpc_errors
     def Score(self, request, context):
         preprocessing = json_object(request.preprocessing_json, "preprocessing_json")
         scored = score_encoder_from_store(self.store, current_tenant(), request.encoder_id,
                                           list(request.recording_ids), preprocessing, request.activation_set_id)
         return encoding_pb2.ScoreResponse(
             score_names=list(scored.target_scores),
-            scores=tensors.to_tensor(np.stack(list(scored.target_scores.values()))), summary=scored.summary,
+            scores=tensors.to_tensor(list(scored.target_scores.values())), summary=scored.summary,
             response_shape=list(scored.response_shape), n_trials=scored.n_trials,
             score_map_nifti=scored.score_map or b"", score_map_id=scored.id)

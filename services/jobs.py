@@ -8,18 +8,11 @@ import json
 from google.protobuf import json_format
 
 from braindecode.errors import InvalidArgument
-from braindecode.jobs import JobRunner, JobSettings, parse_spec
-from braindecode.recordings import Store
+from braindecode.jobs import JobRunner, parse_spec
+from braindecode.store import Store
 from braindecode.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
-from services._errors import grpc_errors
 from services._tenancy import current_tenant
-
-
-def _json(text: str, field: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+from services._wire import json_object
 
 
 def spec_from_request(request: jobs_pb2.SubmitJobRequest) -> dict:
@@ -30,9 +23,9 @@ def spec_from_request(request: jobs_pb2.SubmitJobRequest) -> dict:
     if source == "spec_document":
         return parse_spec(request.spec_document, "spec_document")
     spec = json_format.MessageToDict(request.spec, preserving_proto_field_name=True)
-    text = spec.pop("preprocessing_json", "")
-    if text:
-        spec["preprocessing"] = _json(text, "spec.preprocessing_json")
+    preprocessing = json_object(spec.pop("preprocessing_json", ""), "spec.preprocessing_json")
+    if preprocessing is not None:
+        spec["preprocessing"] = preprocessing
     return spec
 
 
@@ -80,7 +73,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     """The service over one JobRunner; the server calls ``start`` and ``close`` with its own lifecycle."""
 
     def __init__(self, store: Store, config):
-        self.runner = JobRunner(store, JobSettings.from_config(config))
+        self.runner = JobRunner(store, config.jobs)
 
     def start(self) -> None:
         self.runner.start()
@@ -88,25 +81,20 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def close(self) -> None:
         self.runner.stop()
 
-    @grpc_errors
     def SubmitJob(self, request, context):
         return job_message(self.runner.submit(current_tenant(), spec_from_request(request), request.request_id))
 
-    @grpc_errors
     def GetJob(self, request, context):
         return job_message(self.runner.get(current_tenant(), request.id))
 
-    @grpc_errors
     def ListJobs(self, request, context):
         jobs, token = self.runner.list(current_tenant(), request.state, request.page.page_size,
                                        request.page.page_token)
         return jobs_pb2.ListJobsResponse(jobs=[job_message(j) for j in jobs], next_page_token=token)
 
-    @grpc_errors
     def CancelJob(self, request, context):
         return job_message(self.runner.cancel(current_tenant(), request.id))
 
-    @grpc_errors
     def WatchJob(self, request, context):
         for job in self.runner.watch(current_tenant(), request.id, context.is_active):
             yield job_event(job)

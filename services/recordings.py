@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from google.protobuf import json_format
 
-from braindecode import tensors
 from braindecode.errors import InvalidArgument
-from braindecode.recordings import Store, Upload, load_array
+from braindecode.store import Store, Upload, load_array
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
-from services._errors import grpc_errors
 from services._tenancy import current_tenant
+from services._wire import json_object, tensor_chunks
 
 
 def recording_message(info) -> recordings_pb2.Recording:
@@ -35,7 +32,6 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
     def __init__(self, store: Store, config):
         self.store, self.config = store, config
 
-    @grpc_errors
     def UploadRecording(self, request_iterator, context):
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "metadata":
@@ -49,11 +45,9 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
                 upload.write(message.chunk)
             return recording_message(upload.commit())
 
-    @grpc_errors
     def GetRecording(self, request, context):
         return recording_message(self.store.get_recording(current_tenant(), request.id))
 
-    @grpc_errors
     def ListRecordings(self, request, context):
         found, token = self.store.list_recordings(
             current_tenant(), subject=request.subject, modality=request.modality, task=request.task,
@@ -61,24 +55,11 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
         return recordings_pb2.ListRecordingsResponse(
             recordings=[recording_message(r) for r in found], next_page_token=token)
 
-    @grpc_errors
     def DeleteRecording(self, request, context):
         self.store.delete_recording(current_tenant(), request.id)
         return recordings_pb2.DeleteRecordingResponse(deleted=True)
 
-    @grpc_errors
     def StreamData(self, request, context):
-        spec = None
-        if request.preprocessing_json:
-            try:
-                spec = json.loads(request.preprocessing_json)
-            except json.JSONDecodeError as exc:
-                raise InvalidArgument(f"preprocessing_json is not valid JSON: {exc}") from None
-        array = load_array(self.store, current_tenant(), request.id, spec)
-        chunk = request.chunk_bytes or self.config.chunk_bytes
-        if chunk < 0:
-            raise InvalidArgument("chunk_bytes must be positive")
-        for message in tensors.to_chunks(array, min(chunk, self.config.max_message_bytes // 2)):
-            if not context.is_active():
-                return
-            yield message
+        array = load_array(self.store, current_tenant(), request.id,
+                           json_object(request.preprocessing_json, "preprocessing_json"))
+        yield from tensor_chunks(array, request.chunk_bytes, self.config, context)

@@ -2,7 +2,9 @@
 
 The server is ``grpc.aio`` on an event loop of its own thread. The loop does the network work of
 every call; methods written as plain functions run in a pool of ``max_workers`` threads
-(services/_sync_handlers.py), and Decode runs on the loop itself (services/decoding.py).
+(services/_sync_handlers.py), and Decode and ModelInfer run on the loop itself (services/decoding.py,
+services/inference.py). Beside the braindecode.v1 services it speaks the Open Inference Protocol
+(``inference.GRPCInferenceService``) on the same port.
 """
 
 from __future__ import annotations
@@ -21,46 +23,70 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from braindecode.auth import KeyStore
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
-from braindecode.recordings import Store
-from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
-from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
-from braindecode.v1 import jobs_pb2, jobs_pb2_grpc
-from braindecode.v1 import activations_pb2, activations_pb2_grpc
-from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
-from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
-from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
+from braindecode.store import Store
+from braindecode.v1 import (
+    activations_pb2,
+    activations_pb2_grpc,
+    comparison_pb2,
+    comparison_pb2_grpc,
+    decoding_pb2,
+    decoding_pb2_grpc,
+    encoding_pb2,
+    encoding_pb2_grpc,
+    inference_pb2,
+    inference_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    reconstruction_pb2,
+    reconstruction_pb2_grpc,
+    recordings_pb2,
+    recordings_pb2_grpc,
+)
 from services._auth import AuthInterceptor
+from services._echo import add_echo_service
+from services._errors import ErrorInterceptor
 from services._reflection import enable_reflection
 from services._sync_handlers import SyncHandlers
-from services.decoding import DecodingServicer
-from services.recordings import RecordingServicer
-from services.jobs import JobServicer
 from services.activations import ActivationServicer
-from services.encoding import EncodingServicer
 from services.comparison import ComparisonServicer
+from services.decoding import DecodingServicer
+from services.encoding import EncodingServicer
+from services.inference import InferenceServicer
+from services.jobs import JobServicer
 from services.reconstruction import ReconstructionServicer
+from services.recordings import RecordingServicer
 
 log = logging.getLogger("braindecode.server")
 
+#: (messages module, stubs module, servicer class) of every braindecode service; each module holds one service.
+_SERVICES = (
+    (recordings_pb2, recordings_pb2_grpc, RecordingServicer),
+    (jobs_pb2, jobs_pb2_grpc, JobServicer),
+    (decoding_pb2, decoding_pb2_grpc, DecodingServicer),
+    (activations_pb2, activations_pb2_grpc, ActivationServicer),
+    (encoding_pb2, encoding_pb2_grpc, EncodingServicer),
+    (comparison_pb2, comparison_pb2_grpc, ComparisonServicer),
+    (reconstruction_pb2, reconstruction_pb2_grpc, ReconstructionServicer),
+)
 
-def _services(store: Store, config: Config) -> list:
-    """(full service name, add_to_server function, servicer) for every braindecode service."""
-    return [
-        (recordings_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
-         recordings_pb2_grpc.add_RecordingServiceServicer_to_server, RecordingServicer(store, config)),
-        (jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
-         jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(store, config)),
-        (decoding_pb2.DESCRIPTOR.services_by_name["DecodingService"].full_name,
-         decoding_pb2_grpc.add_DecodingServiceServicer_to_server, DecodingServicer(store, config)),
-        (activations_pb2.DESCRIPTOR.services_by_name["ActivationService"].full_name,
-         activations_pb2_grpc.add_ActivationServiceServicer_to_server, ActivationServicer(store, config)),
-        (encoding_pb2.DESCRIPTOR.services_by_name["EncodingService"].full_name,
-         encoding_pb2_grpc.add_EncodingServiceServicer_to_server, EncodingServicer(store, config)),
-        (comparison_pb2.DESCRIPTOR.services_by_name["ComparisonService"].full_name,
-         comparison_pb2_grpc.add_ComparisonServiceServicer_to_server, ComparisonServicer(store, config)),
-        (reconstruction_pb2.DESCRIPTOR.services_by_name["ReconstructionService"].full_name,
-         reconstruction_pb2_grpc.add_ReconstructionServiceServicer_to_server, ReconstructionServicer(store, config)),
-    ]
+
+def _add_services(server, store: Store, config: Config) -> tuple:
+    """Add every braindecode service and the Open Inference Protocol's to ``server`` (on its event
+    loop); (full names, servicers)."""
+    names, servicers = [], []
+
+    def add(messages, stubs, servicer) -> None:
+        (service,) = messages.DESCRIPTOR.services_by_name.values()
+        getattr(stubs, f"add_{service.name}Servicer_to_server")(servicer, server)
+        names.append(service.full_name)
+        servicers.append(servicer)
+
+    for messages, stubs, servicer_class in _SERVICES:
+        add(messages, stubs, servicer_class(store, config))
+    # ModelInfer serves from the Decode servicer's models and batcher: their callers share batches.
+    decoding = next(servicer for servicer in servicers if isinstance(servicer, DecodingServicer))
+    add(inference_pb2, inference_pb2_grpc, InferenceServicer(store, config, decoding))
+    return names, servicers
 
 
 def _is_loopback(host: str) -> bool:
@@ -89,9 +115,14 @@ class BraindecodeServer:
     ----------
     config : Config
         ``port=0`` picks a free port; the bound one is in ``self.port``.
+    store : Store, optional
+        Default: one over ``config.data_dir``.
+    echo : bool
+        Also serve the echo service, the transport floor that benchmarks measure against
+        (services/_echo.py); never on in ``serve``.
     """
 
-    def __init__(self, config: Config, store: Store | None = None):
+    def __init__(self, config: Config, store: Store | None = None, echo: bool = False):
         if config.auth and config.max_concurrent_calls_per_tenant >= config.max_workers:
             raise InvalidArgument(
                 f"max_concurrent_calls_per_tenant ({config.max_concurrent_calls_per_tenant}) must be "
@@ -109,6 +140,7 @@ class BraindecodeServer:
             log.warning("SERVING WITHOUT TLS ON NON-LOOPBACK ADDRESS %s: traffic and API keys "
                         "travel in clear text", config.host)
         self._credentials = credentials
+        self._echo = echo
         self._calls = futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="braindecode-call")
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="braindecode-server", daemon=True)
@@ -135,16 +167,16 @@ class BraindecodeServer:
         config = self.config
         options = [("grpc.max_receive_message_length", config.max_message_bytes),
                    ("grpc.max_send_message_length", config.max_message_bytes)]
-        self.server = grpc.aio.server(options=options,
-                                      interceptors=self._interceptors() + [SyncHandlers(self._calls)])
+        # Outermost first: auth, then library errors -> statuses, then plain functions run in threads.
+        interceptors = self._auth() + [ErrorInterceptor(), SyncHandlers(self._calls)]
+        self.server = grpc.aio.server(options=options, interceptors=interceptors)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names, self._servicers = [], []
-        for name, add, servicer in _services(self.store, config):
-            add(servicer, self.server)
-            names.append(name)
-            self._servicers.append(servicer)
-        enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
+        names, self._servicers = _add_services(self.server, self.store, config)
+        if self._echo:
+            add_echo_service(self.server)
+        enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
+                          pools=[inference_pb2.DESCRIPTOR.pool])
         address = f"{config.host}:{config.port}"
         if self._credentials is None:
             port = self.server.add_insecure_port(address)
@@ -155,13 +187,13 @@ class BraindecodeServer:
         self._names = names
         return port
 
-    def _interceptors(self) -> list:
+    def _auth(self) -> list:
         if not self.config.auth:
             log.warning("authentication is OFF: every caller acts as tenant 'default'")
             return []
         return [AuthInterceptor(self.keys, self.config.max_concurrent_calls_per_tenant)]
 
-    def start(self) -> "BraindecodeServer":
+    def start(self) -> BraindecodeServer:
         self._on_loop(self.server.start())
         for servicer in self._servicers:  # background work (the job runner) starts with the server
             if hasattr(servicer, "start"):
@@ -190,9 +222,10 @@ class BraindecodeServer:
         self._stopped.wait()
 
 
-def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = BraindecodeServer(config).start()
+def serve(config: Config, echo: bool = False) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully; ``echo`` as in ``BraindecodeServer``
+    (benchmarks only: ``braindecode serve`` never sets it)."""
+    server = BraindecodeServer(config, echo=echo).start()
     print(f"braindecode listening on {config.host}:{server.port}", flush=True)
     done = threading.Event()
 

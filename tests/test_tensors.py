@@ -40,3 +40,36 @@ def test_bad_tensors_are_refused():
     chunks = list(tensors.to_chunks(np.zeros(10, np.float32), chunk_bytes=8))
     with pytest.raises(InvalidArgument, match="offset"):
         tensors.from_chunks([chunks[0], chunks[2]])
+
+
+@pytest.mark.parametrize("shape, fragment", [
+    ([0, 10**12, 10**12], "spans 1000000000000000000000000 values (its non-zero dimensions), more than the limit"),
+    ([2**16, 2**16, 0], "spans 4294967296 values"),
+    ([1] * 33, "33 dimensions, more than the limit of 32"),
+    ([-1, 4], "negative dimension"),
+])
+def test_shapes_past_the_bounds_are_refused_before_allocating(shape, fragment):
+    with pytest.raises(InvalidArgument) as err:
+        tensors.from_tensor(common_pb2.Tensor(dtype="float32", shape=shape, data=b""))
+    assert fragment in str(err.value)
+    assert tensors.from_tensor(common_pb2.Tensor(dtype="float32", shape=[0, 2**15, 2**16], data=b"")).shape == (
+        0, 2**15, 2**16)  # exactly at the limit
+
+
+def test_chunks_are_checked_against_the_size_the_first_announces():
+    chunks = list(tensors.to_chunks(np.zeros(10, np.float32), chunk_bytes=8))
+    lying = common_pb2.TensorChunk()
+    lying.CopyFrom(chunks[0])
+    lying.shape[:] = [0, 10**12, 10**12]
+    with pytest.raises(InvalidArgument, match="spans"):
+        tensors.from_chunks([lying, *chunks[1:]])
+    lying.shape[:] = [2]
+    lying.total_bytes = 8
+    with pytest.raises(InvalidArgument, match="more than the 8 bytes the first one announced"):
+        tensors.from_chunks([lying, *chunks[1:]])
+
+
+def test_dtype_errors_quote_a_short_prefix():
+    with pytest.raises(InvalidArgument) as err:
+        tensors.from_tensor(common_pb2.Tensor(dtype="f" * 10**6, shape=[1], data=b"\0"))
+    assert "unsupported tensor dtype 'ffff" in str(err.value) and len(str(err.value)) < 400

@@ -19,22 +19,18 @@ from braindecode.activations._pooling import POOLINGS, pool_layer
 from braindecode.activations._registry import ModelCard, get_model_card, list_models
 from braindecode.activations._stimuli import ImagePreprocessor
 from braindecode.activations._stimulus_sets import (
-    STIMULI,
     StimulusSet,
     StimulusSetBuilder,
     decode_image,
-    extract_to_store,
     layer_shapes,
-    list_stimulus_sets,
-    load_stimulus_set,
     model_provenance,
 )
 from braindecode.activations._torchscript import TorchScriptNetwork, load_torchscript
+from braindecode.activations._transformers import load_transformers
 
 __all__ = [
     "EFFICIENTNET_LITE0_PREPROCESSOR",
     "POOLINGS",
-    "STIMULI",
     "ImagePreprocessor",
     "LayerSpec",
     "ModelCard",
@@ -47,17 +43,15 @@ __all__ = [
     "TorchScriptNetwork",
     "decode_image",
     "extract_activations",
-    "extract_to_store",
     "get_model_card",
     "layer_shapes",
     "list_models",
-    "list_stimulus_sets",
     "load_efficientnet_lite0",
     "load_minilm_l6_v2",
     "load_model",
     "load_onnx",
-    "load_stimulus_set",
     "load_torchscript",
+    "load_transformers",
     "model_provenance",
     "pool_layer",
     "read_activations",

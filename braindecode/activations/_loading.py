@@ -1,4 +1,4 @@
-"""``load_model``: a registry name, an import path, a TorchScript file or an ONNX file."""
+"""``load_model``: a registry name, an import path, a TorchScript file, an ONNX file or a transformers directory."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch import nn
 from braindecode.activations._network import LayerSpec, NetworkModel, TorchNetwork
 from braindecode.activations._registry import list_models
 from braindecode.activations._stimuli import ImagePreprocessor, describe_preprocess
+from braindecode.activations._transformers import is_transformers_directory, load_transformers
 from braindecode.errors import InvalidArgument, NotFound
 
 
@@ -48,7 +49,7 @@ def wrap_module(module: nn.Module, name: str, device="cpu", preprocess=None) -> 
 
 
 def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
-    """Load a network by registry name, import path, TorchScript file or ONNX file.
+    """Load a network by registry name, import path, TorchScript file, ONNX file or transformers directory.
 
     Parameters
     ----------
@@ -59,13 +60,18 @@ def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
         - ``"package.module:factory"``: ``factory()`` returns an ``nn.Module`` taking images
           (its layers are all named submodules) or a ready ``NetworkModel``;
         - a ``.onnx`` file: its layers are the float tensors the graph computes, in node order;
-        - a TorchScript file (``torch.jit.save``): its layers are its submodules, in call order.
+        - a TorchScript file (``torch.jit.save``): its layers are its submodules, in call order;
+        - a local Hugging Face transformers directory of a vision model (``config.json``, weights,
+          ``preprocessor_config.json``), e.g. CLIPVisionModelWithProjection, CLIPVisionModel, Dinov2Model,
+          ViTModel, or ``<model>/image_encoder`` of a reconstruction model: its layers are its named
+          submodules, then its outputs (``image_embeds``, ``pooler_output``, ...).
     device : {"cpu", "cuda", "cuda:N"}
     preprocess : callable, optional
         Stimulus preprocessing for user image models (registry models always use the
         preprocessing they were trained with): ``preprocess(stimuli) -> array of shape (n, 3, H, W)``. Defaults to
         :class:`ImagePreprocessor` with ImageNet mean/std and a 224 x 224 central crop
-        (for ONNX files with a static input size, that size).
+        (for ONNX files with a static input size, that size; for transformers directories, the
+        image processor of their ``preprocessor_config.json``, e.g. CLIP's mean, std and resize).
 
     Returns
     -------
@@ -79,6 +85,8 @@ def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
                                   "preprocess applies to user models only")
         return _import_factory(cards[key].factory)(device)
     path = Path(key)
+    if is_transformers_directory(path):
+        return load_transformers(path, device=device, preprocess=preprocess)
     if path.suffix.lower() == ".onnx":
         from braindecode.activations._onnx import load_onnx
 
@@ -95,6 +103,6 @@ def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
             return wrap_module(made, key, device=device, preprocess=preprocess)
         raise InvalidArgument(f"{key!r} returned {type(made).__name__}, expected an nn.Module")
     raise NotFound(
-        f"no model {key!r}: not a registry name ({', '.join(cards)}), "
-        "an existing TorchScript/ONNX file or a 'package.module:factory' import path"
+        f"no model {key!r}: not a registry name ({', '.join(cards)}), an existing TorchScript/ONNX file, "
+        "a transformers model directory (with config.json) or a 'package.module:factory' import path"
     )

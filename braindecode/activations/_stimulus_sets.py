@@ -1,14 +1,12 @@
-"""Stimulus sets in the store (kind "stimuli") and extraction of a set into an activation set.
-
-A stimulus set holds images (uploaded as PNG or JPEG bytes, decoded and stored as lossless PNGs of
-their RGB pixels) or texts, one unique id each, so that it can be extracted by many models.
+"""Stimulus sets: images (received as PNG or JPEG bytes, decoded and kept as lossless PNGs of their
+RGB pixels) or texts, one unique id each, so that many models can extract them; and what a
+network's activations are recorded with (its provenance, its layers' shapes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -16,18 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import PIL
 from PIL import Image, UnidentifiedImageError
 
 from braindecode.activations._extract import extract_activations
 from braindecode.activations._network import NetworkModel, TorchNetwork
 from braindecode.activations._registry import get_model_card, list_models
-from braindecode.artifacts import save_activation_set
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings import ArtifactInfo, Store
 
-STIMULI = "stimuli"
-INDEX_FILE = "stimuli.json"
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_PIXELS = 25_000_000  # a 6000 x 4000 camera photograph; 75 MB of RGB pixels
 MAX_IMAGE_SIDE = 16_384
@@ -119,7 +112,7 @@ class StimulusSet:
 
 
 class StimulusSetBuilder:
-    """Collect stimuli one at a time, checking each as it arrives, then store them as one set.
+    """Collect stimuli one at a time, checking each as it arrives, into one set.
 
     Images are decoded (:func:`decode_image`) and written as PNGs to a temporary folder, so that
     memory holds one image at a time. Use it as a context manager: the folder goes on exit.
@@ -190,35 +183,6 @@ class StimulusSetBuilder:
             raise InvalidArgument("the stimulus set is empty: send at least one image or text")
         return StimulusSet(list(self.stimulus_ids), list(self._stimuli), self.modality, self.name)
 
-    def save(self, store: Store, tenant: str) -> ArtifactInfo:
-        """Store the stimuli as one "stimuli" artifact (all or nothing)."""
-        stimuli = self.stimulus_set()
-        index = {"name": self.name, "modality": self.modality, "stimulus_ids": stimuli.stimulus_ids}
-        if self.modality == "image":
-            files = {Path(p).name: Path(p) for p in stimuli.stimuli}
-            index["files"] = list(files)
-        else:
-            files, index["texts"] = {}, stimuli.stimuli
-        (self._dir / INDEX_FILE).write_text(json.dumps(index))
-        files[INDEX_FILE] = self._dir / INDEX_FILE
-        meta = {"name": self.name, "modality": self.modality, "n_stimuli": len(stimuli.stimulus_ids)}
-        provenance = {"decoder": f"Pillow {PIL.__version__}"} if self.modality == "image" else {}
-        return store.add_artifact(tenant, STIMULI, files, meta, provenance)
-
-
-def load_stimulus_set(store: Store, tenant: str, set_id: str) -> StimulusSet:
-    """The stored stimulus set ``set_id``; ``NotFound`` for unknown ids and other tenants' sets."""
-    info = store.get_artifact(tenant, set_id, STIMULI)
-    folder = store.artifact_dir(tenant, set_id)
-    index = json.loads((folder / INDEX_FILE).read_text())
-    stimuli = [str(folder / name) for name in index["files"]] if index["modality"] == "image" else index["texts"]
-    return StimulusSet(index["stimulus_ids"], stimuli, index["modality"], index["name"], info.id)
-
-
-def list_stimulus_sets(store: Store, tenant: str, page_size: int = 100, page_token: str = "") -> tuple:
-    """(stimulus set artifacts, next_page_token), oldest first, ``page_size`` at a time (0 = 100)."""
-    return store.list_artifacts_page(tenant, STIMULI, page_size, page_token)
-
 
 def _weights_sha256(model: NetworkModel):
     """sha256 over a torch network's state dict (names, dtypes, shapes, bytes); None for other networks."""
@@ -254,46 +218,3 @@ def layer_shapes(model: NetworkModel) -> dict:
     if model.modality == "text":
         return {layer: [-1, *shape[1:]] if len(shape) > 1 else shape for layer, shape in shapes.items()}
     return shapes
-
-
-def extract_to_store(store: Store, tenant: str, model: NetworkModel, stimuli, layers=None, pooling="avg",
-                     grid=2, batch_size=32, fp16=False, progress=None, provenance=None) -> ArtifactInfo:
-    """Extract activations of a stimulus set and store them as an "activations" artifact.
-
-    Parameters
-    ----------
-    store : Store
-    tenant : str
-    model : NetworkModel
-    stimuli : str or StimulusSetBuilder
-        A stored stimulus set id, or a builder holding stimuli sent with the request: these are
-        stored as a new stimulus set once the extraction has succeeded.
-    layers, pooling, grid, batch_size, fp16, progress
-        As in :func:`extract_activations` (``progress(done, total)`` after each batch).
-    provenance : dict, optional
-        The model's provenance (:func:`model_provenance`), if already known.
-
-    Returns
-    -------
-    info : ArtifactInfo
-        The stored activation set; ``provenance["stimulus_set_id"]`` names its stimuli.
-    """
-    inline = isinstance(stimuli, StimulusSetBuilder)
-    stimulus_set = stimuli.stimulus_set() if inline else load_stimulus_set(store, tenant, stimuli)
-    if stimulus_set.modality != model.modality:
-        where = "the stimuli are" if inline else f"stimulus set {stimulus_set.id!r} holds"
-        raise InvalidArgument(f"{where} {stimulus_set.modality}s, but model {model.name!r} takes "
-                              f"{model.modality} stimuli")
-    with tempfile.TemporaryDirectory(prefix="activations-") as out_dir:
-        activations = extract_activations(
-            model, stimulus_set.stimuli, layers=layers, pooling=pooling, grid=grid, batch_size=batch_size,
-            fp16=fp16, out_dir=out_dir, progress=progress, stimulus_ids=stimulus_set.stimulus_ids)
-        set_id = stimuli.save(store, tenant).id if inline else stimulus_set.id
-        record = dict(provenance or model_provenance(model), stimulus_set_id=set_id, layers=activations.layer_names,
-                      pooling=pooling, grid=grid if pooling == "grid" else None, batch_size=batch_size, fp16=fp16)
-        try:
-            return save_activation_set(store, tenant, activations, record)
-        except BaseException:
-            if inline:
-                store.delete_artifact(tenant, set_id)
-            raise

@@ -5,13 +5,12 @@ from __future__ import annotations
 import torch
 
 from braindecode._products import gram, matmul
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_n_conditions,
     like,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.compare._rdm import kernel_distances
 from braindecode.errors import InvalidArgument

@@ -6,12 +6,15 @@
     ground_truth.json                      driving layers, SNRs, noise ceilings, seeds
     stimuli/stimuli.tsv, stimuli/images/   the stimuli (see ``load_stimuli``)
     activations/                           EfficientNet-Lite0 layers, avg pooled (.npy)
-    masks/                                 MNI brain mask and one mask per ROI (NIfTI)
+    masks/                                 MNI brain mask and one mask per template ROI (NIfTI)
+    sub-XX/anat/sub-XX_..._mask.nii.gz     the subject's own ROI masks (``individual=True`` only)
     sub-XX/func/sub-XX_task-images_run-YY_{bold.nii.gz,bold.json,events.tsv}
     sub-XX/eeg/sub-XX_task-images_run-YY_{eeg.fif,eeg.vhdr,eeg.vmrk,eeg.eeg,eeg.json,events.tsv}
 
 Every subject sees each train stimulus once and each test stimulus ``n_repeats`` times,
-in both the fMRI and the EEG session.
+in both the fMRI and the EEG session. By default subjects differ only in their random
+readouts, designs and noise; with ``individual=True`` they also differ as real ones do: their
+own ROI positions and sizes (so their voxel counts differ) and their own SNRs.
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ import numpy as np
 from braindecode.containers import ActivationSet
 from braindecode.datasets._design import fixed_soa_events, jittered_soa_events, presentation_runs
 from braindecode.datasets._eeg import simulate_eeg
-from braindecode.datasets._fmri import simulate_fmri
+from braindecode.datasets._fmri import (
+    ROI_BOXES,
+    brain_mask,
+    jitter_roi_boxes,
+    roi_ground_truth,
+    roi_images,
+    roi_masks,
+    simulate_fmri,
+)
 from braindecode.datasets._readout import layer_components
-from braindecode.datasets._stimuli import TEST_FRACTION, StimulusSet, load_stimuli
+from braindecode.datasets._stimuli import TEST_FRACTION, StimulusImages, load_stimuli
 from braindecode.errors import InvalidArgument
 
 MODEL = "efficientnet-lite0"
@@ -39,6 +50,10 @@ LAYERS = {"early": "stage2", "mid": "stage4", "late": "stage7"}
 FMRI_TIMING = {"t_r": 2.0, "soa": 4.0, "duration": 3.0, "lead": 10.0}
 EEG_TIMING = {"sfreq": 250.0, "soa_range": (0.9, 1.1), "duration": 0.5, "lead": 2.0}
 TASK = "images"
+#: How far ``individual`` subjects stray from the template: ROI centres move by up to
+#: ``roi_shift_voxels`` voxels along each axis, ROI extents scale by up to ``roi_size_ratio``
+#: (log-uniform, either way), SNRs scale by a factor log-uniform in [1 / snr_ratio, snr_ratio].
+INDIVIDUAL_DIFFERENCES = {"roi_shift_voxels": 1.0, "roi_size_ratio": 1.25, "snr_ratio": 2.0}
 
 
 @dataclass
@@ -49,20 +64,21 @@ class DatasetInfo:
     ----------
     root : str
         The data set directory.
-    stimuli : StimulusSet
+    stimuli : StimulusImages
     activations : ActivationSet
         Every layer of the network, avg pooled, one row per stimulus.
     files : dict
         Paths: ``ground_truth``, ``description``, ``stimulus_table``, ``stimulus_images``
-        (id -> png), ``masks`` (name -> NIfTI, ``"brain"`` included), ``fmri`` and ``eeg``
-        (lists of per-run dicts with ``subject``, ``run``, ``events`` and ``bold`` or
-        ``fif``/``vhdr``).
+        (id -> png), ``masks`` (name -> NIfTI of the template ROIs, ``"brain"`` included),
+        ``subject_masks`` (subject -> name -> NIfTI: the subject's own ROI masks, the template's
+        unless ``individual``), ``fmri`` and ``eeg`` (lists of per-run dicts with ``subject``,
+        ``run``, ``events`` and ``bold`` or ``fif``/``vhdr``).
     ground_truth : dict
         The content of ``ground_truth.json``.
     """
 
     root: str
-    stimuli: StimulusSet
+    stimuli: StimulusImages
     activations: ActivationSet
     files: dict = field(default_factory=dict)
     ground_truth: dict = field(default_factory=dict)
@@ -114,6 +130,7 @@ def make_default_dataset(
     eeg_snr: float = 0.3,
     resolution: int = 6,
     n_components: int = 16,
+    individual: bool = False,
     device: str = "cpu",
     progress=None,
 ) -> DatasetInfo:
@@ -139,6 +156,11 @@ def make_default_dataset(
         fMRI voxel size in mm.
     n_components : int
         Principal components of a layer that its readouts mix.
+    individual : bool
+        Subjects differ as real ones do (see ``INDIVIDUAL_DIFFERENCES``): each has its own ROI
+        boxes, moved and resized from the template's, so that ROI positions and voxel counts
+        differ, and its own fMRI and EEG SNRs around ``fmri_snr`` and ``eeg_snr``. False (the
+        default) gives every subject the template ROIs and the same SNRs.
     device : str
         Where the network runs ("cpu", "cuda", "cuda:N").
     progress : None, True or callable
@@ -162,8 +184,8 @@ def make_default_dataset(
     try:
         stimuli, files, truth = _generate(
             staging, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, fmri_snr=fmri_snr,
-            eeg_snr=eeg_snr, resolution=resolution, n_components=n_components, device=device,
-            report=report,
+            eeg_snr=eeg_snr, resolution=resolution, n_components=n_components, individual=individual,
+            device=device, report=report,
         )
         os.chmod(staging, 0o755)
         if os.path.isdir(final):
@@ -191,8 +213,17 @@ def _rebase(files, old: str, new: str):
     return files
 
 
+def _anatomy(seed: int, fmri_snr: float, eeg_snr: float, resolution: int) -> dict:
+    """An individual subject's ROI boxes and SNRs, drawn from ``seed`` (see ``INDIVIDUAL_DIFFERENCES``)."""
+    rng = np.random.default_rng(seed)
+    spread = INDIVIDUAL_DIFFERENCES
+    boxes = jitter_roi_boxes(rng, spread["roi_shift_voxels"] * resolution, spread["roi_size_ratio"])
+    fmri_factor, eeg_factor = np.exp(rng.uniform(-1, 1, 2) * np.log(spread["snr_ratio"]))
+    return {"boxes": boxes, "fmri_snr": float(fmri_snr * fmri_factor), "eeg_snr": float(eeg_snr * eeg_factor)}
+
+
 def _generate(root, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, *, fmri_snr, eeg_snr,
-              resolution, n_components, device, report) -> tuple:
+              resolution, n_components, individual, device, report) -> tuple:
     """Write the data set under ``root``; return (stimuli, files, ground truth)."""
     from braindecode.activations import extract_activations, load_model
 
@@ -209,10 +240,18 @@ def _generate(root, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, *, f
     )
     drives = {name: (layer, layer_components(activations[layer], n_components)) for name, layer in LAYERS.items()}
 
-    files["fmri"], files["eeg"], fmri_truth, eeg_truth, seeds = [], [], {}, {}, {}
+    mask = brain_mask(resolution)
+    template_rois = roi_masks(mask)
+    files["masks"] = _write_masks(os.path.join(root, "masks"), f"space-MNI152_res-{resolution}mm",
+                                  {"brain": mask, **roi_images(mask, template_rois)})
+    files["fmri"], files["eeg"], files["subject_masks"] = [], [], {}
+    fmri_truth, eeg_truth, seeds = {}, {}, {}
     for s in range(1, n_subjects + 1):
         sub = f"sub-{s:02d}"
-        seeds[sub] = {name: _seed(seed, s, k) for k, name in enumerate(("design", "fmri", "eeg"))}
+        parts = ("design", "fmri", "eeg", "anatomy") if individual else ("design", "fmri", "eeg")
+        seeds[sub] = {name: _seed(seed, s, k) for k, name in enumerate(parts)}
+        anatomy = (_anatomy(seeds[sub]["anatomy"], fmri_snr, eeg_snr, resolution) if individual
+                   else {"boxes": None, "fmri_snr": fmri_snr, "eeg_snr": eeg_snr})
         rng = np.random.default_rng(seeds[sub]["design"])
         fmri_runs = [
             fixed_soa_events(ids, FMRI_TIMING["soa"], FMRI_TIMING["duration"], FMRI_TIMING["lead"])
@@ -224,17 +263,23 @@ def _generate(root, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, *, f
         ]
         fmri = simulate_fmri(
             stimuli.ids, {**{k: drives[k] for k in LAYERS}, "control": None}, fmri_runs,
-            resolution=resolution, t_r=FMRI_TIMING["t_r"], snr=fmri_snr, seed=seeds[sub]["fmri"],
-            progress=report(f"fmri {sub}"),
+            resolution=resolution, t_r=FMRI_TIMING["t_r"], snr=anatomy["fmri_snr"], boxes=anatomy["boxes"],
+            seed=seeds[sub]["fmri"], progress=report(f"fmri {sub}"),
         )
         eeg = simulate_eeg(
             stimuli.ids, {"early": drives["early"], "late": drives["late"]}, eeg_runs,
-            sfreq=EEG_TIMING["sfreq"], snr=eeg_snr, seed=seeds[sub]["eeg"], progress=report(f"eeg {sub}"),
+            sfreq=EEG_TIMING["sfreq"], snr=anatomy["eeg_snr"], seed=seeds[sub]["eeg"], progress=report(f"eeg {sub}"),
         )
         files["fmri"] += _write_fmri(root, sub, fmri)
         files["eeg"] += _write_eeg(root, sub, eeg)
         fmri_truth[sub], eeg_truth[sub] = fmri.ground_truth, eeg.ground_truth
-    files["masks"] = _write_masks(root, fmri)
+        if individual:
+            files["subject_masks"][sub] = _write_masks(
+                os.path.join(root, sub, "anat"), f"{sub}_space-MNI152_res-{resolution}mm", fmri.rois)
+            for name, path in files["subject_masks"][sub].items():
+                fmri_truth[sub]["rois"][name]["mask"] = os.path.relpath(path, root)
+        else:
+            files["subject_masks"][sub] = {k: v for k, v in files["masks"].items() if k != "brain"}
 
     truth = {
         "seed": seed,
@@ -246,9 +291,11 @@ def _generate(root, n_stimuli, n_test, n_subjects, n_runs, n_repeats, seed, *, f
             "train crops from the rest: no test pixel is in a train stimulus")},
         "design": {"n_subjects": n_subjects, "n_runs": n_runs, "n_repeats": n_repeats,
                    "fmri": FMRI_TIMING, "eeg": {**EEG_TIMING, "soa_range": list(EEG_TIMING["soa_range"])}},
+        **({"individual_differences": INDIVIDUAL_DIFFERENCES} if individual else {}),
         "rois": {
             name: {**roi, "mask": os.path.relpath(files["masks"][name], root)}
-            for name, roi in fmri.ground_truth["rois"].items()
+            for name, roi in roi_ground_truth({**LAYERS, "control": None}, ROI_BOXES, template_rois, fmri_snr,
+                                              n_repeats).items()
         },
         "latency_windows": {
             name: {k: comp[k] for k in ("layer", "latency_s", "width_s", "window_s", "snr", "noise_ceiling")}
@@ -309,12 +356,11 @@ def _write_eeg(root: str, sub: str, eeg) -> list:
     return out
 
 
-def _write_masks(root: str, fmri) -> dict:
-    directory = os.path.join(root, "masks")
+def _write_masks(directory: str, prefix: str, images: dict) -> dict:
+    """Write ``{directory}/{prefix}_desc-{name}_mask.nii.gz`` for each image; name -> path."""
     os.makedirs(directory, exist_ok=True)
-    res = fmri.ground_truth["resolution_mm"]
     paths = {}
-    for name, img in {"brain": fmri.mask, **fmri.rois}.items():
-        paths[name] = os.path.join(directory, f"space-MNI152_res-{res}mm_desc-{name}_mask.nii.gz")
+    for name, img in images.items():
+        paths[name] = os.path.join(directory, f"{prefix}_desc-{name}_mask.nii.gz")
         nib.save(img, paths[name])
     return paths

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from braindecode.containers import Events
-from braindecode.datasets._readout import noise_ceiling, random_readout
+from braindecode.datasets._readout import noise_ceiling_from_snr, random_readout
 from braindecode.errors import InvalidArgument
 from braindecode.preprocessing import event_regressors
 
@@ -72,14 +72,22 @@ def brain_mask(resolution: int = 6) -> nib.Nifti1Image:
     return _nifti((np.asarray(img.dataobj) > 0).astype(np.uint8), img.affine, (resolution,) * 3)
 
 
-def roi_masks(mask: nib.Nifti1Image) -> dict:
-    """Boolean volumes, one per entry of ``ROI_BOXES``, inside ``mask`` and disjoint."""
+def roi_masks(mask: nib.Nifti1Image, boxes: dict | None = None) -> dict:
+    """Boolean volumes, one per ROI box, inside ``mask`` and disjoint.
+
+    Parameters
+    ----------
+    mask : nibabel.Nifti1Image
+    boxes : dict, optional
+        ROI boxes in the layout of ``ROI_BOXES`` (the default); a voxel belongs to the first box
+        that holds it.
+    """
     inside = np.asarray(mask.dataobj) > 0
     ijk = np.indices(inside.shape).reshape(3, -1).T
     x, y, z = (nib.affines.apply_affine(mask.affine, ijk).T).reshape(3, *inside.shape)
     free = inside.copy()
     rois = {}
-    for name, box in ROI_BOXES.items():
+    for name, box in (ROI_BOXES if boxes is None else boxes).items():
         sel = free & (np.abs(x) >= box["abs_x"][0]) & (np.abs(x) < box["abs_x"][1])
         sel &= (y >= box["y"][0]) & (y < box["y"][1]) & (z >= box["z"][0]) & (z < box["z"][1])
         if not sel.any():
@@ -87,6 +95,41 @@ def roi_masks(mask: nib.Nifti1Image) -> dict:
         rois[name] = sel
         free &= ~sel
     return rois
+
+
+def jitter_roi_boxes(rng, shift_mm: float, size_ratio: float = 1.25, boxes: dict | None = None) -> dict:
+    """ROI boxes of one subject: each box moved and resized as brains differ from the template.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    shift_mm : float
+        Each box's centre moves by up to this many mm along every axis (uniform).
+    size_ratio : float, at least 1
+        Each box's extent along every axis is scaled by a factor log-uniform in
+        ``[1 / size_ratio, size_ratio]``.
+    boxes : dict, optional
+        The template boxes (default ``ROI_BOXES``).
+
+    Returns
+    -------
+    boxes : dict
+        Same layout and descriptions; ``abs_x`` ranges stay non-negative.
+    """
+    if shift_mm < 0 or size_ratio < 1:
+        raise InvalidArgument(f"need shift_mm >= 0 and size_ratio >= 1; got {shift_mm}, {size_ratio}")
+    jittered = {}
+    for name, box in (ROI_BOXES if boxes is None else boxes).items():
+        jittered[name] = {"description": box["description"]}
+        for axis in ("abs_x", "y", "z"):
+            low, high = box[axis]
+            centre = (low + high) / 2 + rng.uniform(-shift_mm, shift_mm)
+            half = (high - low) / 2 * np.exp(rng.uniform(-np.log(size_ratio), np.log(size_ratio)))
+            low, high = centre - half, centre + half
+            if axis == "abs_x":
+                low = max(low, 0.0)
+            jittered[name][axis] = (round(float(low), 1), round(float(high), 1))
+    return jittered
 
 
 def ar1_noise(n_scans: int, n_voxels: int, ar1: float, rng) -> np.ndarray:
@@ -140,6 +183,7 @@ def simulate_fmri(
     ar1: float = 0.5,
     signal_change: float = 1.0,
     mean_response: float = 1.0,
+    boxes: dict | None = None,
     seed: int = 0,
     progress=None,
 ) -> FmriSimulation:
@@ -165,6 +209,9 @@ def simulate_fmri(
     signal_change, mean_response : float
         Standard deviation across stimuli and mean of a driven voxel's peak response,
         in percent of the voxel baseline.
+    boxes : dict, optional
+        The subject's ROI boxes, in the layout of ``ROI_BOXES`` (the default; see
+        ``jitter_roi_boxes``).
     seed : int
     progress : callable, optional
         ``progress(done, total)`` after each run.
@@ -175,20 +222,21 @@ def simulate_fmri(
     """
     if not runs or not all(len(events) for events in runs):
         raise InvalidArgument("runs must be a non-empty list of non-empty Events")
-    if set(drives) != set(ROI_BOXES):
-        raise InvalidArgument(f"drives must name every ROI: {sorted(ROI_BOXES)}")
+    boxes = ROI_BOXES if boxes is None else boxes
+    if set(drives) != set(boxes):
+        raise InvalidArgument(f"drives must name every ROI: {sorted(boxes)}")
     if snr <= 0 or not 0 <= ar1 < 1 or t_r <= 0:
         raise InvalidArgument(f"need snr > 0, 0 <= ar1 < 1 and t_r > 0; got {snr}, {ar1}, {t_r}")
     rng = np.random.default_rng(seed)
     index = {sid: i for i, sid in enumerate(np.asarray(stimulus_ids).astype(str))}
     mask = brain_mask(resolution)
     inside = np.asarray(mask.dataobj) > 0
-    rois = roi_masks(mask)
+    rois = roi_masks(mask, boxes)
     n_voxels = int(inside.sum())
     # per-stimulus response of every brain voxel, in percent signal change
     amplitude = np.zeros((len(index), n_voxels))
     voxel_roi = {name: roi[inside] for name, roi in rois.items()}
-    for name in ROI_BOXES:
+    for name in boxes:
         if drives[name] is not None:
             components = np.asarray(drives[name][1], dtype=np.float64)
             if components.shape[0] != len(index):
@@ -212,27 +260,48 @@ def simulate_fmri(
         if progress:
             progress(k + 1, len(runs))
     n_repeats = max(np.unique(np.concatenate([e.stimulus_id for e in runs]), return_counts=True)[1])
-    roi_truth = {
-        name: {
-            "layer": None if drives[name] is None else drives[name][0],
-            "description": ROI_BOXES[name]["description"],
-            "box_mm": {k: list(v) for k, v in ROI_BOXES[name].items() if k != "description"},
-            "n_voxels": int(rois[name].sum()),
-            "snr": 0.0 if drives[name] is None else snr,
-            "noise_ceiling": noise_ceiling(0.0 if drives[name] is None else snr, int(n_repeats)),
-        }
-        for name in ROI_BOXES
-    }
+    layers = {name: None if drive is None else drive[0] for name, drive in drives.items()}
     truth = {
         "space": "MNI152 (nilearn brain mask)", "resolution_mm": resolution, "t_r": t_r,
         "hrf": "SPM canonical double-gamma, boxcar over the event duration, peak normalised to 1",
         "units": "int16 BOLD: voxel baseline in [8000, 12000], responses in percent of it",
         "snr_definition": "var(signal) / var(noise) of single-trial LSA estimates, generating HRF",
         "ar1": ar1, "noise_sd_percent": float(noise_sd), "signal_sd_percent": signal_change,
-        "mean_response_percent": mean_response, "seed": seed, "rois": roi_truth,
+        "mean_response_percent": mean_response, "seed": seed,
+        "rois": roi_ground_truth(layers, boxes, rois, snr, int(n_repeats)),
     }
-    return FmriSimulation(
-        images, list(runs), mask,
-        {name: _nifti(roi.astype(np.uint8), mask.affine, (resolution,) * 3) for name, roi in rois.items()},
-        truth,
-    )
+    return FmriSimulation(images, list(runs), mask, roi_images(mask, rois), truth)
+
+
+def roi_images(mask: nib.Nifti1Image, rois: dict) -> dict:
+    """uint8 NIfTI masks, one per boolean volume of ``rois`` (see ``roi_masks``), on ``mask``'s grid."""
+    return {name: _nifti(roi.astype(np.uint8), mask.affine, mask.header.get_zooms()[:3]) for name, roi in rois.items()}
+
+
+def roi_ground_truth(layers: dict, boxes: dict, rois: dict, snr: float, n_repeats: int) -> dict:
+    """What each ROI is: driving layer, description, box, voxel count, SNR and noise ceiling.
+
+    Parameters
+    ----------
+    layers : dict of str -> str or None
+        The driving layer of each ROI; None for an undriven one.
+    boxes : dict
+        The ROI boxes (layout of ``ROI_BOXES``).
+    rois : dict of str -> bool array
+        The ROI volumes (see ``roi_masks``).
+    snr : float
+        Single-trial SNR of the driven ROIs.
+    n_repeats : int
+        Presentations of a test stimulus, for the noise ceilings.
+    """
+    return {
+        name: {
+            "layer": layers[name],
+            "description": boxes[name]["description"],
+            "box_mm": {k: list(v) for k, v in boxes[name].items() if k != "description"},
+            "n_voxels": int(rois[name].sum()),
+            "snr": 0.0 if layers[name] is None else snr,
+            "noise_ceiling": noise_ceiling_from_snr(0.0 if layers[name] is None else snr, n_repeats),
+        }
+        for name in boxes
+    }

@@ -113,3 +113,50 @@ class TemporalSpatialConvNet(nn.Module):
     def forward(self, x):
         h = self.spatial(self.temporal(x.unsqueeze(1)))
         return self.output(h.flatten(1))
+
+
+def linear_adapter(standardize: Standardize, n_outputs: int) -> nn.Sequential:
+    """One subject's adapter: its voxels standardized (statistics of shape (n_voxels,)), then a linear map.
+
+    Shapes: (batch, n_voxels) -> (batch, n_outputs).
+    """
+    return nn.Sequential(standardize, nn.Linear(standardize.mean.shape[-1], n_outputs))
+
+
+class SubjectAdapters(nn.Module):
+    """Per-subject adapters applied to packed samples of several subjects.
+
+    A packed sample is one row: the index of its subject's adapter (column 0), then the
+    subject's voxels, zero-padded to the widest subject.
+
+    Parameters
+    ----------
+    adapters : list of nn.Sequential
+        From ``linear_adapter``, one per subject, all with the same output size.
+
+    Shapes: (batch, 1 + max n_voxels) -> (batch, n_outputs).
+    """
+
+    def __init__(self, adapters: list):
+        super().__init__()
+        self.adapters = nn.ModuleList(adapters)
+
+    @staticmethod
+    def pack(X: list, device) -> torch.Tensor:
+        """Samples of each subject, list of arrays of shape (n_samples_s, n_voxels_s), packed in one tensor."""
+        width = max(x.shape[1] for x in X)
+        packed = torch.zeros((sum(len(x) for x in X), 1 + width), device=device)
+        start = 0
+        for index, x in enumerate(X):
+            packed[start:start + len(x), 0] = index
+            packed[start:start + len(x), 1:1 + x.shape[1]] = torch.as_tensor(x, device=device)
+            start += len(x)
+        return packed
+
+    def forward(self, x):
+        index = x[:, 0].long()
+        out = x.new_zeros((len(x), self.adapters[0][1].out_features))
+        for i, adapter in enumerate(self.adapters):
+            rows = index == i
+            out[rows] = adapter(x[rows, 1:1 + adapter[1].in_features])
+        return out

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import abc
+import math
 
 import torch
 from torch import nn
 
-from braindecode.decoding._base import BaseDecoder, seeded_rng_devices
+from braindecode._devices import resolve_device
+from braindecode.decoding._base import MAX_FIT_BYTES, PREDICT_BATCH, BaseDecoder, seeded_rng_devices
 from braindecode.decoding._networks import ResidualMLP, Standardize, TemporalSpatialConvNet
 from braindecode.decoding._training import TrainingConfig, train_network
-from braindecode.decoding._validation import check_device, check_embeddings, check_input
+from braindecode.decoding._validation import Interval, check_embeddings, check_input
 from braindecode.errors import InvalidArgument
+
+#: Copies of the parameters a fit holds: weights, gradients, AdamW's two moments, the best epoch's.
+_PARAMETER_COPIES = 5
+_ITEMSIZE = 4  # float32
 
 
 class _NeuralDecoder(BaseDecoder):
@@ -24,7 +30,13 @@ class _NeuralDecoder(BaseDecoder):
     def _network(self, input_shape: tuple, n_dims: int) -> nn.Module:
         """The untrained network: (batch, *input_shape) -> (batch, n_dims)."""
 
-    def fit(self, X, Y, groups=None, progress=None):
+    def _config(self) -> TrainingConfig:
+        config = TrainingConfig() if self.training is None else self.training
+        if not isinstance(config, TrainingConfig):
+            raise InvalidArgument(f"training must be a TrainingConfig, got {type(config).__name__}")
+        return config.check()
+
+    def fit(self, X, Y, groups=None, progress=None, max_fit_bytes: int = MAX_FIT_BYTES):
         """Train the network.
 
         Parameters
@@ -36,17 +48,18 @@ class _NeuralDecoder(BaseDecoder):
             Samples held out together in the validation split (e.g. stimulus ids).
         progress : callable, optional
             Called with a dict after every epoch (see ``train_network``).
+        max_fit_bytes : int
+            Past this ``fit_footprint``, ``ResourceExhausted`` before anything is allocated.
 
         Returns
         -------
         self
         """
+        self._check_params()
+        config = self._config()
         X = check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), name="target embeddings")
-        config = TrainingConfig() if self.training is None else self.training
-        if not isinstance(config, TrainingConfig):
-            raise InvalidArgument(f"training must be a TrainingConfig, got {type(config).__name__}")
-        config.check()
+        self._check_footprint(len(X), X.shape[1:], Y.shape[1], max_fit_bytes)
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
             X_t = torch.as_tensor(X, device=self.device)
@@ -59,6 +72,21 @@ class _NeuralDecoder(BaseDecoder):
         self.n_dims_ = Y.shape[1]
         return self
 
+    def fit_footprint(self, n_samples: int, input_shape: tuple, n_dims: int) -> int:
+        """Bytes a fit holds at its peak, from the network built on torch's meta device (which
+        allocates nothing): five copies of the parameters (weights, gradients, AdamW's two
+        moments, the best epoch's) and every layer's outputs for the samples of the largest
+        forward pass (a training batch counts twice, for its gradients; the validation split and
+        ``predict`` run at once)."""
+        config = self._config()
+        with torch.device("meta"):
+            network = self._network(tuple(input_shape), n_dims)
+        n_parameters = sum(p.numel() for p in network.parameters())
+        per_sample = math.prod(input_shape) + _layer_outputs(network, tuple(input_shape))
+        at_once = max(2 * min(config.batch_size, n_samples), min(n_samples, PREDICT_BATCH),
+                      math.ceil(config.val_fraction * n_samples))
+        return _ITEMSIZE * (_PARAMETER_COPIES * n_parameters + per_sample * at_once)
+
     def _fitted_info(self) -> dict:
         return {"history": self.history_}
 
@@ -66,7 +94,7 @@ class _NeuralDecoder(BaseDecoder):
         module = nn.Sequential(Standardize(tensors["0.mean"], tensors["0.scale"]),
                                self._network(self.input_shape_, self.n_dims_))
         module.load_state_dict(tensors)
-        self.module_ = module.to(check_device(self.device)).eval()
+        self.module_ = module.to(resolve_device(self.device)).eval()
         self.history_ = info["history"]
 
 
@@ -74,16 +102,17 @@ class MLPDecoder(_NeuralDecoder):
     """MindEye-style residual MLP decoder: fMRI responses -> embeddings.
 
     Trained with a contrastive (InfoNCE or soft-CLIP) + MSE loss, BiMixCo for the
-    first epochs and early stopping (see ``TrainingConfig``).
+    first epochs and early stopping (see ``TrainingConfig``). The ranges below are
+    ``MLPDecoder.param_ranges``, which ``fit`` enforces.
 
     Parameters
     ----------
-    hidden_dim : int
-    n_blocks : int
+    hidden_dim : int in [1, 8192]
+    n_blocks : int in [0, 16]
         Residual blocks (Linear, LayerNorm, GELU, dropout).
-    dropout : float
+    dropout : float in [0, 1)
         Dropout inside the residual blocks.
-    input_dropout : float
+    input_dropout : float in [0, 1)
         Dropout after the input layer (MindEye uses 0.5 on ~15k voxels).
     training : TrainingConfig, optional
     device : str
@@ -101,6 +130,12 @@ class MLPDecoder(_NeuralDecoder):
     """
 
     modality = "fmri"
+    param_ranges = {
+        "hidden_dim": Interval(int, 1, 8192),
+        "n_blocks": Interval(int, 0, 16),
+        "dropout": Interval(float, 0, 1, "left"),
+        "input_dropout": Interval(float, 0, 1, "left"),
+    }
 
     def __init__(self, hidden_dim: int = 1024, n_blocks: int = 2, dropout: float = 0.15,
                  input_dropout: float = 0.5, training: TrainingConfig | None = None, device: str = "cpu"):
@@ -119,19 +154,20 @@ class MLPDecoder(_NeuralDecoder):
 class EEGDecoder(_NeuralDecoder):
     """Temporal-then-spatial ConvNet decoder (EEGNet/ShallowConvNet style): epochs -> embeddings.
 
-    Each channel is standardized over trials and times; training as ``MLPDecoder``.
+    Each channel is standardized over trials and times; training as ``MLPDecoder``. The ranges
+    below are ``EEGDecoder.param_ranges``, which ``fit`` enforces.
 
     Parameters
     ----------
-    n_filters : int
+    n_filters : int in [1, 256]
         Temporal filters.
-    temporal_kernel : int
-        Temporal kernel length in samples (odd).
-    depth_multiplier : int
+    temporal_kernel : int in [1, 1025]
+        Temporal kernel length in samples (odd, at most the epoch's samples).
+    depth_multiplier : int in [1, 16]
         Depthwise spatial filters per temporal filter.
-    pool_size : int
-        Average pooling over time, in samples.
-    dropout : float
+    pool_size : int in [1, 1024]
+        Average pooling over time, in samples (at most the epoch's samples).
+    dropout : float in [0, 1)
     training : TrainingConfig, optional
     device : str
 
@@ -146,6 +182,13 @@ class EEGDecoder(_NeuralDecoder):
 
     modality = "eeg"
     _standardize_dims = (0, 2)
+    param_ranges = {
+        "n_filters": Interval(int, 1, 256),
+        "temporal_kernel": Interval(int, 1, 1025),
+        "depth_multiplier": Interval(int, 1, 16),
+        "pool_size": Interval(int, 1, 1024),
+        "dropout": Interval(float, 0, 1, "left"),
+    }
 
     def __init__(self, n_filters: int = 8, temporal_kernel: int = 25, depth_multiplier: int = 2,
                  pool_size: int = 8, dropout: float = 0.25, training: TrainingConfig | None = None,
@@ -162,3 +205,17 @@ class EEGDecoder(_NeuralDecoder):
         n_channels, n_times = input_shape
         return TemporalSpatialConvNet(n_channels, n_times, n_dims, self.n_filters, self.temporal_kernel,
                                       self.depth_multiplier, self.pool_size, self.dropout)
+
+
+def _layer_outputs(network: nn.Module, input_shape: tuple) -> int:
+    """Values the leaf modules of a meta-device ``network`` output for one sample."""
+    counts = []
+    hooks = [module.register_forward_hook(lambda module, inputs, output: counts.append(output.numel()))
+             for module in network.modules() if next(module.children(), None) is None]
+    try:
+        with torch.no_grad():
+            network(torch.empty((1, *input_shape), device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sum(counts)

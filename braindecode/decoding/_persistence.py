@@ -10,19 +10,20 @@ import safetensors.torch
 
 from braindecode import __version__
 from braindecode._io import atomic_write, read_saved_config
-from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._base import PersistentDecoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
 from braindecode.decoding._ridge import RidgeDecoder
+from braindecode.decoding._shared import SharedDecoder
 from braindecode.errors import InvalidArgument, NotFound
 
 FORMAT = "braindecode.decoder"
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
-DECODERS = {cls.__name__: cls for cls in (RidgeDecoder, MLPDecoder, EEGDecoder)}
+DECODERS = {cls.__name__: cls for cls in (RidgeDecoder, MLPDecoder, EEGDecoder, SharedDecoder)}
 
 
-def save_decoder(model: BaseDecoder, directory, provenance: dict | None = None) -> pathlib.Path:
+def save_decoder(model: PersistentDecoder, directory, provenance: dict | None = None) -> pathlib.Path:
     """Save a fitted decoder as ``weights.safetensors`` and ``config.json`` in ``directory``.
 
     The weights are written first and the config, which holds their SHA-256, last: a
@@ -30,8 +31,9 @@ def save_decoder(model: BaseDecoder, directory, provenance: dict | None = None) 
 
     Parameters
     ----------
-    model : RidgeDecoder, MLPDecoder or EEGDecoder
-        Fitted.
+    model : RidgeDecoder, MLPDecoder, EEGDecoder or SharedDecoder
+        Fitted. The config records ``input_shape`` (``input_shapes``, per subject, for a
+        ``SharedDecoder``) and ``n_dims``.
     directory : str or os.PathLike
         Created if missing; an earlier save there is replaced.
     provenance : dict, optional
@@ -57,8 +59,7 @@ def save_decoder(model: BaseDecoder, directory, provenance: dict | None = None) 
         "class": type(model).__name__,
         "params": model._params_json(),
         "modality": model.modality,
-        "input_shape": list(model.input_shape_),
-        "n_dims": int(model.n_dims_),
+        **model._shapes_json(),
         "fitted": model._fitted_info(),
         "provenance": provenance,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
@@ -75,7 +76,7 @@ def read_decoder_config(directory) -> dict:
     return read_saved_config(directory, CONFIG, FORMAT, FORMAT_VERSION, "decoder")
 
 
-def load_decoder(directory, device: str | None = None) -> BaseDecoder:
+def load_decoder(directory, device: str | None = None) -> PersistentDecoder:
     """Load a decoder saved by ``save_decoder``; its predictions equal the saved model's.
 
     Parameters
@@ -86,7 +87,7 @@ def load_decoder(directory, device: str | None = None) -> BaseDecoder:
 
     Returns
     -------
-    model : RidgeDecoder, MLPDecoder or EEGDecoder
+    model : RidgeDecoder, MLPDecoder, EEGDecoder or SharedDecoder
         Fitted; ``provenance_`` holds the provenance passed to ``save_decoder``.
     """
     config = read_decoder_config(directory)
@@ -107,8 +108,7 @@ def load_decoder(directory, device: str | None = None) -> BaseDecoder:
     if model.modality != config["modality"]:
         raise InvalidArgument(f"config says modality {config['modality']!r} but {cls.__name__} decodes "
                               f"{model.modality!r}")
-    model.input_shape_ = tuple(config["input_shape"])
-    model.n_dims_ = config["n_dims"]
+    model._set_shapes(config)
     model._restore(safetensors.torch.load(weights), config["fitted"])
     model.provenance_ = config["provenance"]
     return model

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
 
-from braindecode.decoding._base import BaseDecoder
+from braindecode._devices import resolve_device
+from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
 from braindecode.decoding._networks import Standardize
-from braindecode.decoding._validation import check_device, check_embeddings, check_input
+from braindecode.decoding._validation import Interval, check_embeddings, check_input
 from braindecode.encoding import RidgeCV
 
 DEFAULT_ALPHAS = RidgeCV().get_params()["alphas"]
+_TARGET_BATCH_BYTES = 32 * 2**20  # what RidgeCV holds per batch of targets
 
 
 class RidgeDecoder(BaseDecoder):
@@ -19,11 +23,12 @@ class RidgeDecoder(BaseDecoder):
 
     Features are z-scored with the training statistics, then ``RidgeCV`` picks each
     dimension's alpha by cross-validation and refits on all samples. EEG epochs are
-    flattened to (n_trials, n_channels * n_times).
+    flattened to (n_trials, n_channels * n_times). The ranges below are
+    ``RidgeDecoder.param_ranges``, which ``fit`` enforces.
 
     Parameters
     ----------
-    alphas : sequence of float
+    alphas : sequence of float, 1 to 64 values in (0, inf)
         Default: ``RidgeCV``'s.
     cv : int or splitter
         As in ``RidgeCV``; with ``groups`` an int gives folds of whole groups (runs).
@@ -49,6 +54,8 @@ class RidgeDecoder(BaseDecoder):
     n_dims_ : int
     """
 
+    param_ranges = {"alphas": Interval(float, 0, math.inf, "neither", max_count=64)}
+
     def __init__(self, alphas=DEFAULT_ALPHAS, cv=5, standardize: bool = True, scoring: str = "r2",
                  modality: str = "fmri", device: str = "cpu", dtype: str = "float32"):
         self.alphas = alphas
@@ -59,7 +66,7 @@ class RidgeDecoder(BaseDecoder):
         self.device = device
         self.dtype = dtype
 
-    def fit(self, X, Y, groups=None):
+    def fit(self, X, Y, groups=None, max_fit_bytes: int = MAX_FIT_BYTES):
         """Fit the regression.
 
         Parameters
@@ -68,14 +75,18 @@ class RidgeDecoder(BaseDecoder):
         Y : array of shape (n_samples, n_dims)
         groups : array of shape (n_samples,), optional
             Run of each sample; cross-validation folds never split a run.
+        max_fit_bytes : int
+            Past this ``fit_footprint``, ``ResourceExhausted`` before anything is allocated.
 
         Returns
         -------
         self
         """
-        check_device(self.device)
+        self._check_params()
+        resolve_device(self.device)
         X = check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), name="target embeddings")
+        self._check_footprint(len(X), X.shape[1:], Y.shape[1], max_fit_bytes)
         flat = torch.as_tensor(X.reshape(len(X), -1))
         if self.standardize:
             standardize = Standardize.from_data(flat, (0,))
@@ -91,6 +102,18 @@ class RidgeDecoder(BaseDecoder):
                        **{name: torch.as_tensor(getattr(ridge, name + "_"))
                           for name in ("coef", "intercept", "best_alphas", "cv_scores")}}, {})
         return self
+
+    def fit_footprint(self, n_samples: int, input_shape: tuple, n_dims: int) -> int:
+        """Bytes a fit holds at its peak, as ``RidgeCV`` documents its solver: three copies of
+        the features (flattened, standardized, centered), the Gram or kernel matrix and its
+        factorization for a fold and for the refit (float64, ``min(n_samples, n_features)``
+        squared each), the fold operators of every alpha, the weights and one batch of targets."""
+        n_features = math.prod(input_shape)
+        rank = min(n_samples, n_features)
+        itemsize = 8 if self.dtype == "float64" else 4
+        return (4 * 3 * n_samples * n_features + 8 * 4 * rank**2
+                + itemsize * (len(self.alphas) * n_samples * rank + 2 * n_features * n_dims)
+                + _TARGET_BATCH_BYTES)
 
     def _fitted_tensors(self) -> dict:
         standardize = self.module_[1]
@@ -108,4 +131,4 @@ class RidgeDecoder(BaseDecoder):
             linear.weight.copy_(torch.as_tensor(np.ascontiguousarray(self.coef_.T)))
             linear.bias.copy_(torch.as_tensor(self.intercept_))
         self.module_ = nn.Sequential(nn.Flatten(), Standardize(tensors["mean"], tensors["scale"]),
-                                     linear).to(check_device(self.device)).eval()
+                                     linear).to(resolve_device(self.device)).eval()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -12,42 +13,62 @@ import torch.nn.functional as F
 
 from braindecode.decoding._losses import LOSSES, contrastive_loss, mixco_matrix
 from braindecode.decoding._retrieval import _greater_and_tied, _hit_rate
-from braindecode.errors import InvalidArgument
+from braindecode.decoding._validation import Interval, check_ranges
+from braindecode.errors import InvalidArgument, quoted
 
 
 @dataclasses.dataclass
 class TrainingConfig:
     """How a neural decoder is trained.
 
+    The ranges below are ``TrainingConfig.param_ranges``, which ``check`` enforces.
+
     Parameters
     ----------
     loss : {"softclip", "infonce"}
         Contrastive loss after the BiMixCo epochs (see ``contrastive_loss``).
-    temperature : float
+    temperature : float in (0, 10]
         Initial (or fixed) softmax temperature of the contrastive loss.
     learn_temperature : bool
         Learn the temperature (as CLIP's logit scale, its inverse capped at 100).
-    mse_weight : float
+    mse_weight : float in [0, 1000]
         Weight of the MSE between predicted and target embeddings.
     mixco_fraction : float in [0, 1]
         Fraction of the epochs, first, trained with BiMixCo (mixed brain inputs against mixed
         targets, as in MindEye); 0 turns mixing off.
-    mixco_beta : float
+    mixco_beta : float in (0, 100]
         Beta(beta, beta) parameter of the mixing weights.
-    mixco_prob : float
+    mixco_prob : float in [0, 1]
         Probability that a sample of a batch is mixed.
     val_fraction : float in [0, 1)
         Samples (or groups, when given to ``fit``) held out for early stopping; 0 trains
         ``max_epochs`` without validation.
-    max_epochs, patience : int
+    max_epochs : int in [1, 1000]
+    patience : int in [1, 1000]
         Training stops when the validation loss has not improved for ``patience`` epochs; the
         weights of the best epoch are kept.
-    batch_size : int
-    lr, weight_decay : float
+    batch_size : int in [2, 4096]
+    lr : float in (0, 1]
+    weight_decay : float in [0, 10]
         AdamW parameters.
-    seed : int
+    seed : int in [0, 4294967295]
         Seeds the initialization, the split, the batches, mixing and dropout.
     """
+
+    param_ranges: ClassVar[dict] = {
+        "temperature": Interval(float, 0, 10, "right"),
+        "mse_weight": Interval(float, 0, 1000),
+        "mixco_fraction": Interval(float, 0, 1),
+        "mixco_beta": Interval(float, 0, 100, "right"),
+        "mixco_prob": Interval(float, 0, 1),
+        "val_fraction": Interval(float, 0, 1, "left"),
+        "max_epochs": Interval(int, 1, 1000),
+        "patience": Interval(int, 1, 1000),
+        "batch_size": Interval(int, 2, 4096),
+        "lr": Interval(float, 0, 1, "right"),
+        "weight_decay": Interval(float, 0, 10),
+        "seed": Interval(int, 0, 2**32 - 1),
+    }
 
     loss: str = "softclip"
     temperature: float = 0.05
@@ -66,23 +87,10 @@ class TrainingConfig:
 
     def check(self) -> "TrainingConfig":
         """``self`` if every value is in range, else ``InvalidArgument`` naming the first bad one."""
-        rules = {
-            "loss": self.loss in LOSSES,
-            "temperature": self.temperature > 0,
-            "mse_weight": self.mse_weight >= 0,
-            "mixco_fraction": 0 <= self.mixco_fraction <= 1,
-            "mixco_beta": self.mixco_beta > 0,
-            "mixco_prob": 0 <= self.mixco_prob <= 1,
-            "val_fraction": 0 <= self.val_fraction < 1,
-            "max_epochs": self.max_epochs >= 1,
-            "patience": self.patience >= 1,
-            "batch_size": self.batch_size >= 2,
-            "lr": self.lr > 0,
-            "weight_decay": self.weight_decay >= 0,
-        }
-        for name, ok in rules.items():
-            if not ok:
-                raise InvalidArgument(f"training {name}={getattr(self, name)!r} is out of range")
+        if self.loss not in LOSSES:
+            raise InvalidArgument(f"training loss={quoted(self.loss)} is out of range: it must be "
+                                  f"one of {', '.join(LOSSES)}")
+        check_ranges("training", dataclasses.asdict(self), self.param_ranges)
         return self
 
 
@@ -123,7 +131,9 @@ def validation_split(n_samples: int, val_fraction: float, groups=None, seed: int
     return rng.permutation(train), held_out
 
 
-def _loss(network, logit_scale, X, Y, config, mixing=None):
+def _loss(network, logit_scale, X, Y, config, mixing=None, front=None):
+    if front is not None:
+        X = front(X)
     if mixing is not None:
         X = (mixing @ X.flatten(1)).reshape(X.shape)
         Y = mixing @ Y
@@ -135,8 +145,9 @@ def _loss(network, logit_scale, X, Y, config, mixing=None):
 
 
 def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, config: TrainingConfig,
-                  groups=None, progress=None) -> list:
-    """Train ``network`` in place to map ``X`` to ``Y``; keeps the best validation epoch's weights.
+                  groups=None, progress=None, *, front: torch.nn.Module | None = None,
+                  parameters=None) -> list:
+    """Train ``network`` (and ``front``) in place to map ``X`` to ``Y``; keeps the best validation epoch's weights.
 
     Call under a seeded torch RNG (``fit`` does): initialization, batches, mixing and dropout
     draw from it.
@@ -144,7 +155,8 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
     Parameters
     ----------
     network : torch.nn.Module
-        (batch, *input_shape) -> (batch, n_dims), on the device of ``X``.
+        (batch, *input_shape) -> (batch, n_dims), on the device of ``X``; with ``front``,
+        (batch, n_latent) -> (batch, n_dims).
     X : tensor of shape (n_samples, *input_shape)
     Y : tensor of shape (n_samples, n_dims)
     config : TrainingConfig
@@ -153,6 +165,13 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
     progress : callable, optional
         Called after each epoch with a dict: epoch, max_epochs, train_loss, temperature,
         best_epoch and, when validating, val_loss and val_top1.
+    front : torch.nn.Module, optional
+        (batch, *input_shape) -> (batch, n_latent), applied before BiMixCo mixes a batch (e.g.
+        per-subject linear adapters into a shared space: mixing their outputs mixes one
+        subject's inputs, and mixes across subjects in the shared space); trained with ``network``.
+    parameters : iterable, optional
+        AdamW parameter groups (dicts with ``params`` and, e.g., their own ``lr``); default every
+        parameter of ``network`` and ``front`` at ``config.lr``. Parameters left out stay fixed.
 
     Returns
     -------
@@ -170,20 +189,23 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
     def scale():
         return log_scale.exp().clamp(max=100.0) if config.learn_temperature else log_scale.exp()
 
-    params = list(network.parameters()) + ([log_scale] if config.learn_temperature else [])
+    trained = network if front is None else torch.nn.ModuleList([front, network])
+    params = list(trained.parameters()) if parameters is None else list(parameters)
+    if config.learn_temperature:
+        params.append({"params": [log_scale]} if parameters is not None else log_scale)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     n_batches = max(1, len(train) // config.batch_size)
     mixco_epochs = round(config.mixco_fraction * config.max_epochs)
     best_loss, best_epoch, best_state, history = math.inf, 0, None, []
     for epoch in range(1, config.max_epochs + 1):
-        network.train()
+        trained.train()
         mixing_on = epoch <= mixco_epochs
         total = 0.0
         for batch in torch.tensor_split(torch.randperm(len(train)), n_batches):
             index = train_t[batch.to(device)]
             mixing = (mixco_matrix(len(batch), config.mixco_beta, config.mixco_prob).to(device)
                       if mixing_on else None)
-            loss, _ = _loss(network, scale(), X[index], Y[index], config, mixing)
+            loss, _ = _loss(network, scale(), X[index], Y[index], config, mixing, front)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -191,16 +213,16 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
         record = {"epoch": epoch, "max_epochs": config.max_epochs, "train_loss": total / len(train),
                   "temperature": 1 / scale().item()}
         if len(val):
-            network.eval()
+            trained.eval()
             with torch.no_grad():
-                val_loss, predicted = _loss(network, scale(), X_val, Y_val, config)
+                val_loss, predicted = _loss(network, scale(), X_val, Y_val, config, front=front)
                 sims = F.normalize(predicted, dim=1) @ F.normalize(Y_val, dim=1).T
                 greater, tied = _greater_and_tied(sims, torch.arange(len(val), device=device))
             record["val_loss"] = float(val_loss)
             record["val_top1"] = float(_hit_rate(greater.double(), tied.double(), 1).mean())
             if record["val_loss"] < best_loss:
                 best_loss, best_epoch = record["val_loss"], epoch
-                best_state = copy.deepcopy(network.state_dict())
+                best_state = copy.deepcopy(trained.state_dict())
         record["best_epoch"] = best_epoch if len(val) else epoch
         history.append(record)
         if progress is not None:
@@ -208,6 +230,6 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
         if len(val) and epoch - best_epoch >= config.patience:
             break
     if best_state is not None:
-        network.load_state_dict(best_state)
-    network.eval()
+        trained.load_state_dict(best_state)
+    trained.eval()
     return history

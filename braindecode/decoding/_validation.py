@@ -1,38 +1,101 @@
-"""Checks on the brain data and embeddings that decoders receive."""
+"""Checks on the brain data, embeddings and hyper-parameters that decoders receive."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import numbers
+
 import numpy as np
-import torch
 
 from braindecode.containers import BrainResponses
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, quoted
 
-MODALITIES = ("fmri", "eeg")
 _LAYOUT = {
     "fmri": (2, "(n_samples, n_voxels)", "EEG/MEG epochs"),
     "eeg": (3, "(n_trials, n_channels, n_times)", "fMRI responses"),
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """The documented range of a hyper-parameter; ``str()`` gives it as docstrings quote it.
+
+    Parameters
+    ----------
+    kind : {int, float}
+        int: the value must be an integer; float: any real number.
+    low, high : float
+        The ends of the range (``math.inf`` for none).
+    closed : {"both", "left", "right", "neither"}
+        Which ends belong to the range.
+    max_count : int, optional
+        When given, the parameter is a sequence of 1 to ``max_count`` values, each in the range.
+    """
+
+    kind: type
+    low: float
+    high: float
+    closed: str = "both"
+    max_count: int | None = None
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        span = f"{left}{_number(self.low)}, {_number(self.high)}{right}"
+        return span if self.max_count is None else f"1 to {self.max_count} values in {span}"
+
+    def describe(self) -> str:
+        """What a value must be, for error messages: "an integer in [1, 256]"."""
+        if self.max_count is not None:
+            return f"a sequence of {self}"
+        return f"{'an integer' if self.kind is int else 'a number'} in {self}"
+
+    def holds(self, value) -> bool:
+        """Whether ``value`` is in the range (of the right kind, and for a sequence its length)."""
+        if self.max_count is None:
+            return self._holds_one(value)
+        return (isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1
+                and 1 <= len(value) <= self.max_count and all(map(self._holds_one, value)))
+
+    def _holds_one(self, value) -> bool:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            return False
+        if self.kind is int and not isinstance(value, numbers.Integral):
+            return False
+        above = value >= self.low if self.closed in ("both", "left") else value > self.low
+        below = value <= self.high if self.closed in ("both", "right") else value < self.high
+        return bool(above and below)
+
+
+def _number(value: float) -> str:
+    if math.isinf(value) or not float(value).is_integer():
+        return f"{value:g}"
+    return str(int(value))
+
+
+def check_ranges(owner: str, values: dict, ranges: dict) -> None:
+    """``InvalidArgument`` naming the first of ``values`` outside its range.
+
+    Parameters
+    ----------
+    owner : str
+        Who the values belong to, for the message ("EEGDecoder", "training").
+    values : dict of str -> value
+    ranges : dict of str -> Interval
+        The owner's table of ranges; every name in it must be in ``values``.
+    """
+    for name, interval in ranges.items():
+        if not interval.holds(values[name]):
+            raise InvalidArgument(f"{owner} {name}={quoted(values[name])} is out of range: it must "
+                                  f"be {interval.describe()}")
+
+
 def check_modality(modality: str) -> str:
-    """``modality`` if it is one of ``MODALITIES``, else ``InvalidArgument``."""
-    if modality not in MODALITIES:
-        raise InvalidArgument(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
+    """``modality`` if a decoder takes it ("fmri" or "eeg"), else ``InvalidArgument``."""
+    if modality not in _LAYOUT:
+        raise InvalidArgument(f"unknown modality {quoted(modality)}; use one of {', '.join(_LAYOUT)}")
     return modality
-
-
-def check_device(device) -> torch.device:
-    """``device`` as a torch device; ``InvalidArgument`` if unknown or CUDA is absent."""
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidArgument(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
-    if resolved.type not in ("cpu", "cuda"):
-        raise InvalidArgument(f"unsupported device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument(f"device {device!r} requested but CUDA is not available")
-    return resolved
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:

@@ -1,7 +1,8 @@
-"""Per-voxel scores back into the brain volume."""
+"""Per-voxel scores back into the brain volume, and NIfTI images as the bytes of a file."""
 
 from __future__ import annotations
 
+import gzip
 import os
 
 import nibabel as nib
@@ -52,3 +53,8 @@ def scores_to_nifti(scores, mask_img, fill: float = 0.0) -> nib.Nifti1Image:
     image = nib.Nifti1Image(volume, mask_img.affine, header=header)
     image.set_data_dtype(np.float32)
     return image
+
+
+def nifti_bytes(image: nib.Nifti1Image) -> bytes:
+    """A NIfTI image as the bytes of a ``.nii.gz`` file (the same bytes for the same image)."""
+    return gzip.compress(image.to_bytes(), mtime=0)

@@ -16,13 +16,13 @@ import threading
 
 from braindecode.errors import BraindecodeError, InvalidArgument
 from braindecode.jobs._jobstore import JobStore
-from braindecode.jobs._settings import JobSettings
+from braindecode.config import JobSettings
 from braindecode.jobs._shard import JobContext, ShardTask, shard_name
 from braindecode.jobs._spec import plan_job
+from braindecode.store import JOB_OUTPUT_ARTIFACT
 
 log = logging.getLogger("braindecode.jobs")
 
-OUTPUT_KIND = "job-output"
 MAX_REQUEST_ID = 128
 
 
@@ -39,7 +39,7 @@ def make_executor(settings: JobSettings):
 
 def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) -> JobContext:
     """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant``."""
-    from braindecode.artifacts import load_activation_set
+    from braindecode.store import load_activation_set
 
     (kind, model_id), = spec["model"].items()
     model = store.get_artifact(tenant, model_id, kind)
@@ -71,9 +71,9 @@ class JobRunner:
 
     Parameters
     ----------
-    store : braindecode.recordings.Store
+    store : braindecode.store.Store
         Jobs are kept in ``jobs.sqlite`` in its folder; shards write below ``job-work/``.
-    settings : JobSettings, optional
+    settings : braindecode.config.JobSettings, optional
     executor : LocalExecutor or RayExecutor, optional
         Default: the one ``settings.executor`` names.
     """
@@ -118,7 +118,7 @@ class JobRunner:
         for job_id, tenant, index in self.jobs.requeue_running():
             requeued.setdefault(tenant, set()).add((job_id, index))
         for tenant, keys in requeued.items():  # outputs stored just before a crash marked them done
-            for artifact in self.store.list_artifacts(tenant, OUTPUT_KIND):
+            for artifact in self.store.list_artifacts(tenant, JOB_OUTPUT_ARTIFACT):
                 key = (artifact.provenance.get("job_id"), artifact.provenance.get("shard"))
                 if key in keys:
                     self.jobs.shard_done(key[0], key[1], artifact.id, 0.0)
@@ -253,7 +253,7 @@ class JobRunner:
         meta = {"job_id": job.id, "shard": index, "recording_ids": shard.recording_ids, "files": sorted(files)}
         provenance = {"job_id": job.id, "shard": index, "recordings": shard.recordings,
                       "model": job.spec["model"], "spec": job.spec}
-        return self.store.add_artifact(job.tenant, OUTPUT_KIND, files, meta, provenance)
+        return self.store.add_artifact(job.tenant, JOB_OUTPUT_ARTIFACT, files, meta, provenance)
 
     def _finish(self, job, error: str = "") -> None:
         state = self.jobs.finish(job.id, error)

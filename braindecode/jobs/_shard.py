@@ -42,7 +42,7 @@ import uuid
 import numpy as np
 
 from braindecode._io import fsync_dir
-from braindecode.jobs._readonly import ReadOnlyStore
+from braindecode.store import ReadOnlyStore
 
 OUTPUT_FORMAT = "braindecode.job-output"
 OUTPUT_VERSION = 1
@@ -210,11 +210,11 @@ def decode_outputs(responses, decoder, context: JobContext) -> dict:
     return arrays
 
 
-def encode_outputs(responses, encoder, activations, recordings, context: JobContext) -> tuple:
+def encode_outputs(responses, encoder, activations, grid, context: JobContext) -> tuple:
     """The output arrays and files of one shard's responses under an encoder.
 
-    The scores are those of ``braindecode.encoding.score_encoder_from_store`` on the same
-    recordings: ``target_scores`` of the predictions from the stimuli's activations.
+    The scores are those of ``braindecode.store.score_encoder_from_store`` on the same
+    recordings (``braindecode.encoding.score_encoder``).
 
     Parameters
     ----------
@@ -223,8 +223,9 @@ def encode_outputs(responses, encoder, activations, recordings, context: JobCont
     encoder : braindecode.encoding.Encoder
     activations : ActivationSet
         Holds every trial's stimulus and the encoder's layers.
-    recordings : list of RecordingInfo
-        The responses' recordings (their voxel grid must be the encoder's).
+    grid : (tuple of int, array of shape (4, 4)) or None
+        Shape and affine of the responses' voxel grid (``braindecode.store.voxel_grid``), for
+        voxel encoders.
     context : JobContext
 
     Returns
@@ -235,25 +236,22 @@ def encode_outputs(responses, encoder, activations, recordings, context: JobCont
     score_names : list of str
         The rows of ``arrays["scores"]``.
     """
-    from braindecode.encoding import scores_to_nifti, target_scores
-    from braindecode.encoding._fitting import SCORE_MAP_FILE, _check_responses, _response_matrix
-    from braindecode.encoding._persistence import nifti_bytes
+    from braindecode.encoding import predict_responses, score_encoder
+    from braindecode.store import SCORE_MAP_FILE
 
-    space = encoder.space
-    _check_responses(context.model_id, space, recordings, responses)
-    features = encoder.features(activations.align(responses.stimulus_ids))
-    predicted = encoder.predict(features, responses.runs).astype(np.float32)
     arrays = {"stimulus_ids": responses.stimulus_ids, "recording_ids": responses.runs}
-    if context.outputs["predictions"]:
-        arrays["predictions"] = predicted
     files, score_names = {}, []
     if context.outputs["score_maps"]:
-        Y = _response_matrix(responses)
-        scores = target_scores(Y, predicted.reshape(len(Y), -1), responses.runs, responses.stimulus_ids)
-        score_names = list(scores)
-        arrays["scores"] = np.stack(list(scores.values()))
-        if space.mask is not None:
-            files[SCORE_MAP_FILE] = nifti_bytes(scores_to_nifti(arrays["scores"].T, space.mask_image()))
+        scored = score_encoder(encoder, responses, activations, grid, context.model_id)
+        predicted = scored.predictions
+        score_names = list(scored.target_scores)
+        arrays["scores"] = np.stack(list(scored.target_scores.values()))
+        if scored.score_map is not None:
+            files[SCORE_MAP_FILE] = scored.score_map
+    else:
+        predicted = predict_responses(encoder, responses, activations, grid, context.model_id)
+    if context.outputs["predictions"]:
+        arrays["predictions"] = predicted
     return arrays, files, score_names
 
 
@@ -282,7 +280,7 @@ class ShardWorker:
         return ShardResult(task.index, "", time.perf_counter() - start, n_trials)
 
     def _run(self, task: ShardTask) -> int:
-        from braindecode.recordings import load_responses
+        from braindecode.store import load_responses
 
         ctx = self.context
         store = _store(ctx.data_dir)
@@ -295,11 +293,12 @@ class ShardWorker:
         }
         files = {}
         if ctx.model_kind == "encoder":
-            from braindecode.artifacts import load_activation_set
+            from braindecode.store import load_activation_set, voxel_grid
 
             activations = load_activation_set(store, ctx.tenant, ctx.activation_set_id)
             recordings = [store.get_recording(ctx.tenant, r["id"]) for r in task.recordings]
-            arrays, files, score_names = encode_outputs(responses, self.model, activations, recordings, ctx)
+            grid = voxel_grid(recordings) if self.model.space.mask is not None else None
+            arrays, files, score_names = encode_outputs(responses, self.model, activations, grid, ctx)
             if "scores" in arrays:
                 summary.update(score_names=score_names, response_shape=list(self.model.space.response_shape))
         else:

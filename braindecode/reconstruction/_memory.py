@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import torch
+from diffusers.models.attention_processor import Attention
 
 from braindecode.errors import InvalidArgument, ResourceExhausted
 
@@ -20,38 +21,40 @@ def _per_level(value, n_levels: int) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value] * n_levels
 
 
-def estimate_memory_bytes(pipeline, batch_size: int, guidance_scale: float = 1.0) -> int:
-    """A conservative estimate of the memory a batch of ``batch_size`` images needs.
+def _attention_heads(block) -> int:
+    """Most heads of an attention layer in a UNet block (0 without attention)."""
+    return max((module.heads for module in block.modules() if isinstance(module, Attention)), default=0)
 
-    Counts the weights, the UNet's feature maps and attention score matrices
-    per resolution level (rows doubled under classifier-free guidance) and the
-    VAE decoder's widest full-resolution maps, at the pipeline's dtype. It is
-    an upper bound meant for admission control, not an exact account: fused
-    attention kernels (SDPA) need less.
+
+def estimate_memory_bytes(pipeline, batch_size: int, guidance_scale: float = 1.0) -> int:
+    """A conservative estimate of the memory a batch of ``batch_size`` images needs, for any family.
+
+    Counts the weights of the pipeline's modules, the UNet's feature maps and
+    attention score matrices per resolution level (rows doubled under
+    classifier-free guidance; scores over the level's pixels and the
+    condition tokens) and the image decoder's widest full-resolution maps, at
+    the pipeline's dtype. It is an upper bound meant for admission control, not
+    an exact account: fused attention kernels (SDPA) need less.
 
     Returns
     -------
     n_bytes : int
     """
-    unet = pipeline.unet.config
+    unet = pipeline.unet
     item = torch.finfo(pipeline.dtype).bits // 8
     rows = batch_size * (2 if guidance_scale > 1 else 1)
-    modules = [m for m in (pipeline.unet, pipeline.vae, pipeline.projector, pipeline.prior) if m is not None]
-    weights = sum(t.numel() * t.element_size() for m in modules for t in [*m.parameters(), *m.buffers()])
-    n_levels = len(unet.block_out_channels)
-    heads = _per_level(unet.num_attention_heads or unet.attention_head_dim, n_levels)
-    layers = _per_level(unet.layers_per_block, n_levels)
-    n_tokens = pipeline.projector.n_tokens if pipeline.projector is not None else 0
+    weights = sum(t.numel() * t.element_size() for m in pipeline.modules().values()
+                  for t in [*m.parameters(), *m.buffers()])
+    layers = _per_level(unet.config.layers_per_block, len(unet.down_blocks))
     h, w = pipeline.latent_size
     per_row = 0
-    for level, (channels, block) in enumerate(zip(unet.block_out_channels, unet.down_block_types)):
+    for level, (channels, block) in enumerate(zip(unet.config.block_out_channels, unet.down_blocks)):
         pixels = (h // 2**level) * (w // 2**level)
         per_row += (_MAPS_PER_LAYER * layers[level] + _WORKING_MAPS) * channels * pixels
-        if "CrossAttn" in block:
-            per_row += heads[level] * pixels * (pixels + n_tokens)
-    if pipeline.vae is not None:
+        per_row += _attention_heads(block) * pixels * (pixels + pipeline.condition_tokens)
+    if pipeline.autoencoder is not None:
         height, width = pipeline.image_size
-        config = pipeline.vae.config
+        config = pipeline.autoencoder.config
         channels = getattr(config, "block_out_channels", None) or config.decoder_block_out_channels
         per_row += _DECODER_MAPS * max(channels) * height * width
     return int(weights + rows * per_row * item)

@@ -15,8 +15,9 @@ import warnings
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device
 from braindecode.onnxrt import active_provider, create_session
-from braindecode.reconstruction._graphs import component_graphs
+from braindecode.reconstruction._graphs import keeps_float32
 
 log = logging.getLogger("braindecode.reconstruction")
 
@@ -30,11 +31,11 @@ def default_cache_dir() -> pathlib.Path:
 
 
 def weights_hash(graph, fp16: bool = False, opset: int = OPSET) -> str:
-    """SHA-256 of a graph's class, inputs, configs, export settings and every weight's bytes."""
+    """SHA-256 of a graph's class, inputs and their shapes, configs, export settings and every weight's bytes."""
     digest = hashlib.sha256()
     configs = {name: dict(module.config) for name, module in graph.named_children() if hasattr(module, "config")}
-    header = {"graph": type(graph).__name__, "inputs": graph.input_names, "configs": configs,
-              "fp16": fp16, "opset": opset, "torch": torch.__version__.split("+")[0]}
+    header = {"graph": type(graph).__name__, "inputs": graph.input_names, "shapes": graph.input_shapes,
+              "configs": configs, "fp16": fp16, "opset": opset, "torch": torch.__version__.split("+")[0]}
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
     for name, tensor in sorted(graph.state_dict().items()):
         tensor = tensor.detach().to("cpu").contiguous()
@@ -55,12 +56,13 @@ def _export(graph, inputs, path: pathlib.Path, opset: int) -> None:
         )
 
 
-def export_onnx(pipeline, cache_dir=None, fp16: bool = False, opset: int = OPSET) -> dict:
+def export_pipeline_onnx(pipeline, cache_dir=None, fp16: bool = False, opset: int = OPSET) -> dict:
     """Export each component graph to ONNX once per weights hash.
 
     Parameters
     ----------
-    pipeline : ReconstructionPipeline
+    pipeline : EmbeddingPipeline
+        A pipeline of any family.
     cache_dir : path, optional
         Where exports live (``<cache_dir>/<component>-<hash>/model.onnx``); see :func:`default_cache_dir`.
     fp16 : bool
@@ -71,12 +73,12 @@ def export_onnx(pipeline, cache_dir=None, fp16: bool = False, opset: int = OPSET
     Returns
     -------
     paths : dict of str -> pathlib.Path
-        The ONNX file of each component ("unet", "projector", "vae_decoder", "vae_encoder").
+        The ONNX file of each component graph (see ``pipeline.component_graphs()``).
     """
     cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, graph in component_graphs(pipeline).items():
+    for name, graph in pipeline.component_graphs().items():
         dtype = torch.float16 if fp16 else torch.float32
         graph = copy.deepcopy(graph).to(dtype=dtype)
         target = cache_dir / f"{name}-{weights_hash(graph, fp16, opset)[:24]}"
@@ -101,11 +103,11 @@ class OnnxRuntime:
 
     Parameters
     ----------
-    pipeline : ReconstructionPipeline
+    pipeline : EmbeddingPipeline
     device : {"cpu", "cuda", "cuda:N"}
         On CUDA, inputs and outputs stay on the GPU through I/O binding.
     cache_dir : path, optional
-        Export cache, see :func:`export_onnx`.
+        Export cache, see :func:`export_pipeline_onnx`.
     fp16 : bool, optional
         float16 graphs; default True on CUDA, False on CPU.
     tensorrt : bool
@@ -117,10 +119,10 @@ class OnnxRuntime:
     backend = "onnx"
 
     def __init__(self, pipeline, device="cpu", cache_dir=None, fp16=None, tensorrt=False, threads=None):
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.fp16 = self.device.type == "cuda" if fp16 is None else bool(fp16)
-        self.paths = export_onnx(pipeline, cache_dir, fp16=self.fp16)
-        self.graphs = component_graphs(pipeline)
+        self.paths = export_pipeline_onnx(pipeline, cache_dir, fp16=self.fp16)
+        self.graphs = pipeline.component_graphs()
         self.sessions = {
             name: create_session(path, device=str(self.device), tensorrt=tensorrt, threads=threads)
             for name, path in self.paths.items()
@@ -132,8 +134,7 @@ class OnnxRuntime:
         return active_provider(self.sessions["unet"])
 
     def _dtype(self, name: str, index: int) -> torch.dtype:
-        keep_float32 = name == "unet" and index == 1  # timesteps
-        return torch.float16 if self.fp16 and not keep_float32 else torch.float32
+        return torch.float16 if self.fp16 and not keeps_float32(self.graphs[name], index) else torch.float32
 
     def run(self, name: str, *inputs: torch.Tensor) -> torch.Tensor:
         """Output of graph ``name`` for ``inputs`` (torch tensors), as float32 on ``inputs[0].device``."""
@@ -143,7 +144,8 @@ class OnnxRuntime:
         if inputs[0].device.type != "cuda":
             feeds = {n: x.cpu().numpy() for n, x in zip(names, inputs)}
             return torch.from_numpy(session.run(None, feeds)[0]).float().to(inputs[0].device)
-        out = torch.empty(self.graphs[name].output_shape(*inputs), dtype=self._dtype(name, 0), device=inputs[0].device)
+        out = torch.empty(self.graphs[name].output_shape(*inputs), dtype=torch.float16 if self.fp16 else torch.float32,
+                          device=inputs[0].device)
         binding = session.io_binding()
         index = inputs[0].device.index or 0
         for n, x in zip(names, inputs):

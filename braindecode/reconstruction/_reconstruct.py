@@ -12,9 +12,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from braindecode._devices import resolve_device
 from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.reconstruction._families import load_model_directory
 from braindecode.reconstruction._memory import check_memory
-from braindecode.reconstruction._pipeline import ReconstructionPipeline
+from braindecode.reconstruction._pipeline import BACKENDS, EmbeddingPipeline, ModelDescription
 
 DEFAULT_MODEL_DIR = pathlib.Path(__file__).resolve().parents[2] / "models" / "reconstruction-default"
 
@@ -47,20 +49,28 @@ def seed_generators(seed: int, n: int) -> list:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(directory: str, device: str) -> ReconstructionPipeline:
-    return ReconstructionPipeline.from_pretrained(directory, device=device)
+def _load(directory: str, device: str) -> EmbeddingPipeline:
+    return load_model_directory(directory, device=device)
 
 
-def load_pipeline(model=None, device=None) -> ReconstructionPipeline:
-    """A pipeline from a model directory (default: the shipped model), loaded once per directory and device.
+def load_pipeline(model=None, device=None) -> EmbeddingPipeline:
+    """A model directory's pipeline, of the family its ``model_index.json`` names (default: the shipped model).
 
-    A :class:`ReconstructionPipeline` passed in is returned, moved to ``device`` when one is given.
-    ``device`` defaults to the CPU for directories.
+    Each directory and device loads once (see :func:`load_model_directory`). A pipeline passed in is
+    returned, moved to ``device`` when one is given. ``device`` defaults to the CPU for directories.
     """
-    if isinstance(model, ReconstructionPipeline):
-        return model if device is None or model.device == torch.device(device) else model.to(device)
+    if isinstance(model, EmbeddingPipeline):
+        return model if device is None or model.device == resolve_device(device) else model.to(device)
     directory = pathlib.Path(model if model is not None else DEFAULT_MODEL_DIR).resolve()
-    return _load(str(directory), str(torch.device(device or "cpu")))
+    return _load(str(directory), str(resolve_device(device or "cpu")))
+
+
+def describe_model(model=None) -> ModelDescription:
+    """Family, embedding space (encoder, output, dimension), image size and recommended sampling of a model.
+
+    ``model`` is a model directory (default: the shipped model) or a pipeline; see :func:`load_pipeline`.
+    """
+    return load_pipeline(model).describe()
 
 
 def reconstruct_requests(requests, model=None, n_steps: int | None = None, guidance: float | None = None,
@@ -82,8 +92,10 @@ def reconstruct_requests(requests, model=None, n_steps: int | None = None, guida
     requests = list(requests)
     embeddings = [np.asarray(r.embeddings) for r in requests]
     for i, emb in enumerate(embeddings):
-        if emb.ndim != 2 or emb.shape[1:] != (pipeline.embedding_dim,) or len(emb) == 0:
-            raise InvalidArgument(f"request {i}: embeddings must have shape (n, {pipeline.embedding_dim}), got {emb.shape}")
+        try:
+            pipeline.check_embeddings(emb)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"request {i}: {exc}") from None
         check_memory(pipeline, len(emb), guidance, max_batch, max_bytes)
     batches = _pack(pipeline, requests, [len(e) for e in embeddings], guidance, max_batch, max_bytes)
     total = len(batches) * n_steps
@@ -138,11 +150,13 @@ def reconstruct(embeddings, model=None, n_steps: int | None = None, seed: int = 
     Parameters
     ----------
     embeddings : array of shape (n, d)
-        Decoded image embeddings (for the default model: EfficientNet-Lite0 ``pool``, d = 1280).
-    model : path or ReconstructionPipeline, optional
-        A pipeline directory (see :meth:`ReconstructionPipeline.from_pretrained`); default the shipped model.
+        Decoded image embeddings in the model's conditioning space (:func:`describe_model`; for the
+        default model EfficientNet-Lite0 ``pool``, d = 1280).
+    model : path or EmbeddingPipeline, optional
+        A model directory of any supported family (see :func:`load_model_directory`); default the
+        shipped model.
     n_steps : int, optional
-        Denoising steps, 1 to 8.
+        Denoising steps, 1 to the model's ``max_steps``.
     seed : int
         Image ``k`` uses the noise stream ``(seed, k)``.
     guidance : float, optional
@@ -175,6 +189,37 @@ def reconstruct(embeddings, model=None, n_steps: int | None = None, seed: int = 
     request = ReconstructionRequest(emb, seed, init_images)
     return reconstruct_requests([request], model, n_steps, guidance, strength, scheduler, backend, device, progress,
                                 max_batch=max_batch, max_bytes=max_bytes, **runtime_options)[0]
+
+
+def check_reconstruction(pipeline, request, n_steps: int | None = None, guidance: float | None = None,
+                         strength: float | None = None, scheduler: str | None = None, backend: str = "torch",
+                         max_batch: int = 64, max_bytes: int | None = None) -> int:
+    """Check one request's arguments and bounds alone, before it is batched with others.
+
+    Raises ``InvalidArgument`` as ``reconstruct`` would and ``ResourceExhausted`` when the
+    request alone exceeds ``max_batch`` or ``max_bytes``, so that a bad request never fails
+    the batch it would have joined. Settings left at None are the pipeline's recommended ones.
+
+    Returns
+    -------
+    n_bytes : int
+        The memory estimate of the request alone.
+    """
+    if backend not in BACKENDS:
+        raise InvalidArgument(f"unknown backend {backend!r}; use {' or '.join(map(repr, BACKENDS))}")
+    pipeline.check_inputs(request.embeddings, n_steps, scheduler, guidance, strength, request.init_images, None,
+                          None)
+    seed_generators(request.seed, 0)
+    guidance = pipeline.sampling_settings(guidance_scale=guidance)["guidance_scale"]
+    return check_memory(pipeline, len(request.embeddings), guidance, max_batch, max_bytes)
+
+
+def check_ids(ids, n: int) -> list:
+    """``n`` string ids: the given ones, or "0", "1", ... when none are given."""
+    ids = [str(i) for i in ids] if ids is not None and len(ids) else [str(i) for i in range(n)]
+    if len(ids) != n:
+        raise InvalidArgument(f"{len(ids)} ids for {n} embeddings")
+    return ids
 
 
 def encode_png(image) -> bytes:

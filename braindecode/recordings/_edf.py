@@ -2,7 +2,10 @@
 
 MNE trusts the header: a record count that does not match the file, a zero record duration
 or equal digital limits surface later as short reads, divisions by zero or NaN data. Here
-each field is parsed and checked against the others and against the file size.
+each field is parsed and checked against the others and against the file size. MNE reads
+every signal at the rate of the fastest one, as float64: one signal with many samples per
+record among many slow ones makes a small file read as gigabytes, so what MNE will hold is
+checked against the limits too.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import math
 import os
 
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, quoted
 from braindecode.recordings._limits import ReadLimits
 
 _MAIN = 256  # bytes of the fixed header
+MNE_ITEMSIZE = 8
+"""Bytes per value of what MNE reads (float64)."""
 _SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("physical dimension", 8),
                   ("physical minimum", 8), ("physical maximum", 8), ("digital minimum", 8),
                   ("digital maximum", 8), ("prefiltering", 80), ("samples per record", 8),
@@ -21,7 +26,9 @@ _SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("physical dimension", 8),
 
 
 def check_edf_header(path, fmt: str, limits: ReadLimits) -> None:
-    """Raise InvalidArgument when the EDF ("edf") or BDF ("bdf") header is inconsistent."""
+    """Raise InvalidArgument when the EDF ("edf") or BDF ("bdf") header is inconsistent, and
+    ResourceExhausted when reading it would hold more than ``limits.max_samples`` values or
+    ``limits.max_expansion`` times the file's size."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         main = f.read(_MAIN)
@@ -59,10 +66,12 @@ def check_edf_header(path, fmt: str, limits: ReadLimits) -> None:
         raise InvalidArgument(f"{fmt.upper()} header declares {declared} data records but the "
                               f"file holds {held} ({size - header_bytes} bytes after the header, "
                               f"{record_bytes} per record)")
-    n_values = n_signals * max(samples) * declared
-    if n_values > limits.max_samples:
-        raise InvalidArgument(f"{fmt.upper()} recording holds {n_values} samples, more than the "
-                              f"limit of {limits.max_samples}")
+    fastest = max(samples)
+    n_values = n_signals * fastest * declared
+    read_as = (f"{fmt.upper()} header ({n_signals} signals read at the {fastest} samples per record "
+               f"of the fastest, {declared} records)")
+    limits.check_values(f"{read_as} makes", n_values, "max_samples")
+    limits.check_expansion(f"{read_as} makes MNE read", n_values * MNE_ITEMSIZE, size)
 
 
 def _signal_fields(block: bytes, n_signals: int) -> dict:
@@ -76,15 +85,16 @@ def _signal_fields(block: bytes, n_signals: int) -> dict:
 
 def _check_ranges(fields: dict, fmt: str) -> None:
     for i, label in enumerate(fields["label"]):
-        pmin = _parse(fields["physical minimum"][i], f"physical minimum of {label!r}", float)
-        pmax = _parse(fields["physical maximum"][i], f"physical maximum of {label!r}", float)
-        dmin = _parse(fields["digital minimum"][i], f"digital minimum of {label!r}", int)
-        dmax = _parse(fields["digital maximum"][i], f"digital maximum of {label!r}", int)
+        name = quoted(label)
+        pmin = _parse(fields["physical minimum"][i], f"physical minimum of {name}", float)
+        pmax = _parse(fields["physical maximum"][i], f"physical maximum of {name}", float)
+        dmin = _parse(fields["digital minimum"][i], f"digital minimum of {name}", int)
+        dmax = _parse(fields["digital maximum"][i], f"digital maximum of {name}", int)
         if not math.isfinite(pmax - pmin) or pmin == pmax:  # also catches inf - inf = nan
-            raise InvalidArgument(f"{fmt.upper()} signal {label!r} has physical range "
+            raise InvalidArgument(f"{fmt.upper()} signal {name} has physical range "
                                   f"[{pmin:g}, {pmax:g}]; it must be finite and non-empty")
         if dmin >= dmax:
-            raise InvalidArgument(f"{fmt.upper()} signal {label!r} has digital range "
+            raise InvalidArgument(f"{fmt.upper()} signal {name} has digital range "
                                   f"[{dmin}, {dmax}]; the minimum must be below the maximum")
 
 
@@ -96,4 +106,4 @@ def _parse(text: str, what: str, kind):
     try:
         return kind(text)
     except ValueError:
-        raise InvalidArgument(f"header field {what} is not a number: {text!r}") from None
+        raise InvalidArgument(f"header field {what} is not a number: {quoted(text)}") from None

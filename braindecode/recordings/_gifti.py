@@ -17,7 +17,7 @@ from xml.parsers import expat
 import nibabel
 import numpy as np
 
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.errors import InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._recording import LoadedRecording, RecordingMeta, Source
 
@@ -32,8 +32,8 @@ def read_gifti(source: Source) -> LoadedRecording:
     """Validate and open a GIfTI file holding data on a surface (not a bare mesh)."""
     size = source.path.stat().st_size
     if size > source.limits.max_xml_bytes:
-        raise ResourceExhausted(f"GIfTI file has {size} bytes, more than the limit of "
-                                f"{source.limits.max_xml_bytes}")
+        raise ResourceExhausted(f"GIfTI file has {size} bytes, more than the limit "
+                                f"max_xml_bytes={source.limits.max_xml_bytes}")
     content = source.path.read_bytes()
     prescan(content, source.limits)
     image = nibabel.GiftiImage.from_bytes(content)
@@ -71,8 +71,10 @@ def surface_data(image) -> np.ndarray:
 
 
 def prescan(content: bytes, limits: ReadLimits) -> None:
-    """Refuse entity declarations; check every DataArray's encoding, dims and inflated size."""
-    state = {"total": 0, "expected": 0, "gzip": False, "chunks": None}
+    """Refuse entity declarations; check every DataArray's encoding, dims and inflated size, and
+    what all arrays declare against ``limits.max_voxels`` and ``limits.max_expansion``."""
+    state = {"values": 0, "bytes": 0, "expected": 0, "gzip": False, "chunks": None,
+             "size": len(content)}
 
     def start(tag, attrs):
         if tag == "DataArray":
@@ -106,17 +108,26 @@ def _declared_bytes(attrs: dict, state: dict, limits: ReadLimits) -> int:
     if attrs.get("Encoding") == "ExternalFileBinary":
         raise InvalidArgument("GIfTI data in external files (ExternalFileBinary) are not "
                               "accepted; embed them in the .gii")
-    try:
-        dims = [int(attrs[f"Dim{i}"]) for i in range(int(attrs["Dimensionality"]))]
-    except (KeyError, ValueError) as exc:
-        raise InvalidArgument(f"GIfTI DataArray has bad or missing dimensions ({exc})") from exc
+    dims = [_integer(attrs, f"Dim{i}") for i in range(_integer(attrs, "Dimensionality"))]
     if not dims or any(d < 1 for d in dims):
         raise InvalidArgument(f"GIfTI DataArray dims {dims} must be positive")
-    state["total"] += math.prod(dims)
-    if state["total"] > limits.max_voxels:
-        raise InvalidArgument(f"GIfTI declares {state['total']} values, more than the limit of "
-                              f"{limits.max_voxels}")
-    return math.prod(dims) * _ITEMSIZE.get(attrs.get("DataType"), 8)
+    n_values = math.prod(dims)
+    n_bytes = n_values * _ITEMSIZE.get(attrs.get("DataType"), 8)
+    state["values"] += n_values
+    state["bytes"] += max(n_bytes, n_values * 4)  # as stored, and as float32 data
+    limits.check_values("GIfTI data arrays declare", state["values"], "max_voxels")
+    limits.check_expansion("GIfTI data arrays declare", state["bytes"], state["size"])
+    return n_bytes
+
+
+def _integer(attrs: dict, name: str) -> int:
+    try:
+        return int(attrs[name])
+    except KeyError:
+        raise InvalidArgument(f"GIfTI DataArray lacks its {name} attribute") from None
+    except ValueError:
+        raise InvalidArgument(f"GIfTI DataArray {name} is {quoted(attrs[name])}, not an "
+                              "integer") from None
 
 
 def _check_inflated(text: str, expected: int) -> None:

@@ -31,9 +31,10 @@ _MAX_BLANK_CHARS = 4096  # char arrays stored with no data bytes become this man
 _CHUNK = 2**20
 
 
-def check_mat_file(path, max_bytes: int) -> None:
+def check_mat_file(path, max_bytes: int, what: str) -> None:
     """Raise InvalidArgument for an element tree scipy cannot read safely; ResourceExhausted
-    when the compressed variables inflate past ``max_bytes`` in all."""
+    when the compressed variables inflate past ``max_bytes`` in all (``what`` says in the
+    error message what the bound stands for)."""
     with open(path, "rb") as f:
         content = f.read()
     if len(content) < _HEADER_BYTES:
@@ -48,7 +49,7 @@ def check_mat_file(path, max_bytes: int) -> None:
             raise InvalidArgument(f"the .set has a variable of {nbytes} bytes at byte {pos} "
                                   "that the file does not hold")
         if kind == _COMPRESSED:
-            body = _inflate(body, budget)
+            body = _inflate(body, budget, f"{max_bytes} bytes, {what}")
             budget -= len(body)
         elif kind != _MATRIX:
             raise InvalidArgument(f"the .set holds an element of type {kind} where a variable "
@@ -154,8 +155,9 @@ class _Stream:
             self.matrix(depth + 1)
 
 
-def _inflate(packed: bytes, budget: int) -> bytes:
-    """``packed`` (zlib) inflated; past ``budget`` bytes raises ResourceExhausted."""
+def _inflate(packed: bytes, budget: int, bound: str) -> bytes:
+    """``packed`` (zlib) inflated; past ``budget`` bytes raises ResourceExhausted, naming
+    ``bound``."""
     inflater, parts, total = zlib.decompressobj(), [], 0
     try:
         chunk = packed
@@ -163,8 +165,8 @@ def _inflate(packed: bytes, budget: int) -> bytes:
             part = inflater.decompress(chunk, _CHUNK)
             total += len(part)
             if total > budget:
-                raise ResourceExhausted("compressed variables in the .set inflate past the "
-                                        "unpacked size limit (zip bomb?)")
+                raise ResourceExhausted(f"compressed variables in the .set inflate past {bound} "
+                                        "(zip bomb?)")
             parts.append(part)
             chunk = inflater.unconsumed_tail
     except zlib.error as exc:

@@ -18,8 +18,8 @@ import mne
 import numpy as np
 import scipy.io
 
-from braindecode.errors import InvalidArgument
-from braindecode.recordings._edf import check_edf_header
+from braindecode.errors import InvalidArgument, quoted
+from braindecode.recordings._edf import MNE_ITEMSIZE, check_edf_header
 from braindecode.recordings._fif import check_fif_tags
 from braindecode.recordings._matfile import check_mat_file
 from braindecode.recordings._recording import (
@@ -38,8 +38,7 @@ _SCAN_VALUES = 2**22  # values per block when looking for a finite value
 def read_fif(source: Source) -> LoadedRecording:
     """A single-file raw FIF (.fif, or .fif.gz when ``source.packed`` is "gzip")."""
     if source.packed == "gzip":
-        path = source.workspace.gunzip(source.path, "recording_raw.fif",
-                                       source.limits.max_unpacked_bytes, "the unpacked size limit")
+        path = source.workspace.gunzip(source.path, "recording_raw.fif", *_unpack_budget(source))
     else:
         path = source.workspace.stage(source.path, "recording_raw.fif")
     check_fif_tags(path)
@@ -88,17 +87,17 @@ def read_eeglab(source: Source) -> LoadedRecording:
         if f.read(len(MAT73_MAGIC)) == MAT73_MAGIC:
             raise InvalidArgument("the .set is a MATLAB v7.3 (HDF5) file, which cannot be read; "
                                   "save it as MATLAB v7 (EEGLAB's default)")
-    check_mat_file(set_path, source.limits.max_unpacked_bytes)
+    check_mat_file(set_path, *_unpack_budget(source))
     data_file = _eeglab_header(set_path, source.limits)
     if data_file is not None:
         plain = posixpath.basename(data_file.replace("\\", "/"))
         if data_file != plain or data_file in ("", ".", ".."):
-            raise InvalidArgument(f"the .set names its data file as {data_file!r}; it must be a "
+            raise InvalidArgument(f"the .set names its data file as {quoted(data_file)}; it must be a "
                                   "plain file name")
         candidates = (set_path.parent / data_file, set_path.with_suffix(".fdt"))  # as MNE tries
         if not any(path.is_file() for path in candidates):
             raise InvalidArgument(
-                f"the .set keeps its data in {data_file!r} (a separate .fdt) that was not sent; "
+                f"the .set keeps its data in {quoted(data_file)} (a separate .fdt) that was not sent; "
                 "upload a .zip holding the .set and its .fdt")
     raw = mne.io.read_raw_eeglab(set_path, preload=False, verbose="error")
     _check_inside(raw, source)
@@ -128,9 +127,10 @@ def _loaded(raw, source: Source, fmt: str, modality: str, scan: bool = True) -> 
     n_channels, n_times = int(raw.info["nchan"]), int(raw.n_times)
     if n_channels < 1 or n_times < 1:
         raise InvalidArgument(f"the recording holds {n_channels} channels x {n_times} samples")
-    if n_channels * n_times > source.limits.max_samples:
-        raise InvalidArgument(f"the recording holds {n_channels} channels x {n_times} samples, "
-                              f"more than the limit of {source.limits.max_samples} values")
+    holds = f"the recording holds {n_channels} channels x {n_times} samples:"
+    source.limits.check_values(holds, n_channels * n_times, "max_samples")
+    source.limits.check_expansion(f"{holds} MNE reads", n_channels * n_times * MNE_ITEMSIZE,
+                                  source.path.stat().st_size)
     if scan and not has_finite(lambda start, stop: raw.get_data(start=start, stop=stop),
                                n_times, 1024, _SCAN_VALUES // n_channels):
         raise InvalidArgument("all values are NaN or infinite")
@@ -140,6 +140,15 @@ def _loaded(raw, source: Source, fmt: str, modality: str, scan: bool = True) -> 
         duration=n_times / sfreq)
     return LoadedRecording(meta, source, read_data=lambda: raw.get_data(),
                            make_raw=lambda: raw.copy().load_data(verbose="error"))
+
+
+def _unpack_budget(source: Source) -> tuple:
+    """(most bytes, what the bound is) that the packed parts of ``source`` may unpack to."""
+    size, limits = source.path.stat().st_size, source.limits
+    return (min(limits.max_unpacked_bytes, limits.most_made(size)),
+            f"the limit for a file of {size} bytes (max_unpacked_bytes={limits.max_unpacked_bytes}, "
+            f"max_expansion={limits.max_expansion:g}, expansion_grace_bytes="
+            f"{limits.expansion_grace_bytes})")
 
 
 def _unzip(source: Source) -> tuple:
@@ -196,9 +205,8 @@ def _eeglab_header(set_path: pathlib.Path, limits) -> str | None:
     if not 1 <= n_channels <= limits.max_channels or n_times < 1:
         raise InvalidArgument(f"the .set declares {n_channels} channels x {n_times} samples; "
                               f"expected 1 to {limits.max_channels} channels and 1 sample or more")
-    if n_channels * n_times > limits.max_samples:
-        raise InvalidArgument(f"the .set declares {n_channels} channels x {n_times} samples, "
-                              f"more than the limit of {limits.max_samples} values")
+    limits.check_values(f"the .set declares {n_channels} channels x {n_times} samples:",
+                        n_channels * n_times, "max_samples")
     data = fields.get("data")
     if isinstance(data, str) or (isinstance(data, np.ndarray) and data.dtype.kind == "U"):
         return str(data)
@@ -213,4 +221,4 @@ def _number(value, what: str, kind):
             raise ValueError
         return kind(number)
     except (ValueError, TypeError, OverflowError):
-        raise InvalidArgument(f"{what} is {value!r}, not a number") from None
+        raise InvalidArgument(f"{what} is {quoted(value)}, not a number") from None

@@ -33,6 +33,9 @@ def read_nifti(source: Source) -> LoadedRecording:
     header = parse_header(_head(source.path, source.packed))
     shape, dtype, offset = check_header(header, source.limits)
     end = offset + math.prod(shape) * dtype.itemsize
+    source.limits.check_expansion(  # unpacked to disk, then read as float32
+        f"the NIfTI header (dim {_dims(shape)} of {dtype.name}) declares",
+        max(end, math.prod(shape) * 4), source.path.stat().st_size)
     if source.packed == "gzip":
         staged = source.workspace.gunzip(
             source.path, "recording.nii", end + source.limits.gzip_slack_bytes,
@@ -77,8 +80,8 @@ def parse_header(head: bytes):
 
 
 def check_header(header, limits: ReadLimits) -> tuple:
-    """(shape (x, y, z, t), numpy dtype, data offset), after checking dim, datatype, bitpix
-    and vox_offset."""
+    """(shape (x, y, z, t), numpy dtype, data offset), after checking dim (against
+    ``limits.max_voxels``), datatype, bitpix and vox_offset."""
     dim = [int(d) for d in header["dim"]]
     if not 1 <= dim[0] <= 7:
         raise InvalidArgument(f"NIfTI dim[0] is {dim[0]}; it must be between 1 and 7")
@@ -89,10 +92,7 @@ def check_header(header, limits: ReadLimits) -> tuple:
     if len(dims) < 3 or any(size != 1 for size in dims[4:]):
         raise InvalidArgument(f"NIfTI dim {_dims(dims)} is not 3-D (x, y, z) or 4-D (x, y, z, t)")
     shape = tuple(dims[:4]) + (1,) * (4 - len(dims[:4]))
-    n_values = math.prod(shape)
-    if n_values > limits.max_voxels:
-        raise InvalidArgument(f"NIfTI dim {_dims(shape)} declares {n_values} values, more than "
-                              f"the limit of {limits.max_voxels}")
+    limits.check_values(f"NIfTI dim {_dims(shape)} declares", math.prod(shape), "max_voxels")
     code = int(header["datatype"])
     if code not in _DTYPES:
         label = nibabel.nifti1.data_type_codes.label.get(code)

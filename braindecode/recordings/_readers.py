@@ -7,7 +7,7 @@ import gzip
 import pathlib
 import zipfile
 
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, quoted
 from braindecode.recordings._gifti import read_gifti
 from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._mne_readers import read_brainvision, read_edf, read_eeglab, read_fif
@@ -15,9 +15,9 @@ from braindecode.recordings._nifti import read_nifti
 from braindecode.recordings._recording import LoadedRecording, Source, library_errors
 from braindecode.recordings._sniff import (
     FIF_MAGIC,
+    FORMAT_MODALITIES,
     FORMATS,
     GZIP_MAGIC,
-    MODALITIES,
     ZIP_MAGICS,
     format_of_members,
     is_nifti,
@@ -38,14 +38,16 @@ _READERS = {
 
 
 def read_recording(path, format: str | None = None, modality: str | None = None, *,
-                   limits: ReadLimits | None = None, name: str | None = None) -> LoadedRecording:
+                   limits: ReadLimits | None = None, name: str | None = None,
+                   work_dir=None) -> LoadedRecording:
     """Recognise, validate and open a recording file.
 
     The format comes from the content (magic bytes, headers, zip members), never from the
     file name. NIfTI and GIfTI are read with nibabel; FIF, EDF, BDF, BrainVision (its .vhdr,
     .vmrk and .eeg sent as one .zip) and EEGLAB (a .set with embedded data, or a .zip of the
-    .set and its .fdt) with MNE. The file is staged into a private temporary folder that
-    lives as long as the returned recording.
+    .set and its .fdt) with MNE. The file is staged into a private folder in ``work_dir``
+    that lives as long as the returned recording. Every size the header declares is checked
+    against ``limits`` before anything is unpacked or allocated.
 
     Parameters
     ----------
@@ -60,6 +62,9 @@ def read_recording(path, format: str | None = None, modality: str | None = None,
     name : str, optional
         The file name that error messages cite (an upload's original name); defaults to the
         name of ``path``.
+    work_dir : path-like, optional
+        Where the private folder is made (a server gives its store's ``tmp``); the system's
+        temporary folder by default.
 
     Returns
     -------
@@ -72,12 +77,14 @@ def read_recording(path, format: str | None = None, modality: str | None = None,
         Unrecognised, corrupt, truncated or inconsistent files, a declared format or modality
         that does not match, all-NaN data, unsafe zip members.
     ResourceExhausted
-        A gzip or zip bomb, a zip with too many members, a file past a size limit.
+        A file past one of ``limits``: a gzip or zip bomb, a zip with too many members, a header
+        declaring more values than ``max_voxels`` or ``max_samples``, or more bytes than
+        ``max_expansion`` times the file.
     """
     path = pathlib.Path(path)
     name = name or path.name
     limits = limits or ReadLimits()
-    workspace = Workspace()
+    workspace = Workspace(work_dir)
     try:
         with library_errors(name, {path: name, workspace.path: ""}):
             fmt, packed = detect_format(path)
@@ -131,7 +138,7 @@ def _zip_format(path) -> str:
     if fmt is None:
         raise InvalidArgument(
             "the zip must hold the files of one BrainVision (.vhdr, .vmrk, .eeg) or one EEGLAB "
-            f"(.set, .fdt) recording; it holds {', '.join(names[:8]) or 'nothing'}")
+            f"(.set, .fdt) recording; it holds {', '.join(map(quoted, names[:8])) or 'nothing'}")
     return fmt
 
 
@@ -139,19 +146,19 @@ def _check_declared(fmt: str, declared_format: str | None, declared_modality: st
     if declared_format:
         declared = declared_format.strip().lower()
         if declared not in FORMATS:
-            raise InvalidArgument(f"unknown format {declared_format!r}; expected one of "
+            raise InvalidArgument(f"unknown format {quoted(declared_format)}; expected one of "
                                   f"{', '.join(FORMATS)}")
         if declared != fmt:
             raise InvalidArgument(f"declared format {declared} but the file is {fmt}")
     if declared_modality:
         declared = declared_modality.strip().lower()
-        known = sorted({m for ms in MODALITIES.values() for m in ms})
+        known = sorted({m for ms in FORMAT_MODALITIES.values() for m in ms})
         if declared not in known:
-            raise InvalidArgument(f"unknown modality {declared_modality!r}; expected one of "
+            raise InvalidArgument(f"unknown modality {quoted(declared_modality)}; expected one of "
                                   f"{', '.join(known)}")
-        if declared not in MODALITIES[fmt]:
+        if declared not in FORMAT_MODALITIES[fmt]:
             raise InvalidArgument(f"declared modality {declared} does not fit a {fmt} file, "
-                                  f"which holds {' or '.join(MODALITIES[fmt])}")
+                                  f"which holds {' or '.join(FORMAT_MODALITIES[fmt])}")
 
 
 def _declared_modality(meta, declared: str):

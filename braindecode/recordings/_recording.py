@@ -13,6 +13,8 @@ from braindecode.errors import BraindecodeError, InvalidArgument, ResourceExhaus
 from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._workspace import Workspace
 
+_REASON_CHARS = 300  # most characters of a library's error message passed on
+
 
 @dataclass(frozen=True)
 class RecordingMeta:
@@ -163,8 +165,9 @@ def library_errors(name: str, hide: dict):
     """Re-raise every error as a BraindecodeError whose message starts with ``name``.
 
     Library exceptions (nibabel, MNE, scipy, zipfile, ...) become InvalidArgument with the
-    library's reason; MemoryError becomes ResourceExhausted. Each path in ``hide`` is replaced
-    in the messages by its value, so that no server path reaches a client.
+    library's reason, cut to ``_REASON_CHARS`` (it may quote the file); MemoryError becomes
+    ResourceExhausted. Each path in ``hide`` is replaced in the messages by its value, so that
+    no server path reaches a client.
     """
     try:
         yield
@@ -174,6 +177,8 @@ def library_errors(name: str, hide: dict):
         raise ResourceExhausted(f"{name}: not enough memory to read the file") from exc
     except Exception as exc:  # noqa: BLE001 - any library failure is a bad file, never a crash
         reason = _scrub(f"{type(exc).__name__}: {exc}", hide)
+        if len(reason) > _REASON_CHARS:
+            reason = f"{reason[:_REASON_CHARS]}..."
         raise InvalidArgument(f"{name}: cannot read the file ({reason})") from exc
 
 

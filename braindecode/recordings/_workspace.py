@@ -20,19 +20,30 @@ import weakref
 import zipfile
 import zlib
 
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode._io import is_disk_full
+from braindecode.errors import InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings._limits import ReadLimits
-from braindecode.recordings._store import is_disk_full
 
 _CHUNK = 2**20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class Workspace:
-    """A folder only this process can read, removed by ``close()`` or when garbage collected."""
+PREFIX = "braindecode-recording-"
+"""Name prefix of the workspace folders."""
 
-    def __init__(self):
-        self.path = pathlib.Path(tempfile.mkdtemp(prefix="braindecode-recording-"))
+
+class Workspace:
+    """A folder only this process can read, removed by ``close()`` or when garbage collected.
+
+    Parameters
+    ----------
+    parent : path-like, optional
+        The folder to create it in (a server passes its store's ``tmp``, so that recovery after
+        a crash and the disk-full handling cover it); the system's temporary folder by default.
+    """
+
+    def __init__(self, parent=None):
+        self.path = pathlib.Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
 
     def close(self) -> None:
@@ -72,7 +83,7 @@ class Workspace:
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise InvalidArgument(f"corrupt zip archive ({exc})") from exc
         with archive:
-            members = _checked_members(archive.infolist(), limits)
+            members = _checked_members(archive.infolist(), limits, os.path.getsize(src))
             root, files = self.path / "unzipped", []
             for info, parts in members:
                 if info.is_dir():
@@ -84,7 +95,7 @@ class Workspace:
                         shutil.copyfileobj(fin, fout, _CHUNK)
                 except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
                         RuntimeError, ValueError) as exc:
-                    raise _unpack_error(exc, f"zip member {info.filename!r} cannot be unpacked "
+                    raise _unpack_error(exc, f"zip member {quoted(info.filename)} cannot be unpacked "
                                              f"({exc})") from exc
                 files.append(pathlib.PurePosixPath(*parts))
         return files
@@ -97,35 +108,37 @@ def _unpack_error(exc: BaseException, message: str) -> Exception:
     return InvalidArgument(message)
 
 
-def _checked_members(infos: list, limits: ReadLimits) -> list:
-    """[(ZipInfo, path parts)] after refusing anything unsafe, before a byte is unpacked."""
+def _checked_members(infos: list, limits: ReadLimits, archive_bytes: int) -> list:
+    """[(ZipInfo, path parts)] after refusing anything unsafe, before a byte is unpacked;
+    ``archive_bytes`` is the size of the zip."""
     if len(infos) > limits.max_zip_members:
         raise ResourceExhausted(
-            f"zip holds {len(infos)} members, more than the limit of {limits.max_zip_members}")
+            f"zip holds {len(infos)} members, more than the limit max_zip_members={limits.max_zip_members}")
     members, seen = [], set()
     for info in infos:
         name = info.filename
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise InvalidArgument(f"zip member {name!r} is a symbolic link; links are not accepted")
+            raise InvalidArgument(f"zip member {quoted(name)} is a symbolic link; links are not accepted")
         if info.flag_bits & 0x1:
-            raise InvalidArgument(f"zip member {name!r} is encrypted; send an unencrypted zip")
+            raise InvalidArgument(f"zip member {quoted(name)} is encrypted; send an unencrypted zip")
         posix = name.replace("\\", "/")
         if posix.startswith("/") or _DRIVE.match(posix):
-            raise InvalidArgument(f"zip member {name!r} has an absolute path; paths must be "
+            raise InvalidArgument(f"zip member {quoted(name)} has an absolute path; paths must be "
                                   "relative")
         parts = [p for p in posix.split("/") if p not in ("", ".")]
         if ".." in parts:
-            raise InvalidArgument(f"zip member {name!r} climbs out of the archive with '..' "
+            raise InvalidArgument(f"zip member {quoted(name)} climbs out of the archive with '..' "
                                   "(path traversal)")
         if not parts:
-            raise InvalidArgument(f"zip member {name!r} has an empty name")
+            raise InvalidArgument(f"zip member {quoted(name)} has an empty name")
         key = "/".join(parts)
         if key in seen:
-            raise InvalidArgument(f"zip holds two members named {key!r}")
+            raise InvalidArgument(f"zip holds two members named {quoted(key)}")
         seen.add(key)
         members.append((info, parts))
     declared = sum(info.file_size for info in infos)
     if declared > limits.max_unpacked_bytes:
-        raise ResourceExhausted(f"zip members unpack to {declared} bytes, more than the limit of "
-                                f"{limits.max_unpacked_bytes} (zip bomb?)")
+        raise ResourceExhausted(f"zip members unpack to {declared} bytes, more than the limit "
+                                f"max_unpacked_bytes={limits.max_unpacked_bytes} (zip bomb?)")
+    limits.check_expansion("zip members unpack to", declared, archive_bytes)
     return members

@@ -93,7 +93,7 @@ def nifti_cases() -> list:
          "a negative dimension"),
         ("nifti_zero_dim.nii", patch_nifti(good, dim={3: 0}), INVALID, "dim[3] is 0",
          "a zero dimension"),
-        ("nifti_huge_dim.nii", patch_nifti(good, dim=huge), INVALID, "more than the limit",
+        ("nifti_huge_dim.nii", patch_nifti(good, dim=huge), EXHAUSTED, "more than the limit max_voxels",
          "dims declare 8.1e17 values, past the voxel limit"),
         ("nifti_dim0_out_of_range.nii", patch_nifti(good, dim={0: 9}), INVALID, "dim[0] is 9",
          "dim[0] must be 1..7"),
@@ -185,10 +185,15 @@ def edf_fields(fmt="edf") -> dict:
     }
 
 
-def edf_bytes(fields: dict, fmt="edf", records=4) -> bytes:
-    """``fields`` serialised as a header, then ``records`` data records of two sines."""
+def edf_header(fields: dict) -> bytes:
+    """``fields`` serialised as an EDF/BDF header: the main header, then the signal headers."""
     head = "".join(fields[k].ljust(w)[:w] for k, w in _MAIN_WIDTHS)
     head += "".join(v.ljust(w)[:w] for k, w in _SIGNAL_WIDTHS for v in fields[k])
+    return head.encode("latin-1")
+
+
+def edf_bytes(fields: dict, fmt="edf", records=4) -> bytes:
+    """``fields`` serialised as a header, then ``records`` data records of two sines."""
     t = np.arange(64 * records) / 64.0
     signals = [np.round(20000 * np.sin(2 * np.pi * f * t)).astype(np.int32) for f in (3, 7)]
     body = bytearray()
@@ -199,7 +204,7 @@ def edf_bytes(fields: dict, fmt="edf", records=4) -> bytes:
                 body += b"".join(int(v).to_bytes(3, "little", signed=True) for v in chunk)
             else:
                 body += chunk.astype("<i2").tobytes()
-    return head.encode("latin-1") + bytes(body)
+    return edf_header(fields) + bytes(body)
 
 
 def edf_cases() -> list:
@@ -440,8 +445,8 @@ def gifti_cases() -> list:
          "a 10-value array whose payload inflates to 16 MiB"),
         ("gifti_all_nan.gii", gifti_bytes(arrays=[np.full(50, np.nan, np.float32)] * 3),
          INVALID, "nan", "every value is NaN"),
-        ("gifti_huge_dims.gii", plain.replace(b'Dim0="50"', b'Dim0="2000000000"', 1), INVALID,
-         "more than the limit", "a data array declaring 2e9 values"),
+        ("gifti_huge_dims.gii", plain.replace(b'Dim0="50"', b'Dim0="2000000000"', 1), EXHAUSTED,
+         "more than the limit max_voxels", "a data array declaring 2e9 values"),
         ("gifti_bad_dims.gii", plain.replace(b'Dim0="50"', b'Dim0="-5"', 1), INVALID,
          "must be positive", "a negative Dim0"),
         ("gifti_mismatched_lengths.gii",

@@ -3,8 +3,9 @@
 import pytest
 from jobs.jobdata import add_bold, add_candidates, add_decoder
 
-from braindecode.jobs import JobRunner, JobSettings
-from braindecode.recordings import Store
+from braindecode.config import JobSettings
+from braindecode.jobs import JobRunner
+from braindecode.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import time
 import nibabel
 import numpy as np
 
-from braindecode.artifacts import save_activation_set, save_directory
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.recordings import Upload
+from braindecode.store import Upload, save_activation_set, save_directory
 
 TENANT = "lab-a"
 GRID = (4, 4, 3)
@@ -20,6 +19,9 @@ N_STIMULI = 6
 N_TRIALS = 6
 N_SCANS = 40
 PREPROCESSING = {"modality": "fmri", "mask": None, "zscore": True, "trials": {"method": "window", "window": [3, 6]}}
+BILLION_LAUGHS = "\n".join(  # 9 ** 9 strings from 341 bytes of YAML aliases
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")])
 
 
 def events(n_trials=N_TRIALS, offset=0):

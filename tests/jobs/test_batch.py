@@ -10,7 +10,7 @@ from jobs.jobdata import PREPROCESSING, TENANT, add_bold, spec_for, wait
 from braindecode.cli import main
 from braindecode.errors import FailedPrecondition, InvalidArgument
 from braindecode.jobs import merge_batch, parse_shard, run_batch, shard_name
-from braindecode.recordings import load_responses
+from braindecode.store import load_responses
 
 
 def digests(folder):
@@ -78,7 +78,7 @@ def test_shard_arguments_and_store_folders_are_checked(tmp_path):
 def test_the_read_only_store_reads_without_writing(lab, tmp_path):
     import sqlite3
 
-    from braindecode.jobs import ReadOnlyStore
+    from braindecode.store import ReadOnlyStore
 
     store = lab["store"]
     config = (store.artifact_dir(TENANT, lab["decoder"].id) / "config.json").read_bytes()

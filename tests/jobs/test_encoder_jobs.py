@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from jobs.jobdata import PREPROCESSING, TENANT, spec_for, wait
 
-from braindecode.artifacts import load_arrays
-from braindecode.encoding import (
+from braindecode.errors import InvalidArgument, NotFound
+from braindecode.jobs import merge_batch, plan_job, run_batch
+from braindecode.store import (
+    JOB_OUTPUT_ARTIFACT,
     fit_encoder_from_store,
+    load_arrays,
     predict_from_store,
     save_encoder_artifact,
     score_encoder_from_store,
 )
-from braindecode.errors import InvalidArgument, NotFound
-from braindecode.jobs import OUTPUT_KIND, merge_batch, plan_job, run_batch
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_shards_hold_the_scores_and_predictions_of_the_encoding_library(lab, run
     assert done.spec["outputs"] == {"score_maps": True, "predictions": True}
     for shard, rec in zip(done.shards, recordings):
         expected = score_encoder_from_store(store, TENANT, encoder.id, [rec.id], PREPROCESSING)
-        arrays = load_arrays(store, TENANT, shard.output_id, OUTPUT_KIND)
+        arrays = load_arrays(store, TENANT, shard.output_id, JOB_OUTPUT_ARTIFACT)
         assert sorted(arrays) == ["predictions", "recording_ids", "scores", "stimulus_ids"]
         folder = store.artifact_dir(TENANT, shard.output_id)
         summary = json.loads((folder / "shard.json").read_text())

@@ -7,15 +7,15 @@ import pytest
 import torch
 from jobs.jobdata import PREPROCESSING, TENANT, add_bold, add_decoder, save_tiny_reconstruction_model, spec_for, wait
 
-from braindecode.artifacts import load_arrays
+from braindecode.config import JobSettings
 from braindecode.decoding import retrieve
-from braindecode.jobs import OUTPUT_KIND, JobRunner, JobSettings
+from braindecode.jobs import JobRunner
 from braindecode.reconstruction import reconstruct
-from braindecode.recordings import Store, load_responses
+from braindecode.store import JOB_OUTPUT_ARTIFACT, Store, load_arrays, load_responses
 
 
 def job_outputs(store, job):
-    return [a for a in store.list_artifacts(job.tenant, OUTPUT_KIND) if a.provenance["job_id"] == job.id]
+    return [a for a in store.list_artifacts(job.tenant, JOB_OUTPUT_ARTIFACT) if a.provenance["job_id"] == job.id]
 
 
 def test_outputs_equal_the_decoder_on_preprocessed_responses(lab, runner):
@@ -28,7 +28,7 @@ def test_outputs_equal_the_decoder_on_preprocessed_responses(lab, runner):
     for shard, rec in zip(done.shards, lab["recordings"]):
         responses = load_responses(store, TENANT, [rec.id], PREPROCESSING)
         expected = model.predict(responses.data)
-        arrays = load_arrays(store, TENANT, shard.output_id, OUTPUT_KIND)
+        arrays = load_arrays(store, TENANT, shard.output_id, JOB_OUTPUT_ARTIFACT)
         assert sorted(arrays) == ["embeddings", "recording_ids", "retrieval_ids", "retrieval_scores", "stimulus_ids"]
         np.testing.assert_allclose(arrays["embeddings"], expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(arrays["stimulus_ids"], responses.stimulus_ids)
@@ -37,7 +37,7 @@ def test_outputs_equal_the_decoder_on_preprocessed_responses(lab, runner):
         np.testing.assert_array_equal(arrays["retrieval_ids"], ids)
         np.testing.assert_allclose(arrays["retrieval_scores"], scores, atol=1e-5)
 
-        artifact = store.get_artifact(TENANT, shard.output_id, OUTPUT_KIND)
+        artifact = store.get_artifact(TENANT, shard.output_id, JOB_OUTPUT_ARTIFACT)
         assert artifact.provenance["job_id"] == job.id and artifact.provenance["shard"] == shard.index
         assert artifact.provenance["recordings"] == [{"id": rec.id, "sha256": rec.sha256, "subject": rec.subject}]
         assert artifact.provenance["model"] == {"decoder": lab["decoder"].id}
@@ -113,7 +113,7 @@ def test_a_restart_keeps_outputs_stored_before_a_crash(tmp_path):
     folder = tmp_path / "outputs"
     folder.mkdir()
     (folder / "embeddings.npy").write_bytes(b"stored before the crash")
-    stored = store.add_artifact(TENANT, OUTPUT_KIND, {"embeddings.npy": folder / "embeddings.npy"},
+    stored = store.add_artifact(TENANT, JOB_OUTPUT_ARTIFACT, {"embeddings.npy": folder / "embeddings.npy"},
                                 provenance={"job_id": job.id, "shard": 0})
     (store.root / "job-work" / job.id / ".shard-00000.partial").mkdir(parents=True)
     first.stop()  # the crash: the shard stays 'running', its outputs are stored

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from jobs.jobdata import PREPROCESSING, TENANT, add_bold, spec_for, wait
 
-from braindecode.artifacts import load_arrays
+from braindecode.config import JobSettings
 from braindecode.decoding import retrieve
 from braindecode.errors import FailedPrecondition
-from braindecode.jobs import JobContext, JobRunner, JobSettings, RayExecutor, ShardTask
-from braindecode.recordings import load_responses
+from braindecode.jobs import JobContext, JobRunner, RayExecutor, ShardTask
+from braindecode.store import load_arrays, load_responses
 
 
 def test_a_missing_ray_is_a_failed_precondition(monkeypatch):

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -106,8 +108,12 @@ def test_projector_round_trip(tmp_path):
     torch.testing.assert_close(projector(x), loaded(x))
 
 
-def test_missing_model_parts(tmp_path):
-    with pytest.raises(NotFound, match="no unet/"):
+def test_missing_model_parts(tmp_path, pipeline):
+    with pytest.raises(NotFound, match="no model_index.json"):
+        ReconstructionPipeline.from_pretrained(tmp_path)
+    pipeline.save_pretrained(tmp_path)
+    shutil.rmtree(tmp_path / "unet")
+    with pytest.raises(InvalidArgument, match="part 'unet' .* no unet/ folder"):
         ReconstructionPipeline.from_pretrained(tmp_path)
     with pytest.raises(NotFound, match="condition projector"):
         ConditionProjector.from_pretrained(tmp_path)
@@ -127,6 +133,8 @@ def test_inconsistent_components(make_tiny):
     (dict(embeddings=np.zeros((2, 5))), r"shape \(n, 12\)"),
     (dict(embeddings=np.zeros(12)), r"shape \(n, 12\)"),
     (dict(embeddings=np.full((2, 12), np.nan)), "finite"),
+    (dict(embeddings=np.full((2, 12), np.inf)), "finite"),
+    (dict(embeddings=np.stack([np.ones(12), np.zeros(12)])), "embedding 1 is all zeros"),
     (dict(n_steps=0), "n_steps"),
     (dict(n_steps=9), "n_steps"),
     (dict(n_steps=2.5), "n_steps"),
@@ -142,7 +150,7 @@ def test_inconsistent_components(make_tiny):
     (dict(output_type="pil"), "output_type"),
 ])
 def test_bad_input(pipeline, kwargs, message):
-    args = dict(embeddings=np.zeros((2, 12), np.float32)) | kwargs
+    args = dict(embeddings=np.ones((2, 12), np.float32)) | kwargs
     with pytest.raises(InvalidArgument, match=message):
         pipeline(**args)
 

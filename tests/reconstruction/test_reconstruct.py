@@ -105,16 +105,18 @@ def test_memory_estimate_grows_with_batch_and_guidance(pipeline):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(embeddings=np.zeros((2, 7))), r"shape \(n, 12\)"),
+    (dict(embeddings=np.ones((2, 7))), r"shape \(n, 12\).*12-dimensional.*got 7-dimensional"),
+    (dict(embeddings=np.zeros((2, 12))), "all zeros"),
     (dict(embeddings=np.zeros(12)), r"shape \(n, d\)"),
     (dict(n_steps=0), "n_steps"),
     (dict(n_steps=9), "n_steps"),
     (dict(strength=1.1, init_images=np.zeros((2, 16, 16, 3), np.uint8)), "strength"),
     (dict(seed=-1), "seed"),
     (dict(guidance=0), "guidance"),
+    (dict(device="tpu"), "unknown device 'tpu'"),
 ])
 def test_bad_input(pipeline, kwargs, message):
-    args = dict(embeddings=np.zeros((2, 12), np.float32)) | kwargs
+    args = dict(embeddings=np.ones((2, 12), np.float32)) | kwargs
     with pytest.raises(InvalidArgument, match=message):
         reconstruct(model=pipeline, **args)
 

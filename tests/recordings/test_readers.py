@@ -245,9 +245,9 @@ def test_declared_format_and_modality_must_match():
 
 
 def test_limits_are_configurable(tmp_path):
-    with pytest.raises(InvalidArgument, match="more than the limit of 100"):
+    with pytest.raises(ResourceExhausted, match="21420 values, more than the limit max_voxels=100"):
         read_recording(real_files.FUNCTIONAL, limits=ReadLimits(max_voxels=100))
-    with pytest.raises(InvalidArgument, match="more than the limit of 1000"):
+    with pytest.raises(ResourceExhausted, match="more than the limit max_samples=1000"):
         read_recording(real_files.EDF, limits=ReadLimits(max_samples=1000))
     vhdr = real_files.export_eeg(tmp_path, "brainvision")
     bundle = _zip(tmp_path / "bv.zip", [vhdr.with_suffix(s) for s in (".vhdr", ".vmrk", ".eeg")])

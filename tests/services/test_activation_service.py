@@ -71,7 +71,7 @@ def photo_activations(client, photo_set):
 def _served(server, name):
     """The server's own cached model (so that the tests load each network once)."""
     servicer = next(s for s in server._servicers if isinstance(s, ActivationServicer))
-    return servicer.models.get(name, "cpu")
+    return servicer.models.get((name, "cpu"))
 
 
 def _decoded(payloads):
@@ -221,7 +221,7 @@ def test_cancel_stops_the_extraction_and_stores_nothing(server, client, photos):
     before = artifact_ids(server)
     request = activations_pb2.ExtractActivationsRequest(model="efficientnet-lite0", layers=["pool"], batch_size=1,
                                                         stimulus_set_id=stimulus_set.id)
-    call = client.activations.ExtractActivations(request, metadata=client.metadata)
+    call = client.activations.stub.ExtractActivations(request, metadata=client.metadata)
     first = next(call)
     assert first.progress.fraction == pytest.approx(1 / len(images))
     call.cancel()
@@ -236,12 +236,12 @@ def test_cancel_stops_the_extraction_and_stores_nothing(server, client, photos):
 
 
 def _upload_raw(client, *messages):
-    return client.activations.UploadStimuli(iter(messages), metadata=client.metadata, timeout=60)
+    return client.activations.stub.UploadStimuli(iter(messages), metadata=client.metadata, timeout=60)
 
 
 def _extract_raw(client, **fields):
     request = activations_pb2.ExtractActivationsRequest(**fields)
-    return list(client.activations.ExtractActivations(request, metadata=client.metadata, timeout=60))
+    return list(client.activations.stub.ExtractActivations(request, metadata=client.metadata, timeout=60))
 
 
 INVALID, NOT_FOUND = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
@@ -304,7 +304,7 @@ BAD_INPUT = {
     "stimulus set as activation set": (lambda c, s: c.get_activation_set(s["photos"]), NOT_FOUND, ["{photos}"]),
     "unknown layer to stream": (lambda c, s: c.get_activations(s["activations"], "stage9"), INVALID,
                                 ["'stage9'", "available: pool"]),
-    "bad page token": (lambda c, s: c.activations.ListStimulusSets(activations_pb2.ListStimulusSetsRequest(
+    "bad page token": (lambda c, s: c.activations.stub.ListStimulusSets(activations_pb2.ListStimulusSetsRequest(
         page={"page_token": "x"}), metadata=c.metadata), INVALID, ["page_token"]),
 }
 if not torch.cuda.is_available():

@@ -23,7 +23,7 @@ def _upload(client, entry, declare: bool):
         for start in range(0, len(payload), 256 * 1024):
             yield recordings_pb2.UploadRecordingRequest(chunk=payload[start:start + 256 * 1024])
 
-    return client.recordings.UploadRecording(requests(), metadata=client.metadata, timeout=60)
+    return client.recordings.stub.UploadRecording(requests(), metadata=client.metadata, timeout=60)
 
 
 def test_corpus_is_large_enough():

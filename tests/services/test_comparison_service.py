@@ -10,19 +10,10 @@ import pytest
 import torch
 from nilearn.image import resample_img
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
-from braindecode.compare import (
-    MAX_RESAMPLES,
-    compare,
-    compute_rdm,
-    crossnobis_rdm,
-    score_matrix,
-    time_score_matrix,
-)
+from braindecode.compare import compare, compute_rdm, crossnobis_rdm, score_matrix, time_score_matrix
 from braindecode.containers import ActivationSet
-from braindecode.recordings import load_responses
-from braindecode.tensors import from_tensor
+from braindecode.store import MAX_RESAMPLES, load_responses, save_activation_set
 from braindecode.v1 import comparison_pb2
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -80,19 +71,19 @@ def test_activation_rdm_equals_compute_rdm(server, client, lab, layers):
     rows = [list(IDS).index(c) for c in chosen]
     for method in ("correlation", "cosine", "euclidean", "sqeuclidean"):
         (reply,) = client.compute_rdm(activation_set_id=lab["activations"], layer="late", method=method)
-        np.testing.assert_allclose(from_tensor(reply.rdm), compute_rdm(layers["late"], method), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(reply.rdm, compute_rdm(layers["late"], method), rtol=1e-6, atol=1e-6)
         assert list(reply.condition_ids) == list(IDS) and reply.method == method
         assert (reply.subject, reply.source, reply.layer) == ("", "activations", "late")
         info = server.store.get_artifact("lab-a", reply.id, kind="rdm")
         assert info.provenance["activation_set_id"] == lab["activations"] and info.provenance["method"] == method
         assert client.get_rdm(reply.id) == reply
-        np.testing.assert_array_equal(client.get_rdm_matrix(reply.id), from_tensor(reply.rdm))
+        np.testing.assert_array_equal(client.get_rdm_matrix(reply.id), reply.rdm)
 
         # condition_ids pick and order the conditions
         (subset,) = client.compute_rdm(activation_set_id=lab["activations"], layer="late", method=method,
                                        condition_ids=chosen)
         assert list(subset.condition_ids) == chosen
-        np.testing.assert_allclose(from_tensor(subset.rdm), compute_rdm(layers["late"][rows], method),
+        np.testing.assert_allclose(subset.rdm, compute_rdm(layers["late"][rows], method),
                                    rtol=1e-6, atol=1e-6)
 
 
@@ -102,7 +93,7 @@ def test_large_rdms_are_streamed(server, client, layers):
     activations = save_activation_set(server.store, "lab-a", ActivationSet([f"c{i}" for i in range(800)],
                                                                            {"wide": values})).id
     (reply,) = client.compute_rdm(activation_set_id=activations, layer="wide")
-    assert not reply.HasField("rdm") and not client.get_rdm(reply.id).HasField("rdm")
+    assert reply.rdm is None and client.get_rdm(reply.id).rdm is None
     assert len(reply.condition_ids) == 800
     np.testing.assert_allclose(client.get_rdm_matrix(reply.id), compute_rdm(values), rtol=1e-6, atol=1e-6)
 
@@ -113,7 +104,7 @@ def test_recording_rdms_per_subject_with_an_roi(server, client, lab, tmp_path):
     for reply in by_mask:
         assert list(reply.condition_ids) == list(IDS) and reply.source == "recordings"
         expected = compute_rdm(_subject_patterns(server, lab["recordings"], reply.subject, ROI_INDICES))
-        np.testing.assert_allclose(from_tensor(reply.rdm), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(reply.rdm, expected, rtol=1e-5, atol=1e-6)
         provenance = server.store.get_artifact("lab-a", reply.id, kind="rdm").provenance
         assert provenance["roi"] == {"name": "", "kind": "mask", "n_features": len(ROI_INDICES)}
         assert provenance["preprocessing"] == FMRI_SPEC and provenance["n_trials"] == N_STIMULI * len(RUNS)
@@ -129,8 +120,8 @@ def test_recording_rdms_per_subject_with_an_roi(server, client, lab, tmp_path):
     resampled = resample_img(fine, target_affine=target.affine, target_shape=SHAPE, interpolation="nearest")
     np.testing.assert_array_equal(np.asarray(resampled.dataobj) != 0, ROI_MASK != 0)
     for a, b, c in zip(by_mask, by_indices, by_nifti):
-        np.testing.assert_array_equal(from_tensor(a.rdm), from_tensor(b.rdm))
-        np.testing.assert_array_equal(from_tensor(a.rdm), from_tensor(c.rdm))
+        np.testing.assert_array_equal(a.rdm, b.rdm)
+        np.testing.assert_array_equal(a.rdm, c.rdm)
 
 
 def test_crossnobis_uses_the_runs(server, client, lab):
@@ -141,7 +132,7 @@ def test_crossnobis_uses_the_runs(server, client, lab):
         patterns = np.stack([
             np.stack([responses.data[(responses.runs == run) & (responses.stimulus_ids == s)][0] for s in IDS])
             for run in runs])[:, :, ROI_INDICES]
-        np.testing.assert_allclose(from_tensor(reply.rdm), crossnobis_rdm(patterns), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(reply.rdm, crossnobis_rdm(patterns), rtol=1e-4, atol=1e-5)
 
 
 def test_compare_equals_the_library_with_progress(server, client, lab, layers):
@@ -153,8 +144,8 @@ def test_compare_equals_the_library_with_progress(server, client, lab, layers):
     result = client.compare([b.id for b in brain], {"late": models["late"].id, "early": reordered.id},
                             method="spearman", n_bootstrap=60, bootstrap="both", n_permutations=40, seed=7,
                             ci=0.9, on_progress=progress.append)
-    expected = compare(np.stack([from_tensor(b.rdm) for b in brain]),
-                       {"late": from_tensor(models["late"].rdm), "early": from_tensor(models["early"].rdm)},
+    expected = compare(np.stack([b.rdm for b in brain]),
+                       {"late": models["late"].rdm, "early": models["early"].rdm},
                        method="spearman", n_bootstrap=60, bootstrap="both", n_permutations=40, ci=0.9, seed=7)
 
     assert [m.name for m in result.models] == ["late", "early"]
@@ -167,8 +158,8 @@ def test_compare_equals_the_library_with_progress(server, client, lab, layers):
                                                                  abs=1e-6)
         assert model.p_value == pytest.approx(expected.p_values[k], abs=1e-9)
         assert model.p_value_fdr == pytest.approx(expected.p_values_fdr[k], abs=1e-9)
-    np.testing.assert_allclose(from_tensor(result.pairwise_p_values), expected.pairwise_p_values, atol=1e-9)
-    np.testing.assert_allclose(from_tensor(result.pairwise_p_values_fdr), expected.pairwise_p_values_fdr, atol=1e-9)
+    np.testing.assert_allclose(result.pairwise_p_values, expected.pairwise_p_values, atol=1e-9)
+    np.testing.assert_allclose(result.pairwise_p_values_fdr, expected.pairwise_p_values_fdr, atol=1e-9)
     assert (result.noise_ceiling.lower, result.noise_ceiling.upper) == pytest.approx(
         (expected.noise_ceiling.lower, expected.noise_ceiling.upper), abs=1e-6)
     assert (result.bootstrap, result.n_bootstrap, result.n_permutations, result.seed, result.ci) == (
@@ -190,12 +181,12 @@ def test_compare_without_resampling_or_ceiling(client, lab, layers):
     (model,) = client.compute_rdm(activation_set_id=lab["activations"], layer="early")
     result = client.compare([brain.id], {"early": model.id}, method="kendall_tau_a", n_bootstrap=0,
                             n_permutations=0)
-    expected = compare(from_tensor(brain.rdm), {"early": from_tensor(model.rdm)}, method="kendall_tau_a",
+    expected = compare(brain.rdm, {"early": model.rdm}, method="kendall_tau_a",
                        n_bootstrap=0, n_permutations=0)
     assert result.models[0].score == pytest.approx(expected.scores[0], abs=1e-6)
     model_score = result.models[0]
-    assert not any(model_score.HasField(f) for f in ("ci_lower", "ci_upper", "p_value", "p_value_fdr"))
-    assert not result.HasField("noise_ceiling") and not result.HasField("pairwise_p_values")
+    assert all(getattr(model_score, f) is None for f in ("ci_lower", "ci_upper", "p_value", "p_value_fdr"))
+    assert result.noise_ceiling is None and result.pairwise_p_values is None
     assert (result.bootstrap, result.n_valid_bootstrap) == ("", 0)
 
 
@@ -204,12 +195,12 @@ def test_score_matrix_layers_by_rois(server, client, lab, layers):
     reply = client.score_matrix(lab["activations"], lab["recordings"], FMRI_SPEC, rois=rois)
     assert (list(reply.rows), list(reply.columns), list(reply.subjects)) == (
         ["early", "late"], ["inside", "outside"], list(SUBJECTS))
-    subject_scores = from_tensor(reply.subject_scores)
+    subject_scores = reply.subject_scores
     for s, subject in enumerate(SUBJECTS):
         patterns = _subject_patterns(server, lab["recordings"], subject)
         expected = score_matrix(layers, {"inside": patterns[:, ROI_INDICES], "outside": patterns[:, rois["outside"]]})
         np.testing.assert_allclose(subject_scores[s], expected.scores, atol=1e-6)
-    scores = from_tensor(reply.scores)
+    scores = reply.scores
     np.testing.assert_allclose(scores, subject_scores.mean(axis=0))
     assert scores[1, 0] > scores[0, 0] and scores[0, 1] > scores[1, 1]  # late inside, early outside
     assert reply.method == "rsa:correlation:spearman"
@@ -239,14 +230,14 @@ def test_eeg_time_window_channels_and_layer_by_time(server, client, tmp_path, la
     window = (responses.times >= 0.1 - 1e-9) & (responses.times <= 0.2 + 1e-9)
     means = np.stack([responses.data[responses.stimulus_ids == s].mean(axis=0) for s in IDS])
     expected = compute_rdm(means[:, [0, 2]][:, :, window].reshape(N_STIMULI, -1), "euclidean")
-    np.testing.assert_allclose(from_tensor(reply.rdm), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reply.rdm, expected, rtol=1e-5, atol=1e-6)
     assert window.sum() == 11 and reply.subject == "e1"
 
     matrix = client.score_matrix(activations, recordings, EEG_SPEC, layers=["late", "early"])
     assert list(matrix.rows) == ["late", "early"] and list(matrix.columns) == []
     np.testing.assert_allclose(matrix.times, responses.times)
     expected = time_score_matrix({"late": layers["late"], "early": layers["early"]}, means, responses.times)
-    np.testing.assert_allclose(from_tensor(matrix.scores), expected.scores, atol=1e-6)
+    np.testing.assert_allclose(matrix.scores, expected.scores, atol=1e-6)
 
     expect_error(lambda: client.compute_rdm(recordings, EEG_SPEC, roi=np.ones((2, 2, 2))), INVALID,
                   "an ROI mask selects fMRI voxels")
@@ -295,9 +286,9 @@ COMPUTE_ERRORS = [
     (_compute(), "give either recording_ids"),
     (_compute(recording_ids="@recordings", activation_set_id="@activations", layer="late",
               preprocessing=FMRI_SPEC), "give either recording_ids"),
-    (lambda client, lab: client.comparison.ComputeRDM(comparison_pb2.ComputeRDMRequest(
+    (lambda client, lab: client.comparison.stub.ComputeRDM(comparison_pb2.ComputeRDMRequest(
         recording_ids=lab["recordings"]), metadata=client.metadata), "preprocessing_json is required"),
-    (lambda client, lab: client.comparison.ComputeRDM(comparison_pb2.ComputeRDMRequest(
+    (lambda client, lab: client.comparison.stub.ComputeRDM(comparison_pb2.ComputeRDMRequest(
         recording_ids=lab["recordings"], preprocessing_json="{modality"), metadata=client.metadata),
      "preprocessing_json is not valid JSON"),
     (_compute(recording_ids="@recordings", preprocessing={"modality": "eeg"}), "modality 'fmri'"),
@@ -317,7 +308,7 @@ COMPUTE_ERRORS = [
      "the ROI mask image holds 2 volumes; a mask is one 3-D volume"),
     (_compute(recording_ids="@recordings", preprocessing=FMRI_SPEC, roi=_nifti_bytes(singular=True)),
      "the ROI mask image cannot be put on the recordings' voxel grid"),
-    (lambda client, lab: client.comparison.ComputeRDM(comparison_pb2.ComputeRDMRequest(
+    (lambda client, lab: client.comparison.stub.ComputeRDM(comparison_pb2.ComputeRDMRequest(
         recording_ids=lab["recordings"], preprocessing_json='{"modality": "fmri", "mask": null, "trials": '
         '{"method": "window", "window": [0, 0.5]}}', roi=comparison_pb2.ROI(feature_indices=[1], mask_nifti=b"x")),
         metadata=client.metadata), "an ROI is one of feature_indices, mask or mask_nifti"),
@@ -391,7 +382,7 @@ COMPARE_ERRORS = [
     (_compare(models={"": "late"}), INVALID, "every model RDM needs a name"),
     (lambda client, rdms: client.compare([rdms["brain"][0]] * 2, {"late": rdms["models"]["late"]}), INVALID,
      "brain RDM ids given more than once"),
-    (lambda client, rdms: list(client.comparison.Compare(comparison_pb2.CompareRequest(
+    (lambda client, rdms: list(client.comparison.stub.Compare(comparison_pb2.CompareRequest(
         brain_rdm_ids=rdms["brain"], model_rdms=[comparison_pb2.ModelRDM(name="m", rdm_id=rdms["models"]["late"]),
                                                  comparison_pb2.ModelRDM(name="m", rdm_id=rdms["models"]["early"])]),
         metadata=client.metadata)), INVALID, "model names given more than once: m"),
@@ -471,7 +462,7 @@ def test_cancelled_compare_stores_nothing(server, client):
     request = comparison_pb2.CompareRequest(
         brain_rdm_ids=brain, model_rdms=[comparison_pb2.ModelRDM(name="m", rdm_id=model[0])],
         method="spearman", n_bootstrap=20000)
-    call = client.comparison.Compare(request, metadata=client.metadata)
+    call = client.comparison.stub.Compare(request, metadata=client.metadata)
     assert next(call).WhichOneof("event") == "progress"
     call.cancel()
     assert_thread_ends("compare", 60)
@@ -484,7 +475,7 @@ def test_cuda_matches_cpu(client, lab):
     rdms = {device: client.compute_rdm(lab["recordings"], FMRI_SPEC, roi=ROI_MASK, device=device)
             for device in ("cpu", "cuda")}
     for cpu, cuda in zip(rdms["cpu"], rdms["cuda"]):
-        np.testing.assert_allclose(from_tensor(cuda.rdm), from_tensor(cpu.rdm), atol=1e-5)
+        np.testing.assert_allclose(cuda.rdm, cpu.rdm, atol=1e-5)
     (model,) = client.compute_rdm(activation_set_id=lab["activations"], layer="late")
     results = {device: client.compare([b.id for b in rdms["cpu"]], {"late": model.id}, n_bootstrap=50,
                                       n_permutations=50, seed=1, device=device) for device in ("cpu", "cuda")}

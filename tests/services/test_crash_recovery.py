@@ -6,7 +6,7 @@ import time
 import grpc
 import real_files
 
-from braindecode.recordings import Store
+from braindecode.store import Store
 from braindecode.v1 import recordings_pb2
 
 
@@ -32,7 +32,7 @@ def test_kill_during_upload_then_restart(tmp_path, spawn_server):
     def upload():
         with first.client() as c:
             try:
-                c.recordings.UploadRecording(slow_requests(), metadata=c.metadata, timeout=60)
+                c.recordings.stub.UploadRecording(slow_requests(), metadata=c.metadata, timeout=60)
                 outcome["result"] = "stored"
             except grpc.RpcError as exc:
                 outcome["result"] = exc.code()

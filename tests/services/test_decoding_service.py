@@ -1,10 +1,7 @@
 """DecodingService over a real server on a loopback port: FitDecoder, Decode, Retrieve."""
 
-import asyncio
-import concurrent.futures
 import json
 import threading
-import time
 
 import grpc
 import mne
@@ -15,14 +12,14 @@ from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.containers import ActivationSet
 from braindecode.decoding import load_decoder
-from braindecode.errors import InvalidArgument, NotFound
+from braindecode.errors import NotFound
+from braindecode.store import save_activation_set
 from braindecode.tensors import to_tensor
 from braindecode.v1 import decoding_pb2
-from services.decoding import _BatchedRunner, _DecoderCache
+from services.decoding import DecodingServicer
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
@@ -241,7 +238,9 @@ def test_fit_decoder_bad_input(server, client, lab, world):
         (dict(params={"alphas": "many"}), invalid, "'alphas' must be a non-empty list of non-negative numbers"),
         (dict(params={"cv": -2}), invalid, "'cv' must be a non-negative integer"),
         (dict(decoder="mlp", params={"training": {"epochs": 3}}), invalid, "unknown training parameter 'epochs'"),
-        (dict(decoder="mlp", params={"dropout": 1.5}), invalid, "dropout probability"),
+        (dict(decoder="mlp", params={"dropout": 1.5}), invalid, "MLPDecoder dropout=1.5 is out of range: it must be a number in [0, 1)"),
+        (dict(decoder="mlp", params={"training": {"max_epochs": 100000}}), invalid,
+         "training max_epochs=100000 is out of range: it must be an integer in [1, 1000]"),
         (dict(decoder="eeg", params=None), invalid, "'eeg' takes eeg data but the recordings give fmri"),
         (dict(val_fraction=0.2), invalid, "val_fraction applies to the neural decoders"),
         (dict(decoder="mlp", params=MLP, val_fraction=0.95), invalid, "too few samples (72) for val_fraction=0.95"),
@@ -269,7 +268,7 @@ def test_fit_decoder_bad_input(server, client, lab, world):
             ({"preprocessing_json": "{}", "params_json": "nope"}, "params_json is not valid JSON")]:
         bad = decoding_pb2.FitDecoderRequest(**json_fields)
         bad.MergeFrom(request)
-        expect_error(lambda: list(client.decoding.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
+        expect_error(lambda: list(client.decoding.stub.FitDecoder(bad, metadata=client.metadata)), invalid, fragment)
     assert_nothing_stored(server, client, before)
 
 
@@ -279,7 +278,7 @@ def test_decode_bad_input(server, client, ridge_decoder, lab):
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 
     def stream(*requests):
-        return lambda: list(client.decoding.Decode(iter(requests), metadata=client.metadata))
+        return lambda: list(client.decoding.stub.Decode(iter(requests), metadata=client.metadata))
 
     def message(samples=None, decoder=decoder_id, tensor=None):
         if tensor is None and samples is not None:
@@ -303,7 +302,7 @@ def test_decode_bad_input(server, client, ridge_decoder, lab):
     for call, code, fragment in cases:
         expect_error(call, code, fragment)
     # An error ends the stream after the replies to the messages before it.
-    replies = client.decoding.Decode(iter([message(good), message(nan)]), metadata=client.metadata)
+    replies = client.decoding.stub.Decode(iter([message(good), message(nan)]), metadata=client.metadata)
     assert next(replies).embeddings.shape == [1, N_DIMS]
     expect_error(lambda: next(replies), invalid, "NaN")
     assert client.decode(decoder_id, good).shape == (1, N_DIMS)
@@ -344,7 +343,7 @@ def test_retrieve_bad_input(server, client, ridge_decoder, lab):
         kwargs.setdefault("k", 1)
         expect_error(lambda: client.retrieve(**kwargs), code, fragment)
     no_queries = decoding_pb2.RetrieveRequest(activation_set_id=acts, layer="pool", k=1)
-    expect_error(lambda: client.decoding.Retrieve(no_queries, metadata=client.metadata), invalid,
+    expect_error(lambda: client.decoding.stub.Retrieve(no_queries, metadata=client.metadata), invalid,
                   "queries are required")
     ids, scores = client.retrieve(cands[[3, 7]], k=2, candidates=cands, candidate_ids=list("abcdefghij"))
     assert ids[:, 0].tolist() == ["d", "h"] and scores[:, 0] == pytest.approx([1.0, 1.0])
@@ -373,11 +372,11 @@ def test_other_tenants_ids_are_not_found(server, client, tmp_path, world, ridge_
 
 def test_cancelled_fit_stores_nothing(server, client, lab):
     before = artifact_ids(server)
-    long_mlp = {**MLP, "training": {"max_epochs": 100000, "patience": 100000, "batch_size": 16}}
+    long_mlp = {**MLP, "training": {"max_epochs": 1000, "patience": 1000, "batch_size": 16}}
     request = decoding_pb2.FitDecoderRequest(
         recording_ids=lab["runs"], preprocessing_json=json.dumps(FMRI_SPEC), activation_set_id=lab["activations"],
         layer="pool", decoder="mlp", params_json=json.dumps(long_mlp))
-    call = client.decoding.FitDecoder(request, metadata=client.metadata)
+    call = client.decoding.stub.FitDecoder(request, metadata=client.metadata)
     for event in call:
         if event.progress.stage == "cross-validation":
             break
@@ -386,78 +385,13 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
     assert_nothing_stored(server, client, before)
 
 
-def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab):
+def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab, monkeypatch):
     second = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "small", params=RIDGE).decoder_id
-    cache = _DecoderCache(server.store, capacity=1, executor=None, max_batch_samples=8, max_batch_delay=0.0)
-    first = cache.get("lab-a", ridge_decoder.decoder_id)
-    assert cache.get("lab-a", ridge_decoder.decoder_id) is first
-    assert cache.get("lab-a", second).decoder.n_dims_ == 4
-    assert cache.get("lab-a", ridge_decoder.decoder_id) is not first  # evicted by the second
+    cache = next(s for s in server._servicers if isinstance(s, DecodingServicer)).decoders
+    monkeypatch.setattr(cache, "capacity", 1)
+    first = cache.get(("lab-a", ridge_decoder.decoder_id))
+    assert cache.get(("lab-a", ridge_decoder.decoder_id)) is first
+    assert cache.get(("lab-a", second)).n_dims_ == 4
+    assert cache.get(("lab-a", ridge_decoder.decoder_id)) is not first  # evicted by the second
     with pytest.raises(NotFound):
-        cache.get("lab-b", ridge_decoder.decoder_id)
-
-
-def test_batched_runner_batches_concurrent_callers_and_recovers_from_errors():
-    calls = []
-
-    def predict(X):
-        calls.append(len(X))
-        time.sleep(0.05)
-        if np.any(X < 0):
-            raise InvalidArgument("negative sample")
-        return X * 2
-
-    async def scenario():
-        runner = _BatchedRunner(predict, executor, max_samples=64)
-        results = await asyncio.gather(*[runner(np.full((1 + i % 2, 3), float(i))) for i in range(8)])
-        assert len(calls) < 8 and sum(calls) == sum(1 + i % 2 for i in range(8))
-        for i, result in enumerate(results):
-            np.testing.assert_array_equal(result, np.full((1 + i % 2, 3), 2.0 * i))
-        failing = asyncio.ensure_future(runner(np.full((1, 3), -1.0)))
-        await asyncio.sleep(0.01)  # its batch is running: the next sample makes a batch of its own
-        fine = await runner(np.full((1, 3), 2.0))
-        with pytest.raises(InvalidArgument, match="negative sample"):
-            await failing
-        assert fine.shape == (1, 3)
-
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        asyncio.run(scenario())
-
-
-def test_batched_runner_waits_only_for_streams_whose_next_sample_is_due():
-    calls = []
-
-    async def closed_loop(runner, stream, delay_third: float, delayed_sent: asyncio.Event):
-        """Three samples, the first two back to back; the third after ``delay_third`` seconds."""
-        for i in range(3):
-            if i == 2 and delay_third:
-                await asyncio.sleep(delay_third)
-                delayed_sent.set()
-            await runner(np.full((1, 2), float(i)), stream)
-
-    async def scenario(max_delay: float, delay_third: float) -> list:
-        calls.clear()
-        runner = _BatchedRunner(lambda X: calls.append(len(X)) or X, executor, max_samples=64, max_delay=max_delay)
-        delayed_sent = asyncio.Event()
-        with runner.stream() as prompt, runner.stream() as slow:
-            await asyncio.gather(closed_loop(runner, prompt, 0.0, delayed_sent),
-                                 closed_loop(runner, slow, delay_third, delayed_sent))
-        return calls
-
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        # Both clients sent their second sample at once: the third of the prompt one waits for the
-        # slow one's (due by then), up to 30 s, and the two go as one batch.
-        assert asyncio.run(scenario(max_delay=30.0, delay_third=0.3)) == [2, 2, 2]
-        # The wait ends at the delay: the late sample makes a batch of its own.
-        assert asyncio.run(scenario(max_delay=0.05, delay_third=0.3))[-2:] == [1, 1]
-        # Streams answered at most once (no gap known yet) are not waited for: batches go at once.
-        runner = _BatchedRunner(lambda X: calls.append(len(X)) or X, executor, max_samples=64, max_delay=30.0)
-
-        async def answered_once_then_another():
-            with runner.stream() as once, runner.stream():
-                await runner(np.zeros((1, 2)), once)
-                await runner(np.ones((1, 2)))
-
-        calls.clear()
-        asyncio.run(asyncio.wait_for(answered_once_then_another(), 30))
-        assert calls == [1, 1]
+        cache.get(("lab-b", ridge_decoder.decoder_id))

@@ -12,11 +12,10 @@ import torch
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import LeaveOneGroupOut
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
 from braindecode.containers import ActivationSet
 from braindecode.encoding import load_encoder
-from braindecode.tensors import from_tensor
+from braindecode.store import save_activation_set
 from braindecode.v1 import encoding_pb2
 from service_checks import artifact_ids, assert_nothing_stored, assert_thread_ends, expect_error, trial_events, write_trial_run
 from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -102,7 +101,7 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     assert stages[0] == "responses" and stages[-1] == "store" and "fit" in stages
     assert stages.count("cross-validation") == N_RUNS + 1 and all(0 <= p.fraction <= 1 for p in progress)
     assert list(result.score_names) == ["pearson", "r2"]  # no stimulus repeats in the training runs
-    cv = from_tensor(result.target_scores)
+    cv = result.target_scores
     in_mask_driven = driven[mask]
     assert cv.shape == (2, n_voxels)
     assert cv[0, in_mask_driven].min() > 0.6 and abs(cv[0, ~in_mask_driven].mean()) < 0.1
@@ -123,7 +122,7 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     scored = client.score_encoder(result.encoder_id, [lab["held_out"]])
     names = list(scored.score_names)
     assert names == ["pearson", "r2", "noise_ceiling", "pearson_normalized", "r2_normalized"]
-    scores = dict(zip(names, from_tensor(scored.scores)))
+    scores = dict(zip(names, scored.scores))
     assert scored.n_trials == 2 * N_REPEATED and list(scored.response_shape) == [n_voxels]
     # Driven voxels: r at the simulated single-trial ceiling sqrt(1 / (1 + NOISE^2)) ~ 0.86, as estimated
     # from the repeats; undriven voxels: r and ceiling near 0.
@@ -154,7 +153,7 @@ def test_fit_then_score_recovers_the_driven_voxels(server, client, lab, world):
     assert stored.meta["score_names"] == names and stored.provenance["encoder_id"] == result.encoder_id
     folder = server.store.artifact_dir("lab-a", scored.score_map_id)
     assert (folder / "score_map.nii.gz").read_bytes() == scored.score_map_nifti
-    np.testing.assert_array_equal(np.load(folder / "scores.npy"), from_tensor(scored.scores))
+    np.testing.assert_array_equal(np.load(folder / "scores.npy"), scored.scores)
 
 
 def test_predict_equals_the_stored_library_encoder(server, client, encoder, lab, world):
@@ -177,7 +176,7 @@ def test_cv_scores_equal_scikit_learn_on_the_same_folds(client, lab, world):
     for train, test in LeaveOneGroupOut().split(X, groups=groups):
         predicted = Ridge(alpha=10.0).fit(X[train], Y[train]).predict(X[test])
         per_run.append([np.corrcoef(Y[test][:, v], predicted[:, v])[0, 1] for v in range(Y.shape[1])])
-    np.testing.assert_allclose(from_tensor(result.target_scores)[0], np.mean(per_run, axis=0), atol=1e-4)
+    np.testing.assert_allclose(result.target_scores[0], np.mean(per_run, axis=0), atol=1e-4)
 
 
 def test_banded_encoder_with_lags(server, client, lab, world):
@@ -195,7 +194,7 @@ def test_banded_encoder_with_lags(server, client, lab, world):
     assert np.median(band_alphas[0] / band_alphas[1]) < 1
     X = np.concatenate([world[1]["pool"][:9], world[1]["extra"][:9]], axis=1)
     np.testing.assert_array_equal(client.predict(result.encoder_id, X), library.predict(X))
-    assert from_tensor(result.target_scores)[0, driven].mean() > 0.6
+    assert result.target_scores[0, driven].mean() > 0.6
 
 
 def _upload_eeg(client, tmp_path, world, run=0, n_trials=12):
@@ -226,7 +225,7 @@ def test_eeg_encoder_predicts_and_scores_epochs(server, client, tmp_path, lab, w
     assert predicted.shape == (4, 3, 21)
     np.testing.assert_array_equal(predicted, library.predict(world[1]["pool"][:4]))
     scored = client.score_encoder(result.encoder_id, runs[:1])
-    assert list(scored.response_shape) == [3, 21] and from_tensor(scored.scores).shape == (2, 63)
+    assert list(scored.response_shape) == [3, 21] and scored.scores.shape == (2, 63)
     assert scored.score_map_nifti == b""
     stored = server.store.get_artifact("lab-a", scored.score_map_id, kind="score-map")
     assert set(stored.files) == {"scores.npy"} and stored.meta["modality"] == "eeg"
@@ -265,7 +264,7 @@ def test_bad_input(server, client, tmp_path, encoder, lab, world):
         expect_error(lambda: client.fit_encoder(**kwargs), code, fragment)
     bad_json = encoding_pb2.FitEncoderRequest(recording_ids=runs, activation_set_id=acts, layers=["pool"],
                                               preprocessing_json="{mask")
-    expect_error(lambda: list(client.encoding.FitEncoder(bad_json, metadata=client.metadata)), invalid,
+    expect_error(lambda: list(client.encoding.stub.FitEncoder(bad_json, metadata=client.metadata)), invalid,
                   "preprocessing_json is not valid JSON")
 
     nan = np.zeros((2, N_POOL), np.float32)
@@ -331,7 +330,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
     request = encoding_pb2.FitEncoderRequest(
         recording_ids=lab["runs"], preprocessing_json=json.dumps(SPEC), activation_set_id=lab["activations"],
         layers=["pool", "extra"], alphas=ALPHAS, n_ratios=400)
-    call = client.encoding.FitEncoder(request, metadata=client.metadata)
+    call = client.encoding.stub.FitEncoder(request, metadata=client.metadata)
     for event in call:
         if event.progress.stage == "cross-validation":
             break
@@ -345,7 +344,7 @@ def test_cancelled_fit_stores_nothing(server, client, lab):
 def test_cuda_fit_matches_cpu(server, client, lab, world):
     fits = {device: client.fit_encoder(lab["runs"], SPEC, lab["activations"], ["pool", "extra"], alphas=ALPHAS,
                                        n_ratios=4, device=device) for device in ("cpu", "cuda")}
-    np.testing.assert_allclose(from_tensor(fits["cuda"].target_scores), from_tensor(fits["cpu"].target_scores),
+    np.testing.assert_allclose(fits["cuda"].target_scores, fits["cpu"].target_scores,
                                atol=1e-4)
     X = np.concatenate([world[1]["pool"][:5], world[1]["extra"][:5]], axis=1)
     np.testing.assert_allclose(client.predict(fits["cuda"].encoder_id, X), client.predict(fits["cpu"].encoder_id, X),

@@ -18,7 +18,7 @@ import real_files
 
 from braindecode import tensors
 from braindecode.errors import InvalidArgument, ResourceExhausted
-from braindecode.recordings import Store, _ingest
+from braindecode.store import Store, _uploads
 from braindecode.v1 import recordings_pb2, recordings_pb2_grpc
 
 NO_SPACE = "no space left on the server's disk"
@@ -59,7 +59,7 @@ class _FileOnDisk(io.FileIO):
 def _fill_disk_while_staging(monkeypatch, store):
     """The staged upload file runs out of space after 100 kB (buffered writes, like open())."""
     disk = _Disk(100_000)
-    monkeypatch.setattr(_ingest, "open", lambda path, mode: io.BufferedWriter(_FileOnDisk(path, mode, disk)),
+    monkeypatch.setattr(_uploads, "open", lambda path, mode: io.BufferedWriter(_FileOnDisk(path, mode, disk)),
                         raising=False)
 
 
@@ -248,8 +248,8 @@ def test_upload_that_ends_early_leaves_nothing(server, client, release, ending):
     kept = client.upload(real_files.FUNCTIONAL, subject="01")
     sent = threading.Event()
     requests = _stalling_upload(real_files.EXAMPLE4D.read_bytes(), sent, release)
-    call = client.recordings.UploadRecording.future(requests, metadata=client.metadata,
-                                                    timeout=1.5 if ending == "deadline" else 60)
+    call = client.recordings.stub.UploadRecording.future(requests, metadata=client.metadata,
+                                                         timeout=1.5 if ending == "deadline" else 60)
     assert sent.wait(30)
     assert _wait_until(lambda: len(_staged(server)) == 1), "the upload is staged while in flight"
     if ending == "cancel":

@@ -7,15 +7,14 @@ import grpc
 import numpy as np
 import pytest
 import real_files
-from jobs.jobdata import add_bold, add_decoder, spec_for
+from jobs.jobdata import BILLION_LAUGHS, add_bold, add_decoder, spec_for
 
-from braindecode.artifacts import load_arrays, save_directory
 from braindecode.cli import main
 from braindecode.client import Client
 from braindecode.config import Config
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.jobs import OUTPUT_KIND, JobStore, run_batch, shard_name
-from braindecode.recordings import Store, load_responses
+from braindecode.jobs import JobStore, run_batch, shard_name
+from braindecode.store import JOB_OUTPUT_ARTIFACT, Store, load_arrays, load_responses, save_directory
 from braindecode.v1 import jobs_pb2
 from services.server import BraindecodeServer
 
@@ -29,7 +28,8 @@ def jobs_server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("BRAINDECODE_JOB_WORKERS", "1")
         env.setenv("BRAINDECODE_JOB_MAX_ATTEMPTS", "2")
-        config = Config.load(data_dir=str(tmp_path_factory.mktemp("jobs") / "store"), port=0, max_jobs_per_tenant=2)
+        config = Config.load(data_dir=str(tmp_path_factory.mktemp("jobs") / "store"), port=0,
+                             jobs={"max_jobs_per_tenant": 2})
         server = BraindecodeServer(config).start()
     yield server
     server.stop(grace=0)
@@ -77,7 +77,7 @@ def rpc_error(call, *args, **kwargs) -> grpc.RpcError:
 def finish(client, job_id):
     """The job's last watch event (its result)."""
     events = list(client.watch_job(job_id, timeout=240))
-    assert events[-1].WhichOneof("event") == "result"
+    assert events[-1].result is not None
     return events
 
 
@@ -87,7 +87,7 @@ def test_submit_watch_get_list_end_to_end(jobs_server, lab):
     assert job.state in ("queued", "running") and job.shards_total == 4 and job.request_id == "e2e"
     assert json.loads(job.spec.preprocessing_json) == PREPROCESSING and job.spec.model.decoder == lab["decoder"].id
     events = finish(client, job.id)
-    assert all(e.WhichOneof("event") == "progress" for e in events[:-1])
+    assert all(e.progress is not None for e in events[:-1])
     done = [e.shards_done for e in events]
     assert done == sorted(done) and events[0].progress.fraction <= events[-2].progress.fraction
     result = events[-1].result
@@ -95,7 +95,7 @@ def test_submit_watch_get_list_end_to_end(jobs_server, lab):
     assert events[-1].eta_seconds == 0 and result.finished >= result.started >= result.created
     for shard, rec in zip(result.shards, lab["recordings"]):
         responses = load_responses(jobs_server.store, "lab-a", [rec.id], PREPROCESSING)
-        arrays = load_arrays(jobs_server.store, "lab-a", shard.output_id, OUTPUT_KIND)
+        arrays = load_arrays(jobs_server.store, "lab-a", shard.output_id, JOB_OUTPUT_ARTIFACT)
         np.testing.assert_allclose(arrays["embeddings"], lab["model"].predict(responses.data), rtol=1e-5, atol=1e-7)
         assert list(shard.recording_ids) == [rec.id] and shard.state == "done"
     assert client.get_job(job.id) == result
@@ -136,10 +136,13 @@ def test_bad_input_lists_every_problem_and_stores_nothing(jobs_server, lab):
 
     err = rpc_error(client.submit_job, dict(eeg_spec(lab), model={"decoder": "art_nope"}))
     assert err.code() == NOT_FOUND and "decoder 'art_nope' not found" in err.details()
-    err = rpc_error(client.jobs.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document="outputs: [unclosed"),
+    err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document="outputs: [unclosed"),
                     metadata=client.metadata)
     assert err.code() == INVALID and "spec_document is not valid YAML" in err.details()
-    err = rpc_error(client.jobs.SubmitJob, jobs_pb2.SubmitJobRequest(), metadata=client.metadata)
+    err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document=BILLION_LAUGHS),
+                    metadata=client.metadata)
+    assert err.code() == INVALID and "spec_document uses the alias *a: YAML aliases are not allowed" in err.details()
+    err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(), metadata=client.metadata)
     assert err.code() == INVALID and "needs a spec or a spec_document" in err.details()
     err = rpc_error(client.submit_job, jobs_pb2.JobSpec(preprocessing_json="{modality"))
     assert err.code() == INVALID and "spec.preprocessing_json is not valid JSON" in err.details()
@@ -156,7 +159,7 @@ def test_bad_input_lists_every_problem_and_stores_nothing(jobs_server, lab):
     assert jobs[:-1] == before[0] and len(jobs) == len(before[0]) + 1  # only the "once" job
     finish(client, jobs[-1])
     outputs = {a.id for a in store.list_artifacts("lab-a")} - set(before[1])
-    assert [store.get_artifact("lab-a", a).kind for a in outputs] == [OUTPUT_KIND]
+    assert [store.get_artifact("lab-a", a).kind for a in outputs] == [JOB_OUTPUT_ARTIFACT]
     assert client.health() == "SERVING"
 
 
@@ -266,7 +269,7 @@ def test_kill_9_mid_job_then_restart_completes_with_identical_outputs(tmp_path, 
         assert run_batch(spec, data_dir, out, (0, 1), "lab-a")["done"] == list(range(8))
     second.terminate()
     store = Store(data_dir)
-    outputs = [a for a in store.list_artifacts("lab-a", OUTPUT_KIND) if a.provenance["job_id"] == job.id]
+    outputs = [a for a in store.list_artifacts("lab-a", JOB_OUTPUT_ARTIFACT) if a.provenance["job_id"] == job.id]
     assert sorted(a.provenance["shard"] for a in outputs) == list(range(8))
     for shard in result.shards:
         assert digests(store.artifact_dir("lab-a", shard.output_id)) == digests(out / shard_name(shard.index))

@@ -76,12 +76,12 @@ def test_upload_size_limit_holds_exactly_at_the_limit(make_server):
     payload = real_files.FUNCTIONAL.read_bytes()
     server = make_server(max_upload_bytes=len(payload))
     with _client(server, "lab-a") as client:
-        rec = client.recordings.UploadRecording(_requests("functional.nii", payload, 16384),
-                                                metadata=client.metadata, timeout=30)
+        rec = client.recordings.stub.UploadRecording(_requests("functional.nii", payload, 16384),
+                                                     metadata=client.metadata, timeout=30)
         assert rec.size_bytes == len(payload) and rec.sha256 == hashlib.sha256(payload).hexdigest()
         with pytest.raises(grpc.RpcError) as err:
-            client.recordings.UploadRecording(_requests("functional.nii", payload + b"\0", 16384),
-                                              metadata=client.metadata, timeout=30)
+            client.recordings.stub.UploadRecording(_requests("functional.nii", payload + b"\0", 16384),
+                                                   metadata=client.metadata, timeout=30)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert f"upload exceeds the size limit of {len(payload)} bytes" in err.value.details()
         assert [r.id for r in client.list()] == [rec.id]
@@ -103,7 +103,7 @@ def test_message_over_max_message_bytes_is_refused_by_grpc(make_server):
         assert [r.id for r in client.list()] == [rec.id]
         # StreamData keeps its chunks under the server's send limit whatever the client asks for.
         request = recordings_pb2.StreamDataRequest(id=rec.id, chunk_bytes=10 * limit)
-        chunks = list(client.recordings.StreamData(request, metadata=client.metadata, timeout=30))
+        chunks = list(client.recordings.stub.StreamData(request, metadata=client.metadata, timeout=30))
         assert len(chunks) > 1 and max(c.ByteSize() for c in chunks) <= limit
         np.testing.assert_allclose(client.stream_data(rec.id),
                                    nibabel.load(real_files.EXAMPLE4D).get_fdata(dtype=np.float32), rtol=1e-6)
@@ -115,8 +115,8 @@ def test_tenant_at_its_call_limit_is_refused_while_another_is_served(make_server
     server = make_server(max_workers=4, max_concurrent_calls_per_tenant=2)
     payload = real_files.FUNCTIONAL.read_bytes()
     with _client(server, "lab-a") as a, _client(server, "lab-b") as b:
-        held = [a.recordings.UploadRecording.future(_requests("functional.nii", payload, 8192, release),
-                                                    metadata=a.metadata, timeout=60) for _ in range(2)]
+        held = [a.recordings.stub.UploadRecording.future(_requests("functional.nii", payload, 8192, release),
+                                                         metadata=a.metadata, timeout=60) for _ in range(2)]
         _wait_staged(server, 2)
         for call in (a.list, lambda: a.upload(real_files.FUNCTIONAL, subject="02")):
             with pytest.raises(grpc.RpcError) as err:
@@ -152,13 +152,14 @@ def test_a_call_that_ends_early_frees_its_tenant_slot(make_server, release, rpc,
         rec = client.upload(real_files.EDF, subject="01")
         timeout = 1.0 if ending == "deadline" else 60
         if rpc == "upload":
-            call = client.recordings.UploadRecording.future(
+            call = client.recordings.stub.UploadRecording.future(
                 _requests("edf.edf", real_files.EDF.read_bytes(), 8192, release), metadata=client.metadata,
                 timeout=timeout)
             _wait_staged(server, 1)
         else:
-            call = client.recordings.StreamData(recordings_pb2.StreamDataRequest(id=rec.id, chunk_bytes=1024),
-                                                metadata=client.metadata, timeout=timeout)
+            call = client.recordings.stub.StreamData(
+                recordings_pb2.StreamDataRequest(id=rec.id, chunk_bytes=1024), metadata=client.metadata,
+                timeout=timeout)
             next(call)
         with pytest.raises(grpc.RpcError) as err:
             client.list()
@@ -175,11 +176,6 @@ def test_one_tenant_cannot_be_allowed_every_worker(tmp_path):
                                       max_concurrent_calls_per_tenant=4))
     defaults = Config.load(data_dir=str(tmp_path))
     assert defaults.max_concurrent_calls_per_tenant < defaults.max_workers
-
-
-def _memory_kb(pid: int) -> dict:
-    with open(f"/proc/{pid}/status") as f:
-        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
 
 
 def _large_nifti(n_volumes: int, digest, staged_sizes: list, staging: pathlib.Path):
@@ -211,12 +207,12 @@ def test_large_upload_streams_to_disk_in_bounded_memory(tmp_path, spawn_server):
     digest, staged = hashlib.sha256(), []
     with server.client(timeout=300) as client:
         client.list()
-        (pathlib.Path(f"/proc/{server.proc.pid}/clear_refs")).write_text("5")  # VmHWM := VmRSS
-        before = _memory_kb(server.proc.pid)["VmRSS"]
-        rec = client.recordings.UploadRecording(
+        server.reset_peak()
+        before = server.memory()["VmRSS"]
+        rec = client.recordings.stub.UploadRecording(
             _large_nifti(n_volumes, digest, staged, tmp_path / "store" / "tmp"), metadata=client.metadata,
             timeout=300)
-        growth_mb = (_memory_kb(server.proc.pid)["VmHWM"] - before) / 1024
+        growth_mb = (server.memory()["VmHWM"] - before) / 2**20
         assert tuple(rec.shape) == (64, 64, 64, n_volumes) and rec.sha256 == digest.hexdigest()
         assert rec.size_bytes == 352 + n_volumes * 2**20
         assert staged and max(staged) > 100 * 2**20, "half-way, the bytes received are already on disk"

@@ -13,25 +13,25 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
-from braindecode.artifacts import save_activation_set
 from braindecode.client import Client
-from braindecode.config import Config
+from braindecode.config import Config, ReconstructionSettings
 from braindecode.containers import ActivationSet
-from braindecode.decoding import RidgeDecoder, load_decoder, save_decoder_artifact
+from braindecode.decoding import RidgeDecoder, load_decoder
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
-    RECONSTRUCTION_ARTIFACT,
     DEFAULT_SAMPLING,
     ConditionProjector,
     ReconstructionPipeline,
-    ReconstructionRequest,
-    ReconstructionSettings,
     estimate_memory_bytes,
     reconstruct,
 )
-from braindecode.recordings import load_responses
-from services._progress import Cancelled
-from services.reconstruction import ReconstructionServicer, _Batcher
+from braindecode.store import (
+    RECONSTRUCTION_ARTIFACT,
+    load_responses,
+    save_activation_set,
+    save_decoder_artifact,
+)
+from services.reconstruction import ReconstructionServicer
 from services.server import BraindecodeServer
 from service_checks import artifact_ids, assert_nothing_stored, expect_error
 from torch_threads import single_torch_thread
@@ -222,40 +222,6 @@ def test_concurrent_calls_share_one_batch(start_server, model_dir):
     assert len({artifact_id for _, artifact_id in results}) == 2
 
 
-def test_batcher_groups_by_settings_and_keeps_callers_apart():
-    calls = []
-
-    def generate(requests, key, progress):
-        calls.append((key, len(requests)))
-        progress(1, 1)
-        if key == "fails":
-            raise InvalidArgument("batch failed")
-        return [r.embeddings * 2 for r in requests]
-
-    batcher = _Batcher(generate, window=0.5)
-    out, errors = {}, {}
-
-    def cancelled(stage, done, total):
-        raise Cancelled(stage)
-
-    def submit(name, key, progress=lambda *a: None):
-        try:
-            out[name] = batcher(key, ReconstructionRequest(np.full((1, 2), len(name), np.float32)), progress)
-        except Exception as exc:  # noqa: BLE001 - recorded per caller
-            errors[name] = exc
-
-    threads = [threading.Thread(target=submit, args=args) for args in
-               [("a", "k"), ("bb", "k"), ("ccc", "k", cancelled), ("d", "other"), ("ee", "fails")]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(calls) == [("fails", 1), ("k", 3), ("other", 1)]
-    assert sorted(batcher.batch_sizes) == [1, 1, 3]
-    assert out["a"].tolist() == [[2, 2]] and out["bb"].tolist() == [[4, 4]] and out["d"].tolist() == [[2, 2]]
-    assert isinstance(errors["ccc"], Cancelled) and str(errors["ee"]) == "batch failed"
-
-
 def test_memory_bound_is_resource_exhausted(start_server, model_dir):
     pipeline = ReconstructionPipeline.from_pretrained(model_dir)
     need = estimate_memory_bytes(pipeline, 2)
@@ -351,11 +317,11 @@ def test_missing_model_is_failed_precondition(start_server, tmp_path):
 def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MAX_BATCH", "3")
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_BATCH_WINDOW_MS", "5.5")
-    settings = ReconstructionSettings.from_env(device="cuda")
+    settings = Config.load(reconstruction={"device": "cuda"}).reconstruction
     assert (settings.max_batch, settings.batch_window_ms, settings.device) == (3, 5.5, "cuda")
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MAX_BYTES", "lots")
     with pytest.raises(InvalidArgument, match="MAX_BYTES='lots'"):
-        ReconstructionSettings.from_env()
+        Config.load()
     with pytest.raises(InvalidArgument, match="max_batch"):
         ReconstructionSettings(max_batch=0)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import real_files
 
-from braindecode.client import Client, pack_recording
+from braindecode.client import pack_recording
 from braindecode.v1 import recordings_pb2
 
 
@@ -78,7 +78,7 @@ def test_events_are_stored_and_checked(client):
 
 def test_stream_data_chunks_large_arrays(server, client):
     rec = client.upload(real_files.EXAMPLE4D, subject="01")
-    stub = client.recordings
+    stub = client.recordings.stub
     chunks = list(stub.StreamData(recordings_pb2.StreamDataRequest(id=rec.id, chunk_bytes=65536),
                                   metadata=client.metadata))
     assert len(chunks) > 10 and chunks[0].dtype == "float32"
@@ -90,7 +90,7 @@ def _raw_upload(client, metadata, payload, chunk=65536):
             yield recordings_pb2.UploadRecordingRequest(metadata=metadata)
         for start in range(0, len(payload), chunk):
             yield recordings_pb2.UploadRecordingRequest(chunk=payload[start:start + chunk])
-    return client.recordings.UploadRecording(requests(), metadata=client.metadata, timeout=60)
+    return client.recordings.stub.UploadRecording(requests(), metadata=client.metadata, timeout=60)
 
 
 def _assert_refused(client, server, metadata, payload, code, words):
@@ -127,7 +127,8 @@ def test_bad_uploads_get_named_status_and_store_nothing(server, client, tmp_path
     huge = nibabel.Nifti1Image(np.zeros((2, 2, 2, 2), np.float32), np.eye(4))
     huge.header["dim"][1:5] = [30000, 30000, 30000, 30000]
     payload = huge.header.binaryblock + b"\0" * 4 + b"\0" * 64
-    _assert_refused(client, server, _meta(file_name="huge.nii"), payload, invalid, "dim")
+    _assert_refused(client, server, _meta(file_name="huge.nii"), payload, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "more than the limit max_voxels")
     big = b"\0" * (server.config.max_upload_bytes + 10)
     _assert_refused(client, server, _meta(), big, grpc.StatusCode.RESOURCE_EXHAUSTED, "size limit")
 

@@ -6,7 +6,7 @@ import time
 import grpc
 import real_files
 
-from braindecode.recordings import Store
+from braindecode.store import Store
 from braindecode.v1 import recordings_pb2
 
 
@@ -29,7 +29,7 @@ def test_sigterm_drains_and_discards_unfinished_upload(tmp_path, spawn_server):
     def upload():
         with server.client() as c:
             try:
-                c.recordings.UploadRecording(endless_upload(), metadata=c.metadata, timeout=60)
+                c.recordings.stub.UploadRecording(endless_upload(), metadata=c.metadata, timeout=60)
                 outcome["code"] = "stored"
             except grpc.RpcError as exc:
                 outcome["code"] = exc.code()

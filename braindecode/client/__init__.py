@@ -1,0 +1,89 @@
+"""The Python client of a braindecode server: one :class:`Client` (a channel and its call options)
+with a client per service, each returning numpy arrays and small frozen dataclasses, never protobufs.
+
+Example::
+
+    with Client("127.0.0.1:50051", api_key=key) as client:
+        rec = client.recordings.upload("sub-01_bold.nii.gz", subject="01", task="images", events="events.tsv")
+        trials = client.recordings.data(rec.id, preprocessing=spec)
+        fit = client.decoding.fit([rec.id], spec, activation_set_id, "pool")
+        job = client.jobs.submit("job.yaml")
+
+Service clients share their verbs: ``get``, ``list``, ``delete``, ``upload``, ``fit``, ``submit``,
+``cancel``, ``watch``. Listings read every page; long calls take an ``on_progress`` callback that
+receives :class:`Progress`. Arguments of the wrong type raise a TypeError that names them before
+anything is sent; the server's refusals arrive as ``grpc.RpcError`` with a status and a message.
+"""
+
+from braindecode.client._activations import ActivationsClient, stimulus_messages
+from braindecode.client._base import CallOptions, ServiceClient
+from braindecode.client._client import Client
+from braindecode.client._comparison import ComparisonClient
+from braindecode.client._decoding import DecodingClient
+from braindecode.client._encoding import EncodingClient
+from braindecode.client._jobs import JobsClient
+from braindecode.client._reconstruction import ReconstructionClient
+from braindecode.client._recordings import RecordingsClient, pack_recording
+from braindecode.client._replies import (
+    ActivationLayer,
+    ActivationSetInfo,
+    Channel,
+    CompareResult,
+    DecoderFoldScores,
+    EncoderFoldScores,
+    Event,
+    FitDecoderResult,
+    FitEncoderResult,
+    Job,
+    JobEvent,
+    JobSpecInfo,
+    ModelInfo,
+    ModelScore,
+    NoiseCeilingBounds,
+    Progress,
+    RDMInfo,
+    ReconstructResult,
+    Recording,
+    ScoreEncoderResult,
+    ScoreMatrixResult,
+    Shard,
+    StimulusSetInfo,
+)
+
+__all__ = [
+    "ActivationLayer",
+    "ActivationSetInfo",
+    "ActivationsClient",
+    "CallOptions",
+    "Channel",
+    "Client",
+    "CompareResult",
+    "ComparisonClient",
+    "DecoderFoldScores",
+    "DecodingClient",
+    "EncoderFoldScores",
+    "EncodingClient",
+    "Event",
+    "FitDecoderResult",
+    "FitEncoderResult",
+    "Job",
+    "JobEvent",
+    "JobSpecInfo",
+    "JobsClient",
+    "ModelInfo",
+    "ModelScore",
+    "NoiseCeilingBounds",
+    "Progress",
+    "RDMInfo",
+    "ReconstructResult",
+    "ReconstructionClient",
+    "Recording",
+    "RecordingsClient",
+    "ScoreEncoderResult",
+    "ScoreMatrixResult",
+    "ServiceClient",
+    "Shard",
+    "StimulusSetInfo",
+    "pack_recording",
+    "stimulus_messages",
+]

@@ -1,0 +1,298 @@
+"""Cross-subject decoding: per-subject linear adapters into one shared latent, one shared head.
+
+As in MindEye2, each subject's voxels, of any count, go through its own linear map into a
+shared latent; one residual MLP head maps the latent to the embedding. The whole network is
+trained jointly on every subject with the MLP decoder's losses and settings (``train_network``);
+a new subject is then fitted from little data by training its adapter alone, optionally with
+the head at a lower learning rate (``SharedDecoder.fine_tune``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from numbers import Real
+
+import numpy as np
+import torch
+from torch import nn
+
+from braindecode._devices import resolve_device
+from braindecode.decoding._base import PersistentDecoder, predict_batches, seeded_rng_devices
+from braindecode.decoding._networks import ResidualMLP, Standardize, SubjectAdapters, linear_adapter
+from braindecode.decoding._training import TrainingConfig, train_network
+from braindecode.decoding._validation import check_embeddings, check_input
+from braindecode.errors import InvalidArgument
+
+
+def _training_config(training) -> TrainingConfig:
+    config = TrainingConfig() if training is None else training
+    if not isinstance(config, TrainingConfig):
+        raise InvalidArgument(f"training must be a TrainingConfig, got {type(config).__name__}")
+    return config.check()
+
+
+def _subject_groups(subject: str, groups, n_samples: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    groups = np.asarray(groups).astype(str)
+    if groups.shape != (n_samples,):
+        raise InvalidArgument(f"groups of subject {subject!r} have shape {groups.shape}, expected ({n_samples},)")
+    return groups
+
+
+class SharedDecoder(PersistentDecoder):
+    """Multi-subject fMRI decoder: per-subject linear adapters -> shared latent -> shared head -> embeddings.
+
+    Each subject's responses are standardized with its own statistics and mapped linearly into
+    a ``latent_dim`` latent shared by all subjects; a residual MLP head (``MLPDecoder``'s network)
+    maps the latent to the embedding. Training is ``MLPDecoder``'s (contrastive + MSE loss,
+    BiMixCo, early stopping; see ``TrainingConfig``) on the samples of every subject at once,
+    BiMixCo mixing the adapters' outputs (see ``train_network``).
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the shared latent.
+    hidden_dim, n_blocks : int
+        The head's width and residual blocks.
+    dropout, input_dropout : float
+        The head's dropout in the residual blocks and after its input layer.
+    training : TrainingConfig, optional
+    device : str
+        Torch device of training and prediction.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Sequential
+        ``SubjectAdapters`` then the head, in eval mode.
+    subjects_ : list of str
+        The subjects the decoder takes, in adapter order.
+    input_shapes_ : dict of str -> tuple of int
+        ``(n_voxels,)`` of each subject.
+    n_dims_ : int
+    history_ : list of dict
+        One record per epoch of the joint fit (losses, validation top-1, temperature).
+    fine_tuned_ : dict of str -> dict
+        Per subject added or refined by ``fine_tune``: ``head_lr_scale``, ``n_samples`` and its
+        training ``history``.
+    """
+
+    modality = "fmri"
+
+    def __init__(self, latent_dim: int = 256, hidden_dim: int = 1024, n_blocks: int = 2, dropout: float = 0.15,
+                 input_dropout: float = 0.5, training: TrainingConfig | None = None, device: str = "cpu"):
+        self.latent_dim = latent_dim
+        self.hidden_dim = hidden_dim
+        self.n_blocks = n_blocks
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.training = training
+        self.device = device
+
+    def _head(self, n_dims: int) -> ResidualMLP:
+        return ResidualMLP(self.latent_dim, n_dims, self.hidden_dim, self.n_blocks, self.dropout, self.input_dropout)
+
+    def fit(self, X, Y, groups=None, progress=None):
+        """Train the adapters and the head on every subject jointly.
+
+        Parameters
+        ----------
+        X : dict of str -> array of shape (n_samples_s, n_voxels_s)
+            Each subject's responses; voxel counts may differ between subjects.
+        Y : dict of str -> array of shape (n_samples_s, n_dims)
+            Each subject's target embeddings, the same keys as ``X``.
+        groups : dict of str -> array of shape (n_samples_s,), optional
+            Per subject, samples held out together in the validation split (e.g. runs); groups
+            of different subjects stay apart.
+        progress : callable, optional
+            Called with a dict after every epoch (see ``train_network``).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(X, Mapping) or not X:
+            raise InvalidArgument("X must be a non-empty dict of subject -> responses (n_samples, n_voxels)")
+        if not isinstance(Y, Mapping) or set(Y) != set(X):
+            raise InvalidArgument(f"Y must be a dict of target embeddings for the subjects of X: {', '.join(X)}")
+        if groups is not None and (not isinstance(groups, Mapping) or set(groups) != set(X)):
+            raise InvalidArgument(f"groups must be a dict of groups for the subjects of X: {', '.join(X)}")
+        subjects = [self._check_subject_name(subject) for subject in X]
+        data = [check_input(X[s], self.modality) for s in subjects]
+        targets = [check_embeddings(Y[s], len(x), name=f"target embeddings of subject {s!r}")
+                   for s, x in zip(subjects, data)]
+        if len({y.shape[1] for y in targets}) > 1:
+            raise InvalidArgument("target embeddings of all subjects must have the same dimensions, got "
+                                  + ", ".join(f"{s}: {y.shape[1]}" for s, y in zip(subjects, targets)))
+        labels = None
+        if groups is not None:
+            labels = np.concatenate([np.char.add(f"{s}\x00", _subject_groups(s, groups[s], len(x)))
+                                     for s, x in zip(subjects, data)])
+        config = _training_config(self.training)
+        device = resolve_device(self.device)
+        with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
+            torch.manual_seed(config.seed)
+            adapters = [linear_adapter(Standardize.from_data(torch.as_tensor(x, device=device), (0,)),
+                                       self.latent_dim) for x in data]
+            front = SubjectAdapters(adapters).to(device)
+            head = self._head(targets[0].shape[1]).to(device)
+            history = train_network(head, SubjectAdapters.pack(data, device),
+                                    torch.as_tensor(np.concatenate(targets), device=device), config, labels,
+                                    progress, front=front)
+        self.module_ = nn.Sequential(front, head).eval()
+        self.subjects_ = subjects
+        self.input_shapes_ = {s: (x.shape[1],) for s, x in zip(subjects, data)}
+        self.n_dims_ = targets[0].shape[1]
+        self.history_ = history
+        self.fine_tuned_ = {}
+        return self
+
+    @staticmethod
+    def _check_subject_name(subject) -> str:
+        if not isinstance(subject, str) or not subject:
+            raise InvalidArgument(f"subjects must be non-empty strings, got {subject!r}")
+        return subject
+
+    def _adapter_index(self, subject) -> int:
+        self._check_fitted()
+        if subject not in self.subjects_:
+            raise InvalidArgument(f"unknown subject {subject!r}: this decoder has adapters for "
+                                  f"{', '.join(map(repr, self.subjects_))}")
+        return self.subjects_.index(subject)
+
+    def check_input(self, X, subject: str) -> np.ndarray:
+        """``X`` validated for ``subject``'s adapter.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_voxels), or BrainResponses
+        subject : str
+            One of ``subjects_``.
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_voxels), float32
+        """
+        self._adapter_index(subject)
+        X = check_input(X, self.modality)
+        (n_voxels,) = self.input_shapes_[subject]
+        if X.shape[1] != n_voxels:
+            raise InvalidArgument(f"subject {subject!r} has an adapter for {n_voxels} voxels, got samples of "
+                                  f"{X.shape[1]} voxels")
+        return X
+
+    def subject_module(self, subject: str) -> nn.Sequential:
+        """The network of one subject: its adapter then the head, (batch, n_voxels) -> (batch, n_dims_)."""
+        index = self._adapter_index(subject)
+        adapters, head = self.module_
+        return nn.Sequential(adapters.adapters[index], head)
+
+    def predict(self, X, subject: str, batch_size: int = 1024) -> np.ndarray:
+        """Decoded embeddings of one subject's responses.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_voxels)
+        subject : str
+            One of ``subjects_``; ``n_voxels`` must be its adapter's.
+        batch_size : int
+            Samples per forward pass.
+
+        Returns
+        -------
+        Y : array of shape (n_samples, n_dims_), float32
+        """
+        X = self.check_input(X, subject)
+        return predict_batches(self.subject_module(subject), X, batch_size)
+
+    def fine_tune(self, subject: str, X, Y, groups=None, head_lr_scale: float = 0.0,
+                  training: TrainingConfig | None = None, progress=None) -> "SharedDecoder":
+        """A copy of this decoder with ``subject``'s adapter trained on ``X``; this one is left as it is.
+
+        A new subject gets a new adapter (standardized with the statistics of ``X``); a known
+        one continues from its adapter. The head stays fixed unless ``head_lr_scale`` > 0.
+
+        Parameters
+        ----------
+        subject : str
+        X : array of shape (n_samples, n_voxels)
+            The subject's responses (a new subject's voxel count is free).
+        Y : array of shape (n_samples, n_dims_)
+            Target embeddings.
+        groups : array of shape (n_samples,), optional
+            Samples held out together in the validation split (e.g. runs).
+        head_lr_scale : float
+            The head's learning rate as a fraction of the adapter's; 0 keeps it fixed.
+        training : TrainingConfig, optional
+            Default: the decoder's ``training``.
+        progress : callable, optional
+            Called with a dict after every epoch (see ``train_network``).
+
+        Returns
+        -------
+        decoder : SharedDecoder
+            Fitted, ``subject`` among its ``subjects_``.
+        """
+        self._check_fitted()
+        subject = self._check_subject_name(subject)
+        if not (isinstance(head_lr_scale, Real) and math.isfinite(head_lr_scale) and head_lr_scale >= 0):
+            raise InvalidArgument(f"head_lr_scale must be a non-negative number, got {head_lr_scale!r}")
+        X = self.check_input(X, subject) if subject in self.subjects_ else check_input(X, self.modality)
+        Y = check_embeddings(Y, len(X), self.n_dims_, name="target embeddings")
+        groups = _subject_groups(subject, groups, len(X))
+        config = _training_config(self.training if training is None else training)
+        tuned = copy.deepcopy(self)
+        adapters, head = tuned.module_
+        device = resolve_device(self.device)
+        X_t = torch.as_tensor(X, device=device)
+        with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
+            torch.manual_seed(config.seed)
+            if subject in tuned.subjects_:
+                adapter = adapters.adapters[tuned.subjects_.index(subject)]
+            else:
+                adapter = linear_adapter(Standardize.from_data(X_t, (0,)), self.latent_dim).to(device)
+            parameters = [{"params": list(adapter.parameters())}]
+            if head_lr_scale > 0:
+                parameters.append({"params": list(head.parameters()), "lr": config.lr * head_lr_scale})
+            head.requires_grad_(head_lr_scale > 0)
+            try:
+                history = train_network(head, X_t, torch.as_tensor(Y, device=device), config, groups, progress,
+                                        front=adapter, parameters=parameters)
+            finally:
+                head.requires_grad_(True)
+        if subject not in tuned.subjects_:
+            adapters.adapters.append(adapter)
+            tuned.subjects_.append(subject)
+        tuned.input_shapes_[subject] = (X.shape[1],)
+        tuned.fine_tuned_[subject] = {"head_lr_scale": float(head_lr_scale), "n_samples": len(X),
+                                      "history": history}
+        tuned.module_.eval()
+        return tuned
+
+    def _fitted_info(self) -> dict:
+        return {"subjects": list(self.subjects_), "history": self.history_, "fine_tuned": self.fine_tuned_}
+
+    def _shapes_json(self) -> dict:
+        return {"input_shapes": {s: list(self.input_shapes_[s]) for s in self.subjects_}, "n_dims": int(self.n_dims_)}
+
+    def _set_shapes(self, config: dict) -> None:
+        self.input_shapes_ = {s: tuple(shape) for s, shape in config["input_shapes"].items()}
+        self.n_dims_ = config["n_dims"]
+
+    def _restore(self, tensors: dict, info: dict) -> None:
+        self.subjects_ = list(info["subjects"])
+        adapters = [linear_adapter(Standardize(tensors[f"0.adapters.{i}.0.mean"], tensors[f"0.adapters.{i}.0.scale"]),
+                                   self.latent_dim) for i in range(len(self.subjects_))]
+        module = nn.Sequential(SubjectAdapters(adapters), self._head(self.n_dims_))
+        module.load_state_dict(tensors)
+        self.module_ = module.to(resolve_device(self.device)).eval()
+        self.history_ = info["history"]
+        self.fine_tuned_ = info["fine_tuned"]
+
+    def _export_module(self, subject):
+        if subject is None:
+            raise InvalidArgument("a SharedDecoder exports the graph of one subject: give subject, one of "
+                                  + ", ".join(map(repr, self.subjects_)))
+        return self.subject_module(subject), self.input_shapes_[subject], {"subject": subject}

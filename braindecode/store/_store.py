@@ -1,0 +1,383 @@
+"""The embedded store: content-addressed blobs on disk plus SQLite metadata.
+
+Layout of ``data_dir``::
+
+    meta.sqlite        recordings and artifacts (WAL, synchronous=FULL)
+    blobs/ab/<sha256><suffix>
+    tmp/               uploads in progress; emptied on every start
+    cache/<artifact>/  artifact files materialised as hard links
+
+Every write is atomic: bytes go to ``tmp/``, are fsynced, renamed into ``blobs/``
+(and the directory fsynced), and only then is the row committed. A crash at any
+point leaves either no row (the orphan blob is removed by :meth:`Store.recover`
+on the next start) or a complete recording.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import shutil
+import sqlite3
+import tempfile
+import threading
+import uuid
+
+from braindecode._io import fsync_dir, is_disk_full
+from braindecode._paging import next_page_token, page_bounds
+from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS recordings (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, blob TEXT NOT NULL, sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL, subject TEXT NOT NULL, session TEXT, task TEXT, run TEXT,
+    modality TEXT NOT NULL, format TEXT NOT NULL, file_name TEXT NOT NULL,
+    meta TEXT NOT NULL, events TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS recordings_tenant ON recordings (tenant, subject, modality, task);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, kind TEXT NOT NULL, files TEXT NOT NULL,
+    meta TEXT NOT NULL, provenance TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS artifacts_tenant ON artifacts (tenant, kind);
+"""
+
+DEFAULT_TENANT = "default"
+
+log = logging.getLogger("braindecode.store")
+
+
+def sha256_file(path, block: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(block), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def disk_space_errors():
+    """Report a full disk (ENOSPC, EDQUOT, SQLite's SQLITE_FULL) as ResourceExhausted."""
+    try:
+        yield
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise ResourceExhausted(f"no space left on the server's disk ({exc.strerror}); "
+                                "nothing was stored") from exc
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        raise ResourceExhausted(f"no space left on the server's disk ({exc}); nothing was stored") from exc
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class RecordingInfo:
+    """A stored recording: its metadata row. ``meta`` is what the reader found in the file."""
+
+    id: str
+    tenant: str
+    sha256: str
+    size_bytes: int
+    subject: str
+    session: str
+    task: str
+    run: str
+    modality: str
+    format: str
+    file_name: str
+    meta: dict
+    events: list
+    created: str
+    blob: str
+
+
+@dataclasses.dataclass
+class ArtifactInfo:
+    """A stored artifact (fitted model, score map, reconstruction, job output)."""
+
+    id: str
+    tenant: str
+    kind: str
+    files: dict  # file name -> blob relative path
+    meta: dict
+    provenance: dict
+    created: str
+
+
+class Store:
+    """Content-addressed blob store with SQLite metadata, safe under crashes."""
+
+    def __init__(self, data_dir):
+        self.root = pathlib.Path(data_dir).expanduser().resolve()
+        for sub in ("blobs", "tmp", "cache"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._pins = collections.Counter()  # blob -> uploads placed but not yet committed as rows
+        self._db = sqlite3.connect(self.root / "meta.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self.recover()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- atomic blob writes -------------------------------------------------------------
+    def staging_file(self, suffix: str = "") -> pathlib.Path:
+        """A fresh path under tmp/ for bytes in flight (removed by recover() after a crash)."""
+        with disk_space_errors():
+            fd, name = tempfile.mkstemp(dir=self.root / "tmp", suffix=suffix)
+        os.close(fd)
+        return pathlib.Path(name)
+
+    def put_blob(self, src, sha256: str, suffix: str = "") -> str:
+        """Move a staged file into blobs/ under its hash; returns the blob's relative path.
+
+        The blob is pinned: no delete removes it until a row that references it is committed
+        (:meth:`add_recording`, :meth:`add_artifact`) or it is discarded (:meth:`discard_blob`).
+        Reusing an existing blob and removing an unused one both happen under the store lock, so
+        a tenant deleting its copy of some bytes never removes the blob of another tenant's
+        upload of the same bytes. A full disk raises ResourceExhausted and adds no blob; ``src``
+        is then left to the caller.
+        """
+        rel = f"blobs/{sha256[:2]}/{sha256}{suffix}"
+        dest = self.root / rel
+        with disk_space_errors():
+            dest.parent.mkdir(exist_ok=True)
+            with open(src, "rb") as f:
+                os.fsync(f.fileno())
+            with self._lock:
+                if dest.exists():
+                    os.unlink(src)
+                else:
+                    os.replace(src, dest)
+                    try:
+                        fsync_dir(dest.parent)
+                    except OSError:
+                        self._drop_blob_if_unused(rel)
+                        raise
+                self._pins[rel] += 1
+        return rel
+
+    def _unpin(self, rel: str) -> None:
+        """Release the pin that :meth:`put_blob` took (a no-op for a blob no longer pinned)."""
+        if self._pins[rel] > 1:
+            self._pins[rel] -= 1
+        else:
+            self._pins.pop(rel, None)
+
+    def discard_blob(self, rel: str) -> None:
+        """Unpin a blob whose write did not commit, and remove it if nothing references it."""
+        with self._lock:
+            self._unpin(rel)
+            self._drop_blob_if_unused(rel)
+
+    def blob_path(self, rel: str) -> pathlib.Path:
+        return self.root / rel
+
+    def stored_blob(self, rel: str, owner: str) -> pathlib.Path:
+        """The path of a blob that ``owner`` (e.g. "recording 'rec_...'") references.
+
+        Raises DataLoss, and logs it, when the blob is gone: the store lost data it had
+        acknowledged, which is the server's fault and not the caller's.
+        """
+        path = self.root / rel
+        if not path.is_file():
+            log.error("data loss: %s references blob %s, which is missing from %s", owner, rel, self.root)
+            raise DataLoss(f"the stored data of {owner} is missing from the server's store; "
+                           "the server's administrator has been notified in its log")
+        return path
+
+    # -- recordings ---------------------------------------------------------------------
+    def add_recording(self, tenant: str, blob: str, sha256: str, size_bytes: int, fields: dict,
+                      meta: dict, events: list) -> RecordingInfo:
+        """Commit a recording row for a blob already in place; if that fails the blob is discarded."""
+        info = RecordingInfo(
+            id="rec_" + uuid.uuid4().hex[:20], tenant=tenant, sha256=sha256, size_bytes=size_bytes,
+            subject=fields["subject"], session=fields.get("session", ""), task=fields.get("task", ""),
+            run=fields.get("run", ""), modality=fields["modality"], format=fields["format"],
+            file_name=fields["file_name"], meta=meta, events=events, created=_now(), blob=blob)
+        try:
+            with self._lock, disk_space_errors():
+                self._db.execute(
+                    "INSERT INTO recordings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (info.id, tenant, blob, sha256, size_bytes, info.subject, info.session, info.task,
+                     info.run, info.modality, info.format, info.file_name, json.dumps(meta),
+                     json.dumps(events), info.created))
+                self._unpin(blob)
+        except BaseException:
+            self.discard_blob(blob)
+            raise
+        return info
+
+    def _recording(self, row) -> RecordingInfo:
+        (rid, tenant, blob, sha, size, subject, session, task, run, modality, fmt, name,
+         meta, events, created) = row
+        return RecordingInfo(rid, tenant, sha, size, subject, session, task, run, modality, fmt,
+                             name, json.loads(meta), json.loads(events), created, blob)
+
+    def get_recording(self, tenant: str, recording_id: str) -> RecordingInfo:
+        """The recording, or NotFound (also when it belongs to another tenant)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM recordings WHERE id=? AND tenant=?",
+                                   (recording_id, tenant)).fetchone()
+        if row is None:
+            raise NotFound(f"recording {recording_id!r} not found")
+        return self._recording(row)
+
+    def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
+                        page_size: int = 100, page_token: str = "") -> tuple:
+        """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields."""
+        page_size, offset = page_bounds(page_size, page_token)
+        clauses, args = ["tenant=?"], [tenant]
+        for column, value in (("subject", subject), ("modality", modality), ("task", task)):
+            if value:
+                clauses.append(f"{column}=?")
+                args.append(value)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
+                "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
+        return [self._recording(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
+
+    def delete_recording(self, tenant: str, recording_id: str) -> None:
+        info = self.get_recording(tenant, recording_id)
+        with self._lock:
+            self._db.execute("DELETE FROM recordings WHERE id=?", (recording_id,))
+            self._drop_blob_if_unused(info.blob)
+
+    # -- artifacts ----------------------------------------------------------------------
+    def add_artifact(self, tenant: str, kind: str, files: dict, meta: dict | None = None,
+                     provenance: dict | None = None) -> ArtifactInfo:
+        """Store files (name -> path) as blobs and commit one artifact row referencing them.
+
+        All or nothing: if any file or the row cannot be written (a full disk raises
+        ResourceExhausted), the blobs written so far are discarded.
+        """
+        for name in files:
+            if "/" in name or name in ("", ".", ".."):
+                raise InvalidArgument(f"artifact file name {name!r} must be a plain name")
+        blobs = {}
+        try:
+            for name, path in files.items():
+                staged = self.staging_file()
+                try:
+                    with disk_space_errors():
+                        shutil.copyfile(path, staged)
+                    blobs[name] = self.put_blob(staged, sha256_file(staged), pathlib.Path(name).suffix)
+                finally:
+                    staged.unlink(missing_ok=True)
+            info = ArtifactInfo("art_" + uuid.uuid4().hex[:20], tenant, kind, blobs, meta or {},
+                                provenance or {}, _now())
+            with self._lock, disk_space_errors():
+                self._db.execute("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
+                                 (info.id, tenant, kind, json.dumps(blobs), json.dumps(info.meta),
+                                  json.dumps(info.provenance), info.created))
+                for rel in blobs.values():
+                    self._unpin(rel)
+        except BaseException:
+            for rel in blobs.values():
+                self.discard_blob(rel)
+            raise
+        return info
+
+    def get_artifact(self, tenant: str, artifact_id: str, kind: str | None = None) -> ArtifactInfo:
+        """The artifact, or NotFound (also for another tenant's or another kind's)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM artifacts WHERE id=? AND tenant=?",
+                                   (artifact_id, tenant)).fetchone()
+        if row is None or (kind is not None and row[2] != kind):
+            raise NotFound(f"{kind or 'artifact'} {artifact_id!r} not found")
+        return self._artifact(row)
+
+    def _artifact(self, row) -> ArtifactInfo:
+        return ArtifactInfo(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]),
+                            json.loads(row[5]), row[6])
+
+    def list_artifacts(self, tenant: str, kind: str | None = None) -> list:
+        """All of the tenant's artifacts (of ``kind`` when given), ordered by creation."""
+        return [self._artifact(r) for r in self._artifact_rows(tenant, kind, -1, 0)]
+
+    def list_artifacts_page(self, tenant: str, kind: str | None = None, page_size: int = 100,
+                            page_token: str = "") -> tuple:
+        """(artifacts, next_page_token) ordered by creation, of ``kind`` when given."""
+        page_size, offset = page_bounds(page_size, page_token)
+        rows = self._artifact_rows(tenant, kind, page_size + 1, offset)
+        return [self._artifact(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
+
+    def _artifact_rows(self, tenant: str, kind: str | None, limit: int, offset: int) -> list:
+        query, args = "SELECT * FROM artifacts WHERE tenant=?", [tenant]
+        if kind:
+            query, args = query + " AND kind=?", args + [kind]
+        with self._lock:
+            return self._db.execute(query + " ORDER BY rowid LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+
+    def artifact_dir(self, tenant: str, artifact_id: str) -> pathlib.Path:
+        """A read-only folder holding the artifact's files (hard links to the blobs)."""
+        info = self.get_artifact(tenant, artifact_id)
+        folder = self.root / "cache" / info.id
+        if not folder.is_dir():
+            staging = pathlib.Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+            for name, rel in info.files.items():
+                os.link(self.stored_blob(rel, f"artifact {info.id!r}"), staging / name)
+            with contextlib.suppress(FileExistsError, OSError):
+                os.rename(staging, folder)
+            shutil.rmtree(staging, ignore_errors=True)
+        return folder
+
+    def delete_artifact(self, tenant: str, artifact_id: str) -> None:
+        info = self.get_artifact(tenant, artifact_id)
+        with self._lock:
+            self._db.execute("DELETE FROM artifacts WHERE id=?", (artifact_id,))
+            shutil.rmtree(self.root / "cache" / info.id, ignore_errors=True)
+            for rel in info.files.values():
+                self._drop_blob_if_unused(rel)
+
+    # -- consistency --------------------------------------------------------------------
+    def _referenced_blobs(self) -> set:
+        refs = {r[0] for r in self._db.execute("SELECT blob FROM recordings")}
+        for (files,) in self._db.execute("SELECT files FROM artifacts"):
+            refs.update(json.loads(files).values())
+        return refs
+
+    def _drop_blob_if_unused(self, rel: str) -> None:
+        """Remove a blob that no row references and no upload in flight has pinned (lock held)."""
+        if rel not in self._pins and rel not in self._referenced_blobs():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / rel)
+
+    def recover(self) -> dict:
+        """Remove what a crash can leave behind: staged files and blobs no row references."""
+        with self._lock:
+            staged = list((self.root / "tmp").iterdir())
+            for path in staged:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            refs = self._referenced_blobs() | set(self._pins)
+            orphans = [p for p in (self.root / "blobs").glob("*/*")
+                       if str(p.relative_to(self.root)) not in refs]
+            for path in orphans:
+                path.unlink()
+        return {"staged_removed": len(staged), "orphans_removed": len(orphans)}
+
+    def verify(self) -> list:
+        """Relative paths of blobs whose bytes no longer match their sha256 name (empty = intact)."""
+        bad = []
+        with self._lock:
+            refs = sorted(self._referenced_blobs())
+        for rel in refs:
+            path = self.root / rel
+            expected = path.name.split(".")[0]
+            if not path.exists() or sha256_file(path) != expected:
+                bad.append(rel)
+        return bad

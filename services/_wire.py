@@ -1,0 +1,80 @@
+"""What the servicers share between messages and library calls: JSON request fields, chunked
+tensor replies and progress streams."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+
+from braindecode import tensors
+from braindecode.errors import InvalidArgument
+from braindecode.v1 import common_pb2
+
+
+class Cancelled(Exception):
+    """Raised in a library call's progress callback once its call is no longer active."""
+
+
+def json_object(text: str, field: str, required: bool = False) -> dict | None:
+    """The JSON object in request field ``field`` (a ``*_json`` string); None when empty and not
+    ``required``."""
+    if not text:
+        if required:
+            raise InvalidArgument(f"{field} is required")
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def tensor_chunks(array, chunk_bytes: int, config, context):
+    """Yield the TensorChunk replies that hold ``array`` (any shape), until the call ends.
+
+    ``chunk_bytes`` is the request's (0: ``config.chunk_bytes``), at most half the message limit
+    ``config.max_message_bytes``.
+    """
+    if chunk_bytes < 0:
+        raise InvalidArgument("chunk_bytes must be positive")
+    chunk_bytes = min(chunk_bytes or config.chunk_bytes, config.max_message_bytes // 2)
+    for message in tensors.to_chunks(array, chunk_bytes):
+        if not context.is_active():
+            return
+        yield message
+
+
+def progress_stream(work, context, event, name: str):
+    """Run ``work(progress)`` in a thread called ``name``, yield ``event(progress=Progress)`` as
+    it reports, and return its result.
+
+    ``progress(stage, done, total)`` raises ``Cancelled`` once the call is cancelled or past its
+    deadline, which stops the work at its next report. Use as
+    ``result = yield from progress_stream(...)``.
+    """
+    events = queue.Queue()
+    outcome = {}
+
+    def progress(stage, done, total):
+        if not context.is_active():
+            raise Cancelled(stage)
+        events.put(common_pb2.Progress(stage=stage, fraction=min(done / total, 1.0),
+                                       message=f"{stage}: {done:.3g} of {total}"))
+
+    def run():
+        try:
+            outcome["result"] = work(progress)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the handler's thread
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    while (message := events.get()) is not None:
+        yield event(progress=message)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

@@ -1,0 +1,40 @@
+"""Fixtures of the hostile-tenant suite (see hostile/arena.py): one capped server for the
+session, and the suite's reliability table at the end of the run."""
+
+import itertools
+
+import pytest
+from hostile.arena import MEMORY_CAP, Arena, Tally
+
+_TALLY = pytest.StashKey[Tally]()
+
+
+@pytest.fixture(scope="session")
+def arena(tmp_path_factory, request):
+    """The capped server with its two tenants (one for the whole session)."""
+    tally = request.config.stash.setdefault(_TALLY, Tally())
+    arena = Arena(tmp_path_factory.mktemp("hostile") / "store", tally)
+    try:
+        yield arena
+        tally.writes_lost = arena.writes_lost()
+    finally:
+        arena.close()
+    assert tally.writes_lost == 0
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    tally = config.stash.get(_TALLY, None)
+    if tally is None or not tally.outcomes:
+        return
+    outcomes = tally.outcomes
+    lost = "not checked" if tally.writes_lost is None else tally.writes_lost
+    terminalreporter.section("hostile-tenant attacks")
+    terminalreporter.line(
+        f"server capped at {MEMORY_CAP / 2**30:g} GiB of address space: {len(outcomes)} attacks tried, "
+        f"{sum(o.answered for o in outcomes)} answered with the status expected, "
+        f"{sum(o.died for o in outcomes)} server deaths, {lost} acknowledged writes lost")
+    for outcome, group in itertools.groupby(outcomes):  # a barrage's calls are alike
+        growth = "died" if outcome.died else f"+{outcome.growth / 2**20:.1f} MiB"
+        count = len(list(group))
+        terminalreporter.line(f"  {outcome.code:<20} {growth:>12} peak RSS  {f'{count} x ' if count > 1 else ''}"
+                              f"{outcome.name}")
