@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from braindecode._products import gram, matmul
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import gram, matmul
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from braindecode._products import gram
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import gram
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,

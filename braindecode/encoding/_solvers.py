@@ -42,8 +42,8 @@ from typing import NamedTuple
 
 import torch
 
-from braindecode._products import gram, matmul
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import gram, matmul
 from braindecode.encoding._cv import check_cv
 from braindecode.encoding._scoring import Score, check_score
 from braindecode.encoding._validation import (
