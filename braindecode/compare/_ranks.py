@@ -6,8 +6,6 @@ import math
 
 import torch
 
-from braindecode._products import matmul
-
 
 class Buffers:
     """Arrays reused from one chunk of a resampling loop to the next.
@@ -156,7 +154,7 @@ class ResampledRanks:
 
         Away from ties the centred rank at a sorted position is ``through - w / 2 - N / 2``
         (``through``: the cumulative multiplicity, ``w``: the multiplicity), so the sum needs
-        one product with ``through`` and order-free sums of the values; tied positions are
+        the values times ``through`` and order-free sums of the values; tied positions are
         then corrected.
 
         Parameters
@@ -178,17 +176,12 @@ class ResampledRanks:
         n_values, n_samples, n_pairs = values.shape
         in_order = torch.index_select(values.view(-1, n_pairs), 1, self.order[row],
                                       out=self.buffers.get("in_order", (n_values * n_samples, n_pairs), values))
-        # sample s of value v pairs with sample s of the ranks: the diagonals of one product
-        products = _diagonals(matmul(through, in_order.T), n_values) - sums_weighted / 2 - sums * total[:, 0] / 2
+        in_order = in_order.view(n_values, n_samples, n_pairs)
         positions = self._ties[row][0]
+        tied_values = in_order.index_select(2, positions) if len(positions) else None
+        products = in_order.mul_(through).sum(dim=2) - sums_weighted / 2 - sums * total[:, 0] / 2
         if len(positions):
             positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
             untied_ranks = through.index_select(1, positions) - weights.index_select(1, positions) / 2 - total / 2
-            products += _diagonals(matmul(tied_ranks - untied_ranks, in_order.index_select(1, positions).T), n_values)
+            products += tied_values.mul_(tied_ranks - untied_ranks).sum(dim=2)
         return products.T, (total[:, 0].double() ** 3 - cubes) / 12
-
-
-def _diagonals(product: torch.Tensor, n_values: int) -> torch.Tensor:
-    """(n_samples, n_values * n_samples) -> (n_values, n_samples): entry [v, s] = product[s, v * n_samples + s]."""
-    n_samples = product.shape[0]
-    return product.view(n_samples, n_values, n_samples).diagonal(dim1=0, dim2=2)
