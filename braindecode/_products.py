@@ -58,10 +58,13 @@ def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) ->
 def gram(x: torch.Tensor) -> torch.Tensor:
     """``x @ x^T`` over the last two dimensions: (..., n, p) -> (..., n, n), symmetric.
 
-    On the CPU each matrix is one symmetric rank-k update (half a general product).
+    On the CPU each matrix is one symmetric rank-k update (half a general product);
+    elsewhere the general product is averaged with its transpose. Either way the result
+    is exactly symmetric.
     """
     if not _on_numpy(x):
-        return x @ x.transpose(-1, -2)
+        product = x @ x.transpose(-1, -2)
+        return (product + product.transpose(-1, -2)) / 2
     flat = x.reshape(math.prod(x.shape[:-2]), *x.shape[-2:]).numpy()
     with _blas().limit(limits=torch.get_num_threads()):
         products = [matrix @ matrix.T for matrix in flat]  # numpy turns a @ a.T into a rank-k update

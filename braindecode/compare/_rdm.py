@@ -115,9 +115,10 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
     _check_norms(squares, reference, what, name)
     scale = squares.rsqrt()
-    dist = 1 - products * scale[..., :, None] * scale[..., None, :]
-    dist = (dist + dist.transpose(-1, -2)) / 2
-    return dist.mul_(1 - torch.eye(dist.shape[-1], dtype=dist.dtype, device=dist.device))
+    # the outer product of the scales is exactly symmetric, so the distances are as symmetric as ``products``
+    dist = products.mul_(scale[..., :, None] * scale[..., None, :]).neg_().add_(1)
+    dist.diagonal(dim1=-2, dim2=-1).zero_()
+    return dist
 
 
 def compute_rdm(X, method: str = "correlation", device="cpu", dtype="float32"):
