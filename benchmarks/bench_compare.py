@@ -21,8 +21,9 @@ crossnobis); for a bootstrap the per-sample products, one (n_samples x n_pairs) 
 and their products.
 
 Usage: python benchmarks/bench_compare.py [--quick] [--rounds 3] [--threads 1] [--device cpu]
-Prints ``ratio <what> <peer_time/our_time>`` and ``limit <what> <our_time/floor_time>`` lines;
-every time carries the load average and CPU steal of its run.
+Prints ``ratio <what> <peer_time/our_time>`` and ``limit <what> <our_time/floor_time>`` lines,
+each also in CPU seconds of this process (steadier than the wall clock when other jobs crowd
+the cores); every time carries the load average and CPU steal of its run.
 """
 
 from __future__ import annotations
@@ -125,11 +126,13 @@ def bench_rdms(runs, X, precision, rounds: int, device: str) -> None:
                 timings.setdefault((method, who), []).append(timing)
                 print(f"time rdm {method:<12} {who:<5} {timing}   (round {round_ + 1})", flush=True)
     for method in cases:
-        ours, peer, floor = (best(timings[method, who]).seconds for who in ("ours", "peer", "floor"))
+        ours, peer, floor = (best(timings[method, who]) for who in ("ours", "peer", "floor"))
         error = np.abs(values[method, "ours"] - values[method, "peer"]).max()
-        print(f"ratio rdm {method:<12} {peer / ours:7.2f}   (ours {ours:.3f} s, peer {peer:.3f} s, "
+        print(f"ratio rdm {method:<12} {peer.seconds / ours.seconds:7.2f}   (ours {ours.seconds:.3f} s, peer "
+              f"{peer.seconds:.3f} s; in CPU seconds {peer.cpu_seconds / ours.cpu_seconds:.2f}; "
               f"max abs difference {error:.1e})")
-        print(f"limit rdm {method:<12} {ours / floor:7.2f}   (floor {floor:.3f} s)")
+        print(f"limit rdm {method:<12} {ours.seconds / floor.seconds:7.2f}   (floor {floor.seconds:.3f} s; "
+              f"in CPU seconds {ours.cpu_seconds / floor.cpu_seconds:.2f})")
 
 
 def _peer_bootstrap(data, models, counts, method):
@@ -179,6 +182,7 @@ def bench_bootstrap(data, models, args) -> None:
         peer_scores, peer_time = timed(_peer_bootstrap, data, models, counts[:args.peer_samples], theirs)
         ours_total = our_time.seconds * args.n_bootstrap / n_ours
         peer_total = peer_time.seconds * args.n_bootstrap / args.peer_samples
+        cpu_ratio = (peer_time.cpu_seconds / args.peer_samples) / (our_time.cpu_seconds / n_ours)
         error = np.abs(samples[:args.peer_samples] - peer_scores).max()
         print(f"time bootstrap {ours:<13} ours  {our_time}   ({n_ours} samples)")
         print(f"time bootstrap {ours:<13} peer  {peer_time}   ({args.peer_samples} samples)")
@@ -186,8 +190,9 @@ def bench_bootstrap(data, models, args) -> None:
               f"{len(models)} models, {n_conditions} conditions: ours {ours_total:.1f} s"
               + ("" if n_ours == args.n_bootstrap else f" extrapolated from {n_ours}")
               + f", rsatoolbox {peer_total:.0f} s extrapolated from {args.peer_samples}; "
-              f"max abs difference {error:.1e})")
-        print(f"limit bootstrap {ours:<13} {ours_total / floor.seconds:7.1f}   (floor {floor.seconds:.2f} s)")
+              f"; in CPU seconds {cpu_ratio:.1f}; max abs difference {error:.1e})")
+        print(f"limit bootstrap {ours:<13} {ours_total / floor.seconds:7.1f}   (floor {floor.seconds:.2f} s; "
+              f"in CPU seconds {our_time.cpu_seconds * args.n_bootstrap / n_ours / floor.cpu_seconds:.1f})")
 
 
 def main() -> None:
@@ -204,11 +209,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true",
-                        help="2,500 features, 1 round; bootstrap of 500 conditions, 200 samples (Kendall 32), "
-                             "2 peer samples")
+                        help="2,500 features; bootstrap of 500 conditions, 200 samples (Kendall 32), 2 peer samples")
     args = parser.parse_args()
     if args.quick:
-        args.n_features, args.rounds = min(args.n_features, 2500), 1
+        args.n_features = min(args.n_features, 2500)
         args.bootstrap_conditions, args.n_bootstrap = min(args.bootstrap_conditions, 500), min(args.n_bootstrap, 200)
         args.kendall_samples, args.peer_samples = min(args.kendall_samples, 32), min(args.peer_samples, 2)
     if args.threads:
