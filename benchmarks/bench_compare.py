@@ -190,7 +190,7 @@ def bench_bootstrap(data, models, args) -> None:
               f"{len(models)} models, {n_conditions} conditions: ours {ours_total:.1f} s"
               + ("" if n_ours == args.n_bootstrap else f" extrapolated from {n_ours}")
               + f", rsatoolbox {peer_total:.0f} s extrapolated from {args.peer_samples}; "
-              f"; in CPU seconds {cpu_ratio:.1f}; max abs difference {error:.1e})")
+              f"in CPU seconds {cpu_ratio:.1f}; max abs difference {error:.1e})")
         print(f"limit bootstrap {ours:<13} {ours_total / floor.seconds:7.1f}   (floor {floor.seconds:.2f} s; "
               f"in CPU seconds {our_time.cpu_seconds * args.n_bootstrap / n_ours / floor.cpu_seconds:.1f})")
 
