@@ -37,6 +37,7 @@ a call is timed from its arrival to its result.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
        [--delays 4] [--compare-unbatched] [--windows 0,4,20] [--rate 300] [--floor-only]
+       [--quick]
 Prints the settings it runs with, then p50 / p99 / throughput per configuration, with the share
 of the machine's CPU time taken by its hypervisor meanwhile (steal, from /proc/stat: on a virtual
 machine the tail follows it), and ``ratio <what>: <x>`` and ``limit <what>: <x>`` lines.
@@ -391,7 +392,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="one-shot calls per second")
     parser.add_argument("--floor-only", action="store_true",
                         help="only the echo floor, Decode and ModelInfer on the first server (ridge decoder)")
+    parser.add_argument("--quick", action="store_true", help="3 measured seconds, 1 s warm-up per configuration")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warmup = min(args.seconds, 3.0), min(args.warmup, 1.0)
     if args.floor_only:
         args.windows, args.delays, args.compare_unbatched = [], args.delays[:1], False
     settings = [(f"batched, wait {delay:g} ms", MAX_BATCH_SAMPLES, delay / 1e3) for delay in args.delays]

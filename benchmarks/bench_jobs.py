@@ -11,9 +11,16 @@ shards of one job through an executor (``LocalExecutor.map`` / ``RayExecutor.map
   actor pool, so its start-up (actors importing the libraries, loading the decoder) is part of
   every job's time, as it is in the server.
 
+The floor is the shards' own work: the same shards run one after the other in this process
+(``run_shard``, one torch thread, model loaded by a first shard), divided by the workers, timed
+in the same run; a job's time over it is what the executor, its processes and the sharing of
+the cores cost.
+
 Usage: python benchmarks/bench_jobs.py [--shards 16] [--executors local ray]
-Prints per run the job's time, when its first shard came back and its rate, then ``ratio``
-lines of the rates: 2 workers / 1 worker (above 1: it scales), and Ray / local.
+       python benchmarks/bench_jobs.py --quick    # 8 shards
+Prints per run the job's time, when its first shard came back and its rate, with the load
+average and CPU steal meanwhile, then ``ratio`` lines of the rates: 2 workers / 1 worker
+(above 1: it scales), and Ray / local, and ``limit`` lines: job time / floor.
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ import time
 
 import nibabel
 import numpy as np
+import torch
+from _measure import describe_machine, timed
 
 from braindecode.config import JobSettings
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.jobs import LocalExecutor, RayExecutor, ShardTask, job_context, plan_job
+from braindecode.jobs import LocalExecutor, RayExecutor, ShardTask, job_context, plan_job, run_shard
 from braindecode.store import Store, Upload, save_activation_set, save_directory
 
 TENANT = "bench"
@@ -63,6 +72,13 @@ def _store(folder: pathlib.Path, n_shards: int):
     return store, spec
 
 
+def _serial(context, tasks) -> None:
+    """The shards one after the other in this process; every shard must succeed."""
+    failed = [result.error for result in (run_shard(context, task) for task in tasks) if not result.ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} shards failed: {failed[:1]}")
+
+
 def _run(executor, context, tasks) -> tuple:
     """(seconds to map ``tasks``, seconds to the first result); every shard must succeed."""
     start = time.perf_counter()
@@ -81,13 +97,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--executors", nargs="+", default=["local", "ray"], choices=["local", "ray"])
+    parser.add_argument("--quick", action="store_true", help="8 shards")
     args = parser.parse_args()
+    if args.quick:
+        args.shards = min(args.shards, 8)
+    print(f"machine: {describe_machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         store, spec = _store(folder, args.shards)
         plan = plan_job(store, TENANT, spec)
         tasks = [ShardTask(s.index, tuple(s.recordings)) for s in plan.shards]
-        rates = {}
+        floor_context = job_context(store, TENANT, plan.spec, folder / "out-floor", JobSettings(workers=1))
+        pathlib.Path(floor_context.out_dir).mkdir()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as a worker runs
+        _serial(floor_context, tasks[:1])  # imports and the decoder, as a warm worker has them
+        _, floor = timed(_serial, floor_context, tasks)
+        torch.set_num_threads(threads)
+        print(f"floor: {len(tasks)} shards one after the other in this process {floor}", flush=True)
+        rates, seconds = {}, {}
         for kind in args.executors:
             for workers in (1, 2):
                 settings = JobSettings(executor=kind, workers=workers)
@@ -96,17 +124,21 @@ def main() -> None:
                 executor = LocalExecutor(workers) if kind == "local" else RayExecutor(workers)
                 try:
                     warm, _ = _run(executor, context, tasks[:workers])  # local: pool up; ray: instance up
-                    seconds, first = _run(executor, context, tasks)
+                    (job, first), timing = timed(_run, executor, context, tasks)
                 finally:
                     executor.close()
-                rates[kind, workers] = len(tasks) / seconds
+                seconds[kind, workers] = job
+                rates[kind, workers] = len(tasks) / job
                 print(f"{kind:<5} workers={workers}  shards={len(tasks)}  start-up+warm-up {warm:6.1f} s  "
-                      f"job {seconds:6.1f} s (first shard after {first:5.1f} s)  "
+                      f"job {timing} (first shard after {first:5.1f} s)  "
                       f"{rates[kind, workers]:.3f} shards/s", flush=True)
         for kind in args.executors:
             print(f"ratio {kind} 2 workers / 1 worker: {rates[kind, 2] / rates[kind, 1]:.2f}x")
         for workers in (1, 2) if len(args.executors) == 2 else ():
             print(f"ratio ray / local, {workers} worker(s): {rates['ray', workers] / rates['local', workers]:.2f}x")
+        for kind in args.executors:
+            for workers in (1, 2):
+                print(f"limit {kind} {workers} worker(s): {seconds[kind, workers] / (floor.seconds / workers):.2f}x")
         store.close()
 
 

@@ -13,7 +13,15 @@ noise, with the model's recommended guidance unless ``--guidance`` is given; and
 latent prior, the prior alone (strength 0). On the CPU both run float32 (onnxruntime's CPU provider);
 with ``--device cuda`` torch runs eager float16 against onnxruntime's CUDA provider in float16 with
 I/O binding. The one-off export is timed apart. Prints ``ms per batch`` and ``images/s`` per backend and
-``ratio <what>: <torch_time/onnx_time>x`` lines (above 1: onnxruntime is faster).
+``ratio <what>: <torch_time/onnx_time>x`` lines (above 1: onnxruntime is faster). Torch and ONNX
+Runtime alternate within each repeat; every time carries the load average and CPU steal.
+
+The floor of each backend is its networks' evaluations alone: the component graphs one
+reconstruction runs (conditions, UNet steps, image decoder), replayed on that backend with the
+inputs they received, prepared beforehand; a reconstruction's time over it is what the pipeline
+around them costs (scheduler, noise, conversions). Printed as ``limit <what> <backend>: <time/floor>x``.
+
+``--quick``: batch 4, 2 repeats.
 
 ``--measure memory`` (or ``both``) prints, for a 1-step torch run from noise of ``--batch`` embeddings
 with and without guidance, ``estimate_memory_bytes`` against the measured peak: ``torch.cuda.max_memory_allocated``
@@ -32,6 +40,7 @@ import time
 
 import numpy as np
 import torch
+from _measure import describe_machine, timed
 
 from braindecode.reconstruction import (
     DEFAULT_MODEL_DIR,
@@ -49,18 +58,35 @@ from reconstruction.tiny_models import save_tiny_kandinsky, save_tiny_stable_unc
 TINY = {"kandinsky": save_tiny_kandinsky, "unclip": save_tiny_stable_unclip}
 
 
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
+def synced(fn):
+    def run():
+        result = fn()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return result
+    return run
+
+
+class _Recorder:
+    """Stands in for a runtime and records the graphs a reconstruction runs, with their inputs."""
+
+    def __init__(self, runtime):
+        self.runtime, self.calls = runtime, []
+
+    def run(self, name, *inputs):
+        self.calls.append((name, [x.clone() for x in inputs]))
+        return self.runtime.run(name, *inputs)
+
+
+def network_calls(pipeline, reconstruct, backend, options) -> list:
+    """[(graph name, inputs)] of one reconstruction on ``backend``."""
+    recorder = _Recorder(pipeline.runtime(backend, **options))
+    pipeline.runtime = lambda *args, **kwargs: recorder  # shadows the method on this instance
+    try:
+        reconstruct()
+    finally:
+        del pipeline.runtime
+    return recorder.calls
 
 
 def model_directories(args, scratch: pathlib.Path) -> list:
@@ -124,15 +150,31 @@ def bench_speed(label, pipeline, embeddings, guidance, args) -> None:
     runs = [(f"{n}-step", n, 1.0) for n in args.steps]
     runs += [("prior alone (strength 0)", 1, 0.0)] if getattr(pipeline, "prior", None) is not None else []
     for what, n_steps, strength in runs:
-        times = {}
+        calls, floors = {}, {}
         for backend in ("torch", "onnx"):
-            options = dict(cache_dir=args.cache_dir, threads=args.threads) if backend == "onnx" else {}
-            times[backend] = median_seconds(lambda: pipeline(  # noqa: B023
-                embeddings, n_steps, args.scheduler, guidance_scale=guidance, strength=strength,  # noqa: B023
-                generator=seed_generators(0, args.batch), backend=backend, **options), args.repeats)  # noqa: B023
-            print(f"{what} {backend:5s}: {times[backend] * 1e3:9.1f} ms per batch, "
-                  f"{args.batch / times[backend]:8.2f} images/s")
-        print(f"ratio {label} {what} torch/onnx: {times['torch'] / times['onnx']:.2f}x")
+            options = {"cache_dir": args.cache_dir, "threads": args.threads} if backend == "onnx" else {}
+            calls[backend] = synced(lambda b=backend, o=options, n=n_steps, s=strength: pipeline(
+                embeddings, n, args.scheduler, guidance_scale=guidance, strength=s,
+                generator=seed_generators(0, args.batch), backend=b, **o))
+            recorded = network_calls(pipeline, calls[backend], backend, options)
+            runtime = pipeline.runtime(backend, **options)
+            floors[backend] = synced(lambda r=runtime, c=recorded: [r.run(name, *x) for name, x in c])
+        runs_of = {f"{backend} {kind}": fn for backend in ("torch", "onnx")
+                   for kind, fn in (("pipeline", calls[backend]), ("networks", floors[backend]))}
+        for fn in runs_of.values():
+            fn()  # warm-up
+        times = {name: [] for name in runs_of}
+        for _ in range(args.repeats):  # alternating: the machine's load drifts
+            for name, fn in runs_of.items():
+                times[name].append(timed(fn)[1])
+        median = {name: statistics.median(t.seconds for t in timings) for name, timings in times.items()}
+        for name, timings in times.items():
+            print(f"{what} {name:<14}: {median[name] * 1e3:9.1f} ms per batch (median), "
+                  f"{args.batch / median[name]:8.2f} images/s; last {timings[-1]}")
+        print(f"ratio {label} {what} torch/onnx: {median['torch pipeline'] / median['onnx pipeline']:.2f}x")
+        for backend in ("torch", "onnx"):
+            print(f"limit {label} {what} {backend}: "
+                  f"{median[backend + ' pipeline'] / median[backend + ' networks']:.2f}x")
 
 
 def main(argv=None):
@@ -155,7 +197,11 @@ def main(argv=None):
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--measure", choices=("speed", "memory", "both"), default="speed",
                         help="torch against onnxruntime latency, the memory estimate against a measured peak, or both")
+    parser.add_argument("--quick", action="store_true", help="batch 4, 2 repeats")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.batch, args.repeats = min(args.batch, 4), min(args.repeats, 2)
+    print(f"machine: {describe_machine()}")
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-reconstruction-") as scratch:

@@ -9,7 +9,7 @@ made ``--max-calls`` calls. Then every acknowledged upload is read back (GetReco
 sha256; StreamData: its array equals the original's), the server is stopped with SIGTERM and the
 store's blobs are hashed again (``Store.verify``).
 
-Usage: python benchmarks/load.py [--uploaders 4] [--decoders 4] [--seconds 30] [--json out.json]
+Usage: python benchmarks/load.py [--uploaders 4] [--decoders 4] [--seconds 30] [--json out.json] [--quick]
 Prints calls/s, error rate and p50/p99 latency per call type, the server's peak RSS (VmHWM of
 the child process) and the uploads lost; exits 1 when anything was lost or wrong.
 """
@@ -298,7 +298,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="time box of the load phase")
     parser.add_argument("--max-calls", type=int, default=2000, help="most calls per client")
     parser.add_argument("--json", help="also write the summary to this file")
+    parser.add_argument("--quick", action="store_true", help="a 10-second load phase, at most 500 calls per client")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.max_calls = min(args.seconds, 10.0), min(args.max_calls, 500)
     if args.uploaders + args.decoders < 1:
         parser.error("need at least one uploader or decoder")
     per_tenant = Config.load().max_concurrent_calls_per_tenant

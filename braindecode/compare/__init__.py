@@ -19,7 +19,13 @@ from braindecode.compare._inference import (
     percentile_ci,
     permutation_test,
 )
-from braindecode.compare._noise import NOISE_METHODS, crossnobis_rdm, noise_covariance, noise_precision
+from braindecode.compare._noise import (
+    NOISE_METHODS,
+    crossnobis_rdm,
+    mahalanobis_rdm,
+    noise_covariance,
+    noise_precision,
+)
 from braindecode.compare._noise_ceiling import RDMNoiseCeiling, rdm_noise_ceiling
 from braindecode.compare._rdm import RDM_METHODS, compute_rdm, rdm_to_vector, vector_to_rdm
 from braindecode.compare._roi import ROI, VolumeGrid, roi_features, select_responses
@@ -49,6 +55,7 @@ __all__ = [
     "compute_rdm",
     "crossnobis_rdm",
     "fdr_correction",
+    "mahalanobis_rdm",
     "noise_covariance",
     "noise_precision",
     "pairwise_bootstrap_test",

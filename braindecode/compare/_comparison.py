@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import matmul
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
@@ -38,7 +39,7 @@ from braindecode.compare._checks import (
     n_conditions_from_pairs,
 )
 from braindecode.compare._kendall import tau_a
-from braindecode.compare._ranks import SampleWeights, TieGroups
+from braindecode.compare._ranks import ResampledRanks
 from braindecode.compare._rdm import pair_indices, vector_to_rdm
 from braindecode.errors import InvalidArgument
 
@@ -65,16 +66,45 @@ def _unit(vectors: torch.Tensor) -> torch.Tensor:
     return vectors / torch.linalg.vector_norm(vectors, dim=-1, keepdim=True)
 
 
-def _weighted_correlation(a, b, moments, weights, centre: bool):
+def weighted_sums(vectors: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Sums of RDM vectors over the entries of resampled RDMs, shape (n_samples, n_vectors).
+
+    Entry (i, j) of a resampled RDM occurs ``c[i] * c[j]`` times, so the sum of a vector
+    over it is the quadratic form ``c^T D c / 2`` of the vector's square matrix ``D``:
+    a matrix product of the square matrices with the counts of all samples, without
+    writing out the (n_samples, n_pairs) multiplicities.
+
+    Parameters
+    ----------
+    vectors : tensor of shape (n_vectors, n_pairs)
+    counts : tensor of shape (n_samples, n_conditions)
+        In the dtype of ``vectors``.
+    """
+    n_samples, n = counts.shape
+    per_chunk = max(1, _CHUNK_ELEMENTS // (n * (n + n_samples)))
+    sums = []
+    for start in range(0, len(vectors), per_chunk):
+        squares = vector_to_rdm(vectors[start:start + per_chunk])
+        products = matmul(squares.view(-1, n), counts.T).view(-1, n, n_samples)
+        sums.append(products.mul_(counts.T).sum(dim=1))
+    return torch.cat(sums).T / 2
+
+
+def pair_total(counts: torch.Tensor) -> torch.Tensor:
+    """Number of entries of each resampled RDM, ``sum_{i<j} c_i c_j``: shape (n_samples, 1)."""
+    return (counts.sum(dim=-1, keepdim=True) ** 2 - (counts * counts).sum(dim=-1, keepdim=True)) / 2
+
+
+def _weighted_correlation(a, b, moments, counts, centre: bool):
     """Weighted Pearson r (or cosine when ``centre`` is False) of rows of ``a`` (n_a, P)
-    against rows of ``b`` (n_b, P) for each row of ``weights`` (n_samples, P);
+    against rows of ``b`` (n_b, P) on each resampled RDM (counts (n_samples, n_conditions));
     ``moments`` stacks ``a``, ``b``, ``a**2`` and ``b**2``."""
     n_a, n_b = len(a), len(b)
-    s_ab = (weights[:, None, :] * a) @ b.T
-    s_a, s_b, s_aa, s_bb = (weights @ moments.T).split([n_a, n_b, n_a, n_b], dim=-1)
+    s_ab = torch.stack([weighted_sums(row * b, counts) for row in a], dim=1)
+    s_a, s_b, s_aa, s_bb = weighted_sums(moments, counts).split([n_a, n_b, n_a, n_b], dim=-1)
     reference_a, reference_b = s_aa, s_bb
     if centre:
-        total = weights.sum(dim=-1, keepdim=True)
+        total = pair_total(counts)
         s_ab = s_ab - s_a[:, :, None] * s_b[:, None, :] / total[:, :, None]
         s_aa = s_aa - s_a * s_a / total
         s_bb = s_bb - s_b * s_b / total
@@ -95,10 +125,6 @@ class _Comparer:
         self.a, self.b = a, b
         self.n_conditions = n_conditions_from_pairs(a.shape[-1], "RDMs")
         self.rows, self.cols = pair_indices(self.n_conditions, a.device)
-
-    def pair_counts(self, counts: torch.Tensor) -> torch.Tensor:
-        """Multiplicity of each RDM entry, (n_samples, n_pairs), for condition counts."""
-        return counts[:, self.rows] * counts[:, self.cols]
 
     def __call__(self, counts: torch.Tensor | None = None) -> torch.Tensor:
         if counts is None:
@@ -121,63 +147,68 @@ class _Correlation(_Comparer):
         return self.a_unit @ self.b_unit.T
 
     def sample_cost(self):
-        return self.a.shape[-1] * (len(self.a) + 2)
+        return self.n_conditions * (len(self.moments) + len(self.b))
 
     def resampled(self, counts):
-        weights = self.pair_counts(counts.to(self.a.dtype))
-        return _weighted_correlation(self.a_unit, self.b_unit, self.moments, weights, self.centre)
+        return _weighted_correlation(self.a_unit, self.b_unit, self.moments, counts.to(self.a.dtype), self.centre)
 
 
 class _Spearman(_Comparer):
     """Pearson r of ranks. On resampled conditions every RDM is re-ranked per sample
-    from its fixed sort order (cumulative multiplicities along it)."""
+    along its fixed sort order (:class:`ResampledRanks`): the data's multiplicities times
+    ranks, moved into each model's order, meet the model's cumulative multiplicities."""
 
     def __init__(self, a, b):
         super().__init__(a, b)
-        self.groups = TieGroups(torch.cat([a, b]))
-        ranks = self.groups.ranks(a.dtype)
+        self.ranks = ResampledRanks(torch.cat([a, b]), self.rows, self.cols)
+        ranks = self.ranks.groups.ranks(a.dtype)
         self.ranked = _Correlation(ranks[: len(a)], ranks[len(a):], centre=True)
 
     def plain(self):
         return self.ranked.plain()
 
     def sample_cost(self):
-        return self.a.shape[-1] * (len(self.a) + 4)
+        return self.a.shape[-1] * (2 * len(self.a) + 6)
 
     def resampled(self, counts):
-        n_a, n_b, n_pairs, n_samples = len(self.a), len(self.b), self.a.shape[-1], len(counts)
-        weights = SampleWeights(self.pair_counts(counts.to(self.a.dtype)))
-        ranks_a, squares_a = self.groups.weighted_ranks(weights, slice(0, n_a))
-        inverse = self.groups.inverse[:n_a].expand(ranks_a.shape)
-        weighted_a = ranks_a.gather(-1, inverse) * weights.values[:, None, :]
-        # sum_p w_p r_a(p) r_b(p), with r_b = through - w / 2 (+ tie corrections) up to a
-        # constant that drops out because the weighted r_a sum to zero
-        half_squares = torch.einsum("sp,sip->si", weights.values, weighted_a)[:, :, None] / 2
-        weighted_a = weighted_a[:, :, None, :]
-        per_chunk = max(1, _CHUNK_ELEMENTS // (n_pairs * n_samples * (n_a + 4)))
+        counts = counts.to(self.a.dtype)
+        n_a, n_b = len(self.a), len(self.b)
+        total = pair_total(counts)
+        cubed = counts.double() ** 3
+        cubes = (cubed.sum(dim=1) ** 2 - (cubed * cubed).sum(dim=1)) / 2  # sum of cubed multiplicities
+        # multiplicities times centred ranks of each data RDM, in the original entry order
+        weighted = self.ranks.buffers.get("weighted", (n_a, len(counts), self.a.shape[-1]), counts)
+        sums, sums_weighted, squares_a = counts.new_empty((n_a, len(counts))), counts.new_empty((n_a, len(counts))), []
+        for row in range(n_a):
+            weights, ranks, squares = self.ranks.centred(row, counts, total, cubes)
+            ranks.mul_(weights)
+            sums[row], sums_weighted[row] = ranks.sum(dim=1), (ranks * weights).sum(dim=1)
+            weighted[row].index_copy_(1, self.ranks.order[row], ranks)
+            squares_a.append(squares)
         s_ab, squares_b = [], []
-        for start in range(n_a, n_a + n_b, per_chunk):
-            rows = slice(start, min(start + per_chunk, n_a + n_b))
-            cumsum = self.groups.weighted_cumsum(weights, rows)
-            shape = (n_samples, n_a) + cumsum.through.shape[1:]
-            in_b_order = weighted_a.expand(shape).gather(-1, self.groups.order[rows].expand(shape))
-            products = torch.einsum("sirp,srp->sir", in_b_order, cumsum.through) - half_squares
-            tied = in_b_order.reshape(n_samples, n_a, -1).index_select(-1, cumsum.tied)
-            s_ab.append(products.index_add_(2, cumsum.tied_row, tied * cumsum.correction[:, None, :]))
-            squares_b.append(cumsum.squares)
-        reference = weights.total**3 / 12
-        return _safe_ratio(torch.cat(s_ab, dim=-1), squares_a, torch.cat(squares_b, dim=-1), reference, reference)
+        for row in range(n_a, n_a + n_b):
+            products, squares = self.ranks.products(row, counts, total, cubes, weighted, sums, sums_weighted)
+            s_ab.append(products)
+            squares_b.append(squares)
+        dtype = self.a.dtype
+        squares_a, squares_b = torch.stack(squares_a, 1).to(dtype), torch.stack(squares_b, 1).to(dtype)
+        reference = total**3 / 12
+        return _safe_ratio(torch.stack(s_ab, dim=-1), squares_a, squares_b, reference, reference)
 
 
 class _KendallTauA(_Comparer):
-    def _scores(self, weights):
+    """Kendall's tau-a of every pair of RDMs. On resampled conditions a pair's merge
+    structure is built once per call and run for all the call's samples (in chunks of
+    its own), so calls take many samples: ``sample_cost`` is a fraction of the pairs."""
+
+    def _scores(self, counts):
         n_a, n_b = len(self.a), len(self.b)
         index_a = torch.arange(n_a, device=self.a.device).repeat_interleave(n_b)
         index_b = torch.arange(n_b, device=self.a.device).repeat(n_a)
-        n_samples = 1 if weights is None else len(weights)
-        per_chunk = max(1, _CHUNK_ELEMENTS // (8 * n_samples * self.a.shape[-1]))
+        per_chunk = max(1, _CHUNK_ELEMENTS // (8 * self.a.shape[-1]))
         scores = [
-            tau_a(self.a[index_a[start:start + per_chunk]], self.b[index_b[start:start + per_chunk]], weights)
+            tau_a(self.a[index_a[start:start + per_chunk]], self.b[index_b[start:start + per_chunk]], counts,
+                  (self.rows, self.cols))
             for start in range(0, n_a * n_b, per_chunk)
         ]
         return torch.cat(scores, dim=-1).reshape(scores[0].shape[:-1] + (n_a, n_b))
@@ -186,10 +217,10 @@ class _KendallTauA(_Comparer):
         return self._scores(None)
 
     def sample_cost(self):
-        return self.a.shape[-1] * 8
+        return max(1, self.a.shape[-1] // 4)
 
     def resampled(self, counts):
-        return self._scores(self.pair_counts(counts.to(torch.int64)))
+        return self._scores(counts.to(torch.int64))
 
 
 class _Whitened(_Comparer):
@@ -212,7 +243,7 @@ class _Whitened(_Comparer):
         self.squares_a, self.squares_b = vector_to_rdm(a), vector_to_rdm(b)
 
     def sample_cost(self):
-        return self.a.shape[-1] * (len(self.a) + 2) + 3 * self.n_conditions * (len(self.a) + len(self.b))
+        return self.n_conditions * (len(self.moments) + len(self.b) + 3 * (len(self.a) + len(self.b)))
 
     def _effects(self, row_sums, counts):
         """Solve (diag(alpha) + 0.5 * 1 c^T) z = u per sample and RDM; alpha = n/2 + 1 - c.
@@ -239,15 +270,14 @@ class _Whitened(_Comparer):
         """Whitened scores (n_samples, n_a, n_b) for condition counts (n_samples, n_conditions)."""
         counts = counts.to(self.a.dtype)
         n_a, n_b = len(self.a), len(self.b)
-        weights = self.pair_counts(counts)
-        cross = (weights[:, None, :] * self.a) @ self.b.T
-        sum_a, sum_b, square_a, square_b = (weights @ self.moments.T).split([n_a, n_b, n_a, n_b], dim=-1)
+        cross = torch.stack([weighted_sums(row * self.b, counts) for row in self.a], dim=1)
+        sum_a, sum_b, square_a, square_b = weighted_sums(self.moments, counts).split([n_a, n_b, n_a, n_b], dim=-1)
         reference_a, reference_b = 0.5 * square_a, 0.5 * square_b
         rows_a = torch.einsum("sk,rkl->srl", counts, self.squares_a)
         rows_b = torch.einsum("sk,rkl->srl", counts, self.squares_b)
         if self.centre:
             # subtract each resampled vector's mean from its entries (not from the diagonal)
-            total = weights.sum(dim=-1, keepdim=True)
+            total = pair_total(counts)
             mean_a, mean_b = sum_a / total, sum_b / total
             cross = (
                 cross - mean_a[:, :, None] * sum_b[:, None, :] - sum_a[:, :, None] * mean_b[:, None, :]

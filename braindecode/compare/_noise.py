@@ -1,16 +1,18 @@
-"""Noise covariance from residuals and the cross-validated Mahalanobis (crossnobis) RDM."""
+"""Noise covariance from residuals, and the Mahalanobis and cross-validated Mahalanobis (crossnobis) RDMs."""
 
 from __future__ import annotations
 
 import torch
 
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import gram, matmul
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_n_conditions,
     like,
 )
+from braindecode.compare._rdm import kernel_distances
 from braindecode.errors import InvalidArgument
 
 NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full")
@@ -142,6 +144,17 @@ def noise_precision(residuals, method: str = "shrinkage_diag", dof=None, device=
     return like(precision if batched else precision[0], residuals)
 
 
+def _check_precision(noise, n_sets: int, p: int, dtype, device) -> torch.Tensor:
+    """A given noise precision as a tensor of shape (n_sets or 1, p, p)."""
+    precision = as_tensor(noise, "noise", dtype, device, ndims=(2, 3))
+    if precision.shape[-2:] != (p, p) or (precision.ndim == 3 and precision.shape[0] != n_sets):
+        raise InvalidArgument(
+            f"noise precision has shape {tuple(precision.shape)}; expected ({p}, {p})"
+            + (f" or ({n_sets}, {p}, {p})" if n_sets > 1 else "")
+        )
+    return precision if precision.ndim == 3 else precision[None]
+
+
 def _precision_for(patterns: torch.Tensor, noise) -> torch.Tensor | None:
     """Precision matrices (n_sets, p, p) for crossnobis, or None for the identity."""
     n_sets, n_runs, n_conditions, p = patterns.shape
@@ -152,13 +165,44 @@ def _precision_for(patterns: torch.Tensor, noise) -> torch.Tensor | None:
         residuals = (patterns - patterns.mean(dim=1, keepdim=True)).reshape(n_sets, n_runs * n_conditions, p)
         covariance = covariance_from_residuals(residuals, noise, n_conditions * (n_runs - 1))
         return precision_from_covariance(covariance)
-    precision = as_tensor(noise, "noise", patterns.dtype, patterns.device, ndims=(2, 3))
-    if precision.shape[-2:] != (p, p) or (precision.ndim == 3 and precision.shape[0] != n_sets):
-        raise InvalidArgument(
-            f"noise precision has shape {tuple(precision.shape)}; expected ({p}, {p})"
-            + (f" or ({n_sets}, {p}, {p})" if n_sets > 1 else "")
-        )
-    return precision if precision.ndim == 3 else precision[None]
+    return _check_precision(noise, n_sets, p, patterns.dtype, patterns.device)
+
+
+def mahalanobis_rdm(X, noise=None, device="cpu", dtype="float32"):
+    """Squared Mahalanobis distances between condition patterns, divided by ``n_features``.
+
+    ``(x_i - x_j)^T P (x_i - x_j) / n_features`` with the noise precision ``P``
+    (rsatoolbox ``calc_rdm(..., method="mahalanobis", noise=P)``): the patterns,
+    centred over conditions, are whitened by one product with ``P``, and the
+    distances come from one more product with the patterns.
+
+    Parameters
+    ----------
+    X : array of shape (n_conditions, n_features) or (n_sets, n_conditions, n_features)
+    noise : array of shape (n_features, n_features) or (n_sets, n_features, n_features), optional
+        Noise precision, e.g. :func:`noise_precision` of residuals. None uses the identity:
+        the squared Euclidean distance divided by ``n_features`` (``compute_rdm(X, "sqeuclidean")``).
+    device : str or torch.device
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    rdms : array of shape (n_conditions, n_conditions) or (n_sets, n_conditions, n_conditions)
+        Symmetric, zero diagonal.
+    """
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    tensor = as_tensor(X, "X", dtype, device, ndims=(2, 3))
+    batched = tensor.ndim == 3
+    tensor = tensor if batched else tensor[None]
+    n_sets, n_conditions, p = tensor.shape
+    check_n_conditions(n_conditions, "X")
+    centred = tensor - tensor.mean(dim=-2, keepdim=True)
+    if noise is None:
+        kernel = gram(centred)
+    else:
+        kernel = matmul(matmul(centred, _check_precision(noise, n_sets, p, dtype, device)), centred.transpose(-1, -2))
+    rdms = kernel_distances(kernel).div_(p)
+    return like(rdms if batched else rdms[0], X)
 
 
 def crossnobis_rdm(patterns, noise="shrinkage_diag", device="cpu", dtype="float32"):
@@ -196,9 +240,11 @@ def crossnobis_rdm(patterns, noise="shrinkage_diag", device="cpu", dtype="float3
         raise InvalidArgument(f"crossnobis needs at least 2 runs, got {n_runs}")
     check_n_conditions(n_conditions, "patterns")
     precision = _precision_for(tensor, noise)
-    weighted = tensor if precision is None else tensor @ precision[:, None]
-    total = tensor.sum(dim=1)
-    kernel = weighted.sum(dim=1) @ total.transpose(-1, -2) - torch.einsum("srip,srjp->sij", weighted, tensor)
+    # sum over pairs of different runs r != s of (run r P)(run s)^T: all pairs minus the same-run ones
+    weighted = tensor if precision is None else matmul(tensor.reshape(n_sets, -1, p), precision).view(tensor.shape)
+    kernel = matmul(weighted.sum(dim=1), tensor.sum(dim=1).transpose(-1, -2))
+    for run in range(n_runs):
+        kernel -= matmul(weighted[:, run], tensor[:, run].transpose(-1, -2))
     kernel = kernel / (n_runs * (n_runs - 1))
     kernel = kernel + kernel.transpose(-1, -2)
     diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1) / 2

@@ -1,10 +1,31 @@
-"""Tie-aware ranks of batched vectors, plain or with integer weights (resampled entries)."""
+"""Tie-aware ranks of batched vectors, plain or with resampled (repeated) entries."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import torch
+
+
+class Buffers:
+    """Arrays reused from one chunk of a resampling loop to the next.
+
+    A fresh array of several MiB per step comes from the system as untouched pages,
+    and on a virtual machine faulting them in can cost as much as the arithmetic on
+    them; a buffer is allocated once per name and grown when a larger one is asked for.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        """A tensor of ``shape`` with the dtype and device of ``like`` (contents undefined)."""
+        size = math.prod(shape)
+        array = self._arrays.get(name)
+        if array is None or array.numel() < size or array.dtype != like.dtype or array.device != like.device:
+            array = like.new_empty(size)
+            self._arrays[name] = array
+        return array[:size].view(shape)
 
 
 class TieGroups:
@@ -14,162 +35,153 @@ class TieGroups:
     ----------
     order : tensor of shape (n_rows, n_entries)
         Stable ascending sort order of each row (original index at each sorted position).
-    inverse : tensor of shape (n_rows, n_entries)
-        Sorted position of each original entry.
-    group : tensor of shape (n_rows, n_entries)
-        Tie group at each sorted position (groups numbered in ascending value order).
-    last : tensor of shape (n_rows, n_entries)
-        Sorted position of the last member of each group; only the first ``n_groups``
-        columns of a row are meaningful, the rest repeat the last group's.
-
-    Tied sorted positions (members of groups of two or more) are also listed
-    sparsely, as flat indices ``row * n_entries + position``, because they are
-    usually few: ``tied`` (every tied position), ``tied_first`` and ``tied_last``
-    (the first and last position of its group), ``tied_row``; and per group:
-    ``group_first``, ``group_last``, ``group_row``.
+    first, last : tensor of shape (n_rows, n_entries)
+        Sorted positions of the first and last member of the tie group at each sorted
+        position (both equal to the position for an untied entry).
+    tied : tensor of shape (n_rows,), bool
+        Rows with at least two equal entries.
     """
 
     def __init__(self, x: torch.Tensor):
-        n_rows, n = x.shape
+        n = x.shape[-1]
         values, self.order = torch.sort(x, dim=-1, stable=True)
-        new = torch.ones_like(values, dtype=torch.bool)
-        new[..., 1:] = values[..., 1:] != values[..., :-1]
-        self.group = new.long().cumsum(dim=-1) - 1
-        positions = torch.arange(n, device=x.device).expand_as(self.group)
-        self.last = torch.full_like(self.group, n - 1).scatter_reduce_(
-            -1, self.group, positions, "amax", include_self=False
-        )
-        self.inverse = torch.empty_like(self.order).scatter_(-1, self.order, positions)
-        first = torch.nn.functional.pad(self.last[..., :-1] + 1, (1, 0))
-        first_at, last_at = first.gather(-1, self.group), self.last.gather(-1, self.group)
-        offsets = (torch.arange(n_rows, device=x.device) * n)[:, None]
-        tied = last_at > first_at
-        self.tied = torch.nonzero(tied.reshape(-1))[:, 0]
-        self.tied_first = (first_at + offsets).reshape(-1)[self.tied]
-        self.tied_last = (last_at + offsets).reshape(-1)[self.tied]
-        self.tied_row = self.tied // n
-        starts = (tied & (positions == first_at)).reshape(-1)
-        self.group_first = self.tied_first[starts[self.tied]]
-        self.group_last = self.tied_last[starts[self.tied]]
-        self.group_row = self.group_first // n
+        starts = torch.ones_like(values, dtype=torch.bool)
+        starts[..., 1:] = values[..., 1:] != values[..., :-1]
+        ends = torch.ones_like(starts)
+        ends[..., :-1] = starts[..., 1:]
+        positions = torch.arange(n, device=x.device).expand_as(self.order)
+        self.first = torch.where(starts, positions, 0).cummax(dim=-1).values
+        self.last = torch.where(ends, positions, n).flip(-1).cummin(dim=-1).values.flip(-1)
+        self.tied = ~starts.all(dim=-1)
 
     def ranks(self, dtype) -> torch.Tensor:
         """Average ranks (1-based, as ``scipy.stats.rankdata``), shape (n_rows, n_entries)."""
-        first = torch.nn.functional.pad(self.last[..., :-1] + 1, (1, 0))
-        mean_position = (first + self.last).to(dtype) / 2 + 1
-        return mean_position.gather(-1, self.group).gather(-1, self.inverse)
-
-    def weighted_cumsum(self, weights: "SampleWeights", rows: slice) -> "WeightedCumsum":
-        """Cumulative multiplicities along the sort order of the chosen rows.
-
-        Parameters
-        ----------
-        weights : SampleWeights
-            Multiplicities of the entries (n_samples, n_entries), in the original
-            entry order, shared by all rows.
-        rows : slice
-            The rows (``step`` 1).
-
-        Returns
-        -------
-        WeightedCumsum
-        """
-        order = self.order[rows]
-        n_samples, (n_rows, n) = len(weights.values), order.shape
-        shape = (n_samples, n_rows, n)
-        sorted_weights = weights.compact[:, None, :].expand(shape).gather(-1, order.expand(shape))
-        sorted_weights = sorted_weights.to(weights.values.dtype)
-        through = sorted_weights.cumsum(dim=-1)
-        cubes = weights.cubes.expand(n_samples, n_rows).clone()
-        bounds = torch.tensor([rows.start, rows.stop], device=order.device)
-        chosen = slice(*torch.searchsorted(self.tied_row, bounds).tolist())
-        shift = rows.start * n
-        members, member_rows = self.tied[chosen] - shift, self.tied_row[chosen] - rows.start
-        flat_through, flat_weights = through.view(n_samples, -1), sorted_weights.view(n_samples, -1)
-        first, last = self.tied_first[chosen] - shift, self.tied_last[chosen] - shift
-        # a tied copy's rank is its group's mean rank, not its own (weight before + (w + 1) / 2)
-        correction = (
-            flat_through.index_select(1, last) + flat_through.index_select(1, first)
-            - flat_weights.index_select(1, first) - 2 * flat_through.index_select(1, members)
-            + flat_weights.index_select(1, members)
-        ) / 2
-        cubes.index_add_(1, member_rows, -(flat_weights.index_select(1, members) ** 3))
-        in_rows = (self.group_row >= rows.start) & (self.group_row < rows.stop)
-        group_first, group_last = self.group_first[in_rows] - shift, self.group_last[in_rows] - shift
-        group_weights = (
-            flat_through.index_select(1, group_last) - flat_through.index_select(1, group_first)
-            + flat_weights.index_select(1, group_first)
-        )
-        cubes.index_add_(1, self.group_row[in_rows] - rows.start, group_weights**3)
-        return WeightedCumsum(sorted_weights, through, (weights.total**3 - cubes) / 12, members, member_rows, correction)
-
-    def weighted_ranks(self, weights: "SampleWeights", rows: slice) -> tuple:
-        """Centred average ranks, in sorted order, when entries occur several times.
-
-        Returns
-        -------
-        ranks : tensor of shape (n_samples, n_selected_rows, n_entries)
-            The rank each copy of an entry gets in the vector with the repeats written
-            out (ties averaged), minus the mean rank (N + 1) / 2 (N: total weight), at
-            each sorted position. Entries with zero weight get the rank they would
-            have and carry no weight.
-        squares : tensor of shape (n_samples, n_selected_rows)
-            See :class:`WeightedCumsum`.
-        """
-        cumsum = self.weighted_cumsum(weights, rows)
-        ranks = torch.sub(cumsum.through, cumsum.sorted_weights, alpha=0.5).sub_(weights.total[..., None] / 2)
-        ranks.view(len(ranks), -1).index_add_(1, cumsum.tied, cumsum.correction)
-        return ranks, cumsum.squares
+        mean_position = (self.first + self.last).to(dtype) / 2 + 1
+        return torch.empty_like(mean_position).scatter_(-1, self.order, mean_position)
 
 
-@dataclass
-class WeightedCumsum:
-    """Cumulative multiplicities of rows' entries along their sort orders.
+class ResampledRanks:
+    """Ranks of RDM vectors after resampling their conditions, along each vector's sort order.
 
-    The rank of a copy of an untied entry at sorted position k is
-    ``through[k] - sorted_weights[k] / 2 + 1 / 2``; tied entries get their group's mean
-    rank, which ``correction`` adds at their flat positions.
-
-    Attributes
-    ----------
-    sorted_weights, through : tensor of shape (n_samples, n_rows, n_entries)
-        Multiplicities in sorted order and their inclusive cumulative sums.
-    squares : tensor of shape (n_samples, n_rows)
-        Sum over all copies of the squared centred ranks,
-        (N^3 - sum over tie groups of W^3) / 12.
-    tied, tied_row : tensor of shape (n_tied,)
-        Flat positions ``row * n_entries + k`` of tied entries and their rows.
-    correction : tensor of shape (n_samples, n_tied)
-        Group mean rank minus the untied formula, at those positions.
-    """
-
-    sorted_weights: torch.Tensor
-    through: torch.Tensor
-    squares: torch.Tensor
-    tied: torch.Tensor
-    tied_row: torch.Tensor
-    correction: torch.Tensor
-
-
-class SampleWeights:
-    """Multiplicities of vector entries in resampled vectors, with the sums ranks need.
+    Entry (i, j) of an RDM resampled with condition counts ``c`` occurs ``c[i] * c[j]``
+    times (rsatoolbox keeps every pair of drawn copies of two different conditions),
+    and all copies of a tie group share their average rank in the vector with the
+    repeats written out. Along the fixed sort order of each vector the multiplicities
+    are gathered from the counts of the two conditions of each entry and accumulated:
+    the rank of an entry's copies is the multiplicity before it plus half its own,
+    plus 1/2. Entries tied with others (usually few) then get their group's rank, from
+    the accumulated multiplicity before and through the group. Multiplicities and their
+    sums are integers, exact in float32 up to 2^24.
 
     Parameters
     ----------
-    values : tensor of shape (n_samples, n_entries)
-        Non-negative integer values in a floating dtype.
+    x : tensor of shape (n_rows, n_pairs)
+        Upper-triangle RDM vectors.
+    rows, cols : tensor of shape (n_pairs,)
+        The two conditions of each entry.
 
     Attributes
     ----------
-    compact : tensor of shape (n_samples, n_entries)
-        The same values in the smallest integer dtype that holds them (cheaper gathers).
-    total, cubes : tensor of shape (n_samples, 1)
-        Sums of the values and of their cubes.
+    order : tensor of shape (n_rows, n_pairs)
+        Sort order of each vector.
+    groups : TieGroups
     """
 
-    def __init__(self, values: torch.Tensor):
-        self.values = values
-        largest = float(values.max())
-        self.compact = values.to(torch.uint8 if largest < 2**8 else torch.int16 if largest < 2**15 else torch.int32)
-        self.total = values.sum(dim=-1, keepdim=True)
-        self.cubes = (values * values * values).sum(dim=-1, keepdim=True)
+    def __init__(self, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor):
+        self.groups = TieGroups(x)
+        self.order = self.groups.order
+        self._conditions = rows[self.order].int(), cols[self.order].int()
+        self.buffers = Buffers()
+        self._ties = []
+        for row in range(len(x)):
+            first, last = self.groups.first[row], self.groups.last[row]
+            positions = torch.nonzero(last > first)[:, 0]
+            first, last = first[positions], last[positions]
+            self._ties.append((positions, (first - 1).clamp_(min=0), first == 0, last, positions == first))
+
+    def _accumulate(self, row: int, counts: torch.Tensor) -> tuple:
+        """Multiplicities at the sorted positions of vector ``row`` and their inclusive cumulative sums."""
+        first, second = self._conditions
+        shape = (len(counts), len(first[row]))
+        weights = torch.index_select(counts, 1, first[row], out=self.buffers.get("weights", shape, counts))
+        weights.mul_(torch.index_select(counts, 1, second[row], out=self.buffers.get("second", shape, counts)))
+        return weights, torch.cumsum(weights, dim=1, out=self.buffers.get("through", shape, counts))
+
+    def _tie_groups(self, row: int, weights, through, total, cubes) -> tuple:
+        """The tied sorted positions of vector ``row``, their centred group ranks (n_samples, n_tied)
+        and the sums of cubed multiplicities over tie groups instead of entries."""
+        positions, before_index, starts_at_zero, last, group_starts = self._ties[row]
+        before = through.index_select(1, before_index).masked_fill_(starts_at_zero, 0)
+        after = through.index_select(1, last)
+        group = (after - before)[:, group_starts].double()
+        tied = weights.index_select(1, positions).double()
+        cubes = cubes - (tied * tied * tied).sum(dim=1) + (group * group * group).sum(dim=1)
+        return positions, before.add_(after).sub_(total).mul_(0.5), cubes
+
+    def centred(self, row: int, counts: torch.Tensor, total: torch.Tensor, cubes: torch.Tensor) -> tuple:
+        """Ranks minus the mean rank, at the sorted positions of vector ``row``.
+
+        Parameters
+        ----------
+        row : int
+        counts : tensor of shape (n_samples, n_conditions), floating
+        total : tensor of shape (n_samples, 1)
+            Number of entries of each resampled vector, ``N``: the sum of the multiplicities.
+        cubes : tensor of shape (n_samples,), float64
+            Sum of the cubed multiplicities of all entries.
+
+        Returns
+        -------
+        weights : tensor of shape (n_samples, n_pairs)
+            Multiplicities at the sorted positions.
+        ranks : tensor of shape (n_samples, n_pairs)
+            ``rank - (N + 1) / 2`` of the copies at each sorted position.
+        squares : tensor of shape (n_samples,), float64
+            Sum over all copies of the squared centred ranks, ``(N^3 - sum_g W_g^3) / 12``
+            over the tie groups ``g`` (copies of one entry included) of total multiplicity ``W_g``.
+        """
+        weights, through = self._accumulate(row, counts)
+        positions = self._ties[row][0]
+        if len(positions):
+            positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
+        ranks = through.sub_(weights, alpha=0.5).sub_(total, alpha=0.5)
+        if len(positions):
+            ranks.index_copy_(1, positions, tied_ranks)
+        return weights, ranks, (total[:, 0].double() ** 3 - cubes) / 12
+
+    def products(self, row: int, counts, total, cubes, values, sums, sums_weighted) -> tuple:
+        """Sums over entries of ``values`` times the centred ranks of vector ``row``.
+
+        Away from ties the centred rank at a sorted position is ``through - w / 2 - N / 2``
+        (``through``: the cumulative multiplicity, ``w``: the multiplicity), so the sum needs
+        the values times ``through`` and order-free sums of the values; tied positions are
+        then corrected.
+
+        Parameters
+        ----------
+        row, counts, total, cubes
+            As in :meth:`centred`.
+        values : tensor of shape (n_values, n_samples, n_pairs)
+            In the original entry order.
+        sums, sums_weighted : tensor of shape (n_values, n_samples)
+            Sums over entries of ``values`` and of ``values`` times the multiplicities.
+
+        Returns
+        -------
+        products : tensor of shape (n_samples, n_values)
+        squares : tensor of shape (n_samples,), float64
+            As in :meth:`centred`.
+        """
+        weights, through = self._accumulate(row, counts)
+        n_values, n_samples, n_pairs = values.shape
+        in_order = torch.index_select(values.view(-1, n_pairs), 1, self.order[row],
+                                      out=self.buffers.get("in_order", (n_values * n_samples, n_pairs), values))
+        in_order = in_order.view(n_values, n_samples, n_pairs)
+        positions = self._ties[row][0]
+        tied_values = in_order.index_select(2, positions) if len(positions) else None
+        products = in_order.mul_(through).sum(dim=2) - sums_weighted / 2 - sums * total[:, 0] / 2
+        if len(positions):
+            positions, tied_ranks, cubes = self._tie_groups(row, weights, through, total, cubes)
+            untied_ranks = through.index_select(1, positions) - weights.index_select(1, positions) / 2 - total / 2
+            products += tied_values.mul_(tied_ranks - untied_ranks).sum(dim=2)
+        return products.T, (total[:, 0].double() ** 3 - cubes) / 12

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import gram
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
@@ -75,41 +76,49 @@ def vector_to_rdm(vectors):
     return square if as_torch else square.numpy()
 
 
-def _unit_rows(X: torch.Tensor, reference: torch.Tensor, what: str, name: str) -> torch.Tensor:
-    """Rows of ``X`` scaled to unit norm; a row whose norm is rounding noise
-    relative to the same row of ``reference`` is an error."""
-    norms = torch.linalg.vector_norm(X, dim=-1, keepdim=True)
-    scale = torch.linalg.vector_norm(reference, dim=-1)
-    zero = norms[..., 0] <= 64 * torch.finfo(X.dtype).eps * scale + torch.finfo(X.dtype).tiny
+def _check_norms(squares: torch.Tensor, reference: torch.Tensor, what: str, name: str) -> None:
+    """Reject rows whose squared norm (n_sets, n_conditions) is rounding noise next to
+    ``reference``, the squared norm of the same row of the input."""
+    eps, tiny = torch.finfo(squares.dtype).eps, torch.finfo(squares.dtype).tiny
+    zero = squares.clamp(min=0).sqrt() <= 64 * eps * reference.clamp(min=0).sqrt() + tiny
     if bool(zero.any()):
         where = torch.nonzero(zero)[0].tolist()
         raise InvalidArgument(
-            f"{name}: condition {where[-1]}" + (f" of set {where[0]}" if X.shape[0] > 1 else "")
+            f"{name}: condition {where[-1]}" + (f" of set {where[0]}" if squares.shape[0] > 1 else "")
             + f" has {what}; the distance is undefined"
         )
-    return X / norms
+
+
+def kernel_distances(kernel: torch.Tensor) -> torch.Tensor:
+    """Squared distances ``k_ii + k_jj - k_ij - k_ji`` from inner products (..., n, n), clamped at 0.
+
+    Exactly symmetric, with a zero diagonal.
+    """
+    diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1)
+    return (diagonal[..., :, None] + diagonal[..., None, :]).sub_(kernel + kernel.transpose(-1, -2)).clamp_(min=0)
 
 
 def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Tensor:
-    """Square RDMs of ``X`` (n_sets, n_conditions, n_features) for one of the non-cross-validated methods."""
-    if method == "correlation":
-        centred = X - X.mean(dim=-1, keepdim=True)
-        unit = _unit_rows(centred, X, "zero variance across features (a constant pattern)", name)
-        dist = 1 - unit @ unit.transpose(-1, -2)
-    elif method == "cosine":
-        unit = _unit_rows(X, X, "an all-zero pattern", name)
-        dist = 1 - unit @ unit.transpose(-1, -2)
-    else:
-        centred = X - X.mean(dim=-2, keepdim=True)
-        sq_norms = (centred * centred).sum(dim=-1)
-        dist = sq_norms[..., :, None] + sq_norms[..., None, :] - 2 * centred @ centred.transpose(-1, -2)
-        dist = dist.clamp_min(0)
-        if method == "sqeuclidean":
-            dist = dist / X.shape[-1]
-        else:
-            dist = dist.sqrt()
-    dist = (dist + dist.transpose(-1, -2)) / 2
-    return dist * (1 - torch.eye(dist.shape[-1], dtype=dist.dtype, device=dist.device))
+    """Square RDMs of ``X`` (n_sets, n_conditions, n_features) for one of the non-cross-validated methods.
+
+    Every method is one product of the (centred) patterns with themselves; the norms
+    come from its diagonal.
+    """
+    if method not in ("correlation", "cosine"):
+        dist = kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)))
+        return dist.div_(X.shape[-1]) if method == "sqeuclidean" else dist.sqrt_()
+    means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
+    products = gram(X - means if method == "correlation" else X)
+    squares = torch.diagonal(products, dim1=-2, dim2=-1)
+    what = "zero variance across features (a constant pattern)" if means is not None else "an all-zero pattern"
+    # the squared norm of a row of X is that of its centred row plus n_features * mean^2
+    reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
+    _check_norms(squares, reference, what, name)
+    scale = squares.rsqrt()
+    # the outer product of the scales is exactly symmetric, so the distances are as symmetric as ``products``
+    dist = products.mul_(scale[..., :, None] * scale[..., None, :]).neg_().add_(1)
+    dist.diagonal(dim1=-2, dim2=-1).zero_()
+    return dist
 
 
 def compute_rdm(X, method: str = "correlation", device="cpu", dtype="float32"):
@@ -124,7 +133,8 @@ def compute_rdm(X, method: str = "correlation", device="cpu", dtype="float32"):
         "cosine": 1 - cosine similarity (``scipy.spatial.distance.pdist``);
         "euclidean": Euclidean norm of the difference (``pdist``);
         "sqeuclidean": squared Euclidean distance divided by ``n_features``
-        (rsatoolbox ``euclidean``). Use :func:`crossnobis_rdm` for crossnobis.
+        (rsatoolbox ``euclidean``). Use :func:`mahalanobis_rdm` for Mahalanobis distances
+        and :func:`crossnobis_rdm` for crossnobis.
     device : str or torch.device
     dtype : {"float32", "float64"}
 

@@ -25,13 +25,12 @@ import torch
 from braindecode.encoding._cv import check_cv
 from braindecode.encoding._scoring import check_score
 from braindecode.encoding._solvers import (
+    CrossValidation,
+    EigenBasis,
     RefitSolver,
-    batch_bytes_per_target,
+    auto_targets_batch,
     center,
-    cv_scores_batch,
     load_batch,
-    needs_xty,
-    plan_folds,
     prepare,
     select_best,
 )
@@ -140,23 +139,23 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
     BandedRidgeCVResult
     """
     X, Y, alphas, device, dtype = prepare(X, Y, alphas, device, dtype)
-    score_fn = check_score(scoring)
+    score = check_score(scoring)
     band_labels, band_index = _band_index(bands, X.shape[1])
     ratios = torch.as_tensor(_check_ratios(ratios, len(band_labels), concentration, random_state))
     splits = check_cv(cv, X.shape[0], groups)
     X, x_mean = center(X, fit_intercept)
     scales = ratios.sqrt()[:, band_index].to(device=device, dtype=dtype)  # (n_candidates, n_features)
     n_targets = Y.shape[1]
-    bytes_per_target = batch_bytes_per_target(X, splits, alphas, dtype)
     cv_scores = torch.empty((len(ratios), len(alphas), n_targets), dtype=torch.float64)
     for candidate, scale in enumerate(scales):
-        scaled = X * scale
-        folds = plan_folds(scaled, splits, alphas, fit_intercept, dtype)
-        for columns in target_batches(n_targets, n_targets_batch, bytes_per_target):
+        validation = CrossValidation(EigenBasis(X * scale, dtype), splits, alphas, fit_intercept, score, dtype)
+        batch_size = n_targets_batch
+        if batch_size is None:
+            batch_size = auto_targets_batch(validation.batch_bytes_per_target(dtype), device)
+        for columns in target_batches(n_targets, batch_size, 0):
             batch, _ = load_batch(Y, columns, device, fit_intercept)
-            XtY = scaled.T @ batch if needs_xty(folds) else None
-            cv_scores[candidate, :, columns] = cv_scores_batch(folds, scaled, batch, XtY, fit_intercept, score_fn).cpu()
-        del folds
+            cv_scores[candidate, :, columns] = validation.scores(batch)[0].cpu()
+        del validation
 
     alpha_index = torch.stack([select_best(scores, alphas) for scores in cv_scores])  # (n_candidates, n_targets)
     candidate_best = cv_scores.gather(1, alpha_index[:, None, :])[:, 0]
@@ -170,7 +169,10 @@ def solve_banded_ridge_cv(X, Y, bands, alphas, ratios=20, concentration=(0.1, 1.
         chosen = torch.nonzero(best_candidate == candidate)[:, 0]
         scaled = X * scales[candidate]
         refit = RefitSolver(scaled, alphas.tolist())
-        for part in target_batches(len(chosen), n_targets_batch, bytes_per_target):
+        refit_batch = n_targets_batch
+        if refit_batch is None:
+            refit_batch = auto_targets_batch(Y.element_size() * (X.shape[0] + 2 * X.shape[1]), device)
+        for part in target_batches(len(chosen), refit_batch, 0):
             columns = chosen[part]
             batch, y_mean = load_batch(Y, columns, device, fit_intercept)
             XtY = scaled.T @ batch if refit.primal else None

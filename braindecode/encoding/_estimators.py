@@ -88,8 +88,8 @@ class RidgeCV(_LinearEncoder):
         is passed to :meth:`fit`.
     fit_intercept : bool
     n_targets_batch : int, optional
-        Targets processed at once; bounds memory. When None, batches keep the largest
-        per-batch array near 32 MiB.
+        Targets processed at once; bounds memory. When None, sized from the machine's
+        cache and memory (:func:`braindecode.encoding._solvers.auto_targets_batch`).
     scoring : {"r2", "pearson", "neg_mse"}
         Per-target cross-validation score that selects alpha. (Named ``scoring``
         as in scikit-learn: a ``score`` parameter would hide the ``score`` method.)

@@ -1,12 +1,19 @@
 """Per-target scores of predictions, batched over candidate models.
 
-Every score takes ``y_true`` of shape (n_samples, n_targets) and ``y_pred`` of
-shape (n_models, n_samples, n_targets), and returns (n_models, n_targets). The
-batched form scores all the alphas of a cross-validation fold at once; it may
-overwrite ``y_pred`` to avoid a copy of the largest array of the fit.
+Every score takes ``y_true`` of shape (n_samples, n_targets) and one array of
+shape (n_models, n_samples, n_targets) for the candidate models, and returns
+(n_models, n_targets). Scores of the squared error take the residuals
+``y_pred - y_true``, which the solvers form in the same product as the
+predictions; scale-free scores (Pearson) take the predictions themselves, whose
+relative precision a subtraction of ``y_true`` would lose where they are small.
+The batched form scores all the alphas of a cross-validation fold at once; it may
+overwrite its input to avoid a copy of the largest array of the fit.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -15,10 +22,10 @@ from braindecode.encoding._validation import as_2d_tensor, check_same_samples
 from braindecode.errors import InvalidArgument
 
 
-def _r2(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def _r2(y_true: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
     # Coefficient of determination; 0 for a constant target (as himalaya).
     total = (y_true - y_true.mean(0)).square_().sum(0)
-    residual = y_pred.sub_(y_true).square_().sum(1)
+    residual = residuals.square_().sum(1)
     return torch.where(total > 0, 1 - residual / torch.where(total > 0, total, 1), 0)
 
 
@@ -31,16 +38,32 @@ def _pearson(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return torch.where(scale > 0, covariance / torch.where(scale > 0, scale, 1), 0)
 
 
-def _neg_mse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def _neg_mse(y_true: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
     # Negative mean squared error (the default of scikit-learn's leave-one-out RidgeCV).
-    return y_pred.sub_(y_true).square_().sum(1).div_(-y_true.shape[0])
+    return residuals.square_().sum(1).div_(-y_true.shape[0])
 
 
-SCORES = {"r2": _r2, "pearson": _pearson, "neg_mse": _neg_mse}
+class Score(NamedTuple):
+    """A batched per-target score.
+
+    function : callable
+        ``function(y_true, values)`` with ``y_true`` of shape (n_samples, n_targets) and
+        ``values`` of shape (n_models, n_samples, n_targets) (overwritten); returns
+        (n_models, n_targets).
+    of_residuals : bool
+        True when ``values`` are the residuals ``y_pred - y_true``, False when they are
+        the predictions.
+    """
+
+    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    of_residuals: bool
 
 
-def check_score(score: str):
-    """The batched score function named ``score``."""
+SCORES = {"r2": Score(_r2, True), "pearson": Score(_pearson, False), "neg_mse": Score(_neg_mse, True)}
+
+
+def check_score(score: str) -> Score:
+    """The batched score named ``score``."""
     try:
         return SCORES[score]
     except (KeyError, TypeError):
@@ -54,7 +77,8 @@ def _per_target(score: str, y_true, y_pred) -> np.ndarray:
     check_same_samples(y_true.shape[0], y_pred.shape[0])
     if y_true.shape != y_pred.shape:
         raise InvalidArgument(f"y_true has shape {tuple(y_true.shape)} but y_pred {tuple(y_pred.shape)}")
-    return SCORES[score](y_true, y_pred[None].clone())[0].numpy()
+    function, of_residuals = SCORES[score]
+    return function(y_true, (y_pred - y_true if of_residuals else y_pred.clone())[None])[0].numpy()
 
 
 def r2_score(y_true, y_pred) -> np.ndarray:

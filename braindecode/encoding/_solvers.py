@@ -1,43 +1,51 @@
 """Ridge regression solvers on torch tensors, with cross-validation over many alphas.
 
-The ridge weights for one alpha are ``W = (X^T X + alpha I)^-1 X^T Y``. The work
-that does not depend on the targets is done once per fold: the Gram matrix of the
-fold's training set (float64), its regularized inverses (see below) and from them the
-operator ``M_a = X_test (X_train^T X_train + alpha I)^-1`` of shape
-(n_test, n_features). The test predictions of all alphas are then one matrix
-product ``[M_1; ...; M_A] @ (X_train^T Y_train)`` per target batch (fewer rows:
-the operators of all alphas are first compressed to their numerical rank at the
-precision of ``dtype``, see :func:`compress_operators`), and
-``X_train^T Y_train`` is ``X^T Y - X_test^T Y_test`` from one ``X^T Y`` per batch,
-which the final refit reuses: one solve per target with the regularized Gram
-matrix of the whole data at the alpha it selected.
+The ridge weights for one alpha are ``W = (X^T X + alpha I)^-1 X^T Y``. Every ridge
+solution lies in the row space of ``X``, so the cross-validated solver works in the
+coordinates of that space on the eigenvectors of the Gram matrix (:class:`EigenBasis`):
+``Z = X V`` of shape (n_samples, rank), where ``X^T X = V diag(lam) V^T``
+(from ``X X^T`` when features outnumber samples). There
 
-Where a training set has fewer samples than features, the kernel
-``X_train X_train^T`` replaces the Gram matrix (the dual form), the operators have
-shape (n_test, n_train) and multiply ``Y_train``. The Gram / kernel matrices,
-their factorizations and the fold operators are computed in float64 whatever
-``dtype``; the products over targets, which dominate the cost, and the refit's
-triangular solves run in ``dtype``. Cholesky factorizations run at matrix-product
-speed, unlike an eigendecomposition, so below ``EIGH_MIN_ALPHAS`` alphas each alpha
-gets its own factorization, and from there on one eigendecomposition per fold
-serves all alphas. A matrix that is not positive definite in float64
-(alpha below the rounding of the Gram matrix) falls back to its eigendecomposition
-with negative eigenvalues set to zero.
+- the targets enter once per target batch, as ``z = Z^T Y`` (``X^T Y`` rotated);
+- the training Gram matrix of a fold is ``diag(lam)`` minus the contribution of the
+  samples the fold leaves out, a low-rank downdate. By the Woodbury identity the
+  operator that maps the fold's ``Z_train^T y_train = z - Z_out^T y_out`` to its test
+  predictions needs one Cholesky factorization of an (n_out, n_out) matrix per alpha,
+  not one of (rank, rank): when the left-out samples are the test set,
+  ``M_a = (I - Z_out D_a Z_out^T)^-1 Z_out D_a`` with ``D_a = (diag(lam) + alpha_a I)^-1``.
+  Where the downdate would cost more than a direct factorization (few training
+  samples) or is not defined (a sample drawn twice for training), the fold's own
+  Gram matrix in these coordinates is factorized (:class:`RegularizedGram`);
+- the test predictions of all alphas are one matrix product ``[M_1; ...; M_A] @ v``
+  per fold and target batch, with fewer rows: the operators of all alphas are first
+  compressed to their numerical rank at the precision of ``dtype``
+  (:func:`compress_operators`); the same product subtracts the test targets, so
+  squared-error scores read the residuals straight from it;
+- the refit is ``W = V D_a z`` for the alpha each target selected: one product, no
+  factorization.
+
+The eigendecomposition, the fold operators and their compression are computed in
+float64 whatever ``dtype``; the products over targets, which dominate the cost, run
+in ``dtype``.
 
 An intercept is fitted by centering with the training means of each fold (and of
-the whole data for the refit), which is the exact unpenalized-intercept ridge.
+the whole data for the refit), which is the exact unpenalized-intercept ridge; in
+the downdate the centering is one more rank-one term.
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
 from braindecode._devices import resolve_device, resolve_dtype
+from braindecode._products import gram, matmul
 from braindecode.encoding._cv import check_cv
-from braindecode.encoding._scoring import check_score
+from braindecode.encoding._scoring import Score, check_score
 from braindecode.encoding._validation import (
     as_2d_tensor,
     check_alphas,
@@ -63,18 +71,6 @@ class RidgeCVResult(NamedTuple):
     best_alphas: torch.Tensor
     cv_scores: torch.Tensor
 
-
-@dataclass
-class _Fold:
-    """Target-independent parts of one cross-validation fold."""
-
-    train: torch.Tensor
-    test: torch.Tensor
-    basis: torch.Tensor  # (rank, n_test, width); width is n_features (primal) or n_train (dual)
-    mixing: torch.Tensor  # (n_alphas, rank): the operator of alpha a is sum_j mixing[a, j] basis[j]
-    primal: bool
-    complement: bool  # train is exactly the samples outside test
-    x_mean: torch.Tensor | None  # training mean of X, primal folds with an intercept
 
 
 EIGH_MIN_ALPHAS = 20  # from this many alphas one eigendecomposition beats a Cholesky per alpha
@@ -174,21 +170,27 @@ class RegularizedGram:
 _GRAM_RESOLUTION = torch.finfo(torch.float64).eps ** 0.5
 
 
-def compress_operators(operators: torch.Tensor, dtype):
+def compress_operators(operators: torch.Tensor, dtype, each: bool = True):
     """Low-rank form of the operators of all alphas, exact to the rounding of ``dtype``.
 
     The operators of neighbouring alphas are nearly linearly dependent (they are
-    ``left @ V diag(1 / (lam + alpha)) V^T``, a Cauchy-like family in alpha), so the
-    predictions of all alphas need fewer products over the targets: the operators,
-    each scaled to unit norm, are expanded on their singular vectors (from their
-    float64 Gram matrix), and the components whose singular value is below
-    ``eps(dtype)`` times the largest are dropped (a change smaller than the rounding
-    of a product in ``dtype``). The Gram matrix resolves singular values down to
-    ``sqrt(eps(float64))``, so float64 operators are kept whole.
+    ``left @ diag(1 / (lam + alpha)) V^T``, a Cauchy-like family in alpha), so the
+    predictions of all alphas need fewer products over the targets: the operators are
+    expanded on their singular vectors (from their float64 Gram matrix), and the
+    components whose singular value is below ``eps(dtype)`` times the largest are
+    dropped. With ``each``, the operators are first scaled to unit norm, so every
+    alpha's predictions keep their own precision (as scale-free scores such as Pearson's
+    r need: a strongly regularized alpha predicts small values); otherwise they are
+    taken as they are, so every alpha's predictions are exact to the rounding of the
+    largest, the least regularized (as squared-error scores need: their residuals carry
+    that rounding anyway), which takes fewer components. The Gram matrix resolves
+    singular values down to ``sqrt(eps(float64))``, so float64 operators are kept whole.
 
     Parameters
     ----------
     operators : tensor of shape (n_alphas, n_rows, width), float64
+    dtype : torch.dtype
+    each : bool
 
     Returns
     -------
@@ -197,91 +199,261 @@ def compress_operators(operators: torch.Tensor, dtype):
         ``operators[a] ~= sum_j mixing[a, j] * basis[j]``.
     """
     n_alphas = operators.shape[0]
-    flat = operators.reshape(n_alphas, -1)
-    norms = flat.norm(dim=1).clamp_(min=torch.finfo(torch.float64).tiny)
-    unit = flat / norms[:, None]
     tolerance = torch.finfo(dtype).eps
     if tolerance < _GRAM_RESOLUTION:
         return operators.to(dtype), torch.eye(n_alphas, dtype=dtype, device=operators.device)
-    eigenvalues, eigenvectors = torch.linalg.eigh(unit @ unit.T)
+    flat = operators.reshape(n_alphas, -1)
+    gram_matrix = gram(flat)
+    norms = gram_matrix.diagonal().sqrt().clamp_(min=torch.finfo(torch.float64).tiny)
+    scale = norms if each else norms.max().expand_as(norms)
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram_matrix / scale[:, None] / scale[None, :])
     components = eigenvectors[:, eigenvalues > tolerance**2 * eigenvalues[-1]]
-    basis = (components.T @ unit).reshape((components.shape[1],) + operators.shape[1:])
-    return basis.to(dtype), (norms[:, None] * components).to(dtype)
+    basis = matmul((components / scale[:, None]).T, flat).reshape((components.shape[1],) + operators.shape[1:])
+    return basis.to(dtype), (scale[:, None] * components).to(dtype)
 
 
-def _plan_fold(X, train, test, alphas, fit_intercept, dtype) -> _Fold:
-    n_samples, n_features = X.shape
-    x_train, x_test = X[train].double(), X[test].double()
-    x_mean = None
-    if fit_intercept:
-        x_mean = x_train.mean(0)
-        x_train -= x_mean
-        x_test -= x_mean
-    primal = n_features <= len(train)
-    if primal:
-        gram, left = x_train.T @ x_train, x_test
-    else:
-        gram, left = x_train @ x_train.T, x_test @ x_train.T
-    operators = RegularizedGram(gram, alphas.tolist()).right_products(left, torch.float64)
-    basis, mixing = compress_operators(operators, dtype)
-    member = torch.zeros(n_samples, dtype=torch.bool, device=X.device)
-    member[train] = True
-    complement = (len(train) + len(test) == n_samples and int(member.sum()) == len(train)
-                  and not bool(member[test].any()))
-    return _Fold(train, test, basis, mixing, primal, complement,
-                 x_mean.to(dtype) if (primal and fit_intercept) else None)
+class EigenBasis:
+    """The row space of a design matrix, on the eigenvectors of its Gram matrix.
 
+    ``X = Z V^T`` where the columns of ``V`` are the orthonormal eigenvectors of
+    ``X^T X`` whose eigenvalues ``lam`` lie above the rounding of the largest (no
+    ridge solution has a component along the others) and ``Z = X V``, whose squared
+    column norms are ``lam``. Computed in float64 from ``X^T X``, or, when features
+    outnumber samples, from ``X X^T = U diag(lam) U^T`` with ``Z = U diag(lam)^1/2``
+    and ``V = X^T U diag(lam)^-1/2``.
 
-def plan_folds(X, splits, alphas, fit_intercept, dtype) -> list:
-    """Per-fold operators for all alphas (target-independent)."""
-    device = X.device
-    return [_plan_fold(X, train.to(device), test.to(device), alphas, fit_intercept, dtype)
-            for train, test in splits]
+    Parameters
+    ----------
+    X : tensor of shape (n_samples, n_features)
+    dtype : torch.dtype
+        Of the products over targets (:meth:`project`, :meth:`coef`).
 
-
-def _fold_predictions(fold: _Fold, X, Y, XtY, y_sum, fit_intercept) -> torch.Tensor:
-    """Test predictions of every alpha, shape (n_alphas, n_test, n_targets)."""
-    y_test = Y[fold.test]
-    n_train = len(fold.train)
-    if fold.complement:
-        y_mean = (y_sum - y_test.sum(0)) / n_train if fit_intercept else None
-    else:
-        y_train = Y[fold.train]
-        y_mean = y_train.mean(0) if fit_intercept else None
-    if fold.primal:
-        if fold.complement:
-            rhs = torch.addmm(XtY, X[fold.test].T, y_test, alpha=-1)
-        else:
-            rhs = X[fold.train].T @ y_train
-        if fold.x_mean is not None:
-            rhs.addr_(fold.x_mean, y_mean, alpha=-n_train)
-    else:
-        rhs = Y[fold.train] if fold.complement else y_train
-    rank, n_test, width = fold.basis.shape
-    products = fold.basis.view(rank * n_test, width) @ rhs
-    predictions = (fold.mixing @ products.view(rank, -1)).view(len(fold.mixing), n_test, -1)
-    if fit_intercept:
-        predictions += y_mean
-    return predictions
-
-
-def cv_scores_batch(folds, X, Y, XtY, fit_intercept, score_fn) -> torch.Tensor:
-    """Scores of shape (n_alphas, n_targets) averaged over folds, for one target batch.
-
-    ``Y`` is the target batch (centered on its mean when ``fit_intercept``), ``XtY``
-    is ``X.T @ Y`` (needed only by primal folds that use the complement trick).
+    Attributes
+    ----------
+    coordinates : tensor of shape (n_samples, rank), float64
+        ``Z``.
+    eigenvalues : tensor of shape (rank,), float64
     """
-    y_sum = Y.sum(0) if fit_intercept else None
-    total = None
-    for fold in folds:
-        predictions = _fold_predictions(fold, X, Y, XtY, y_sum, fit_intercept)
-        scores = score_fn(Y[fold.test], predictions).double()
-        total = scores if total is None else total.add_(scores)
-    return total / len(folds)
+
+    def __init__(self, X: torch.Tensor, dtype):
+        x64 = X.double()
+        n_samples, n_features = x64.shape
+        primal = n_features <= n_samples
+        eigenvalues, vectors = torch.linalg.eigh(gram(x64.T.contiguous() if primal else x64))
+        rounding = max(n_samples, n_features) * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
+        keep = eigenvalues > rounding
+        eigenvalues, vectors = eigenvalues[keep], vectors[:, keep]
+        if primal:
+            coordinates, directions = matmul(x64, vectors), vectors
+        else:
+            root = eigenvalues.sqrt()
+            coordinates, directions = vectors * root, matmul(x64.T, vectors) / root
+        self.coordinates, self.eigenvalues = coordinates, eigenvalues
+        self._projection = coordinates.T.to(dtype).contiguous()
+        self._directions = directions.to(dtype)
+
+    @property
+    def rank(self) -> int:
+        return len(self.eigenvalues)
+
+    def project(self, Y: torch.Tensor) -> torch.Tensor:
+        """``Z^T Y`` of shape (rank, n_targets) for ``Y`` of shape (n_samples, n_targets)."""
+        return matmul(self._projection, Y)
+
+    def coef(self, projected: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+        """Ridge weights ``V (diag(lam) + alpha_t I)^-1 z_t``, shape (n_features, n_targets).
+
+        projected : tensor of shape (rank, n_targets)
+            ``Z^T Y`` (:meth:`project`).
+        alphas : tensor of shape (n_targets,)
+        """
+        shrink = 1.0 / (self.eigenvalues[:, None] + alphas.to(self.eigenvalues)[None, :])
+        return matmul(self._directions, projected * shrink.to(projected.dtype))
 
 
-def needs_xty(folds) -> bool:
-    return any(fold.primal and fold.complement for fold in folds)
+@dataclass
+class _Fold:
+    """Target-independent parts of one cross-validation fold, in the coordinates ``Z`` of an :class:`EigenBasis`.
+
+    The fold's ``Z_train^T y_train`` is ``z - Z_rows^T y_rows`` when ``downdate`` (the rows
+    are the samples left out of training) and ``Z_rows^T y_rows`` otherwise (the rows are
+    the training samples).
+    """
+
+    test: torch.Tensor  # (n_test,) sample indices
+    rows: torch.Tensor  # (n_rows,) sample indices
+    rows_transposed: torch.Tensor  # (rank, n_rows): Z[rows].T
+    downdate: bool
+    n_train: int
+    rows_sum: torch.Tensor | None  # (rank,): column sums of Z[rows], with an intercept
+    basis: torch.Tensor  # (n_components, n_test, rank)
+    mixing: torch.Tensor  # (n_alphas, n_components + 1): operator a is sum_j mixing[a, j] basis[j]; last column ones
+
+
+def _downdate_is_cheaper(n_out: int, n_test: int, out_is_test: bool, rank: int) -> bool:
+    """Whether the Woodbury downdate costs fewer operations per alpha than a factorization of the fold's Gram."""
+    downdate = 2 * n_out**2 * rank + (0 if out_is_test else 2 * n_test * n_out * rank)
+    direct = rank**3 / 3 + n_test * rank**2
+    return downdate <= direct
+
+
+def _downdated_operators(Z, eigenvalues, left_out, test, alphas, fit_intercept):
+    """Test operators (n_alphas, n_test, rank) of a fold that trains on all samples but ``left_out``.
+
+    The fold's (centered) training Gram matrix is ``diag(lam) - Z_out^T P Z_out`` with
+    ``P = I`` (``I + 1 1^T / n_train`` with an intercept), so by the Woodbury identity
+    ``(Gram + alpha I)^-1 = D + D Z_out^T W^-1 Z_out D`` with ``D = (diag(lam) + alpha I)^-1``
+    and ``W = P^-1 - Z_out D Z_out^T`` (``P^-1 = I - 1 1^T / n_samples``). The test rows,
+    centered with the training mean, are ``Z_test + 1 1^T Z_out / n_train``; when they
+    are the left-out rows (``test`` None) the operator reduces to ``W^-1 Z_out D``.
+    None where some ``W`` is not positive definite in float64 (alpha below the rounding
+    of the Gram matrix).
+    """
+    n_samples, n_train = Z.shape[0], Z.shape[0] - len(left_out)
+    z_out = Z[left_out]
+    z_test = None if test is None else Z[test] + (z_out.sum(0) / n_train if fit_intercept else 0)
+    operators = Z.new_empty((len(alphas), len(left_out) if test is None else len(test), Z.shape[1]))
+    for operator, alpha in zip(operators, alphas.tolist()):  # one alpha at a time: a fifth of the memory
+        shrink = 1.0 / (eigenvalues + alpha)
+        root = z_out * shrink.sqrt()
+        woodbury = gram(root).neg_()  # Z_out D Z_out^T, a symmetric product
+        scaled = z_out * shrink
+        woodbury.diagonal().add_(1)
+        if fit_intercept:
+            woodbury.sub_(1.0 / n_samples)
+        factor, info = torch.linalg.cholesky_ex(woodbury)
+        if int(info) != 0:
+            return None
+        inverse = torch.cholesky_inverse(factor)  # then one product: faster than triangular solves
+        if test is None:
+            matmul(inverse, scaled, out=operator)
+        else:
+            scaled_test = z_test * shrink
+            matmul(matmul(scaled_test, z_out.T), matmul(inverse, scaled), out=operator).add_(scaled_test)
+    return operators
+
+
+def _direct_operators(Z, train, test, alphas, fit_intercept):
+    """Test operators (n_alphas, n_test, rank) from a factorization of the fold's own Gram matrix."""
+    z_train, z_test = Z[train], Z[test]
+    if fit_intercept:
+        mean = z_train.mean(0)
+        z_train, z_test = z_train - mean, z_test - mean
+    return RegularizedGram(z_train.T @ z_train, alphas.tolist()).right_products(z_test, torch.float64)
+
+
+def _plan_fold(basis: EigenBasis, train, test, alphas, fit_intercept, dtype, each: bool) -> _Fold:
+    Z = basis.coordinates
+    in_train = torch.zeros(Z.shape[0], dtype=torch.bool, device=Z.device)
+    in_train[train] = True
+    left_out = torch.nonzero(~in_train)[:, 0]
+    distinct = int(in_train.sum()) == len(train)
+    out_is_test = distinct and len(left_out) == len(test) and bool(torch.equal(torch.sort(test).values, left_out))
+    if out_is_test:
+        left_out = test  # the operators' rows then follow the test order
+    operators = None
+    if distinct and _downdate_is_cheaper(len(left_out), len(test), out_is_test, basis.rank):
+        operators = _downdated_operators(Z, basis.eigenvalues, left_out, None if out_is_test else test, alphas,
+                                         fit_intercept)
+    downdate = operators is not None
+    if not downdate:
+        operators = _direct_operators(Z, train, test, alphas, fit_intercept)
+    components, mixing = compress_operators(operators, dtype, each)
+    rows = Z[left_out if downdate else train]
+    return _Fold(test, left_out if downdate else train, rows.T.to(dtype).contiguous(), downdate, len(train),
+                 rows.sum(0).to(dtype) if fit_intercept else None, components.contiguous(),
+                 torch.cat([mixing, mixing.new_ones(len(mixing), 1)], dim=1))
+
+
+class CrossValidation:
+    """Target-independent parts of a cross-validation over the coordinates of an :class:`EigenBasis`.
+
+    Parameters
+    ----------
+    basis : EigenBasis
+    splits : list of (tensor, tensor)
+        Training and test sample indices of each fold.
+    alphas : tensor of shape (n_alphas,), float64
+    fit_intercept : bool
+    score : Score
+        The score the folds compute; squared-error scores take fewer components of the
+        fold operators (:func:`compress_operators`).
+    dtype : torch.dtype
+
+    Attributes
+    ----------
+    folds : list of _Fold
+    """
+
+    def __init__(self, basis: EigenBasis, splits, alphas, fit_intercept, score: Score, dtype):
+        device = basis.coordinates.device
+        self.basis, self.fit_intercept, self.score = basis, fit_intercept, score
+        self.folds = [_plan_fold(basis, train.to(device), test.to(device), alphas, fit_intercept, dtype,
+                                 each=not score.of_residuals)
+                      for train, test in splits]
+        left_out = torch.cat([fold.rows for fold in self.folds])
+        # when the left-out rows of the folds partition the samples, their parts of Z^T Y add up to it
+        self.partition = (all(fold.downdate for fold in self.folds) and len(left_out) == len(basis.coordinates)
+                          and bool(torch.equal(torch.sort(left_out).values, torch.arange(len(left_out), device=device))))
+
+    def batch_bytes_per_target(self, dtype) -> int:
+        """Bytes per target of the arrays a target batch holds: the targets, their parts of
+        ``Z^T Y`` and, for one fold at a time, the blocks of its product and its predictions."""
+        rank, n_samples = self.basis.rank, len(self.basis.coordinates)
+        per_fold = max((fold.basis.shape[0] + 1 + len(fold.mixing)) * len(fold.test) for fold in self.folds)
+        return torch.finfo(dtype).bits // 8 * (n_samples + (len(self.folds) + 2) * rank + per_fold)
+
+    def scores(self, Y: torch.Tensor) -> tuple:
+        """Cross-validation scores of one target batch.
+
+        Parameters
+        ----------
+        Y : tensor of shape (n_samples, n_targets)
+            Centered on its mean when ``fit_intercept``.
+
+        Returns
+        -------
+        scores : tensor of shape (n_alphas, n_targets), float64
+            Averaged over folds.
+        projected : tensor of shape (rank, n_targets)
+            ``Z^T Y`` (:meth:`EigenBasis.project`).
+        """
+        parts = [matmul(fold.rows_transposed, Y[fold.rows]) for fold in self.folds]
+        projected = torch.stack(parts).sum(dim=0) if self.partition else self.basis.project(Y)
+        total = None
+        for fold, part in zip(self.folds, parts):
+            values, y_test = _fold_values(fold, Y, part.neg_().add_(projected) if fold.downdate else part,
+                                          self.fit_intercept, self.score.of_residuals)
+            fold_scores = self.score.function(y_test, values).double()
+            total = fold_scores if total is None else total.add_(fold_scores)
+        return total / len(self.folds), projected
+
+
+def _fold_values(fold: _Fold, Y, v, fit_intercept, of_residuals: bool):
+    """Test predictions of every alpha, or their residuals ``prediction - y_test``.
+
+    ``v`` (rank, n_targets) is the fold's ``Z_train^T y_train`` before centering.
+    Returns (n_alphas, n_test, n_targets) and the test targets (n_test, n_targets). The
+    predictions are ``basis @ v`` mixed over components, plus the training mean of the
+    targets; both the mean and ``-y_test`` ride along as one more block of the mixing
+    product.
+    """
+    n_targets = Y.shape[1]
+    y_test = Y[fold.test]
+    n_components, n_test, rank = fold.basis.shape
+    blocks = Y.new_empty((n_components + 1, n_test, n_targets))
+    offset = blocks[-1]
+    if fit_intercept:
+        rows_total = Y[fold.rows].sum(0)
+        v.addr_(fold.rows_sum, rows_total, alpha=-1.0 / fold.n_train)
+        offset.copy_(rows_total.mul_((-1.0 if fold.downdate else 1.0) / fold.n_train).expand(n_test, -1))
+    else:
+        offset.zero_()
+    if of_residuals:
+        offset.sub_(y_test)
+    matmul(fold.basis.view(n_components * n_test, rank), v, out=blocks[:-1].view(n_components * n_test, n_targets))
+    values = matmul(fold.mixing, blocks.view(n_components + 1, -1))
+    return values.view(-1, n_test, n_targets), y_test
 
 
 def select_best(cv_scores: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
@@ -325,10 +497,68 @@ class RefitSolver:
         return self.X.T @ self.inverse.solve(Y, alphas)
 
 
-def batch_bytes_per_target(X, splits, alphas, dtype) -> int:
-    """Bytes per target of the largest per-batch array: one fold's predictions, or Y, X^T Y."""
-    largest_test = max(len(test) for _, test in splits)
-    return torch.finfo(dtype).bits // 8 * max(len(alphas) * largest_test, *X.shape)
+# Fewer targets than this per batch and each product spends a noticeable share of its time
+# repacking the fold operators (the BLAS copies its left operand into blocks on every call).
+AUTO_BATCH_MIN = 512
+_DEFAULT_CACHE = (2 * 2**20, 1)
+
+
+def _cpu_list_length(text: str) -> int:
+    """Number of CPUs in a sysfs list such as ``0-3,8``."""
+    total = 0
+    for part in text.strip().split(","):
+        first, _, last = part.partition("-")
+        total += int(last or first) - int(first) + 1
+    return total
+
+
+def last_level_cache() -> tuple:
+    """(bytes, number of CPUs sharing it) of the largest data cache level, as Linux reports
+    it (``/sys/devices/system/cpu/cpu0/cache``); 2 MiB for one CPU where it does not."""
+    largest = None
+    for index in pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            level = int((index / "level").read_text())
+            size = (index / "size").read_text().strip()
+            multiplier = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:], 1)
+            cache = (int(size.rstrip("KMG")) * multiplier, _cpu_list_length((index / "shared_cpu_list").read_text()))
+        except (OSError, ValueError):
+            continue
+        if largest is None or level > largest[0]:
+            largest = (level, cache)
+    return largest[1] if largest else _DEFAULT_CACHE
+
+
+def _available_memory() -> int | None:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def auto_targets_batch(bytes_per_target: int, device) -> int:
+    """Targets per batch when none is given, from the machine's cache and memory sizes.
+
+    On the CPU, the arrays of one batch (``bytes_per_target`` per target: the products
+    of a fold, its predictions, the targets) stay within the share of the last-level
+    cache of the threads torch runs, so each pass over them after a product reads the
+    cache and not the main memory; at least ``AUTO_BATCH_MIN`` targets, and at most a
+    quarter of the available memory. On CUDA, a quarter of the free device memory.
+
+    Parameters
+    ----------
+    bytes_per_target : int
+    device : torch.device
+    """
+    per_target = max(1, int(bytes_per_target))
+    if device.type == "cuda":
+        return max(1, torch.cuda.mem_get_info(device)[0] // (4 * per_target))
+    size, sharing = last_level_cache()
+    batch = max(AUTO_BATCH_MIN, size // max(1, min(torch.get_num_threads(), sharing)) // per_target)
+    available = _available_memory()
+    return batch if available is None else max(1, min(batch, available // (4 * per_target)))
 
 
 def prepare(X, Y, alphas, device, dtype):
@@ -364,8 +594,8 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
     alpha : float or array of shape (n_targets,)
     fit_intercept : bool
     n_targets_batch : int, optional
-        Targets solved at once; bounds memory on ``device``. When None, batches keep
-        ``Y`` and the coefficients of a batch near 32 MiB.
+        Targets solved at once; bounds memory on ``device``. When None, see
+        :func:`auto_targets_batch`.
     device : str or torch.device
     dtype : {"float32", "float64"}
 
@@ -383,7 +613,9 @@ def solve_ridge(X, Y, alpha=1.0, fit_intercept=True, n_targets_batch=None, devic
     refit = RefitSolver(X, torch.unique(alphas).tolist())
     coef = torch.empty((X.shape[1], Y.shape[1]), dtype=dtype)
     intercept = torch.zeros(Y.shape[1], dtype=dtype)
-    for columns in target_batches(Y.shape[1], n_targets_batch, Y.element_size() * max(X.shape)):
+    if n_targets_batch is None:
+        n_targets_batch = auto_targets_batch(Y.element_size() * (X.shape[0] + 2 * X.shape[1]), device)
+    for columns in target_batches(Y.shape[1], n_targets_batch, 0):
         batch, y_mean = load_batch(Y, columns, device, fit_intercept)
         XtY = X.T @ batch if refit.primal else None
         weights = refit.coef(batch, XtY, alphas[columns].to(device))
@@ -411,8 +643,8 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
     scoring : {"r2", "pearson", "neg_mse"}
         Per-target score used to choose alpha, averaged over folds.
     n_targets_batch : int, optional
-        Targets processed at once; bounds memory on ``device``. When None, batches keep
-        the largest per-batch array (one fold's predictions for all alphas) near 32 MiB.
+        Targets processed at once; bounds memory on ``device``. When None, see
+        :func:`auto_targets_batch`.
     device : str or torch.device
     dtype : {"float32", "float64"}
 
@@ -424,29 +656,30 @@ def solve_ridge_cv(X, Y, alphas, cv=5, groups=None, fit_intercept=True, scoring=
 
     Notes
     -----
-    Besides ``X``, the device holds the fold operators, at most
-    ``n_alphas * n_samples * min(n_features, n_train)`` values of ``dtype``, and per
-    target batch ``Y``, ``X^T Y`` and the test predictions of one fold for all alphas
-    (``n_alphas * n_test * n_targets_batch`` values, near 32 MiB by default).
+    Besides ``X``, the device holds the eigenvectors (``n_features * rank`` values,
+    ``rank <= min(n_samples, n_features)``), the sample coordinates and the compressed
+    fold operators (at most ``n_alphas * n_samples * rank`` values of ``dtype``), and per
+    target batch ``Y``, ``Z^T Y`` and one fold's products and predictions for all alphas.
     """
     X, Y, alphas, device, dtype = prepare(X, Y, alphas, device, dtype)
-    score_fn = check_score(scoring)
+    score = check_score(scoring)
     splits = check_cv(cv, X.shape[0], groups)
     X, x_mean = center(X, fit_intercept)
-    folds = plan_folds(X, splits, alphas, fit_intercept, dtype)
-    refit = RefitSolver(X, alphas.tolist())
+    basis = EigenBasis(X, dtype)
+    validation = CrossValidation(basis, splits, alphas, fit_intercept, score, dtype)
     n_features, n_targets = X.shape[1], Y.shape[1]
     coef = torch.empty((n_features, n_targets), dtype=dtype)
     intercept = torch.zeros(n_targets, dtype=dtype)
     best_alphas = torch.empty(n_targets, dtype=torch.float64)
     cv_scores = torch.empty((len(alphas), n_targets), dtype=torch.float64)
     alphas_device = alphas.to(device)
-    for columns in target_batches(n_targets, n_targets_batch, batch_bytes_per_target(X, splits, alphas, dtype)):
+    if n_targets_batch is None:
+        n_targets_batch = auto_targets_batch(validation.batch_bytes_per_target(dtype), device)
+    for columns in target_batches(n_targets, n_targets_batch, 0):
         batch, y_mean = load_batch(Y, columns, device, fit_intercept)
-        XtY = X.T @ batch if (refit.primal or needs_xty(folds)) else None
-        scores = cv_scores_batch(folds, X, batch, XtY, fit_intercept, score_fn)
+        scores, projected = validation.scores(batch)
         chosen = alphas_device[select_best(scores, alphas_device)]
-        weights = refit.coef(batch, XtY, chosen)
+        weights = basis.coef(projected, chosen)
         coef[:, columns] = weights.cpu()
         intercept[columns] = (y_mean - x_mean @ weights).cpu()
         best_alphas[columns] = chosen.cpu()

@@ -104,4 +104,18 @@ def test_chunked_evaluation_matches_one_chunk(rdm_sets, method, monkeypatch):
     counts = torch.randint(0, 3, (6, N_CONDITIONS), generator=torch.Generator().manual_seed(0))
     whole = make_comparer(method, a, b)(counts)
     monkeypatch.setattr("braindecode.compare._comparison._CHUNK_ELEMENTS", 64)
+    monkeypatch.setattr("braindecode.compare._kendall._CHUNK_ELEMENTS", 64)
     np.testing.assert_allclose(make_comparer(method, a, b)(counts).numpy(), whole.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1, 30000])  # int32 counts, and weights whose products need int64
+def test_weighted_discordant_pairs_match_the_written_out_count(rng, scale):
+    from braindecode.compare._kendall import _WeightedMerge
+    from braindecode.compare._ranks import Buffers
+
+    y = rng.integers(0, 7, 37)  # dense ranks with ties
+    weights = torch.from_numpy(rng.integers(0, 4, (3, 37)) * scale)
+    expected = [sum(int(w[i]) * int(w[j]) for i in range(37) for j in range(i + 1, 37) if y[i] > y[j])
+                for w in weights]
+    got = _WeightedMerge(torch.from_numpy(y)).discordant(weights, Buffers())
+    assert got.dtype == torch.int64 and got.tolist() == expected

@@ -3,7 +3,15 @@ import pytest
 import rsatoolbox
 from rsatoolbox.data.noise import cov_from_residuals, prec_from_residuals
 
-from braindecode.compare import NOISE_METHODS, crossnobis_rdm, noise_covariance, noise_precision, rdm_to_vector
+from braindecode.compare import (
+    NOISE_METHODS,
+    compute_rdm,
+    crossnobis_rdm,
+    mahalanobis_rdm,
+    noise_covariance,
+    noise_precision,
+    rdm_to_vector,
+)
 from braindecode.errors import InvalidArgument
 
 N_RUNS, N_CONDITIONS, N_FEATURES = 4, 8, 20
@@ -79,6 +87,39 @@ def test_crossnobis_is_unbiased_for_identical_conditions(rng):
     assert (vector < 0).any() and abs(vector.mean()) < 3 * vector.std() / np.sqrt(vector.size)
     np.testing.assert_array_equal(rdm, rdm.T)
     np.testing.assert_array_equal(np.diag(rdm), 0)
+
+
+@pytest.mark.parametrize("with_noise", [True, False])
+def test_mahalanobis_matches_rsatoolbox(runs, with_noise):
+    patterns = runs.mean(axis=0) + 3
+    precision = prec_from_residuals(_residuals(runs), method="shrinkage_diag") if with_noise else None
+    expected = rsatoolbox.rdm.calc_rdm(
+        rsatoolbox.data.Dataset(patterns), method="mahalanobis", noise=precision
+    ).get_vectors()[0]
+    got = rdm_to_vector(mahalanobis_rdm(patterns, noise=precision, dtype="float64"))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+
+
+def test_mahalanobis_with_identity_is_squared_euclidean_and_batches(runs):
+    rdms = mahalanobis_rdm(runs)
+    assert rdms.shape == (N_RUNS, N_CONDITIONS, N_CONDITIONS) and rdms.dtype == np.float32
+    np.testing.assert_allclose(rdms, compute_rdm(runs, "sqeuclidean"), rtol=1e-5, atol=1e-6)
+    precisions = np.stack([np.eye(N_FEATURES), 2 * np.eye(N_FEATURES)] * 2)
+    np.testing.assert_allclose(mahalanobis_rdm(runs, precisions)[1], 2 * rdms[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "X, noise, message",
+    [
+        (np.ones((2, 3)), None, "at least 3"),
+        (np.ones((4, 3)), np.eye(4), "noise precision has shape"),
+        (np.ones((2, 4, 3)), np.ones((3, 3, 3)), "noise precision has shape"),
+        (np.ones((4, 3)), np.full((3, 3), np.nan), "NaN or infinite"),
+    ],
+)
+def test_mahalanobis_bad_input(X, noise, message):
+    with pytest.raises(InvalidArgument, match=message):
+        mahalanobis_rdm(X, noise=noise)
 
 
 def test_batched_crossnobis_matches_single_sets(runs):

@@ -16,6 +16,13 @@ def test_matches_rsatoolbox_calc_rdm(rng, ours, theirs):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
 
 
+def test_euclidean_is_the_root_of_rsatoolbox_squared_euclidean(rng):
+    X = rng.standard_normal((12, 40)) + 3
+    squared = rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(X), method="euclidean").get_vectors()[0]
+    got = rdm_to_vector(compute_rdm(X, "euclidean", dtype="float64"))
+    np.testing.assert_allclose(got, np.sqrt(squared * X.shape[1]), rtol=1e-6, atol=1e-12)
+
+
 @pytest.mark.parametrize("method", ["cosine", "euclidean"])
 def test_matches_scipy_pdist(rng, method):
     X = rng.standard_normal((12, 40))

@@ -123,10 +123,11 @@ def test_target_batches_give_the_same_result(simulate):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
 
 
-def test_float32_is_close_to_float64(simulate):
+@pytest.mark.parametrize("scoring", ["r2", "pearson"])
+def test_float32_is_close_to_float64(simulate, scoring):
     X, Y, _ = simulate(100, 25, n_targets=5, seed=7)
-    single = solve_ridge_cv(X, Y, ALPHAS)
-    double = solve_ridge_cv(X, Y, ALPHAS, dtype="float64")
+    single = solve_ridge_cv(X, Y, ALPHAS, scoring=scoring)
+    double = solve_ridge_cv(X, Y, ALPHAS, scoring=scoring, dtype="float64")
     assert single.coef.dtype == torch.float32
     np.testing.assert_allclose(single.cv_scores.numpy(), double.cv_scores.numpy(), atol=1e-4)
     np.testing.assert_allclose(single.coef.numpy(), double.coef.numpy(), rtol=1e-3, atol=1e-4)
@@ -200,8 +201,9 @@ def test_regularized_gram_falls_back_to_clamped_eigenvalues():
     np.testing.assert_allclose(products[1], rhs.T.numpy() @ regular, rtol=1e-8)
 
 
+@pytest.mark.parametrize("each", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_compressed_operators_reconstruct_every_alpha(simulate, dtype):
+def test_compressed_operators_reconstruct_every_alpha(simulate, dtype, each):
     from braindecode.encoding._solvers import compress_operators
 
     X, _, _ = simulate(200, 40, n_targets=1, seed=12)
@@ -209,21 +211,76 @@ def test_compressed_operators_reconstruct_every_alpha(simulate, dtype):
     left = X[:40]
     alphas = np.logspace(-2, 10, 25)
     operators = RegularizedGram(X[40:].T @ X[40:], alphas).right_products(left, torch.float64)
-    basis, mixing = compress_operators(operators, dtype)
+    basis, mixing = compress_operators(operators, dtype, each)
     assert basis.dtype == mixing.dtype == dtype
     # neighbouring alphas are redundant at float32 precision; float64 operators are kept whole
     assert (basis.shape[0] < len(alphas)) == (dtype == torch.float32)
     rebuilt = torch.einsum("aj,jnw->anw", mixing.double(), basis.double())
-    error = (rebuilt - operators).flatten(1).norm(dim=1) / operators.flatten(1).norm(dim=1)
+    norms = operators.flatten(1).norm(dim=1)
+    # each alpha to its own precision, or every alpha to that of the largest operator
+    error = (rebuilt - operators).flatten(1).norm(dim=1) / (norms if each else norms.max())
     assert error.max() < 10 * torch.finfo(dtype).eps
+    if dtype == torch.float32:
+        assert compress_operators(operators, dtype, each=False)[0].shape[0] <= compress_operators(operators, dtype)[0].shape[0]
 
 
-def test_automatic_target_batches():
-    from braindecode.encoding._validation import AUTO_BATCH_BYTES, AUTO_BATCH_MIN, target_batches
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", [(120, 30), (60, 100)])
+@pytest.mark.parametrize("splits", ["kfold", "time_series", "repeated_train"])
+def test_downdated_and_direct_folds_agree(simulate, monkeypatch, fit_intercept, shape, splits):
+    # the Woodbury downdate of the full Gram matrix and a factorization of each fold's own
+    X, Y, _ = simulate(*shape, n_targets=4, seed=13)
+    cv = {"kfold": list(KFold(4).split(X)), "time_series": list(TimeSeriesSplit(3, gap=2).split(X)),
+          "repeated_train": [(np.r_[np.arange(20, 60), np.arange(20, 30)], np.arange(20))]}[splits]
+    results = {}
+    for downdate in (True, False):
+        monkeypatch.setattr("braindecode.encoding._solvers._downdate_is_cheaper", lambda *args, d=downdate: d)
+        results[downdate] = solve_ridge_cv(X, Y, ALPHAS, cv=cv, fit_intercept=fit_intercept, dtype="float64")
+    np.testing.assert_allclose(results[True].cv_scores.numpy(), results[False].cv_scores.numpy(), rtol=1e-9, atol=1e-11)
+    expected = np.zeros((len(ALPHAS), Y.shape[1]))
+    for a, alpha in enumerate(ALPHAS):
+        for train, test in cv:
+            model = sk.Ridge(alpha=alpha, fit_intercept=fit_intercept).fit(X[train], Y[train])
+            expected[a] += sk_r2(Y[test], model.predict(X[test]), multioutput="raw_values") / len(cv)
+    np.testing.assert_allclose(results[True].cv_scores.numpy(), expected, rtol=1e-8, atol=1e-10)
 
-    per_target = 4 * 10 * 400  # float32 predictions of 10 alphas on 400 test samples
-    batches = target_batches(20000, None, per_target)
-    assert batches[0] == slice(0, AUTO_BATCH_BYTES // per_target)
-    assert batches[-1].stop == 20000
-    assert target_batches(20000, None, 10**9)[0] == slice(0, AUTO_BATCH_MIN)
-    assert target_batches(10, 4, per_target) == [slice(0, 4), slice(4, 8), slice(8, 10)]
+
+def test_rank_deficient_design_matches_sklearn(simulate):
+    # duplicated and constant features: the solution lives in the row space of X
+    X, Y, _ = simulate(80, 12, n_targets=3, seed=14)
+    X = np.hstack([X, X[:, :4], np.full((80, 2), 3.0)])
+    ours = RidgeCV(alphas=ALPHAS, cv=KFold(5), dtype="float64").fit(X, Y)
+    for t in range(Y.shape[1]):
+        reference = sk.Ridge(alpha=ours.best_alphas_[t]).fit(X, Y[:, t])
+        np.testing.assert_allclose(ours.coef_[:, t], reference.coef_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(ours.intercept_[t], reference.intercept_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_constant_design_predicts_the_training_means(simulate, dtype):
+    _, Y, _ = simulate(40, 3, n_targets=2, seed=15)
+    result = solve_ridge_cv(np.full((40, 3), 2.0), Y, ALPHAS, cv=KFold(4), dtype=dtype)
+    expected = np.mean([sk_r2(Y[test], np.broadcast_to(Y[train].mean(0), Y[test].shape), multioutput="raw_values")
+                        for train, test in KFold(4).split(Y)], axis=0)
+    np.testing.assert_allclose(result.cv_scores.numpy(), np.broadcast_to(expected, result.cv_scores.shape), atol=1e-5)
+    np.testing.assert_array_equal(result.coef.numpy(), 0)
+    np.testing.assert_allclose(result.intercept.numpy(), Y.mean(0), rtol=1e-5)
+
+
+def test_automatic_target_batches(monkeypatch):
+    from braindecode.encoding import _solvers
+
+    assert _solvers._cpu_list_length("0-3,8,10-11\n") == 7
+    size, sharing = _solvers.last_level_cache()
+    assert size > 0 and sharing >= 1
+    assert _solvers._available_memory() > 0
+    monkeypatch.setattr(_solvers, "last_level_cache", lambda: (32 * 2**20, 2))
+    monkeypatch.setattr(_solvers, "_available_memory", lambda: 16 * 2**30)  # other processes move it
+    cpu = torch.device("cpu")
+    torch.set_num_threads(2)  # two threads share the cache
+    assert _solvers.auto_targets_batch(16 * 2**10, cpu) == 1024
+    torch.set_num_threads(1)  # one thread has it all
+    assert _solvers.auto_targets_batch(16 * 2**10, cpu) == 2048
+    assert _solvers.auto_targets_batch(10**6, cpu) == _solvers.AUTO_BATCH_MIN
+    # never more than a quarter of the available memory
+    assert _solvers.auto_targets_batch(16 * 2**30 // 8, cpu) == 2
