@@ -21,9 +21,10 @@ from braindecode.client._client import Client
 from braindecode.client._comparison import ComparisonClient
 from braindecode.client._decoding import DecodingClient
 from braindecode.client._encoding import EncodingClient
+from braindecode.client._export import ExportClient
 from braindecode.client._jobs import JobsClient
 from braindecode.client._reconstruction import ReconstructionClient
-from braindecode.client._recordings import RecordingsClient, pack_recording
+from braindecode.client._recordings import BIDSUpload, RecordingsClient, pack_recording
 from braindecode.client._replies import (
     ActivationLayer,
     ActivationSetInfo,
@@ -54,6 +55,7 @@ __all__ = [
     "ActivationLayer",
     "ActivationSetInfo",
     "ActivationsClient",
+    "BIDSUpload",
     "CallOptions",
     "Channel",
     "Client",
@@ -63,6 +65,7 @@ __all__ = [
     "DecodingClient",
     "EncoderFoldScores",
     "EncodingClient",
+    "ExportClient",
     "Event",
     "FitDecoderResult",
     "FitEncoderResult",

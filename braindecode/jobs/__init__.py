@@ -10,7 +10,7 @@ are described in :mod:`braindecode.jobs._shard`. ``run_batch`` / ``merge_batch``
 shards with no server (SLURM array tasks).
 """
 
-from braindecode.jobs._batch import merge_batch, merge_outputs, parse_shard, run_batch
+from braindecode.jobs._batch import merge_batch, merge_outputs, parse_shard, run_batch, shard_from_environment
 from braindecode.jobs._jobstore import ACTIVE, STATES, TERMINAL, JobInfo, JobStore, ShardInfo
 from braindecode.jobs._local import LocalExecutor
 from braindecode.jobs._ray import RayExecutor
@@ -67,6 +67,7 @@ __all__ = [
     "plan_job",
     "read_spec",
     "run_batch",
+    "shard_from_environment",
     "run_rounds",
     "run_shard",
     "shard_name",

@@ -2,10 +2,11 @@
 
 ``Store`` keeps recordings (content-addressed blobs and SQLite rows) and artifacts (named files
 with meta and provenance) per tenant; ``ReadOnlyStore`` reads the same folder beside a running
-server. Uploads and reads of recordings, the artifact layout of each kind (``_kinds``) and every
-entry point that loads stored inputs, calls the library and stores the result live here; the
-domain packages (``compare``, ``encoding``, ``decoding``, ``reconstruction``, ``activations``)
-know nothing of storage.
+server. Uploads and reads of recordings, the artifact layout of each kind (``_kinds``), the
+export of results as a BIDS derivatives dataset (``_derivatives``) and every entry point that
+loads stored inputs, calls the library and stores the result live here; the domain packages
+(``compare``, ``encoding``, ``decoding``, ``reconstruction``, ``activations``) know nothing of
+storage.
 """
 
 from braindecode.store._activations import (
@@ -31,6 +32,7 @@ from braindecode.store._compare import (
     load_rdm,
     score_matrix_from_store,
 )
+from braindecode.store._derivatives import EXPORTED_KINDS, export_bids_derivatives
 from braindecode.store._decoding import (
     fit_decoder_from_store,
     load_decoder_artifact,
@@ -72,8 +74,8 @@ from braindecode.store._recordings import (
     recordings_of_one_modality,
     voxel_grid,
 )
-from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, sha256_file
-from braindecode.store._uploads import Upload, check_metadata
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, entity_label, sha256_file
+from braindecode.store._uploads import Upload, check_metadata, set_recording_events
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -81,6 +83,7 @@ __all__ = [
     "DECODER_ARTIFACT",
     "DEFAULT_TENANT",
     "ENCODER_ARTIFACT",
+    "EXPORTED_KINDS",
     "JOB_OUTPUT_ARTIFACT",
     "MAX_RESAMPLES",
     "RDM_ARTIFACT",
@@ -103,6 +106,8 @@ __all__ = [
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",
+    "entity_label",
+    "export_bids_derivatives",
     "extract_to_store",
     "fit_decoder_from_store",
     "fit_encoder_from_store",
@@ -127,6 +132,7 @@ __all__ = [
     "save_encoder_artifact",
     "save_reconstructions",
     "save_stimulus_set",
+    "set_recording_events",
     "score_encoder_from_store",
     "score_matrix_from_store",
     "sha256_file",
