@@ -23,7 +23,7 @@ from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 #: Statuses that refuse one file of a BIDS upload (reported, and the upload goes on); others stop it.
-_FILE_REFUSALS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
+_FILE_REFUSALS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ALREADY_EXISTS)
 #: The time stamp of every zip member, so that the same files always pack to the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -98,6 +98,14 @@ def _event_messages(events, stimulus_column: str | None = None) -> list:
                     f"and stimulus_id, got {shown(events)}")
 
 
+def _same_events(recording: Recording, events: Events | None) -> bool:
+    """Whether uploading ``events`` with the recording's bytes would change nothing."""
+    if events is None:
+        return True
+    stored = [(e.onset, e.duration, e.stimulus_id) for e in recording.events]
+    return stored == [(float(o), float(d), str(s)) for o, d, s in zip(events.onset, events.duration, events.stimulus_id)]
+
+
 class RecordingsClient(ServiceClient):
     """Recordings: upload, list, read back and delete (the ``RecordingService``)."""
 
@@ -153,8 +161,9 @@ class RecordingsClient(ServiceClient):
 
         Subject, session, task and run come from the BIDS entities, events from the ``*_events.tsv``
         that applies to each recording, the fMRI repetition time from its JSON sidecars. A recording
-        already stored (the same bytes and entities) is skipped without sending it again, so running
-        this again after an interruption uploads only what is missing.
+        already stored (the same bytes, entities and events) is skipped without sending it again, so
+        running this again after an interruption uploads only what is missing; one stored with other
+        events is refused (``set_events`` replaces them).
 
         Parameters
         ----------
@@ -182,7 +191,7 @@ class RecordingsClient(ServiceClient):
             try:
                 name, payload = pack_recording(item.path)
                 key = (hashlib.sha256(payload).hexdigest(), item.subject, item.session, item.task, item.run)
-                if key in stored:
+                if key in stored and _same_events(stored[key], item.events):
                     skipped.append(stored[key])
                 else:
                     rec = self.upload((name, payload), item.subject, item.session, item.task, item.run,

@@ -9,7 +9,7 @@ import os
 import pathlib
 
 from braindecode.containers import Events
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.errors import AlreadyExists, InvalidArgument, ResourceExhausted
 from braindecode.recordings import read_recording
 from braindecode.store._store import DEFAULT_TENANT, LABEL_PREFIXES, RecordingInfo, Store, disk_space_errors, entity_label
 
@@ -103,7 +103,11 @@ class Upload:
         self._hash.update(chunk)
 
     def commit(self) -> RecordingInfo:
-        """Check the hash, parse and validate the file, store it; returns the stored recording."""
+        """Check the hash, parse and validate the file, store it; returns the stored recording.
+
+        The same bytes with the same labels as a stored recording return that recording
+        (``already_stored`` set), unless the upload declares other events: AlreadyExists then.
+        """
         with disk_space_errors():
             self._file.close()
         if self.size == 0:
@@ -112,17 +116,21 @@ class Upload:
         if self.metadata["sha256"] and self.metadata["sha256"] != sha:
             raise InvalidArgument(
                 f"sha256 mismatch: declared {self.metadata['sha256']}, received bytes hash to {sha}")
-        existing = self.store.find_recording(self.tenant, sha, self.metadata)
-        if existing is not None:  # the same bytes with the same labels: already read and checked
-            return existing
-        loaded = read_recording(self.path, format=self.metadata["format"] or None,
-                                modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
-        meta = _declared_tr(loaded.meta_dict(), self.metadata["tr"], self.metadata["file_name"])
-        _check_events(self.metadata["events"], meta)
-        blob = self.store.put_blob(self.path, sha, self.suffix)
-        fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])
-        return self.store.add_recording(self.tenant, blob, sha, self.size, fields, meta,
-                                        self.metadata["events"])
+        info = self.store.find_recording(self.tenant, sha, self.metadata)
+        if info is None:  # else the same bytes with the same labels were read and checked before
+            loaded = read_recording(self.path, format=self.metadata["format"] or None,
+                                    modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
+            meta = _declared_tr(loaded.meta_dict(), self.metadata["tr"], self.metadata["file_name"])
+            _check_events(self.metadata["events"], meta)
+            blob = self.store.put_blob(self.path, sha, self.suffix)
+            fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])
+            info = self.store.add_recording(self.tenant, blob, sha, self.size, fields, meta, self.metadata["events"])
+        if info.already_stored and self.metadata["events"] and self.metadata["events"] != info.events:
+            raise AlreadyExists(
+                f"{self.metadata['file_name']} is stored as {info.id} with the same subject, session, task and run "
+                f"but other events; replace its events with 'braindecode events {info.id} EVENTS.tsv' "
+                "(client.recordings.set_events)")
+        return info
 
     def abort(self) -> None:
         """Discard the staged bytes (no-op once committed)."""
