@@ -32,7 +32,7 @@ from braindecode.store._compare import (
     load_rdm,
     score_matrix_from_store,
 )
-from braindecode.store._derivatives import EXPORTED_KINDS, export_bids_derivatives
+from braindecode.store._derivatives import EXPORTED_KINDS, RESULT_PATTERNS, export_bids_derivatives
 from braindecode.store._decoding import (
     fit_decoder_from_store,
     load_decoder_artifact,
@@ -88,6 +88,7 @@ __all__ = [
     "MAX_RESAMPLES",
     "RDM_ARTIFACT",
     "RECONSTRUCTION_ARTIFACT",
+    "RESULT_PATTERNS",
     "SCORE_MAP_ARTIFACT",
     "SCORE_MAP_FILE",
     "SCORE_MATRIX_ARTIFACT",

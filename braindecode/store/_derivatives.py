@@ -12,7 +12,7 @@ A result sits in the folder of its recordings' subject (and session), named with
 share; results of several subjects (RSA comparisons, model RDMs) sit at the top. Each file has a
 JSON sidecar with its artifact id and kind and the provenance the store kept: the recordings (id,
 sha256, subject, session, task, run), the model and the parameters. The ``desc-`` label is the
-artifact's id (a job's id for its outputs).
+artifact's id (for a batch job's outputs, the job's id and the shard's index).
 
 =========================  ====================================================================
 file                       what
@@ -20,7 +20,7 @@ file                       what
 ``_statmap.nii.gz``        an encoder's per-voxel scores in the recordings' space, one volume per
                            score (``Volumes`` in the sidecar)
 ``_scores.tsv``            an EEG/MEG encoder's per-target scores, one column per score
-``_embeddings.tsv``        a batch job's decoded embeddings, one row per trial of the recording
+``_embeddings.tsv``        a batch job's decoded embeddings, one row per trial of the shard
 ``_retrieval.tsv``         its retrieval: the k candidates most similar to each trial's embedding
 ``_rdm.tsv``               an RDM, one row and one column per condition
 ``_rsa.tsv``               a brain-model RSA comparison: one row per model
@@ -108,6 +108,8 @@ class _Writer:
     def write(self, base: pathlib.Path, suffix: str, extension: str, data, sidecar: dict) -> None:
         """``<base>_<suffix><extension>`` (bytes, or TSV rows with their header first) and its JSON sidecar."""
         path = base.with_name(f"{base.name}_{suffix}{extension}")
+        if path.exists():
+            raise RuntimeError(f"two results were named {path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, bytes):
             path.write_bytes(data)
@@ -124,7 +126,7 @@ def _plain(value):
 
 
 def _number(value) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{float(value):.6g}"
+    return "n/a" if value is None or not np.isfinite(value) else f"{float(value):.9g}"
 
 
 def _sidecar(info, description: str, **fields) -> dict:
@@ -155,38 +157,36 @@ def _write_scores(writer: _Writer, info, folder: pathlib.Path, base: pathlib.Pat
 
 
 def _job_output(writer: _Writer, info, folder: pathlib.Path) -> None:
-    job_id = info.meta.get("job_id", info.id)
-    label = _label(job_id)
-    writer.labels[label] = f"outputs of batch job {job_id} ({info.provenance.get('model', {})})"
+    """One shard of a batch job: its tables are named after the job and the shard."""
     summary = json.loads((folder / "shard.json").read_text())
-    recordings = writer.recordings(summary.get("recordings", []))
+    job_id = info.meta.get("job_id", info.id)
+    label = f"{_label(job_id)}shard{summary['shard']}"
+    writer.labels[label] = f"shard {summary['shard']} of batch job {job_id} ({info.provenance.get('model', {})})"
+    base = writer.base(writer.recordings(summary.get("recordings", [])), label)
     if (folder / "scores.npy").is_file():
-        _write_scores(writer, info, folder, writer.base(recordings, label), summary.get("score_names", []),
-                      f"scores of job {job_id}'s encoder on shard {summary.get('shard')}")
-    rows_of = np.load(folder / "recording_ids.npy", allow_pickle=False).astype(str)
+        _write_scores(writer, info, folder, base, summary.get("score_names", []),
+                      f"scores of job {job_id}'s encoder on shard {summary['shard']}")
+    recording_ids = np.load(folder / "recording_ids.npy", allow_pickle=False).astype(str)
     stimulus_ids = np.load(folder / "stimulus_ids.npy", allow_pickle=False).astype(str)
-    arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False)
-              for name in ("embeddings", "retrieval_ids", "retrieval_scores") if (folder / f"{name}.npy").is_file()}
-    for recording in recordings:
-        rows = np.flatnonzero(rows_of == recording["id"])
-        base = writer.base([recording], label)
-        sidecar = {"Recording": recording["id"], "JobID": job_id, "Shard": summary.get("shard")}
-        if "embeddings" in arrays:
-            dims = [f"dim_{d}" for d in range(arrays["embeddings"].shape[1])]
-            table = [["trial", "stimulus_id", *dims]] + [
-                [str(i), stimulus_ids[r], *(_number(v) for v in arrays["embeddings"][r])] for i, r in enumerate(rows)]
-            writer.write(base, "embeddings", ".tsv", table, _sidecar(
-                info, "Decoded embeddings: one row per trial of the recording, in the order of its events",
-                **sidecar))
-        if "retrieval_ids" in arrays:
-            table = [["trial", "stimulus_id", "rank", "candidate_id", "similarity"]]
-            for i, r in enumerate(rows):
-                for rank, (candidate, score) in enumerate(zip(arrays["retrieval_ids"][r],
-                                                              arrays["retrieval_scores"][r]), 1):
-                    table.append([str(i), stimulus_ids[r], str(rank), str(candidate), _number(score)])
-            writer.write(base, "retrieval", ".tsv", table, _sidecar(
-                info, "Retrieval: the candidate stimuli most similar (cosine) to each trial's decoded embedding, "
-                      "most similar first", **sidecar))
+    sidecar = {"JobID": job_id, "Shard": summary["shard"]}
+    if (folder / "embeddings.npy").is_file():
+        embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
+        table = [["recording_id", "stimulus_id", *(f"dim_{d}" for d in range(embeddings.shape[1]))]]
+        table += [[rec, stim, *(_number(v) for v in row)] for rec, stim, row in zip(recording_ids, stimulus_ids,
+                                                                                     embeddings)]
+        writer.write(base, "embeddings", ".tsv", table, _sidecar(
+            info, "Decoded embeddings: one row per trial, in the order of the recordings and their events",
+            **sidecar))
+    if (folder / "retrieval_ids.npy").is_file():
+        ids = np.load(folder / "retrieval_ids.npy", allow_pickle=False).astype(str)
+        scores = np.load(folder / "retrieval_scores.npy", allow_pickle=False)
+        table = [["trial", "recording_id", "stimulus_id", "rank", "candidate_id", "similarity"]]
+        for trial, (rec, stim) in enumerate(zip(recording_ids, stimulus_ids)):
+            table += [[str(trial), rec, stim, str(rank), candidate, _number(score)]
+                      for rank, (candidate, score) in enumerate(zip(ids[trial], scores[trial]), 1)]
+        writer.write(base, "retrieval", ".tsv", table, _sidecar(
+            info, "Retrieval: the candidate stimuli most similar (cosine) to each trial's decoded embedding, most "
+                  "similar first; trial is the row of the embeddings table", **sidecar))
 
 
 def _rdm(writer: _Writer, info, folder: pathlib.Path, label: str) -> None:
