@@ -15,7 +15,7 @@ from PIL import Image
 
 EEG_FORMATS = ("BrainVision", "EDF", "BDF", "EEGLAB")
 #: Two images shown alternately: (onset s, duration, stim_file, trial_type) per event.
-FMRI_EVENTS = [(4.0 + 8.0 * i, "2.0" if i else "n/a", f"image-{i % 2}.png", "face" if i % 2 else "house")
+FMRI_EVENTS = [(4.0 + 6.0 * i, "2.0" if i else "n/a", f"image-{i % 2}.png", "face" if i % 2 else "house")
                for i in range(6)]
 #: The fMRI runs: (subject, run, real file); their headers' TRs are 1.35 s (nitime) and 2 s (nibabel).
 FMRI_RUNS = (("01", "1", real_files.FMRI1), ("01", "2", real_files.NITIME_DATA / "fmri2.nii.gz"),
