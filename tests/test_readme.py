@@ -58,7 +58,7 @@ def test_document_runs_as_written_on_a_fresh_store(document, tmp_path):
         out = done.stdout
         assert "braindecode.v1.RecordingService" in out and "grpc.reflection" in out, "grpcurl listed the API"
         assert "SERVING" in out
-        assert "6 uploaded, 0 skipped (already stored), 0 refused" in out
+        assert "5 uploaded, 0 skipped (already stored), 0 refused" in out
         assert "0 uploaded, 4 skipped (already stored), 0 refused" in out, "the second BIDS upload stored nothing"
         assert (tmp_path / "results-bids" / "dataset_description.json").is_file()
         assert bids_datasets.validate(tmp_path / "results-bids") == []
