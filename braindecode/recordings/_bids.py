@@ -3,6 +3,7 @@
 The dataset is indexed by pybids (``bids.BIDSLayout``), which parses the file names and applies
 the inheritance principle to sidecars: the repetition time is ``RepetitionTime`` of the JSON
 sidecars that apply to a run, and its events the nearest ``*_events.tsv`` that applies to it.
+MNE-BIDS names the split parts of FIF recordings (``split-01``), an entity pybids does not parse.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def find_bids_recordings(root, subjects=None, sessions=None, tasks=None, stimulu
     if not (root / "dataset_description.json").is_file():
         raise InvalidArgument(f"{root} is not a BIDS dataset: it has no dataset_description.json")
     import bids
+    from mne_bids import get_entities_from_fname
 
     layout = bids.BIDSLayout(root, validate=False)
     filters = {"subject": _labels(subjects, "sub-"), "session": _labels(sessions, "ses-"),
@@ -106,7 +108,7 @@ def find_bids_recordings(root, subjects=None, sessions=None, tasks=None, stimulu
                 refused.append(BIDSRefusal(path, f"{extension or 'this'} {datatype} files are not read; braindecode "
                                                  f"reads {', '.join(READ_EXTENSIONS[datatype])}"))
                 continue
-            if "split" in file.entities:
+            if get_entities_from_fname(path, on_error="ignore").get("split"):  # an entity pybids does not know
                 refused.append(BIDSRefusal(path, "one part of a split FIF recording; join the parts with MNE "
                                                  "(mne.io.read_raw_fif on the first, then save) and upload that"))
                 continue
