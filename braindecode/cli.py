@@ -84,7 +84,7 @@ def _cmd_upload(args) -> int:
         return _upload_bids(args)
     if not args.files:
         raise UserError("name the files to upload, or a BIDS dataset with --bids ROOT")
-    subject = _one(args.subject, "--subject")
+    subject, session, task = (_one(getattr(args, o), f"--{o}") for o in ("subject", "session", "task"))
     if not subject:
         raise UserError("--subject is required (with files; a BIDS upload takes it from the file names)")
     if args.tr and len(args.files) > 1:
@@ -95,8 +95,7 @@ def _cmd_upload(args) -> int:
             raise UserError(f"{path}: no such file")
     with _client(args) as client:
         for path, run, events_file in zip(args.files, runs, events):
-            rec = client.recordings.upload(path, subject=subject, session=_one(args.session, "--session") or "",
-                                           task=_one(args.task, "--task") or "", run=run or "",
+            rec = client.recordings.upload(path, subject=subject, session=session or "", task=task or "", run=run or "",
                                            modality=args.modality, format=args.format, events=events_file,
                                            tr=args.tr or 0.0, stimulus_column=args.stim_column)
             print(_recording_line(rec) + ("  (already stored)" if rec.already_stored else ""))

@@ -176,6 +176,10 @@ def test_events_attached_later_replaced_and_checked(server, client, runs, capsys
     assert err.value.code() == INVALID and "after the recording ends" in err.value.details()
     assert [e.stimulus_id for e in client.get(rec.id).events] == ["bird"], "nothing changed"
     assert cli(server, "events", rec.id, "--clear") == 0 and client.get(rec.id).events == ()
+    with Client(f"127.0.0.1:{server.port}", api_key=server.keys.create("lab-b")[0]) as other:
+        with pytest.raises(grpc.RpcError) as err:
+            other.set_events(rec.id, events[0])
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND, "another tenant's recording"
     with pytest.raises(grpc.RpcError) as err:
         client.upload(files[0], subject="01", events=events[1]).id
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS and f"braindecode events {rec.id}" in err.value.details()
