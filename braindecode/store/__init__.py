@@ -74,8 +74,8 @@ from braindecode.store._recordings import (
     recordings_of_one_modality,
     voxel_grid,
 )
-from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, entity_label, sha256_file
-from braindecode.store._uploads import Upload, check_metadata, set_recording_events
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store
+from braindecode.store._uploads import Upload, set_recording_events
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -103,11 +103,9 @@ __all__ = [
     "StoredReconstruction",
     "StoredScoreMatrix",
     "Upload",
-    "check_metadata",
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",
-    "entity_label",
     "export_bids_derivatives",
     "extract_to_store",
     "fit_decoder_from_store",
@@ -136,6 +134,5 @@ __all__ = [
     "set_recording_events",
     "score_encoder_from_store",
     "score_matrix_from_store",
-    "sha256_file",
     "voxel_grid",
 ]

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from braindecode.errors import InvalidArgument, NotFound
-from braindecode.store import Store, check_metadata, recordings_of_one_modality
+from braindecode.store import Store, recordings_of_one_modality
+from braindecode.store._uploads import check_metadata
 
 
 def _stage(store, payload: bytes, suffix=".bin"):
