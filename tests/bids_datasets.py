@@ -9,7 +9,9 @@ import sys
 
 import mne
 import mne_bids
+import mne_bids.config
 import nibabel
+import numpy as np
 import real_files
 from PIL import Image
 
@@ -24,8 +26,8 @@ FMRI_RUNS = (("01", "1", real_files.FMRI1), ("01", "2", real_files.NITIME_DATA /
 
 def _description(root: pathlib.Path, name: str) -> None:
     (root / "dataset_description.json").write_text(json.dumps(
-        {"Name": name, "BIDSVersion": "1.10.0", "DatasetType": "raw", "Authors": ["braindecode tests"],
-         "License": "CC0"}, indent=2))
+        {"Name": name, "BIDSVersion": mne_bids.config.BIDS_VERSION, "DatasetType": "raw",
+         "Authors": ["braindecode tests"], "License": "CC0"}, indent=2))
     (root / "README").write_text(f"{name}: written by the braindecode tests from files that PyPI packages ship.\n")
 
 
@@ -40,6 +42,22 @@ def write_eeg_bids(root, subjects=("01",), formats=EEG_FORMATS) -> pathlib.Path:
             path = mne_bids.BIDSPath(subject=subject, task="images", run=run, datatype="eeg", root=root)
             mne_bids.write_raw_bids(raw, path, format=fmt, allow_preload=True, overwrite=True, verbose="error")
     _description(root, "braindecode EEG test data")
+    return root
+
+
+def write_meg_bids(root, subjects=("01",)) -> pathlib.Path:
+    """One FIF run per subject of random magnetometer data (6 channels, 10 s at 200 Hz), written by
+    ``mne_bids.write_raw_bids`` in ``meg/`` with its events ("cat" and "dog" stimuli)."""
+    root = pathlib.Path(root)
+    for s, subject in enumerate(subjects):
+        info = mne.create_info([f"MEG{i:03d}" for i in range(6)], 200.0, "mag")
+        data = np.random.default_rng(s).standard_normal((6, 2000)) * 1e-13  # tesla
+        raw = mne.io.RawArray(data, info, verbose="error")
+        raw.info["line_freq"] = 50
+        raw.set_annotations(mne.Annotations([1.0, 3.5, 6.0], [0.5, 0.5, 0.5], ["cat", "dog", "cat"]))
+        path = mne_bids.BIDSPath(subject=subject, task="images", datatype="meg", root=root)
+        mne_bids.write_raw_bids(raw, path, format="FIF", allow_preload=True, overwrite=True, verbose="error")
+    _description(root, "braindecode MEG test data")
     return root
 
 

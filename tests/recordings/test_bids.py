@@ -17,6 +17,7 @@ from braindecode.recordings import find_bids_recordings
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = bids_datasets.write_eeg_bids(tmp_path_factory.mktemp("bids") / "ds", subjects=("01", "02"))
+    bids_datasets.write_meg_bids(root)
     return bids_datasets.write_fmri_bids(root)
 
 
@@ -31,10 +32,13 @@ def test_every_recording_with_the_entities_mne_bids_reads(dataset):
     expected = {str(p.fpath) for p in mne_bids.find_matching_paths(dataset, datatypes="eeg", suffixes="eeg",
                                                                    extensions=[".vhdr", ".edf", ".bdf", ".set"])}
     assert {str(r.path) for r in found if r.modality == "eeg"} == expected
+    meg = mne_bids.find_matching_paths(dataset, datatypes="meg", suffixes="meg", extensions=".fif")
+    assert [r.path for r in found if r.modality == "meg"] == [p.fpath for p in meg] and len(meg) == 1
     for recording in found:
         entities = mne_bids.get_entities_from_fname(recording.path)
+        run = entities["run"]
         assert (recording.subject, recording.task, recording.run) == (
-            entities["subject"], entities["task"], str(int(entities["run"])))
+            entities["subject"], entities["task"], str(int(run)) if run else "")
     assert sorted((r.subject, r.run) for r in found if r.modality == "fmri") == [("01", "1"), ("01", "2"), ("02", "1")]
 
 

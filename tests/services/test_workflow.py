@@ -83,8 +83,8 @@ def test_keys_create_requires_a_tenant(tmp_path, capsys):
 def test_bids_dataset_upload_entities_events_tr_skips_and_refusals(server, client, tmp_path, capsys):
     root = bids_datasets.write_eeg_bids(tmp_path / "ds", subjects=("01", "02"))
     bids_datasets.write_fmri_bids(root)
+    bids_datasets.write_meg_bids(root, subjects=("02",))
     meg = root / "sub-02" / "meg"
-    meg.mkdir()
     (meg / "sub-02_task-images_meg.con").write_bytes(b"KIT data")
     shutil.copyfile(root / "sub-02" / "func" / "sub-02_task-images_run-1_events.tsv",
                     root / "sub-02" / "func" / "sub-02_task-images_run-1_events.tsv.bak")
@@ -102,19 +102,21 @@ def test_bids_dataset_upload_entities_events_tr_skips_and_refusals(server, clien
     assert main(["upload", "--bids", str(root), "--stim-column", "trial_type", "--server",
                  f"127.0.0.1:{server.port}", "--api-key", server.api_key]) == 1
     out = capsys.readouterr().out
-    assert "5 uploaded, 6 skipped (already stored), 1 refused" in out
+    assert "6 uploaded, 6 skipped (already stored), 1 refused" in out
     assert "sub-02_task-images_meg.con: .con meg files are not read" in out
-    sub02 = [r for r in client.list(subject="sub-02") if r.modality == "fmri"]
-    assert [r.tr for r in sub02] == [2.0], "RepetitionTime from the subject's own sidecar"
+    sub02 = {r.modality: r for r in client.list(subject="sub-02") if r.modality != "eeg"}
+    assert sub02["fmri"].tr == 2.0, "RepetitionTime from the subject's own sidecar"
+    assert sub02["meg"].format == "fif" and [e.stimulus_id for e in client.get(sub02["meg"].id).events] == [
+        "cat", "dog", "cat"]
 
     again = client.upload_bids(root, stimulus_column="trial_type")
-    assert not again.uploaded and len(again.skipped) == 11 and len(again.refused) == 1
+    assert not again.uploaded and len(again.skipped) == 12 and len(again.refused) == 1
     other = client.upload_bids(root, subjects=["01"], stimulus_column="stim_file")
     assert len(other.refused) == 4 + 2, "EEG events lack stim_file; fMRI stored with other events"
     assert any("lacks the stimulus column 'stim_file'; found columns: onset, duration" in r.reason
                for r in other.refused)
     assert any("other events; replace its events with 'braindecode events" in r.reason for r in other.refused)
-    assert len(client.list()) == 11
+    assert len(client.list()) == 12
 
 
 # -- issue 14.3: derivatives out through the server -------------------------------------------------
