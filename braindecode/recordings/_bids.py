@@ -64,7 +64,7 @@ def _labels(values, prefix: str) -> list | None:
         return None
     if isinstance(values, str):
         values = [values]
-    return [v[len(prefix):] if v.startswith(prefix) else v for v in (str(v).strip() for v in values)]
+    return [str(v).strip().removeprefix(prefix) for v in values]
 
 
 def find_bids_recordings(root, subjects=None, sessions=None, tasks=None, stimulus_column: str | None = None) -> tuple:

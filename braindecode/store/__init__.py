@@ -32,13 +32,13 @@ from braindecode.store._compare import (
     load_rdm,
     score_matrix_from_store,
 )
-from braindecode.store._derivatives import EXPORTED_KINDS, RESULT_PATTERNS, export_bids_derivatives
 from braindecode.store._decoding import (
     fit_decoder_from_store,
     load_decoder_artifact,
     retrieve_from_store,
     save_decoder_artifact,
 )
+from braindecode.store._derivatives import EXPORTED_KINDS, RESULT_PATTERNS, export_bids_derivatives
 from braindecode.store._encoding import (
     SCORE_MAP_FILE,
     StoredEncoderScores,

@@ -183,7 +183,7 @@ def test_events_attached_later_replaced_and_checked(server, client, runs, capsys
             other.set_events(rec.id, events[0])
         assert err.value.code() == grpc.StatusCode.NOT_FOUND, "another tenant's recording"
     with pytest.raises(grpc.RpcError) as err:
-        client.upload(files[0], subject="01", events=events[1]).id
+        client.upload(files[0], subject="01", events=events[1])
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS and f"braindecode events {rec.id}" in err.value.details()
 
 
