@@ -2,6 +2,7 @@
 
 from braindecode.containers import ActivationSet, BrainResponses, Events
 from braindecode.errors import (
+    AlreadyExists,
     BraindecodeError,
     DataLoss,
     FailedPrecondition,
@@ -17,6 +18,7 @@ __all__ = [
     "ActivationSet",
     "BrainResponses",
     "Events",
+    "AlreadyExists",
     "BraindecodeError",
     "DataLoss",
     "FailedPrecondition",

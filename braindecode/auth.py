@@ -13,6 +13,7 @@ import hmac
 import pathlib
 import re
 import secrets
+import shlex
 import sqlite3
 import threading
 
@@ -24,6 +25,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created TEXT NOT NULL, revoked TEXT);
 """
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def create_key_command(data_dir=None, tenant: str = "default") -> str:
+    """The command line that creates an API key for ``tenant`` in the store at ``data_dir`` (without
+    one, a placeholder for the server's ``--data-dir``)."""
+    folder = "DATA_DIR" if data_dir is None else shlex.quote(str(data_dir))
+    return f"braindecode keys create --tenant {tenant} --data-dir {folder}"
 
 
 @dataclasses.dataclass

@@ -1,4 +1,8 @@
-"""Command line: ``braindecode serve | upload | ls | show | artifacts | jobs | batch | demo ...``."""
+"""Command line: ``braindecode serve | keys | upload | ls | show | events | rm | artifacts | export | jobs | batch
+| demo``.
+
+A user error ends the command with one line on stderr that says what to do (exit status 1 or 2).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,36 @@ import dataclasses
 import json
 import logging
 import os
+import pathlib
 import sys
 
 
+class UserError(Exception):
+    """A mistake in the command's arguments or environment, told in one line."""
+
+
+def _pem(path):
+    return None if path is None else pathlib.Path(path).expanduser().read_bytes()
+
+
 def _client(args):
+    """The Client of a client command, once its server answers (within ``--connect-timeout``)."""
+    import grpc
+
     from braindecode.client import Client
 
-    return Client(args.server, api_key=args.api_key)
+    client = Client(args.server, api_key=args.api_key, root_certificates=_pem(args.tls_ca),
+                    certificate_chain=_pem(args.tls_cert), private_key=_pem(args.tls_key))
+    try:
+        client.wait_ready(args.connect_timeout)
+    except grpc.FutureTimeoutError:
+        client.close()
+        tls = "" if args.tls_ca or os.environ.get("BRAINDECODE_CLIENT_TLS_CA") else (
+            "; a server that uses TLS needs --tls-ca (env BRAINDECODE_CLIENT_TLS_CA)")
+        raise UserError(f"no braindecode server answers at {client.target} within {args.connect_timeout:g} s: start "
+                        f"one with 'braindecode serve', or give its address with --server (env BRAINDECODE_SERVER)"
+                        f"{tls}") from None
+    return client
 
 
 def _print_json(reply) -> None:
@@ -30,25 +57,95 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _recording_line(rec) -> str:
+    shape = "x".join(str(s) for s in rec.shape)
+    return f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {rec.file_name}"
+
+
+def _one(values, option: str):
+    """The value of an option given at most once (None when absent)."""
+    if values and len(values) > 1:
+        raise UserError(f"{option} applies to every file: give it once")
+    return values[0] if values else None
+
+
+def _per_file(values, option: str, files: list) -> list:
+    """An option given once per file, in the files' order (a list of None when absent)."""
+    if not values:
+        return [None] * len(files)
+    if len(values) != len(files):
+        raise UserError(f"{option} was given {len(values)} time(s) for {len(files)} files: give it once per file, "
+                        f"in the files' order, or upload a BIDS dataset with --bids, whose runs and events come "
+                        f"from its file names")
+    return values
+
+
 def _cmd_upload(args) -> int:
+    if args.bids:
+        return _upload_bids(args)
+    if not args.files:
+        raise UserError("name the files to upload, or a BIDS dataset with --bids ROOT")
+    subject, session, task = (_one(getattr(args, o), f"--{o}") for o in ("subject", "session", "task"))
+    if not subject:
+        raise UserError("--subject is required (with files; a BIDS upload takes it from the file names)")
+    if args.tr and len(args.files) > 1:
+        raise UserError("--tr applies to one file: upload files with their repetition times one by one")
+    runs, events = _per_file(args.run, "--run", args.files), _per_file(args.events, "--events", args.files)
+    for path in [*args.files, *(e for e in events if e)]:
+        if not pathlib.Path(path).is_file():
+            raise UserError(f"{path}: no such file")
     with _client(args) as client:
-        for path in args.files:
-            rec = client.recordings.upload(path, subject=args.subject, session=args.session, task=args.task,
-                                           run=args.run, modality=args.modality, format=args.format,
-                                           events=args.events)
-            shape = "x".join(str(s) for s in rec.shape)
-            print(f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {rec.file_name}")
+        for path, run, events_file in zip(args.files, runs, events):
+            rec = client.recordings.upload(path, subject=subject, session=session or "", task=task or "", run=run or "",
+                                           modality=args.modality, format=args.format, events=events_file,
+                                           tr=args.tr or 0.0, stimulus_column=args.stim_column)
+            print(_recording_line(rec) + ("  (already stored)" if rec.already_stored else ""))
     return 0
+
+
+def _upload_bids(args) -> int:
+    from tqdm import tqdm
+
+    if args.files or args.run or args.events or args.tr:
+        raise UserError("--bids takes files, runs, events and repetition times from the dataset: leave out FILE, "
+                        "--run, --events and --tr (--subject, --session and --task select)")
+    with _client(args) as client, tqdm(total=100, unit="%", desc="upload", file=sys.stderr) as bar:
+        def on_progress(progress):
+            bar.n = round(100 * progress.fraction)
+            bar.set_postfix_str(progress.message)
+
+        result = client.recordings.upload_bids(args.bids, args.subject, args.session, args.task, args.stim_column,
+                                               on_progress)
+    for rec in result.uploaded:
+        print(f"uploaded  {_recording_line(rec)}")
+    for rec in result.skipped:
+        print(f"skipped   {_recording_line(rec)}  (already stored)")
+    for refusal in result.refused:
+        print(f"refused   {refusal.path}: {refusal.reason}")
+    print(f"{len(result.uploaded)} uploaded, {len(result.skipped)} skipped (already stored), "
+          f"{len(result.refused)} refused")
+    return 1 if result.refused else 0
 
 
 def _cmd_ls(args) -> int:
     with _client(args) as client:
         rows = client.recordings.list(subject=args.subject, modality=args.modality, task=args.task)
-    print(f"{'id':<25} {'subject':<8} {'task':<10} {'modality':<8} {'format':<11} {'shape':<18} file")
+        if not rows and (args.subject or args.modality or args.task):
+            stored = client.recordings.list()
+            known = {field: sorted({getattr(r, field) for r in stored}) for field in ("subject", "modality", "task")}
+            asked = [f"{field} {getattr(args, field)!r}" for field in known if getattr(args, field)]
+            print(f"no recording matches {' and '.join(asked)}; stored: " + "; ".join(
+                f"{field} {', '.join(values) or '(none)'}" for field, values in known.items()), file=sys.stderr)
+    if args.quiet:
+        for rec in rows:
+            print(rec.id)
+        return 0
+    print(f"{'id':<25} {'subject':<8} {'session':<8} {'task':<10} {'run':<4} {'modality':<8} {'format':<11} "
+          f"{'shape':<18} file")
     for rec in rows:
         shape = "x".join(str(s) for s in rec.shape)
-        print(f"{rec.id:<25} {rec.subject:<8} {rec.task:<10} {rec.modality:<8} {rec.format:<11} "
-              f"{shape:<18} {rec.file_name}")
+        print(f"{rec.id:<25} {rec.subject:<8} {rec.session:<8} {rec.task:<10} {rec.run:<4} {rec.modality:<8} "
+              f"{rec.format:<11} {shape:<18} {rec.file_name}")
     return 0
 
 
@@ -59,6 +156,31 @@ def _cmd_show(args) -> int:
     return 0
 
 
+def _cmd_events(args) -> int:
+    if bool(args.events) == args.clear:
+        raise UserError("name an events.tsv to attach, or give --clear to remove the recording's events")
+    with _client(args) as client:
+        rec = client.recordings.set_events(args.id, [] if args.clear else args.events, args.stim_column)
+    print(f"{rec.id}  {len(rec.events)} events")
+    return 0
+
+
+def _cmd_rm(args) -> int:
+    with _client(args) as client:
+        for recording_id in args.ids:
+            client.recordings.delete(recording_id)
+            print(f"deleted {recording_id}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    with _client(args) as client:
+        out = client.export.bids_derivatives(args.bids_derivatives, args.artifact or ())
+    files = [p for p in out.rglob("*") if p.is_file()]
+    print(f"wrote a BIDS derivatives dataset of {len(files)} files to {out}")
+    return 0
+
+
 def _cmd_keys(args) -> int:
     from braindecode.auth import KeyStore
     from braindecode.config import Config
@@ -66,7 +188,9 @@ def _cmd_keys(args) -> int:
     keys = KeyStore(Config.load(args.config, data_dir=args.data_dir).data_dir)
     if args.action == "create":
         key, record = keys.create(args.tenant, args.name)
-        print(f"{record.key_id}  tenant={record.tenant}\n{key}\n(store this key now: it is not shown again)")
+        print(key)
+        print(f"created key {record.key_id} for tenant {record.tenant}: store it now, it is not shown again; "
+              "clients send it with --api-key or BRAINDECODE_API_KEY", file=sys.stderr)
     elif args.action == "list":
         for k in keys.list(args.tenant):
             state = f"revoked {k.revoked}" if k.revoked else "active"
@@ -183,7 +307,7 @@ def _cmd_batch(args) -> int:
     import pathlib
 
     from braindecode.config import Config
-    from braindecode.jobs import merge_batch, parse_shard, read_spec, run_batch
+    from braindecode.jobs import merge_batch, parse_shard, read_spec, run_batch, shard_from_environment
 
     if args.action == "merge":
         manifest = merge_batch(args.out)
@@ -193,9 +317,9 @@ def _cmd_batch(args) -> int:
     settings = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
                                               "max_attempts": args.max_attempts, "device": args.device,
                                               "ray_address": args.ray_address}).jobs
-    report = run_batch(read_spec(args.spec), args.data_dir, args.out, parse_shard(args.shard), args.tenant,
-                       settings)
-    print(f"shards {args.shard}: {len(report['done'])} done, {len(report['skipped'])} already done, "
+    shard = parse_shard(args.shard) if args.shard else shard_from_environment()
+    report = run_batch(read_spec(args.spec), args.data_dir, args.out, shard, args.tenant, settings)
+    print(f"shards {shard[0]}/{shard[1]}: {len(report['done'])} done, {len(report['skipped'])} already done, "
           f"{len(report['failed'])} failed")
     for index, error in report["failed"].items():
         print(f"  shard {index}: {error}", file=sys.stderr)
@@ -219,10 +343,15 @@ def _parser() -> argparse.ArgumentParser:
 
     def client_command(name, help_text):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--server", default=os.environ.get("BRAINDECODE_SERVER", "127.0.0.1:50051"),
-                       help="host:port of the server (env BRAINDECODE_SERVER)")
-        p.add_argument("--api-key", default=os.environ.get("BRAINDECODE_API_KEY"),
-                       help="API key (env BRAINDECODE_API_KEY)")
+        p.add_argument("--server", help="host:port of the server (env BRAINDECODE_SERVER; default 127.0.0.1:50051)")
+        p.add_argument("--api-key", help="API key (env BRAINDECODE_API_KEY); 'braindecode keys create' makes one")
+        p.add_argument("--tls-ca", help="PEM file of the CA that signed the server's certificate: connect with TLS "
+                                        "(env BRAINDECODE_CLIENT_TLS_CA)")
+        p.add_argument("--tls-cert", help="PEM file of this client's certificate, for a server that requires mutual "
+                                          "TLS (env BRAINDECODE_CLIENT_TLS_CERT)")
+        p.add_argument("--tls-key", help="PEM file of the key of --tls-cert (env BRAINDECODE_CLIENT_TLS_KEY)")
+        p.add_argument("--connect-timeout", type=float, default=60.0,
+                       help="seconds to wait for the server to answer (default 60)")
         return p
 
     p = sub.add_parser("serve", help="run the gRPC server")
@@ -249,34 +378,67 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("keys", help="create, list and revoke API keys (run on the server's machine)")
-    p.add_argument("action", choices=["create", "list", "revoke"])
-    p.add_argument("key_id", nargs="?", help="key id, for revoke")
-    p.add_argument("--tenant", help="lab or project the key acts for (create; filter for list)")
-    p.add_argument("--name", default="", help="a label for the key")
-    p.add_argument("--data-dir", help="store folder (default ~/.braindecode, env BRAINDECODE_DATA_DIR)")
-    p.add_argument("--config", help="YAML config file")
+    actions = p.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key for a tenant; prints the key alone on stdout")
+    create.add_argument("--tenant", required=True, help="the lab or project the key acts for")
+    create.add_argument("--name", default="", help="a label for the key")
+    listing = actions.add_parser("list", help="list the keys (never their secrets)")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    revoke = actions.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id", help="the key's id (from 'keys list')")
+    for action in (create, listing, revoke):
+        action.add_argument("--data-dir", help="store folder (default ~/.braindecode, env BRAINDECODE_DATA_DIR)")
+        action.add_argument("--config", help="YAML config file")
     p.set_defaults(func=_cmd_keys)
 
-    p = client_command("upload", "upload recording files")
-    p.add_argument("files", nargs="+", help="NIfTI, GIfTI, FIF, EDF, BDF, BrainVision .vhdr, EEGLAB .set")
-    p.add_argument("--subject", required=True)
-    p.add_argument("--session", default="")
-    p.add_argument("--task", default="")
-    p.add_argument("--run", default="")
+    p = client_command("upload", "upload recording files, or every recording of a BIDS dataset")
+    p.add_argument("files", nargs="*", help="NIfTI, GIfTI, FIF, EDF, BDF, BrainVision .vhdr, EEGLAB .set")
+    p.add_argument("--bids", metavar="ROOT", help="upload every recording of this BIDS dataset (func/*_bold.nii[.gz], "
+                                                  "eeg/ and meg/ files) with its entities, events and TR; "
+                                                  "recordings already stored are skipped")
+    p.add_argument("--subject", action="append",
+                   help="files: their subject (required); --bids: only this subject (repeat for several)")
+    p.add_argument("--session", action="append", help="files: their session; --bids: only this session")
+    p.add_argument("--task", action="append", help="files: their task; --bids: only this task")
+    p.add_argument("--run", action="append", help="files: the run of each file, once per file in order")
+    p.add_argument("--events", action="append",
+                   help="files: a BIDS events.tsv per file, once per file in order (onset, duration, stimulus column)")
+    p.add_argument("--stim-column", help="the events column naming the stimuli (default: the first of stimulus_id, "
+                                         "stim_file, trial_type and value that the file has)")
+    p.add_argument("--tr", type=float, help="files: the fMRI repetition time in seconds, in place of the header's")
     p.add_argument("--modality", default="", help="fmri | eeg | meg (default: from the file)")
     p.add_argument("--format", default="", help="default: detected from the content")
-    p.add_argument("--events", help="BIDS events.tsv (onset, duration, stimulus_id)")
     p.set_defaults(func=_cmd_upload)
 
     p = client_command("ls", "list recordings")
-    p.add_argument("--subject", default="")
-    p.add_argument("--modality", default="")
+    p.add_argument("--subject", default="", help="with or without its 'sub-' prefix")
+    p.add_argument("--modality", default="", help="fmri, eeg, meg or surface (any case)")
     p.add_argument("--task", default="")
+    p.add_argument("-q", "--quiet", action="store_true", help="print the ids only")
     p.set_defaults(func=_cmd_ls)
 
     p = client_command("show", "show one recording")
     p.add_argument("id")
     p.set_defaults(func=_cmd_show)
+
+    p = client_command("events", "attach events to a stored recording, replacing those it had")
+    p.add_argument("id", help="the recording's id")
+    p.add_argument("events", nargs="?", help="BIDS events.tsv (onset, duration, stimulus column)")
+    p.add_argument("--stim-column", help="the column naming the stimuli (default: the first of stimulus_id, "
+                                         "stim_file, trial_type and value that the file has)")
+    p.add_argument("--clear", action="store_true", help="remove the recording's events instead")
+    p.set_defaults(func=_cmd_events)
+
+    p = client_command("rm", "delete stored recordings")
+    p.add_argument("ids", nargs="+", help="recording ids")
+    p.set_defaults(func=_cmd_rm)
+
+    p = client_command("export", "write stored results out in a standard layout")
+    p.add_argument("--bids-derivatives", metavar="OUT", required=True,
+                   help="a new folder: the results as a BIDS derivatives dataset (score maps, embeddings, retrieval, "
+                        "RDMs, RSA) with JSON sidecars carrying their provenance")
+    p.add_argument("--artifact", action="append", help="only this result (repeat for several; default: all)")
+    p.set_defaults(func=_cmd_export)
 
     p = client_command("jobs", "submit, inspect, watch and cancel batch decoding jobs, and fetch their outputs")
     p.add_argument("action", choices=["submit", "status", "watch", "cancel", "list", "get"])
@@ -302,11 +464,14 @@ def _parser() -> argparse.ArgumentParser:
     actions = p.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="run shards i, i+n, i+2n, ... of a job spec against a store folder")
     run.add_argument("spec", help="job spec file (YAML or JSON)")
-    run.add_argument("--shard", default="0/1",
-                     help="i/n, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT (default 0/1: all shards)")
+    run.add_argument("--shard", help="i/n: the i-th of n subsets of the shards, counted from 0 (default: from a SLURM "
+                                     "array task's SLURM_ARRAY_TASK_ID, _MIN and _COUNT, whatever the array's "
+                                     "numbering; outside an array 0/1, all shards)")
     run.add_argument("--data-dir", required=True, help="the store folder (read only)")
     run.add_argument("--out", required=True, help="output folder shared by all shard subsets")
-    run.add_argument("--tenant", default="default", help="whose recordings and artifacts the spec names")
+    run.add_argument("--tenant", default="default",
+                     help="whose recordings and artifacts the spec names (default: 'default', the tenant of a "
+                          "server run without authentication)")
     run.add_argument("--config", help="YAML config file; the options below override its 'jobs' section and the "
                                       "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings)")
     run.add_argument("--executor", help="local | ray")
@@ -330,8 +495,11 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
-    except BraindecodeError as exc:
+    except (BraindecodeError, UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)

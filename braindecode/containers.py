@@ -36,6 +36,18 @@ def checked_voxels(mask, affine, response_shape) -> tuple:
     return mask, affine
 
 
+#: The columns of an events.tsv taken as the stimulus, in this order, when none is named.
+STIMULUS_COLUMNS = ("stimulus_id", "stim_file", "trial_type", "value")
+
+
+def _number(text: str, column: str, name: str, row: int) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name}: {column} of event {row} must be a number of seconds, got "
+                              f"{str(text)[:40]!r}") from None
+
+
 @dataclass
 class Events:
     """Stimulus events of a recording.
@@ -66,17 +78,45 @@ class Events:
         return len(self.onset)
 
     @classmethod
-    def from_tsv(cls, path) -> "Events":
-        """Read a BIDS-style events.tsv with columns onset, duration, stimulus_id (or trial_type)."""
+    def from_tsv(cls, path, stimulus_column: str | None = None) -> "Events":
+        """Read a BIDS events.tsv: columns ``onset``, ``duration`` and a stimulus column.
+
+        As BIDS defines it, ``n/a`` marks a missing value: a duration of ``n/a`` is read as 0 (an
+        impulse, as MNE-BIDS reads it) and a row whose stimulus is ``n/a`` shows no stimulus and is
+        left out.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        stimulus_column : str, optional
+            The column naming each event's stimulus; default: the first of
+            :data:`STIMULUS_COLUMNS` that the file has.
+        """
         import csv
 
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        key = "stimulus_id" if rows and "stimulus_id" in rows[0] else "trial_type"
-        try:
-            return cls([r["onset"] for r in rows], [r["duration"] for r in rows], [r[key] for r in rows])
-        except KeyError as exc:
-            raise InvalidArgument(f"events.tsv lacks column {exc}") from None
+            reader = csv.DictReader(f, delimiter="\t")
+            columns, rows = list(reader.fieldnames or []), list(reader)
+        name = getattr(path, "name", None) or str(path)
+        found = f"found columns: {', '.join(columns) or 'none'}"
+        if len(columns) == 1 and "," in columns[0]:
+            raise InvalidArgument(f"{name} looks comma-separated; events files are tab-separated (BIDS "
+                                  f"events.tsv) with columns onset, duration and a stimulus column")
+        missing = [c for c in ("onset", "duration") if c not in columns]
+        if missing:
+            raise InvalidArgument(f"{name} lacks column {', '.join(repr(c) for c in missing)}; {found}")
+        if stimulus_column is None:
+            stimulus_column = next((c for c in STIMULUS_COLUMNS if c in columns), None)
+            if stimulus_column is None:
+                raise InvalidArgument(f"{name} has no stimulus column: name the one to use (--stim-column), or add "
+                                      f"one of {', '.join(STIMULUS_COLUMNS)}, taken by default in this order; {found}")
+        elif stimulus_column not in columns:
+            raise InvalidArgument(f"{name} lacks the stimulus column {stimulus_column!r}; {found}")
+        rows = [r for r in rows if (r[stimulus_column] or "").strip() not in ("", "n/a")]
+        return cls([_number(r["onset"], "onset", name, i) for i, r in enumerate(rows)],
+                   [0.0 if r["duration"] == "n/a" else _number(r["duration"], "duration", name, i)
+                    for i, r in enumerate(rows)],
+                   [r[stimulus_column].strip() for r in rows])
 
     def to_tsv(self, path) -> None:
         """Write a BIDS-style events.tsv."""

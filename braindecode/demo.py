@@ -37,6 +37,8 @@ EMBEDDING_LAYER = "pool"
 #: The data set's visual-cortex ROIs (occipital pole, lateral occipital, ventral temporal): the decoder
 #: reads their voxels only, as MindEye reads NSD's visual cortex; the rest of the brain adds noise only.
 VISUAL_ROIS = ("early", "mid", "late")
+#: MindEye's retrieval protocol: top-1 among 300 candidates drawn at random, 30 draws.
+MINDEYE_CANDIDATES, MINDEYE_DRAWS = 300, 30
 EEG_WINDOW_S = 0.04
 
 
@@ -182,14 +184,17 @@ def _decoding(client, dataset, uploaded, aset_id, subject, config) -> dict:
         X[train], dataset.activations.align(responses.stimulus_ids[train])[EMBEDDING_LAYER], groups=runs)
     predicted = BrainResponses(decoder.predict(X[~train]), responses.stimulus_ids[~train]).average_repeats()
     truth = dataset.activations.align(predicted.stimulus_ids)[EMBEDDING_LAYER]
-    n_candidates = min(300, len(truth))
-    top1_mean, top1_sd = mindeye_top1(predicted.data, truth, n_candidates=n_candidates, n_repeats=30, seed=config.seed)
+    n_candidates = min(MINDEYE_CANDIDATES, len(truth))
+    # With fewer test stimuli than MindEye's 300, every draw holds all of them: one draw says it all.
+    n_draws = MINDEYE_DRAWS if n_candidates < len(truth) else 1
+    top1_mean, top1_sd = mindeye_top1(predicted.data, truth, n_candidates=n_candidates, n_repeats=n_draws,
+                                      seed=config.seed)
     ks = list(range(1, 11))
     curve = [float(top_k_accuracy(predicted.data, truth, k=k)) for k in ks]
     ids, _ = client.decoding.retrieve(predicted.data[:5], k=5, activation_set_id=aset_id, layer=EMBEDDING_LAYER)
     return {"decoder": {"kind": "ridge", "rois": list(VISUAL_ROIS), "n_voxels": int(voxels.sum()),
                         "n_train_trials": int(train.sum()), "median_alpha": float(np.median(decoder.best_alphas_))},
-            "n_candidates": n_candidates,
+            "n_candidates": n_candidates, "n_test": len(truth), "mindeye_draws": n_draws,
             "mindeye_top1_mean": float(top1_mean), "mindeye_top1_sd": float(top1_sd), "chance": 1.0 / n_candidates,
             "topk_ks": ks, "topk_accuracy": curve, "retrieved_examples": {
                 q: list(row) for q, row in zip(predicted.stimulus_ids[:5], ids)},
@@ -380,8 +385,9 @@ def _summary(dataset, rsa, decoding, eeg, recon, encoding) -> dict:
                       "p_values_fdr": {s["name"]: s["p_value_fdr"] for s in rsa[roi]["scores"]},
                       "noise_ceiling": rsa[roi]["noise_ceiling"]}
                 for roi, best_layer in best.items()},
-        "retrieval": {k: decoding[k] for k in ("decoder", "n_candidates", "mindeye_top1_mean", "mindeye_top1_sd",
-                                               "chance", "topk_ks", "topk_accuracy", "retrieved_examples")},
+        "retrieval": {k: decoding[k] for k in ("decoder", "n_candidates", "n_test", "mindeye_draws",
+                                               "mindeye_top1_mean", "mindeye_top1_sd", "chance", "topk_ks",
+                                               "topk_accuracy", "retrieved_examples")},
         "eeg": {c: {k: v[k] for k in ("layer", "peak_s", "true_window_s")} for c, v in eeg["curves"].items()},
         "reconstruction": recon["metrics"],
         "artifacts": {"encoder": encoding["encoder_id"], "reconstructions": recon["artifact_id"]},
@@ -390,14 +396,15 @@ def _summary(dataset, rsa, decoding, eeg, recon, encoding) -> dict:
 
 def print_summary(summary: dict) -> None:
     """The summary as console tables."""
+    from braindecode.report import mindeye_text
+
     print("\nLayer x ROI RSA (Spearman, test stimuli)")
     for roi, row in summary["rsa"].items():
         scores = "  ".join(f"{layer}={score:+.3f}" for layer, score in row["scores"].items())
         print(f"  {roi:<8} true={str(row['true_layer']):<7} best={row['best_layer']:<7} {scores}")
     r = summary["retrieval"]
     print(f"\nRetrieval (ridge from {r['decoder']['n_voxels']} voxels of the {', '.join(r['decoder']['rois'])} ROIs; "
-          f"MindEye protocol, top-1 among {r['n_candidates']}): "
-          f"{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f} (chance {r['chance']:.3f})")
+          f"MindEye protocol): {mindeye_text(r)}")
     print("\nEEG decoding peaks")
     for name, row in summary["eeg"].items():
         lo, hi = row["true_window_s"]

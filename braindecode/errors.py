@@ -33,6 +33,12 @@ class ResourceExhausted(BraindecodeError):
     code = "RESOURCE_EXHAUSTED"
 
 
+class AlreadyExists(BraindecodeError):
+    """What a call would create is stored already, differently (ALREADY_EXISTS)."""
+
+    code = "ALREADY_EXISTS"
+
+
 class FailedPrecondition(BraindecodeError):
     """The request is well formed but the system is not in a state to serve it."""
 

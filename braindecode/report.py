@@ -101,6 +101,28 @@ def plot_encoding_map(nifti_bytes: bytes, masks: dict, path: pathlib.Path) -> st
     return _save(fig, path)
 
 
+def mindeye_text(retrieval: dict, chance: bool = True) -> str:
+    """The MindEye top-1 of the demo's retrieval, in words: a mean ± sd over random draws of candidates,
+    or, when every test stimulus is a candidate, the single draw among them.
+
+    Parameters
+    ----------
+    retrieval : dict
+        ``mindeye_top1_mean``, ``mindeye_top1_sd``, ``mindeye_draws``, ``n_candidates``, ``n_test`` and
+        ``chance`` of the demo's summary.
+    chance : bool
+        Also say the chance level.
+    """
+    r = retrieval
+    if r["mindeye_draws"] > 1:
+        text = (f"{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f} (top-1 among {r['n_candidates']}, sd over "
+                f"{r['mindeye_draws']} random draws of {r['n_candidates']} of the {r['n_test']} test stimuli")
+    else:
+        text = (f"{r['mindeye_top1_mean']:.3f} (top-1 among {r['n_candidates']}: a single draw, every one of the "
+                f"{r['n_test']} test stimuli a candidate, since MindEye draws 300 of them")
+    return text + (f"; chance {r['chance']:.3f})" if chance else ")")
+
+
 def plot_retrieval(decoding: dict, path: pathlib.Path) -> str:
     """Top-k retrieval accuracy among the held-out stimuli, against chance."""
     ks, acc = decoding["topk_ks"], decoding["topk_accuracy"]
@@ -111,7 +133,7 @@ def plot_retrieval(decoding: dict, path: pathlib.Path) -> str:
     ax.set_xlabel("k")
     ax.set_ylabel(f"top-k accuracy among {n} test stimuli")
     ax.set_ylim(0, 1)
-    ax.set_title(f"Retrieval; MindEye top-1: {decoding['mindeye_top1_mean']:.3f} ± {decoding['mindeye_top1_sd']:.3f}")
+    ax.set_title(f"Retrieval; MindEye top-1: {mindeye_text(decoding, chance=False)}", fontsize="small")
     ax.legend(loc="best")
     return _save(fig, path)
 
@@ -254,9 +276,8 @@ went through the gRPC server at <code>{html.escape(summary['server'])}</code>.</
 <h3>Retrieval</h3>
 <p>Ridge decoder from the {decoder['n_voxels']} voxels of the {", ".join(decoder['rois'])} ROIs to the
 network's pooled embedding, fitted on {decoder['n_train_trials']} training trials (one LSS GLM per run), applied to
-the test trials with their repeats averaged. MindEye protocol, top-1 among {r['n_candidates']} candidates,
-30 repeats: <b>{r['mindeye_top1_mean']:.3f} ± {r['mindeye_top1_sd']:.3f}</b> (chance {r['chance']:.3f},
-{r['mindeye_top1_mean'] / r['chance']:.1f} x chance).</p>
+the test trials with their repeats averaged. MindEye protocol: <b>{mindeye_text(r)}</b>,
+{r['mindeye_top1_mean'] / r['chance']:.1f} x chance.</p>
 <h3>EEG latency</h3>
 {_table(eeg_rows, ["component", "driving layer", "decoding peak", "true window"])}
 <h3>Reconstruction</h3>

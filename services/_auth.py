@@ -12,11 +12,14 @@ import threading
 
 import grpc
 
-from braindecode.auth import KeyStore
+from braindecode.auth import KeyStore, create_key_command
 from services._sync_handlers import guarded, handler_like
 from services._tenancy import set_tenant
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
+UNAUTHENTICATED = ("missing, unknown or revoked API key: pass one with --api-key or BRAINDECODE_API_KEY (sent as "
+                   "'authorization: Bearer <key>'); create one on the server's machine with "
+                   f"'{create_key_command(tenant='TENANT')}' (DATA_DIR: the server's --data-dir)")
 
 
 def _denial_handler(handler, code, message):
@@ -44,8 +47,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return handler
         tenant = self._tenant(details.invocation_metadata)
         if tenant is None:
-            return _denial_handler(handler, grpc.StatusCode.UNAUTHENTICATED,
-                                   "missing, unknown or revoked API key (send 'authorization: Bearer <key>')")
+            return _denial_handler(handler, grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED)
         return self._bind(handler, tenant)
 
     def _enter(self, tenant) -> bool:

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from braindecode import tensors
 from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument
-from braindecode.store import Store, Upload, load_array
+from braindecode.store import Store, Upload, load_array, set_recording_events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from services._tenancy import current_tenant
 from services._wire import json_object, tensor_chunks
@@ -29,7 +29,7 @@ def recording_message(info) -> recordings_pb2.Recording:
         affine=[v for row in (meta.get("affine") or []) for v in row],
         duration=meta.get("duration") or 0.0, sha256=info.sha256,
         events=[common_pb2.Event(**e) for e in info.events], size_bytes=info.size_bytes,
-        created=info.created)
+        created=info.created, already_stored=info.already_stored)
 
 
 def response_labels(responses: BrainResponses) -> common_pb2.ResponseLabels:
@@ -76,6 +76,10 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
     def DeleteRecording(self, request, context):
         self.store.delete_recording(current_tenant(), request.id)
         return recordings_pb2.DeleteRecordingResponse(deleted=True)
+
+    def SetEvents(self, request, context):
+        events = [{"onset": e.onset, "duration": e.duration, "stimulus_id": e.stimulus_id} for e in request.events]
+        return recording_message(set_recording_events(self.store, current_tenant(), request.id, events))
 
     def StreamData(self, request, context):
         result = load_array(self.store, current_tenant(), request.id,

@@ -20,7 +20,7 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from braindecode.auth import KeyStore
+from braindecode.auth import KeyStore, create_key_command
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
 from braindecode.store import Store
@@ -35,6 +35,8 @@ from braindecode.v1 import (
     decoding_pb2_grpc,
     encoding_pb2,
     encoding_pb2_grpc,
+    export_pb2,
+    export_pb2_grpc,
     inference_pb2,
     inference_pb2_grpc,
     jobs_pb2,
@@ -54,6 +56,7 @@ from services.artifacts import ArtifactServicer
 from services.comparison import ComparisonServicer
 from services.decoding import DecodingServicer
 from services.encoding import EncodingServicer
+from services.export import ExportServicer
 from services.inference import InferenceServicer
 from services.jobs import JobServicer
 from services.reconstruction import ReconstructionServicer
@@ -71,6 +74,7 @@ _SERVICES = (
     (comparison_pb2, comparison_pb2_grpc, ComparisonServicer),
     (reconstruction_pb2, reconstruction_pb2_grpc, ReconstructionServicer),
     (artifacts_pb2, artifacts_pb2_grpc, ArtifactServicer),
+    (export_pb2, export_pb2_grpc, ExportServicer),
 )
 
 
@@ -100,6 +104,13 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def transport_mode(config: Config) -> str:
+    """How the server's transport is secured, in words (its start-up line says it)."""
+    if not config.tls_cert:
+        return "plaintext (no TLS)"
+    return "mutual TLS (client certificates required)" if config.tls_client_ca else "TLS"
 
 
 def _credentials(config: Config):
@@ -195,6 +206,9 @@ class BraindecodeServer:
         if not self.config.auth:
             log.warning("authentication is OFF: every caller acts as tenant 'default'")
             return []
+        if not any(key.revoked is None for key in self.keys.list()):
+            log.warning("no API keys yet, so every call but health checks is refused; create one with: %s",
+                        create_key_command(self.store.root))
         return [AuthInterceptor(self.keys, self.config.max_concurrent_calls_per_tenant)]
 
     def start(self) -> BraindecodeServer:
@@ -204,7 +218,8 @@ class BraindecodeServer:
                 servicer.start()
         for name in [""] + self._names:
             self._on_loop(self.health.set(name, health_pb2.HealthCheckResponse.SERVING))
-        log.info("braindecode serving on %s:%d (data in %s)", self.config.host, self.port, self.store.root)
+        log.info("braindecode serving %s on %s:%d (data in %s)", transport_mode(self.config), self.config.host,
+                 self.port, self.store.root)
         return self
 
     def stop(self, grace: float | None = None) -> None:
@@ -230,7 +245,7 @@ def serve(config: Config, echo: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully; ``echo`` as in ``BraindecodeServer``
     (benchmarks only: ``braindecode serve`` never sets it)."""
     server = BraindecodeServer(config, echo=echo).start()
-    print(f"braindecode listening on {config.host}:{server.port}", flush=True)
+    print(f"braindecode serving {transport_mode(config)}, listening on {config.host}:{server.port}", flush=True)
     done = threading.Event()
 
     def on_signal(signum, frame):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from braindecode.demo import DemoConfig, run_demo
 from braindecode.errors import FailedPrecondition
-from braindecode.report import FIGURES, render_report
+from braindecode.report import FIGURES, mindeye_text, render_report
 
 #: "Far above chance": MindEye top-1 of the small run at least this many times chance (it reached 6-10x
 #: chance on data sets of seeds 0 to 3).
@@ -43,12 +43,23 @@ def test_small_demo_recovers_the_ground_truth(small_demo):
     assert max(abs(s) for s in control["scores"].values()) < 0.1, control["scores"]
     assert min(control["p_values_fdr"].values()) > 0.05, control["p_values_fdr"]  # no layer, FDR over layers
     retrieval = summary["retrieval"]
-    assert retrieval["n_candidates"] == 40
+    assert retrieval["n_candidates"] == retrieval["n_test"] == 40 and retrieval["mindeye_draws"] == 1
+    assert "± 0.000" not in (out / "report" / "index.html").read_text()
     assert retrieval["mindeye_top1_mean"] >= RETRIEVAL_OVER_CHANCE * retrieval["chance"], retrieval
     for name, row in summary["eeg"].items():
         lo, hi = row["true_window_s"]
         assert lo - 0.02 <= row["peak_s"] <= hi + 0.02, (name, row)
     _check_report(out)
+
+
+def test_mindeye_text_says_a_single_draw_when_every_test_stimulus_is_a_candidate():
+    few = {"mindeye_top1_mean": 0.18, "mindeye_top1_sd": 0.0, "mindeye_draws": 1, "n_candidates": 100,
+           "n_test": 100, "chance": 0.01}
+    assert mindeye_text(few) == ("0.180 (top-1 among 100: a single draw, every one of the 100 test stimuli a "
+                                 "candidate, since MindEye draws 300 of them; chance 0.010)")
+    many = dict(few, mindeye_top1_sd=0.02, mindeye_draws=30, n_candidates=300, n_test=982, chance=1 / 300)
+    assert mindeye_text(many, chance=False) == ("0.180 ± 0.020 (top-1 among 300, sd over 30 random draws of 300 "
+                                                "of the 982 test stimuli)")
 
 
 needs_chromium = pytest.mark.skipif(

@@ -23,9 +23,10 @@ from braindecode.client._client import Client
 from braindecode.client._comparison import ComparisonClient
 from braindecode.client._decoding import DecodingClient
 from braindecode.client._encoding import EncodingClient
+from braindecode.client._export import ExportClient
 from braindecode.client._jobs import JobsClient
 from braindecode.client._reconstruction import ReconstructionClient
-from braindecode.client._recordings import RecordingsClient, pack_recording
+from braindecode.client._recordings import BIDSUpload, RecordingsClient, pack_recording
 from braindecode.client._replies import (
     ActivationLayer,
     ActivationSetInfo,
@@ -61,6 +62,7 @@ __all__ = [
     "Artifact",
     "ArtifactFile",
     "ArtifactsClient",
+    "BIDSUpload",
     "CallOptions",
     "Channel",
     "Client",
@@ -70,6 +72,7 @@ __all__ = [
     "DecodingClient",
     "EncoderFoldScores",
     "EncodingClient",
+    "ExportClient",
     "Event",
     "FitDecoderResult",
     "FitEncoderResult",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -11,10 +14,25 @@ from braindecode.client._base import CallOptions
 from braindecode.client._comparison import ComparisonClient
 from braindecode.client._decoding import DecodingClient
 from braindecode.client._encoding import EncodingClient
+from braindecode.client._export import ExportClient
 from braindecode.client._jobs import JobsClient
 from braindecode.client._reconstruction import ReconstructionClient
 from braindecode.client._recordings import RecordingsClient
 from braindecode.client._replies import from_message
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+#: Where a Client (and so every CLI command) takes what it is not given.
+ENVIRONMENT = {"target": "BRAINDECODE_SERVER", "api_key": "BRAINDECODE_API_KEY",
+               "root_certificates": "BRAINDECODE_CLIENT_TLS_CA", "certificate_chain": "BRAINDECODE_CLIENT_TLS_CERT",
+               "private_key": "BRAINDECODE_CLIENT_TLS_KEY"}
+
+
+def _pem(value, name: str) -> bytes | None:
+    """TLS material given as bytes, or else read from the file that the environment variable names."""
+    if value is not None:
+        return value
+    path = os.environ.get(ENVIRONMENT[name])
+    return pathlib.Path(path).expanduser().read_bytes() if path else None
 
 
 class _Delegate:
@@ -35,16 +53,22 @@ class Client:
     """Connect to a braindecode server.
 
     Each service has its client on the shared channel: ``recordings``, ``activations``, ``encoding``,
-    ``decoding``, ``comparison``, ``reconstruction``, ``jobs`` and ``artifacts``.
+    ``decoding``, ``comparison``, ``reconstruction``, ``jobs``, ``artifacts`` and ``export``.
+
+    What is not given comes from the environment, as for the command line: the target from
+    ``BRAINDECODE_SERVER``, the key from ``BRAINDECODE_API_KEY`` and the TLS files from
+    ``BRAINDECODE_CLIENT_TLS_CA``, ``BRAINDECODE_CLIENT_TLS_CERT`` and ``BRAINDECODE_CLIENT_TLS_KEY``
+    (paths of PEM files).
 
     Parameters
     ----------
-    target : str
-        ``host:port`` of the server.
+    target : str, optional
+        ``host:port`` of the server; default ``BRAINDECODE_SERVER``, else "127.0.0.1:50051".
     api_key : str, optional
-        Bearer API key sent with every call.
+        Bearer API key sent with every call; default ``BRAINDECODE_API_KEY``; "" sends none.
     root_certificates, certificate_chain, private_key : bytes, optional
-        TLS trust roots and, for mutual TLS, the client's certificate and key (PEM).
+        TLS trust roots and, for mutual TLS, the client's certificate and key (PEM). Any of them
+        turns TLS on.
     timeout : float, optional
         Deadline in seconds of each call.
     max_message_bytes : int
@@ -64,12 +88,21 @@ class Client:
     jobs : JobsClient
     artifacts : ArtifactsClient
         Every stored result (and job output): list, get, download, delete.
+    export : ExportClient
+    target : str
+        The server's address, as resolved.
     """
 
-    def __init__(self, target: str = "127.0.0.1:50051", api_key: str | None = None,
+    def __init__(self, target: str | None = None, api_key: str | None = None,
                  root_certificates: bytes | None = None, certificate_chain: bytes | None = None,
                  private_key: bytes | None = None, timeout: float | None = None,
                  max_message_bytes: int = 64 * 1024 * 1024):
+        self.target = target = target or os.environ.get(ENVIRONMENT["target"]) or DEFAULT_TARGET
+        if api_key is None:
+            api_key = os.environ.get(ENVIRONMENT["api_key"])
+        root_certificates = _pem(root_certificates, "root_certificates")
+        certificate_chain = _pem(certificate_chain, "certificate_chain")
+        private_key = _pem(private_key, "private_key")
         channel_options = [("grpc.max_receive_message_length", max_message_bytes),
                            ("grpc.max_send_message_length", max_message_bytes)]
         if root_certificates or certificate_chain:
@@ -87,6 +120,7 @@ class Client:
         self.reconstruction = ReconstructionClient(self.channel, self.options)
         self.jobs = JobsClient(self.channel, self.options)
         self.artifacts = ArtifactsClient(self.channel, self.options)
+        self.export = ExportClient(self.channel, self.options)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self):
@@ -132,6 +166,8 @@ class Client:
 
     # Flat names used by the README, the tests and existing lab scripts.
     upload = _Delegate("recordings", "upload")
+    upload_bids = _Delegate("recordings", "upload_bids")
+    set_events = _Delegate("recordings", "set_events")
     get = _Delegate("recordings", "get")
     list = _Delegate("recordings", "list")
     delete = _Delegate("recordings", "delete")
@@ -162,3 +198,4 @@ class Client:
     list_jobs = _Delegate("jobs", "list")
     cancel_job = _Delegate("jobs", "cancel")
     watch_job = _Delegate("jobs", "watch")
+    export_bids_derivatives = _Delegate("export", "bids_derivatives")

@@ -128,6 +128,8 @@ class Recording(Reply):
 
     ``shape`` is the array's; ``sampling_rate`` (Hz) is set for EEG/MEG and ``tr`` (s) for fMRI;
     ``affine`` holds the 4 x 4 voxel-to-world matrix row by row; ``created`` is ISO 8601 (UTC).
+    An upload's reply has ``already_stored`` set when the same bytes with the same subject, session,
+    task and run were stored before: it is that recording, and nothing new was stored.
     """
 
     id: str
@@ -149,6 +151,7 @@ class Recording(Reply):
     events: tuple[Event, ...]
     size_bytes: int
     created: str
+    already_stored: bool
 
 
 # -- activations --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from braindecode.jobs._batch import (
     merge_outputs,
     parse_shard,
     run_batch,
+    shard_from_environment,
     write_job_file,
 )
 from braindecode.jobs._jobstore import ACTIVE, STATES, TERMINAL, JobInfo, JobStore, ShardInfo
@@ -79,6 +80,7 @@ __all__ = [
     "plan_job",
     "read_spec",
     "run_batch",
+    "shard_from_environment",
     "run_rounds",
     "run_shard",
     "shard_name",

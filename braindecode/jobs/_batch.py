@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pathlib
 import uuid
 
@@ -29,15 +30,42 @@ MANIFEST = "manifest.json"
 MERGED = "merged"
 
 
+SLURM_VARIABLES = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT")
+
+
 def parse_shard(text: str) -> tuple:
-    """``"i/n"`` as (i, n), with 0 <= i < n (SLURM: ``$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT``)."""
+    """``"i/n"`` as (i, n), with 0 <= i < n: the i-th of n subsets of shards, counted from 0."""
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
         raise InvalidArgument(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
-    if not 0 <= i < n:
-        raise InvalidArgument(f"--shard {text}: need 0 <= i < n")
+    if n < 1 or not 0 <= i < n:
+        raise InvalidArgument(f"--shard {text}: i counts from 0 to n - 1 (here 0 to {max(n - 1, 0)}); in a SLURM "
+                              "array leave --shard out and the task's SLURM_ARRAY_TASK_* variables are read, "
+                              "whatever the array's numbering")
     return i, n
+
+
+def shard_from_environment(environ=None) -> tuple:
+    """The (i, n) of a SLURM array task, from its ``SLURM_ARRAY_TASK_ID``, ``SLURM_ARRAY_TASK_MIN``,
+    ``SLURM_ARRAY_TASK_COUNT`` (and ``SLURM_ARRAY_TASK_STEP``), so that an array numbered from any
+    first index (``--array=1-N``) covers every shard; (0, 1), all shards, outside an array.
+    """
+    environ = os.environ if environ is None else environ
+    if "SLURM_ARRAY_TASK_ID" not in environ:
+        return 0, 1
+    missing = [name for name in SLURM_VARIABLES if name not in environ]
+    if missing:
+        raise InvalidArgument(f"SLURM_ARRAY_TASK_ID is set but {', '.join(missing)} is not; give --shard i/n")
+    try:
+        task, first, count = (int(environ[name]) for name in SLURM_VARIABLES)
+        step = int(environ.get("SLURM_ARRAY_TASK_STEP", "1"))
+    except ValueError:
+        raise InvalidArgument("the SLURM_ARRAY_TASK_* variables must be integers; give --shard i/n") from None
+    if step < 1 or (task - first) % step:
+        raise InvalidArgument(f"SLURM array task {task} is not on the array's steps ({first}, {first}+{step}, ...); "
+                              "give --shard i/n")
+    return parse_shard(f"{(task - first) // step}/{count}")
 
 
 def write_job_file(out, record: dict) -> None:

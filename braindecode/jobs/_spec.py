@@ -264,6 +264,12 @@ class JobPlan:
     encoder: dict | None = None
 
 
+def _not_found(problems: Problems, error, tenant: str) -> None:
+    """A missing recording or artifact, with the tenant that was searched (the likely cause when a
+    batch run names none)."""
+    problems.add_text(f"{error} (searched tenant {tenant!r})", not_found=True)
+
+
 def _select_recordings(store, tenant: str, selection, problems: Problems) -> list:
     if not valid(selection) or (selection.ids is None) == (selection.filter is None):
         return []
@@ -273,7 +279,7 @@ def _select_recordings(store, tenant: str, selection, problems: Problems) -> lis
             try:
                 found.append(store.get_recording(tenant, rid))
             except NotFound as exc:
-                problems.add_error(exc)
+                _not_found(problems, exc, tenant)
         return found
     terms = selection.filter.model_dump(exclude_none=True) if valid(selection.filter) else {}
     if not terms:
@@ -285,7 +291,8 @@ def _select_recordings(store, tenant: str, selection, problems: Problems) -> lis
         if not token:
             break
     if not found:
-        problems.add("{0} {terms} matches no recording", ("recordings", "filter"), terms=canonical_json(terms))
+        problems.add("{0} {terms} matches no recording of tenant {tenant}", ("recordings", "filter"),
+                     terms=canonical_json(terms), tenant=repr(tenant))
     return found
 
 
@@ -305,7 +312,7 @@ def _check_decoder(store, tenant: str, decoder_id: str, modality, problems: Prob
         store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)
         config = read_decoder_config(store.artifact_dir(tenant, decoder_id))
     except NotFound as exc:
-        problems.add_error(exc)
+        _not_found(problems, exc, tenant)
         return None
     except InvalidArgument as exc:
         problems.add_text(f"decoder {decoder_id!r} cannot be read: {exc}")
@@ -322,7 +329,7 @@ def _check_encoder(store, tenant: str, encoder_id: str, modality, problems: Prob
     try:
         artifact = store.get_artifact(tenant, encoder_id, ENCODER_ARTIFACT)
     except NotFound as exc:
-        problems.add_error(exc)
+        _not_found(problems, exc, tenant)
         return None
     encodes = artifact.meta.get("modality")
     if encodes is None:
@@ -337,7 +344,7 @@ def _check_encoder(store, tenant: str, encoder_id: str, modality, problems: Prob
         try:
             store.get_artifact(tenant, activation_set_id, ACTIVATIONS_ARTIFACT)
         except NotFound as exc:
-            problems.add_text(f"the activation set of encoder {encoder_id!r}: {exc}", not_found=True)
+            _not_found(problems, f"the activation set of encoder {encoder_id!r}: {exc}", tenant)
     return {**artifact.meta, "activation_set_id": activation_set_id}
 
 
@@ -347,7 +354,7 @@ def _check_candidates(store, tenant: str, retrieval: Retrieval, n_dims, problems
     try:
         meta = store.get_artifact(tenant, retrieval.candidates, ACTIVATIONS_ARTIFACT).meta
     except NotFound as exc:
-        problems.add_error(exc)
+        _not_found(problems, exc, tenant)
         return
     if valid(retrieval.layer) and retrieval.layer not in meta["layers"]:
         problems.add_text(f"activation set {retrieval.candidates!r} has no layer {retrieval.layer!r}; "

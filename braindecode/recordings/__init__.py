@@ -1,17 +1,22 @@
-"""Recordings: read and validate brain recording files (NIfTI, GIfTI, FIF, EDF/BDF, BrainVision, EEGLAB)."""
+"""Recordings: read and validate brain recording files (NIfTI, GIfTI, FIF, EDF/BDF, BrainVision, EEGLAB), and
+find the recordings of BIDS datasets."""
 
+from braindecode.recordings._bids import BIDSRecording, BIDSRefusal, find_bids_recordings
 from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._readers import detect_format, read_recording
 from braindecode.recordings._recording import LoadedRecording, RecordingMeta
 from braindecode.recordings._sniff import FORMAT_MODALITIES, FORMATS, sniff_format
 
 __all__ = [
+    "BIDSRecording",
+    "BIDSRefusal",
     "FORMAT_MODALITIES",
     "FORMATS",
     "LoadedRecording",
     "ReadLimits",
     "RecordingMeta",
     "detect_format",
+    "find_bids_recordings",
     "read_recording",
     "sniff_format",
 ]

@@ -3,10 +3,10 @@
 ``Store`` keeps recordings (content-addressed blobs and SQLite rows) and artifacts (named files
 with meta and provenance) per tenant; ``ReadOnlyStore`` reads the same folder beside a running
 server. Uploads and reads of recordings, the artifact layout and id prefix of each kind (``_kinds``), what a
-lab gets back of its artifacts (``_inventory``: listings, files and the arrays they hold) and every
-entry point that loads stored inputs, calls the library and stores the result live here; the
-domain packages (``compare``, ``encoding``, ``decoding``, ``reconstruction``, ``activations``)
-know nothing of storage.
+lab gets back of its artifacts (``_inventory``: listings, files and the arrays they hold), the export of
+results as a BIDS derivatives dataset (``_derivatives``) and every entry point that loads stored inputs,
+calls the library and stores the result live here; the domain packages (``compare``, ``encoding``,
+``decoding``, ``reconstruction``, ``activations``) know nothing of storage.
 """
 
 from braindecode.store._activations import (
@@ -38,6 +38,7 @@ from braindecode.store._decoding import (
     retrieve_from_store,
     save_decoder_artifact,
 )
+from braindecode.store._derivatives import EXPORTED_KINDS, RESULT_PATTERNS, export_bids_derivatives
 from braindecode.store._encoding import (
     SCORE_MAP_FILE,
     StoredEncoderScores,
@@ -89,7 +90,7 @@ from braindecode.store._recordings import (
     voxel_grid,
 )
 from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store
-from braindecode.store._uploads import Upload
+from braindecode.store._uploads import Upload, set_recording_events
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -98,6 +99,7 @@ __all__ = [
     "DECODER_ARTIFACT",
     "DEFAULT_TENANT",
     "ENCODER_ARTIFACT",
+    "EXPORTED_KINDS",
     "ID_PREFIXES",
     "JOB",
     "JOB_OUTPUT_ARTIFACT",
@@ -105,6 +107,7 @@ __all__ = [
     "RDM_ARTIFACT",
     "RECONSTRUCTION_ARTIFACT",
     "RECORDING",
+    "RESULT_PATTERNS",
     "SCORE_MAP_ARTIFACT",
     "SCORE_MAP_FILE",
     "SCORE_MATRIX_ARTIFACT",
@@ -126,6 +129,7 @@ __all__ = [
     "compute_rdms_from_store",
     "decode_recordings",
     "describe_artifact",
+    "export_bids_derivatives",
     "extract_to_store",
     "fit_decoder_from_store",
     "fit_encoder_from_store",
@@ -154,6 +158,7 @@ __all__ = [
     "save_encoder_artifact",
     "save_reconstructions",
     "save_stimulus_set",
+    "set_recording_events",
     "score_encoder_from_store",
     "score_map_files",
     "score_matrix_from_store",

@@ -43,7 +43,7 @@ def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict
         return np.asarray(loaded.data())
     from braindecode.preprocessing import preprocess
 
-    obj = loaded.to_raw() if info.modality in ("eeg", "meg") else loaded.to_image()
+    obj = loaded.to_raw() if info.modality in ("eeg", "meg") else _with_declared_tr(loaded.to_image(), info.meta)
     events = None
     if info.events:
         events = Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
@@ -54,6 +54,14 @@ def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict
     n = result.n_trials
     return dataclasses.replace(result, subjects=np.full(n, info.subject), runs=np.full(n, info.id),
                                info={**result.info, "recording": info.id, "n_events": len(info.events)})
+
+
+def _with_declared_tr(img, meta: dict):
+    """``img`` with the repetition time declared at upload (e.g. from BIDS sidecars) in its header."""
+    if "header_tr" not in meta or len(img.shape) != 4:
+        return img
+    img.header.set_zooms(img.header.get_zooms()[:3] + (meta["tr"],))
+    return img
 
 
 def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict) -> BrainResponses:

@@ -49,6 +49,9 @@ CREATE INDEX IF NOT EXISTS artifacts_tenant ON artifacts (tenant, kind);
 
 DEFAULT_TENANT = "default"
 
+#: BIDS entity prefixes that recording labels are stored without ("sub-01" is subject "01").
+LABEL_PREFIXES = {"subject": "sub-", "session": "ses-", "task": "task-", "run": "run-"}
+
 log = logging.getLogger("braindecode.store")
 
 
@@ -77,6 +80,19 @@ def disk_space_errors():
         raise ResourceExhausted(f"no space left on the server's disk ({exc}); nothing was stored") from exc
 
 
+def entity_label(field: str, value: str) -> str:
+    """A recording label as stored: stripped, without its BIDS prefix ("sub-01" -> "01").
+
+    Parameters
+    ----------
+    field : {"subject", "session", "task", "run"}
+    value : str
+    """
+    value = str(value or "").strip()
+    prefix = LABEL_PREFIXES[field]
+    return value[len(prefix):] if value.lower().startswith(prefix) else value
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -100,6 +116,8 @@ class RecordingInfo:
     events: list
     created: str
     blob: str
+    already_stored: bool = False
+    """Set on an upload's result when the tenant had stored the same bytes with the same labels."""
 
 
 @dataclasses.dataclass
@@ -200,9 +218,23 @@ class Store:
         return path
 
     # -- recordings ---------------------------------------------------------------------
+    def find_recording(self, tenant: str, sha256: str, fields: dict) -> RecordingInfo | None:
+        """The tenant's recording of these bytes with the same subject, session, task and run, if any
+        (returned with ``already_stored`` set)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM recordings WHERE tenant=? AND sha256=? AND subject=? AND session=? AND task=? "
+                "AND run=? ORDER BY rowid LIMIT 1",
+                (tenant, sha256, *(fields.get(f, "") for f in LABEL_PREFIXES))).fetchone()
+        return None if row is None else dataclasses.replace(self._recording(row), already_stored=True)
+
     def add_recording(self, tenant: str, blob: str, sha256: str, size_bytes: int, fields: dict,
                       meta: dict, events: list) -> RecordingInfo:
-        """Commit a recording row for a blob already in place; if that fails the blob is discarded."""
+        """Commit a recording row for a blob already in place; if that fails the blob is discarded.
+
+        When the tenant already has these bytes with the same labels (:meth:`find_recording`), that
+        recording is returned and no row is added.
+        """
         info = RecordingInfo(
             id=new_id(RECORDING), tenant=tenant, sha256=sha256, size_bytes=size_bytes,
             subject=fields["subject"], session=fields.get("session", ""), task=fields.get("task", ""),
@@ -210,6 +242,10 @@ class Store:
             file_name=fields["file_name"], meta=meta, events=events, created=_now(), blob=blob)
         try:
             with self._lock, disk_space_errors():
+                existing = self.find_recording(tenant, sha256, fields)
+                if existing is not None:
+                    self.discard_blob(blob)
+                    return existing
                 self._db.execute(
                     "INSERT INTO recordings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (info.id, tenant, blob, sha256, size_bytes, info.subject, info.session, info.task,
@@ -241,10 +277,16 @@ class Store:
 
     def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
                         page_size: int = 100, page_token: str = "") -> tuple:
-        """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields."""
+        """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields.
+
+        Subject and task match with or without their BIDS prefix ("sub-01" is "01"); modality
+        ignores case.
+        """
         page_size, offset = page_bounds(page_size, page_token)
         clauses, args = ["tenant=?"], [tenant]
-        for column, value in (("subject", subject), ("modality", modality), ("task", task)):
+        filters = (("subject", entity_label("subject", subject)), ("modality", modality.strip().lower()),
+                   ("task", entity_label("task", task)))
+        for column, value in filters:
             if value:
                 clauses.append(f"{column}=?")
                 args.append(value)
@@ -253,6 +295,14 @@ class Store:
                 f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
                 "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
         return [self._recording(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
+
+    def set_events(self, tenant: str, recording_id: str, events: list) -> RecordingInfo:
+        """Replace the stored events of a recording (checked by the caller); returns the recording."""
+        self.get_recording(tenant, recording_id)
+        with self._lock, disk_space_errors():
+            self._db.execute("UPDATE recordings SET events=? WHERE id=? AND tenant=?",
+                             (json.dumps(events), recording_id, tenant))
+        return self.get_recording(tenant, recording_id)
 
     def delete_recording(self, tenant: str, recording_id: str) -> None:
         info = self.get_recording(tenant, recording_id)

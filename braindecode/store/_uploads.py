@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import pathlib
 
 from braindecode.containers import Events
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.errors import AlreadyExists, InvalidArgument, ResourceExhausted
 from braindecode.recordings import read_recording
-from braindecode.store._store import DEFAULT_TENANT, RecordingInfo, Store, disk_space_errors
+from braindecode.store._store import DEFAULT_TENANT, LABEL_PREFIXES, RecordingInfo, Store, disk_space_errors, entity_label
 
 REQUIRED_FIELDS = ("subject", "file_name")
 TEXT_FIELDS = ("subject", "session", "task", "run", "modality", "format", "file_name")
@@ -23,19 +24,8 @@ def file_suffix(file_name: str) -> str:
     return next((s for s in _SUFFIXES if lower.endswith(s)), "")
 
 
-def check_metadata(metadata: dict) -> dict:
-    """Validated upload metadata: required fields present, names safe, events well formed."""
-    missing = [f for f in REQUIRED_FIELDS if not str(metadata.get(f, "")).strip()]
-    if missing:
-        raise InvalidArgument(f"upload metadata is missing {', '.join(missing)}")
-    clean = {f: str(metadata.get(f, "")).strip() for f in TEXT_FIELDS}
-    name = clean["file_name"]
-    if os.path.basename(name) != name or name in (".", ".."):
-        raise InvalidArgument(f"file_name {name!r} must be a plain file name, without folders")
-    for field in ("subject", "session", "task", "run"):
-        if len(clean[field]) > 128:
-            raise InvalidArgument(f"metadata {field} is longer than 128 characters")
-    events = metadata.get("events") or []
+def check_events(events: list) -> list:
+    """Events (dicts with onset, duration and stimulus_id), checked and as stored."""
     for i, event in enumerate(events):
         missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
         if missing:
@@ -43,8 +33,29 @@ def check_metadata(metadata: dict) -> dict:
     if events:
         Events([e["onset"] for e in events], [e["duration"] for e in events],
                [e["stimulus_id"] for e in events])
-    clean["events"] = [{"onset": float(e["onset"]), "duration": float(e["duration"]),
-                        "stimulus_id": str(e["stimulus_id"])} for e in events]
+    return [{"onset": float(e["onset"]), "duration": float(e["duration"]), "stimulus_id": str(e["stimulus_id"])}
+            for e in events]
+
+
+def check_metadata(metadata: dict) -> dict:
+    """Validated upload metadata: required fields present, names safe, labels without their BIDS
+    prefix, events well formed, a declared TR positive."""
+    clean = {f: str(metadata.get(f, "")).strip() for f in TEXT_FIELDS}
+    clean.update({f: entity_label(f, clean[f]) for f in LABEL_PREFIXES})
+    missing = [f for f in REQUIRED_FIELDS if not clean[f]]
+    if missing:
+        raise InvalidArgument(f"upload metadata is missing {', '.join(missing)}")
+    name = clean["file_name"]
+    if os.path.basename(name) != name or name in (".", ".."):
+        raise InvalidArgument(f"file_name {name!r} must be a plain file name, without folders")
+    for field in LABEL_PREFIXES:
+        if len(clean[field]) > 128:
+            raise InvalidArgument(f"metadata {field} is longer than 128 characters")
+    clean["events"] = check_events(metadata.get("events") or [])
+    tr = metadata.get("tr") or 0.0
+    if not isinstance(tr, (int, float)) or not math.isfinite(tr) or tr < 0:
+        raise InvalidArgument(f"tr must be a positive number of seconds (0: the file header's), got {tr!r}")
+    clean["tr"] = float(tr)
     sha = str(metadata.get("sha256", "") or "").lower()
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise InvalidArgument("sha256 must be 64 hexadecimal characters")
@@ -92,7 +103,11 @@ class Upload:
         self._hash.update(chunk)
 
     def commit(self) -> RecordingInfo:
-        """Check the hash, parse and validate the file, store it; returns the stored recording."""
+        """Check the hash, parse and validate the file, store it; returns the stored recording.
+
+        The same bytes with the same labels as a stored recording return that recording
+        (``already_stored`` set), unless the upload declares other events: AlreadyExists then.
+        """
         with disk_space_errors():
             self._file.close()
         if self.size == 0:
@@ -101,20 +116,46 @@ class Upload:
         if self.metadata["sha256"] and self.metadata["sha256"] != sha:
             raise InvalidArgument(
                 f"sha256 mismatch: declared {self.metadata['sha256']}, received bytes hash to {sha}")
-        loaded = read_recording(self.path, format=self.metadata["format"] or None,
-                                modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
-        meta = loaded.meta_dict()
-        _check_events(self.metadata["events"], meta)
-        blob = self.store.put_blob(self.path, sha, self.suffix)
-        fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])
-        return self.store.add_recording(self.tenant, blob, sha, self.size, fields, meta,
-                                        self.metadata["events"])
+        info = self.store.find_recording(self.tenant, sha, self.metadata)
+        if info is None:  # else the same bytes with the same labels were read and checked before
+            loaded = read_recording(self.path, format=self.metadata["format"] or None,
+                                    modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
+            meta = _declared_tr(loaded.meta_dict(), self.metadata["tr"], self.metadata["file_name"])
+            _check_events(self.metadata["events"], meta)
+            blob = self.store.put_blob(self.path, sha, self.suffix)
+            fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])
+            info = self.store.add_recording(self.tenant, blob, sha, self.size, fields, meta, self.metadata["events"])
+        if info.already_stored and self.metadata["events"] and self.metadata["events"] != info.events:
+            raise AlreadyExists(
+                f"{self.metadata['file_name']} is stored as {info.id} with the same subject, session, task and run "
+                f"but other events; replace its events with 'braindecode events {info.id} EVENTS.tsv' "
+                "(client.recordings.set_events)")
+        return info
 
     def abort(self) -> None:
         """Discard the staged bytes (no-op once committed)."""
         with contextlib.suppress(OSError):  # flushing onto a full disk fails; the file closes anyway
             self._file.close()
         pathlib.Path(self.path).unlink(missing_ok=True)
+
+
+def set_recording_events(store: Store, tenant: str, recording_id: str, events: list) -> RecordingInfo:
+    """Attach ``events`` (dicts with onset, duration and stimulus_id) to a stored recording, replacing
+    those it had; they are checked against the recording as at upload."""
+    info = store.get_recording(tenant, recording_id)
+    events = check_events(events)
+    _check_events(events, info.meta)
+    return store.set_events(tenant, recording_id, events)
+
+
+def _declared_tr(meta: dict, tr: float, name: str) -> dict:
+    """The reader's ``meta`` with a declared repetition time in place of the header's (fMRI volumes)."""
+    if not tr:
+        return meta
+    if meta["modality"] != "fmri" or len(meta.get("shape") or ()) != 4:
+        raise InvalidArgument(f"{name}: a repetition time applies to 4-D fMRI volumes; this is "
+                              f"{meta['modality']} of shape {tuple(meta.get('shape') or ())}")
+    return dict(meta, tr=tr, header_tr=meta.get("tr"), duration=tr * meta["shape"][3])
 
 
 def _check_events(events: list, meta: dict) -> None:

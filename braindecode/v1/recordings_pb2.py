@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62raindecode/v1/recordings.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xbc\x01\n\x11RecordingMetadata\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07session\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\x0b\n\x03run\x18\x04 \x01(\t\x12\x10\n\x08modality\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x11\n\tfile_name\x18\x07 \x01(\t\x12%\n\x06\x65vents\x18\x08 \x03(\x0b\x32\x15.braindecode.v1.Event\x12\x0e\n\x06sha256\x18\t \x01(\t\"h\n\x16UploadRecordingRequest\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.braindecode.v1.RecordingMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"%\n\x07\x43hannel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"\xf8\x02\n\tRecording\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07session\x18\x03 \x01(\t\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x0b\n\x03run\x18\x05 \x01(\t\x12\x10\n\x08modality\x18\x06 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x07 \x01(\t\x12\x11\n\tfile_name\x18\x08 \x01(\t\x12\r\n\x05shape\x18\t \x03(\x03\x12\x15\n\rsampling_rate\x18\n \x01(\x01\x12\n\n\x02tr\x18\x0b \x01(\x01\x12)\n\x08\x63hannels\x18\x0c \x03(\x0b\x32\x17.braindecode.v1.Channel\x12\x12\n\nvoxel_size\x18\r \x03(\x01\x12\x0e\n\x06\x61\x66\x66ine\x18\x0e \x03(\x01\x12\x10\n\x08\x64uration\x18\x0f \x01(\x01\x12\x0e\n\x06sha256\x18\x10 \x01(\t\x12%\n\x06\x65vents\x18\x11 \x03(\x0b\x32\x15.braindecode.v1.Event\x12\x12\n\nsize_bytes\x18\x12 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x13 \x01(\t\"!\n\x13GetRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"s\n\x15ListRecordingsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08modality\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\t\x12)\n\x04page\x18\x04 \x01(\x0b\x32\x1b.braindecode.v1.PageRequest\"`\n\x16ListRecordingsResponse\x12-\n\nrecordings\x18\x01 \x03(\x0b\x32\x19.braindecode.v1.Recording\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x16\x44\x65leteRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"*\n\x17\x44\x65leteRecordingResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"P\n\x11StreamDataRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x03 \x01(\x03\x32\xcf\x03\n\x10RecordingService\x12V\n\x0fUploadRecording\x12&.braindecode.v1.UploadRecordingRequest\x1a\x19.braindecode.v1.Recording(\x01\x12N\n\x0cGetRecording\x12#.braindecode.v1.GetRecordingRequest\x1a\x19.braindecode.v1.Recording\x12_\n\x0eListRecordings\x12%.braindecode.v1.ListRecordingsRequest\x1a&.braindecode.v1.ListRecordingsResponse\x12\x62\n\x0f\x44\x65leteRecording\x12&.braindecode.v1.DeleteRecordingRequest\x1a\'.braindecode.v1.DeleteRecordingResponse\x12N\n\nStreamData\x12!.braindecode.v1.StreamDataRequest\x1a\x1b.braindecode.v1.TensorChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62raindecode/v1/recordings.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xc9\x01\n\x11RecordingMetadata\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07session\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\x0b\n\x03run\x18\x04 \x01(\t\x12\x10\n\x08modality\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x11\n\tfile_name\x18\x07 \x01(\t\x12%\n\x06\x65vents\x18\x08 \x03(\x0b\x32\x15.braindecode.v1.Event\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x0b\n\x02tr\x18\xdc\x01 \x01(\x01\"h\n\x16UploadRecordingRequest\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.braindecode.v1.RecordingMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"%\n\x07\x43hannel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"\x91\x03\n\tRecording\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07session\x18\x03 \x01(\t\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x0b\n\x03run\x18\x05 \x01(\t\x12\x10\n\x08modality\x18\x06 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x07 \x01(\t\x12\x11\n\tfile_name\x18\x08 \x01(\t\x12\r\n\x05shape\x18\t \x03(\x03\x12\x15\n\rsampling_rate\x18\n \x01(\x01\x12\n\n\x02tr\x18\x0b \x01(\x01\x12)\n\x08\x63hannels\x18\x0c \x03(\x0b\x32\x17.braindecode.v1.Channel\x12\x12\n\nvoxel_size\x18\r \x03(\x01\x12\x0e\n\x06\x61\x66\x66ine\x18\x0e \x03(\x01\x12\x10\n\x08\x64uration\x18\x0f \x01(\x01\x12\x0e\n\x06sha256\x18\x10 \x01(\t\x12%\n\x06\x65vents\x18\x11 \x03(\x0b\x32\x15.braindecode.v1.Event\x12\x12\n\nsize_bytes\x18\x12 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x13 \x01(\t\x12\x17\n\x0e\x61lready_stored\x18\xdc\x01 \x01(\x08\"!\n\x13GetRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"s\n\x15ListRecordingsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08modality\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\t\x12)\n\x04page\x18\x04 \x01(\x0b\x32\x1b.braindecode.v1.PageRequest\"`\n\x16ListRecordingsResponse\x12-\n\nrecordings\x18\x01 \x03(\x0b\x32\x19.braindecode.v1.Recording\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x16\x44\x65leteRecordingRequest\x12\n\n\x02id\x18\x01 \x01(\t\"*\n\x17\x44\x65leteRecordingResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"E\n\x10SetEventsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x15.braindecode.v1.Event\"P\n\x11StreamDataRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x03 \x01(\x03\x32\x99\x04\n\x10RecordingService\x12V\n\x0fUploadRecording\x12&.braindecode.v1.UploadRecordingRequest\x1a\x19.braindecode.v1.Recording(\x01\x12N\n\x0cGetRecording\x12#.braindecode.v1.GetRecordingRequest\x1a\x19.braindecode.v1.Recording\x12_\n\x0eListRecordings\x12%.braindecode.v1.ListRecordingsRequest\x1a&.braindecode.v1.ListRecordingsResponse\x12\x62\n\x0f\x44\x65leteRecording\x12&.braindecode.v1.DeleteRecordingRequest\x1a\'.braindecode.v1.DeleteRecordingResponse\x12H\n\tSetEvents\x12 .braindecode.v1.SetEventsRequest\x1a\x19.braindecode.v1.Recording\x12N\n\nStreamData\x12!.braindecode.v1.StreamDataRequest\x1a\x1b.braindecode.v1.TensorChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,25 +33,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'braindecode.v1.recordings_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RECORDINGMETADATA']._serialized_start=81
-  _globals['_RECORDINGMETADATA']._serialized_end=269
-  _globals['_UPLOADRECORDINGREQUEST']._serialized_start=271
-  _globals['_UPLOADRECORDINGREQUEST']._serialized_end=375
-  _globals['_CHANNEL']._serialized_start=377
-  _globals['_CHANNEL']._serialized_end=414
-  _globals['_RECORDING']._serialized_start=417
-  _globals['_RECORDING']._serialized_end=793
-  _globals['_GETRECORDINGREQUEST']._serialized_start=795
-  _globals['_GETRECORDINGREQUEST']._serialized_end=828
-  _globals['_LISTRECORDINGSREQUEST']._serialized_start=830
-  _globals['_LISTRECORDINGSREQUEST']._serialized_end=945
-  _globals['_LISTRECORDINGSRESPONSE']._serialized_start=947
-  _globals['_LISTRECORDINGSRESPONSE']._serialized_end=1043
-  _globals['_DELETERECORDINGREQUEST']._serialized_start=1045
-  _globals['_DELETERECORDINGREQUEST']._serialized_end=1081
-  _globals['_DELETERECORDINGRESPONSE']._serialized_start=1083
-  _globals['_DELETERECORDINGRESPONSE']._serialized_end=1125
-  _globals['_STREAMDATAREQUEST']._serialized_start=1127
-  _globals['_STREAMDATAREQUEST']._serialized_end=1207
-  _globals['_RECORDINGSERVICE']._serialized_start=1210
-  _globals['_RECORDINGSERVICE']._serialized_end=1673
+  _globals['_RECORDINGMETADATA']._serialized_end=282
+  _globals['_UPLOADRECORDINGREQUEST']._serialized_start=284
+  _globals['_UPLOADRECORDINGREQUEST']._serialized_end=388
+  _globals['_CHANNEL']._serialized_start=390
+  _globals['_CHANNEL']._serialized_end=427
+  _globals['_RECORDING']._serialized_start=430
+  _globals['_RECORDING']._serialized_end=831
+  _globals['_GETRECORDINGREQUEST']._serialized_start=833
+  _globals['_GETRECORDINGREQUEST']._serialized_end=866
+  _globals['_LISTRECORDINGSREQUEST']._serialized_start=868
+  _globals['_LISTRECORDINGSREQUEST']._serialized_end=983
+  _globals['_LISTRECORDINGSRESPONSE']._serialized_start=985
+  _globals['_LISTRECORDINGSRESPONSE']._serialized_end=1081
+  _globals['_DELETERECORDINGREQUEST']._serialized_start=1083
+  _globals['_DELETERECORDINGREQUEST']._serialized_end=1119
+  _globals['_DELETERECORDINGRESPONSE']._serialized_start=1121
+  _globals['_DELETERECORDINGRESPONSE']._serialized_end=1163
+  _globals['_SETEVENTSREQUEST']._serialized_start=1165
+  _globals['_SETEVENTSREQUEST']._serialized_end=1234
+  _globals['_STREAMDATAREQUEST']._serialized_start=1236
+  _globals['_STREAMDATAREQUEST']._serialized_end=1316
+  _globals['_RECORDINGSERVICE']._serialized_start=1319
+  _globals['_RECORDINGSERVICE']._serialized_end=1856
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RecordingMetadata(_message.Message):
-    __slots__ = ("subject", "session", "task", "run", "modality", "format", "file_name", "events", "sha256")
+    __slots__ = ("subject", "session", "task", "run", "modality", "format", "file_name", "events", "sha256", "tr")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class RecordingMetadata(_message.Message):
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    TR_FIELD_NUMBER: _ClassVar[int]
     subject: str
     session: str
     task: str
@@ -27,7 +28,8 @@ class RecordingMetadata(_message.Message):
     file_name: str
     events: _containers.RepeatedCompositeFieldContainer[_common_pb2.Event]
     sha256: str
-    def __init__(self, subject: _Optional[str] = ..., session: _Optional[str] = ..., task: _Optional[str] = ..., run: _Optional[str] = ..., modality: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ..., sha256: _Optional[str] = ...) -> None: ...
+    tr: float
+    def __init__(self, subject: _Optional[str] = ..., session: _Optional[str] = ..., task: _Optional[str] = ..., run: _Optional[str] = ..., modality: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ..., sha256: _Optional[str] = ..., tr: _Optional[float] = ...) -> None: ...
 
 class UploadRecordingRequest(_message.Message):
     __slots__ = ("metadata", "chunk")
@@ -46,7 +48,7 @@ class Channel(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
 
 class Recording(_message.Message):
-    __slots__ = ("id", "subject", "session", "task", "run", "modality", "format", "file_name", "shape", "sampling_rate", "tr", "channels", "voxel_size", "affine", "duration", "sha256", "events", "size_bytes", "created")
+    __slots__ = ("id", "subject", "session", "task", "run", "modality", "format", "file_name", "shape", "sampling_rate", "tr", "channels", "voxel_size", "affine", "duration", "sha256", "events", "size_bytes", "created", "already_stored")
     ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +68,7 @@ class Recording(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_STORED_FIELD_NUMBER: _ClassVar[int]
     id: str
     subject: str
     session: str
@@ -85,7 +88,8 @@ class Recording(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[_common_pb2.Event]
     size_bytes: int
     created: str
-    def __init__(self, id: _Optional[str] = ..., subject: _Optional[str] = ..., session: _Optional[str] = ..., task: _Optional[str] = ..., run: _Optional[str] = ..., modality: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., sampling_rate: _Optional[float] = ..., tr: _Optional[float] = ..., channels: _Optional[_Iterable[_Union[Channel, _Mapping]]] = ..., voxel_size: _Optional[_Iterable[float]] = ..., affine: _Optional[_Iterable[float]] = ..., duration: _Optional[float] = ..., sha256: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ..., size_bytes: _Optional[int] = ..., created: _Optional[str] = ...) -> None: ...
+    already_stored: bool
+    def __init__(self, id: _Optional[str] = ..., subject: _Optional[str] = ..., session: _Optional[str] = ..., task: _Optional[str] = ..., run: _Optional[str] = ..., modality: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., sampling_rate: _Optional[float] = ..., tr: _Optional[float] = ..., channels: _Optional[_Iterable[_Union[Channel, _Mapping]]] = ..., voxel_size: _Optional[_Iterable[float]] = ..., affine: _Optional[_Iterable[float]] = ..., duration: _Optional[float] = ..., sha256: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ..., size_bytes: _Optional[int] = ..., created: _Optional[str] = ..., already_stored: _Optional[bool] = ...) -> None: ...
 
 class GetRecordingRequest(_message.Message):
     __slots__ = ("id",)
@@ -124,6 +128,14 @@ class DeleteRecordingResponse(_message.Message):
     DELETED_FIELD_NUMBER: _ClassVar[int]
     deleted: bool
     def __init__(self, deleted: _Optional[bool] = ...) -> None: ...
+
+class SetEventsRequest(_message.Message):
+    __slots__ = ("id", "events")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    events: _containers.RepeatedCompositeFieldContainer[_common_pb2.Event]
+    def __init__(self, id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class StreamDataRequest(_message.Message):
     __slots__ = ("id", "preprocessing_json", "chunk_bytes")

@@ -56,6 +56,11 @@ class RecordingServiceStub:
                 request_serializer=braindecode_dot_v1_dot_recordings__pb2.DeleteRecordingRequest.SerializeToString,
                 response_deserializer=braindecode_dot_v1_dot_recordings__pb2.DeleteRecordingResponse.FromString,
                 _registered_method=True)
+        self.SetEvents = channel.unary_unary(
+                '/braindecode.v1.RecordingService/SetEvents',
+                request_serializer=braindecode_dot_v1_dot_recordings__pb2.SetEventsRequest.SerializeToString,
+                response_deserializer=braindecode_dot_v1_dot_recordings__pb2.Recording.FromString,
+                _registered_method=True)
         self.StreamData = channel.unary_stream(
                 '/braindecode.v1.RecordingService/StreamData',
                 request_serializer=braindecode_dot_v1_dot_recordings__pb2.StreamDataRequest.SerializeToString,
@@ -92,6 +97,13 @@ class RecordingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetEvents(self, request, context):
+        """Attaches events to a stored recording, replacing those it had (an empty list removes them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamData(self, request, context):
         """Streams the recording's array back in chunks, raw or preprocessed; per-trial responses end with
         a chunk that carries their labels (TensorChunk.labels: stimulus ids, runs, kept trials, mask ...).
@@ -122,6 +134,11 @@ def add_RecordingServiceServicer_to_server(servicer, server):
                     servicer.DeleteRecording,
                     request_deserializer=braindecode_dot_v1_dot_recordings__pb2.DeleteRecordingRequest.FromString,
                     response_serializer=braindecode_dot_v1_dot_recordings__pb2.DeleteRecordingResponse.SerializeToString,
+            ),
+            'SetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetEvents,
+                    request_deserializer=braindecode_dot_v1_dot_recordings__pb2.SetEventsRequest.FromString,
+                    response_serializer=braindecode_dot_v1_dot_recordings__pb2.Recording.SerializeToString,
             ),
             'StreamData': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamData,
@@ -238,6 +255,33 @@ class RecordingService:
             '/braindecode.v1.RecordingService/DeleteRecording',
             braindecode_dot_v1_dot_recordings__pb2.DeleteRecordingRequest.SerializeToString,
             braindecode_dot_v1_dot_recordings__pb2.DeleteRecordingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/braindecode.v1.RecordingService/SetEvents',
+            braindecode_dot_v1_dot_recordings__pb2.SetEventsRequest.SerializeToString,
+            braindecode_dot_v1_dot_recordings__pb2.Recording.FromString,
             options,
             channel_credentials,
             insecure,

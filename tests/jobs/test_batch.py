@@ -61,7 +61,7 @@ def test_cli_run_reports_failed_shards_and_merge_names_the_missing(lab, tmp_path
     assert "1 of 2 shards have no outputs yet: 1" in capsys.readouterr().err
     assert main(["batch", "run", str(path), "--shard", "2/2", "--data-dir", str(store.root),
                  "--out", str(out)]) == 2
-    assert "need 0 <= i < n" in capsys.readouterr().err
+    assert "--shard 2/2: i counts from 0 to n - 1 (here 0 to 1)" in capsys.readouterr().err
 
 
 def test_shard_arguments_and_store_folders_are_checked(tmp_path):

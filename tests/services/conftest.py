@@ -1,6 +1,13 @@
-"""Fixtures: a real braindecode server on a free loopback port, in-process or as a child process."""
+"""Fixtures: a real braindecode server on a free loopback port, in-process or as a child process, and a
+test PKI (a CA, a server and a client certificate)."""
+
+import datetime
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from server_process import ServerProcess
 
 from braindecode.client import Client
@@ -36,3 +43,41 @@ def spawn_server():
     for process in started:
         if process.proc.poll() is None:
             process.kill()
+
+
+def _pem_key(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _certificate(name, issuer_key, issuer_name, key, ca=False, san=None):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+               .issuer_name(issuer_name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@pytest.fixture
+def pki(tmp_path):
+    import ipaddress
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test lab CA")])
+    ca = _certificate("test lab CA", ca_key, ca_name, ca_key, ca=True)
+    files = {"ca.pem": ca.public_bytes(serialization.Encoding.PEM)}
+    for who, san in (("server", [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                     ("client", None)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _certificate(who, ca_key, ca_name, key, san=san)
+        files[f"{who}.pem"] = cert.public_bytes(serialization.Encoding.PEM)
+        files[f"{who}.key"] = _pem_key(key)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return tmp_path, files

@@ -71,7 +71,7 @@ def test_events_are_stored_and_checked(client):
     rec = client.upload(real_files.FUNCTIONAL, subject="01", events=events)
     assert [(e.onset, e.stimulus_id) for e in rec.events] == [(1.0, "cat"), (5.0, "dog")]
     with pytest.raises(grpc.RpcError) as err:
-        client.upload(real_files.FUNCTIONAL, subject="01",
+        client.upload(real_files.FUNCTIONAL, subject="02",
                       events=[{"onset": 999.0, "duration": 1.0, "stimulus_id": "late"}])
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "after the recording ends" in err.value.details()
 

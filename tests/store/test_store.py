@@ -5,6 +5,7 @@ import pytest
 
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.store import Store, recordings_of_one_modality
+from braindecode.store._uploads import check_metadata
 
 
 def _stage(store, payload: bytes, suffix=".bin"):
@@ -42,14 +43,42 @@ def test_shared_blob_survives_until_last_reference(tmp_path):
     blob, sha = _stage(store, b"same bytes")
     blob2, _ = _stage(store, b"same bytes")
     assert blob == blob2
-    a = store.add_recording("t", blob, sha, 10, FIELDS, {}, [])
-    b = store.add_recording("t", blob, sha, 10, FIELDS, {}, [])
+    a = store.add_recording("t", blob, sha, 10, dict(FIELDS, run="1"), {}, [])
+    b = store.add_recording("t", blob, sha, 10, dict(FIELDS, run="2"), {}, [])
     store.delete_recording("t", a.id)
     assert store.blob_path(blob).exists()
     store.delete_recording("t", b.id)
     assert not store.blob_path(blob).exists()
     with pytest.raises(NotFound):
         store.delete_recording("t", b.id)
+
+
+def test_same_bytes_and_labels_return_the_stored_recording(tmp_path):
+    store = Store(tmp_path)
+    blob, sha = _stage(store, b"one run")
+    first = store.add_recording("t", blob, sha, 7, FIELDS, {}, [])
+    again, _ = _stage(store, b"one run")
+    repeated = store.add_recording("t", again, sha, 7, FIELDS, {}, [])
+    assert repeated.id == first.id and repeated.already_stored and not first.already_stored
+    assert [r.id for r in store.list_recordings("t")[0]] == [first.id]
+    other_run = store.add_recording("t", again, sha, 7, dict(FIELDS, run="2"), {}, [])
+    other_tenant = store.add_recording("u", again, sha, 7, FIELDS, {}, [])
+    assert len({first.id, other_run.id, other_tenant.id}) == 3
+    store.delete_recording("t", first.id)
+    assert store.blob_path(blob).exists(), "still referenced by the other run and tenant"
+
+
+def test_labels_are_stored_and_filtered_without_their_bids_prefix(tmp_path):
+    metadata = check_metadata({"subject": "sub-01", "session": "ses-a", "task": "task-rest", "run": "run-2",
+                               "file_name": "a.edf"})
+    assert [metadata[f] for f in ("subject", "session", "task", "run")] == ["01", "a", "rest", "2"]
+    store = Store(tmp_path)
+    blob, sha = _stage(store, b"clean")
+    info = store.add_recording("t", blob, sha, 5, dict(metadata, modality="eeg", format="edf"), {}, [])
+    for subject in ("01", "sub-01", " sub-01"):
+        assert [r.id for r in store.list_recordings("t", subject=subject)[0]] == [info.id]
+    assert [r.id for r in store.list_recordings("t", modality="EEG", task="task-rest")[0]] == [info.id]
+    assert store.list_recordings("t", subject="1")[0] == [], "labels are text: 1 is not 01"
 
 
 def test_recover_removes_staged_and_orphaned_files(tmp_path):
@@ -106,8 +135,8 @@ def test_artifact_pages_follow_creation_order_within_kind_and_tenant(tmp_path):
 def test_recordings_of_one_modality_checks_ids_and_modality(tmp_path):
     store = Store(tmp_path)
     blob, sha = _stage(store, b"bytes")
-    eeg = [store.add_recording("t", blob, sha, 5, FIELDS, {}, []).id for _ in range(2)]
-    meg = store.add_recording("t", blob, sha, 5, dict(FIELDS, modality="meg"), {}, []).id
+    eeg = [store.add_recording("t", blob, sha, 5, dict(FIELDS, run=str(run)), {}, []).id for run in range(2)]
+    meg = store.add_recording("t", blob, sha, 5, dict(FIELDS, run="2", modality="meg"), {}, []).id
     assert [info.id for info in recordings_of_one_modality(store, "t", reversed(eeg))] == eeg[::-1]
     with pytest.raises(InvalidArgument, match="no recording ids given"):
         recordings_of_one_modality(store, "t", [])

@@ -1,0 +1,64 @@
+"""The README's commands and Python blocks, run as written against a real server on a fresh store.
+
+``DOCUMENTS`` lists the Markdown files run this way; the placeholders are the files they name,
+written from real recordings that PyPI packages ship (nitime's fMRI, EEG exported by mne.export,
+BIDS datasets of both).
+"""
+
+import pathlib
+import shutil
+
+import bids_datasets
+import docs_harness
+import mne
+import pytest
+import real_files
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCUMENTS = [ROOT / "README.md"]
+
+
+def _bold(path):
+    shutil.copyfile(real_files.FMRI1, path)  # 40 volumes, TR 1.35 s
+
+
+def _events(path):
+    rows = [f"{4 + 8 * i}\t2.0\timage-{i % 2}" for i in range(6)]
+    path.write_text("onset\tduration\tstimulus_id\n" + "\n".join(rows) + "\n")
+
+
+def _brainvision(path):
+    raw = real_files.make_raw(seconds=10)
+    raw.set_annotations(mne.Annotations([1.0, 4.0], [0.5, 0.5], ["cat", "dog"]))
+    mne.export.export_raw(path, raw, fmt="brainvision", overwrite=True, verbose="error")
+
+
+def _bids(path):
+    bids_datasets.write_eeg_bids(path, formats=("BrainVision", "EDF"))
+    bids_datasets.write_fmri_bids(path)
+
+
+PLACEHOLDERS = {"sub-01_bold.nii.gz": _bold, "events.tsv": _events, "sub-01_eeg.vhdr": _brainvision,
+                "ds-images": _bids}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_block_can_run_or_says_why_not(document):
+    assert docs_harness.check_blocks(document) == []
+    blocks = docs_harness.code_blocks(document)
+    assert sum(not b.not_run for b in blocks) >= 5 and all(len(b.not_run) > 20 for b in blocks if b.not_run)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_document_runs_as_written_on_a_fresh_store(document, tmp_path):
+    done = docs_harness.run_document(document, tmp_path, PLACEHOLDERS, ROOT)
+    assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    if document.name == "README.md":
+        out = done.stdout
+        assert "braindecode.v1.RecordingService" in out and "grpc.reflection" in out, "grpcurl listed the API"
+        assert "SERVING" in out
+        assert "5 uploaded, 0 skipped (already stored), 0 refused" in out
+        assert "0 uploaded, 4 skipped (already stored), 0 refused" in out, "the second BIDS upload stored nothing"
+        assert (tmp_path / "results-bids" / "dataset_description.json").is_file()
+        assert bids_datasets.validate(tmp_path / "results-bids") == []
