@@ -236,7 +236,10 @@ def _cmd_artifacts(args) -> int:
     if args.action != "ls" and not args.id:
         raise InvalidArgument(f"artifacts {args.action} needs an artifact id")
     with _client(args) as client:
-        if args.action == "ls":
+        if args.action == "ls" and args.quiet:
+            for artifact in client.artifacts.list(kind=args.kind):
+                print(artifact.id)
+        elif args.action == "ls":
             print(f"{'id':<25} {'kind':<15} {'files':>5} {'size':>10}  created")
             for artifact in client.artifacts.list(kind=args.kind):
                 print(f"{artifact.id:<25} {artifact.kind:<15} {len(artifact.files):>5} {_size(artifact.size_bytes):>10}"
@@ -458,6 +461,7 @@ def _parser() -> argparse.ArgumentParser:
                                               "score-map, rdm, comparison, score_matrix, reconstruction, job-output)")
     p.add_argument("--out", help="get: folder to write the files into (default: a folder named after the id)")
     p.add_argument("--file", action="append", help="get: only this file (repeat for several)")
+    p.add_argument("-q", "--quiet", action="store_true", help="ls: print the ids only")
     p.set_defaults(func=_cmd_artifacts)
 
     p = sub.add_parser("batch", help="run job shards with no server (e.g. SLURM array tasks), then merge")

@@ -23,7 +23,7 @@ def _bold(path):
 
 
 def _events(path):
-    rows = [f"{4 + 8 * i}\t2.0\timage-{i % 2}" for i in range(6)]
+    rows = [f"{4 + 8 * i}\t2.0\timage-{i % 3}" for i in range(6)]
     path.write_text("onset\tduration\tstimulus_id\n" + "\n".join(rows) + "\n")
 
 
