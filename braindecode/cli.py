@@ -135,11 +135,11 @@ def _cmd_batch(args) -> int:
         print(f"merged {len(manifest['shards'])} shards ({manifest['n_trials']} trials) into "
               f"{pathlib.Path(args.out) / 'merged'}")
         return 0
-    settings = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
-                                              "max_attempts": args.max_attempts, "device": args.device,
-                                              "ray_address": args.ray_address}).jobs
+    config = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
+                                            "max_attempts": args.max_attempts, "device": args.device,
+                                            "ray_address": args.ray_address})
     report = run_batch(read_spec(args.spec), args.data_dir, args.out, parse_shard(args.shard), args.tenant,
-                       settings)
+                       config.jobs, reconstruction=config.reconstruction)
     print(f"shards {args.shard}: {len(report['done'])} done, {len(report['skipped'])} already done, "
           f"{len(report['failed'])} failed")
     for index, error in report["failed"].items():
@@ -241,7 +241,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output folder shared by all shard subsets")
     run.add_argument("--tenant", default="default", help="whose recordings and artifacts the spec names")
     run.add_argument("--config", help="YAML config file; the options below override its 'jobs' section and the "
-                                      "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings)")
+                                      "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings); "
+                                      "its 'reconstruction.models' are the models a spec names")
     run.add_argument("--executor", help="local | ray")
     run.add_argument("--workers", type=int, help="shards run at once")
     run.add_argument("--max-attempts", type=int, help="failed attempts after which a shard is marked failed")

@@ -23,7 +23,7 @@ from braindecode.reconstruction._metrics import (
     two_way_identification,
 )
 from braindecode.reconstruction._onnx import OnnxRuntime, default_cache_dir, export_onnx, weights_hash
-from braindecode.reconstruction._pipeline import BACKENDS, EmbeddingPipeline, ModelDescription
+from braindecode.reconstruction._pipeline import BACKENDS, SAMPLING_KEYS, EmbeddingPipeline, ModelDescription
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import (
@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_SAMPLING",
     "FAMILIES",
     "MAX_STEPS",
+    "SAMPLING_KEYS",
     "SCHEDULERS",
     "ConditionProjector",
     "EmbeddingPipeline",

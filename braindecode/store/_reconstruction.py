@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from braindecode.config import ReconstructionSettings
+from braindecode.config import DEFAULT_RECONSTRUCTION_MODEL, ReconstructionSettings
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
     ReconstructionRequest,
@@ -120,7 +120,8 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                            recording_ids=(), preprocessing: dict | None = None, decoder_id: str = "",
                            average_repeats: bool = True, seed: int = 0, init_images=None, n_steps: int | None = None,
                            guidance: float | None = None, strength: float | None = None,
-                           scheduler: str | None = None, backend: str = "torch", generate=None,
+                           scheduler: str | None = None, backend: str = "torch",
+                           model: str = DEFAULT_RECONSTRUCTION_MODEL, generate=None,
                            progress=None) -> StoredReconstruction:
     """Reconstruct images from given embeddings or from stored recordings, and keep them.
 
@@ -133,7 +134,7 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     store : Store
     tenant : str
     settings : ReconstructionSettings
-        The model, its device (of the decoder too) and the batch bounds.
+        The served models, their device (of the decoder too) and the batch bounds.
     embeddings : array of shape (n, d), optional
         Embeddings in the model's conditioning space ...
     ids : list of str, optional
@@ -154,10 +155,12 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     n_steps, guidance, strength, scheduler : optional
         Sampling settings; None takes the model's recommended ones.
     backend : {"torch", "onnx"}
+    model : str
+        The name of one of ``settings``' models (``NotFound`` for others).
     generate : callable, optional
-        ``generate(sampling, request, progress)``: the images (n, H, W, 3) of a
-        ``ReconstructionRequest`` with ``sampling`` = (n_steps, guidance, strength, scheduler,
-        backend), reporting ``progress("reconstruct", done, total)``; a server passes its
+        ``generate(model, sampling, request, progress)``: the images (n, H, W, 3) of a
+        ``ReconstructionRequest`` by model ``model`` with ``sampling`` = (n_steps, guidance, strength,
+        scheduler, backend), reporting ``progress("reconstruct", done, total)``; a server passes its
         batcher. By default the request is generated alone.
     progress : callable, optional
         ``progress(stage, done, total)`` with stages "decode", "reconstruct" and "store". An
@@ -176,12 +179,12 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
         raise InvalidArgument("decoder_id and preprocessing go with recording_ids, not with embeddings")
     if not from_embeddings and ids is not None and len(ids):
         raise InvalidArgument("ids go with embeddings; decoded trials are named by their stimulus ids")
-    pipeline = settings.pipeline()
+    pipeline = settings.pipeline(model)
     n_steps, scheduler, guidance, strength = pipeline.sampling_settings(n_steps, scheduler, guidance, strength).values()
     sampling = (n_steps, guidance, strength, scheduler, backend)
-    provenance = {"model": settings.model_name, "n_steps": n_steps, "seed": seed, "guidance": guidance,
-                  "scheduler": scheduler, "backend": backend, "img2img": init_images is not None,
-                  "strength": strength}
+    provenance = {"model": model, "model_family": pipeline.family, "n_steps": n_steps, "seed": seed,
+                  "guidance": guidance, "scheduler": scheduler, "backend": backend,
+                  "img2img": init_images is not None, "strength": strength}
     if from_embeddings:
         provenance["source"] = "embeddings"
     else:
@@ -203,7 +206,7 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                                       max_bytes=max_bytes,
                                       progress=lambda done, total: report("reconstruct", done, total))[0]
     else:
-        images = generate(sampling, request, report)
+        images = generate(model, sampling, request, report)
     report("store", 0, 1)
     info, pngs = save_reconstructions(store, tenant, ids, images, provenance)
     return StoredReconstruction([str(i) for i in ids], images, pngs, info)
