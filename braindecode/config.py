@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import threading
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, StrictStr
@@ -64,6 +65,12 @@ class JobSettings(Checked):
     """Address of an existing Ray cluster; empty starts a local instance with ``workers`` CPUs."""
     max_jobs_per_tenant: int = Field(4, ge=1)
     """Queued plus running jobs a tenant may hold."""
+
+
+_SERVED_PIPELINES: dict = {}
+"""(directory, device) -> the loaded pipeline of a served reconstruction model (``ReconstructionSettings.pipeline``);
+``braindecode.reconstruction.load_pipeline`` alone keeps only the last few."""
+_LOADING = threading.Lock()
 
 
 def _model_pairs(value):
@@ -119,7 +126,8 @@ class ReconstructionSettings(Checked):
         return directories[name]
 
     def pipeline(self, name: str = DEFAULT_RECONSTRUCTION_MODEL):
-        """Model ``name``'s pipeline on ``device``, loaded once.
+        """Model ``name``'s pipeline on ``device``, loaded on first use and held for the life of the process
+        (calls that miss together load it once), so that a server keeps every model it serves.
 
         Raises ``NotFound`` for a name that is not served, ``FailedPrecondition`` when its directory holds
         no model, and the loader's ``InvalidArgument`` (an unsupported family, a missing or wrong part),
@@ -127,13 +135,18 @@ class ReconstructionSettings(Checked):
         """
         from braindecode.reconstruction import load_pipeline
 
-        directory = self.directory(name)
-        try:
-            return load_pipeline(directory, self.device)
-        except NotFound as exc:
-            raise FailedPrecondition(f"reconstruction model {name!r} cannot be loaded: {exc}") from None
-        except BraindecodeError as exc:
-            raise type(exc)(f"reconstruction model {name!r}: {exc}") from None
+        key = (str(pathlib.Path(self.directory(name)).resolve()), self.device)
+        if key in _SERVED_PIPELINES:
+            return _SERVED_PIPELINES[key]
+        with _LOADING:
+            if key not in _SERVED_PIPELINES:
+                try:
+                    _SERVED_PIPELINES[key] = load_pipeline(*key)
+                except NotFound as exc:
+                    raise FailedPrecondition(f"reconstruction model {name!r} cannot be loaded: {exc}") from None
+                except BraindecodeError as exc:
+                    raise type(exc)(f"reconstruction model {name!r}: {exc}") from None
+        return _SERVED_PIPELINES[key]
 
     def encoder_source(self, name: str = DEFAULT_RECONSTRUCTION_MODEL) -> str | None:
         """What ``braindecode.activations.load_model`` loads as model ``name``'s image encoder: a registry
