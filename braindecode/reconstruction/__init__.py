@@ -2,7 +2,9 @@
 
 Model families behind one interface (:class:`EmbeddingPipeline`): braindecode's own
 ``ReconstructionPipeline`` (the shipped default), Kandinsky 2.2 decoders and Stable unCLIP,
-each loaded from its directory by the ``_class_name`` of its ``model_index.json``.
+each loaded from its directory by the ``_class_name`` of its ``model_index.json``. A server serves
+several directories by name (``braindecode.config.ReconstructionSettings.models``; ``default`` is
+the shipped model).
 
 >>> from braindecode.reconstruction import describe_model, reconstruct, encode_png
 >>> images = reconstruct(embeddings, n_steps=4, seed=0)          # (n, 64, 64, 3) uint8
