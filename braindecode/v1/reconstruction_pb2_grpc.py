@@ -66,6 +66,7 @@ class ReconstructionServiceServicer:
 
     def ListReconstructionModels(self, request, context):
         """The served models: family, conditioning space (encoder, dimension), image size and sampling.
+        Each model loads on its first use (this call's included) and is then held.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -15,6 +15,7 @@ from braindecode.client import Client
 from braindecode.config import Config
 from braindecode.reconstruction import DEFAULT_MODEL_DIR, FAMILIES, describe_model, reconstruct
 from braindecode.store import RECONSTRUCTION_ARTIFACT
+from braindecode.v1 import jobs_pb2
 from services.server import BraindecodeServer
 from service_checks import artifact_ids, assert_nothing_stored, expect_error
 from torch_threads import one_torch_thread_per_module  # noqa: F401 (autouse fixture)
@@ -170,3 +171,9 @@ def test_job_specs_name_the_model(server, client):
     spec["outputs"]["reconstructions"] = {"model": "kandinsky", "n_steps": 101}
     details = expect_error(lambda: client.jobs.submit(spec), grpc.StatusCode.INVALID_ARGUMENT)
     assert "reconstruction model 'kandinsky': n_steps must be an integer in [1, 100]" in details
+    structured = jobs_pb2.JobSpec(  # the wire's form of a spec names the model too
+        recordings=jobs_pb2.RecordingSelection(ids=["rec_missing"]),
+        preprocessing_json=json.dumps(spec["preprocessing"]), model=jobs_pb2.ModelRef(decoder="art_missing"),
+        outputs=jobs_pb2.JobOutputs(reconstructions=jobs_pb2.ReconstructionOutput(model="kandinsky-3")))
+    details = expect_error(lambda: client.jobs.submit(structured), grpc.StatusCode.NOT_FOUND)
+    assert "no reconstruction model 'kandinsky-3'" in details
