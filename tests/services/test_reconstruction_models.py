@@ -49,7 +49,6 @@ def server(tmp_path_factory, model_dirs):
     models = ",".join(f"{name}={directory}" for name, directory in model_dirs.items())
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BRAINDECODE_RECONSTRUCTION_MODELS", models)
-        patch.setenv("BRAINDECODE_ONNX_CACHE", str(tmp_path_factory.mktemp("onnx")))
         config = Config.load(data_dir=str(tmp_path_factory.mktemp("store")), port=0,
                              reconstruction={"max_batch": MAX_BATCH})
         srv = BraindecodeServer(config).start()
