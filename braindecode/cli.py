@@ -317,11 +317,12 @@ def _cmd_batch(args) -> int:
         print(f"merged {len(manifest['shards'])} shards ({manifest['n_trials']} trials) into "
               f"{pathlib.Path(args.out) / 'merged'}")
         return 0
-    settings = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
-                                              "max_attempts": args.max_attempts, "device": args.device,
-                                              "ray_address": args.ray_address}).jobs
+    config = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
+                                            "max_attempts": args.max_attempts, "device": args.device,
+                                            "ray_address": args.ray_address})
     shard = parse_shard(args.shard) if args.shard else shard_from_environment()
-    report = run_batch(read_spec(args.spec), args.data_dir, args.out, shard, args.tenant, settings)
+    report = run_batch(read_spec(args.spec), args.data_dir, args.out, shard, args.tenant, config.jobs,
+                       reconstruction=config.reconstruction)
     print(f"shards {shard[0]}/{shard[1]}: {len(report['done'])} done, {len(report['skipped'])} already done, "
           f"{len(report['failed'])} failed")
     for index, error in report["failed"].items():
@@ -477,7 +478,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="whose recordings and artifacts the spec names (default: 'default', the tenant of a "
                           "server run without authentication)")
     run.add_argument("--config", help="YAML config file; the options below override its 'jobs' section and the "
-                                      "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings)")
+                                      "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings); "
+                                      "its 'reconstruction.models' are the models a spec names")
     run.add_argument("--executor", help="local | ray")
     run.add_argument("--workers", type=int, help="shards run at once")
     run.add_argument("--max-attempts", type=int, help="failed attempts after which a shard is marked failed")

@@ -11,11 +11,15 @@ file; ``jobs`` and ``reconstruction`` are sections::
       workers: 8
     reconstruction:
       device: cuda
+      models:                         # served by name; "default" is the shipped model
+        kandinsky: /models/kandinsky-2-2-decoder
 
 Every key has one environment variable: ``BRAINDECODE_<KEY>`` at the top,
 ``BRAINDECODE_JOB_<KEY>`` in ``jobs`` and ``BRAINDECODE_RECONSTRUCTION_<KEY>`` in
-``reconstruction`` (``BRAINDECODE_JOB_WORKERS=8``). ``ray_address`` and ``max_jobs_per_tenant``
-moved into ``jobs``; their former top-level keys and variables are still read.
+``reconstruction`` (``BRAINDECODE_JOB_WORKERS=8``); the model mapping's variable holds
+``name=directory`` pairs (``BRAINDECODE_RECONSTRUCTION_MODELS=kandinsky=/models/k22,unclip=/models/sd21``).
+``ray_address`` and ``max_jobs_per_tenant`` moved into ``jobs``; their former top-level keys and variables
+are still read.
 :func:`config_reference` lists every key.
 """
 
@@ -23,15 +27,21 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import ClassVar, Literal
+import threading
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, StrictStr
 
-from braindecode._schema import Checked, Problems, markdown_table, reference
+from braindecode._schema import Checked, Expect, Problems, markdown_table, reference
 from braindecode._yaml import read_yaml
-from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound, quoted
+from braindecode.errors import BraindecodeError, FailedPrecondition, InvalidArgument, NotFound, quoted
 
 EXECUTORS = ("local", "ray")
+DEFAULT_RECONSTRUCTION_MODEL = "default"
+"""The name the shipped reconstruction model is served under (unless ``reconstruction.models`` maps it)."""
+ModelName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+                      Expect("a model name (at most 64 letters, digits, '.', '_' or '-')")]
+"""The name of a served reconstruction model."""
 
 
 class JobSettings(Checked):
@@ -55,17 +65,42 @@ class JobSettings(Checked):
     """Address of an existing Ray cluster; empty starts a local instance with ``workers`` CPUs."""
     max_jobs_per_tenant: int = Field(4, ge=1)
     """Queued plus running jobs a tenant may hold."""
-    reconstruction_model: str = ""
-    """Diffusion model folder for ``reconstructions`` outputs; empty means the shipped model."""
+
+
+_SERVED_PIPELINES: dict = {}
+"""(directory, device) -> the loaded pipeline of a served reconstruction model (``ReconstructionSettings.pipeline``);
+``braindecode.reconstruction.load_pipeline`` alone keeps only the last few."""
+_LOADING = threading.Lock()
+
+
+def _model_pairs(value):
+    """A variable's ``name=directory,name=directory`` text as a dict; other values (and text that is not such
+    pairs, each name once) as they are, for the type check to take or refuse."""
+    if not isinstance(value, str):
+        return value
+    pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+    names = [name.strip() for name, _, _ in pairs]
+    if any(not sep for _, sep, _ in pairs) or len(set(names)) != len(names):
+        return value
+    return {name: directory.strip() for name, (_, _, directory) in zip(names, pairs)}
+
+
+ModelDirectories = Annotated[
+    dict[ModelName, Annotated[StrictStr, Field(min_length=1)]],
+    BeforeValidator(_model_pairs),
+    Expect("a mapping of model names (at most 64 letters, digits, '.', '_' or '-') to directories; in a "
+           "variable, name=directory pairs separated by commas, each name once"),
+]
 
 
 class ReconstructionSettings(Checked):
-    """How a server reconstructs: its model, device and batch bounds."""
+    """How a server reconstructs: its models by name, device and batch bounds."""
 
     env_prefix: ClassVar[str] = "BRAINDECODE_RECONSTRUCTION_"
 
-    model: str = ""
-    """Pipeline directory; empty means the shipped model."""
+    models: ModelDirectories = {}
+    """Model name -> model directory of any supported family (``braindecode.reconstruction.FAMILIES``);
+    ``default`` is the shipped model unless named here. Reconstruct calls and job specs name their model."""
     device: str = "cpu"
     """Torch device of the pipeline and of the decoders ("cpu", "cuda[:N]")."""
     max_batch: int = Field(64, ge=1)
@@ -77,20 +112,52 @@ class ReconstructionSettings(Checked):
     """How long the first of concurrent requests waits for others to join its batch."""
 
     @property
-    def model_name(self) -> str:
-        """The model directory's name (recorded in provenance)."""
+    def directories(self) -> dict:
+        """Model name -> directory of every served model, ``default`` first."""
         from braindecode.reconstruction import DEFAULT_MODEL_DIR
 
-        return pathlib.Path(self.model or DEFAULT_MODEL_DIR).name
+        return {DEFAULT_RECONSTRUCTION_MODEL: str(DEFAULT_MODEL_DIR)} | dict(self.models)
 
-    def pipeline(self):
-        """The pipeline on ``device``, loaded once; ``FailedPrecondition`` when no model is installed there."""
+    def directory(self, name: str = DEFAULT_RECONSTRUCTION_MODEL) -> str:
+        """The directory of model ``name``; ``NotFound`` listing the served names for any other."""
+        directories = self.directories
+        if name not in directories:
+            raise NotFound(f"no reconstruction model {quoted(name)}; served models: {', '.join(directories)}")
+        return directories[name]
+
+    def pipeline(self, name: str = DEFAULT_RECONSTRUCTION_MODEL):
+        """Model ``name``'s pipeline on ``device``, loaded on first use and held for the life of the process
+        (calls that miss together load it once), so that a server keeps every model it serves.
+
+        Raises ``NotFound`` for a name that is not served, ``FailedPrecondition`` when its directory holds
+        no model, and the loader's ``InvalidArgument`` (an unsupported family, a missing or wrong part),
+        each message naming the model.
+        """
         from braindecode.reconstruction import load_pipeline
 
-        try:
-            return load_pipeline(self.model or None, self.device)
-        except NotFound as exc:
-            raise FailedPrecondition(f"the server's reconstruction model cannot be loaded: {exc}") from None
+        key = (str(pathlib.Path(self.directory(name)).resolve()), self.device)
+        if key in _SERVED_PIPELINES:
+            return _SERVED_PIPELINES[key]
+        with _LOADING:
+            if key not in _SERVED_PIPELINES:
+                try:
+                    _SERVED_PIPELINES[key] = load_pipeline(*key)
+                except NotFound as exc:
+                    raise FailedPrecondition(f"reconstruction model {name!r} cannot be loaded: {exc}") from None
+                except BraindecodeError as exc:
+                    raise type(exc)(f"reconstruction model {name!r}: {exc}") from None
+        return _SERVED_PIPELINES[key]
+
+    def encoder_source(self, name: str = DEFAULT_RECONSTRUCTION_MODEL) -> str | None:
+        """What ``braindecode.activations.load_model`` loads as model ``name``'s image encoder: a registry
+        name, or a file or directory on this machine; None when the model names an encoder not held here
+        (a published one, by its name). Raises as :meth:`pipeline` does."""
+        from braindecode.activations import list_models
+
+        source = self.pipeline(name).encoder["model"]
+        if source in {card.name for card in list_models()} or pathlib.Path(source).exists():
+            return source
+        return None
 
 
 class Config(Checked):
@@ -99,6 +166,13 @@ class Config(Checked):
     env_prefix: ClassVar[str] = "BRAINDECODE_"
     moved: ClassVar[dict] = {"ray_address": "jobs", "max_jobs_per_tenant": "jobs"}
     """Keys that moved from the top into a section: their former key and variable are still read."""
+    replaced: ClassVar[dict] = {
+        ("reconstruction", "model"): "reconstruction.models, e.g. {default: DIRECTORY} "
+                                     "(BRAINDECODE_RECONSTRUCTION_MODELS=default=DIRECTORY)",
+        ("jobs", "reconstruction_model"): "reconstruction.models (BRAINDECODE_RECONSTRUCTION_MODELS), whose "
+                                          "names a job spec's outputs.reconstructions.model takes",
+    }
+    """Keys that are no longer read, and what replaced them: their key or variable is refused, naming it."""
 
     host: str = "127.0.0.1"
     """Address to bind; plaintext (no TLS) binds loopback only unless ``allow_insecure_remote``."""
@@ -156,6 +230,10 @@ class Config(Checked):
             Unknown keys, or values of the wrong type or out of range (every one listed, with the
             file or environment variable it came from).
         """
+        for (section, key), replacement in cls.replaced.items():
+            variable = _variable(cls.sections()[section], key)
+            if variable in os.environ:
+                raise InvalidArgument(f"{variable} is not read: use {replacement}")
         leaves = []
         if path:
             document = read_yaml(path, f"config file {path}") or {}
@@ -207,6 +285,8 @@ class Config(Checked):
         for section, settings in cls.sections().items():
             if isinstance(values.get(section), dict):
                 unknown += [f"{section}.{key}" for key in values[section] if key not in settings.model_fields]
+        replaced = {".".join(key): replacement for key, replacement in cls.replaced.items()}
+        unknown = [f"{key} (replaced by {replaced[key]})" if key in replaced else key for key in unknown]
         if unknown:
             raise InvalidArgument(f"unknown config keys: {', '.join(unknown)}")
 

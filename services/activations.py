@@ -1,8 +1,11 @@
 """ActivationService: registry models, stored stimulus sets, and activation sets extracted from them.
 
-Registry models are loaded on first use and kept, one per (name, device): the registry ships a
-handful of models, so none is evicted. A model runs one extraction at a time (its layers are read
-with forward hooks on the shared module), behind a lock of its own.
+Models are the registry's and the image encoders of the served reconstruction models
+(``reconstruction/<model name>``, services/reconstruction.py), so that a decoder can be fitted to
+the space a reconstruction model is conditioned on. They are loaded on first use and kept, one per
+(name, device): the registry ships a handful of models and the config names the reconstruction
+models, so none is evicted. A model runs one extraction at a time (its layers are read with forward
+hooks on the shared module), behind a lock of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from braindecode.activations import (
     load_model,
     model_provenance,
 )
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, NotFound
 from braindecode.store import (
     ACTIVATIONS_ARTIFACT,
     STIMULI_ARTIFACT,
@@ -34,6 +37,7 @@ from braindecode.v1 import activations_pb2, activations_pb2_grpc
 from services._batching import ServedModels
 from services._tenancy import current_tenant
 from services._wire import progress_stream, tensor_chunks
+from services.reconstruction import ENCODER_PREFIX
 
 
 class _LoadedModel:
@@ -94,8 +98,27 @@ def _add_stimuli(builder: StimulusSetBuilder, stimuli) -> None:
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
     def __init__(self, store, config):
         self.store, self.config = store, config
-        self.models = ServedModels(lambda key: _LoadedModel(load_model(key[0], device=key[1])),
-                                   lambda key: get_model_card(key[0]))  # registry names only: no import paths
+        self.models = ServedModels(self._load, lambda key: self._source(key[0]))
+
+    def _source(self, name: str) -> str:
+        """What ``load_model`` loads for the model a call names: a registry name, or the encoder of a served
+        reconstruction model; never a path or an import path that a caller sends."""
+        if not name.startswith(ENCODER_PREFIX):
+            return get_model_card(name).name
+        model = name[len(ENCODER_PREFIX):]
+        source = self.config.reconstruction.encoder_source(model)
+        if source is None:
+            raise NotFound(f"the server does not hold the image encoder of reconstruction model {model!r} "
+                           f"({self.config.reconstruction.pipeline(model).encoder['model']})")
+        return source
+
+    def _load(self, key) -> _LoadedModel:
+        name, device = key
+        source = self._source(name)
+        model = load_model(source, device=device)
+        if source not in {card.name for card in list_models()}:
+            model.name = name  # an encoder file or directory by its served name: no server path in activation sets
+        return _LoadedModel(model)
 
     def ListModels(self, request, context):
         return activations_pb2.ListModelsResponse(models=[_model_message(card) for card in list_models()])

@@ -73,7 +73,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     """The service over one JobRunner; the server calls ``start`` and ``close`` with its own lifecycle."""
 
     def __init__(self, store: Store, config):
-        self.runner = JobRunner(store, config.jobs)
+        self.runner = JobRunner(store, config.jobs, reconstruction=config.reconstruction)
 
     def start(self) -> None:
         self.runner.start()

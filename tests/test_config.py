@@ -2,7 +2,8 @@ import pydantic
 import pytest
 
 from braindecode.config import Config, JobSettings, ReconstructionSettings, config_reference
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from braindecode.reconstruction import DEFAULT_MODEL_DIR
 
 
 def test_file_env_and_overrides_in_order(tmp_path, monkeypatch):
@@ -65,7 +66,7 @@ def test_every_problem_is_listed_with_its_source(tmp_path, monkeypatch):
                 f"setting 'jobs.executor' ({path}) must be one of local, ray, got 'slurm'",
                 f"setting 'jobs.workers' ({path}) must be a positive integer, got 0",
                 "setting 'jobs.num_gpus' (BRAINDECODE_JOB_NUM_GPUS='-1') must be a number >= 0",
-                f"setting 'reconstruction' ({path}) must be a dict of model, device, max_batch"]
+                f"setting 'reconstruction' ({path}) must be a dict of models, device, max_batch"]
     for words in expected:
         assert words in message, words
     assert message.startswith(f"config has {len(expected)} problems: (1) ")
@@ -110,3 +111,44 @@ def test_the_reference_lists_every_key_and_variable():
                 assert f"`{settings.env_prefix}{name.upper()}`" in text, name
     assert "| `jobs.workers` | `BRAINDECODE_JOB_WORKERS` | a positive integer | 2 |" in text
     assert "`max_jobs_per_tenant` (`BRAINDECODE_MAX_JOBS_PER_TENANT`) for `jobs.max_jobs_per_tenant`" in text
+
+
+def test_reconstruction_models_by_name_from_the_file_and_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    path.write_text("reconstruction:\n  models:\n    kandinsky: /models/k22\n    sd-2.1_unclip: /models/sd21\n")
+    settings = Config.load(path).reconstruction
+    assert settings.directories == {"default": str(DEFAULT_MODEL_DIR), "kandinsky": "/models/k22",
+                                    "sd-2.1_unclip": "/models/sd21"}
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODELS", " unclip=/m/a b , default=/m/mine")
+    settings = Config.load(path).reconstruction  # the variable's mapping replaces the file's
+    assert settings.directories == {"default": "/m/mine", "unclip": "/m/a b"}
+    assert settings.directory("unclip") == "/m/a b"
+    with pytest.raises(NotFound, match="no reconstruction model 'kandinsky'; served models: default, unclip"):
+        settings.directory("kandinsky")
+    for text in ("/m/a", "a=/m/a,a=/m/b", "bad name=/m/a", "a=", "a/b=/m/a"):
+        monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODELS", text)
+        with pytest.raises(InvalidArgument, match="setting 'reconstruction.models' \\(BRAINDECODE_RECONSTRUCTION_"
+                                                  "MODELS=.*\\) must be a mapping of model names"):
+            Config.load()
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODELS", "")
+    assert Config.load().reconstruction.directories == {"default": str(DEFAULT_MODEL_DIR)}
+
+
+def test_the_keys_the_model_mapping_replaced_are_refused_naming_it(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    path.write_text("reconstruction:\n  model: /models/k22\njobs:\n  reconstruction_model: /models/k22\n")
+    with pytest.raises(InvalidArgument, match="unknown config keys: jobs.reconstruction_model \\(replaced by "
+                                              "reconstruction.models .*reconstruction.model \\(replaced by"):
+        Config.load(path)
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODEL", "/models/k22")
+    with pytest.raises(InvalidArgument, match="BRAINDECODE_RECONSTRUCTION_MODEL is not read: use reconstruction."
+                                              "models, .*BRAINDECODE_RECONSTRUCTION_MODELS=default=DIRECTORY"):
+        Config.load()
+
+
+def test_a_model_without_a_directory_is_failed_precondition_naming_it(tmp_path):
+    settings = ReconstructionSettings(models={"gone": str(tmp_path / "nothing")})
+    with pytest.raises(FailedPrecondition, match="reconstruction model 'gone' cannot be loaded: .*no model_index"):
+        settings.pipeline("gone")
+    assert settings.pipeline().embedding_dim == 1280  # the shipped model, "default"
+    assert settings.encoder_source() == "efficientnet-lite0"

@@ -63,7 +63,7 @@ def load_model(name_or_path, device="cpu", preprocess=None) -> NetworkModel:
         - a TorchScript file (``torch.jit.save``): its layers are its submodules, in call order;
         - a local Hugging Face transformers directory of a vision model (``config.json``, weights,
           ``preprocessor_config.json``), e.g. CLIPVisionModelWithProjection, CLIPVisionModel, Dinov2Model,
-          ViTModel, or ``<model>/image_encoder`` of a reconstruction model: its layers are its named
+          ViTModel, or ``<model>/image_encoder`` of a reconstruction model: its layers are the named
           submodules, then its outputs (``image_embeds``, ``pooler_output``, ...).
     device : {"cpu", "cuda", "cuda:N"}
     preprocess : callable, optional

@@ -52,11 +52,20 @@ def _image_processor(directory: Path):
         raise InvalidArgument(f"{found / PREPROCESSOR_NAME} cannot be read: {exc}") from None
 
 
-def _output_fields(module, pixel_values) -> list:
-    """The tensor fields of the model's output for one probe image, in output order."""
-    with torch.inference_mode():
-        output = module(pixel_values)
-    return [name for name, value in output.items() if isinstance(value, torch.Tensor)]
+def _probe(module, pixel_values) -> tuple:
+    """(the submodules a forward pass of one probe image calls, in ``named_modules`` order; the tensor fields
+    of the model's output, in output order). Containers that are never called (``ModuleList``) are left out."""
+    called = set()
+    handles = [submodule.register_forward_hook(lambda *_, path=path: called.add(path))
+               for path, submodule in module.named_modules() if path]
+    try:
+        with torch.inference_mode():
+            output = module(pixel_values)
+    finally:
+        for handle in handles:
+            handle.remove()
+    submodules = [path for path, _ in module.named_modules() if path in called]
+    return submodules, [name for name, value in output.items() if isinstance(value, torch.Tensor)]
 
 
 def load_transformers(directory, device="cpu", preprocess=None) -> TorchNetwork:
@@ -78,7 +87,8 @@ def load_transformers(directory, device="cpu", preprocess=None) -> TorchNetwork:
     Returns
     -------
     model : TorchNetwork
-        Layers: every named submodule, then every tensor of the model's output by its field name
+        Layers: every named submodule that a forward pass calls, then every tensor of the model's output by
+        its field name
         (``image_embeds`` of CLIP models with projection, ``pooler_output``, ``last_hidden_state``).
         :meth:`~NetworkModel.run` returns ``image_embeds``, else ``pooler_output``.
     """
@@ -109,8 +119,8 @@ def load_transformers(directory, device="cpu", preprocess=None) -> TorchNetwork:
 
     module = module.eval()
     probe = torch.as_tensor(pixels([np.zeros((32, 32, 3), np.uint8)])["pixel_values"], dtype=module.dtype)
-    layers = {path: LayerSpec(path) for path, _ in module.named_modules() if path}
-    fields = _output_fields(module, probe)
+    submodules, fields = _probe(module, probe)
+    layers = {path: LayerSpec(path) for path in submodules}
     for field in fields:
         layers["output." + field if field in layers else field] = LayerSpec("", key=field)
     run_output = next((name for name in EMBEDDING_OUTPUTS if name in fields), None)

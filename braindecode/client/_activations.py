@@ -69,7 +69,8 @@ class ActivationsClient(ServiceClient):
         Parameters
         ----------
         model : str
-            A registry name (see :meth:`list_models`).
+            A registry name (see :meth:`list_models`), or ``reconstruction/<name>``: the image encoder of a
+            served reconstruction model (``client.reconstruction.models()``, ``encoder``).
 
         Returns
         -------
@@ -143,7 +144,8 @@ class ActivationsClient(ServiceClient):
         Parameters
         ----------
         model : str
-            A registry name (see :meth:`list_models`).
+            A registry name (see :meth:`list_models`), or ``reconstruction/<name>``: the image encoder of a
+            served reconstruction model (``client.reconstruction.models()``, ``encoder``).
         stimulus_set_id : str, optional
             A stored set; or ``images`` / ``texts`` with ``ids``, as in :meth:`upload_stimuli`.
         images, texts, ids : list, optional

@@ -9,6 +9,7 @@ import numpy as np
 from braindecode import tensors
 from braindecode.client._base import ServiceClient
 from braindecode.client._checks import build, floats, json_object, labels
+from braindecode.client._replies import from_message
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 
 
@@ -21,7 +22,7 @@ class ReconstructionClient(ServiceClient):
     def reconstruct(self, embeddings=None, ids=None, recording_ids=(), preprocessing: dict | None = None,
                     decoder_id: str = "", average_repeats: bool = True, n_steps: int | None = None, seed: int = 0,
                     guidance: float | None = None, scheduler: str | None = None, backend: str = "torch",
-                    init_images=None, strength: float | None = None, on_progress=None) -> tuple:
+                    init_images=None, strength: float | None = None, model: str = "", on_progress=None) -> tuple:
         """Reconstruct images from embeddings, or from stored recordings decoded by a stored decoder.
 
         Parameters
@@ -42,6 +43,8 @@ class ReconstructionClient(ServiceClient):
         backend : {"torch", "onnx"}
         init_images : array of shape (n, H, W, 3), optional
             uint8 images to start from (img2img), at ``strength``.
+        model : str, optional
+            A served model's name (:meth:`models`); empty: "default", the shipped model.
         on_progress : callable, optional
             Called with each :class:`Progress` streamed back.
 
@@ -60,7 +63,7 @@ class ReconstructionClient(ServiceClient):
             ids=[] if ids is None else labels(ids, "ids"), recording_ids=recording_ids,
             preprocessing_json=json_object(preprocessing, "preprocessing"), decoder_id=decoder_id,
             average_repeats=average_repeats, n_steps=n_steps or 0, seed=seed, guidance=guidance,
-            scheduler=scheduler or "", backend=backend, strength=strength,
+            scheduler=scheduler or "", backend=backend, strength=strength, model=model,
             init_images=None if init_images is None else tensors.to_tensor(np.asarray(init_images)))
         images = []
 
@@ -69,3 +72,14 @@ class ReconstructionClient(ServiceClient):
 
         result = self._follow("Reconstruct", request, on_progress, image=on_image)
         return images, result.reconstruction_id
+
+    def models(self) -> list:
+        """The server's reconstruction models, "default" first.
+
+        Returns
+        -------
+        list of ReconstructionModel
+            Each with its family, embedding dimension and encoder, image size and recommended sampling.
+        """
+        reply = self._call("ListReconstructionModels", reconstruction_pb2.ListReconstructionModelsRequest())
+        return [from_message(model) for model in reply.models]

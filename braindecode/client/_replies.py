@@ -423,6 +423,40 @@ class Artifact(Reply):
         return json.loads(self.provenance_json or "{}")
 
 
+@reply(reconstruction_pb2.RecommendedSampling)
+class RecommendedSampling(Reply):
+    """The sampling settings a model uses for those a call leaves unset (``family_settings``: its own, e.g.
+    Stable unCLIP's ``noise_level``)."""
+
+    n_steps: int
+    scheduler: str
+    guidance: float
+    strength: float
+    family_settings: dict
+
+
+@reply(reconstruction_pb2.ReconstructionModel)
+class ReconstructionModel(Reply):
+    """A served reconstruction model: its ``family``, conditioning space and images.
+
+    A decoder for it maps to the ``embedding_dim``-d ``encoder_output`` of ``encoder``, which
+    ``client.activations.extract(encoder, ..., layers=[encoder_output])`` computes when
+    ``encoder_served``. ``error`` says why a model cannot be loaded (the other fields are empty then).
+    """
+
+    name: str
+    family: str
+    embedding_dim: int
+    encoder: str
+    encoder_output: str
+    encoder_served: bool
+    image_height: int
+    image_width: int
+    sampling: RecommendedSampling | None
+    max_steps: int
+    error: str
+
+
 # -- jobs ---------------------------------------------------------------------------------------
 # The job spec as the server checked it: the fields of braindecode.v1.JobSpec and its parts.
 @reply(jobs_pb2.RecordingFilter)
@@ -461,12 +495,13 @@ class JobRetrieval(Reply):
 
 @reply(jobs_pb2.ReconstructionOutput)
 class JobReconstructions(Reply):
-    """Reconstructions from the decoded embeddings, with these sampling settings (0 or empty: defaults)."""
+    """Reconstructions from the decoded embeddings by the served ``model``, with these sampling settings."""
 
     n_steps: int
     seed: int
     guidance: float
     scheduler: str
+    model: str
 
 
 @reply(jobs_pb2.JobOutputs)

@@ -20,7 +20,7 @@ import numpy as np
 from braindecode._io import fsync_dir
 from braindecode.errors import FailedPrecondition, InvalidArgument
 from braindecode.jobs._runner import job_context, make_executor, run_rounds
-from braindecode.config import JobSettings
+from braindecode.config import JobSettings, ReconstructionSettings
 from braindecode.jobs._shard import SUMMARY, ShardTask, shard_name, write_outputs
 from braindecode.jobs._spec import plan_job
 from braindecode.store import DEFAULT_TENANT, ReadOnlyStore
@@ -88,7 +88,8 @@ def write_job_file(out, record: dict) -> None:
 
 
 def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str = DEFAULT_TENANT,
-              settings: JobSettings | None = None, executor=None) -> dict:
+              settings: JobSettings | None = None, executor=None,
+              reconstruction: ReconstructionSettings | None = None) -> dict:
     """Run one subset of a job's shards directly against a store folder.
 
     Shards whose folder is already complete are skipped, so a re-queued array task
@@ -110,6 +111,9 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
         Executor, workers, retries; default: the defaults of ``JobSettings``.
     executor : optional
         An executor to use instead of the one ``settings`` names (left open).
+    reconstruction : braindecode.config.ReconstructionSettings, optional
+        The reconstruction models the spec's ``outputs.reconstructions.model`` names; default: the
+        shipped model only, as ``default``.
 
     Returns
     -------
@@ -123,13 +127,13 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
     out = pathlib.Path(out_dir)
     with contextlib.closing(ReadOnlyStore(data_dir, links_dir=out)) as store:
         out.mkdir(parents=True, exist_ok=True)
-        plan = plan_job(store, tenant, spec, settings.reconstruction_model)
+        plan = plan_job(store, tenant, spec, reconstruction)
         write_job_file(out, {"spec": plan.spec, "tenant": tenant,
                               "shards": [{"index": s.index, "recordings": s.recordings} for s in plan.shards]})
         mine = [s for s in plan.shards if s.index % n == i]
         skipped = [s.index for s in mine if (out / shard_name(s.index) / SUMMARY).is_file()]
         tasks = [ShardTask(s.index, tuple(s.recordings)) for s in mine if s.index not in skipped]
-        context = job_context(store, tenant, plan.spec, out, settings)
+        context = job_context(store, tenant, plan.spec, out, settings, reconstruction)
         runner = executor or make_executor(settings)
         try:
             done, errors = _run_with_retries(runner, context, tasks, settings.max_attempts)

@@ -16,7 +16,7 @@ import threading
 
 from braindecode.errors import BraindecodeError, InvalidArgument
 from braindecode.jobs._jobstore import JobStore
-from braindecode.config import JobSettings
+from braindecode.config import DEFAULT_RECONSTRUCTION_MODEL, JobSettings, ReconstructionSettings
 from braindecode.jobs._shard import JobContext, ShardTask, shard_name
 from braindecode.jobs._spec import plan_job
 from braindecode.store import JOB_OUTPUT_ARTIFACT
@@ -37,8 +37,10 @@ def make_executor(settings: JobSettings):
     return LocalExecutor(settings.workers, settings.threads_per_worker)
 
 
-def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) -> JobContext:
-    """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant``."""
+def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings,
+                reconstruction: ReconstructionSettings | None = None) -> JobContext:
+    """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant`` (and the
+    reconstruction model it names in ``reconstruction``'s models)."""
     from braindecode.store import load_activation_set
 
     (kind, model_id), = spec["model"].items()
@@ -50,9 +52,12 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) 
         candidates = load_activation_set(store, tenant, retrieval["candidates"])
         candidates_path = candidates[retrieval["layer"]].filename
         candidate_ids = tuple(str(s) for s in candidates.stimulus_ids)
+    reconstructions = spec["outputs"].get("reconstructions")
+    reconstruction_model = ((reconstruction or ReconstructionSettings()).directory(
+        reconstructions.get("model", DEFAULT_RECONSTRUCTION_MODEL)) if reconstructions else "")
     return JobContext(
         str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
-        spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, settings.reconstruction_model,
+        spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, reconstruction_model,
         settings.device, kind, activation_set_id)
 
 
@@ -76,11 +81,16 @@ class JobRunner:
     settings : braindecode.config.JobSettings, optional
     executor : LocalExecutor or RayExecutor, optional
         Default: the one ``settings.executor`` names.
+    reconstruction : braindecode.config.ReconstructionSettings, optional
+        The reconstruction models that specs name by ``outputs.reconstructions.model``; default: the
+        shipped model only, as ``default``.
     """
 
-    def __init__(self, store, settings: JobSettings | None = None, executor=None):
+    def __init__(self, store, settings: JobSettings | None = None, executor=None,
+                 reconstruction: ReconstructionSettings | None = None):
         self.store = store
         self.settings = settings or JobSettings()
+        self.reconstruction = reconstruction or ReconstructionSettings()
         self.executor = executor or make_executor(self.settings)
         self.jobs = JobStore(self.store.root / "jobs.sqlite")
         self.work_root = self.store.root / "job-work"
@@ -146,7 +156,7 @@ class JobRunner:
         earlier = self.jobs.find(tenant, request_id, spec) if request_id else None
         if earlier is not None:
             return earlier
-        plan = plan_job(self.store, tenant, spec, self.settings.reconstruction_model)
+        plan = plan_job(self.store, tenant, spec, self.reconstruction)
         job = self.jobs.create(tenant, request_id, spec, plan, self.settings.max_jobs_per_tenant)
         self._notify()
         return job
@@ -209,7 +219,7 @@ class JobRunner:
         out_dir = self.work_root / job.id
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
-            context = job_context(self.store, job.tenant, job.spec, out_dir, self.settings)
+            context = job_context(self.store, job.tenant, job.spec, out_dir, self.settings, self.reconstruction)
         except BraindecodeError as exc:  # the model or candidates were deleted since the submit
             self._finish(job, f"cannot start: {exc}")
             return

@@ -71,7 +71,7 @@ class JobContext:
     candidate_ids : tuple of str
         The candidates' stimulus ids, in row order.
     reconstruction_model : str
-        Diffusion model folder (with ``outputs.reconstructions``); empty: the shipped model.
+        Directory of the diffusion model ``outputs.reconstructions.model`` names; empty: the shipped model.
     device : str
         Torch device of the model and the diffusion model.
     model_kind : {"decoder", "encoder"}

@@ -16,7 +16,7 @@ A spec is a mapping (its keys: :class:`JobSpec`, or :func:`job_spec_reference`):
     outputs:                               # a decoder's: at least one of
       embeddings: true
       retrieval: {candidates: act_cdef, layer: pool, k: 5}          # an "activations" artifact
-      reconstructions: {n_steps: 4, seed: 0, guidance: 1.0, scheduler: lcm}
+      reconstructions: {model: default, seed: 0}  # a served model; its recommended sampling unless given
       # an encoder's: at least one of
       # score_maps: true                   # per-target scores against the encoder's activation set
       # predictions: true                  # predicted responses to the trials' stimuli
@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import pathlib
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictStr
@@ -43,18 +42,11 @@ from braindecode._schema import (
     valid,
 )
 from braindecode._yaml import load_yaml, read_yaml
+from braindecode.config import DEFAULT_RECONSTRUCTION_MODEL, ModelName, ReconstructionSettings
 from braindecode.decoding import read_decoder_config, retrieve
 from braindecode.errors import BraindecodeError, InvalidArgument, NotFound
 from braindecode.preprocessing import FMRISpec, PreprocessingSpec, preprocessing_reference
-from braindecode.reconstruction import (
-    DEFAULT_MODEL_DIR,
-    DEFAULT_SAMPLING,
-    MAX_STEPS,
-    SCHEDULERS,
-    check_sampling,
-    load_pipeline,
-    reconstruct,
-)
+from braindecode.reconstruction import SCHEDULERS, check_sampling, reconstruct
 from braindecode.store import ACTIVATIONS_ARTIFACT, DECODER_ARTIFACT, ENCODER_ARTIFACT
 
 DECODER_OUTPUTS = ("embeddings", "retrieval", "reconstructions")
@@ -127,16 +119,18 @@ class Retrieval(Checked):
 
 
 class Reconstructions(Checked):
-    """Images of each trial's decoded embedding by the diffusion model."""
+    """Images of each trial's decoded embedding by one of the served diffusion models."""
 
-    n_steps: Annotated[int, Field(ge=1, le=MAX_STEPS, strict=True)] = DEFAULT_SAMPLING["n_steps"]
-    """Denoising steps."""
+    model: ModelName = DEFAULT_RECONSTRUCTION_MODEL
+    """A model of the config's ``reconstruction.models`` (``default``: the shipped model)."""
+    n_steps: Annotated[int, Field(ge=1, strict=True)] | None = None
+    """Denoising steps, at most the model's ``max_steps``; null: the model's recommendation."""
     seed: Annotated[int, Field(ge=0, strict=True)] = parameter_default(reconstruct, "seed")
     """Seed of the initial noise."""
-    guidance: Annotated[float, Field(ge=1, strict=True)] = DEFAULT_SAMPLING["guidance_scale"]
-    """Classifier-free guidance scale (1: none)."""
-    scheduler: Literal[tuple(SCHEDULERS)] = DEFAULT_SAMPLING["scheduler"]
-    """The diffusion scheduler."""
+    guidance: Annotated[float, Field(ge=1, strict=True)] | None = None
+    """Classifier-free guidance scale (1: none); null: the model's recommendation."""
+    scheduler: Literal[tuple(SCHEDULERS)] | None = None
+    """The diffusion scheduler; null: the model's recommendation."""
 
 
 class Outputs(Checked):
@@ -383,31 +377,32 @@ def _check_voxel_counts(recordings: list, preprocessing, decoder, problems: Prob
                           "mask")
 
 
-def _check_reconstruction_model(reconstructions: Reconstructions, n_dims, model_dir, problems: Problems) -> None:
-    model_dir = model_dir or DEFAULT_MODEL_DIR
+def _check_reconstructions(reconstructions: Reconstructions, n_dims, settings: ReconstructionSettings,
+                           problems: Problems) -> dict | None:
+    """The outputs' reconstruction settings with the model's recommendations in place of nulls, or None when
+    the model cannot take them (each problem added)."""
     where = ("outputs", "reconstructions")
-    if not (pathlib.Path(model_dir) / "model_index.json").is_file():
-        problems.add("{0}: no reconstruction model is installed at {dir}", where, dir=str(model_dir))
-        return
-    if n_dims is None:
-        return
+    if not valid(reconstructions.model):
+        return None
     try:
-        pipeline = load_pipeline(model_dir)
+        pipeline = settings.pipeline(reconstructions.model)
     except (BraindecodeError, OSError, ValueError) as exc:
-        problems.add("{0}: the reconstruction model at {dir} cannot be loaded: {error}", where, dir=str(model_dir),
-                     error=str(exc))
-        return
-    if pipeline.embedding_dim != n_dims:
-        problems.add("{0}: the reconstruction model takes {m}-dimensional embeddings but the decoder gives {n}",
-                     where, m=pipeline.embedding_dim, n=n_dims)
-    settings = (reconstructions.n_steps, reconstructions.guidance, reconstructions.scheduler)
-    if not all(valid(setting) for setting in settings):
-        return
-    try:  # each setting is valid alone: does this model take them?
-        check_sampling(pipeline, *settings)
+        problems.add("{0}: {error}", where, error=str(exc), not_found=isinstance(exc, NotFound))
+        return None
+    if n_dims is not None and pipeline.embedding_dim != n_dims:
+        problems.add("{0}: reconstruction model {model!r} takes {m}-dimensional embeddings but the decoder gives {n}",
+                     where, model=reconstructions.model, m=pipeline.embedding_dim, n=n_dims)
+    given = (reconstructions.n_steps, reconstructions.guidance, reconstructions.scheduler)
+    if any(value is INVALID for value in given):
+        return None
+    try:  # each setting is valid alone: does this model take them, and does one image fit?
+        sampling = check_sampling(pipeline, *given)
     except BraindecodeError as exc:
-        problems.add("{0} cannot run on the reconstruction model at {dir}: {error}", where, dir=str(model_dir),
+        problems.add("{0}: reconstruction model {model!r}: {error}", where, model=reconstructions.model,
                      error=str(exc))
+        return None
+    return reconstructions.model_dump() | {"n_steps": sampling["n_steps"], "scheduler": sampling["scheduler"],
+                                           "guidance": sampling["guidance_scale"]}
 
 
 def _shards(recordings: list, shard_by: str) -> list:
@@ -418,7 +413,7 @@ def _shards(recordings: list, shard_by: str) -> list:
     return [ShardPlan(i, group) for i, group in enumerate(groups.values())]
 
 
-def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
+def plan_job(store, tenant: str, spec, reconstruction: ReconstructionSettings | None = None) -> JobPlan:
     """Check a job spec against the tenant's recordings and artifacts and split it into shards.
 
     Parameters
@@ -428,8 +423,9 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
         Only this tenant's recordings and artifacts are visible.
     spec : dict
         The job spec (its keys: :class:`JobSpec`).
-    reconstruction_model : str or os.PathLike
-        Diffusion model folder that ``reconstructions`` outputs would use; empty: the shipped model.
+    reconstruction : braindecode.config.ReconstructionSettings, optional
+        The served reconstruction models that ``outputs.reconstructions.model`` names (default: the
+        shipped model only, as ``default``).
 
     Returns
     -------
@@ -458,14 +454,19 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
         _check_voxel_counts(recordings, job.preprocessing, decoder, problems)
     if valid(job.model) and valid(job.model.encoder):
         encoder = _check_encoder(store, tenant, job.model.encoder, modality, problems)
+    reconstructions = None
     if valid(job.outputs) and job.kind == DECODER_ARTIFACT:
         n_dims = None if decoder is None else decoder["n_dims"]
         if valid(job.outputs.retrieval):
             _check_candidates(store, tenant, job.outputs.retrieval, n_dims, problems)
         if valid(job.outputs.reconstructions):
-            _check_reconstruction_model(job.outputs.reconstructions, n_dims, reconstruction_model, problems)
+            reconstructions = _check_reconstructions(job.outputs.reconstructions, n_dims,
+                                                     reconstruction or ReconstructionSettings(), problems)
     problems.raise_if_any()
-    return JobPlan(job.normalized(spec), _shards(recordings, job.shard_by), decoder, encoder)
+    normalized = job.normalized(spec)
+    if reconstructions is not None:
+        normalized["outputs"]["reconstructions"] = reconstructions
+    return JobPlan(normalized, _shards(recordings, job.shard_by), decoder, encoder)
 
 
 def job_spec_reference() -> str:

@@ -2,7 +2,9 @@
 
 Model families behind one interface (:class:`EmbeddingPipeline`): braindecode's own
 ``ReconstructionPipeline`` (the shipped default), Kandinsky 2.2 decoders and Stable unCLIP,
-each loaded from its directory by the ``_class_name`` of its ``model_index.json``.
+each loaded from its directory by the ``_class_name`` of its ``model_index.json``. A server serves
+several directories by name (``braindecode.config.ReconstructionSettings.models``; ``default`` is
+the shipped model).
 
 >>> from braindecode.reconstruction import describe_model, reconstruct, encode_png
 >>> images = reconstruct(embeddings, n_steps=4, seed=0)          # (n, 64, 64, 3) uint8
@@ -23,7 +25,7 @@ from braindecode.reconstruction._metrics import (
     ssim,
 )
 from braindecode.reconstruction._onnx import OnnxRuntime, default_cache_dir, export_pipeline_onnx, weights_hash
-from braindecode.reconstruction._pipeline import BACKENDS, EmbeddingPipeline, ModelDescription
+from braindecode.reconstruction._pipeline import BACKENDS, SAMPLING_KEYS, EmbeddingPipeline, ModelDescription
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import (
@@ -51,6 +53,7 @@ __all__ = [
     "DEFAULT_SAMPLING",
     "FAMILIES",
     "MAX_STEPS",
+    "SAMPLING_KEYS",
     "SCHEDULERS",
     "ConditionProjector",
     "EmbeddingPipeline",

@@ -10,7 +10,13 @@ from diffusers import UNet2DConditionModel, VQModel
 
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction._graphs import DenoiserGraph, MoVQDecoderGraph, MoVQEncoderGraph
-from braindecode.reconstruction._parts import diffusers_scheduler, load_part, one_of, read_model_index
+from braindecode.reconstruction._parts import (
+    diffusers_scheduler,
+    index_encoder,
+    load_part,
+    one_of,
+    read_model_index,
+)
 from braindecode.reconstruction._pipeline import EmbeddingPipeline
 
 NEGATIVE_FILE = "negative_image_embeds.npy"
@@ -83,7 +89,8 @@ class KandinskyV22Family(EmbeddingPipeline):
                 negative = np.load(directory / NEGATIVE_FILE, allow_pickle=False)
             except (OSError, ValueError) as exc:
                 raise InvalidArgument(f"{directory / NEGATIVE_FILE} is not a numpy array file: {exc}") from None
-        return cls(unet, scheduler, movq, negative, index.get("sampling"), index.get("encoder")).to(device, dtype)
+        return cls(unet, scheduler, movq, negative, index.get("sampling"),
+                   index_encoder(directory, index)).to(device, dtype)
 
     def to(self, device=None, dtype=None) -> "KandinskyV22Family":
         super().to(device, dtype)

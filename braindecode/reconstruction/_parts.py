@@ -28,6 +28,22 @@ def read_model_index(directory) -> dict:
     return index
 
 
+def index_encoder(directory, index: dict):
+    """The ``"encoder"`` entry of ``model_index.json`` (``{"model": ..., "output": ...}``), None when absent.
+
+    A ``model`` path relative to the model directory that exists there (e.g.
+    ``../kandinsky-2-2-prior/image_encoder``) becomes that absolute path, so that the directories move
+    together; registry names and other values stay as written (the pipeline checks the entry).
+    """
+    encoder = index.get("encoder")
+    if not isinstance(encoder, dict) or not isinstance(encoder.get("model"), str):
+        return encoder
+    model = pathlib.Path(encoder["model"])
+    if not model.is_absolute() and (pathlib.Path(directory) / model).exists():
+        return encoder | {"model": str((pathlib.Path(directory) / model).resolve())}
+    return encoder
+
+
 def part_class(directory, index: dict, name: str, resolve: Callable, needs: str, family: str):
     """The class of part ``name`` as ``model_index.json`` names it, or None when the entry is absent, null or
     ``[null, null]`` (what diffusers writes for a pipeline's None components).

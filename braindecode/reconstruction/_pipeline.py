@@ -24,6 +24,7 @@ from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_s
 
 BACKENDS = ("torch", "onnx")
 SAMPLING_KEYS = ("n_steps", "scheduler", "guidance_scale", "strength")
+"""The sampling settings of every family (a family may recommend its own beyond them)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,13 @@ from braindecode.reconstruction._graphs import (
     PriorGraph,
     ProjectorGraph,
 )
-from braindecode.reconstruction._parts import diffusers_scheduler, load_part, one_of, read_model_index
+from braindecode.reconstruction._parts import (
+    diffusers_scheduler,
+    index_encoder,
+    load_part,
+    one_of,
+    read_model_index,
+)
 from braindecode.reconstruction._pipeline import EmbeddingPipeline
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
@@ -120,7 +126,7 @@ class ReconstructionPipeline(EmbeddingPipeline):
         vae = part("vae", one_of(*VAE_CLASSES), " or ".join(c.__name__ for c in VAE_CLASSES))
         prior = part("prior", one_of(LatentPrior), "LatentPrior")
         return cls(unet, scheduler, projector, vae, prior, index.get("sampling"),
-                   index.get("encoder")).to(device, dtype)
+                   index_encoder(directory, index)).to(device, dtype)
 
     def save_pretrained(self, directory) -> None:
         """Write the pipeline in the layout :meth:`from_pretrained` reads."""

@@ -17,6 +17,7 @@ from braindecode.errors import InvalidArgument
 from braindecode.reconstruction._graphs import DecoderGraph, DenoiserGraph, EncoderGraph
 from braindecode.reconstruction._parts import (
     diffusers_scheduler,
+    index_encoder,
     load_part,
     one_of,
     part_class,
@@ -134,7 +135,7 @@ class StableUnCLIPFamily(EmbeddingPipeline):
         text_encoder = part("text_encoder", one_of(transformers.CLIPTextModel), "CLIPTextModel")
         with quiet_loading():
             prompt_embeds = encode_empty_prompt(tokenizer, text_encoder)
-        encoder = index.get("encoder") or cls._own_encoder(directory, index, normalizer.config.embedding_dim)
+        encoder = index_encoder(directory, index) or cls._own_encoder(directory, index, normalizer.config.embedding_dim)
         return cls(unet, scheduler, vae, normalizer, noising, prompt_embeds, index.get("sampling"),
                    encoder).to(device, dtype)
 

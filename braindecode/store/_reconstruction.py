@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from braindecode.config import ReconstructionSettings
+from braindecode.config import DEFAULT_RECONSTRUCTION_MODEL, ReconstructionSettings
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
     ReconstructionRequest,
@@ -124,7 +124,8 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                            recording_ids=(), preprocessing: dict | None = None, decoder_id: str = "",
                            average_repeats: bool = True, seed: int = 0, init_images=None, n_steps: int | None = None,
                            guidance: float | None = None, strength: float | None = None,
-                           scheduler: str | None = None, backend: str = "torch", generate=None,
+                           scheduler: str | None = None, backend: str = "torch",
+                           model: str = DEFAULT_RECONSTRUCTION_MODEL, generate=None,
                            progress=None, on_images=None) -> StoredReconstruction:
     """Reconstruct images from given embeddings or from stored recordings, and keep them.
 
@@ -138,7 +139,7 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     store : Store
     tenant : str
     settings : ReconstructionSettings
-        The model, its device (of the decoder too) and the batch bounds.
+        The served models, their device (of the decoder too) and the batch bounds.
     embeddings : array of shape (n, d), optional
         Embeddings in the model's conditioning space ...
     ids : list of str, optional
@@ -159,11 +160,13 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     n_steps, guidance, strength, scheduler : optional
         Sampling settings; None takes the model's recommended ones.
     backend : {"torch", "onnx"}
+    model : str
+        The name of one of ``settings``' models (``NotFound`` for others).
     generate : callable, optional
-        ``generate(sampling, request, progress)``: the images (n, H, W, 3) of a
-        ``ReconstructionRequest`` (one piece) with ``sampling`` = (n_steps, guidance, strength,
-        scheduler, backend), reporting ``progress(done, total)``; a server passes its batcher. By
-        default each piece is generated alone.
+        ``generate(model, sampling, request, progress)``: the images (n, H, W, 3) of a
+        ``ReconstructionRequest`` (one piece) by model ``model`` with ``sampling`` = (n_steps, guidance,
+        strength, scheduler, backend), reporting ``progress(done, total)``; a server passes its batcher.
+        By default each piece is generated alone.
     progress : callable, optional
         ``progress(stage, done, total)`` with stages "decode", "reconstruct" and "store". An
         exception it raises stops the call; nothing is stored then.
@@ -184,12 +187,12 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
         raise InvalidArgument("decoder_id and preprocessing go with recording_ids, not with embeddings")
     if not from_embeddings and ids is not None and len(ids):
         raise InvalidArgument("ids go with embeddings; decoded trials are named by their stimulus ids")
-    pipeline = settings.pipeline()
+    pipeline = settings.pipeline(model)
     n_steps, scheduler, guidance, strength = pipeline.sampling_settings(n_steps, scheduler, guidance, strength).values()
     sampling = (n_steps, guidance, strength, scheduler, backend)
-    provenance = {"model": settings.model_name, "n_steps": n_steps, "seed": seed, "guidance": guidance,
-                  "scheduler": scheduler, "backend": backend, "img2img": init_images is not None,
-                  "strength": strength}
+    provenance = {"model": model, "model_family": pipeline.family, "n_steps": n_steps, "seed": seed,
+                  "guidance": guidance, "scheduler": scheduler, "backend": backend,
+                  "img2img": init_images is not None, "strength": strength}
     if from_embeddings:
         provenance["source"] = "embeddings"
     else:
@@ -218,7 +221,7 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
             made = reconstruct_requests([piece], pipeline, *sampling, max_batch=settings.max_batch,
                                         max_bytes=max_bytes, progress=piece_progress)[0]
         else:
-            made = generate(sampling, piece, piece_progress)
+            made = generate(model, sampling, piece, piece_progress)
         images.append(made)
         pngs += [encode_png(image) for image in made]
         if on_images is not None:

@@ -44,16 +44,18 @@ class RetrievalOutput(_message.Message):
     def __init__(self, candidates: _Optional[str] = ..., layer: _Optional[str] = ..., k: _Optional[int] = ...) -> None: ...
 
 class ReconstructionOutput(_message.Message):
-    __slots__ = ("n_steps", "seed", "guidance", "scheduler")
+    __slots__ = ("n_steps", "seed", "guidance", "scheduler", "model")
     N_STEPS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     GUIDANCE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     n_steps: int
     seed: int
     guidance: float
     scheduler: str
-    def __init__(self, n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class JobOutputs(_message.Message):
     __slots__ = ("embeddings", "retrieval", "reconstructions", "score_maps", "predictions")

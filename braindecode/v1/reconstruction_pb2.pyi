@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReconstructRequest(_message.Message):
-    __slots__ = ("embeddings", "ids", "recording_ids", "preprocessing_json", "decoder_id", "average_repeats", "n_steps", "seed", "guidance", "scheduler", "backend", "init_images", "strength")
+    __slots__ = ("embeddings", "ids", "recording_ids", "preprocessing_json", "decoder_id", "average_repeats", "n_steps", "seed", "guidance", "scheduler", "backend", "init_images", "strength", "model")
     EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class ReconstructRequest(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     INIT_IMAGES_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     embeddings: _common_pb2.Tensor
     ids: _containers.RepeatedScalarFieldContainer[str]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -35,7 +36,8 @@ class ReconstructRequest(_message.Message):
     backend: str
     init_images: _common_pb2.Tensor
     strength: float
-    def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., decoder_id: _Optional[str] = ..., average_repeats: _Optional[bool] = ..., n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., backend: _Optional[str] = ..., init_images: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., strength: _Optional[float] = ...) -> None: ...
+    model: str
+    def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., decoder_id: _Optional[str] = ..., average_repeats: _Optional[bool] = ..., n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., backend: _Optional[str] = ..., init_images: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., strength: _Optional[float] = ..., model: _Optional[str] = ...) -> None: ...
 
 class ReconstructedImage(_message.Message):
     __slots__ = ("stimulus_id", "index", "png")
@@ -68,3 +70,60 @@ class ReconstructEvent(_message.Message):
     image: ReconstructedImage
     result: ReconstructResult
     def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., image: _Optional[_Union[ReconstructedImage, _Mapping]] = ..., result: _Optional[_Union[ReconstructResult, _Mapping]] = ...) -> None: ...
+
+class ListReconstructionModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListReconstructionModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ReconstructionModel]
+    def __init__(self, models: _Optional[_Iterable[_Union[ReconstructionModel, _Mapping]]] = ...) -> None: ...
+
+class RecommendedSampling(_message.Message):
+    __slots__ = ("n_steps", "scheduler", "guidance", "strength", "family_settings")
+    class FamilySettingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    N_STEPS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    GUIDANCE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    n_steps: int
+    scheduler: str
+    guidance: float
+    strength: float
+    family_settings: _containers.ScalarMap[str, float]
+    def __init__(self, n_steps: _Optional[int] = ..., scheduler: _Optional[str] = ..., guidance: _Optional[float] = ..., strength: _Optional[float] = ..., family_settings: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class ReconstructionModel(_message.Message):
+    __slots__ = ("name", "family", "embedding_dim", "encoder", "encoder_output", "encoder_served", "image_height", "image_width", "sampling", "max_steps", "error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_DIM_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_SERVED_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    family: str
+    embedding_dim: int
+    encoder: str
+    encoder_output: str
+    encoder_served: bool
+    image_height: int
+    image_width: int
+    sampling: RecommendedSampling
+    max_steps: int
+    error: str
+    def __init__(self, name: _Optional[str] = ..., family: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., encoder: _Optional[str] = ..., encoder_output: _Optional[str] = ..., encoder_served: _Optional[bool] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ..., sampling: _Optional[_Union[RecommendedSampling, _Mapping]] = ..., max_steps: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class ReconstructionServiceStub:
-    """Reconstruct stimulus images with the server's diffusion model, conditioned on image embeddings
-    that are given or decoded from stored recordings by a stored decoder.
+    """Reconstruct stimulus images with one of the server's diffusion models, named in its config
+    ("default" is the shipped model), conditioned on image embeddings that are given or decoded from
+    stored recordings by a stored decoder.
     """
 
     def __init__(self, channel):
@@ -41,18 +42,33 @@ class ReconstructionServiceStub:
                 request_serializer=braindecode_dot_v1_dot_reconstruction__pb2.ReconstructRequest.SerializeToString,
                 response_deserializer=braindecode_dot_v1_dot_reconstruction__pb2.ReconstructEvent.FromString,
                 _registered_method=True)
+        self.ListReconstructionModels = channel.unary_unary(
+                '/braindecode.v1.ReconstructionService/ListReconstructionModels',
+                request_serializer=braindecode_dot_v1_dot_reconstruction__pb2.ListReconstructionModelsRequest.SerializeToString,
+                response_deserializer=braindecode_dot_v1_dot_reconstruction__pb2.ListReconstructionModelsResponse.FromString,
+                _registered_method=True)
 
 
 class ReconstructionServiceServicer:
-    """Reconstruct stimulus images with the server's diffusion model, conditioned on image embeddings
-    that are given or decoded from stored recordings by a stored decoder.
+    """Reconstruct stimulus images with one of the server's diffusion models, named in its config
+    ("default" is the shipped model), conditioned on image embeddings that are given or decoded from
+    stored recordings by a stored decoder.
     """
 
     def Reconstruct(self, request, context):
         """Streams progress and the images (in order, each batch's once it is made), then the stored result.
         A call with more images than one batch holds within the server's bounds (max_batch, max_bytes)
-        is generated in several; concurrent calls with the same settings (n_steps, scheduler, backend,
-        guidance, strength) are generated in one batch; each image depends only on its call's seed and row.
+        is generated in several; concurrent calls with the same model and settings (n_steps, scheduler,
+        backend, guidance, strength) are generated in one batch; each image depends only on its call's
+        seed and row.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReconstructionModels(self, request, context):
+        """The served models: family, conditioning space (encoder, dimension), image size and sampling.
+        Each model loads on its first use (this call's included) and is then held.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -66,6 +82,11 @@ def add_ReconstructionServiceServicer_to_server(servicer, server):
                     request_deserializer=braindecode_dot_v1_dot_reconstruction__pb2.ReconstructRequest.FromString,
                     response_serializer=braindecode_dot_v1_dot_reconstruction__pb2.ReconstructEvent.SerializeToString,
             ),
+            'ListReconstructionModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReconstructionModels,
+                    request_deserializer=braindecode_dot_v1_dot_reconstruction__pb2.ListReconstructionModelsRequest.FromString,
+                    response_serializer=braindecode_dot_v1_dot_reconstruction__pb2.ListReconstructionModelsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'braindecode.v1.ReconstructionService', rpc_method_handlers)
@@ -75,8 +96,9 @@ def add_ReconstructionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ReconstructionService:
-    """Reconstruct stimulus images with the server's diffusion model, conditioned on image embeddings
-    that are given or decoded from stored recordings by a stored decoder.
+    """Reconstruct stimulus images with one of the server's diffusion models, named in its config
+    ("default" is the shipped model), conditioned on image embeddings that are given or decoded from
+    stored recordings by a stored decoder.
     """
 
     @staticmethod
@@ -96,6 +118,33 @@ class ReconstructionService:
             '/braindecode.v1.ReconstructionService/Reconstruct',
             braindecode_dot_v1_dot_reconstruction__pb2.ReconstructRequest.SerializeToString,
             braindecode_dot_v1_dot_reconstruction__pb2.ReconstructEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReconstructionModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/braindecode.v1.ReconstructionService/ListReconstructionModels',
+            braindecode_dot_v1_dot_reconstruction__pb2.ListReconstructionModelsRequest.SerializeToString,
+            braindecode_dot_v1_dot_reconstruction__pb2.ListReconstructionModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,7 +8,7 @@ import pytest
 import torch
 import transformers
 
-from braindecode.activations import extract_activations, load_model
+from braindecode.activations import extract_activations, layer_shapes, load_model
 from braindecode.errors import InvalidArgument
 from reconstruction.tiny_models import save_tiny_clip_vision, save_tiny_stable_unclip
 
@@ -49,6 +49,10 @@ def test_clip_with_projection_gives_transformers_image_embeds(tmp_path, images):
     np.testing.assert_allclose(acts["vision_model.encoder.layers.0"], expected.hidden_states[1].numpy().reshape(3, -1),
                                atol=1e-5)
     torch.testing.assert_close(model.run(images), expected.image_embeds, atol=1e-5, rtol=1e-5)
+    # every layer is one a forward pass computes: never-called containers (the ModuleList of the encoder
+    # layers) are not layers, so that extracting all of them works
+    assert "vision_model.encoder.layers" not in model.layers and "vision_model.encoder.layers.1" in model.layers
+    assert list(layer_shapes(model)) == model.layers
 
 
 def test_clip_vision_model_gives_its_pooled_output(tmp_path, images):

@@ -3,7 +3,7 @@
 import pytest
 from jobs.jobdata import add_bold, add_candidates, add_decoder
 
-from braindecode.config import JobSettings
+from braindecode.config import JobSettings, ReconstructionSettings
 from braindecode.jobs import JobRunner
 from braindecode.store import Store
 
@@ -24,8 +24,8 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runner(lab):
     """A started runner over the lab store: one local worker process, two attempts per shard,
-    reconstructions by the model at ``lab["reconstruction_model"]`` (saved by the tests that use it)."""
-    settings = JobSettings(workers=1, max_attempts=2, reconstruction_model=str(lab["reconstruction_model"]))
-    job_runner = JobRunner(lab["store"], settings).start()
+    reconstructions by the model "tiny" at ``lab["reconstruction_model"]`` (saved by the tests that use it)."""
+    reconstruction = ReconstructionSettings(models={"tiny": str(lab["reconstruction_model"])})
+    job_runner = JobRunner(lab["store"], JobSettings(workers=1, max_attempts=2), reconstruction=reconstruction).start()
     yield job_runner
     job_runner.stop()

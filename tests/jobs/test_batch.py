@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from jobs.jobdata import PREPROCESSING, TENANT, add_bold, spec_for, wait
+from jobs.jobdata import PREPROCESSING, TENANT, add_bold, add_decoder, save_tiny_reconstruction_model, spec_for, wait
 
 from braindecode.cli import main
 from braindecode.errors import FailedPrecondition, InvalidArgument
@@ -62,6 +62,25 @@ def test_cli_run_reports_failed_shards_and_merge_names_the_missing(lab, tmp_path
     assert main(["batch", "run", str(path), "--shard", "2/2", "--data-dir", str(store.root),
                  "--out", str(out)]) == 2
     assert "--shard 2/2: i counts from 0 to n - 1 (here 0 to 1)" in capsys.readouterr().err
+
+
+def test_cli_run_reconstructs_with_a_model_its_config_names(lab, tmp_path, capsys):
+    store = lab["store"]
+    model_dir = save_tiny_reconstruction_model(tmp_path / "tiny", embedding_dim=3, seed=2)
+    decoder, _ = add_decoder(store, lab["tmp"], n_dims=3, seed=6)
+    spec = spec_for([lab["recordings"][0].id], decoder.id)
+    spec["outputs"] = {"reconstructions": {"model": "tiny", "n_steps": 1}}
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    (tmp_path / "config.yaml").write_text(f"reconstruction:\n  models:\n    tiny: {model_dir}\n")
+    args = ["batch", "run", str(tmp_path / "job.json"), "--data-dir", str(store.root), "--tenant", TENANT]
+    assert main(args + ["--out", str(tmp_path / "out"), "--config", str(tmp_path / "config.yaml")]) == 0
+    assert np.load(tmp_path / "out" / shard_name(0) / "reconstructions.npy").shape == (6, 8, 8, 3)
+    job = json.loads((tmp_path / "out" / "job.json").read_text())
+    assert job["spec"]["outputs"]["reconstructions"] == {"model": "tiny", "n_steps": 1, "seed": 0, "guidance": 1.0,
+                                                         "scheduler": "lcm"}
+    capsys.readouterr()
+    assert main(args + ["--out", str(tmp_path / "out-2")]) == 2  # without the config: only "default" is served
+    assert "no reconstruction model 'tiny'; served models: default" in capsys.readouterr().err
 
 
 def test_shard_arguments_and_store_folders_are_checked(tmp_path):

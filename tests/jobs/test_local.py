@@ -55,7 +55,7 @@ def test_reconstructions_equal_the_diffusion_model_on_decoded_embeddings(lab, ru
     save_tiny_reconstruction_model(lab["reconstruction_model"], embedding_dim=5)
     decoder, model = add_decoder(store, lab["tmp"], n_dims=5, seed=4)
     spec = spec_for([rec.id], decoder.id)
-    spec["outputs"] = {"reconstructions": {"n_steps": 2, "seed": 7}}
+    spec["outputs"] = {"reconstructions": {"model": "tiny", "n_steps": 2, "seed": 7}}
     done = wait(runner, TENANT, runner.submit(TENANT, spec).id)
     assert done.state == "completed", done.shards[0].error
     arrays = load_arrays(store, TENANT, done.shards[0].output_id)

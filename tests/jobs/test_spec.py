@@ -6,6 +6,7 @@ import pytest
 from jobs.jobdata import BILLION_LAUGHS, TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
 
 from braindecode._schema import check_document
+from braindecode.config import ReconstructionSettings
 from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
 from braindecode.jobs import JobSpec, job_spec_reference, parse_spec, plan_job, read_spec
 from braindecode.preprocessing import EEGSpec
@@ -56,21 +57,44 @@ def test_filter_selects_the_tenants_recordings(lab):
 
 
 def test_retrieval_and_reconstruction_defaults_are_filled_in(lab, tmp_path):
-    model_dir = save_tiny_reconstruction_model(tmp_path / "tiny", embedding_dim=5)
+    models = ReconstructionSettings(models={"tiny": str(save_tiny_reconstruction_model(tmp_path / "tiny", 5))})
     decoder, _ = add_decoder(lab["store"], tmp_path, n_dims=5)
     spec = spec_for([lab["recordings"][0].id], decoder.id)
-    spec["outputs"] = {"reconstructions": {"seed": 3}}
-    plan = plan_job(lab["store"], TENANT, spec, model_dir)
-    assert plan.spec["outputs"] == {"embeddings": False, "reconstructions": {
-        "n_steps": 4, "seed": 3, "guidance": 1.0, "scheduler": "lcm"}}
+    spec["outputs"] = {"reconstructions": {"model": "tiny", "seed": 3}}
+    plan = plan_job(lab["store"], TENANT, spec, models)
+    assert plan.spec["outputs"] == {"embeddings": False, "reconstructions": {  # the model's recommendations
+        "model": "tiny", "n_steps": 4, "seed": 3, "guidance": 1.0, "scheduler": "lcm"}}
+    spec["outputs"] = {"reconstructions": {"model": "tiny", "n_steps": 2, "scheduler": "euler", "guidance": 1.5}}
+    assert plan_job(lab["store"], TENANT, spec, models).spec["outputs"]["reconstructions"] == {
+        "model": "tiny", "n_steps": 2, "seed": 0, "guidance": 1.5, "scheduler": "euler"}
     candidates, _ = add_candidates(lab["store"], n_dims=5)
     spec["outputs"] = {"retrieval": {"candidates": candidates.id, "layer": "pool"}}
     assert plan_job(lab["store"], TENANT, spec).spec["outputs"]["retrieval"] == {
         "candidates": candidates.id, "layer": "pool", "k": 5}
-    spec["outputs"] = {"reconstructions": {}}
-    with pytest.raises(InvalidArgument, match="takes 5-dimensional embeddings but the decoder gives 6"):
+    spec["outputs"] = {"reconstructions": {"model": "tiny"}}
+    with pytest.raises(InvalidArgument, match="model 'tiny' takes 5-dimensional embeddings but the decoder gives 6"):
         plan_job(lab["store"], TENANT, spec_for([lab["recordings"][0].id], lab["decoder"].id)
-                 | {"outputs": spec["outputs"]}, model_dir)
+                 | {"outputs": spec["outputs"]}, models)
+
+
+def test_the_reconstruction_model_is_named_and_takes_the_settings(lab, tmp_path):
+    models = ReconstructionSettings(models={"tiny": str(save_tiny_reconstruction_model(tmp_path / "tiny", 5)),
+                                            "gone": str(tmp_path / "no-model")})
+    decoder, _ = add_decoder(lab["store"], tmp_path, n_dims=5)
+    spec = spec_for([lab["recordings"][0].id], decoder.id)
+    spec["outputs"] = {"reconstructions": {"model": "kandinsky"}}
+    with pytest.raises(NotFound, match="'outputs.reconstructions': no reconstruction model 'kandinsky'; "
+                                       "served models: default, tiny, gone"):
+        plan_job(lab["store"], TENANT, spec, models)
+    spec["outputs"] = {"reconstructions": {"model": "gone"}}
+    with pytest.raises(InvalidArgument, match="reconstruction model 'gone' cannot be loaded: .* no model_index.json"):
+        plan_job(lab["store"], TENANT, spec, models)
+    spec["outputs"] = {"reconstructions": {"model": "tiny", "n_steps": 9}}  # this family takes at most 8
+    with pytest.raises(InvalidArgument, match="reconstruction model 'tiny': n_steps must be an integer in \\[1, 8\\]"):
+        plan_job(lab["store"], TENANT, spec, models)
+    spec["outputs"] = {"reconstructions": {"model": "no/such"}}
+    with pytest.raises(InvalidArgument, match="'outputs.reconstructions.model' must be a model name"):
+        plan_job(lab["store"], TENANT, spec, models)
 
 
 def test_reconstructions_the_model_cannot_make_are_refused(lab, tmp_path, monkeypatch):
@@ -136,15 +160,15 @@ def test_outputs_and_preprocessing_must_fit_the_model(lab, tmp_path):
     wide, _ = add_candidates(store, n_dims=lab["model"].n_dims_ + 1)
     spec = spec_for([lab["recordings"][0].id], lab["decoder"].id, wide.id)
     spec["outputs"]["retrieval"].update(layer="head", k=50)
-    spec["outputs"]["reconstructions"] = {"n_steps": 99, "scheduler": "magic"}
+    spec["outputs"]["reconstructions"] = {"n_steps": 0, "scheduler": "magic", "model": "gone"}
     spec["preprocessing"] = {"modality": "eeg", "l_freq": 1.0}
     with pytest.raises(InvalidArgument) as err:
-        plan_job(store, TENANT, spec, tmp_path / "no-model")
+        plan_job(store, TENANT, spec, ReconstructionSettings(models={"gone": str(tmp_path / "no-model")}))
     message = str(err.value)
     for words in ["needs a 'epochs' step", "are not eeg", "decodes fmri responses", "has no layer 'head'",
                   "'outputs.retrieval.k' = 50 exceeds the 6 candidate stimuli",
-                  "'outputs.reconstructions.n_steps' must be an integer from 1 to",
-                  "'outputs.reconstructions.scheduler' must be one of", "no reconstruction model is installed"]:
+                  "'outputs.reconstructions.n_steps' must be a positive integer",
+                  "'outputs.reconstructions.scheduler' must be one of", "model 'gone' cannot be loaded"]:
         assert words in message, words
     spec = spec_for([lab["recordings"][0].id], lab["decoder"].id, wide.id)
     with pytest.raises(InvalidArgument, match="has 7 features but the decoder gives 6-dimensional"):

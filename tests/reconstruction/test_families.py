@@ -265,6 +265,16 @@ def test_a_directory_recommends_sampling_and_states_its_encoder(kandinsky_dir, t
         load_model_directory(_copy_with_index(kandinsky_dir, tmp_path / "bad", sampling={"noise_level": 3}))
 
 
+def test_an_encoder_path_relative_to_the_model_directory_moves_with_it(kandinsky_dir, tmp_path):
+    (tmp_path / "prior" / "image_encoder").mkdir(parents=True)
+    relative = {"model": "../prior/image_encoder", "output": "image_embeds"}
+    directory = _copy_with_index(kandinsky_dir, tmp_path / "decoder", encoder=relative)
+    assert describe_model(directory).encoder == str(tmp_path.resolve() / "prior" / "image_encoder")
+    registry = {"model": "efficientnet-lite0", "output": "pool"}  # not a path there: kept as written
+    directory = _copy_with_index(kandinsky_dir, tmp_path / "decoder-2", encoder=registry)
+    assert describe_model(directory).encoder == "efficientnet-lite0"
+
+
 @pytest.mark.parametrize("family", ["kandinsky", "unclip"])
 @pytest.mark.parametrize("batch, guidance", [(1, 1.0), (3, 1.0), (3, 4.0)])
 def test_memory_estimate_bounds_a_measurement(request, family, batch, guidance):

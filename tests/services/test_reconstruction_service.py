@@ -72,7 +72,7 @@ def onnx_cache(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def reconstruction_env(monkeypatch, model_dir, onnx_cache):
     """Servers started in a test reconstruct with the tiny model and export ONNX graphs to a temporary cache."""
-    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODEL", str(model_dir))
+    monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MODELS", f"default={model_dir}")
     monkeypatch.setenv("BRAINDECODE_ONNX_CACHE", str(onnx_cache))
     with single_torch_thread():
         yield
@@ -160,9 +160,10 @@ def test_embeddings_in_equal_the_library_and_are_stored(server, client, model_di
 
     info = server.store.get_artifact("lab-a", artifact_id, RECONSTRUCTION_ARTIFACT)
     assert info.meta == {"n_images": 3, "height": 16, "width": 16}
-    assert {k: info.provenance[k] for k in ("source", "model", "n_steps", "seed", "backend", "guidance")} == {
-        "source": "embeddings", "model": model_dir.name, "n_steps": 2, "seed": 7, "backend": backend,
-        "guidance": 1.5}
+    assert {k: info.provenance[k] for k in ("source", "model", "model_family", "n_steps", "seed", "backend",
+                                            "guidance")} == {
+        "source": "embeddings", "model": "default", "model_family": "ReconstructionPipeline", "n_steps": 2, "seed": 7,
+        "backend": backend, "guidance": 1.5}
     folder = server.store.artifact_dir("lab-a", artifact_id)
     assert json.loads((folder / "ids.json").read_text()) == ids
     stored = np.stack([np.asarray(Image.open(folder / f"{k:06d}.png")) for k in range(3)])
@@ -337,7 +338,7 @@ def test_a_call_ended_while_queued_stops_its_batch_and_stores_nothing(start_serv
 
 
 def test_missing_model_is_failed_precondition(start_server, tmp_path):
-    server, client = start_server(model=tmp_path / "no-model")
+    server, client = start_server(models=f"default={tmp_path / 'no-model'}")
     expect_error(lambda: client.reconstruct(_embeddings(1), n_steps=1), grpc.StatusCode.FAILED_PRECONDITION,
                   "reconstruction model", "no-model")
     assert artifact_ids(server) == [] and client.health() == "SERVING"

@@ -58,12 +58,13 @@ def tiny_model(tmp_path_factory):
 def test_reconstruct_from_store_alone_equals_reconstruct(lab, tiny_model):
     store = lab["store"]
     embeddings = np.random.default_rng(3).standard_normal((2, N_DIMS)).astype(np.float32)
-    stored = reconstruct_from_store(store, TENANT, ReconstructionSettings(model=str(tiny_model)), embeddings,
-                                    ids=["a", "b"], n_steps=2, seed=5)
+    stored = reconstruct_from_store(store, TENANT, ReconstructionSettings(models={"tiny": str(tiny_model)}),
+                                    embeddings, ids=["a", "b"], n_steps=2, seed=5, model="tiny")
     np.testing.assert_array_equal(stored.images, reconstruct(embeddings, model=tiny_model, n_steps=2, seed=5))
     info = store.get_artifact(TENANT, stored.id, RECONSTRUCTION_ARTIFACT)
     assert stored.stimulus_ids == ["a", "b"] and len(stored.pngs) == 2 and info.meta["n_images"] == 2
     assert info.provenance["source"] == "embeddings" and info.provenance["n_steps"] == 2
+    assert (info.provenance["model"], info.provenance["model_family"]) == ("tiny", "ReconstructionPipeline")
 
 
 def test_reconstruct_from_store_decodes_recordings_and_generates_through_the_given_function(lab, tiny_model):
@@ -73,24 +74,24 @@ def test_reconstruct_from_store_decodes_recordings_and_generates_through_the_giv
     decoder_id = save_decoder_artifact(store, TENANT, model).id
     calls = []
 
-    def generate(sampling, request, progress):
-        calls.append(sampling)
+    def generate(model, sampling, request, progress):
+        calls.append((model, *sampling))
         return reconstruct_requests([request], tiny_model, *sampling)[0]
 
-    stored = reconstruct_from_store(store, TENANT, ReconstructionSettings(model=str(tiny_model)),
+    stored = reconstruct_from_store(store, TENANT, ReconstructionSettings(models={"default": str(tiny_model)}),
                                     recording_ids=[rec.id], preprocessing=PREPROCESSING, decoder_id=decoder_id,
                                     n_steps=2, seed=1, generate=generate)
     responses = load_responses(store, TENANT, [rec.id], PREPROCESSING).average_repeats()
     embeddings = load_decoder_artifact(store, TENANT, decoder_id, threads=1).predict(responses.data)
     np.testing.assert_array_equal(stored.images, reconstruct(embeddings, model=tiny_model, n_steps=2, seed=1))
-    assert len(calls) == 1 and calls[0][0] == 2 and calls[0][4] == "torch"
+    assert len(calls) == 1 and calls[0][:2] == ("default", 2) and calls[0][5] == "torch"
     assert stored.stimulus_ids == list(responses.stimulus_ids)
     assert stored.info.provenance["source"] == "recordings" and stored.info.provenance["decoder_id"] == decoder_id
 
 
 def test_reconstruct_from_store_takes_embeddings_or_recordings(lab, tiny_model):
     store, rec = lab["store"], lab["recordings"][0]
-    settings = ReconstructionSettings(model=str(tiny_model))
+    settings = ReconstructionSettings(models={"default": str(tiny_model)})
     before = store.list_artifacts(TENANT, RECONSTRUCTION_ARTIFACT)
     embeddings = np.zeros((1, N_DIMS), np.float32)
     with pytest.raises(InvalidArgument, match="give either embeddings or recording_ids"):
