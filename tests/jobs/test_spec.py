@@ -97,20 +97,6 @@ def test_the_reconstruction_model_is_named_and_takes_the_settings(lab, tmp_path)
         plan_job(lab["store"], TENANT, spec, models)
 
 
-def test_reconstructions_the_model_cannot_make_are_refused(lab, tmp_path, monkeypatch):
-    from braindecode.reconstruction import ReconstructionPipeline
-
-    model_dir = save_tiny_reconstruction_model(tmp_path / "tiny", embedding_dim=5)
-    decoder, _ = add_decoder(lab["store"], tmp_path, n_dims=5)
-    spec = spec_for([lab["recordings"][0].id], decoder.id)
-    spec["outputs"] = {"reconstructions": {"n_steps": 6}}
-    assert plan_job(lab["store"], TENANT, spec, model_dir).spec["outputs"]["reconstructions"]["n_steps"] == 6
-    monkeypatch.setattr(ReconstructionPipeline, "max_steps", 4)  # a family that takes fewer steps
-    with pytest.raises(InvalidArgument, match=r"'outputs.reconstructions' cannot run on the reconstruction model at "
-                                              r".*tiny: n_steps must be an integer in \[1, 4\], got 6"):
-        plan_job(lab["store"], TENANT, spec, model_dir)
-
-
 def test_every_voxel_of_a_run_must_be_an_input_of_the_decoder(lab, tmp_path):
     decoder, _ = add_decoder(lab["store"], tmp_path, n_voxels=10)
     spec = spec_for([lab["recordings"][0].id], decoder.id)

@@ -105,7 +105,7 @@ def run_pipeline(server, client, tmp_path, name, directory):
                                     params={"alphas": [0.1, 1.0, 10.0, 100.0]}).decoder_id
 
     # 4. the held-out stimuli retrieved from their decoded embeddings (repeats averaged), among the held out
-    trials = np.stack([client.stream_data(rec, preprocessing=FMRI_SPEC) for rec in test_runs])  # (runs, trials, v)
+    trials = np.stack([client.stream_data(rec, preprocessing=FMRI_SPEC).data for rec in test_runs])  # (runs, trials, v)
     order = [np.argsort(rows) for _, rows in runs[REPEATS:]]
     averaged = np.mean([run_trials[o] for run_trials, o in zip(trials, order)], axis=0)  # test stimuli in order
     retrieved, _ = client.retrieve(averaged, k=1, decoder_id=decoder_id, candidates=embeddings[test],

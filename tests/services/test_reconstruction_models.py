@@ -135,8 +135,6 @@ def test_every_refusal_names_the_problem_stores_nothing_and_the_server_stays_up(
                  "no reconstruction model 'kandinsky-3'", "default, kandinsky, unclip")
     expect_error(lambda: client.reconstruct(good, model="gone", n_steps=1), grpc.StatusCode.FAILED_PRECONDITION,
                  "reconstruction model 'gone' cannot be loaded")
-    expect_error(lambda: client.reconstruct(_embeddings(MAX_BATCH + 1, KANDINSKY_DIM), model="kandinsky", n_steps=1),
-                 grpc.StatusCode.RESOURCE_EXHAUSTED, f"limit of {MAX_BATCH}")
     assert_nothing_stored(server, client, before)
     images, _ = client.reconstruct(good, model="kandinsky", n_steps=1)  # the same model still serves
     assert len(images) == 2
