@@ -110,6 +110,11 @@ class Config(Checked):
     """Largest recording upload."""
     max_message_bytes: int = Field(16 * 1024**2, ge=1)
     """Largest gRPC message, sent or received."""
+    max_request_bytes: int = Field(2 * 1024**3, ge=1)
+    """Most bytes one call's reading of recordings, raw or preprocessed, may hold at once, estimated from
+    their headers and the spec before anything is read (``braindecode.store.RequestLimits``)."""
+    max_fit_bytes: int = Field(4 * 1024**3, ge=1)
+    """Most bytes one decoder fit may hold (its ``fit_footprint``), checked before it allocates."""
     chunk_bytes: int = Field(2 * 1024**2, ge=1)
     """Size of the chunks of streamed arrays."""
     max_workers: int = Field(32, ge=1)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import pathlib
 import signal
+import tempfile
 import threading
 from concurrent import futures
 
@@ -21,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from braindecode.auth import KeyStore
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
-from braindecode.store import Store
+from braindecode.store import RequestLimits, Store
 from braindecode.v1 import (
     activations_pb2,
     activations_pb2_grpc,
@@ -111,7 +113,7 @@ class BraindecodeServer:
                 f"below max_workers ({config.max_workers}): one tenant could hold every worker "
                 "thread and starve the other tenants and health checks")
         self.config = config
-        self.store = store or Store(config.data_dir)
+        self.store = store or Store(config.data_dir, RequestLimits(config.max_request_bytes, config.max_fit_bytes))
         self.keys = KeyStore(self.store.root)
         credentials = _credentials(config)
         if credentials is None and not _is_loopback(config.host):
@@ -200,9 +202,19 @@ class BraindecodeServer:
         self._stopped.wait()
 
 
+def _private_process(store: Store) -> None:
+    """What this process creates is its owner's alone (umask 077), and its temporary files, those of
+    the libraries and of the job workers it spawns included, go to the store's ``tmp``, which every
+    start empties: a killed server leaves nothing in the system's temporary folder."""
+    os.umask(0o077)
+    tempfile.tempdir = os.environ["TMPDIR"] = str(store.work_dir)
+
+
 def serve(config: Config) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = BraindecodeServer(config).start()
+    server = BraindecodeServer(config)
+    _private_process(server.store)
+    server.start()
     print(f"braindecode listening on {config.host}:{server.port}", flush=True)
     done = threading.Event()
 

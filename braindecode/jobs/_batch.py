@@ -16,7 +16,7 @@ import uuid
 
 import numpy as np
 
-from braindecode._io import fsync_dir
+from braindecode._io import fsync_dir, private_dir, private_opener
 from braindecode.errors import FailedPrecondition, InvalidArgument
 from braindecode.jobs._runner import job_context, make_executor, run_rounds
 from braindecode.config import JobSettings
@@ -50,7 +50,8 @@ def _write_job_file(out: pathlib.Path, record: dict) -> None:
                                      "use another --out folder")
         return
     stage = out / f".{JOB_FILE}.{uuid.uuid4().hex}"
-    stage.write_text(text)
+    with open(stage, "w", opener=private_opener) as f:
+        f.write(text)
     stage.replace(path)
     fsync_dir(out)
 
@@ -89,8 +90,8 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
         raise InvalidArgument(f"shard ({i}, {n}): need 0 <= i < n")
     settings = settings or JobSettings()
     out = pathlib.Path(out_dir)
-    with contextlib.closing(ReadOnlyStore(data_dir, links_dir=out)) as store:
-        out.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(ReadOnlyStore(data_dir, work_dir=out)) as store:
+        private_dir(out)
         plan = plan_job(store, tenant, spec, settings.reconstruction_model)
         _write_job_file(out, {"spec": plan.spec, "tenant": tenant,
                               "shards": [{"index": s.index, "recordings": s.recordings} for s in plan.shards]})

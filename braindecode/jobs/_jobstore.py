@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import threading
 import time
 import uuid
 
+from braindecode._io import connect_private
 from braindecode._paging import next_page_token, page_bounds
 from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from braindecode.jobs._spec import canonical_json
@@ -94,7 +94,7 @@ class JobStore:
     def __init__(self, path):
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = connect_private(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

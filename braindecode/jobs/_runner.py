@@ -14,6 +14,7 @@ import pathlib
 import shutil
 import threading
 
+from braindecode._io import private_dir
 from braindecode.errors import BraindecodeError, InvalidArgument
 from braindecode.jobs._jobstore import JobStore
 from braindecode.config import JobSettings
@@ -53,7 +54,7 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) 
     return JobContext(
         str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
         spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, settings.reconstruction_model,
-        settings.device, kind, activation_set_id)
+        settings.device, kind, activation_set_id, store.limits.max_request_bytes)
 
 
 def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_stop=lambda: False) -> None:
@@ -206,8 +207,7 @@ class JobRunner:
     def _run(self, job) -> None:
         self.jobs.start(job.id)
         self._notify()
-        out_dir = self.work_root / job.id
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = private_dir(self.work_root / job.id)
         try:
             context = job_context(self.store, job.tenant, job.spec, out_dir, self.settings)
         except BraindecodeError as exc:  # the model or candidates were deleted since the submit

@@ -58,6 +58,7 @@ from braindecode.store._kinds import (
     SCORE_MATRIX_ARTIFACT,
     STIMULI_ARTIFACT,
 )
+from braindecode.store._limits import MAX_REQUEST_BYTES, RequestLimits
 from braindecode.store._readonly import ReadOnlyStore
 from braindecode.store._reconstruction import (
     StoredReconstruction,
@@ -82,6 +83,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "ENCODER_ARTIFACT",
     "JOB_OUTPUT_ARTIFACT",
+    "MAX_REQUEST_BYTES",
     "MAX_RESAMPLES",
     "RDM_ARTIFACT",
     "RECONSTRUCTION_ARTIFACT",
@@ -92,6 +94,7 @@ __all__ = [
     "ArtifactInfo",
     "ReadOnlyStore",
     "RecordingInfo",
+    "RequestLimits",
     "Store",
     "StoredComparison",
     "StoredEncoderScores",

@@ -101,9 +101,10 @@ class Upload:
         if self.metadata["sha256"] and self.metadata["sha256"] != sha:
             raise InvalidArgument(
                 f"sha256 mismatch: declared {self.metadata['sha256']}, received bytes hash to {sha}")
-        loaded = read_recording(self.path, format=self.metadata["format"] or None,
-                                modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
-        meta = loaded.meta_dict()
+        with read_recording(self.path, format=self.metadata["format"] or None,
+                            modality=self.metadata["modality"] or None, name=self.metadata["file_name"],
+                            limits=self.store.limits.read, work_dir=self.store.work_dir) as loaded:
+            meta = loaded.meta_dict()
         _check_events(self.metadata["events"], meta)
         blob = self.store.put_blob(self.path, sha, self.suffix)
         fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])

@@ -83,7 +83,7 @@ def test_the_read_only_store_reads_without_writing(lab, tmp_path):
     store = lab["store"]
     config = (store.artifact_dir(TENANT, lab["decoder"].id) / "config.json").read_bytes()
     before = sorted(p.relative_to(store.root) for p in store.root.rglob("*") if "job-work" not in p.parts)
-    reader = ReadOnlyStore(store.root, links_dir=tmp_path)
+    reader = ReadOnlyStore(store.root, work_dir=tmp_path)
     rec = lab["recordings"][0]
     assert reader.get_recording(TENANT, rec.id).sha256 == rec.sha256
     folder = reader.artifact_dir(TENANT, lab["decoder"].id)
