@@ -16,6 +16,12 @@ def _client(args):
     return Client(args.server, api_key=args.api_key)
 
 
+def _printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (escapes, newlines, NUL, bidi
+    overrides) written as its Python escape, so that a stored name never drives the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _print_json(reply) -> None:
     """A client reply (a dataclass) as indented JSON."""
     print(json.dumps(dataclasses.asdict(reply), indent=2, default=lambda array: array.tolist()))
@@ -37,7 +43,7 @@ def _cmd_upload(args) -> int:
                                            run=args.run, modality=args.modality, format=args.format,
                                            events=args.events)
             shape = "x".join(str(s) for s in rec.shape)
-            print(f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {rec.file_name}")
+            print(f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {_printable(rec.file_name)}")
     return 0
 
 
@@ -47,8 +53,8 @@ def _cmd_ls(args) -> int:
     print(f"{'id':<25} {'subject':<8} {'task':<10} {'modality':<8} {'format':<11} {'shape':<18} file")
     for rec in rows:
         shape = "x".join(str(s) for s in rec.shape)
-        print(f"{rec.id:<25} {rec.subject:<8} {rec.task:<10} {rec.modality:<8} {rec.format:<11} "
-              f"{shape:<18} {rec.file_name}")
+        subject, task, name = _printable(rec.subject), _printable(rec.task), _printable(rec.file_name)
+        print(f"{rec.id:<25} {subject:<8} {task:<10} {rec.modality:<8} {rec.format:<11} {shape:<18} {name}")
     return 0
 
 

@@ -55,6 +55,9 @@ class JobSettings(Checked):
     """Address of an existing Ray cluster; empty starts a local instance with ``workers`` CPUs."""
     max_jobs_per_tenant: int = Field(4, ge=1)
     """Queued plus running jobs a tenant may hold."""
+    max_shards_per_tenant: int = Field(2048, ge=1)
+    """Pending plus running shards a tenant's jobs may hold; a job that would pass it is refused. The
+    workers take shards from the tenants in turn, so one tenant's long jobs do not hold back another's."""
     reconstruction_model: str = ""
     """Diffusion model folder for ``reconstructions`` outputs; empty means the shipped model."""
 

@@ -51,7 +51,8 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
     def ListRecordings(self, request, context):
         found, token = self.store.list_recordings(
             current_tenant(), subject=request.subject, modality=request.modality, task=request.task,
-            page_size=request.page.page_size, page_token=request.page.page_token)
+            page_size=request.page.page_size, page_token=request.page.page_token,
+            max_bytes=self.config.max_message_bytes // 2)
         return recordings_pb2.ListRecordingsResponse(
             recordings=[recording_message(r) for r in found], next_page_token=token)
 

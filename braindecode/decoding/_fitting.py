@@ -8,6 +8,7 @@ decoder by cross-validation over runs and refits it on every trial.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from numbers import Real
 
@@ -21,7 +22,7 @@ from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._scoring import held_out_scores
 from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv
-from braindecode.errors import BraindecodeError, InvalidArgument
+from braindecode.errors import BraindecodeError, InvalidArgument, quoted, shortened
 
 DECODER_KINDS = {"ridge": RidgeDecoder, "mlp": MLPDecoder, "eeg": EEGDecoder}
 #: Recording modality -> the input layout of the decoders: 2-D responses or 3-D epochs.
@@ -47,14 +48,14 @@ _JSON_TYPES = (
 def _check_json_params(values, defaults: dict, what: str) -> dict:
     """``values`` checked to name only keys of ``defaults``, each of its default's JSON type."""
     if not isinstance(values, dict):
-        raise InvalidArgument(f"{what}s must be a JSON object, got {values!r}")
+        raise InvalidArgument(f"{what}s must be a JSON object, got {quoted(values)}")
     for name, value in values.items():
         if name not in defaults:
-            raise InvalidArgument(f"unknown {what} {name!r}; known: {', '.join(sorted(defaults))}")
+            raise InvalidArgument(f"unknown {what} {quoted(name)}; known: {', '.join(sorted(defaults))}")
         for kind, valid, description in _JSON_TYPES:
             if isinstance(defaults[name], kind):
                 if not valid(value):
-                    raise InvalidArgument(f"{what} {name!r} must be {description}, got {value!r}")
+                    raise InvalidArgument(f"{what} {name!r} must be {description}, got {quoted(value)}")
                 break
     return dict(values)
 
@@ -85,7 +86,7 @@ def make_decoder(kind: str, params: dict | None, modality: str, seed: int = 0,
     """
     cls = DECODER_KINDS.get(kind)
     if cls is None:
-        raise InvalidArgument(f"unknown decoder {kind!r}; use one of {', '.join(DECODER_KINDS)}")
+        raise InvalidArgument(f"unknown decoder {quoted(kind)}; use one of {', '.join(DECODER_KINDS)}")
     defaults = {k: v for k, v in cls().get_params().items() if k not in _SET_BY_CALLER}
     params = _check_json_params({} if params is None else params, defaults, f"{kind} decoder parameter")
     if cls is RidgeDecoder:
@@ -145,7 +146,8 @@ def _fit_on(estimator: BaseDecoder, X, Y, runs, auto_inner_cv: bool, report, max
     except BraindecodeError:
         raise
     except (TypeError, ValueError) as exc:  # hyper-parameter values the decoder's modules reject
-        raise InvalidArgument(f"cannot fit {type(model).__name__} with {model._params_json()}: {exc}") from None
+        raise InvalidArgument(f"cannot fit {type(model).__name__} with {quoted(json.dumps(model._params_json()))}: "
+                              f"{shortened(str(exc))}") from None
 
 
 def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: str, modality: str,

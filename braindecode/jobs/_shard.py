@@ -78,6 +78,8 @@ class JobContext:
         The encoder's activation set (encoder jobs): the features of the trials' stimuli.
     max_request_bytes : int
         Most bytes reading one shard's recordings may hold (``RequestLimits.max_request_bytes``).
+    job_id : str
+        The server's job (empty for a batch run).
     """
 
     data_dir: str
@@ -94,6 +96,7 @@ class JobContext:
     model_kind: str = "decoder"
     activation_set_id: str = ""
     max_request_bytes: int = MAX_REQUEST_BYTES
+    job_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,7 +263,7 @@ def encode_outputs(responses, encoder, activations, grid, context: JobContext) -
 
 
 class ShardWorker:
-    """Runs the shards of one job; holds the job's loaded model (a Ray actor keeps one).
+    """Runs the shards of one job with its model (cached per process: the shards after the first reuse it).
 
     Calling it never raises: a failure becomes a :class:`ShardResult` with an ``error``.
     """

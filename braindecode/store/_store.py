@@ -36,8 +36,8 @@ import threading
 import uuid
 
 from braindecode._io import PRIVATE_DIR_MODE, connect_private, fsync_dir, is_disk_full, make_private, private_dir
-from braindecode._paging import next_page_token, page_bounds
-from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
+from braindecode._paging import MAX_PAGE_BYTES, next_page_token, page_bounds, sized_page
+from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted, quoted
 from braindecode.store._limits import RequestLimits
 
 _SCHEMA = """
@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT NOT NULL, provenance TEXT NOT NULL, created TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS artifacts_tenant ON artifacts (tenant, kind);
 """
+
+_ROW_BYTES = " + ".join([f"length(CAST({column} AS BLOB))" for column in (
+    "meta", "events", "id", "sha256", "subject", "session", "task", "run", "modality", "format", "file_name")] + ["512"])
+"""What a recording's row takes in a listing: the bytes of its JSON and texts, which its message
+(packed numbers, one tag per field) does not outgrow, and room for its fixed fields."""
 
 DEFAULT_TENANT = "default"
 
@@ -269,23 +274,31 @@ class Store:
             row = self._db.execute("SELECT * FROM recordings WHERE id=? AND tenant=?",
                                    (recording_id, tenant)).fetchone()
         if row is None:
-            raise NotFound(f"recording {recording_id!r} not found")
+            raise NotFound(f"recording {quoted(recording_id)} not found")
         return self._recording(row)
 
     def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
-                        page_size: int = 100, page_token: str = "") -> tuple:
-        """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields."""
+                        page_size: int = 100, page_token: str = "", max_bytes: int = MAX_PAGE_BYTES) -> tuple:
+        """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields.
+
+        A page holds at most ``page_size`` recordings and, past its first, only as many as keep
+        the page's metadata (events, channels, names: ``_ROW_BYTES``) within ``max_bytes``; a
+        server passes half its message limit, which a page's message then stays below.
+        """
         page_size, offset = page_bounds(page_size, page_token)
         clauses, args = ["tenant=?"], [tenant]
         for column, value in (("subject", subject), ("modality", modality), ("task", task)):
             if value:
                 clauses.append(f"{column}=?")
                 args.append(value)
+        where = " AND ".join(clauses)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
-                "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
-        return [self._recording(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
+            sized = self._db.execute(f"SELECT rowid, {_ROW_BYTES} FROM recordings WHERE {where} ORDER BY rowid "
+                                     "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
+            n, token = sized_page([size for _, size in sized], page_size, offset, max_bytes)
+            rows = self._db.execute(f"SELECT * FROM recordings WHERE {where} AND rowid BETWEEN ? AND ? "
+                                    "ORDER BY rowid", (*args, sized[0][0], sized[n - 1][0])).fetchall() if n else []
+        return [self._recording(r) for r in rows], token
 
     def delete_recording(self, tenant: str, recording_id: str) -> None:
         info = self.get_recording(tenant, recording_id)
@@ -303,7 +316,7 @@ class Store:
         """
         for name in files:
             if "/" in name or name in ("", ".", ".."):
-                raise InvalidArgument(f"artifact file name {name!r} must be a plain name")
+                raise InvalidArgument(f"artifact file name {quoted(name)} must be a plain name")
         blobs = {}
         try:
             for name, path in files.items():
@@ -334,7 +347,7 @@ class Store:
             row = self._db.execute("SELECT * FROM artifacts WHERE id=? AND tenant=?",
                                    (artifact_id, tenant)).fetchone()
         if row is None or (kind is not None and row[2] != kind):
-            raise NotFound(f"{kind or 'artifact'} {artifact_id!r} not found")
+            raise NotFound(f"{kind or 'artifact'} {quoted(artifact_id)} not found")
         return self._artifact(row)
 
     def _artifact(self, row) -> ArtifactInfo:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import pathlib
+import unicodedata
 
 from braindecode.containers import Events
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.errors import InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings import read_recording
 from braindecode.store._store import DEFAULT_TENANT, RecordingInfo, Store, disk_space_errors
 
 REQUIRED_FIELDS = ("subject", "file_name")
 TEXT_FIELDS = ("subject", "session", "task", "run", "modality", "format", "file_name")
+MAX_CHARS = {"subject": 128, "session": 128, "task": 128, "run": 128, "file_name": 255, "stimulus_id": 128}
+"""Longest value of each metadata field, in characters (``modality`` and ``format`` are names the
+readers know)."""
+MAX_EVENTS = 50_000
+"""Most events a recording may carry."""
+MAX_HEADER_METADATA_BYTES = 2**20
+"""Most bytes of JSON that what a file's header says (channel names and types, shape, affine) may take."""
 _SUFFIXES = (".nii.gz", ".nii", ".gii", ".fif", ".fif.gz", ".edf", ".bdf", ".zip", ".set", ".vhdr")
 
 
@@ -23,23 +32,37 @@ def file_suffix(file_name: str) -> str:
     return next((s for s in _SUFFIXES if lower.endswith(s)), "")
 
 
+def _check_text(field: str, value: str) -> str:
+    """``value`` of metadata ``field`` within its length bound and free of control characters."""
+    limit = MAX_CHARS.get(field)
+    if limit is not None and len(value) > limit:
+        raise InvalidArgument(f"metadata {field} is {len(value)} characters long, more than the limit of {limit}: "
+                              f"{quoted(value)}")
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise InvalidArgument(f"metadata {field} {quoted(value)} holds the control character {control!r}; names "
+                              "may not hold control characters (NUL, escape, newlines, tabs ...)")
+    return value
+
+
 def check_metadata(metadata: dict) -> dict:
-    """Validated upload metadata: required fields present, names safe, events well formed."""
+    """Validated upload metadata: required fields present, each field within its bound (``MAX_CHARS``,
+    ``MAX_EVENTS``) and free of control characters, names safe, events well formed."""
     missing = [f for f in REQUIRED_FIELDS if not str(metadata.get(f, "")).strip()]
     if missing:
         raise InvalidArgument(f"upload metadata is missing {', '.join(missing)}")
-    clean = {f: str(metadata.get(f, "")).strip() for f in TEXT_FIELDS}
+    clean = {f: _check_text(f, str(metadata.get(f, "")).strip()) for f in TEXT_FIELDS}
     name = clean["file_name"]
     if os.path.basename(name) != name or name in (".", ".."):
-        raise InvalidArgument(f"file_name {name!r} must be a plain file name, without folders")
-    for field in ("subject", "session", "task", "run"):
-        if len(clean[field]) > 128:
-            raise InvalidArgument(f"metadata {field} is longer than 128 characters")
+        raise InvalidArgument(f"file_name {quoted(name)} must be a plain file name, without folders")
     events = metadata.get("events") or []
+    if len(events) > MAX_EVENTS:
+        raise InvalidArgument(f"{len(events)} events, more than the limit of {MAX_EVENTS} a recording may carry")
     for i, event in enumerate(events):
         missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
         if missing:
             raise InvalidArgument(f"event {i} lacks {', '.join(missing)}")
+        _check_text("stimulus_id", str(event["stimulus_id"]))
     if events:
         Events([e["onset"] for e in events], [e["duration"] for e in events],
                [e["stimulus_id"] for e in events])
@@ -47,9 +70,16 @@ def check_metadata(metadata: dict) -> dict:
                         "stimulus_id": str(e["stimulus_id"])} for e in events]
     sha = str(metadata.get("sha256", "") or "").lower()
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        raise InvalidArgument("sha256 must be 64 hexadecimal characters")
+        raise InvalidArgument(f"sha256 must be 64 hexadecimal characters, got {quoted(sha)}")
     clean["sha256"] = sha
     return clean
+
+
+def _check_header_metadata(meta: dict, name: str) -> None:
+    size = len(json.dumps(meta))
+    if size > MAX_HEADER_METADATA_BYTES:
+        raise InvalidArgument(f"{name}: its header describes {size} bytes of metadata (channel names and types, "
+                              f"shape, affine), more than the limit of {MAX_HEADER_METADATA_BYTES}")
 
 
 class Upload:
@@ -105,6 +135,7 @@ class Upload:
                             modality=self.metadata["modality"] or None, name=self.metadata["file_name"],
                             limits=self.store.limits.read, work_dir=self.store.work_dir) as loaded:
             meta = loaded.meta_dict()
+        _check_header_metadata(meta, self.metadata["file_name"])
         _check_events(self.metadata["events"], meta)
         blob = self.store.put_blob(self.path, sha, self.suffix)
         fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])
