@@ -37,6 +37,8 @@ def fsync_dir(path) -> None:
         os.close(fd)
 
 
+STORE_WORK_DIR = "tmp"
+"""The store's folder for files in flight (``Store.work_dir``), emptied on every start."""
 PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 """Modes of the folders and files that only the owner may read: a store and its outputs."""
 

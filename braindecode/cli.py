@@ -7,7 +7,9 @@ import dataclasses
 import json
 import logging
 import os
+import pathlib
 import sys
+import tempfile
 
 
 def _client(args):
@@ -27,11 +29,25 @@ def _print_json(reply) -> None:
     print(json.dumps(dataclasses.asdict(reply), indent=2, default=lambda array: array.tolist()))
 
 
+def _private_process(data_dir) -> None:
+    """Make what this process creates its owner's alone (umask 077), and send its temporary files,
+    those of the libraries it imports (onnxruntime writes one as it loads) and of the job workers it
+    spawns included, to the store's folder for files in flight, which every start empties: a killed
+    server leaves nothing in the system's temporary folder. Runs before the server's imports."""
+    from braindecode._io import STORE_WORK_DIR, private_dir
+
+    os.umask(0o077)
+    work_dir = private_dir(pathlib.Path(data_dir).expanduser().resolve() / STORE_WORK_DIR)
+    tempfile.tempdir = os.environ["TMPDIR"] = str(work_dir)
+
+
 def _cmd_serve(args) -> int:
     from braindecode.config import Config
-    from services.server import serve
 
     config = Config.load(args.config, host=args.host, port=args.port, data_dir=args.data_dir)
+    _private_process(config.data_dir)
+    from services.server import serve
+
     serve(config)
     return 0
 

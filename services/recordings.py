@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf import json_format
 
 from braindecode.errors import InvalidArgument
-from braindecode.store import Store, Upload, load_array
+from braindecode.store import Store, Upload, check_event_count, load_array
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from services._tenancy import current_tenant
 from services._wire import json_object, tensor_chunks
@@ -36,6 +36,7 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "metadata":
             raise InvalidArgument("the first upload message must carry the recording metadata")
+        check_event_count(len(first.metadata.events))
         metadata = json_format.MessageToDict(first.metadata, preserving_proto_field_name=True,
                                              always_print_fields_with_no_presence=True)
         with Upload(self.store, metadata, self.config.max_upload_bytes, current_tenant()) as upload:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import pathlib
 import signal
-import tempfile
 import threading
 from concurrent import futures
 
@@ -202,19 +200,9 @@ class BraindecodeServer:
         self._stopped.wait()
 
 
-def _private_process(store: Store) -> None:
-    """What this process creates is its owner's alone (umask 077), and its temporary files, those of
-    the libraries and of the job workers it spawns included, go to the store's ``tmp``, which every
-    start empties: a killed server leaves nothing in the system's temporary folder."""
-    os.umask(0o077)
-    tempfile.tempdir = os.environ["TMPDIR"] = str(store.work_dir)
-
-
 def serve(config: Config) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = BraindecodeServer(config)
-    _private_process(server.store)
-    server.start()
+    server = BraindecodeServer(config).start()
     print(f"braindecode listening on {config.host}:{server.port}", flush=True)
     done = threading.Event()
 

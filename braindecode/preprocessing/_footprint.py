@@ -89,8 +89,8 @@ def footprint(meta: dict, spec=None, n_events: int = 0) -> Footprint:
         return Footprint(shape, "float32", _BUFFERS + (_FILE_ITEM + _F32) * n_values)
     spec = preprocessing_spec(spec)
     if isinstance(spec, EEGSpec) != eeg:
-        raise InvalidArgument(f"a {spec.modality} preprocessing spec cannot preprocess a {meta['modality']} "
-                              "recording")
+        raise InvalidArgument(f"a preprocessing spec of modality {spec.modality} cannot preprocess a "
+                              f"{meta['modality']} recording")
     made = _eeg(meta, shape, spec, n_events) if eeg else _fmri(meta, shape, spec, n_events)
     return dataclasses.replace(made, peak_bytes=_BUFFERS + made.peak_bytes)
 

@@ -74,7 +74,7 @@ from braindecode.store._recordings import (
     voxel_grid,
 )
 from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, sha256_file
-from braindecode.store._uploads import Upload, check_metadata
+from braindecode.store._uploads import Upload, check_event_count, check_metadata
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -102,6 +102,7 @@ __all__ = [
     "StoredReconstruction",
     "StoredScoreMatrix",
     "Upload",
+    "check_event_count",
     "check_metadata",
     "compare_from_store",
     "compute_rdms_from_store",

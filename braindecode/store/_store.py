@@ -35,7 +35,7 @@ import tempfile
 import threading
 import uuid
 
-from braindecode._io import PRIVATE_DIR_MODE, connect_private, fsync_dir, is_disk_full, make_private, private_dir
+from braindecode._io import PRIVATE_DIR_MODE, STORE_WORK_DIR, connect_private, fsync_dir, is_disk_full, make_private, private_dir
 from braindecode._paging import MAX_PAGE_BYTES, next_page_token, page_bounds, sized_page
 from braindecode.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted, quoted
 from braindecode.store._limits import RequestLimits
@@ -141,7 +141,7 @@ class Store:
     def __init__(self, data_dir, limits: RequestLimits | None = None):
         self.limits = limits or RequestLimits()
         self.root = pathlib.Path(data_dir).expanduser().resolve()
-        for sub in ("", "blobs", "tmp", "cache"):
+        for sub in ("", "blobs", STORE_WORK_DIR, "cache"):
             private_dir(self.root / sub)
         loose = make_private(self.root)
         if loose:
@@ -163,7 +163,7 @@ class Store:
     def work_dir(self) -> pathlib.Path:
         """Where reads unpack recordings and writes stage files: ``tmp/``, which :meth:`recover`
         empties, so that nothing outlives a crash."""
-        return self.root / "tmp"
+        return self.root / STORE_WORK_DIR
 
     @contextlib.contextmanager
     def scratch(self):

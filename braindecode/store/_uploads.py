@@ -45,6 +45,13 @@ def _check_text(field: str, value: str) -> str:
     return value
 
 
+def check_event_count(n_events: int) -> None:
+    """InvalidArgument when a recording would carry more than ``MAX_EVENTS`` events (a server checks
+    the count before it converts the events of a request)."""
+    if n_events > MAX_EVENTS:
+        raise InvalidArgument(f"{n_events} events, more than the limit of {MAX_EVENTS} a recording may carry")
+
+
 def check_metadata(metadata: dict) -> dict:
     """Validated upload metadata: required fields present, each field within its bound (``MAX_CHARS``,
     ``MAX_EVENTS``) and free of control characters, names safe, events well formed."""
@@ -56,8 +63,7 @@ def check_metadata(metadata: dict) -> dict:
     if os.path.basename(name) != name or name in (".", ".."):
         raise InvalidArgument(f"file_name {quoted(name)} must be a plain file name, without folders")
     events = metadata.get("events") or []
-    if len(events) > MAX_EVENTS:
-        raise InvalidArgument(f"{len(events)} events, more than the limit of {MAX_EVENTS} a recording may carry")
+    check_event_count(len(events))
     for i, event in enumerate(events):
         missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
         if missing:

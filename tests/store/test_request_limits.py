@@ -116,5 +116,5 @@ def test_responses_of_several_recordings_are_bounded_together(recordings, tmp_pa
 
 def test_a_spec_of_another_modality_is_refused_by_name(recordings):
     store, infos = recordings
-    with pytest.raises(InvalidArgument, match="a eeg preprocessing spec cannot preprocess a fmri recording"):
+    with pytest.raises(InvalidArgument, match="a preprocessing spec of modality eeg cannot preprocess a fmri recording"):
         load_array(store, "lab-a", infos["fmri"].id, {"modality": "eeg"})
