@@ -110,3 +110,18 @@ def test_the_reference_lists_every_key_and_variable():
                 assert f"`{settings.env_prefix}{name.upper()}`" in text, name
     assert "| `jobs.workers` | `BRAINDECODE_JOB_WORKERS` | a positive integer | 2 |" in text
     assert "`max_jobs_per_tenant` (`BRAINDECODE_MAX_JOBS_PER_TENANT`) for `jobs.max_jobs_per_tenant`" in text
+
+
+def test_request_bounds_default_to_the_librarys_and_reach_the_servers_store(tmp_path, monkeypatch):
+    from braindecode.store import RequestLimits
+    from services.server import BraindecodeServer
+
+    defaults = Config.load(data_dir=str(tmp_path / "a"))
+    assert (defaults.max_request_bytes, defaults.max_fit_bytes) == (RequestLimits().max_request_bytes,
+                                                                    RequestLimits().max_fit_bytes)
+    monkeypatch.setenv("BRAINDECODE_MAX_REQUEST_BYTES", "1000")
+    server = BraindecodeServer(Config.load(data_dir=str(tmp_path / "b"), port=0, max_fit_bytes=2000))
+    try:
+        assert (server.store.limits.max_request_bytes, server.store.limits.max_fit_bytes) == (1000, 2000)
+    finally:
+        server.stop(grace=0)

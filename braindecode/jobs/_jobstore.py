@@ -124,7 +124,7 @@ class JobStore:
     def list(self, tenant: str, state: str = "", page_size: int = 100, page_token: str = "") -> tuple:
         """(jobs, next_page_token), oldest first, optionally of one state."""
         if state and state not in STATES:
-            raise InvalidArgument(f"unknown job state {state!r}; states: {', '.join(STATES)}")
+            raise InvalidArgument(f"unknown job state {quoted(state)}; states: {', '.join(STATES)}")
         page_size, offset = page_bounds(page_size, page_token)
         query, args = "SELECT * FROM jobs WHERE tenant=?", [tenant]
         if state:
