@@ -73,7 +73,7 @@ from braindecode.store._recordings import (
     recordings_of_one_modality,
     voxel_grid,
 )
-from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, sha256_file
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store
 from braindecode.store._uploads import Upload, check_event_count, check_metadata
 
 __all__ = [
@@ -133,6 +133,5 @@ __all__ = [
     "save_stimulus_set",
     "score_encoder_from_store",
     "score_matrix_from_store",
-    "sha256_file",
     "voxel_grid",
 ]
