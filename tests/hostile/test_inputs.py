@@ -25,6 +25,7 @@ from braindecode.v1 import (
     comparison_pb2,
     decoding_pb2,
     encoding_pb2,
+    inference_pb2,
     jobs_pb2,
     reconstruction_pb2,
     recordings_pb2,
@@ -129,7 +130,8 @@ def _call(tenant, method, request):
 
 
 SERVICES = [module.DESCRIPTOR.services_by_name[name] for module in (
-    recordings_pb2, jobs_pb2, decoding_pb2, activations_pb2, encoding_pb2, comparison_pb2, reconstruction_pb2)
+    recordings_pb2, jobs_pb2, decoding_pb2, activations_pb2, encoding_pb2, comparison_pb2, reconstruction_pb2,
+    inference_pb2)
     for name in module.DESCRIPTOR.services_by_name]
 PROBES = [(method, path) for service in SERVICES for method in service.methods
           for path in _string_paths(method.input_type)]
