@@ -70,12 +70,22 @@ def test_a_revoked_key_stops_the_streams_it_opened(server, monkeypatch):
     monkeypatch.setattr("services._auth.KEY_RECHECK_SECONDS", 0.0)
     key, record = server.keys.create("lab-r")
     payload = real_files.FUNCTIONAL.read_bytes()
-    revoked = threading.Event()
+    opened, revoked = threading.Event(), threading.Event()
+    authenticate = server.keys.authenticate
+
+    def authenticate_and_tell(candidate):
+        tenant = authenticate(candidate)
+        if tenant == "lab-r":
+            opened.set()
+        return tenant
+
+    monkeypatch.setattr(server.keys, "authenticate", authenticate_and_tell)
 
     def requests():
         yield recordings_pb2.UploadRecordingRequest(
             metadata=recordings_pb2.RecordingMetadata(subject="01", file_name="functional.nii"))
         yield recordings_pb2.UploadRecordingRequest(chunk=payload[:1024])
+        assert opened.wait(30)  # the server let the call in: what follows tests the check mid-stream
         server.keys.revoke(record.key_id)
         revoked.set()
         yield recordings_pb2.UploadRecordingRequest(chunk=payload[1024:])
