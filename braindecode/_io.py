@@ -1,4 +1,4 @@
-"""Files on disk: atomic writes and the JSON configs of saved models."""
+"""Files on disk: atomic writes, private folders and files, and the JSON configs of saved models."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import errno
 import json
 import os
 import pathlib
+import sqlite3
+import stat
 import tempfile
 
 from braindecode.errors import InvalidArgument, NotFound
@@ -33,6 +35,54 @@ def fsync_dir(path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+STORE_WORK_DIR = "tmp"
+"""The store's folder for files in flight (``Store.work_dir``), emptied on every start."""
+PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
+"""Modes of the folders and files that only the owner may read: a store and its outputs."""
+
+
+def private_dir(path) -> pathlib.Path:
+    """Folder ``path`` (and its missing parents), made with mode 0700 where it is new."""
+    path = pathlib.Path(path)
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    return path
+
+
+def private_opener(path, flags: int) -> int:
+    """``open(..., opener=private_opener)``: a file created with mode 0600."""
+    return os.open(path, flags, PRIVATE_FILE_MODE)
+
+
+def connect_private(path, **kwargs) -> sqlite3.Connection:
+    """``sqlite3.connect(path, **kwargs)`` to a database created with mode 0600, so that its WAL
+    and SHM files, which SQLite creates with the database's mode, are 0600 too."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+    return sqlite3.connect(path, **kwargs)
+
+
+def make_private(root) -> list:
+    """Give ``root`` and every folder in it mode 0700 and every file mode 0600 (links are left as
+    they are); returns the paths whose mode was changed."""
+    changed = []
+
+    def tighten(path, mode):
+        if stat.S_IMODE(os.lstat(path).st_mode) != mode:
+            os.chmod(path, mode)
+            changed.append(path)
+
+    tighten(root, PRIVATE_DIR_MODE)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                tighten(path, PRIVATE_DIR_MODE)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                tighten(path, PRIVATE_FILE_MODE)
+    return changed
 
 
 def is_disk_full(exc: BaseException) -> bool:

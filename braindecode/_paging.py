@@ -8,6 +8,9 @@ from braindecode.errors import InvalidArgument, quoted
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_PAGE_BYTES = 8 * 2**20
+"""Default bound on the bytes of one page of a listing whose rows vary in size (recordings with
+their events): half the server's default message limit."""
 _TOKEN = re.compile(r"[0-9]{1,18}")  # an offset that SQLite's 64-bit integers hold
 
 
@@ -28,3 +31,17 @@ def page_bounds(page_size: int, page_token: str) -> tuple:
 def next_page_token(rows: list, page_size: int, offset: int) -> str:
     """The token of the page after ``rows`` (fetched with ``page_size + 1`` as the limit), or ""."""
     return str(offset + page_size) if len(rows) > page_size else ""
+
+
+def sized_page(sizes: list, page_size: int, offset: int, max_bytes: int) -> tuple:
+    """(rows in the page, next_page_token) of a listing whose rows vary in size.
+
+    ``sizes`` are those of the rows from ``offset`` on, fetched with ``page_size + 1`` as the limit;
+    the page holds as many as fit in ``max_bytes`` (at least one) and at most ``page_size``.
+    """
+    n, total = 0, 0
+    for size in sizes[:page_size]:
+        if n and total + size > max_bytes:
+            break
+        n, total = n + 1, total + size
+    return n, str(offset + n) if len(sizes) > n else ""

@@ -27,7 +27,7 @@ import pydantic
 from pydantic import ConfigDict, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from braindecode.errors import InvalidArgument, NotFound, quoted
+from braindecode.errors import InvalidArgument, NotFound, quoted, shortened
 
 class _Invalid:
     def __repr__(self) -> str:
@@ -41,6 +41,8 @@ INVALID = _Invalid()
 """The value a field holds after its check failed (rules skip it)."""
 
 _PROBLEMS = "problems"  # the validation context key that holds the Problems being collected
+MAX_LISTED = 20
+"""Most problems an error message lists (it counts the rest)."""
 
 
 @dataclasses.dataclass
@@ -101,7 +103,7 @@ class Problems:
         """How a message names the key at ``path`` (the whole document when ``path`` is empty)."""
         if not path:
             return self.title
-        name = f"{self.noun} '{'.'.join(str(p) for p in path)}'"
+        name = f"{self.noun} '{shortened('.'.join(str(p) for p in path))}'"
         extra = self.source(path) if self.source else ""
         return f"{name} ({extra})" if extra else name
 
@@ -109,10 +111,14 @@ class Problems:
         return [item.text.format(*(self.key(p) for p in item.paths), **item.values) for item in self.items]
 
     def raise_if_any(self) -> None:
-        """NotFound when every problem is an unknown id, else InvalidArgument; the message lists all."""
+        """NotFound when every problem is an unknown id, else InvalidArgument; the message lists the
+        first ``MAX_LISTED`` and counts the others."""
         if not self.items:
             return
-        listed = "; ".join(f"({i}) {message}" for i, message in enumerate(self.messages(), 1))
+        messages = self.messages()
+        listed = "; ".join(f"({i}) {message}" for i, message in enumerate(messages[:MAX_LISTED], 1))
+        if len(messages) > MAX_LISTED:
+            listed += f"; and {len(messages) - MAX_LISTED} more"
         noun = "problem" if len(self.items) == 1 else "problems"
         error = NotFound if all(item.not_found for item in self.items) else InvalidArgument
         raise error(f"{self.title} has {len(self.items)} {noun}: {listed}")

@@ -14,9 +14,9 @@ import pathlib
 import re
 import secrets
 import shlex
-import sqlite3
 import threading
 
+from braindecode._io import connect_private, private_dir
 from braindecode.errors import InvalidArgument, NotFound
 
 _SCHEMA = """
@@ -47,10 +47,9 @@ class KeyStore:
     """API keys kept in ``<data_dir>/keys.sqlite``."""
 
     def __init__(self, data_dir):
-        root = pathlib.Path(data_dir).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
+        root = private_dir(pathlib.Path(data_dir).expanduser())
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(root / "keys.sqlite", check_same_thread=False, isolation_level=None)
+        self._db = connect_private(root / "keys.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
 

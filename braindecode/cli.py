@@ -13,6 +13,7 @@ import logging
 import os
 import pathlib
 import sys
+import tempfile
 
 
 class UserError(Exception):
@@ -43,23 +44,43 @@ def _client(args):
     return client
 
 
+def _printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (escapes, newlines, NUL, bidi
+    overrides) written as its Python escape, so that a stored name never drives the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _print_json(reply) -> None:
     """A client reply (a dataclass) as indented JSON."""
     print(json.dumps(dataclasses.asdict(reply), indent=2, default=lambda array: array.tolist()))
 
 
+def _private_process(data_dir) -> None:
+    """Make what this process creates its owner's alone (umask 077), and send its temporary files,
+    those of the libraries it imports (onnxruntime writes one as it loads) and of the job workers it
+    spawns included, to the store's folder for files in flight, which every start empties: a killed
+    server leaves nothing in the system's temporary folder. Runs before the server's imports."""
+    from braindecode._io import STORE_WORK_DIR, private_dir
+
+    os.umask(0o077)
+    work_dir = private_dir(pathlib.Path(data_dir).expanduser().resolve() / STORE_WORK_DIR)
+    tempfile.tempdir = os.environ["TMPDIR"] = str(work_dir)
+
+
 def _cmd_serve(args) -> int:
     from braindecode.config import Config
-    from services.server import serve
 
     config = Config.load(args.config, host=args.host, port=args.port, data_dir=args.data_dir)
+    _private_process(config.data_dir)
+    from services.server import serve
+
     serve(config)
     return 0
 
 
 def _recording_line(rec) -> str:
     shape = "x".join(str(s) for s in rec.shape)
-    return f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {rec.file_name}"
+    return f"{rec.id}  {rec.modality:<5} {rec.format:<11} {shape:<18} {_printable(rec.file_name)}"
 
 
 def _one(values, option: str):
@@ -144,8 +165,9 @@ def _cmd_ls(args) -> int:
           f"{'shape':<18} file")
     for rec in rows:
         shape = "x".join(str(s) for s in rec.shape)
-        print(f"{rec.id:<25} {rec.subject:<8} {rec.session:<8} {rec.task:<10} {rec.run:<4} {rec.modality:<8} "
-              f"{rec.format:<11} {shape:<18} {rec.file_name}")
+        subject, session, task = (_printable(getattr(rec, field)) for field in ("subject", "session", "task"))
+        print(f"{rec.id:<25} {subject:<8} {session:<8} {task:<10} {_printable(rec.run):<4} {rec.modality:<8} "
+              f"{rec.format:<11} {shape:<18} {_printable(rec.file_name)}")
     return 0
 
 

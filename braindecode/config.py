@@ -65,6 +65,9 @@ class JobSettings(Checked):
     """Address of an existing Ray cluster; empty starts a local instance with ``workers`` CPUs."""
     max_jobs_per_tenant: int = Field(4, ge=1)
     """Queued plus running jobs a tenant may hold."""
+    max_shards_per_tenant: int = Field(2048, ge=1)
+    """Pending plus running shards a tenant's jobs may hold; a job that would pass it is refused. The
+    workers take shards from the tenants in turn, so one tenant's long jobs do not hold back another's."""
 
 
 _SERVED_PIPELINES: dict = {}
@@ -184,6 +187,11 @@ class Config(Checked):
     """Largest recording upload."""
     max_message_bytes: int = Field(16 * 1024**2, ge=1)
     """Largest gRPC message, sent or received."""
+    max_request_bytes: int = Field(2 * 1024**3, ge=1)
+    """Most bytes one call's reading of recordings, raw or preprocessed, may hold at once, estimated from
+    their headers and the spec before anything is read (``braindecode.store.RequestLimits``)."""
+    max_fit_bytes: int = Field(4 * 1024**3, ge=1)
+    """Most bytes one decoder fit may hold (its ``fit_footprint``), checked before it allocates."""
     chunk_bytes: int = Field(2 * 1024**2, ge=1)
     """Size of the chunks of streamed arrays."""
     max_workers: int = Field(32, ge=1)

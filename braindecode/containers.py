@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, quoted
 
 
 def _as_str_array(values, n: int, name: str) -> np.ndarray:
@@ -288,7 +288,7 @@ class ActivationSet:
             return self.layers[layer]
         except KeyError:
             raise InvalidArgument(
-                f"unknown layer {layer!r}; available: {', '.join(self.layers)}"
+                f"unknown layer {quoted(layer)}; available: {', '.join(self.layers)}"
             ) from None
 
     def align(self, stimulus_ids) -> "ActivationSet":

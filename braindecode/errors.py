@@ -68,3 +68,9 @@ def quoted(value) -> str:
     if len(text) <= QUOTED_CHARS:
         return repr(value)
     return f"{text[:QUOTED_CHARS]!r}... ({len(text)} characters)"
+
+
+def shortened(text: str) -> str:
+    """``text`` as it is, or its first ``QUOTED_CHARS`` characters and its length when longer (for
+    names that a message already puts in quotes)."""
+    return text if len(text) <= QUOTED_CHARS else f"{text[:QUOTED_CHARS]}... ({len(text)} characters)"

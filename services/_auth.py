@@ -2,13 +2,16 @@
 
 Every RPC but health checking needs ``authorization: Bearer <key>``. The key's
 tenant is bound for the call (services/_tenancy.py), and each tenant may hold
-at most ``max_concurrent_calls_per_tenant`` calls at once.
+at most ``max_concurrent_calls_per_tenant`` calls at once. A streaming call checks
+its key again, at most every ``KEY_RECHECK_SECONDS``, as its messages flow, so that
+a revoked key stops the streams it opened (UNAUTHENTICATED).
 """
 
 from __future__ import annotations
 
 import collections
 import threading
+import time
 
 import grpc
 
@@ -20,6 +23,8 @@ OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 UNAUTHENTICATED = ("missing, unknown or revoked API key: pass one with --api-key or BRAINDECODE_API_KEY (sent as "
                    "'authorization: Bearer <key>'); create one on the server's machine with "
                    f"'{create_key_command(tenant='TENANT')}' (DATA_DIR: the server's --data-dir)")
+KEY_RECHECK_SECONDS = 2.0
+"""Most seconds a streaming call goes on with a key that was not checked again."""
 
 
 def _denial_handler(handler, code, message):
@@ -35,20 +40,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._active = collections.Counter()
         self._lock = threading.Lock()
 
-    def _tenant(self, metadata) -> str | None:
+    @staticmethod
+    def _key(metadata) -> str:
         for key, value in metadata or ():
             if key == "authorization" and value.startswith("Bearer "):
-                return self.keys.authenticate(value[len("Bearer "):].strip())
-        return None
+                return value[len("Bearer "):].strip()
+        return ""
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
         if handler is None or details.method.startswith(OPEN_PREFIXES):
             return handler
-        tenant = self._tenant(details.invocation_metadata)
+        key = self._key(details.invocation_metadata)
+        tenant = self.keys.authenticate(key) if key else None
         if tenant is None:
             return _denial_handler(handler, grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED)
-        return self._bind(handler, tenant)
+        return self._bind(handler, key, tenant)
 
     def _enter(self, tenant) -> bool:
         with self._lock:
@@ -61,17 +68,30 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         with self._lock:
             self._active[tenant] -= 1
 
-    def _bind(self, handler, tenant):
+    def _bind(self, handler, key: str, tenant: str):
         """``handler`` (async, see services/_sync_handlers.py) acting for ``tenant``, within its call limit.
 
         The tenant is set in the call's own context (each call runs in a task of its own), so it
         needs no reset: the context ends with the call. The slot is freed once ``handler`` has
-        returned or, for a stream, has been closed: only then is its worker done.
+        returned or, for a stream, has been closed: only then is its worker done. A stream's
+        messages check ``key`` again once ``KEY_RECHECK_SECONDS`` have passed since the last check.
         """
+        checked = time.monotonic()
+
         async def enter(context):
             if not self._enter(tenant):
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                     f"tenant {tenant} already has {self.max_calls} calls in flight")
             set_tenant(tenant)
 
-        return guarded(handler, enter, lambda: self._leave(tenant))
+        async def recheck(context):
+            nonlocal checked
+            if time.monotonic() - checked < KEY_RECHECK_SECONDS:
+                return
+            checked = time.monotonic()
+            if self.keys.authenticate(key) != tenant:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                    "the API key was revoked while this call was open")
+
+        streaming = handler.request_streaming or handler.response_streaming
+        return guarded(handler, enter, lambda: self._leave(tenant), recheck if streaming else None)

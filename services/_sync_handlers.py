@@ -190,16 +190,30 @@ def method_of(handler):
     return handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
 
 
-def guarded(handler, enter, leave):
+async def _stepped(messages, step, context):
+    """``messages`` (an async iterator) with ``await step(context)`` before each one is passed on."""
+    async for message in messages:
+        await step(context)
+        yield message
+
+
+def guarded(handler, enter, leave, step=None):
     """``handler`` (async) run after ``await enter(context)``, with ``leave()`` once it has returned
-    or, for a stream, once its response stream is closed (its worker, if any, is done by then)."""
+    or, for a stream, once its response stream is closed (its worker, if any, is done by then);
+    ``await step(context)``, if given, runs before each message a stream receives or sends."""
     inner = method_of(handler)
+
+    def requests_of(request, context):
+        return _stepped(request, step, context) if step is not None and handler.request_streaming else request
+
     if handler.response_streaming:
         async def behaviour(request, context):
             await enter(context)
             try:
-                async with contextlib.aclosing(inner(request, context)) as responses:
+                async with contextlib.aclosing(inner(requests_of(request, context), context)) as responses:
                     async for response in responses:
+                        if step is not None:
+                            await step(context)
                         yield response
             finally:
                 leave()
@@ -207,7 +221,7 @@ def guarded(handler, enter, leave):
         async def behaviour(request, context):
             await enter(context)
             try:
-                return await inner(request, context)
+                return await inner(requests_of(request, context), context)
             finally:
                 leave()
     return handler_like(handler, behaviour)

@@ -27,6 +27,8 @@ def json_object(text: str, field: str, required: bool = False) -> dict | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument(f"{field} nests lists or objects too deeply") from None
     if not isinstance(value, dict):
         raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
     return value

@@ -23,7 +23,7 @@ from braindecode.activations import (
     load_model,
     model_provenance,
 )
-from braindecode.errors import InvalidArgument, NotFound
+from braindecode.errors import InvalidArgument, NotFound, quoted
 from braindecode.store import (
     ACTIVATIONS_ARTIFACT,
     STIMULI_ARTIFACT,
@@ -92,7 +92,7 @@ def _add_stimuli(builder: StimulusSetBuilder, stimuli) -> None:
         elif kind == "text":
             builder.add_text(stimulus.id, stimulus.text)
         else:
-            raise InvalidArgument(f"stimulus {stimulus.id!r} carries neither an image nor a text")
+            raise InvalidArgument(f"stimulus {quoted(stimulus.id)} carries neither an image nor a text")
 
 
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from braindecode import tensors
 from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument
-from braindecode.store import Store, Upload, load_array, set_recording_events
+from braindecode.store import Store, Upload, check_event_count, load_array, set_recording_events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from services._tenancy import current_tenant
 from services._wire import json_object, tensor_chunks
@@ -54,6 +54,7 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "metadata":
             raise InvalidArgument("the first upload message must carry the recording metadata")
+        check_event_count(len(first.metadata.events))
         metadata = json_format.MessageToDict(first.metadata, preserving_proto_field_name=True,
                                              always_print_fields_with_no_presence=True)
         with Upload(self.store, metadata, self.config.max_upload_bytes, current_tenant()) as upload:
@@ -69,7 +70,8 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
     def ListRecordings(self, request, context):
         found, token = self.store.list_recordings(
             current_tenant(), subject=request.subject, modality=request.modality, task=request.task,
-            page_size=request.page.page_size, page_token=request.page.page_token)
+            page_size=request.page.page_size, page_token=request.page.page_token,
+            max_bytes=self.config.max_message_bytes // 2)
         return recordings_pb2.ListRecordingsResponse(
             recordings=[recording_message(r) for r in found], next_page_token=token)
 

@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from braindecode.auth import KeyStore, create_key_command
 from braindecode.config import Config
 from braindecode.errors import InvalidArgument
-from braindecode.store import Store
+from braindecode.store import RequestLimits, Store
 from braindecode.v1 import (
     activations_pb2,
     activations_pb2_grpc,
@@ -144,7 +144,7 @@ class BraindecodeServer:
                 f"below max_workers ({config.max_workers}): one tenant could hold every worker "
                 "thread and starve the other tenants and health checks")
         self.config = config
-        self.store = store or Store(config.data_dir)
+        self.store = store or Store(config.data_dir, RequestLimits(config.max_request_bytes, config.max_fit_bytes))
         self.keys = KeyStore(self.store.root)
         credentials = _credentials(config)
         if credentials is None and not _is_loopback(config.host):

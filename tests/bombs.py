@@ -23,18 +23,24 @@ _ZIP_DATE = 0x21  # 1980-01-01
 _ZIP_FILE_MODE = 0o100644 << 16
 
 
-def deflated(head: bytes, n_zeros: int) -> tuple:
-    """(raw deflate stream, CRC-32, size) of ``head`` followed by ``n_zeros`` zero bytes."""
+def noisy_block(n_noise: int, seed: int = 0) -> bytes:
+    """A MiB of ``n_noise`` random bytes, then zeros: it deflates to about ``n_noise`` bytes."""
+    return np.random.default_rng(seed).bytes(n_noise) + bytes(len(_BLOCK) - n_noise)
+
+
+def deflated(head: bytes, n_zeros: int, block: bytes = _BLOCK) -> tuple:
+    """(raw deflate stream, CRC-32, size) of ``head`` followed by ``n_zeros`` bytes of ``block``
+    repeated (zeros by default)."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     parts = [packer.compress(head), packer.flush(zlib.Z_FULL_FLUSH)]
-    full, rest = divmod(n_zeros, len(_BLOCK))
+    full, rest = divmod(n_zeros, len(block))
     if full:  # after a full flush a block compresses to the same bytes every time
-        parts.append((packer.compress(_BLOCK) + packer.flush(zlib.Z_FULL_FLUSH)) * full)
-    parts += [packer.compress(bytes(rest)), packer.flush()]
+        parts.append((packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)) * full)
+    parts += [packer.compress(block[:rest]), packer.flush()]
     crc = zlib.crc32(head)
     for _ in range(full):
-        crc = zlib.crc32(_BLOCK, crc)
-    return b"".join(parts), zlib.crc32(bytes(rest), crc), len(head) + n_zeros
+        crc = zlib.crc32(block, crc)
+    return b"".join(parts), zlib.crc32(block[:rest], crc), len(head) + n_zeros
 
 
 def zlib_bomb(n_zeros: int) -> bytes:
@@ -47,9 +53,9 @@ def zlib_bomb(n_zeros: int) -> bytes:
     return b"\x78\xda" + stream + struct.pack(">I", adler)
 
 
-def gzip_bomb(head: bytes, n_zeros: int) -> bytes:
-    """A gzip file of ``head`` followed by ``n_zeros`` zero bytes."""
-    stream, crc, size = deflated(head, n_zeros)
+def gzip_bomb(head: bytes, n_zeros: int, block: bytes = _BLOCK) -> bytes:
+    """A gzip file of ``head`` followed by ``n_zeros`` bytes of ``block`` repeated (zeros by default)."""
+    stream, crc, size = deflated(head, n_zeros, block)
     return _GZIP_HEADER + stream + struct.pack("<II", crc, size % 2**32)
 
 
@@ -69,8 +75,9 @@ def zip_bomb(members) -> bytes:
                                                len(local), 0))
 
 
-def nifti_gz_bomb(shape: tuple, dtype=np.int16) -> bytes:
-    """A .nii.gz of zeros whose header declares ``shape`` (x, y, z, t) of ``dtype``."""
+def nifti_gz_bomb(shape: tuple, dtype=np.int16, block: bytes = _BLOCK) -> bytes:
+    """A .nii.gz whose header declares ``shape`` (x, y, z, t) of ``dtype``, of zeros (or of ``block``
+    repeated: with a :func:`noisy_block` it compresses no better than the readers allow)."""
     header = nibabel.Nifti1Header()
     header.set_data_shape(shape)
     header.set_data_dtype(dtype)
@@ -79,7 +86,7 @@ def nifti_gz_bomb(shape: tuple, dtype=np.int16) -> bytes:
     header.set_sform(np.diag([2.0, 2.0, 2.0, 1.0]), code=1)
     header["vox_offset"] = 352
     data_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    return gzip_bomb(header.binaryblock + bytes(4), data_bytes)
+    return gzip_bomb(header.binaryblock + bytes(4), data_bytes, block)
 
 
 def edf_bomb(n_signals: int, fastest: int, records: int = 1, fmt: str = "edf") -> bytes:

@@ -152,3 +152,18 @@ def test_a_model_without_a_directory_is_failed_precondition_naming_it(tmp_path):
         settings.pipeline("gone")
     assert settings.pipeline().embedding_dim == 1280  # the shipped model, "default"
     assert settings.encoder_source() == "efficientnet-lite0"
+
+
+def test_request_bounds_default_to_the_librarys_and_reach_the_servers_store(tmp_path, monkeypatch):
+    from braindecode.store import RequestLimits
+    from services.server import BraindecodeServer
+
+    defaults = Config.load(data_dir=str(tmp_path / "a"))
+    assert (defaults.max_request_bytes, defaults.max_fit_bytes) == (RequestLimits().max_request_bytes,
+                                                                    RequestLimits().max_fit_bytes)
+    monkeypatch.setenv("BRAINDECODE_MAX_REQUEST_BYTES", "1000")
+    server = BraindecodeServer(Config.load(data_dir=str(tmp_path / "b"), port=0, max_fit_bytes=2000))
+    try:
+        assert (server.store.limits.max_request_bytes, server.store.limits.max_fit_bytes) == (1000, 2000)
+    finally:
+        server.stop(grace=0)

@@ -1,8 +1,9 @@
-"""Page tokens: an offset that SQLite holds, or InvalidArgument quoting a short prefix."""
+"""Page tokens: an offset that SQLite holds, or InvalidArgument quoting a short prefix; pages bounded
+by size as well as by count."""
 
 import pytest
 
-from braindecode._paging import MAX_PAGE_SIZE, next_page_token, page_bounds
+from braindecode._paging import MAX_PAGE_SIZE, next_page_token, page_bounds, sized_page
 from braindecode.errors import InvalidArgument
 
 
@@ -28,3 +29,14 @@ def test_a_huge_token_is_quoted_by_its_prefix():
 def test_page_sizes_out_of_range(size):
     with pytest.raises(InvalidArgument, match="page_size must be between"):
         page_bounds(size, "")
+
+
+@pytest.mark.parametrize("sizes, page_size, expected", [
+    ([10, 10, 10], 2, (2, "52")),     # the count ends the page
+    ([10, 10, 10], 5, (3, "")),       # the last page
+    ([40, 70, 10], 5, (1, "51")),     # the size ends it: 40 + 70 > 100
+    ([150, 10], 5, (1, "51")),        # a row past the size alone still makes a page
+    ([60, 40, 1], 5, (2, "52")),      # exactly the size
+])
+def test_pages_hold_what_fits_in_their_size(sizes, page_size, expected):
+    assert sized_page(sizes, page_size, 50, max_bytes=100) == expected

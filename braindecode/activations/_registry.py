@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from braindecode.errors import InvalidArgument, NotFound
+from braindecode.errors import InvalidArgument, NotFound, quoted
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 REGISTRY_PATH = MODELS_DIR / "registry.json"
@@ -96,4 +96,4 @@ def get_model_card(name: str, registry=None) -> ModelCard:
     for card in cards:
         if card.name == name:
             return card
-    raise NotFound(f"no model {name!r} in the registry; available: {', '.join(c.name for c in cards)}")
+    raise NotFound(f"no model {quoted(name)} in the registry; available: {', '.join(c.name for c in cards)}")

@@ -8,6 +8,7 @@ decoder by cross-validation over runs and refits it on every trial.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from numbers import Real
 
@@ -15,13 +16,13 @@ import numpy as np
 from sklearn.base import clone
 
 from braindecode.containers import ActivationSet, BrainResponses
-from braindecode.decoding._base import BaseDecoder
+from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
 from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._scoring import held_out_scores
 from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv
-from braindecode.errors import BraindecodeError, InvalidArgument
+from braindecode.errors import BraindecodeError, InvalidArgument, quoted, shortened
 
 DECODER_KINDS = {"ridge": RidgeDecoder, "mlp": MLPDecoder, "eeg": EEGDecoder}
 #: Recording modality -> the input layout of the decoders: 2-D responses or 3-D epochs.
@@ -47,14 +48,14 @@ _JSON_TYPES = (
 def _check_json_params(values, defaults: dict, what: str) -> dict:
     """``values`` checked to name only keys of ``defaults``, each of its default's JSON type."""
     if not isinstance(values, dict):
-        raise InvalidArgument(f"{what}s must be a JSON object, got {values!r}")
+        raise InvalidArgument(f"{what}s must be a JSON object, got {quoted(values)}")
     for name, value in values.items():
         if name not in defaults:
-            raise InvalidArgument(f"unknown {what} {name!r}; known: {', '.join(sorted(defaults))}")
+            raise InvalidArgument(f"unknown {what} {quoted(name)}; known: {', '.join(sorted(defaults))}")
         for kind, valid, description in _JSON_TYPES:
             if isinstance(defaults[name], kind):
                 if not valid(value):
-                    raise InvalidArgument(f"{what} {name!r} must be {description}, got {value!r}")
+                    raise InvalidArgument(f"{what} {name!r} must be {description}, got {quoted(value)}")
                 break
     return dict(values)
 
@@ -85,7 +86,7 @@ def make_decoder(kind: str, params: dict | None, modality: str, seed: int = 0,
     """
     cls = DECODER_KINDS.get(kind)
     if cls is None:
-        raise InvalidArgument(f"unknown decoder {kind!r}; use one of {', '.join(DECODER_KINDS)}")
+        raise InvalidArgument(f"unknown decoder {quoted(kind)}; use one of {', '.join(DECODER_KINDS)}")
     defaults = {k: v for k, v in cls().get_params().items() if k not in _SET_BY_CALLER}
     params = _check_json_params({} if params is None else params, defaults, f"{kind} decoder parameter")
     if cls is RidgeDecoder:
@@ -130,8 +131,9 @@ class DecoderFit:
     provenance: dict
 
 
-def _fit_on(estimator: BaseDecoder, X, Y, runs, auto_inner_cv: bool, report) -> BaseDecoder:
-    """A clone of ``estimator`` fitted with the runs as groups (when there are two or more)."""
+def _fit_on(estimator: BaseDecoder, X, Y, runs, auto_inner_cv: bool, report, max_fit_bytes: int) -> BaseDecoder:
+    """A clone of ``estimator`` fitted with the runs as groups (when there are two or more), within
+    ``max_fit_bytes``."""
     model = clone(estimator)
     n_runs = len(np.unique(runs))
     groups = runs if n_runs >= 2 else None
@@ -139,17 +141,19 @@ def _fit_on(estimator: BaseDecoder, X, Y, runs, auto_inner_cv: bool, report) -> 
         if isinstance(model, RidgeDecoder):
             if auto_inner_cv:  # as many alpha-selection folds of whole runs as there are runs, up to 5
                 model.set_params(cv=min(5, n_runs if groups is not None else len(X)))
-            return model.fit(X, Y, groups=groups)
-        return model.fit(X, Y, groups=groups, progress=report)
+            return model.fit(X, Y, groups=groups, max_fit_bytes=max_fit_bytes)
+        return model.fit(X, Y, groups=groups, progress=report, max_fit_bytes=max_fit_bytes)
     except BraindecodeError:
         raise
     except (TypeError, ValueError) as exc:  # hyper-parameter values the decoder's modules reject
-        raise InvalidArgument(f"cannot fit {type(model).__name__} with {model._params_json()}: {exc}") from None
+        raise InvalidArgument(f"cannot fit {type(model).__name__} with {quoted(json.dumps(model._params_json()))}: "
+                              f"{shortened(str(exc))}") from None
 
 
 def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: str, modality: str,
                 decoder: str = "ridge", params: dict | None = None, cv_folds: int = 0,
-                val_fraction: float | None = None, seed: int = 0, device: str = "cpu", progress=None) -> DecoderFit:
+                val_fraction: float | None = None, seed: int = 0, device: str = "cpu", progress=None,
+                max_fit_bytes: int = MAX_FIT_BYTES) -> DecoderFit:
     """Fit a decoder from per-trial brain responses to a layer of an activation set.
 
     Trials are matched to activation rows by stimulus id and the decoder is fitted on single
@@ -182,6 +186,9 @@ def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: st
         ``progress(stage, done, total)`` with stages "cross-validation" (``done`` in folds,
         fractional within a fold of a neural decoder) and "fit". An exception it raises stops
         the fit.
+    max_fit_bytes : int
+        Most bytes one fit may hold (the decoder's ``fit_footprint``); past it ResourceExhausted
+        before the fit allocates.
 
     Returns
     -------
@@ -201,7 +208,7 @@ def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: st
         def fold_progress(record, i=i):
             report("cross-validation", i + record["epoch"] / record["max_epochs"], len(splits))
 
-        model = _fit_on(estimator, X[train], Y[train], runs[train], auto_inner_cv, fold_progress)
+        model = _fit_on(estimator, X[train], Y[train], runs[train], auto_inner_cv, fold_progress, max_fit_bytes)
         n_stimuli, scores = held_out_scores(model.predict(X[test]), Y[test], responses.stimulus_ids[test],
                                             activations, layer)
         folds.append({"test_runs": sorted(set(runs[test].tolist())), "n_test_trials": len(test),
@@ -213,7 +220,7 @@ def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: st
 
     report("fit", 0, 1)
     model = _fit_on(estimator, X, Y, runs, auto_inner_cv,
-                    lambda record: report("fit", record["epoch"], record["max_epochs"]))
+                    lambda record: report("fit", record["epoch"], record["max_epochs"]), max_fit_bytes)
     report("fit", 1, 1)
     provenance = {
         "layer": layer, "activation_model": activations.model, "decoder": decoder, "params": params or {},

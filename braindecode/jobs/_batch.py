@@ -17,7 +17,7 @@ import uuid
 
 import numpy as np
 
-from braindecode._io import fsync_dir
+from braindecode._io import fsync_dir, private_dir, private_opener
 from braindecode.errors import FailedPrecondition, InvalidArgument
 from braindecode.jobs._runner import job_context, make_executor, run_rounds
 from braindecode.config import JobSettings, ReconstructionSettings
@@ -82,7 +82,8 @@ def write_job_file(out, record: dict) -> None:
                                      "use another --out folder")
         return
     stage = out / f".{JOB_FILE}.{uuid.uuid4().hex}"
-    stage.write_text(text)
+    with open(stage, "w", opener=private_opener) as f:
+        f.write(text)
     stage.replace(path)
     fsync_dir(out)
 
@@ -125,15 +126,15 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
         raise InvalidArgument(f"shard ({i}, {n}): need 0 <= i < n")
     settings = settings or JobSettings()
     out = pathlib.Path(out_dir)
-    with contextlib.closing(ReadOnlyStore(data_dir, links_dir=out)) as store:
-        out.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(ReadOnlyStore(data_dir, work_dir=out)) as store:
+        private_dir(out)
         plan = plan_job(store, tenant, spec, reconstruction)
         write_job_file(out, {"spec": plan.spec, "tenant": tenant,
                               "shards": [{"index": s.index, "recordings": s.recordings} for s in plan.shards]})
         mine = [s for s in plan.shards if s.index % n == i]
         skipped = [s.index for s in mine if (out / shard_name(s.index) / SUMMARY).is_file()]
         tasks = [ShardTask(s.index, tuple(s.recordings)) for s in mine if s.index not in skipped]
-        context = job_context(store, tenant, plan.spec, out, settings, reconstruction)
+        context = job_context(store, tenant, plan.spec, out, settings, reconstruction=reconstruction)
         runner = executor or make_executor(settings)
         try:
             done, errors = _run_with_retries(runner, context, tasks, settings.max_attempts)

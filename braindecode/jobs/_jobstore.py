@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import threading
 import time
 
+from braindecode._io import connect_private
 from braindecode._paging import next_page_token, page_bounds
-from braindecode.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from braindecode.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, quoted
 from braindecode.jobs._spec import canonical_json
 from braindecode.store import JOB, new_id, not_found
 
@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS shards (
     job_id TEXT NOT NULL, idx INTEGER NOT NULL, recordings TEXT NOT NULL, state TEXT NOT NULL,
     failures INTEGER NOT NULL, error TEXT NOT NULL, output_id TEXT NOT NULL, seconds REAL NOT NULL,
     PRIMARY KEY (job_id, idx));
+CREATE INDEX IF NOT EXISTS shards_state ON shards (state, job_id);
 """
+_ACTIVE_SQL = "('queued', 'running')"
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("completed", "completed_with_failures", "failed", "cancelled")
@@ -94,7 +96,7 @@ class JobStore:
     def __init__(self, path):
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = connect_private(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -122,7 +124,7 @@ class JobStore:
     def list(self, tenant: str, state: str = "", page_size: int = 100, page_token: str = "") -> tuple:
         """(jobs, next_page_token), oldest first, optionally of one state."""
         if state and state not in STATES:
-            raise InvalidArgument(f"unknown job state {state!r}; states: {', '.join(STATES)}")
+            raise InvalidArgument(f"unknown job state {quoted(state)}; states: {', '.join(STATES)}")
         page_size, offset = page_bounds(page_size, page_token)
         query, args = "SELECT * FROM jobs WHERE tenant=?", [tenant]
         if state:
@@ -133,24 +135,45 @@ class JobStore:
             jobs = [self._job(r) for r in rows[:page_size]]
         return jobs, next_page_token(rows, page_size, offset)
 
-    def next_runnable(self) -> JobInfo | None:
-        """The oldest queued or running job of any tenant."""
+    def tenants_with_pending_shards(self) -> list:
+        """Tenants whose queued or running jobs have shards waiting to run."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE state IN ('queued', 'running') "
-                                   "ORDER BY rowid LIMIT 1").fetchone()
-            return None if row is None else self._job(row)
+            return [tenant for (tenant,) in self._db.execute(
+                f"SELECT DISTINCT j.tenant FROM shards s JOIN jobs j ON j.id = s.job_id "
+                f"WHERE s.state='pending' AND j.state IN {_ACTIVE_SQL}")]
 
-    def shards(self, job_id: str, state: str) -> list:
-        """The job's shards in ``state``, by index."""
+    def next_pending_shard(self, tenant: str) -> tuple | None:
+        """(job id, ShardInfo) of the first pending shard of the tenant's oldest queued or running job
+        that has one, or None."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-            return [s for s in self._job(row).shards if s.state == state]
+            row = self._db.execute(
+                f"SELECT s.job_id, s.idx, s.recordings, s.state, s.failures, s.error, s.output_id, s.seconds "
+                f"FROM shards s JOIN jobs j ON j.id = s.job_id WHERE j.tenant=? AND s.state='pending' "
+                f"AND j.state IN {_ACTIVE_SQL} ORDER BY j.rowid, s.idx LIMIT 1", (tenant,)).fetchone()
+        if row is None:
+            return None
+        job_id, idx, recordings, *rest = row
+        return job_id, ShardInfo(idx, json.loads(recordings), *rest)
+
+    def settled_jobs(self) -> list:
+        """Ids of the queued or running jobs none of whose shards is pending or running (a restart
+        can find some: stopped after their last shard, before they ended)."""
+        with self._lock:
+            return [job_id for (job_id,) in self._db.execute(
+                f"SELECT id FROM jobs WHERE state IN {_ACTIVE_SQL} AND NOT EXISTS (SELECT 1 FROM shards "
+                "WHERE shards.job_id = jobs.id AND shards.state IN ('pending', 'running'))")]
+
+    def unfinished_shards(self, job_id: str) -> int:
+        """The job's shards that are pending or running."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM shards WHERE job_id=? AND state IN ('pending', 'running')",
+                                    (job_id,)).fetchone()[0]
 
     def _earlier(self, tenant: str, request_id: str, request: dict) -> JobInfo | None:
         row = self._db.execute("SELECT * FROM jobs WHERE tenant=? AND request_id=? AND request_id!=''",
                                (tenant, request_id)).fetchone()
         if row is not None and row[3] != canonical_json(request):
-            raise InvalidArgument(f"request_id {request_id!r} was already used for job {row[0]} with a different spec")
+            raise InvalidArgument(f"request_id {quoted(request_id)} was already used for job {row[0]} with a different spec")
         return None if row is None else self._job(row)
 
     def find(self, tenant: str, request_id: str, request: dict) -> JobInfo | None:
@@ -162,11 +185,14 @@ class JobStore:
             return self._earlier(tenant, request_id, request)
 
     # -- writing --------------------------------------------------------------------------
-    def create(self, tenant: str, request_id: str, request: dict, plan, max_active: int) -> JobInfo:
+    def create(self, tenant: str, request_id: str, request: dict, plan, max_active: int,
+               max_shards: int | None = None) -> JobInfo:
         """Queue a planned job, or return the job an earlier submit with ``request_id`` made.
 
         Raises ResourceExhausted when the tenant already holds ``max_active`` queued or running
-        jobs, and InvalidArgument when ``request_id`` was used for a different spec.
+        jobs, or when the job's shards would bring the pending and running shards of the tenant's
+        jobs past ``max_shards`` (no bound when None); InvalidArgument when ``request_id`` was used
+        for a different spec.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -181,6 +207,14 @@ class JobStore:
                 if active >= max_active:
                     raise ResourceExhausted(f"tenant {tenant} already has {active} queued or running jobs "
                                             f"(the limit is {max_active}); wait for one to finish or cancel one")
+                (held,) = self._db.execute(
+                    f"SELECT COUNT(*) FROM shards s JOIN jobs j ON j.id = s.job_id WHERE j.tenant=? "
+                    f"AND j.state IN {_ACTIVE_SQL} AND s.state IN ('pending', 'running')", (tenant,)).fetchone()
+                if max_shards is not None and held + len(plan.shards) > max_shards:
+                    raise ResourceExhausted(
+                        f"tenant {tenant} already has {held} queued or running shards and this job adds "
+                        f"{len(plan.shards)}, more than the limit max_shards_per_tenant={max_shards}; wait for "
+                        "shards to finish or cancel a job")
                 job_id = new_id(JOB)
                 self._db.execute("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
                                  (job_id, tenant, request_id, canonical_json(request), "queued", json.dumps(plan.spec),

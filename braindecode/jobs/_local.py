@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import ctypes
 import multiprocessing
@@ -10,6 +9,7 @@ import os
 import signal
 import sys
 
+from braindecode.jobs._executor import Executor
 from braindecode.jobs._shard import ShardResult, run_shard
 
 _PR_SET_PDEATHSIG = 1
@@ -26,10 +26,10 @@ def _init_worker(threads: int) -> None:
             os._exit(1)
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Run shards in ``workers`` spawned processes.
 
-    Workers open the store read-only and keep the decoders they loaded, so the shards of a
+    Workers open the store read-only and keep the models they loaded, so the shards of a
     job after the first reuse the model. A worker that dies (out of memory, a crash in
     native code) fails the shards it held and the pool is started afresh.
 
@@ -53,40 +53,31 @@ class LocalExecutor:
                 initializer=_init_worker, initargs=(self.threads_per_worker,))
         return self._pool
 
-    def map(self, context, tasks, on_start=None, should_stop=lambda: False):
-        """Run ``tasks`` of one job; yields a :class:`ShardResult` per task as each finishes.
-
-        Parameters
-        ----------
-        context : JobContext
-        tasks : list of ShardTask
-        on_start : callable(ShardTask), optional
-            Called as a task is handed to a worker (at most ``workers`` are in flight).
-        should_stop : callable() -> bool
-            Polled; when true, tasks not yet started are dropped and the iteration ends.
-        """
-        waiting = collections.deque(tasks)
+    def run(self, next_shard, on_start=None, should_stop=lambda: False):
+        """Run shards as ``next_shard()`` hands them out, at most ``workers`` at once (see ``Executor.run``)."""
         running = {}
         try:
-            while waiting or running:
+            while True:
                 if should_stop():
                     return
-                while waiting and len(running) < self.workers:
-                    task = waiting.popleft()
+                while len(running) < self.workers and (item := next_shard()) is not None:
+                    context, task = item
                     if on_start is not None:
-                        on_start(task)
+                        on_start(context, task)
                     pool = self._get_pool()
-                    running[pool.submit(run_shard, context, task)] = (task, pool)
+                    running[pool.submit(run_shard, context, task)] = (context, task, pool)
+                if not running:
+                    return
                 done, _ = concurrent.futures.wait(running, timeout=0.5,
                                                   return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in done:
-                    task, pool = running.pop(future)
+                    context, task, pool = running.pop(future)
                     try:
-                        yield future.result()
+                        yield context, future.result()
                     except concurrent.futures.process.BrokenProcessPool as exc:
                         if pool is self._pool:
                             self.close()
-                        yield ShardResult(task.index, f"worker process died: {exc}")
+                        yield context, ShardResult(task.index, f"worker process died: {exc}")
         finally:
             for future in running:
                 future.cancel()

@@ -1,4 +1,4 @@
-"""The Ray executor: Ray Data ``map_batches`` over an actor pool whose actors hold the job's decoder.
+"""The Ray executor: one Ray task per shard, on a local Ray instance or an existing cluster.
 
 Ray is an optional extra (``pip install braindecode[ray]``), imported on first use.
 """
@@ -8,58 +8,48 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import numpy as np
-
 from braindecode.errors import FailedPrecondition
-from braindecode.jobs._shard import JobContext, ShardResult, ShardTask, ShardWorker
+from braindecode.jobs._executor import Executor
+from braindecode.jobs._shard import JobContext, ShardResult, ShardTask, run_shard
 
 
 def _import_ray():
     try:
         import ray
-        import ray.data
     except ImportError:
         raise FailedPrecondition("the ray executor needs Ray: pip install 'braindecode[ray]'") from None
     return ray
 
 
-class ShardActor:
-    """A Ray Data actor: loads the job's decoder once, then runs one shard per row."""
+def _ray_shard(context_json: str, task_json: str, threads: int) -> str:
+    """Run one shard in a Ray worker (JSON in and out); the worker process keeps the models it loaded."""
+    import torch
 
-    def __init__(self, context_json: str, threads: int):
-        import torch
-
-        torch.set_num_threads(threads)
-        context = json.loads(context_json)
-        context["candidate_ids"] = tuple(context["candidate_ids"])
-        self.worker = ShardWorker(JobContext(**context))
-
-    def __call__(self, batch: dict) -> dict:
-        results = []
-        for item in batch["task"]:
-            task = json.loads(item)
-            result = self.worker(ShardTask(task["index"], tuple(task["recordings"])))
-            results.append(json.dumps(dataclasses.asdict(result)))
-        return {"result": np.array(results)}
+    torch.set_num_threads(threads)
+    context = json.loads(context_json)
+    context["candidate_ids"] = tuple(context["candidate_ids"])
+    task = json.loads(task_json)
+    result = run_shard(JobContext(**context), ShardTask(task["index"], tuple(task["recordings"])))
+    return json.dumps(dataclasses.asdict(result))
 
 
-class RayExecutor:
-    """Run shards as rows of a Ray Dataset mapped by a pool of up to ``workers`` actors.
+class RayExecutor(Executor):
+    """Run shards as Ray tasks, at most ``workers`` at once.
 
-    Each job builds its pool: shards start once the first actor has loaded the decoder, and
-    the pool grows to ``workers`` actors while shards wait.
+    Ray reuses its worker processes, which keep the decoders and encoders they loaded, so the
+    shards of a job after the first on a worker reuse its model.
 
     Parameters
     ----------
     workers : int
-        Actors in the pool (each holds the job's decoder).
+        Shards in flight at once.
     num_gpus : float
-        GPUs requested per actor (0: CPU only).
+        GPUs requested per task (0: CPU only).
     address : str
         An existing cluster's address; empty starts a local Ray instance with ``workers`` CPUs.
         Workers read the store folder, so a cluster must share it (same path on every node).
     threads_per_worker : int
-        CPUs requested per actor, and its torch threads.
+        CPUs requested per task, and its torch threads.
     """
 
     def __init__(self, workers: int = 2, num_gpus: float = 0.0, address: str = "", threads_per_worker: int = 1):
@@ -76,35 +66,39 @@ class RayExecutor:
             options = {"address": self.address} if self.address else {"num_cpus": cpus}
             ray.init(include_dashboard=False, log_to_driver=False, **options)
             self._started = True
-        ray.data.DataContext.get_current().enable_progress_bars = False
         return ray
 
-    def map(self, context, tasks, on_start=None, should_stop=lambda: False):
-        """Run ``tasks`` of one job; yields a :class:`ShardResult` per task as each finishes.
-
-        Parameters are those of ``LocalExecutor.map``; every task is handed to Ray at once.
-        """
+    def run(self, next_shard, on_start=None, should_stop=lambda: False):
+        """Run shards as ``next_shard()`` hands them out, at most ``workers`` at once (see ``Executor.run``)."""
         ray = self._connect()
-        items = [{"task": json.dumps({"index": t.index, "recordings": list(t.recordings)})} for t in tasks]
-        dataset = ray.data.from_items(items).map_batches(
-            ShardActor, fn_constructor_args=(json.dumps(dataclasses.asdict(context)), self.threads_per_worker),
-            batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(self.workers, len(tasks))),
-            num_cpus=self.threads_per_worker, num_gpus=self.num_gpus or None)
-        for task in tasks:
-            if on_start is not None:
-                on_start(task)
-        reported = set()
+        remote = ray.remote(num_cpus=self.threads_per_worker, num_gpus=self.num_gpus or None,
+                            max_retries=0)(_ray_shard)
+        running = {}
         try:
-            for row in dataset.iter_rows():
-                result = ShardResult(**json.loads(row["result"]))
-                reported.add(result.index)
-                yield result
+            while True:
                 if should_stop():
                     return
-        except Exception as exc:  # noqa: BLE001 - a broken pipeline fails the shards it still held
-            for task in tasks:
-                if task.index not in reported:
-                    yield ShardResult(task.index, f"ray pipeline failed: {type(exc).__name__}: {exc}")
+                while len(running) < self.workers and (item := next_shard()) is not None:
+                    context, task = item
+                    if on_start is not None:
+                        on_start(context, task)
+                    ref = remote.remote(json.dumps(dataclasses.asdict(context)),
+                                        json.dumps({"index": task.index, "recordings": list(task.recordings)}),
+                                        self.threads_per_worker)
+                    running[ref] = item
+                if not running:
+                    return
+                done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+                for ref in done:
+                    context, task = running.pop(ref)
+                    try:
+                        result = ShardResult(**json.loads(ray.get(ref)))
+                    except Exception as exc:  # noqa: BLE001 - a worker that died fails the shard it held
+                        result = ShardResult(task.index, f"ray task failed: {type(exc).__name__}: {exc}")
+                    yield context, result
+        finally:
+            for ref in running:
+                ray.cancel(ref)
 
     def close(self) -> None:
         """Shut down the Ray instance this executor started (a cluster it joined stays up)."""

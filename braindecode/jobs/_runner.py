@@ -1,19 +1,25 @@
 """The job runner: checks and queues jobs, runs their shards on an executor, stores the outputs.
 
-One coordinator thread takes the oldest queued or running job, hands its pending shards to
-the executor, and registers each finished shard's folder as a "job-output" artifact before
-marking the shard done. Failed attempts are retried up to ``max_attempts``; a shard that
-keeps failing is marked failed and the job goes on. After a restart, shards that were
+One coordinator thread hands shards to the executor one at a time, as its workers free up, and
+shares them fairly between tenants: the next shard goes to the tenant with the fewest shards
+running (among equals, the one served longest ago), from that tenant's oldest job. A tenant's
+queued jobs may hold at most ``max_shards_per_tenant`` shards, so one tenant's long jobs never
+hold back another's short one. Each finished shard's folder is registered as a "job-output"
+artifact before the shard is marked done. Failed attempts are retried up to ``max_attempts``; a
+shard that keeps failing is marked failed and the job goes on. After a restart, shards that were
 running are run again and finished ones are kept.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import pathlib
 import shutil
 import threading
 
+from braindecode._io import private_dir
 from braindecode.errors import BraindecodeError, InvalidArgument
 from braindecode.jobs._jobstore import JobStore
 from braindecode.config import DEFAULT_RECONSTRUCTION_MODEL, JobSettings, ReconstructionSettings
@@ -37,10 +43,11 @@ def make_executor(settings: JobSettings):
     return LocalExecutor(settings.workers, settings.threads_per_worker)
 
 
-def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings,
+def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings, job_id: str = "",
                 reconstruction: ReconstructionSettings | None = None) -> JobContext:
-    """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant`` (and the
-    reconstruction model it names in ``reconstruction``'s models)."""
+    """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant``
+    (``job_id``: the server's job, if any; the reconstruction model the spec names among
+    ``reconstruction``'s models)."""
     from braindecode.store import load_activation_set
 
     (kind, model_id), = spec["model"].items()
@@ -58,7 +65,7 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings,
     return JobContext(
         str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
         spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, reconstruction_model,
-        settings.device, kind, activation_set_id)
+        settings.device, kind, activation_set_id, store.limits.max_request_bytes, job_id)
 
 
 def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_stop=lambda: False) -> None:
@@ -100,6 +107,12 @@ class JobRunner:
         self._cancelled = set()
         self._stopping = False
         self._thread = None
+        # the coordinator's own: contexts of the jobs under way, shards in flight, when each tenant was served
+        self._contexts = {}
+        self._in_flight = collections.Counter()
+        self._running = collections.Counter()
+        self._served = {}
+        self._turns = itertools.count()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> "JobRunner":
@@ -133,6 +146,8 @@ class JobRunner:
                 if key in keys:
                     self.jobs.shard_done(key[0], key[1], artifact.id, 0.0)
         shutil.rmtree(self.work_root, ignore_errors=True)  # every done shard's files are artifacts
+        for job_id in self.jobs.settled_jobs():
+            self._finish(job_id)
 
     # -- calls ----------------------------------------------------------------------------
     def submit(self, tenant: str, spec, request_id: str = ""):
@@ -157,7 +172,8 @@ class JobRunner:
         if earlier is not None:
             return earlier
         plan = plan_job(self.store, tenant, spec, self.reconstruction)
-        job = self.jobs.create(tenant, request_id, spec, plan, self.settings.max_jobs_per_tenant)
+        job = self.jobs.create(tenant, request_id, spec, plan, self.settings.max_jobs_per_tenant,
+                               self.settings.max_shards_per_tenant)
         self._notify()
         return job
 
@@ -201,61 +217,101 @@ class JobRunner:
         while not self._stopping:
             with self._changed:
                 version = self._version
-            job = self.jobs.next_runnable()
-            if job is None:
-                with self._changed:
-                    self._changed.wait_for(lambda: self._version != version or self._stopping, timeout=5.0)
-                continue
             try:
-                self._run(job)
-            except Exception as exc:  # noqa: BLE001 - keep serving the other jobs
-                log.exception("job %s failed", job.id)
-                self.jobs.finish(job.id, error=f"internal error: {type(exc).__name__}: {exc}")
-                self._notify()
+                for context, result in self.executor.run(self._next_shard, should_stop=lambda: self._stopping):
+                    self._record(context, result)
+            except Exception as exc:  # noqa: BLE001 - fail the jobs under way and keep serving
+                log.exception("the executor failed")
+                for job_id in list(self._contexts) or self._oldest_runnable():
+                    self._in_flight.pop(job_id, None)
+                    self._finish(job_id, f"internal error: {type(exc).__name__}: {exc}")
+                self._running.clear()
+            self._settle_cancelled()
+            with self._changed:
+                self._changed.wait_for(lambda: self._version != version or self._stopping, timeout=5.0)
 
-    def _run(self, job) -> None:
-        self.jobs.start(job.id)
-        self._notify()
-        out_dir = self.work_root / job.id
-        out_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            context = job_context(self.store, job.tenant, job.spec, out_dir, self.settings, self.reconstruction)
-        except BraindecodeError as exc:  # the model or candidates were deleted since the submit
-            self._finish(job, f"cannot start: {exc}")
-            return
+    def _oldest_runnable(self) -> list:
+        """The job whose shard would run next, as a list (empty when none waits)."""
+        tenants = self.jobs.tenants_with_pending_shards()
+        found = self.jobs.next_pending_shard(tenants[0]) if tenants else None
+        return [] if found is None else [found[0]]
 
-        def next_tasks():
-            return [ShardTask(s.index, tuple(s.recordings)) for s in self.jobs.shards(job.id, "pending")]
+    def _next_shard(self):
+        """(JobContext, ShardTask) of the shard to start on the worker that is free, or None.
 
-        def on_start(task):
-            self.jobs.shard_running(job.id, task.index)
+        The tenant with the fewest shards running goes first (among equals, the one served longest
+        ago); its oldest job with a pending shard gives the shard, now marked running.
+        """
+        self._settle_cancelled()
+        while tenants := self.jobs.tenants_with_pending_shards():
+            tenant = min(tenants, key=lambda t: (self._running[t], self._served.get(t, -1)))
+            found = self.jobs.next_pending_shard(tenant)
+            if found is None:  # its last pending shard was cancelled meanwhile
+                continue
+            job_id, shard = found
+            context = self._context(tenant, job_id)
+            if context is None:
+                continue
+            self.jobs.shard_running(job_id, shard.index)
+            self._in_flight[job_id] += 1
+            self._running[tenant] += 1
+            self._served[tenant] = next(self._turns)
             self._notify()
+            return context, ShardTask(shard.index, tuple(shard.recordings))
+        return None
 
-        run_rounds(self.executor, context, next_tasks, lambda result: self._record(job, out_dir, result),
-                   on_start, lambda: self._stopping or job.id in self._cancelled)
-        if not self._stopping:
-            self._finish(job)
+    def _context(self, tenant: str, job_id: str) -> JobContext | None:
+        """The job's shared inputs, resolved when its first shard starts; None when it cannot start
+        (the model or the candidates were deleted since the submit), which fails the job."""
+        if job_id not in self._contexts:
+            job = self.jobs.get(tenant, job_id)
+            out_dir = private_dir(self.work_root / job_id)
+            try:
+                self._contexts[job_id] = job_context(self.store, tenant, job.spec, out_dir, self.settings, job_id,
+                                                     self.reconstruction)
+            except BraindecodeError as exc:
+                self._finish(job_id, f"cannot start: {exc}")
+                return None
+            self.jobs.start(job_id)
+        return self._contexts[job_id]
 
-    def _record(self, job, out_dir: pathlib.Path, result) -> None:
-        folder = out_dir / shard_name(result.index)
+    def _record(self, context: JobContext, result) -> None:
+        job_id = context.job_id
+        self._in_flight[job_id] -= 1
+        self._running[context.tenant] -= 1
+        folder = pathlib.Path(context.out_dir) / shard_name(result.index)
         with self._lock:
-            if job.id in self._cancelled:
+            if job_id in self._cancelled:
                 shutil.rmtree(folder, ignore_errors=True)
-                return
-            error = result.error
-            if result.ok:
-                try:
-                    artifact = self._store_outputs(job, result.index, folder)
-                except (OSError, BraindecodeError) as exc:
-                    error = f"cannot store outputs: {type(exc).__name__}: {exc}"
-                else:
-                    self.jobs.shard_done(job.id, result.index, artifact.id, result.seconds)
-                shutil.rmtree(folder, ignore_errors=True)
-            if error:
-                state = self.jobs.shard_failed(job.id, result.index, error, result.seconds,
-                                               self.settings.max_attempts)
-                log.warning("job %s shard %d attempt failed (%s): %s", job.id, result.index, state, error)
+            else:
+                self._register(context, result, folder)
+        if self._in_flight[job_id] == 0 and job_id not in self._cancelled and self.jobs.unfinished_shards(job_id) == 0:
+            self._finish(job_id)
+        self._settle_cancelled()
         self._notify()
+
+    def _register(self, context: JobContext, result, folder: pathlib.Path) -> None:
+        """Store a finished shard's outputs and mark it done, or count its failed attempt."""
+        error = result.error
+        if result.ok:
+            try:
+                artifact = self._store_outputs(self.jobs.get(context.tenant, context.job_id), result.index, folder)
+            except (OSError, BraindecodeError) as exc:
+                error = f"cannot store outputs: {type(exc).__name__}: {exc}"
+            else:
+                self.jobs.shard_done(context.job_id, result.index, artifact.id, result.seconds)
+            shutil.rmtree(folder, ignore_errors=True)
+        if error:
+            state = self.jobs.shard_failed(context.job_id, result.index, error, result.seconds,
+                                           self.settings.max_attempts)
+            log.warning("job %s shard %d attempt failed (%s): %s", context.job_id, result.index, state, error)
+
+    def _settle_cancelled(self) -> None:
+        """End the cancelled jobs whose last shard in flight has come back."""
+        with self._lock:
+            settled = [job_id for job_id in self._cancelled if self._in_flight[job_id] == 0]
+        for job_id in settled:
+            self._finish(job_id)
 
     def _store_outputs(self, job, index: int, folder: pathlib.Path):
         shard = next(s for s in job.shards if s.index == index)
@@ -265,9 +321,13 @@ class JobRunner:
                       "model": job.spec["model"], "spec": job.spec}
         return self.store.add_artifact(job.tenant, JOB_OUTPUT_ARTIFACT, files, meta, provenance)
 
-    def _finish(self, job, error: str = "") -> None:
-        state = self.jobs.finish(job.id, error)
-        self._cancelled.discard(job.id)
-        shutil.rmtree(self.work_root / job.id, ignore_errors=True)
-        log.info("job %s ended: %s", job.id, state)
+    def _finish(self, job_id: str, error: str = "") -> None:
+        """End the job (from its shards' states, or failed with ``error``) and drop its work folder."""
+        state = self.jobs.finish(job_id, error)
+        with self._lock:
+            self._cancelled.discard(job_id)
+        self._contexts.pop(job_id, None)
+        self._in_flight.pop(job_id, None)
+        shutil.rmtree(self.work_root / job_id, ignore_errors=True)
+        log.info("job %s ended: %s", job_id, state)
         self._notify()

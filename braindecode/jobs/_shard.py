@@ -42,8 +42,8 @@ import uuid
 
 import numpy as np
 
-from braindecode._io import fsync_dir
-from braindecode.store import ReadOnlyStore
+from braindecode._io import PRIVATE_DIR_MODE, fsync_dir, private_opener
+from braindecode.store import MAX_REQUEST_BYTES, ReadOnlyStore, RequestLimits
 
 OUTPUT_FORMAT = "braindecode.job-output"
 OUTPUT_VERSION = 1
@@ -65,7 +65,7 @@ class JobContext:
     preprocessing, outputs : dict
         The checked spec's ``preprocessing`` and ``outputs``.
     out_dir : str
-        Shard folders are written below it.
+        Shard folders are written below it, and recordings unpacked there while they are read.
     candidates_path : str
         ``.npy`` file of shape (n_stimuli, n_dims): the retrieval layer (with ``outputs.retrieval``).
     candidate_ids : tuple of str
@@ -77,6 +77,10 @@ class JobContext:
     model_kind : {"decoder", "encoder"}
     activation_set_id : str
         The encoder's activation set (encoder jobs): the features of the trials' stimuli.
+    max_request_bytes : int
+        Most bytes reading one shard's recordings may hold (``RequestLimits.max_request_bytes``).
+    job_id : str
+        The server's job (empty for a batch run).
     """
 
     data_dir: str
@@ -92,6 +96,8 @@ class JobContext:
     device: str = "cpu"
     model_kind: str = "decoder"
     activation_set_id: str = ""
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    job_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,23 +133,24 @@ def write_outputs(directory, arrays: dict, summary: dict, summary_name: str = SU
     ``directory``, all at once.
 
     The files are staged in a sibling folder, synced, and renamed into place (replacing an
-    earlier attempt's folder). The parent folder must exist.
+    earlier attempt's folder). The parent folder must exist. Only the owner may read them
+    (folder 0700, files 0600): they hold a tenant's data.
     """
     directory = pathlib.Path(directory)
     stage = directory.parent / f".{directory.name}.{uuid.uuid4().hex}"
-    stage.mkdir()
+    stage.mkdir(mode=PRIVATE_DIR_MODE)
     try:
         for name, array in arrays.items():
-            with open(stage / f"{name}.npy", "wb") as f:
+            with open(stage / f"{name}.npy", "wb", opener=private_opener) as f:
                 np.save(f, np.asarray(array), allow_pickle=False)
                 f.flush()
                 os.fsync(f.fileno())
         for name, data in (files or {}).items():
-            with open(stage / name, "wb") as f:
+            with open(stage / name, "wb", opener=private_opener) as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        with open(stage / summary_name, "w") as f:
+        with open(stage / summary_name, "w", opener=private_opener) as f:
             f.write(json.dumps(summary, sort_keys=True, indent=2) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -169,8 +176,8 @@ def _model(kind: str, model_dir: str, device: str):
 
 
 @functools.lru_cache(maxsize=4)
-def _store(data_dir: str) -> ReadOnlyStore:
-    return ReadOnlyStore(data_dir)
+def _store(data_dir: str, work_dir: str, max_request_bytes: int) -> ReadOnlyStore:
+    return ReadOnlyStore(data_dir, work_dir, RequestLimits(max_request_bytes=max_request_bytes))
 
 
 def _describe(exc: BaseException) -> str:
@@ -257,7 +264,7 @@ def encode_outputs(responses, encoder, activations, grid, context: JobContext) -
 
 
 class ShardWorker:
-    """Runs the shards of one job; holds the job's loaded model (a Ray actor keeps one).
+    """Runs the shards of one job with its model (cached per process: the shards after the first reuse it).
 
     Calling it never raises: a failure becomes a :class:`ShardResult` with an ``error``.
     """
@@ -284,7 +291,7 @@ class ShardWorker:
         from braindecode.store import load_responses
 
         ctx = self.context
-        store = _store(ctx.data_dir)
+        store = _store(ctx.data_dir, ctx.out_dir, ctx.max_request_bytes)
         responses = load_responses(store, ctx.tenant, [r["id"] for r in task.recordings], ctx.preprocessing)
         summary = {
             "format": OUTPUT_FORMAT, "version": OUTPUT_VERSION, "shard": task.index,

@@ -44,7 +44,7 @@ from braindecode._schema import (
 from braindecode._yaml import load_yaml, read_yaml
 from braindecode.config import DEFAULT_RECONSTRUCTION_MODEL, ModelName, ReconstructionSettings
 from braindecode.decoding import read_decoder_config, retrieve
-from braindecode.errors import BraindecodeError, InvalidArgument, NotFound
+from braindecode.errors import BraindecodeError, InvalidArgument, NotFound, quoted
 from braindecode.preprocessing import FMRISpec, PreprocessingSpec, preprocessing_reference
 from braindecode.reconstruction import SCHEDULERS, check_sampling, reconstruct
 from braindecode.store import ACTIVATIONS_ARTIFACT, DECODER_ARTIFACT, ENCODER_ARTIFACT
@@ -309,7 +309,7 @@ def _check_decoder(store, tenant: str, decoder_id: str, modality, problems: Prob
         _not_found(problems, exc, tenant)
         return None
     except InvalidArgument as exc:
-        problems.add_text(f"decoder {decoder_id!r} cannot be read: {exc}")
+        problems.add_text(f"decoder {quoted(decoder_id)} cannot be read: {exc}")
         return None
     decodes = "eeg" if modality == "meg" else modality
     if modality is not None and config["modality"] != decodes:

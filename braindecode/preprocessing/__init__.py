@@ -1,6 +1,7 @@
 """Recordings -> BrainResponses: EEG/MEG steps on MNE (:mod:`.eeg`), fMRI steps (:mod:`.fmri`)
 and the declarative :func:`preprocess`, whose spec is an :class:`EEGSpec` or an :class:`FMRISpec`."""
 
+from braindecode.preprocessing._footprint import Footprint, footprint
 from braindecode.preprocessing._pipeline import preprocess
 from braindecode.preprocessing._spec import (
     MODALITIES,
@@ -39,6 +40,7 @@ __all__ = [
     "MODALITIES",
     "EEGSpec",
     "FMRISpec",
+    "Footprint",
     "PreprocessingSpec",
     "apply_mask",
     "atlas_time_series",
@@ -49,6 +51,7 @@ __all__ = [
     "cosine_drift",
     "drift_regressors",
     "epoch_responses",
+    "footprint",
     "event_regressors",
     "lss_betas",
     "polynomial_drift",

@@ -40,6 +40,7 @@ from braindecode._schema import (
     reference,
     valid,
 )
+from braindecode.errors import quoted
 from braindecode.preprocessing._checks import check_positive
 from braindecode.preprocessing._signal import FILTERS, clean
 from braindecode.preprocessing._trials import METHODS, _check_window, trial_responses
@@ -140,7 +141,7 @@ class EEGSpec(Checked):
             if self.epochs is None:
                 problems.add("{0} needs an 'epochs' step", ("reject",))
             for kind, limit in self.reject.items():
-                problems.call(check_positive, limit, f"reject[{kind!r}]")
+                problems.call(check_positive, limit, f"reject[{quoted(kind)}]")
         if valid(self.l_freq) and valid(self.h_freq):
             problems.call(_check_band, self.l_freq, self.h_freq, math.inf)
 

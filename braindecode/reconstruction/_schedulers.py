@@ -6,7 +6,7 @@ import math
 
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, LCMScheduler
 
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, quoted
 
 SCHEDULERS = {"lcm": LCMScheduler, "ddim": DDIMScheduler, "euler": EulerDiscreteScheduler}
 MAX_STEPS = 8
@@ -26,7 +26,7 @@ def make_scheduler(name: str, config):
         The noise schedule the model was trained with (betas, prediction type).
     """
     if name not in SCHEDULERS:
-        raise InvalidArgument(f"unknown scheduler {name!r}; use one of {', '.join(SCHEDULERS)}")
+        raise InvalidArgument(f"unknown scheduler {quoted(name)}; use one of {', '.join(SCHEDULERS)}")
     return SCHEDULERS[name].from_config(config, **_FEW_STEP_OVERRIDES[name])
 
 

@@ -75,6 +75,7 @@ from braindecode.store._inventory import (
     describe_artifact,
     list_artifact_descriptions,
 )
+from braindecode.store._limits import MAX_REQUEST_BYTES, RequestLimits
 from braindecode.store._readonly import ReadOnlyStore
 from braindecode.store._reconstruction import (
     StoredReconstruction,
@@ -90,7 +91,7 @@ from braindecode.store._recordings import (
     voxel_grid,
 )
 from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store
-from braindecode.store._uploads import Upload, set_recording_events
+from braindecode.store._uploads import Upload, check_event_count, check_metadata, set_recording_events
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -103,6 +104,7 @@ __all__ = [
     "ID_PREFIXES",
     "JOB",
     "JOB_OUTPUT_ARTIFACT",
+    "MAX_REQUEST_BYTES",
     "MAX_RESAMPLES",
     "RDM_ARTIFACT",
     "RECONSTRUCTION_ARTIFACT",
@@ -116,6 +118,7 @@ __all__ = [
     "ArtifactInfo",
     "ReadOnlyStore",
     "RecordingInfo",
+    "RequestLimits",
     "Store",
     "StoredComparison",
     "StoredEncoderScores",
@@ -125,6 +128,8 @@ __all__ = [
     "StoredScoreMatrix",
     "Upload",
     "artifact_chunks",
+    "check_event_count",
+    "check_metadata",
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import tempfile
 
 import PIL
 
@@ -31,7 +30,7 @@ def save_stimulus_set(store: Store, tenant: str, stimuli: StimulusSet) -> Artifa
         ``meta`` holds the name, modality and number of stimuli.
     """
     index = {"name": stimuli.name, "modality": stimuli.modality, "stimulus_ids": list(stimuli.stimulus_ids)}
-    with tempfile.TemporaryDirectory() as tmp:
+    with store.scratch() as tmp:
         files = {}
         if stimuli.modality == "image":
             files = {f"{i:06d}{pathlib.Path(path).suffix}": pathlib.Path(path) for i, path in enumerate(stimuli.stimuli)}
@@ -88,7 +87,7 @@ def extract_to_store(store: Store, tenant: str, model: NetworkModel, stimuli, la
         where = "the stimuli are" if inline else f"stimulus set {stimulus_set.id!r} holds"
         raise InvalidArgument(f"{where} {stimulus_set.modality}s, but model {model.name!r} takes "
                               f"{model.modality} stimuli")
-    with tempfile.TemporaryDirectory(prefix="activations-") as out_dir:
+    with store.scratch() as out_dir:
         activations = extract_activations(
             model, stimulus_set.stimuli, layers=layers, pooling=pooling, grid=grid, batch_size=batch_size,
             fp16=fp16, out_dir=out_dir, progress=progress, stimulus_ids=stimulus_set.stimulus_ids)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import tempfile
 
 import numpy as np
 
@@ -37,7 +36,7 @@ def save_directory(store: Store, tenant: str, kind: str, directory, meta: dict |
 def save_arrays(store: Store, tenant: str, kind: str, arrays: dict, meta: dict | None = None,
                 provenance: dict | None = None) -> ArtifactInfo:
     """Store named arrays as ``<name>.npy`` files (byte-identical for identical arrays)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with store.scratch() as tmp:
         for name, array in arrays.items():
             np.save(pathlib.Path(tmp) / f"{name}.npy", np.asarray(array), allow_pickle=False)
         return save_directory(store, tenant, kind, tmp, meta, provenance)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from braindecode.errors import InvalidArgument
+from braindecode.errors import InvalidArgument, quoted
 
 
 def distinct_ids(ids, what: str, plural: str) -> list:
@@ -33,5 +33,5 @@ def check_preprocessing(preprocessing, modality: str) -> dict:
     """``preprocessing`` if it is a spec (dict) of the recordings' ``modality``, else InvalidArgument."""
     if not isinstance(preprocessing, dict) or preprocessing.get("modality") != modality:
         raise InvalidArgument(f"preprocessing must be a spec with modality {modality!r} like the recordings, "
-                              f"got {preprocessing!r}")
+                              f"got {quoted(preprocessing)}")
     return preprocessing

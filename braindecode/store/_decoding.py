@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import tempfile
 
 import numpy as np
 
@@ -63,7 +62,7 @@ def fit_decoder_from_store(store: Store, tenant: str, recording_ids, preprocessi
     activation_set_id, layer : str
         The target embedding space; a layer's rows are flattened to (n_stimuli, n_dims).
     decoder, params, cv_folds, val_fraction, seed, device
-        As in ``braindecode.decoding.fit_decoder``.
+        As in ``braindecode.decoding.fit_decoder``; the fit keeps to ``store.limits.max_fit_bytes``.
     progress : callable, optional
         ``progress(stage, done, total)`` with stages "responses", "cross-validation" (``done``
         in folds, fractional within a fold of a neural decoder) and "fit". An exception it
@@ -84,7 +83,7 @@ def fit_decoder_from_store(store: Store, tenant: str, recording_ids, preprocessi
     responses = load_responses(store, tenant, [info.id for info in infos], preprocessing)
     report("responses", 1, 1)
     fit = fit_decoder(responses, activations, layer, infos[0].modality, decoder, params, cv_folds, val_fraction,
-                      seed, device, progress)
+                      seed, device, progress, store.limits.max_fit_bytes)
     return dataclasses.replace(fit, provenance={
         "recordings": recording_provenance(infos), "activation_set_id": activation_set_id,
         "preprocessing": preprocessing, **fit.provenance})
@@ -106,7 +105,7 @@ def save_decoder_artifact(store: Store, tenant: str, model: BaseDecoder,
     info : ArtifactInfo
         ``meta`` holds the class, modality, input_shape and n_dims.
     """
-    with tempfile.TemporaryDirectory() as tmp:
+    with store.scratch() as tmp:
         save_decoder(model, tmp, provenance)
         export_decoder_onnx(model, pathlib.Path(tmp) / ONNX_FILE)
         meta = {"class": type(model).__name__, "modality": model.modality,

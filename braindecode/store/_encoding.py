@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,7 +132,7 @@ def save_encoder_artifact(store: Store, tenant: str, encoder: Encoder) -> Artifa
         ``meta`` holds the class, modality, response shape, layers and delays; ``provenance``
         the encoder's.
     """
-    with tempfile.TemporaryDirectory() as tmp:
+    with store.scratch() as tmp:
         save_encoder(encoder, tmp)
         space = encoder.space
         meta = {"class": type(encoder.estimator).__name__, "modality": None if space is None else space.modality,
@@ -222,7 +221,7 @@ def score_encoder_from_store(store: Store, tenant: str, encoder_id: str, recordi
     }
     meta = {"encoder_id": encoder_id, "modality": space.modality, "score_names": list(scored.target_scores),
             "response_shape": list(space.response_shape), "summary": scored.summary}
-    with tempfile.TemporaryDirectory() as tmp:
+    with store.scratch() as tmp:
         np.save(pathlib.Path(tmp) / SCORES_FILE, np.stack(list(scored.target_scores.values())), allow_pickle=False)
         for name, content in score_map_files(scored.score_map, list(scored.target_scores)).items():
             (pathlib.Path(tmp) / name).write_bytes(content)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,7 +108,7 @@ def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, proven
     if len(stimulus_ids) != len(images):
         raise InvalidArgument(f"{len(stimulus_ids)} ids for {len(images)} images")
     pngs = [encode_png(image) for image in images] if pngs is None else list(pngs)
-    with tempfile.TemporaryDirectory() as tmp:
+    with store.scratch() as tmp:
         files = {}
         for i, png in enumerate(pngs):
             files[f"{i:06d}.png"] = path = pathlib.Path(tmp) / f"{i:06d}.png"

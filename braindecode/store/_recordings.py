@@ -8,20 +8,36 @@ import numpy as np
 
 from braindecode.containers import BrainResponses, Events
 from braindecode.errors import InvalidArgument
+from braindecode.preprocessing import Footprint, footprint, preprocess
 from braindecode.recordings import read_recording
 from braindecode.store._checks import distinct_ids
 from braindecode.store._store import Store
 
 
 def open_recording(store: Store, tenant: str, recording_id: str):
-    """(RecordingInfo, LoadedRecording) for a stored recording."""
+    """(RecordingInfo, LoadedRecording) for a stored recording; the recording's private folder
+    is in the store's ``work_dir`` until it is closed."""
     info = store.get_recording(tenant, recording_id)
+    return info, _open(store, info)
+
+
+def _open(store: Store, info):
     path = store.stored_blob(info.blob, f"recording {info.id!r}")
-    return info, read_recording(path, format=info.format, modality=info.modality, name=info.file_name)
+    return read_recording(path, format=info.format, modality=info.modality, name=info.file_name,
+                          limits=store.limits.read, work_dir=store.work_dir)
+
+
+def _planned(info, preprocessing) -> Footprint:
+    """What reading the stored recording with ``preprocessing`` makes, from its header alone."""
+    return footprint(info.meta, preprocessing or None, len(info.events))
 
 
 def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None):
     """The stored recording's array, raw or preprocessed.
+
+    What that holds in memory is estimated from the recording's header first
+    (``braindecode.preprocessing.footprint``); past ``store.limits.max_request_bytes`` nothing is
+    read and ResourceExhausted names the bound and the size.
 
     Parameters
     ----------
@@ -38,12 +54,17 @@ def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict
         ``trials`` the index of each row's event among its events (with fMRI voxels, ``mask``
         and ``affine``).
     """
-    info, loaded = open_recording(store, tenant, recording_id)
-    if not preprocessing:
-        return np.asarray(loaded.data())
-    from braindecode.preprocessing import preprocess
+    info = store.get_recording(tenant, recording_id)
+    planned = _planned(info, preprocessing)
+    store.limits.check_request(f"reading recording {info.id!r} into {planned.describe()}", planned.peak_bytes)
+    return _read(store, info, preprocessing)
 
-    obj = loaded.to_raw() if info.modality in ("eeg", "meg") else _with_declared_tr(loaded.to_image(), info.meta)
+
+def _read(store: Store, info, preprocessing: dict | None):
+    with _open(store, info) as loaded:
+        if not preprocessing:
+            return np.asarray(loaded.data())
+        obj = loaded.to_raw() if info.modality in ("eeg", "meg") else _with_declared_tr(loaded.to_image(), info.meta)
     events = None
     if info.events:
         events = Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
@@ -67,6 +88,11 @@ def _with_declared_tr(img, meta: dict):
 def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict) -> BrainResponses:
     """Preprocess each recording into per-trial responses (``load_array``) and stack them.
 
+    What that holds in memory (each recording's preprocessing beside the responses of those before
+    it, then their concatenation) is estimated from the headers first; past
+    ``store.limits.max_request_bytes`` nothing is read and ResourceExhausted names the bound and
+    the size.
+
     Parameters
     ----------
     recording_ids : list of str
@@ -85,9 +111,19 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
     """
     if not recording_ids:
         raise InvalidArgument("no recording ids given")
+    infos = [store.get_recording(tenant, rid) for rid in recording_ids]
+    planned = [_planned(info, preprocessing) for info in infos]
+    held, peak = 0, 0
+    for part in planned:
+        peak = max(peak, held + part.peak_bytes)
+        held += part.result_bytes
+    n_trials = sum(part.shape[0] for part in planned)
+    store.limits.check_request(
+        f"preprocessing {len(infos)} recordings into {n_trials} trials of shape {planned[0].shape[1:]}",
+        max(peak, 2 * held))
     parts = []
-    for rid in recording_ids:
-        result = load_array(store, tenant, rid, preprocessing)
+    for info in infos:
+        result = _read(store, info, preprocessing)
         if not isinstance(result, BrainResponses):
             raise InvalidArgument("preprocessing must end in an 'epochs' or 'trials' step to give per-trial responses")
         parts.append(result)

@@ -4,8 +4,13 @@ Layout of ``data_dir``::
 
     meta.sqlite        recordings and artifacts (WAL, synchronous=FULL)
     blobs/ab/<sha256><suffix>
-    tmp/               uploads in progress; emptied on every start
+    tmp/               uploads in progress, recordings unpacked for reading, files staged for
+                       artifacts; emptied on every start
     cache/<artifact>/  artifact files materialised as hard links
+
+Whoever can read the folder can read every tenant's data, so it is private: the folder and
+every folder in it have mode 0700, every file 0600. Each start checks that, tightens what is
+looser and logs it.
 
 Every write is atomic: bytes go to ``tmp/``, are fsynced, renamed into ``blobs/``
 (and the directory fsynced), and only then is the row committed. A crash at any
@@ -29,9 +34,10 @@ import sqlite3
 import tempfile
 import threading
 
-from braindecode._io import fsync_dir, is_disk_full
-from braindecode._paging import next_page_token, page_bounds
-from braindecode.errors import DataLoss, InvalidArgument, ResourceExhausted
+from braindecode._io import PRIVATE_DIR_MODE, STORE_WORK_DIR, connect_private, fsync_dir, is_disk_full, make_private, private_dir
+from braindecode._paging import MAX_PAGE_BYTES, next_page_token, page_bounds, sized_page
+from braindecode.errors import DataLoss, InvalidArgument, ResourceExhausted, quoted
+from braindecode.store._limits import RequestLimits
 from braindecode.store._kinds import RECORDING, new_id, not_found
 
 _SCHEMA = """
@@ -46,6 +52,11 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT NOT NULL, provenance TEXT NOT NULL, created TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS artifacts_tenant ON artifacts (tenant, kind);
 """
+
+_ROW_BYTES = " + ".join([f"length(CAST({column} AS BLOB))" for column in (
+    "meta", "events", "id", "sha256", "subject", "session", "task", "run", "modality", "format", "file_name")] + ["512"])
+"""What a recording's row takes in a listing: the bytes of its JSON and texts, which its message
+(packed numbers, one tag per field) does not outgrow, and room for its fixed fields."""
 
 DEFAULT_TENANT = "default"
 
@@ -134,15 +145,29 @@ class ArtifactInfo:
 
 
 class Store:
-    """Content-addressed blob store with SQLite metadata, safe under crashes."""
+    """Content-addressed blob store with SQLite metadata, safe under crashes.
 
-    def __init__(self, data_dir):
+    Parameters
+    ----------
+    data_dir : path
+        The store folder (made if missing).
+    limits : RequestLimits, optional
+        What one call of an entry point on this store may allocate (``RequestLimits()`` by
+        default; a server passes its configured bounds).
+    """
+
+    def __init__(self, data_dir, limits: RequestLimits | None = None):
+        self.limits = limits or RequestLimits()
         self.root = pathlib.Path(data_dir).expanduser().resolve()
-        for sub in ("blobs", "tmp", "cache"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("", "blobs", STORE_WORK_DIR, "cache"):
+            private_dir(self.root / sub)
+        loose = make_private(self.root)
+        if loose:
+            log.warning("the store %s was readable by others: %d folders and files now have modes 0700 and "
+                        "0600, e.g. %s", self.root, len(loose), loose[0])
         self._lock = threading.RLock()
         self._pins = collections.Counter()  # blob -> uploads placed but not yet committed as rows
-        self._db = sqlite3.connect(self.root / "meta.sqlite", check_same_thread=False, isolation_level=None)
+        self._db = connect_private(self.root / "meta.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -152,10 +177,26 @@ class Store:
         self._db.close()
 
     # -- atomic blob writes -------------------------------------------------------------
+    @property
+    def work_dir(self) -> pathlib.Path:
+        """Where reads unpack recordings and writes stage files: ``tmp/``, which :meth:`recover`
+        empties, so that nothing outlives a crash."""
+        return self.root / STORE_WORK_DIR
+
+    @contextlib.contextmanager
+    def scratch(self):
+        """A private folder in :attr:`work_dir` for files on their way into the store; removed on exit."""
+        with disk_space_errors():
+            folder = pathlib.Path(tempfile.mkdtemp(dir=self.work_dir))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def staging_file(self, suffix: str = "") -> pathlib.Path:
         """A fresh path under tmp/ for bytes in flight (removed by recover() after a crash)."""
         with disk_space_errors():
-            fd, name = tempfile.mkstemp(dir=self.root / "tmp", suffix=suffix)
+            fd, name = tempfile.mkstemp(dir=self.work_dir, suffix=suffix)
         os.close(fd)
         return pathlib.Path(name)
 
@@ -172,7 +213,7 @@ class Store:
         rel = f"blobs/{sha256[:2]}/{sha256}{suffix}"
         dest = self.root / rel
         with disk_space_errors():
-            dest.parent.mkdir(exist_ok=True)
+            dest.parent.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
             with open(src, "rb") as f:
                 os.fsync(f.fileno())
             with self._lock:
@@ -276,11 +317,15 @@ class Store:
         return self._recording(row)
 
     def list_recordings(self, tenant: str, subject: str = "", modality: str = "", task: str = "",
-                        page_size: int = 100, page_token: str = "") -> tuple:
+                        page_size: int = 100, page_token: str = "", max_bytes: int = MAX_PAGE_BYTES) -> tuple:
         """(recordings, next_page_token) ordered by creation, filtered by the non-empty fields.
 
         Subject and task match with or without their BIDS prefix ("sub-01" is "01"); modality
         ignores case.
+
+        A page holds at most ``page_size`` recordings and, past its first, only as many as keep
+        the page's metadata (events, channels, names: ``_ROW_BYTES``) within ``max_bytes``; a
+        server passes half its message limit, which a page's message then stays below.
         """
         page_size, offset = page_bounds(page_size, page_token)
         clauses, args = ["tenant=?"], [tenant]
@@ -290,11 +335,14 @@ class Store:
             if value:
                 clauses.append(f"{column}=?")
                 args.append(value)
+        where = " AND ".join(clauses)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM recordings WHERE {' AND '.join(clauses)} ORDER BY rowid "
-                "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
-        return [self._recording(r) for r in rows[:page_size]], next_page_token(rows, page_size, offset)
+            sized = self._db.execute(f"SELECT rowid, {_ROW_BYTES} FROM recordings WHERE {where} ORDER BY rowid "
+                                     "LIMIT ? OFFSET ?", (*args, page_size + 1, offset)).fetchall()
+            n, token = sized_page([size for _, size in sized], page_size, offset, max_bytes)
+            rows = self._db.execute(f"SELECT * FROM recordings WHERE {where} AND rowid BETWEEN ? AND ? "
+                                    "ORDER BY rowid", (*args, sized[0][0], sized[n - 1][0])).fetchall() if n else []
+        return [self._recording(r) for r in rows], token
 
     def set_events(self, tenant: str, recording_id: str, events: list) -> RecordingInfo:
         """Replace the stored events of a recording (checked by the caller); returns the recording."""
@@ -320,7 +368,7 @@ class Store:
         """
         for name in files:
             if "/" in name or name in ("", ".", ".."):
-                raise InvalidArgument(f"artifact file name {name!r} must be a plain name")
+                raise InvalidArgument(f"artifact file name {quoted(name)} must be a plain name")
         blobs = {}
         try:
             for name, path in files.items():
@@ -382,7 +430,7 @@ class Store:
         info = self.get_artifact(tenant, artifact_id)
         folder = self.root / "cache" / info.id
         if not folder.is_dir():
-            staging = pathlib.Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+            staging = pathlib.Path(tempfile.mkdtemp(dir=self.work_dir))
             for name, rel in info.files.items():
                 os.link(self.stored_blob(rel, f"artifact {info.id!r}"), staging / name)
             with contextlib.suppress(FileExistsError, OSError):
@@ -414,7 +462,7 @@ class Store:
     def recover(self) -> dict:
         """Remove what a crash can leave behind: staged files and blobs no row references."""
         with self._lock:
-            staged = list((self.root / "tmp").iterdir())
+            staged = list(self.work_dir.iterdir())
             for path in staged:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             refs = self._referenced_blobs() | set(self._pins)

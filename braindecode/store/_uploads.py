@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import pathlib
+import unicodedata
 
 from braindecode.containers import Events
-from braindecode.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+from braindecode.errors import AlreadyExists, InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings import read_recording
 from braindecode.store._store import DEFAULT_TENANT, LABEL_PREFIXES, RecordingInfo, Store, disk_space_errors, entity_label
 
 REQUIRED_FIELDS = ("subject", "file_name")
 TEXT_FIELDS = ("subject", "session", "task", "run", "modality", "format", "file_name")
+MAX_CHARS = {"subject": 128, "session": 128, "task": 128, "run": 128, "file_name": 255, "stimulus_id": 128}
+"""Longest value of each metadata field, in characters (``modality`` and ``format`` are names the
+readers know)."""
+MAX_EVENTS = 50_000
+"""Most events a recording may carry."""
+MAX_HEADER_METADATA_BYTES = 2**20
+"""Most bytes of JSON that what a file's header says (channel names and types, shape, affine) may take."""
 _SUFFIXES = (".nii.gz", ".nii", ".gii", ".fif", ".fif.gz", ".edf", ".bdf", ".zip", ".set", ".vhdr")
 
 
@@ -24,12 +33,35 @@ def file_suffix(file_name: str) -> str:
     return next((s for s in _SUFFIXES if lower.endswith(s)), "")
 
 
+def _check_text(field: str, value: str) -> str:
+    """``value`` of metadata ``field`` within its length bound and free of control characters."""
+    limit = MAX_CHARS.get(field)
+    if limit is not None and len(value) > limit:
+        raise InvalidArgument(f"metadata {field} is {len(value)} characters long, more than the limit of {limit}: "
+                              f"{quoted(value)}")
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise InvalidArgument(f"metadata {field} {quoted(value)} holds the control character {control!r}; names "
+                              "may not hold control characters (NUL, escape, newlines, tabs ...)")
+    return value
+
+
+def check_event_count(n_events: int) -> None:
+    """InvalidArgument when a recording would carry more than ``MAX_EVENTS`` events (a server checks
+    the count before it converts the events of a request)."""
+    if n_events > MAX_EVENTS:
+        raise InvalidArgument(f"{n_events} events, more than the limit of {MAX_EVENTS} a recording may carry")
+
+
 def check_events(events: list) -> list:
-    """Events (dicts with onset, duration and stimulus_id), checked and as stored."""
+    """Events (dicts with onset, duration and stimulus_id), checked (at most ``MAX_EVENTS``, stimulus
+    ids within their bound) and as stored."""
+    check_event_count(len(events))
     for i, event in enumerate(events):
         missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
         if missing:
             raise InvalidArgument(f"event {i} lacks {', '.join(missing)}")
+        _check_text("stimulus_id", str(event["stimulus_id"]))
     if events:
         Events([e["onset"] for e in events], [e["duration"] for e in events],
                [e["stimulus_id"] for e in events])
@@ -38,29 +70,34 @@ def check_events(events: list) -> list:
 
 
 def check_metadata(metadata: dict) -> dict:
-    """Validated upload metadata: required fields present, names safe, labels without their BIDS
-    prefix, events well formed, a declared TR positive."""
-    clean = {f: str(metadata.get(f, "")).strip() for f in TEXT_FIELDS}
+    """Validated upload metadata: required fields present, each field within its bound (``MAX_CHARS``,
+    ``MAX_EVENTS``) and free of control characters, names safe, labels without their BIDS prefix,
+    events well formed, a declared TR positive."""
+    clean = {f: _check_text(f, str(metadata.get(f, "")).strip()) for f in TEXT_FIELDS}
     clean.update({f: entity_label(f, clean[f]) for f in LABEL_PREFIXES})
     missing = [f for f in REQUIRED_FIELDS if not clean[f]]
     if missing:
         raise InvalidArgument(f"upload metadata is missing {', '.join(missing)}")
     name = clean["file_name"]
     if os.path.basename(name) != name or name in (".", ".."):
-        raise InvalidArgument(f"file_name {name!r} must be a plain file name, without folders")
-    for field in LABEL_PREFIXES:
-        if len(clean[field]) > 128:
-            raise InvalidArgument(f"metadata {field} is longer than 128 characters")
+        raise InvalidArgument(f"file_name {quoted(name)} must be a plain file name, without folders")
     clean["events"] = check_events(metadata.get("events") or [])
     tr = metadata.get("tr") or 0.0
     if not isinstance(tr, (int, float)) or not math.isfinite(tr) or tr < 0:
-        raise InvalidArgument(f"tr must be a positive number of seconds (0: the file header's), got {tr!r}")
+        raise InvalidArgument(f"tr must be a positive number of seconds (0: the file header's), got {quoted(tr)}")
     clean["tr"] = float(tr)
     sha = str(metadata.get("sha256", "") or "").lower()
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        raise InvalidArgument("sha256 must be 64 hexadecimal characters")
+        raise InvalidArgument(f"sha256 must be 64 hexadecimal characters, got {quoted(sha)}")
     clean["sha256"] = sha
     return clean
+
+
+def _check_header_metadata(meta: dict, name: str) -> None:
+    size = len(json.dumps(meta))
+    if size > MAX_HEADER_METADATA_BYTES:
+        raise InvalidArgument(f"{name}: its header describes {size} bytes of metadata (channel names and types, "
+                              f"shape, affine), more than the limit of {MAX_HEADER_METADATA_BYTES}")
 
 
 class Upload:
@@ -118,9 +155,11 @@ class Upload:
                 f"sha256 mismatch: declared {self.metadata['sha256']}, received bytes hash to {sha}")
         info = self.store.find_recording(self.tenant, sha, self.metadata)
         if info is None:  # else the same bytes with the same labels were read and checked before
-            loaded = read_recording(self.path, format=self.metadata["format"] or None,
-                                    modality=self.metadata["modality"] or None, name=self.metadata["file_name"])
-            meta = _declared_tr(loaded.meta_dict(), self.metadata["tr"], self.metadata["file_name"])
+            with read_recording(self.path, format=self.metadata["format"] or None,
+                                modality=self.metadata["modality"] or None, name=self.metadata["file_name"],
+                                limits=self.store.limits.read, work_dir=self.store.work_dir) as loaded:
+                meta = _declared_tr(loaded.meta_dict(), self.metadata["tr"], self.metadata["file_name"])
+            _check_header_metadata(meta, self.metadata["file_name"])
             _check_events(self.metadata["events"], meta)
             blob = self.store.put_blob(self.path, sha, self.suffix)
             fields = dict(self.metadata, modality=meta["modality"], format=meta["format"])
@@ -137,6 +176,17 @@ class Upload:
         with contextlib.suppress(OSError):  # flushing onto a full disk fails; the file closes anyway
             self._file.close()
         pathlib.Path(self.path).unlink(missing_ok=True)
+
+
+def _check_events(events: list, meta: dict) -> None:
+    duration = float(meta.get("duration") or 0.0)
+    late = [e for e in events if duration and e["onset"] > duration]
+    if late:
+        raise InvalidArgument(
+            f"{len(late)} events start after the recording ends ({duration:.3f} s), "
+            f"first at {late[0]['onset']:.3f} s")
+    if any(e["onset"] < 0 or e["duration"] < 0 for e in events):
+        raise InvalidArgument("events must have non-negative onsets and durations")
 
 
 def set_recording_events(store: Store, tenant: str, recording_id: str, events: list) -> RecordingInfo:

@@ -3,29 +3,27 @@ carry, and inputs that error messages would echo back.
 
 Each attack goes through today's RPCs against the capped server (hostile/arena.py) and is
 answered before anything is allocated: with RESOURCE_EXHAUSTED naming the bound and the size,
-or INVALID_ARGUMENT; the server stays up and its peak RSS grows by less than the bound.
+or INVALID_ARGUMENT; the server stays up and its peak RSS grows by less than the bound. Bombs
+in the file are refused at upload; requests for outputs past ``max_request_bytes`` (a
+resampling to 10 MHz, five-minute epochs around 40,000 events, a 2 GiB image read raw or
+preprocessed) are refused from the recording's header and the spec before anything is read.
 """
 
 import functools
-import json
 
 import bombs
 import grpc
-import mne
 import numpy as np
 import pytest
 from bad_inputs import make_corpus
-from hostile.arena import N_DIMS, N_STIMULI, TIMEOUT
-from service_checks import trial_events, write_trial_run
+from hostile.arena import ATTACKER, EEG_SPEC, FMRI_SPEC, N_DIMS, N_STIMULI, SETTINGS, TIMEOUT, events
 
-from braindecode import tensors
+from braindecode.decoding import MLPDecoder
+from braindecode.store import MAX_REQUEST_BYTES
 from braindecode.v1 import common_pb2, decoding_pb2, jobs_pb2, recordings_pb2
 
 EXHAUSTED, INVALID = grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT
-FMRI_SPEC = {"modality": "fmri", "mask": None, "trials": {"method": "window", "window": [0, 0.5]}}
-EEG_SPEC = {"modality": "eeg", "epochs": {"tmin": 0.0, "tmax": 0.3, "baseline": None}}
-STIMULI = [f"stim-{i:03d}" for i in range(N_STIMULI)]
-HALF = N_STIMULI // 2
+REQUEST_BOUND = f"more than the limit max_request_bytes={MAX_REQUEST_BYTES}; nothing was read"
 
 
 BOMBS = [
@@ -91,41 +89,8 @@ def test_a_megabyte_of_modality_is_not_echoed(arena):
     assert len(details) < 300
 
 
-@pytest.fixture(scope="module")
-def lab(arena, tmp_path_factory):
-    """Mallory's trials on the arena's stimuli: two fMRI runs, two EEG runs, and a ridge decoder
-    fitted on the fMRI runs."""
-    folder = tmp_path_factory.mktemp("lab")
-    rng = np.random.default_rng(1)
-    fmri, eeg = [], []
-    for run in range(2):
-        ids = STIMULI[run * HALF:(run + 1) * HALF]
-        path = write_trial_run(folder / f"run-{run}.nii.gz", rng.standard_normal((HALF, 64)), (4, 4, 4), seed=run)
-        fmri.append(arena.mallory.upload(path.name, path.read_bytes(), run=str(run), events=_events(trial_events(ids))))
-        raw = mne.io.RawArray(rng.standard_normal((4, 50 * (HALF + 2))) * 1e-6,
-                              mne.create_info(["Fz", "Cz", "Pz", "Oz"], 100.0, "eeg"), verbose="error")
-        raw.save(folder / f"run-{run}_raw.fif", verbose="error")
-        events = [{"onset": (k + 1) * 0.5, "duration": 0.1, "stimulus_id": sid} for k, sid in enumerate(ids)]
-        eeg.append(arena.mallory.upload(f"run-{run}_raw.fif", (folder / f"run-{run}_raw.fif").read_bytes(),
-                                        run=str(run), events=_events(events)))
-    fmri_ids, eeg_ids = [r.id for r in fmri], [r.id for r in eeg]
-    decoder_id = _fit(arena, fmri_ids, FMRI_SPEC, "ridge", {"alphas": [1.0, 10.0]})[-1].result.decoder_id
-    samples = tensors.to_tensor(np.zeros((2, 64), np.float32))
-    request = decoding_pb2.DecodeRequest(decoder_id=decoder_id, samples=samples)
-    (reply,) = arena.mallory.decoding.Decode(iter([request]), metadata=arena.mallory.metadata, timeout=TIMEOUT)
-    assert list(reply.embeddings.shape) == [2, N_DIMS]  # the decoder serves, and is loaded before the attacks
-    return {"fmri": fmri_ids, "eeg": eeg_ids, "decoder": decoder_id}
-
-
-def _events(events) -> list:
-    return [common_pb2.Event(**event) for event in events]
-
-
 def _fit(arena, recording_ids, spec, decoder, params) -> list:
-    request = decoding_pb2.FitDecoderRequest(
-        recording_ids=recording_ids, preprocessing_json=json.dumps(spec), activation_set_id=arena.activation_set_id,
-        layer="pool", decoder=decoder, params_json=json.dumps(params))
-    return list(arena.mallory.decoding.FitDecoder(request, metadata=arena.mallory.metadata, timeout=TIMEOUT))
+    return arena.mallory.fit(recording_ids, spec, arena.activation_sets[ATTACKER], decoder, params)
 
 
 def test_fit_with_the_issue_n_filters(arena, lab):
@@ -134,10 +99,16 @@ def test_fit_with_the_issue_n_filters(arena, lab):
                  INVALID, "EEGDecoder n_filters=20000 is out of range: it must be an integer in [1, 256]")
 
 
-def test_fit_whose_every_value_is_in_range_but_whose_footprint_is_not(arena, lab):
-    arena.attack("FitDecoder mlp hidden_dim=8192 n_blocks=16",
-                 lambda: _fit(arena, lab["fmri"], FMRI_SPEC, "mlp", {"hidden_dim": 8192, "n_blocks": 16}),
-                 EXHAUSTED, "MLPDecoder fitted on", "more than the limit max_fit_bytes=4294967296")
+@pytest.mark.parametrize("params", [{"hidden_dim": 8192, "n_blocks": 16}, {"hidden_dim": 4096, "n_blocks": 4}],
+                         ids=["past-the-default", "past-the-configured-bound-only"])
+def test_fit_whose_every_value_is_in_range_but_whose_footprint_is_not(arena, lab, params):
+    """Refused past the server's configured max_fit_bytes (1 GiB), the second fit also when the
+    library's default (4 GiB) would let it through."""
+    footprint = MLPDecoder(**params).fit_footprint(N_STIMULI, (64,), N_DIMS)
+    assert footprint > int(SETTINGS["BRAINDECODE_MAX_FIT_BYTES"])
+    arena.attack(f"FitDecoder mlp hidden_dim={params['hidden_dim']} n_blocks={params['n_blocks']}",
+                 lambda: _fit(arena, lab["fmri"], FMRI_SPEC, "mlp", params),
+                 EXHAUSTED, "MLPDecoder fitted on", f"more than the limit max_fit_bytes={2**30}")
 
 
 @pytest.mark.parametrize("tensor, fragment", [
@@ -151,3 +122,52 @@ def test_decode_samples_that_lie_about_their_size(arena, lab, tensor, fragment):
         lambda: list(arena.mallory.decoding.Decode(iter([request]), metadata=arena.mallory.metadata, timeout=TIMEOUT)),
         INVALID, fragment)
     assert len(details) < 300
+
+
+def _stream(arena, recording_id, preprocessing=None):
+    return lambda: arena.mallory.read(recording_id, preprocessing)
+
+
+def test_stream_data_resampled_to_ten_megahertz(arena):
+    """The issue's 67 KB FIF (4 channels, 16 s at 256 Hz) read at 1e7 Hz: 640 million values."""
+    payload = make_corpus.fif_bytes(n_times=4096)
+    assert 60_000 < len(payload) < 70_000
+    rec = arena.mallory.upload("small_raw.fif", payload)
+    details = arena.attack("StreamData 67 KB FIF resample=1e7", _stream(arena, rec.id, {"modality": "eeg",
+                           "resample": 1e7}), EXHAUSTED,
+                           f"reading recording '{rec.id}' into a float32 result of shape (4, 160000000)", REQUEST_BOUND)
+    assert len(details) < 300
+    arena.mallory.delete(rec.id)
+
+
+def test_five_minute_epochs_around_forty_thousand_events(arena, lab):
+    """The issue's 207 KB EDF (one signal, 517 s at 200 Hz) with 40,000 events, cut into epochs of
+    -0.5 to 300 s: 40,000 x 60,101 samples. Accepted at upload, refused when read, alone and in a fit."""
+    payload = bombs.edf_bomb(1, 200, records=517)
+    assert 200_000 < len(payload) < 210_000
+    rows = [{"onset": 1.0 + k / 200, "duration": 0.0, "stimulus_id": f"stim-{k % N_STIMULI:03d}"}
+            for k in range(40_000)]
+    rec = arena.mallory.upload("long.edf", payload, events=events(rows))
+    spec = {"modality": "eeg", "epochs": {"tmin": -0.5, "tmax": 300.0, "baseline": None}}
+    arena.attack("StreamData epochs -0.5..300 s of 40,000 events", _stream(arena, rec.id, spec), EXHAUSTED,
+                 f"reading recording '{rec.id}' into a float32 result of shape (40000, 1, 60101)", REQUEST_BOUND)
+    arena.attack("FitDecoder on epochs -0.5..300 s of 40,000 events",
+                 lambda: _fit(arena, [rec.id], spec, "ridge", {}), EXHAUSTED,
+                 "preprocessing 1 recordings into 40000 trials of shape (1, 60101)", REQUEST_BOUND)
+    arena.mallory.delete(rec.id)
+
+
+@pytest.mark.slow
+def test_a_two_gibibyte_image_read_raw_and_preprocessed(arena):
+    """A .nii.gz whose header declares 2 GiB of float32 and that compresses no better than the
+    readers allow (86 to 1, 25 MB): stored, then refused when read raw or preprocessed."""
+    payload = bombs.nifti_gz_bomb((64, 64, 64, 2048), np.float32, bombs.noisy_block(12_000))
+    assert 20e6 < len(payload) < 30e6
+    rec = arena.mallory.upload("large.nii.gz", payload)
+    assert list(rec.shape) == [64, 64, 64, 2048]
+    arena.attack("StreamData of a 2 GiB image", _stream(arena, rec.id), EXHAUSTED,
+                 f"reading recording '{rec.id}' into a float32 result of shape (64, 64, 64, 2048)", REQUEST_BOUND)
+    arena.attack("StreamData of a 2 GiB image preprocessed",
+                 _stream(arena, rec.id, {"modality": "fmri", "mask": "auto", "detrend": True}), EXHAUSTED,
+                 f"reading recording '{rec.id}' into a float32 result of shape (2048, 262144)", REQUEST_BOUND)
+    arena.mallory.delete(rec.id)

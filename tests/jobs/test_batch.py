@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -17,7 +19,22 @@ def digests(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-def test_subsets_cover_every_shard_with_the_files_of_a_server_job(lab, runner, tmp_path):
+def _readable_by_others(root) -> dict:
+    """Paths under ``root`` (itself included) whose mode is not 0700 (folders) or 0600 (files)."""
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in [root, *root.rglob("*")]}
+    return {str(path): oct(mode) for path, mode in modes.items() if mode != (0o700 if path.is_dir() else 0o600)}
+
+
+@pytest.fixture
+def usual_umask():
+    """The usual umask (022), under which new files are readable by others unless made private."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_subsets_cover_every_shard_with_the_files_of_a_server_job(lab, runner, tmp_path, usual_umask):
+    """Batch outputs equal a server job's, written private (folders 0700, files 0600)."""
     store, ids = lab["store"], [r.id for r in lab["recordings"]]
     spec = spec_for(ids, lab["decoder"].id, lab["candidates"].id)
     out = tmp_path / "out"
@@ -40,6 +57,7 @@ def test_subsets_cover_every_shard_with_the_files_of_a_server_job(lab, runner, t
     assert merged["retrieval_ids"].shape == (18, 3)
     manifest = json.loads((out / "merged" / "manifest.json").read_text())
     assert manifest["n_trials"] == 18 and [s["shard"] for s in manifest["shards"]] == [0, 1, 2]
+    assert _readable_by_others(out) == {}
 
     with pytest.raises(FailedPrecondition, match="outputs of another job spec"):
         run_batch(dict(spec, name="other"), store.root, out, (0, 1), TENANT, executor=runner.executor)
@@ -102,7 +120,7 @@ def test_the_read_only_store_reads_without_writing(lab, tmp_path):
     store = lab["store"]
     config = (store.artifact_dir(TENANT, lab["decoder"].id) / "config.json").read_bytes()
     before = sorted(p.relative_to(store.root) for p in store.root.rglob("*") if "job-work" not in p.parts)
-    reader = ReadOnlyStore(store.root, links_dir=tmp_path)
+    reader = ReadOnlyStore(store.root, work_dir=tmp_path)
     rec = lab["recordings"][0]
     assert reader.get_recording(TENANT, rec.id).sha256 == rec.sha256
     folder = reader.artifact_dir(TENANT, lab["decoder"].id)

@@ -60,7 +60,7 @@ def test_other_tenants_jobs_are_not_found(jobs):
 def test_shards_retry_then_fail_and_the_job_ends_with_failures(jobs):
     job = jobs.create("lab-a", "", SPEC, plan(3), 4)
     jobs.start(job.id)
-    assert jobs.next_runnable().id == job.id
+    assert jobs.tenants_with_pending_shards() == ["lab-a"] and jobs.next_pending_shard("lab-a")[0] == job.id
     jobs.shard_running(job.id, 0)
     jobs.shard_done(job.id, 0, "art_0", 1.5)
     assert jobs.shard_failed(job.id, 1, "ValueError: bad", 0.1, max_attempts=2) == "pending"
@@ -73,7 +73,7 @@ def test_shards_retry_then_fail_and_the_job_ends_with_failures(jobs):
     assert ended.shards[1].error == "ValueError: worse" and ended.terminal and ended.finished >= ended.started
     rate, eta = ended.throughput()
     assert rate > 0 and eta == 0
-    assert jobs.next_runnable() is None
+    assert jobs.tenants_with_pending_shards() == [] and jobs.next_pending_shard("lab-a") is None
     with pytest.raises(FailedPrecondition, match="already ended"):
         jobs.cancel("lab-a", job.id)
 
@@ -101,7 +101,7 @@ def test_running_shards_are_pending_again_after_a_restart(tmp_path):
     assert reopened.requeue_running() == [(job.id, "lab-a", 1)]
     back = reopened.get("lab-a", job.id)
     assert back.state == "running" and [s.state for s in back.shards] == ["done", "pending", "pending"]
-    assert [s.index for s in reopened.shards(job.id, "pending")] == [1, 2]
+    assert reopened.next_pending_shard("lab-a")[1].index == 1 and reopened.unfinished_shards(job.id) == 2
     reopened.close()
 
 

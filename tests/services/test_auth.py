@@ -58,3 +58,41 @@ def test_tenants_see_only_their_own_recordings(server, client):
     with pytest.raises(grpc.RpcError) as err:
         client.get(theirs.id)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_revoked_key_stops_the_streams_it_opened(server, monkeypatch):
+    """A stream checks its key again as its messages flow (here at every message): an upload whose
+    key is revoked half-way ends UNAUTHENTICATED and stores nothing."""
+    import threading
+
+    from braindecode.v1 import recordings_pb2
+
+    monkeypatch.setattr("services._auth.KEY_RECHECK_SECONDS", 0.0)
+    key, record = server.keys.create("lab-r")
+    payload = real_files.FUNCTIONAL.read_bytes()
+    opened, revoked = threading.Event(), threading.Event()
+    authenticate = server.keys.authenticate
+
+    def authenticate_and_tell(candidate):
+        tenant = authenticate(candidate)
+        if tenant == "lab-r":
+            opened.set()
+        return tenant
+
+    monkeypatch.setattr(server.keys, "authenticate", authenticate_and_tell)
+
+    def requests():
+        yield recordings_pb2.UploadRecordingRequest(
+            metadata=recordings_pb2.RecordingMetadata(subject="01", file_name="functional.nii"))
+        yield recordings_pb2.UploadRecordingRequest(chunk=payload[:1024])
+        assert opened.wait(30)  # the server let the call in: what follows tests the check mid-stream
+        server.keys.revoke(record.key_id)
+        revoked.set()
+        yield recordings_pb2.UploadRecordingRequest(chunk=payload[1024:])
+
+    with Client(f"127.0.0.1:{server.port}", api_key=key, timeout=30) as c:
+        with pytest.raises(grpc.RpcError) as err:
+            c.recordings.stub.UploadRecording(requests(), metadata=c.metadata, timeout=30)
+    assert revoked.is_set() and err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert err.value.details() == "the API key was revoked while this call was open"
+    assert server.store.list_recordings("lab-r")[0] == []
