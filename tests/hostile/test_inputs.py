@@ -76,7 +76,8 @@ def test_listings_page_by_size_below_the_message_limit(arena):
     """Three recordings of 50,000 events with 128-character stimulus ids (7 MB of metadata each)
     would make a 22 MB page: the listing gives them a page at a time, every page below the limit."""
     rows = [{"onset": 0.5 + k * 1e-5, "duration": 0.0, "stimulus_id": f"{k:0128d}"} for k in range(MAX_EVENTS)]
-    made = {arena.mallory.upload(f"dense-{i}.edf", bombs.edf_bomb(2, 64), events=events(rows)).id for i in range(3)}
+    made = {arena.mallory.upload(f"dense-{i}.edf", bombs.edf_bomb(2, 64), events=events(rows), run=str(i)).id
+            for i in range(3)}  # other runs: the same bytes and labels would be one recording
     pages, token, listed = 0, "", set()
     while True:
         request = recordings_pb2.ListRecordingsRequest(page=common_pb2.PageRequest(page_token=token))
