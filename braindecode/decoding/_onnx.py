@@ -25,7 +25,7 @@ OUTPUT = "embedding"
 _META = "braindecode."
 
 
-def export_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str | None = None) -> pathlib.Path:
+def export_decoder_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str | None = None) -> pathlib.Path:
     """Export a fitted decoder to ONNX with a dynamic batch axis.
 
     The graph maps ``brain`` (batch, *input_shape) float32 to ``embedding`` (batch, n_dims)
@@ -73,7 +73,7 @@ def export_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str 
 
 
 class OnnxDecoder:
-    """A decoder exported by ``export_onnx``, run with ONNX Runtime.
+    """A decoder exported by ``export_decoder_onnx``, run with ONNX Runtime.
 
     Parameters
     ----------
@@ -106,12 +106,21 @@ class OnnxDecoder:
             raise InvalidArgument(f"{path} is not a readable ONNX model: {exc}") from None
         meta = {p.key[len(_META):]: p.value for p in model.metadata_props if p.key.startswith(_META)}
         if not {"modality", "input_shape", "n_dims"} <= set(meta):
-            raise InvalidArgument(f"{path} was not exported by export_onnx (decoder metadata missing)")
+            raise InvalidArgument(f"{path} was not exported by export_decoder_onnx (decoder metadata missing)")
         self.modality = meta["modality"]
         self.input_shape_ = tuple(json.loads(meta["input_shape"]))
         self.n_dims_ = int(meta["n_dims"])
         self.subject = meta.get("subject")
         self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
+
+    def check_input(self, X) -> np.ndarray:
+        """``X`` validated against the graph's modality and input shape (see ``check_input``).
+
+        Returns
+        -------
+        X : array of shape (n_samples, *input_shape_), float32
+        """
+        return check_input(X, self.modality, self.input_shape_)
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """Decoded embeddings.
@@ -125,7 +134,7 @@ class OnnxDecoder:
         -------
         Y : array of shape (n_samples, n_dims_), float32
         """
-        X = check_input(X, self.modality, self.input_shape_)
+        X = self.check_input(X)
         return np.concatenate([self.session_.run([OUTPUT], {INPUT: X[i:i + batch_size]})[0]
                                for i in range(0, len(X), batch_size)])
 

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from braindecode._devices import resolve_device
 from braindecode.decoding._base import PersistentDecoder, predict_batches, seeded_rng_devices
 from braindecode.decoding._networks import ResidualMLP, Standardize, SubjectAdapters, linear_adapter
 from braindecode.decoding._training import TrainingConfig, train_network
-from braindecode.decoding._validation import check_device, check_embeddings, check_input
+from braindecode.decoding._validation import check_embeddings, check_input
 from braindecode.errors import InvalidArgument
 
 
@@ -130,7 +131,7 @@ class SharedDecoder(PersistentDecoder):
             labels = np.concatenate([np.char.add(f"{s}\x00", _subject_groups(s, groups[s], len(x)))
                                      for s, x in zip(subjects, data)])
         config = _training_config(self.training)
-        device = check_device(self.device)
+        device = resolve_device(self.device)
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
             adapters = [linear_adapter(Standardize.from_data(torch.as_tensor(x, device=device), (0,)),
@@ -244,7 +245,7 @@ class SharedDecoder(PersistentDecoder):
         config = _training_config(self.training if training is None else training)
         tuned = copy.deepcopy(self)
         adapters, head = tuned.module_
-        device = check_device(self.device)
+        device = resolve_device(self.device)
         X_t = torch.as_tensor(X, device=device)
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
@@ -286,7 +287,7 @@ class SharedDecoder(PersistentDecoder):
                                    self.latent_dim) for i in range(len(self.subjects_))]
         module = nn.Sequential(SubjectAdapters(adapters), self._head(self.n_dims_))
         module.load_state_dict(tensors)
-        self.module_ = module.to(check_device(self.device)).eval()
+        self.module_ = module.to(resolve_device(self.device)).eval()
         self.history_ = info["history"]
         self.fine_tuned_ = info["fine_tuned"]
 

@@ -74,7 +74,7 @@ from braindecode.store._recordings import (
     recordings_of_one_modality,
     voxel_grid,
 )
-from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, entity_label, sha256_file
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, entity_label
 from braindecode.store._uploads import Upload, check_metadata, set_recording_events
 
 __all__ = [
@@ -103,7 +103,6 @@ __all__ = [
     "StoredReconstruction",
     "StoredScoreMatrix",
     "Upload",
-    "check_metadata",
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",
@@ -136,6 +135,5 @@ __all__ = [
     "set_recording_events",
     "score_encoder_from_store",
     "score_matrix_from_store",
-    "sha256_file",
     "voxel_grid",
 ]

@@ -20,7 +20,7 @@ from braindecode.decoding import (
     BaseDecoder,
     DecoderFit,
     OnnxDecoder,
-    export_onnx,
+    export_decoder_onnx,
     fit_decoder,
     retrieve,
     save_decoder,
@@ -108,7 +108,7 @@ def save_decoder_artifact(store: Store, tenant: str, model: BaseDecoder,
     """
     with tempfile.TemporaryDirectory() as tmp:
         save_decoder(model, tmp, provenance)
-        export_onnx(model, pathlib.Path(tmp) / ONNX_FILE)
+        export_decoder_onnx(model, pathlib.Path(tmp) / ONNX_FILE)
         meta = {"class": type(model).__name__, "modality": model.modality,
                 "input_shape": list(model.input_shape_), "n_dims": int(model.n_dims_)}
         return save_directory(store, tenant, DECODER_ARTIFACT, tmp, meta, provenance)
