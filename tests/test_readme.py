@@ -15,12 +15,14 @@ import docs_harness
 import mne
 import pytest
 import real_files
+from reconstruction import tiny_models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs"
 DOCUMENTS = [ROOT / "README.md"] + [GUIDE / f"{page}.md" for page in (
     "quickstart", "recordings", "analysis", "reconstruction", "jobs", "security", "configuration", "grpc-api")]
-BUILDS_ON = {"quickstart.md": [], "jobs.md": [GUIDE / "quickstart.md", GUIDE / "analysis.md"]}
+BUILDS_ON = {"quickstart.md": [], "jobs.md": [GUIDE / "quickstart.md", GUIDE / "analysis.md"],
+             "reconstruction.md": [GUIDE / "quickstart.md", GUIDE / "analysis.md"]}
 
 
 def _bold(path):
@@ -43,8 +45,14 @@ def _bids(path):
     bids_datasets.write_fmri_bids(path)
 
 
+def _kandinsky(path):
+    tiny_models.save_tiny_kandinsky(path, prediction_type="v_prediction")
+
+
 PLACEHOLDERS = {"sub-01_bold.nii.gz": _bold, "events.tsv": _events, "sub-01_eeg.vhdr": _brainvision,
                 "ds-images": _bids}
+#: Placeholders of one page only: a diffusers model directory of Kandinsky 2.2's layout, small and random.
+PAGE_PLACEHOLDERS = {"reconstruction.md": {"kandinsky-2-2-decoder": _kandinsky}}
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
@@ -63,7 +71,8 @@ def test_every_page_of_the_guide_is_run():
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_document_runs_as_written_on_a_fresh_store(document, tmp_path):
     builds_on = BUILDS_ON.get(document.name, [GUIDE / "quickstart.md"] if document.parent == GUIDE else [])
-    done = docs_harness.run_document(document, tmp_path, PLACEHOLDERS, ROOT, builds_on=builds_on)
+    placeholders = PLACEHOLDERS | PAGE_PLACEHOLDERS.get(document.name, {})
+    done = docs_harness.run_document(document, tmp_path, placeholders, ROOT, builds_on=builds_on)
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
     if document.name == "README.md":
         out = done.stdout
