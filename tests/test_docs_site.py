@@ -23,7 +23,7 @@ def test_site_builds_strictly_with_no_warning(tmp_path):
     log = done.stdout + done.stderr
     assert done.returncode == 0 and "WARNING" not in log, log
     pages = {p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("index.html")}
-    assert {"index.html", "README/index.html", "architecture/index.html",
+    assert {"index.html", "readme/index.html", "architecture/index.html",
             "reference/job-spec/index.html", "reference/configuration/index.html"} <= pages
 
 
