@@ -51,6 +51,20 @@ def _kandinsky(path):
 
 PLACEHOLDERS = {"sub-01_bold.nii.gz": _bold, "events.tsv": _events, "sub-01_eeg.vhdr": _brainvision,
                 "ds-images": _bids}
+#: What a guide page's session must print (stdout and stderr), beyond running to its end.
+PRINTS = {
+    "recordings.md": ["0 uploaded, 4 skipped (already stored), 0 refused", "0 5 0"],
+    "analysis.md": ["6 uploaded, 0 skipped (already stored), 0 refused",
+                    "('stage2', 'stage4', 'stage7') ('early', 'mid', 'late')", "wrote a BIDS derivatives dataset"],
+    "reconstruction.md": ["ReconstructionPipeline efficientnet-lite0 pool 1280 (64, 64)",
+                          "KandinskyV22Pipeline 32 (32, 32)", "[('a', (32, 32, 3)), ('b', (32, 32, 3))]"],
+    "jobs.md": ["succeeded 3 of 3 shards", "merged 3 shards"],
+    "security.md": ["other-lab: exit status 1", "error: NOT_FOUND", "revoked: exit status 1",
+                    "braindecode serving TLS,", "braindecode serving mutual TLS (client certificates required)",
+                    "SERVING 0"],
+    "configuration.md": ["unknown config keys: jobs.max_atempts", "(BRAINDECODE_PORT='http') must be an integer"],
+    "grpc-api.md": ["braindecode.v1.RecordingService", "SERVING", '"name": "stage2"', "exit status 1"],
+}
 #: Placeholders of one page only: a diffusers model directory of Kandinsky 2.2's layout, small and random.
 PAGE_PLACEHOLDERS = {"reconstruction.md": {"kandinsky-2-2-decoder": _kandinsky}}
 
@@ -72,8 +86,10 @@ def test_every_page_of_the_guide_is_run():
 def test_document_runs_as_written_on_a_fresh_store(document, tmp_path):
     builds_on = BUILDS_ON.get(document.name, [GUIDE / "quickstart.md"] if document.parent == GUIDE else [])
     placeholders = PLACEHOLDERS | PAGE_PLACEHOLDERS.get(document.name, {})
-    done = docs_harness.run_document(document, tmp_path, placeholders, ROOT, builds_on=builds_on)
+    done = docs_harness.run_document(document, tmp_path, placeholders, ROOT, timeout=840, builds_on=builds_on)
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    for text in PRINTS.get(document.name, []):
+        assert text in done.stdout + done.stderr, f"{document.name} did not print {text!r}"
     if document.name == "README.md":
         out = done.stdout
         assert "braindecode.v1.RecordingService" in out and "grpc.reflection" in out, "grpcurl listed the API"
