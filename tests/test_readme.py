@@ -53,7 +53,8 @@ PLACEHOLDERS = {"sub-01_bold.nii.gz": _bold, "events.tsv": _events, "sub-01_eeg.
                 "ds-images": _bids}
 #: What a guide page's session must print (stdout and stderr), beyond running to its end.
 PRINTS = {
-    "recordings.md": ["0 uploaded, 4 skipped (already stored), 0 refused", "0 5 0"],
+    "recordings.md": ["4 uploaded, 0 skipped (already stored), 0 refused",
+                      "1 uploaded, 4 skipped (already stored), 0 refused", "0 5 0"],
     "analysis.md": ["6 uploaded, 0 skipped (already stored), 0 refused",
                     "('stage2', 'stage4', 'stage7') ('early', 'mid', 'late')", "wrote a BIDS derivatives dataset"],
     "reconstruction.md": ["ReconstructionPipeline efficientnet-lite0 pool 1280 (64, 64)",
