@@ -11,6 +11,9 @@ Blocks:
 - a block that cannot run in a test (it installs, or needs a finished demo and a browser) is
   preceded by ``<!-- not run by the docs test: <reason> -->``; any other block fails the check.
 
+A document may build on others (a guide page on the quickstart's server): their blocks run first, in
+the same session.
+
 Placeholders: the files a document names (``sub-01_bold.nii.gz``, ``events.tsv``, a BIDS dataset)
 are written into the folder first by the builders the test gives; ``.venv`` is the running
 interpreter's environment; each port of the form 5005x becomes a free port (and
@@ -36,12 +39,13 @@ DEFAULT_PORT = "50051"
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """A fenced code block: its language, text, line in the document, and why it is not run (if so)."""
+    """A fenced code block: its language, text, document and line there, and why it is not run (if so)."""
 
     lang: str
     text: str
     line: int
     not_run: str = ""
+    document: str = ""
 
 
 def code_blocks(path) -> list:
@@ -52,7 +56,7 @@ def code_blocks(path) -> list:
         before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
         skip = NOT_RUN.search(before)
         blocks.append(Block(match["lang"], match["body"], text.count("\n", 0, match.start()) + 1,
-                            skip["reason"] if skip else ""))
+                            skip["reason"] if skip else "", pathlib.Path(path).name))
     return blocks
 
 
@@ -89,7 +93,7 @@ def session_script(blocks, ports: dict) -> str:
         if block.not_run:
             continue
         text = PORT.sub(lambda m: str(ports.setdefault(m.group(), free_port())), block.text)
-        lines.append(f"echo '--- block at line {block.line} ({block.lang})' >&2")
+        lines.append(f"echo '--- {block.document} block at line {block.line} ({block.lang})' >&2")
         if block.lang in SHELL:
             lines.append(text)
         elif block.lang == "python":
@@ -99,8 +103,10 @@ def session_script(blocks, ports: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_document(path, workdir, placeholders: dict, pythonpath, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run a document's blocks in ``workdir``; its placeholders are written there first.
+def run_document(path, workdir, placeholders: dict, pythonpath, timeout: float = 600,
+                 builds_on=()) -> subprocess.CompletedProcess:
+    """Run a document's blocks in ``workdir``, after those of the documents it builds on; the
+    placeholders are written there first.
 
     Parameters
     ----------
@@ -114,6 +120,8 @@ def run_document(path, workdir, placeholders: dict, pythonpath, timeout: float =
         The checkout whose code runs (first on ``PYTHONPATH``).
     timeout : float
         Seconds for the whole document; past them the session and what it started are killed.
+    builds_on : list of path-like
+        Documents whose blocks run first, in order.
 
     Returns
     -------
@@ -125,7 +133,8 @@ def run_document(path, workdir, placeholders: dict, pythonpath, timeout: float =
         build(workdir / name)
     (workdir / ".venv").symlink_to(sys.prefix)
     ports = {DEFAULT_PORT: free_port()}
-    script = session_script(code_blocks(path), ports)
+    blocks = [block for document in [*builds_on, path] for block in code_blocks(document)]
+    script = session_script(blocks, ports)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRAINDECODE_")}
     env.update(HOME=str(workdir), PYTHONPATH=str(pythonpath), PYTHONUNBUFFERED="1",
                BRAINDECODE_SERVER=f"127.0.0.1:{ports[DEFAULT_PORT]}")
