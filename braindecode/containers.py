@@ -16,6 +16,10 @@ def _as_str_array(values, n: int, name: str) -> np.ndarray:
     return arr
 
 
+#: The fields of an event that are not among its ``columns``.
+EVENT_FIELDS = ("onset", "duration", "stimulus_id")
+
+
 @dataclass
 class Events:
     """Stimulus events of a recording.
@@ -26,11 +30,15 @@ class Events:
         Seconds from the start of the recording.
     stimulus_id : array of shape (n_events,)
         Stimulus identifiers (strings).
+    columns : dict of str -> array of shape (n_events,), optional
+        Other columns of an events table (e.g. ``trial_type``, ``split``, ``response_time``), as
+        strings the way an events.tsv holds them; none may be named like the fields above.
     """
 
     onset: np.ndarray
     duration: np.ndarray
     stimulus_id: np.ndarray
+    columns: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.onset = np.asarray(self.onset, dtype=np.float64).reshape(-1)
@@ -41,29 +49,37 @@ class Events:
         self.stimulus_id = _as_str_array(self.stimulus_id, n, "events stimulus_id")
         if not np.all(np.isfinite(self.onset)) or not np.all(np.isfinite(self.duration)):
             raise InvalidArgument("events: onsets and durations must be finite")
+        clashing = [name for name in self.columns if name in EVENT_FIELDS]
+        if clashing:
+            raise InvalidArgument(f"events: column {clashing[0]!r} is one of the fields {', '.join(EVENT_FIELDS)}")
+        self.columns = {str(name): _as_str_array(values, n, f"events column {str(name)[:40]!r}")
+                        for name, values in self.columns.items()}
 
     def __len__(self) -> int:
         return len(self.onset)
 
     @classmethod
     def from_tsv(cls, path) -> "Events":
-        """Read a BIDS-style events.tsv with columns onset, duration, stimulus_id (or trial_type)."""
+        """Read a BIDS-style events.tsv with columns onset, duration, stimulus_id (or trial_type);
+        its other columns are kept in ``columns``."""
         import csv
 
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        key = "stimulus_id" if rows and "stimulus_id" in rows[0] else "trial_type"
+            reader = csv.DictReader(f, delimiter="\t")
+            rows, names = list(reader), list(reader.fieldnames or [])
+        key = "stimulus_id" if "stimulus_id" in names else "trial_type"
         try:
-            return cls([r["onset"] for r in rows], [r["duration"] for r in rows], [r[key] for r in rows])
+            return cls([r["onset"] for r in rows], [r["duration"] for r in rows], [r[key] for r in rows],
+                       columns={c: [r[c] for r in rows] for c in names if c not in EVENT_FIELDS})
         except KeyError as exc:
             raise InvalidArgument(f"events.tsv lacks column {exc}") from None
 
     def to_tsv(self, path) -> None:
-        """Write a BIDS-style events.tsv."""
+        """Write a BIDS-style events.tsv (``columns`` after onset, duration and stimulus_id)."""
         with open(path, "w") as f:
-            f.write("onset\tduration\tstimulus_id\n")
-            for o, d, s in zip(self.onset, self.duration, self.stimulus_id):
-                f.write(f"{o:.6f}\t{d:.6f}\t{s}\n")
+            f.write("\t".join(["onset", "duration", "stimulus_id", *self.columns]) + "\n")
+            for i, (o, d, s) in enumerate(zip(self.onset, self.duration, self.stimulus_id)):
+                f.write("\t".join([f"{o:.6f}", f"{d:.6f}", s, *(v[i] for v in self.columns.values())]) + "\n")
 
 
 @dataclass

@@ -1,7 +1,16 @@
 """Recordings -> BrainResponses: EEG/MEG steps on MNE (:mod:`.eeg`), fMRI steps (:mod:`.fmri`)
-and the declarative :func:`preprocess`, whose spec is an :class:`EEGSpec` or an :class:`FMRISpec`."""
+and the declarative :func:`preprocess`, whose spec is an :class:`EEGSpec` or an :class:`FMRISpec`;
+a :class:`Selection` names the voxels and trials of the responses that an analysis uses."""
 
 from braindecode.preprocessing._pipeline import preprocess
+from braindecode.preprocessing._selection import (
+    Selection,
+    TrialSelection,
+    VoxelSelection,
+    matching_events,
+    selected_voxels,
+    selection_spec,
+)
 from braindecode.preprocessing._spec import (
     MODALITIES,
     EEGSpec,
@@ -40,6 +49,9 @@ __all__ = [
     "EEGSpec",
     "FMRISpec",
     "PreprocessingSpec",
+    "Selection",
+    "TrialSelection",
+    "VoxelSelection",
     "apply_mask",
     "atlas_time_series",
     "bold_array",
@@ -51,6 +63,7 @@ __all__ = [
     "epoch_responses",
     "event_regressors",
     "lss_betas",
+    "matching_events",
     "polynomial_drift",
     "preprocess",
     "preprocess_raw",
@@ -58,6 +71,8 @@ __all__ = [
     "preprocessing_spec",
     "repetition_time",
     "roi_time_series",
+    "selected_voxels",
+    "selection_spec",
     "trial_responses",
     "voxel_names",
     "window_means",

@@ -134,7 +134,8 @@ def trial_responses(signals, events, t_r, *, method="lss", window=(4.0, 8.0), co
     Returns
     -------
     responses : BrainResponses
-        ``data`` of shape (n_trials, n_features).
+        ``data`` of shape (n_trials, n_features), one row per event in order (``info["trials"]``,
+        the event of each row, as :func:`~braindecode.preprocessing.epoch_responses` gives it).
     """
     signals = _check_signals(signals)
     t_r = check_positive(t_r, "t_r")
@@ -144,7 +145,7 @@ def trial_responses(signals, events, t_r, *, method="lss", window=(4.0, 8.0), co
     if feature_names is not None and len(feature_names) != n_features:
         raise InvalidArgument(f"{len(feature_names)} feature names for {n_features} features")
     check_events(events, 0.0, (n_scans - 1) * t_r, what=f"run ({n_scans} scans of {t_r} s)")
-    info = {"modality": "fmri", "method": method, "t_r": t_r, "n_scans": n_scans}
+    info = {"modality": "fmri", "method": method, "t_r": t_r, "n_scans": n_scans, "trials": list(range(len(events)))}
     if method == "lss":
         regressors = event_regressors(events, n_scans, t_r, oversampling=oversampling)
         unsampled = np.flatnonzero(np.abs(regressors).max(axis=0) < 0.1)

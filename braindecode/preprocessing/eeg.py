@@ -197,7 +197,8 @@ def epoch_responses(raw, events, *, tmin=-0.2, tmax=0.5, baseline=(None, 0), rej
     -------
     responses : BrainResponses
         ``data`` of shape (n_kept, n_channels, n_times), ``times`` of shape (n_times,),
-        channel names as ``feature_names``; ``info["dropped"]`` lists rejected trials.
+        channel names as ``feature_names``; ``info["trials"]`` holds the event of each row and
+        ``info["dropped"]`` lists rejected trials.
     """
     _check_raw(raw)
     tmin, tmax, baseline = _check_epoch(tmin, tmax, baseline)
