@@ -1,5 +1,5 @@
-"""What the servicers share between messages and library calls: JSON request fields, chunked
-tensor replies and progress streams."""
+"""What the servicers share between messages and library calls: JSON request fields, selections,
+chunked tensor replies and progress streams."""
 
 from __future__ import annotations
 
@@ -30,6 +30,23 @@ def json_object(text: str, field: str, required: bool = False) -> dict | None:
     if not isinstance(value, dict):
         raise InvalidArgument(f"{field} must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def selection(request, field: str = "selection") -> dict | None:
+    """The request's ``Selection`` message as the dict that ``braindecode.preprocessing.selection_spec``
+    checks: the parts and fields that are set; None when the request has none."""
+    if not request.HasField(field):
+        return None
+    message, selected = getattr(request, field), {}
+    if message.HasField("voxels"):
+        voxels = message.voxels
+        selected["voxels"] = {name: value for name, value in (
+            ("mask_id", voxels.mask_id), ("atlas_id", voxels.atlas_id), ("labels", list(voxels.labels))) if value}
+    if message.HasField("trials"):
+        trials = message.trials
+        selected["trials"] = {name: value for name, value in (
+            ("stimulus_ids", list(trials.stimulus_ids)), ("where", trials.where)) if value}
+    return selected
 
 
 def tensor_chunks(array, chunk_bytes: int, config, context):

@@ -15,7 +15,7 @@ from braindecode.store import reconstruct_from_store
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 from services._batching import Batcher, WaitPolicy
 from services._tenancy import current_tenant
-from services._wire import json_object, progress_stream
+from services._wire import json_object, progress_stream, selection
 
 
 class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServicer):
@@ -53,7 +53,7 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
                 request.n_steps or None,  # unset sampling settings (0, absent): the model's
                 request.guidance if request.HasField("guidance") else None,
                 request.strength if request.HasField("strength") else None, request.scheduler or None,
-                request.backend or "torch", generate=self._batched, progress=progress)
+                request.backend or "torch", generate=self._batched, progress=progress, selection=selection(request))
 
         stored = yield from progress_stream(reconstruct, context, reconstruction_pb2.ReconstructEvent, "reconstruction")
         for index, (stimulus_id, png) in enumerate(zip(stored.stimulus_ids, stored.pngs)):

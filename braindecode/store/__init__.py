@@ -32,6 +32,8 @@ from braindecode.store._compare import (
     score_matrix_from_store,
 )
 from braindecode.store._decoding import (
+    Retrieval,
+    decode_recordings,
     fit_decoder_from_store,
     load_decoder_artifact,
     retrieve_from_store,
@@ -61,14 +63,15 @@ from braindecode.store._kinds import (
 from braindecode.store._readonly import ReadOnlyStore
 from braindecode.store._reconstruction import (
     StoredReconstruction,
-    decode_recordings,
     reconstruct_from_store,
     save_reconstructions,
 )
 from braindecode.store._recordings import (
     load_array,
     load_responses,
+    model_selection,
     open_recording,
+    recording_events,
     recordings_of_one_modality,
     voxel_grid,
 )
@@ -92,6 +95,7 @@ __all__ = [
     "ArtifactInfo",
     "ReadOnlyStore",
     "RecordingInfo",
+    "Retrieval",
     "Store",
     "StoredComparison",
     "StoredEncoderScores",
@@ -114,9 +118,11 @@ __all__ = [
     "load_rdm",
     "load_responses",
     "load_stimulus_set",
+    "model_selection",
     "open_recording",
     "predict_from_store",
     "reconstruct_from_store",
+    "recording_events",
     "recordings_of_one_modality",
     "retrieve_from_store",
     "save_activation_set",

@@ -1,14 +1,20 @@
-"""Stored recordings read back: raw arrays, preprocessed responses, and the recordings a fit runs on."""
+"""Stored recordings read back: raw arrays, preprocessed responses (of the voxels and trials a selection
+keeps), and the recordings a fit runs on."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from braindecode.containers import BrainResponses, Events
 from braindecode.errors import InvalidArgument
+from braindecode.preprocessing import Selection, matching_events, preprocess, selected_voxels, selection_spec
 from braindecode.recordings import read_recording
 from braindecode.store._checks import distinct_ids
-from braindecode.store._store import Store
+from braindecode.store._store import RecordingInfo, Store
+
+_SELECTION_KEYS = ("mask_id", "atlas_id", "labels")
 
 
 def open_recording(store: Store, tenant: str, recording_id: str):
@@ -18,31 +24,167 @@ def open_recording(store: Store, tenant: str, recording_id: str):
     return info, read_recording(path, format=info.format, modality=info.modality, name=info.file_name)
 
 
+def recording_events(info: RecordingInfo) -> Events | None:
+    """The stored events of a recording with their columns; None when it has none."""
+    if not info.events:
+        return None
+    names = list(info.events[0].get("columns") or {})
+    return Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
+                  [e["stimulus_id"] for e in info.events],
+                  {name: [e["columns"][name] for e in info.events] for name in names})
+
+
+@dataclass
+class _Resolved:
+    """A selection made concrete for some recordings.
+
+    Attributes
+    ----------
+    voxels : bool array of shape (x, y, z) or None
+        The voxels kept (fMRI).
+    events : dict of str -> bool array of shape (n_events,), or None
+        Per recording id, the events whose trials are kept.
+    provenance : dict
+        The selection as given, with the image's sha256 and what it kept.
+    """
+
+    voxels: np.ndarray | None
+    events: dict | None
+    provenance: dict
+
+
+def _grid_text(meta: dict) -> str:
+    affine = np.array2string(np.asarray(meta["affine"], dtype=np.float64), precision=3, separator=", ",
+                             suppress_small=True).replace("\n", "")
+    return f"shape {' x '.join(str(n) for n in meta['shape'][:3])} and affine {affine}"
+
+
+def _resolve_voxels(store: Store, tenant: str, voxels, infos: list) -> tuple:
+    """(bool volume, provenance) of a voxel selection: its image, checked to lie on every recording's grid."""
+    image_id = voxels.mask_id or voxels.atlas_id
+    what = f"{'mask' if voxels.mask_id else 'atlas'} {image_id!r}"
+    others = sorted({info.modality for info in infos} - {"fmri"})
+    if others:
+        raise InvalidArgument(f"a voxel selection applies to fMRI recordings; these are {', '.join(others)}")
+    image = store.get_recording(tenant, image_id)
+    if image.modality != "fmri" or image.format != "nifti" or image.meta["shape"][3:] not in ([], [1]):
+        raise InvalidArgument(f"{what} must be one 3-D NIfTI volume; it is a {image.format} {image.modality} "
+                              f"recording of shape {tuple(image.meta['shape'])}")
+    for info in infos:
+        same_shape = list(info.meta["shape"][:3]) == list(image.meta["shape"][:3])
+        if not same_shape or not np.allclose(info.meta["affine"], image.meta["affine"], atol=1e-4):
+            raise InvalidArgument(f"{what} lies on another voxel grid than recording {info.id!r}: {what} has "
+                                  f"{_grid_text(image.meta)}, recording {info.id!r} has {_grid_text(info.meta)}; "
+                                  "upload the image on the recordings' grid")
+    _, loaded = open_recording(store, tenant, image_id)
+    with loaded:
+        kept = selected_voxels(loaded.data()[..., 0], voxels.labels, what)
+    provenance = dict(voxels.model_dump(exclude_none=True), sha256=image.sha256, n_voxels=int(kept.sum()))
+    return kept, provenance
+
+
+def _resolve_trials(trials, infos: list) -> tuple:
+    """(recording id -> bool per event, provenance) of a trial selection, which must keep a trial."""
+    kept = {}
+    for info in infos:
+        events = recording_events(info)
+        if events is None:
+            raise InvalidArgument(f"recording {info.id!r} has no events to select trials from")
+        if trials.stimulus_ids is not None:
+            kept[info.id] = np.isin(events.stimulus_id, trials.stimulus_ids)
+        else:
+            kept[info.id] = matching_events(events, trials.where, f"recording {info.id!r}")
+    if trials.stimulus_ids is not None:
+        shown = {str(e["stimulus_id"]) for info in infos for e in info.events}
+        absent = [s for s in dict.fromkeys(trials.stimulus_ids) if s not in shown]
+        if absent:
+            raise InvalidArgument(f"{len(absent)} selected stimulus ids are in no event of the recordings, "
+                                  f"e.g. {absent[:3]}")
+    n_events = sum(len(k) for k in kept.values())
+    n_kept = int(sum(k.sum() for k in kept.values()))
+    if n_kept == 0:
+        rule = f"where {trials.where!r}" if trials.where is not None else "stimulus_ids"
+        raise InvalidArgument(f"the trial selection ({rule}) keeps none of the {n_events} events of the recordings")
+    return kept, dict(trials.model_dump(exclude_none=True), n_events=n_kept)
+
+
+def _resolve(store: Store, tenant: str, selection: Selection, infos: list) -> _Resolved:
+    """The selection made concrete for ``infos``; every problem is raised before anything is preprocessed."""
+    voxels = events = None
+    provenance = {}
+    if selection.voxels is not None:
+        voxels, provenance["voxels"] = _resolve_voxels(store, tenant, selection.voxels, infos)
+    if selection.trials is not None:
+        events, provenance["trials"] = _resolve_trials(selection.trials, infos)
+    return _Resolved(voxels, events, provenance)
+
+
+def _preprocessed(store: Store, tenant: str, info: RecordingInfo, preprocessing: dict, voxels, events):
+    """The recording preprocessed (of ``voxels`` only), its trials those of the kept ``events`` (bool per event)."""
+    _, loaded = open_recording(store, tenant, info.id)
+    obj = loaded.to_raw() if info.modality in ("eeg", "meg") else loaded.to_image()
+    result = preprocess(obj, dict(preprocessing), events=recording_events(info), voxels=voxels)
+    if events is None:
+        return result
+    if not isinstance(result, BrainResponses):
+        raise InvalidArgument("a trial selection needs per-trial responses: end the preprocessing in an 'epochs' "
+                              "or 'trials' step")
+    trials = np.asarray(result.info["trials"], dtype=np.int64)
+    selected = result.subset(events[trials])
+    selected.info["trials"] = trials[events[trials]].tolist()
+    return selected
+
+
+def model_selection(selection, provenance: dict) -> Selection:
+    """``selection``, its voxels those the model of ``provenance`` was fitted on when it names none.
+
+    A model fitted on a voxel selection takes those voxels only; its provenance records them.
+    """
+    selection = selection_spec(selection)
+    fitted = (provenance.get("selection") or {}).get("voxels")
+    if selection.voxels is not None or not fitted:
+        return selection
+    return Selection(voxels={k: fitted[k] for k in _SELECTION_KEYS if k in fitted}, trials=selection.trials)
+
+
 def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict | None = None,
-               as_responses: bool = False):
+               as_responses: bool = False, selection=None):
     """The stored recording's array, raw or preprocessed.
 
-    Returns an array: fMRI (x, y, z, t) raw; EEG/MEG (n_channels, n_times) raw; or, with
-    ``preprocessing`` (see ``braindecode.preprocessing.preprocess``), its output — per-trial
-    responses of shape (n_trials, ...) when the spec has an epochs/trials step (the whole
-    BrainResponses with ``as_responses``).
-    """
-    info, loaded = open_recording(store, tenant, recording_id)
-    if not preprocessing:
-        return np.asarray(loaded.data())
-    from braindecode.preprocessing import preprocess
+    Parameters
+    ----------
+    preprocessing : dict, optional
+        A ``braindecode.preprocessing.preprocess`` spec.
+    as_responses : bool
+        Return the whole BrainResponses of a spec with an epochs/trials step.
+    selection : dict or Selection, optional
+        With ``preprocessing``: the voxels (fMRI) and the trials (per-trial responses) to keep.
 
-    obj = loaded.to_raw() if info.modality in ("eeg", "meg") else loaded.to_image()
-    events = None
-    if info.events:
-        events = Events([e["onset"] for e in info.events], [e["duration"] for e in info.events],
-                        [e["stimulus_id"] for e in info.events])
-    result = preprocess(obj, dict(preprocessing), events=events)
+    Returns
+    -------
+    array
+        fMRI (x, y, z, t) raw; EEG/MEG (n_channels, n_times) raw; or, with ``preprocessing``
+        (see ``braindecode.preprocessing.preprocess``), its output — per-trial responses of
+        shape (n_trials, ...) when the spec has an epochs/trials step (the whole BrainResponses
+        with ``as_responses``).
+    """
+    selection = selection_spec(selection)
+    if not preprocessing:
+        if selection.voxels is not None or selection.trials is not None:
+            raise InvalidArgument("a selection applies to preprocessed data: give a preprocessing spec too")
+        _, loaded = open_recording(store, tenant, recording_id)
+        return np.asarray(loaded.data())
+    info = store.get_recording(tenant, recording_id)
+    resolved = _resolve(store, tenant, selection, [info])
+    result = _preprocessed(store, tenant, info, preprocessing, resolved.voxels,
+                           None if resolved.events is None else resolved.events[info.id])
     return result if as_responses else getattr(result, "data", result)
 
 
-def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict) -> BrainResponses:
-    """Preprocess each recording into per-trial responses and stack them.
+def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict, selection=None) -> BrainResponses:
+    """Preprocess each recording into per-trial responses, keep the selected voxels and trials, and stack them.
+
+    Every entry point that reads responses of stored recordings reads them here.
 
     Parameters
     ----------
@@ -51,20 +193,32 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
     preprocessing : dict
         A ``braindecode.preprocessing.preprocess`` spec with an ``epochs`` (EEG/MEG) or
         ``trials`` (fMRI) step.
+    selection : dict or Selection, optional
+        The voxels and trials to keep (see ``braindecode.preprocessing.Selection``): a voxel
+        selection restricts the preprocessing to its voxels; trials are preprocessed with every
+        event of their run (one GLM per run), then the selected ones are kept. Every problem (an
+        image on another grid, an unknown column, a selection that keeps nothing) is raised
+        before anything is preprocessed.
 
     Returns
     -------
     responses : BrainResponses
         data of shape (n_trials_total, n_features) or (n_trials_total, n_channels, n_times);
         ``subjects`` from each recording's subject and ``runs`` from its id, so grouped
-        cross-validation never splits one recording across train and test.
+        cross-validation never splits one recording across train and test; ``info["selection"]``
+        records the selection (with its image's sha256 and what it kept).
     """
     if not recording_ids:
         raise InvalidArgument("no recording ids given")
+    selection = selection_spec(selection)
+    infos = [store.get_recording(tenant, rid) for rid in recording_ids]
+    resolved = _resolve(store, tenant, selection, infos)
     parts = []
-    for rid in recording_ids:
-        info = store.get_recording(tenant, rid)
-        result = load_array(store, tenant, rid, preprocessing, as_responses=True)
+    for info in infos:
+        events = None if resolved.events is None else resolved.events[info.id]
+        if events is not None and not events.any():
+            continue  # nothing selected in this run
+        result = _preprocessed(store, tenant, info, preprocessing, resolved.voxels, events)
         if not isinstance(result, BrainResponses):
             raise InvalidArgument("preprocessing must end in an 'epochs' or 'trials' step to give per-trial responses")
         parts.append((info, result))
@@ -83,7 +237,7 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
         np.concatenate([np.full(r.n_trials, i.subject) for i, r in parts]),
         np.concatenate([np.full(r.n_trials, i.id) for i, r in parts]),
         first.feature_names, first.times,
-        {"recordings": list(recording_ids), "preprocessing": preprocessing,
+        {"recordings": list(recording_ids), "preprocessing": preprocessing, "selection": resolved.provenance,
          "dropped": {i.id: r.info.get("dropped") for i, r in parts if r.info.get("dropped")}},
     )
 

@@ -7,13 +7,18 @@ import hashlib
 import os
 import pathlib
 
-from braindecode.containers import Events
-from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.containers import EVENT_FIELDS, Events
+from braindecode.errors import InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings import read_recording
 from braindecode.store._store import DEFAULT_TENANT, RecordingInfo, Store, disk_space_errors
 
 REQUIRED_FIELDS = ("subject", "file_name")
 TEXT_FIELDS = ("subject", "session", "task", "run", "modality", "format", "file_name")
+#: Bounds on the other columns of an event (``Event.columns``): how many, and the characters of a
+#: column's name and of its value.
+MAX_EVENT_COLUMNS = 64
+MAX_COLUMN_NAME_CHARS = 64
+MAX_COLUMN_VALUE_CHARS = 256
 _SUFFIXES = (".nii.gz", ".nii", ".gii", ".fif", ".fif.gz", ".edf", ".bdf", ".zip", ".set", ".vhdr")
 
 
@@ -35,16 +40,7 @@ def check_metadata(metadata: dict) -> dict:
     for field in ("subject", "session", "task", "run"):
         if len(clean[field]) > 128:
             raise InvalidArgument(f"metadata {field} is longer than 128 characters")
-    events = metadata.get("events") or []
-    for i, event in enumerate(events):
-        missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
-        if missing:
-            raise InvalidArgument(f"event {i} lacks {', '.join(missing)}")
-    if events:
-        Events([e["onset"] for e in events], [e["duration"] for e in events],
-               [e["stimulus_id"] for e in events])
-    clean["events"] = [{"onset": float(e["onset"]), "duration": float(e["duration"]),
-                        "stimulus_id": str(e["stimulus_id"])} for e in events]
+    clean["events"] = _checked_events(metadata.get("events") or [])
     sha = str(metadata.get("sha256", "") or "").lower()
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise InvalidArgument("sha256 must be 64 hexadecimal characters")
@@ -115,6 +111,34 @@ class Upload:
         with contextlib.suppress(OSError):  # flushing onto a full disk fails; the file closes anyway
             self._file.close()
         pathlib.Path(self.path).unlink(missing_ok=True)
+
+
+def _checked_events(events: list) -> list:
+    """The events as stored: dicts of onset, duration, stimulus_id and ``columns`` (name -> text), every
+    event with every column (``n/a``, BIDS's missing value, where an event lacks one), within the bounds
+    above."""
+    for i, event in enumerate(events):
+        missing = [k for k in EVENT_FIELDS if k not in event]
+        if missing:
+            raise InvalidArgument(f"event {i} lacks {', '.join(missing)}")
+    table = [{str(k): str(v) for k, v in (event.get("columns") or {}).items()} for event in events]
+    names = sorted({name for columns in table for name in columns})
+    if len(names) > MAX_EVENT_COLUMNS:
+        raise InvalidArgument(f"the events have {len(names)} columns; at most {MAX_EVENT_COLUMNS}")
+    for name in names:
+        if not name.strip() or len(name) > MAX_COLUMN_NAME_CHARS:
+            raise InvalidArgument(f"an events column name must have 1 to {MAX_COLUMN_NAME_CHARS} characters, "
+                                  f"got {quoted(name)}")
+    columns = {name: [row.get(name, "n/a") for row in table] for name in names}
+    for name, values in columns.items():
+        if any(len(value) > MAX_COLUMN_VALUE_CHARS for value in values):
+            raise InvalidArgument(f"events column {quoted(name)} holds a value of more than {MAX_COLUMN_VALUE_CHARS} "
+                                  "characters")
+    if events:
+        Events([e["onset"] for e in events], [e["duration"] for e in events], [e["stimulus_id"] for e in events],
+               columns)
+    return [{"onset": float(e["onset"]), "duration": float(e["duration"]), "stimulus_id": str(e["stimulus_id"]),
+             "columns": {name: values[i] for name, values in columns.items()}} for i, e in enumerate(events)]
 
 
 def _check_events(events: list, meta: dict) -> None:

@@ -24,21 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62raindecode/v1/common.proto\x12\x0e\x62raindecode.v1\"4\n\x06Tensor\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"^\n\x0bTensorChunk\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x05 \x01(\x03\"<\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"=\n\x05\x45vent\x12\r\n\x05onset\x18\x01 \x01(\x01\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x13\n\x0bstimulus_id\x18\x03 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62raindecode/v1/common.proto\x12\x0e\x62raindecode.v1\"4\n\x06Tensor\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"^\n\x0bTensorChunk\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x05 \x01(\x03\"<\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xa3\x01\n\x05\x45vent\x12\r\n\x05onset\x18\x01 \x01(\x01\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x13\n\x0bstimulus_id\x18\x03 \x01(\t\x12\x34\n\x07\x63olumns\x18\xa0\x01 \x03(\x0b\x32\".braindecode.v1.Event.ColumnsEntry\x1a.\n\x0c\x43olumnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"k\n\tSelection\x12.\n\x06voxels\x18\x01 \x01(\x0b\x32\x1e.braindecode.v1.VoxelSelection\x12.\n\x06trials\x18\x02 \x01(\x0b\x32\x1e.braindecode.v1.TrialSelection\"C\n\x0eVoxelSelection\x12\x0f\n\x07mask_id\x18\x01 \x01(\t\x12\x10\n\x08\x61tlas_id\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\x03\"5\n\x0eTrialSelection\x12\x14\n\x0cstimulus_ids\x18\x01 \x03(\t\x12\r\n\x05where\x18\x02 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'braindecode.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EVENT_COLUMNSENTRY']._loaded_options = None
+  _globals['_EVENT_COLUMNSENTRY']._serialized_options = b'8\001'
   _globals['_TENSOR']._serialized_start=47
   _globals['_TENSOR']._serialized_end=99
   _globals['_TENSORCHUNK']._serialized_start=101
   _globals['_TENSORCHUNK']._serialized_end=195
   _globals['_PROGRESS']._serialized_start=197
   _globals['_PROGRESS']._serialized_end=257
-  _globals['_EVENT']._serialized_start=259
-  _globals['_EVENT']._serialized_end=320
-  _globals['_PAGEREQUEST']._serialized_start=322
-  _globals['_PAGEREQUEST']._serialized_end=374
+  _globals['_EVENT']._serialized_start=260
+  _globals['_EVENT']._serialized_end=423
+  _globals['_EVENT_COLUMNSENTRY']._serialized_start=377
+  _globals['_EVENT_COLUMNSENTRY']._serialized_end=423
+  _globals['_SELECTION']._serialized_start=425
+  _globals['_SELECTION']._serialized_end=532
+  _globals['_VOXELSELECTION']._serialized_start=534
+  _globals['_VOXELSELECTION']._serialized_end=601
+  _globals['_TRIALSELECTION']._serialized_start=603
+  _globals['_TRIALSELECTION']._serialized_end=656
+  _globals['_PAGEREQUEST']._serialized_start=658
+  _globals['_PAGEREQUEST']._serialized_end=710
 # @@protoc_insertion_point(module_scope)
