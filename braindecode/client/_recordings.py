@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from braindecode.client._base import ServiceClient, slices
-from braindecode.client._checks import shown, build, json_object
+from braindecode.client._checks import shown, build, json_object, selection as selection_message
 from braindecode.client._replies import Recording
 from braindecode.containers import Events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
@@ -51,14 +51,16 @@ def pack_recording(path) -> tuple:
 
 def _event_messages(events) -> list:
     """``common_pb2.Event`` messages of an events.tsv path, an :class:`~braindecode.containers.Events`
-    or a list of dicts with onset, duration and stimulus_id."""
+    or a list of dicts with onset, duration, stimulus_id and optionally columns (name -> text); an
+    events.tsv's or an Events' other columns go along."""
     if events is None:
         return []
     if isinstance(events, (str, pathlib.Path)):
         events = Events.from_tsv(events)
     if isinstance(events, Events):
-        return [common_pb2.Event(onset=o, duration=d, stimulus_id=s)
-                for o, d, s in zip(events.onset, events.duration, events.stimulus_id)]
+        return [common_pb2.Event(onset=o, duration=d, stimulus_id=s,
+                                 columns={name: values[i] for name, values in events.columns.items()})
+                for i, (o, d, s) in enumerate(zip(events.onset, events.duration, events.stimulus_id))]
     if isinstance(events, Iterable) and not isinstance(events, Mapping):
         rows = list(events)
         if all(isinstance(row, Mapping) for row in rows):
@@ -88,7 +90,8 @@ class RecordingsClient(ServiceClient):
         format : str, optional
             nifti, gifti, fif, edf, bdf, brainvision or eeglab; empty detects it.
         events : str, pathlib.Path, Events or list of dict, optional
-            Stimulus events: a BIDS events.tsv, an ``Events`` or dicts with onset, duration, stimulus_id.
+            Stimulus events: a BIDS events.tsv, an ``Events`` or dicts with onset, duration, stimulus_id
+            (and ``columns``); their other columns (e.g. ``split``) are kept for trial selections.
         chunk_bytes : int
             Bytes per upload message.
 
@@ -131,7 +134,7 @@ class RecordingsClient(ServiceClient):
         request = build(recordings_pb2.DeleteRecordingRequest, id=recording_id)
         return self._call("DeleteRecording", request).deleted
 
-    def data(self, recording_id: str, preprocessing: dict | None = None) -> np.ndarray:
+    def data(self, recording_id: str, preprocessing: dict | None = None, selection=None) -> np.ndarray:
         """A recording's array, raw or preprocessed by the server.
 
         Parameters
@@ -139,6 +142,8 @@ class RecordingsClient(ServiceClient):
         recording_id : str
         preprocessing : dict, optional
             A ``braindecode.preprocessing.preprocess`` spec.
+        selection : dict or Selection, optional
+            With ``preprocessing``: the voxels (fMRI) and, for per-trial responses, the trials to keep.
 
         Returns
         -------
@@ -147,5 +152,6 @@ class RecordingsClient(ServiceClient):
             responses, (n_trials, n_features) or (n_trials, n_channels, n_times) for epochs.
         """
         request = build(recordings_pb2.StreamDataRequest, id=recording_id,
-                        preprocessing_json=json_object(preprocessing, "preprocessing"))
+                        preprocessing_json=json_object(preprocessing, "preprocessing"),
+                        selection=selection_message(selection))
         return self._download("StreamData", request)
