@@ -1,8 +1,10 @@
 """DecodingService: fit decoders on stored recordings, decode brain samples, retrieve stimuli.
 
 Decode serves stored decoders on ONNX Runtime from the served-model cache, and runs the samples of
-concurrent streams of one decoder as one batch (services/_batching.py). It is the one method
-written for the server's event loop; the others run in worker threads.
+concurrent streams of one decoder as one batch (services/_batching.py). It is written for the
+server's event loop; the other methods run in worker threads. The Open Inference Protocol's
+ModelInfer (services/inference.py) serves from the same cache and batcher, so that its callers
+and Decode's share batches.
 
 ONNX Runtime rather than torch (benchmarks/bench_decode_latency.py, 5,000 voxels -> 1,280 dims,
 one thread each, 2-core CPU, see benchmarks/RESULTS.md): for one sample neither wins throughout
@@ -19,7 +21,6 @@ import contextlib
 import os
 
 from braindecode import tensors
-from braindecode.decoding import check_input
 from braindecode.errors import InvalidArgument
 from braindecode.store import (
     DECODER_ARTIFACT,
@@ -39,9 +40,10 @@ MAX_BATCH_SAMPLES = 256
 MAX_BATCH_DELAY = 0.004
 
 
-def _decode_batch(decoder, blocks: list, progress) -> list:
-    """Embeddings of the sample blocks of one batch: ``Batcher``'s ``run``."""
-    return decoder.predict_each(blocks)
+def _predict_batch(model, blocks: list, progress) -> list:
+    """Outputs of the blocks of one batch of a served model (a decoder's embeddings; an encoder's
+    responses through ModelInfer): ``Batcher``'s ``run``."""
+    return model.predict_each(blocks)
 
 
 def _fit_result(info, fitted) -> decoding_pb2.FitDecoderResult:
@@ -64,7 +66,7 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
         self.decoders = ServedModels(lambda key: load_decoder_artifact(store, *key, threads=1),
                                      lambda key: store.get_artifact(*key, DECODER_ARTIFACT), CACHED_DECODERS)
         # Batches run in a thread per core, one per decoder at a time, while the event loop keeps receiving.
-        self.batches = Batcher(_decode_batch, WaitPolicy(MAX_BATCH_DELAY), MAX_BATCH_SAMPLES,
+        self.batches = Batcher(_predict_batch, WaitPolicy(MAX_BATCH_DELAY), MAX_BATCH_SAMPLES,
                                workers=os.cpu_count() or 1, name="decode")
 
     def close(self) -> None:
@@ -105,7 +107,7 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
                     raise InvalidArgument("the first Decode message must name a decoder_id")
                 if not request.HasField("samples"):
                     raise InvalidArgument("a Decode message carries no samples")
-                samples = check_input(tensors.from_tensor(request.samples), decoder.modality, decoder.input_shape_)
+                samples = decoder.check_input(tensors.from_tensor(request.samples))
                 embeddings = await self.batches.submit(decoder, samples, len(samples), stream)
                 yield decoding_pb2.DecodeResponse(embeddings=tensors.to_tensor(embeddings))
 

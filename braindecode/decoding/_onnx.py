@@ -113,6 +113,15 @@ class OnnxDecoder:
         self.subject = meta.get("subject")
         self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
 
+    def check_input(self, X) -> np.ndarray:
+        """``X`` validated against the graph's modality and input shape (see ``check_input``).
+
+        Returns
+        -------
+        X : array of shape (n_samples, *input_shape_), float32
+        """
+        return check_input(X, self.modality, self.input_shape_)
+
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """Decoded embeddings.
 
@@ -125,7 +134,7 @@ class OnnxDecoder:
         -------
         Y : array of shape (n_samples, n_dims_), float32
         """
-        X = check_input(X, self.modality, self.input_shape_)
+        X = self.check_input(X)
         return np.concatenate([self.session_.run([OUTPUT], {INPUT: X[i:i + batch_size]})[0]
                                for i in range(0, len(X), batch_size)])
 

@@ -56,6 +56,9 @@ def test_exported_graph_has_opset_dynamic_batch_and_metadata(fitted_decoders, tm
 def test_onnx_decoder_checks_input(fitted_decoders, tmp_path):
     model, X = fitted_decoders["eeg"]
     runtime = OnnxDecoder(export_decoder_onnx(model, tmp_path / "d.onnx"))
+    assert runtime.check_input(X[:2].astype(np.float64)).dtype == np.float32
+    with pytest.raises(InvalidArgument, match="looks like fMRI"):
+        runtime.check_input(X.reshape(len(X), -1))
     with pytest.raises(InvalidArgument, match="looks like fMRI"):
         runtime.predict(X.reshape(len(X), -1))
     with pytest.raises(InvalidArgument, match=r"shape \(3, 24\), got \(3, 23\)"):
