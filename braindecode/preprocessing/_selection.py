@@ -85,7 +85,7 @@ class VoxelSelection(Checked):
         _exactly_one(problems, self, "mask_id", "atlas_id")
         if self.atlas_id is not None and self.labels is None:
             problems.add("{0} needs {1}", ("atlas_id",), ("labels",))
-        if self.mask_id is not None and self.labels is not None:
+        if self.mask_id is not None and self.atlas_id is None and self.labels is not None:
             problems.add("{0} go with {1}, not with {2}", ("labels",), ("atlas_id",), ("mask_id",))
 
 
@@ -98,8 +98,8 @@ class TrialSelection(Checked):
     """The trials whose event matches this filter on the events' columns (``onset``, ``duration``,
     ``stimulus_id`` and the uploaded ones): comparisons (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``,
     ``in``, ``not in``) of a column with a value or a list of values, joined by ``and``, ``or``,
-    ``not`` (or ``&``, ``|``, ``~``, as in pandas' ``query``) and parentheses, e.g. ``split == "train"``. A column name that is not an identifier goes
-    in backticks; numbers compare as numbers."""
+    ``not`` (or ``&``, ``|``, ``~``, as in pandas' ``query``) and parentheses, e.g. ``split == "train"``.
+    A column name that is not an identifier goes in backticks; numbers compare as numbers."""
 
     def rules(self, problems: Problems) -> None:
         _exactly_one(problems, self, "stimulus_ids", "where")
