@@ -58,6 +58,11 @@ class Events:
     def __len__(self) -> int:
         return len(self.onset)
 
+    def subset(self, keep) -> "Events":
+        """The events that ``keep`` (bool array of shape (n_events,), or indices) selects, with their columns."""
+        return Events(self.onset[keep], self.duration[keep], self.stimulus_id[keep],
+                      {name: values[keep] for name, values in self.columns.items()})
+
     @classmethod
     def from_tsv(cls, path) -> "Events":
         """Read a BIDS-style events.tsv with columns onset, duration, stimulus_id (or trial_type);

@@ -45,7 +45,8 @@ def selection(request, field: str = "selection") -> dict | None:
     if message.HasField("trials"):
         trials = message.trials
         selected["trials"] = {name: value for name, value in (
-            ("stimulus_ids", list(trials.stimulus_ids)), ("where", trials.where)) if value}
+            ("stimulus_ids", list(trials.stimulus_ids)), ("where", trials.where),
+            ("model_events", trials.model_events)) if value}
     return selected
 
 

@@ -18,7 +18,7 @@ import io
 import operator
 import re
 import tokenize
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BeforeValidator, Field, StrictInt, StrictStr
@@ -100,6 +100,10 @@ class TrialSelection(Checked):
     ``in``, ``not in``) of a column with a value or a list of values, joined by ``and``, ``or``,
     ``not`` (or ``&``, ``|``, ``~``, as in pandas' ``query``) and parentheses, e.g. ``split == "train"``.
     A column name that is not an identifier goes in backticks; numbers compare as numbers."""
+    model_events: Literal["all", "selected"] = "all"
+    """The events the per-trial responses are estimated with: ``"all"`` of the run (one GLM per run over every
+    event, then the selected trials are kept) or only the ``"selected"`` ones (the others left unmodelled, as in
+    a run uploaded with those events only)."""
 
     def rules(self, problems: Problems) -> None:
         _exactly_one(problems, self, "stimulus_ids", "where")

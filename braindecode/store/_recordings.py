@@ -44,12 +44,15 @@ class _Resolved:
         The voxels kept (fMRI).
     events : dict of str -> bool array of shape (n_events,), or None
         Per recording id, the events whose trials are kept.
+    only_selected : bool
+        The other events are left out of the preprocessing (``TrialSelection.model_events``).
     provenance : dict
         The selection as given, with the image's sha256 and what it kept.
     """
 
     voxels: np.ndarray | None
     events: dict | None
+    only_selected: bool
     provenance: dict
 
 
@@ -116,20 +119,29 @@ def _resolve(store: Store, tenant: str, selection: Selection, infos: list) -> _R
         voxels, provenance["voxels"] = _resolve_voxels(store, tenant, selection.voxels, infos)
     if selection.trials is not None:
         events, provenance["trials"] = _resolve_trials(selection.trials, infos)
-    return _Resolved(voxels, events, provenance)
+    only_selected = selection.trials is not None and selection.trials.model_events == "selected"
+    return _Resolved(voxels, events, only_selected, provenance)
 
 
-def _preprocessed(store: Store, tenant: str, info: RecordingInfo, preprocessing: dict, voxels, events):
-    """The recording preprocessed (of ``voxels`` only), its trials those of the kept ``events`` (bool per event)."""
+def _preprocessed(store: Store, tenant: str, info: RecordingInfo, preprocessing: dict, voxels, events,
+                  only_selected: bool = False):
+    """The recording preprocessed (of ``voxels`` only), its trials those of the kept ``events`` (bool per event);
+    with ``only_selected`` the other events are left out of the preprocessing too."""
     _, loaded = open_recording(store, tenant, info.id)
     obj = loaded.to_raw() if info.modality in ("eeg", "meg") else loaded.to_image()
-    result = preprocess(obj, dict(preprocessing), events=recording_events(info), voxels=voxels)
+    modelled = recording_events(info)
+    if events is not None and only_selected:
+        modelled = modelled.subset(events)
+    result = preprocess(obj, dict(preprocessing), events=modelled, voxels=voxels)
     if events is None:
         return result
     if not isinstance(result, BrainResponses):
         raise InvalidArgument("a trial selection needs per-trial responses: end the preprocessing in an 'epochs' "
                               "or 'trials' step")
     trials = np.asarray(result.info["trials"], dtype=np.int64)
+    if only_selected:
+        result.info["trials"] = np.flatnonzero(events)[trials].tolist()
+        return result
     selected = result.subset(events[trials])
     selected.info["trials"] = trials[events[trials]].tolist()
     return selected
@@ -177,7 +189,7 @@ def load_array(store: Store, tenant: str, recording_id: str, preprocessing: dict
     info = store.get_recording(tenant, recording_id)
     resolved = _resolve(store, tenant, selection, [info])
     result = _preprocessed(store, tenant, info, preprocessing, resolved.voxels,
-                           None if resolved.events is None else resolved.events[info.id])
+                           None if resolved.events is None else resolved.events[info.id], resolved.only_selected)
     return result if as_responses else getattr(result, "data", result)
 
 
@@ -196,7 +208,8 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
     selection : dict or Selection, optional
         The voxels and trials to keep (see ``braindecode.preprocessing.Selection``): a voxel
         selection restricts the preprocessing to its voxels; trials are preprocessed with every
-        event of their run (one GLM per run), then the selected ones are kept. Every problem (an
+        event of their run (one GLM per run), then the selected ones are kept (or, with
+        ``model_events="selected"``, with the selected events only). Every problem (an
         image on another grid, an unknown column, a selection that keeps nothing) is raised
         before anything is preprocessed.
 
@@ -218,7 +231,7 @@ def load_responses(store: Store, tenant: str, recording_ids, preprocessing: dict
         events = None if resolved.events is None else resolved.events[info.id]
         if events is not None and not events.any():
             continue  # nothing selected in this run
-        result = _preprocessed(store, tenant, info, preprocessing, resolved.voxels, events)
+        result = _preprocessed(store, tenant, info, preprocessing, resolved.voxels, events, resolved.only_selected)
         if not isinstance(result, BrainResponses):
             raise InvalidArgument("preprocessing must end in an 'epochs' or 'trials' step to give per-trial responses")
         parts.append((info, result))

@@ -78,12 +78,14 @@ class VoxelSelection(_message.Message):
     def __init__(self, mask_id: _Optional[str] = ..., atlas_id: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TrialSelection(_message.Message):
-    __slots__ = ("stimulus_ids", "where")
+    __slots__ = ("stimulus_ids", "where", "model_events")
     STIMULUS_IDS_FIELD_NUMBER: _ClassVar[int]
     WHERE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_EVENTS_FIELD_NUMBER: _ClassVar[int]
     stimulus_ids: _containers.RepeatedScalarFieldContainer[str]
     where: str
-    def __init__(self, stimulus_ids: _Optional[_Iterable[str]] = ..., where: _Optional[str] = ...) -> None: ...
+    model_events: str
+    def __init__(self, stimulus_ids: _Optional[_Iterable[str]] = ..., where: _Optional[str] = ..., model_events: _Optional[str] = ...) -> None: ...
 
 class PageRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

@@ -70,7 +70,7 @@ def test_selection_document_lists_every_problem():
     spec = selection_spec({"voxels": {"atlas_id": "rec_a", "labels": np.array([1, 2])},
                            "trials": {"stimulus_ids": np.array(["a", "b"])}})
     assert spec.document() == {"voxels": {"atlas_id": "rec_a", "labels": [1, 2]},
-                               "trials": {"stimulus_ids": ["a", "b"]}}
+                               "trials": {"stimulus_ids": ["a", "b"], "model_events": "all"}}
     with pytest.raises(InvalidArgument) as err:
         selection_spec({"voxels": {"mask_id": "rec_m", "labels": []}, "trials": {"where": "a ="}, "rois": 1})
     text = str(err.value)

@@ -203,7 +203,8 @@ def test_reconstruct_a_decoded_recording(server, client, lab, model_dir):
                                            selection={"trials": {"stimulus_ids": ["stim-3", "stim-1"]}})
     assert [i for i, _ in chosen] == ["stim-1", "stim-3"]  # stim-1 shown twice per run, stim-3 once
     provenance = server.store.get_artifact("lab-a", chosen_id, RECONSTRUCTION_ARTIFACT).provenance
-    assert provenance["selection"]["trials"] == {"stimulus_ids": ["stim-3", "stim-1"], "n_events": 3 * N_RUNS}
+    assert provenance["selection"]["trials"] == {"stimulus_ids": ["stim-3", "stim-1"], "model_events": "all",
+                                               "n_events": 3 * N_RUNS}
 
 
 def test_concurrent_calls_share_one_batch(start_server, model_dir):

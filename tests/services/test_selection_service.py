@@ -106,7 +106,8 @@ def test_fit_decoder_on_selected_voxels_and_trials_equals_the_library_on_the_sam
     atlas = client.get(lab["atlas"])
     assert provenance == {"voxels": {"atlas_id": lab["atlas"], "labels": [1, 2], "sha256": atlas.sha256,
                                      "n_voxels": int(visual.sum())},
-                          "trials": {"where": "split == 'train'", "n_events": int(train.sum())}}
+                          "trials": {"where": "split == 'train'", "model_events": "all",
+                                     "n_events": int(train.sum())}}
 
 
 def test_retrieve_decodes_the_selected_trials_on_the_decoders_voxels(server, client, lab, world):
@@ -142,6 +143,24 @@ def test_stream_data_and_rdms_of_a_mask_equal_those_of_the_same_voxels(server, c
     as_roi = client.compute_rdm(lab["runs"], FMRI_SPEC, roi=_labels() == 3, condition_ids=matching)[0]
     assert list(selected.condition_ids) == matching
     np.testing.assert_allclose(selected.rdm, as_roi.rdm, atol=1e-6)
+
+
+def test_trials_estimated_with_the_selected_events_only_equal_a_run_uploaded_with_those(client, tmp_path, world):
+    ids, split, pool, weights = world
+    rows = np.arange(TRIALS_PER_RUN)
+    scans = np.concatenate([pool[rows] @ weights, np.zeros((12, N_VOXELS))])  # rest after the last trial
+    path = write_trial_run(tmp_path / "long.nii.gz", scans, SHAPE, seed=3, noise=0.5)
+    events = [dict(event, columns={"split": str(split[row])}) for event, row in zip(trial_events(ids[rows]), rows)]
+    run = client.upload(path, subject="01", events=events).id
+    only_test = client.upload(path, subject="01", events=[e for e in trial_events(ids[rows]) if
+                                                          split[int(e["stimulus_id"][5:])] == "test"]).id
+    lss = {"modality": "fmri", "mask": None, "trials": {"method": "lss"}}
+    selected = client.stream_data(run, lss, selection={"trials": {"where": "split == 'test'",
+                                                                  "model_events": "selected"}})
+    np.testing.assert_allclose(selected, client.stream_data(only_test, lss), atol=1e-5)
+    every = client.stream_data(run, lss, selection={"trials": {"where": "split == 'test'"}})
+    n_test = int(np.sum(split[rows] == "test"))
+    assert selected.shape == every.shape == (n_test, N_VOXELS) and not np.allclose(selected, every, atol=1e-3)
 
 
 def test_fit_encoder_on_a_selection_scores_on_its_voxels(server, client, lab, world):
