@@ -76,6 +76,8 @@ class JobContext:
     model_kind : {"decoder", "encoder"}
     activation_set_id : str
         The encoder's activation set (encoder jobs): the features of the trials' stimuli.
+    selection : dict, optional
+        The voxels the model was fitted on (``braindecode.preprocessing.Selection``), read from each recording.
     """
 
     data_dir: str
@@ -91,6 +93,7 @@ class JobContext:
     device: str = "cpu"
     model_kind: str = "decoder"
     activation_set_id: str = ""
+    selection: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,7 +287,8 @@ class ShardWorker:
 
         ctx = self.context
         store = _store(ctx.data_dir)
-        responses = load_responses(store, ctx.tenant, [r["id"] for r in task.recordings], ctx.preprocessing)
+        responses = load_responses(store, ctx.tenant, [r["id"] for r in task.recordings], ctx.preprocessing,
+                                   ctx.selection)
         summary = {
             "format": OUTPUT_FORMAT, "version": OUTPUT_VERSION, "shard": task.index,
             "recordings": list(task.recordings), "model": {ctx.model_kind: ctx.model_id},
