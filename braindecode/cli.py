@@ -210,7 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default="")
     p.add_argument("--modality", default="", help="fmri | eeg | meg (default: from the file)")
     p.add_argument("--format", default="", help="default: detected from the content")
-    p.add_argument("--events", help="BIDS events.tsv (onset, duration, stimulus_id)")
+    p.add_argument("--events", help="BIDS events.tsv (onset, duration, stimulus_id; its other columns are kept "
+                                    "for trial selections)")
     p.set_defaults(func=_cmd_upload)
 
     p = client_command("ls", "list recordings")

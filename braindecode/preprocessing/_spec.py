@@ -214,10 +214,7 @@ def preprocessing_spec(spec) -> EEGSpec | FMRISpec:
 
 
 def preprocessing_reference() -> str:
-    """Every key of a preprocessing spec, per modality, and of a selection, as Markdown tables."""
-    from braindecode.preprocessing._selection import Selection
-
+    """Every key of a preprocessing spec, per modality, as Markdown tables."""
     header = ("key", "value", "default", "description")
     return "\n".join(f"{title}\n\n{markdown_table(header, reference(model))}"
-                     for title, model in (("EEG and MEG (`EEGSpec`)", EEGSpec), ("fMRI (`FMRISpec`)", FMRISpec),
-                                          ("Voxels and trials (`Selection`)", Selection)))
+                     for title, model in (("EEG and MEG (`EEGSpec`)", EEGSpec), ("fMRI (`FMRISpec`)", FMRISpec)))
