@@ -428,7 +428,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", help="files: their task; --bids: only this task")
     p.add_argument("--run", action="append", help="files: the run of each file, once per file in order")
     p.add_argument("--events", action="append",
-                   help="files: a BIDS events.tsv per file, once per file in order (onset, duration, stimulus column)")
+                   help="files: a BIDS events.tsv per file, once per file in order (onset, duration, stimulus column; "
+                        "its other columns are kept for trial selections)")
     p.add_argument("--stim-column", help="the events column naming the stimuli (default: the first of stimulus_id, "
                                          "stim_file, trial_type and value that the file has)")
     p.add_argument("--tr", type=float, help="files: the fMRI repetition time in seconds, in place of the header's")

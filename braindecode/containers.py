@@ -48,6 +48,10 @@ def _number(text: str, column: str, name: str, row: int) -> float:
                               f"{str(text)[:40]!r}") from None
 
 
+#: The fields of an event that are not among its ``columns``.
+EVENT_FIELDS = ("onset", "duration", "stimulus_id")
+
+
 @dataclass
 class Events:
     """Stimulus events of a recording.
@@ -58,11 +62,15 @@ class Events:
         Seconds from the start of the recording.
     stimulus_id : array of shape (n_events,)
         Stimulus identifiers (strings).
+    columns : dict of str -> array of shape (n_events,), optional
+        Other columns of an events table (e.g. ``trial_type``, ``split``, ``response_time``), as
+        strings the way an events.tsv holds them; none may be named like the fields above.
     """
 
     onset: np.ndarray
     duration: np.ndarray
     stimulus_id: np.ndarray
+    columns: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.onset = np.asarray(self.onset, dtype=np.float64).reshape(-1)
@@ -73,13 +81,24 @@ class Events:
         self.stimulus_id = _as_str_array(self.stimulus_id, n, "events stimulus_id")
         if not np.all(np.isfinite(self.onset)) or not np.all(np.isfinite(self.duration)):
             raise InvalidArgument("events: onsets and durations must be finite")
+        clashing = [name for name in self.columns if name in EVENT_FIELDS]
+        if clashing:
+            raise InvalidArgument(f"events: column {clashing[0]!r} is one of the fields {', '.join(EVENT_FIELDS)}")
+        self.columns = {str(name): _as_str_array(values, n, f"events column {str(name)[:40]!r}")
+                        for name, values in self.columns.items()}
 
     def __len__(self) -> int:
         return len(self.onset)
 
+    def subset(self, keep) -> "Events":
+        """The events that ``keep`` (bool array of shape (n_events,), or indices) selects, with their columns."""
+        return Events(self.onset[keep], self.duration[keep], self.stimulus_id[keep],
+                      {name: values[keep] for name, values in self.columns.items()})
+
     @classmethod
     def from_tsv(cls, path, stimulus_column: str | None = None) -> "Events":
-        """Read a BIDS events.tsv: columns ``onset``, ``duration`` and a stimulus column.
+        """Read a BIDS events.tsv: columns ``onset``, ``duration`` and a stimulus column; its other
+        columns are kept in ``columns``.
 
         As BIDS defines it, ``n/a`` marks a missing value: a duration of ``n/a`` is read as 0 (an
         impulse, as MNE-BIDS reads it) and a row whose stimulus is ``n/a`` shows no stimulus and is
@@ -116,14 +135,15 @@ class Events:
         return cls([_number(r["onset"], "onset", name, i) for i, r in enumerate(rows)],
                    [0.0 if r["duration"] == "n/a" else _number(r["duration"], "duration", name, i)
                     for i, r in enumerate(rows)],
-                   [r[stimulus_column].strip() for r in rows])
+                   [r[stimulus_column].strip() for r in rows],
+                   columns={c: [r[c] for r in rows] for c in columns if c not in EVENT_FIELDS})
 
     def to_tsv(self, path) -> None:
-        """Write a BIDS-style events.tsv."""
+        """Write a BIDS-style events.tsv (``columns`` after onset, duration and stimulus_id)."""
         with open(path, "w") as f:
-            f.write("onset\tduration\tstimulus_id\n")
-            for o, d, s in zip(self.onset, self.duration, self.stimulus_id):
-                f.write(f"{o:.6f}\t{d:.6f}\t{s}\n")
+            f.write("\t".join(["onset", "duration", "stimulus_id", *self.columns]) + "\n")
+            for i, (o, d, s) in enumerate(zip(self.onset, self.duration, self.stimulus_id)):
+                f.write("\t".join([f"{o:.6f}", f"{d:.6f}", s, *(v[i] for v in self.columns.values())]) + "\n")
 
 
 @dataclass

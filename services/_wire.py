@@ -1,5 +1,5 @@
-"""What the servicers share between messages and library calls: JSON request fields, chunked
-tensor replies, and progress streams (with replies of their own)."""
+"""What the servicers share between messages and library calls: JSON request fields, selections,
+chunked tensor replies, and progress streams (with replies of their own)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,24 @@ def chunk_size(chunk_bytes: int, config) -> int:
     if chunk_bytes < 0:
         raise InvalidArgument("chunk_bytes must be positive")
     return min(chunk_bytes or config.chunk_bytes, config.max_message_bytes // 2)
+
+
+def selection(request, field: str = "selection") -> dict | None:
+    """The request's ``Selection`` message as the dict that ``braindecode.preprocessing.selection_spec``
+    checks: the parts and fields that are set; None when the request has none."""
+    if not request.HasField(field):
+        return None
+    message, selected = getattr(request, field), {}
+    if message.HasField("voxels"):
+        voxels = message.voxels
+        selected["voxels"] = {name: value for name, value in (
+            ("mask_id", voxels.mask_id), ("atlas_id", voxels.atlas_id), ("labels", list(voxels.labels))) if value}
+    if message.HasField("trials"):
+        trials = message.trials
+        selected["trials"] = {name: value for name, value in (
+            ("stimulus_ids", list(trials.stimulus_ids)), ("where", trials.where),
+            ("model_events", trials.model_events)) if value}
+    return selected
 
 
 def tensor_chunks(array, chunk_bytes: int, config, context):

@@ -15,7 +15,7 @@ from braindecode.store import (
 )
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 from services._tenancy import current_tenant
-from services._wire import json_object, progress_stream, tensor_chunks
+from services._wire import json_object, progress_stream, selection, tensor_chunks
 
 
 def _roi(message) -> ROI:
@@ -76,7 +76,7 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
             self.store, current_tenant(), list(request.recording_ids), preprocessing,
             _roi(request.roi) if request.HasField("roi") else None, _time_window(request),
             request.activation_set_id, request.layer, request.method or "correlation",
-            list(request.condition_ids) or None, request.device or "cpu")
+            list(request.condition_ids) or None, request.device or "cpu", selection(request))
         return comparison_pb2.ComputeRDMResponse(rdms=_rdm_messages(rdms, self.config.chunk_bytes))
 
     def GetRDM(self, request, context):
@@ -104,7 +104,7 @@ class ComparisonServicer(comparison_pb2_grpc.ComparisonServiceServicer):
             json_object(request.preprocessing_json, "preprocessing_json", required=True),
             [_roi(roi) for roi in request.rois] or None, list(request.layers) or None, _time_window(request),
             request.method or "rsa", request.rdm_method or "correlation", request.comparison or "spearman",
-            request.kernel or "linear", request.debiased, request.device or "cpu")
+            request.kernel or "linear", request.debiased, request.device or "cpu", selection(request))
         matrix = stored.matrix
         return comparison_pb2.ScoreMatrixResponse(
             score_matrix_id=stored.id, rows=matrix.rows,

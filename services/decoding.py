@@ -32,7 +32,7 @@ from braindecode.store import (
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services._batching import Batcher, ServedModels, WaitPolicy
 from services._tenancy import current_tenant
-from services._wire import json_object, progress_stream
+from services._wire import json_object, progress_stream, selection
 
 CACHED_DECODERS = 16
 MAX_BATCH_SAMPLES = 256
@@ -82,7 +82,7 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
             fitted = fit_decoder_from_store(
                 self.store, tenant, list(request.recording_ids), preprocessing, request.activation_set_id,
                 request.layer, request.decoder, params, request.cv_folds, val_fraction, request.seed,
-                progress=progress)
+                progress=progress, selection=selection(request))
             progress("store", 0, 1)
             return _fit_result(save_decoder_artifact(self.store, tenant, fitted.model, fitted.provenance), fitted)
 
@@ -113,13 +113,17 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
 
     def Retrieve(self, request, context):
         tenant = current_tenant()
-        if not request.HasField("queries"):
-            raise InvalidArgument("queries are required: embeddings, or brain samples with a decoder_id")
-        ids, scores = retrieve_from_store(
-            self.store, tenant, tensors.from_tensor(request.queries), request.k, request.activation_set_id,
-            request.layer, tensors.from_tensor(request.candidates) if request.HasField("candidates") else None,
+        from_recordings = bool(request.recording_ids)
+        found = retrieve_from_store(
+            self.store, tenant, tensors.from_tensor(request.queries) if request.HasField("queries") else None,
+            request.k, request.activation_set_id, request.layer,
+            tensors.from_tensor(request.candidates) if request.HasField("candidates") else None,
             list(request.candidate_ids) or None,
-            self.decoders.get((tenant, request.decoder_id)) if request.decoder_id else None)
-        return decoding_pb2.RetrieveResponse(matches=[
-            decoding_pb2.RetrievalMatches(stimulus_ids=row_ids.tolist(), scores=row_scores.tolist())
-            for row_ids, row_scores in zip(ids, scores)])
+            self.decoders.get((tenant, request.decoder_id)) if request.decoder_id else None,
+            list(request.recording_ids), json_object(request.preprocessing_json, "preprocessing_json"),
+            selection(request), request.average_repeats, request.decoder_id if from_recordings else "")
+        return decoding_pb2.RetrieveResponse(
+            matches=[decoding_pb2.RetrievalMatches(stimulus_ids=row_ids.tolist(), scores=row_scores.tolist())
+                     for row_ids, row_scores in zip(found.stimulus_ids, found.scores)],
+            query_ids=[] if found.query_ids is None else found.query_ids.tolist(),
+            query_embeddings=None if found.embeddings is None else tensors.to_tensor(found.embeddings))

@@ -11,7 +11,7 @@ from braindecode.store import (
 )
 from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
 from services._tenancy import current_tenant
-from services._wire import json_object, progress_stream, tensor_chunks
+from services._wire import json_object, progress_stream, selection, tensor_chunks
 
 
 def _fit_result(info, fitted) -> encoding_pb2.FitEncoderResult:
@@ -42,7 +42,8 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
         def fit_and_store(progress):
             fitted = fit_encoder_from_store(
                 self.store, tenant, list(request.recording_ids), preprocessing, request.activation_set_id,
-                list(request.layers), cv_folds=request.cv_folds, seed=request.seed, progress=progress, **options)
+                list(request.layers), cv_folds=request.cv_folds, seed=request.seed, progress=progress,
+                selection=selection(request), **options)
             progress("store", 0, 1)
             return _fit_result(save_encoder_artifact(self.store, tenant, fitted.encoder), fitted)
 
@@ -59,7 +60,8 @@ class EncodingServicer(encoding_pb2_grpc.EncodingServiceServicer):
     def Score(self, request, context):
         preprocessing = json_object(request.preprocessing_json, "preprocessing_json")
         scored = score_encoder_from_store(self.store, current_tenant(), request.encoder_id,
-                                          list(request.recording_ids), preprocessing, request.activation_set_id)
+                                          list(request.recording_ids), preprocessing, request.activation_set_id,
+                                          selection(request))
         return encoding_pb2.ScoreResponse(
             score_names=list(scored.target_scores),
             scores=tensors.to_tensor(list(scored.target_scores.values())), summary=scored.summary,

@@ -23,7 +23,7 @@ from braindecode.store import reconstruct_from_store
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 from services._batching import Batcher, WaitPolicy
 from services._tenancy import current_tenant
-from services._wire import json_object, reply_stream
+from services._wire import json_object, reply_stream, selection
 
 ENCODER_PREFIX = "reconstruction/"
 """ActivationService names ``reconstruction/<model name>`` the image encoder file or directory of a model."""
@@ -98,7 +98,7 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
                 request.guidance if request.HasField("guidance") else None,
                 request.strength if request.HasField("strength") else None, request.scheduler or None,
                 request.backend or "torch", model=request.model or DEFAULT_RECONSTRUCTION_MODEL,
-                generate=self._batched, progress=progress, on_images=on_images)
+                generate=self._batched, progress=progress, on_images=on_images, selection=selection(request))
 
         stored = yield from reply_stream(reconstruct, context, reconstruction_pb2.ReconstructEvent, "reconstruction")
         height, width = stored.images.shape[1:3]

@@ -12,7 +12,7 @@ from braindecode.errors import InvalidArgument
 from braindecode.store import Store, Upload, check_event_count, load_array, set_recording_events
 from braindecode.v1 import common_pb2, recordings_pb2, recordings_pb2_grpc
 from services._tenancy import current_tenant
-from services._wire import json_object, tensor_chunks
+from services._wire import json_object, selection, tensor_chunks
 
 
 def recording_message(info) -> recordings_pb2.Recording:
@@ -85,7 +85,7 @@ class RecordingServicer(recordings_pb2_grpc.RecordingServiceServicer):
 
     def StreamData(self, request, context):
         result = load_array(self.store, current_tenant(), request.id,
-                            json_object(request.preprocessing_json, "preprocessing_json"))
+                            json_object(request.preprocessing_json, "preprocessing_json"), selection=selection(request))
         if not isinstance(result, BrainResponses):
             yield from tensor_chunks(result, request.chunk_bytes, self.config, context)
             return

@@ -30,8 +30,8 @@ def _bold(path):
 
 
 def _events(path):
-    rows = [f"{4 + 8 * i}\t2.0\timage-{i % 3}" for i in range(6)]
-    path.write_text("onset\tduration\tstimulus_id\n" + "\n".join(rows) + "\n")
+    rows = [f"{4 + 8 * i}\t2.0\timage-{i % 3}\t{'train' if i < 4 else 'test'}" for i in range(6)]
+    path.write_text("onset\tduration\tstimulus_id\tsplit\n" + "\n".join(rows) + "\n")
 
 
 def _brainvision(path):

@@ -7,7 +7,10 @@ import json
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
+
+from braindecode.v1 import common_pb2
 
 _NOUNS = {
     FieldDescriptor.CPPTYPE_STRING: "str",
@@ -73,6 +76,22 @@ def json_object(value, name: str) -> str:
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a dict, got {shown(value)}")
     return json.dumps(value) if value else ""
+
+
+def selection(value) -> common_pb2.Selection | None:
+    """A voxel and trial selection (a dict, or a ``braindecode.preprocessing.Selection``) as its message;
+    None as None (everything). Its contents are checked by the server."""
+    if value is None:
+        return None
+    if hasattr(value, "document"):
+        value = value.document()
+    if not isinstance(value, Mapping):
+        raise TypeError(f"selection must be a dict such as {{'voxels': {{'atlas_id': ..., 'labels': [...]}}, "
+                        f"'trials': {{'where': \"split == 'train'\"}}}}, got {shown(value)}")
+    try:
+        return json_format.ParseDict(value, common_pb2.Selection())
+    except json_format.ParseError as exc:
+        raise TypeError(f"selection: {exc}") from None
 
 
 def mapping(value, name: str, takes: str) -> Mapping:

@@ -187,6 +187,7 @@ class Client:
     decode = _Delegate("decoding", "decode")
     decode_stream = _Delegate("decoding", "decode_stream")
     retrieve = _Delegate("decoding", "retrieve")
+    retrieve_recordings = _Delegate("decoding", "retrieve_recordings")
     compute_rdm = _Delegate("comparison", "compute_rdm")
     get_rdm = _Delegate("comparison", "get_rdm")
     get_rdm_matrix = _Delegate("comparison", "get_rdm_matrix")

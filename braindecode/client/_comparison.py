@@ -8,7 +8,7 @@ import numpy as np
 
 from braindecode import tensors
 from braindecode.client._base import ServiceClient
-from braindecode.client._checks import build, json_object, mapping, numbers, shown
+from braindecode.client._checks import build, json_object, mapping, numbers, shown, selection as selection_message
 from braindecode.client._replies import CompareResult, RDMInfo, ScoreMatrixResult, from_message
 from braindecode.v1 import comparison_pb2, comparison_pb2_grpc
 
@@ -42,7 +42,7 @@ class ComparisonClient(ServiceClient):
 
     def compute_rdm(self, recording_ids=(), preprocessing: dict | None = None, roi=None, time_window=None,
                     activation_set_id: str = "", layer: str = "", method: str = "correlation", condition_ids=(),
-                    device: str = "") -> list:
+                    device: str = "", selection=None) -> list:
         """Compute and store RDMs: one per subject of stored recordings, or one of an activation layer.
 
         Parameters
@@ -64,6 +64,9 @@ class ComparisonClient(ServiceClient):
             The conditions and their order; default every stimulus.
         device : str, optional
             cpu or cuda.
+        selection : dict or Selection, optional
+            Recordings: the voxels and trials to use (see ``braindecode.preprocessing.Selection``),
+            before ``roi``; unset uses all.
 
         Returns
         -------
@@ -75,7 +78,7 @@ class ComparisonClient(ServiceClient):
                         preprocessing_json=json_object(preprocessing, "preprocessing"),
                         roi=None if roi is None else _roi(roi), time_window=_time_window(time_window),
                         activation_set_id=activation_set_id, layer=layer, method=method,
-                        condition_ids=condition_ids, device=device)
+                        condition_ids=condition_ids, device=device, selection=selection_message(selection))
         return [from_message(rdm) for rdm in self._call("ComputeRDM", request).rdms]
 
     def get_rdm(self, rdm_id: str) -> RDMInfo:
@@ -135,7 +138,7 @@ class ComparisonClient(ServiceClient):
     def score_matrix(self, activation_set_id: str, recording_ids, preprocessing: dict, rois: dict | None = None,
                      layers=(), time_window=None, method: str = "rsa", rdm_method: str = "correlation",
                      comparison: str = "spearman", kernel: str = "linear", debiased: bool = False,
-                     device: str = "") -> ScoreMatrixResult:
+                     device: str = "", selection=None) -> ScoreMatrixResult:
         """Score every layer of an activation set against every ROI of stored recordings (or, for EEG/MEG
         epochs without ROIs, every time point); per subject, then averaged over subjects; stored.
 
@@ -157,6 +160,8 @@ class ComparisonClient(ServiceClient):
         debiased : bool
             CKA: debiased HSIC.
         device : str, optional
+        selection : dict or Selection, optional
+            The voxels and trials of the recordings to use, before the ROIs; unset uses all.
 
         Returns
         -------
@@ -167,5 +172,5 @@ class ComparisonClient(ServiceClient):
                         recording_ids=recording_ids, preprocessing_json=json_object(preprocessing, "preprocessing"),
                         rois=[_roi(roi, name) for name, roi in rois.items()], time_window=_time_window(time_window),
                         method=method, rdm_method=rdm_method, comparison=comparison, kernel=kernel,
-                        debiased=debiased, device=device)
+                        debiased=debiased, device=device, selection=selection_message(selection))
         return self._get("ScoreMatrix", request)

@@ -7,8 +7,8 @@ import numpy as np
 
 from braindecode import tensors
 from braindecode.client._base import ServiceClient, slices
-from braindecode.client._checks import build, floats, json_object
-from braindecode.client._replies import FitDecoderResult
+from braindecode.client._checks import build, floats, json_object, selection as selection_message
+from braindecode.client._replies import FitDecoderResult, RecordingRetrieval
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 
 
@@ -19,7 +19,7 @@ class DecodingClient(ServiceClient):
 
     def fit(self, recording_ids, preprocessing: dict, activation_set_id: str, layer: str, decoder: str = "ridge",
             params: dict | None = None, cv_folds: int = 0, val_fraction: float | None = None, seed: int = 0,
-            on_progress=None) -> FitDecoderResult:
+            on_progress=None, selection=None) -> FitDecoderResult:
         """Fit and store a decoder, cross-validated over runs (see
         ``braindecode.decoding.fit_decoder_from_store``).
 
@@ -42,6 +42,10 @@ class DecodingClient(ServiceClient):
         seed : int
         on_progress : callable, optional
             Called with each :class:`Progress` streamed back.
+        selection : dict or Selection, optional
+            The voxels and trials to fit on (see ``braindecode.preprocessing.Selection``), e.g.
+            ``{"voxels": {"atlas_id": atlas.id, "labels": [1, 2]}, "trials": {"where": "split == 'train'"}}``;
+            the decoder then takes those voxels only.
 
         Returns
         -------
@@ -51,7 +55,7 @@ class DecodingClient(ServiceClient):
                         preprocessing_json=json_object(preprocessing, "preprocessing"),
                         activation_set_id=activation_set_id, layer=layer, decoder=decoder,
                         params_json=json_object(params, "params"), cv_folds=cv_folds, seed=seed,
-                        val_fraction=val_fraction)
+                        val_fraction=val_fraction, selection=selection_message(selection))
         return self._follow("FitDecoder", request, on_progress)
 
     def decode_stream(self, decoder_id: str, batches):
@@ -138,3 +142,39 @@ class DecodingClient(ServiceClient):
         matches = self._call("Retrieve", request).matches
         return (np.array([list(m.stimulus_ids) for m in matches], dtype=str).reshape(len(matches), -1),
                 np.array([list(m.scores) for m in matches], dtype=np.float32).reshape(len(matches), -1))
+
+    def retrieve_recordings(self, recording_ids, preprocessing: dict, decoder_id: str, k: int = 5,
+                            activation_set_id: str = "", layer: str = "", candidates=None, candidate_ids=(),
+                            selection=None, average_repeats: bool = True) -> RecordingRetrieval:
+        """Decode the trials of stored recordings with a stored decoder and retrieve the top-k candidates of each.
+
+        Parameters
+        ----------
+        recording_ids : list of str
+            Runs of one modality, giving per-trial responses through ``preprocessing`` (ending in a
+            "trials" or "epochs" step).
+        preprocessing : dict
+        decoder_id : str
+        k : int
+        activation_set_id, layer : str, optional
+            Candidates: a layer of a stored activation set ...
+        candidates : array of shape (n_candidates, n_dims), optional
+            ... or embeddings, with ``candidate_ids``.
+        candidate_ids : list of str, optional
+        selection : dict or Selection, optional
+            The voxels and trials to decode; its voxels default to those the decoder was fitted on.
+        average_repeats : bool
+            Average the responses to repeated presentations of a stimulus (per subject) first.
+
+        Returns
+        -------
+        RecordingRetrieval
+            ``query_ids`` (the stimulus of each decoded query), ``matches`` and ``query_embeddings``.
+        """
+        request = build(
+            decoding_pb2.RetrieveRequest, recording_ids=recording_ids,
+            preprocessing_json=json_object(preprocessing, "preprocessing"), decoder_id=decoder_id,
+            activation_set_id=activation_set_id, layer=layer, candidate_ids=candidate_ids, k=k,
+            candidates=None if candidates is None else tensors.to_tensor(floats(candidates, "candidates")),
+            selection=selection_message(selection), average_repeats=average_repeats)
+        return self._get("Retrieve", request)

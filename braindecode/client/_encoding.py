@@ -6,7 +6,7 @@ import numpy as np
 
 from braindecode import tensors
 from braindecode.client._base import ServiceClient
-from braindecode.client._checks import build, floats, json_object, numbers
+from braindecode.client._checks import build, floats, json_object, selection as selection_message, numbers
 from braindecode.client._replies import FitEncoderResult, ScoreEncoderResult
 from braindecode.v1 import encoding_pb2, encoding_pb2_grpc
 
@@ -25,7 +25,7 @@ class EncodingClient(ServiceClient):
 
     def fit(self, recording_ids, preprocessing: dict, activation_set_id: str, layers, alphas=(), delays=(),
             lags=None, cv_folds: int = 0, n_ratios: int = 0, seed: int = 0, device: str = "",
-            on_progress=None) -> FitEncoderResult:
+            on_progress=None, selection=None) -> FitEncoderResult:
         """Fit and store a ridge encoder (one layer) or a banded ridge encoder (one band per layer),
         cross-validated over runs (see ``braindecode.encoding.fit_encoder_from_store``).
 
@@ -54,6 +54,9 @@ class EncodingClient(ServiceClient):
             cpu or cuda; empty is cpu.
         on_progress : callable, optional
             Called with each :class:`Progress` streamed back.
+        selection : dict or Selection, optional
+            The voxels and trials to fit on (see ``braindecode.preprocessing.Selection``); the encoder
+            then predicts those voxels only.
 
         Returns
         -------
@@ -64,7 +67,7 @@ class EncodingClient(ServiceClient):
             preprocessing_json=json_object(preprocessing, "preprocessing"), activation_set_id=activation_set_id,
             layers=[layers] if isinstance(layers, str) else layers, alphas=alphas, delays=delays,
             lags=_lags(lags),
-            cv_folds=cv_folds, n_ratios=n_ratios, seed=seed, device=device)
+            cv_folds=cv_folds, n_ratios=n_ratios, seed=seed, device=device, selection=selection_message(selection))
         return self._follow("FitEncoder", request, on_progress)
 
     def predict(self, encoder_id: str, features=None, activation_set_id: str = "", stimulus_ids=()) -> np.ndarray:
@@ -91,7 +94,7 @@ class EncodingClient(ServiceClient):
         return self._download("Predict", request)
 
     def score(self, encoder_id: str, recording_ids, preprocessing: dict | None = None,
-              activation_set_id: str = "") -> ScoreEncoderResult:
+              activation_set_id: str = "", selection=None) -> ScoreEncoderResult:
         """Per-target scores of a stored encoder on recordings, and the stored score map.
 
         Parameters
@@ -103,6 +106,8 @@ class EncodingClient(ServiceClient):
             Default: the encoder's.
         activation_set_id : str, optional
             Default: the encoder's.
+        selection : dict or Selection, optional
+            The voxels and trials to score on; its voxels default to those the encoder was fitted on.
 
         Returns
         -------
@@ -112,5 +117,6 @@ class EncodingClient(ServiceClient):
         """
         request = build(encoding_pb2.ScoreRequest, encoder_id=encoder_id, recording_ids=recording_ids,
                         activation_set_id=activation_set_id,
-                        preprocessing_json=json_object(preprocessing, "preprocessing"))
+                        preprocessing_json=json_object(preprocessing, "preprocessing"),
+                        selection=selection_message(selection))
         return self._get("Score", request)

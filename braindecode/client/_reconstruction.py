@@ -8,7 +8,7 @@ import numpy as np
 
 from braindecode import tensors
 from braindecode.client._base import ServiceClient
-from braindecode.client._checks import build, floats, json_object, labels
+from braindecode.client._checks import build, floats, json_object, labels, selection as selection_message
 from braindecode.client._replies import from_message
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 
@@ -22,7 +22,8 @@ class ReconstructionClient(ServiceClient):
     def reconstruct(self, embeddings=None, ids=None, recording_ids=(), preprocessing: dict | None = None,
                     decoder_id: str = "", average_repeats: bool = True, n_steps: int | None = None, seed: int = 0,
                     guidance: float | None = None, scheduler: str | None = None, backend: str = "torch",
-                    init_images=None, strength: float | None = None, model: str = "", on_progress=None) -> tuple:
+                    init_images=None, strength: float | None = None, model: str = "", on_progress=None,
+                    selection=None) -> tuple:
         """Reconstruct images from embeddings, or from stored recordings decoded by a stored decoder.
 
         Parameters
@@ -47,6 +48,8 @@ class ReconstructionClient(ServiceClient):
             A served model's name (:meth:`models`); empty: "default", the shipped model.
         on_progress : callable, optional
             Called with each :class:`Progress` streamed back.
+        selection : dict or Selection, optional
+            Recordings: the voxels and trials to decode; its voxels default to those the decoder was fitted on.
 
         Returns
         -------
@@ -64,7 +67,8 @@ class ReconstructionClient(ServiceClient):
             preprocessing_json=json_object(preprocessing, "preprocessing"), decoder_id=decoder_id,
             average_repeats=average_repeats, n_steps=n_steps or 0, seed=seed, guidance=guidance,
             scheduler=scheduler or "", backend=backend, strength=strength, model=model,
-            init_images=None if init_images is None else tensors.to_tensor(np.asarray(init_images)))
+            init_images=None if init_images is None else tensors.to_tensor(np.asarray(init_images)),
+            selection=selection_message(selection))
         images = []
 
         def on_image(image):

@@ -17,7 +17,7 @@ import numpy as np
 
 from braindecode import tensors
 from braindecode.client._base import ServiceClient, slices
-from braindecode.client._checks import build, json_object, shown
+from braindecode.client._checks import build, json_object, selection as selection_message, shown
 from braindecode.client._replies import Progress, Recording
 from braindecode.containers import BrainResponses, Events
 from braindecode.recordings import BIDSRefusal
@@ -84,14 +84,16 @@ def pack_recording(path) -> tuple:
 
 def _event_messages(events, stimulus_column: str | None = None) -> list:
     """``common_pb2.Event`` messages of an events.tsv path (its stimuli in ``stimulus_column``), an
-    :class:`~braindecode.containers.Events` or a list of dicts with onset, duration and stimulus_id."""
+    :class:`~braindecode.containers.Events` or a list of dicts with onset, duration, stimulus_id and
+    optionally columns (name -> text); an events.tsv's or an Events' other columns go along."""
     if events is None:
         return []
     if isinstance(events, (str, pathlib.Path)):
         events = Events.from_tsv(events, stimulus_column)
     if isinstance(events, Events):
-        return [common_pb2.Event(onset=o, duration=d, stimulus_id=s)
-                for o, d, s in zip(events.onset, events.duration, events.stimulus_id)]
+        return [common_pb2.Event(onset=o, duration=d, stimulus_id=s,
+                                 columns={name: values[i] for name, values in events.columns.items()})
+                for i, (o, d, s) in enumerate(zip(events.onset, events.duration, events.stimulus_id))]
     if isinstance(events, Iterable) and not isinstance(events, Mapping):
         rows = list(events)
         if all(isinstance(row, Mapping) for row in rows):
@@ -134,7 +136,8 @@ class RecordingsClient(ServiceClient):
         format : str, optional
             nifti, gifti, fif, edf, bdf, brainvision or eeglab; empty detects it.
         events : str, pathlib.Path, Events or list of dict, optional
-            Stimulus events: a BIDS events.tsv, an ``Events`` or dicts with onset, duration, stimulus_id.
+            Stimulus events: a BIDS events.tsv, an ``Events`` or dicts with onset, duration, stimulus_id
+            (and ``columns``); their other columns (e.g. ``split``) are kept for trial selections.
         chunk_bytes : int
             Bytes per upload message.
         tr : float, optional
@@ -250,7 +253,7 @@ class RecordingsClient(ServiceClient):
         request = build(recordings_pb2.DeleteRecordingRequest, id=recording_id)
         return self._call("DeleteRecording", request).deleted
 
-    def data(self, recording_id: str, preprocessing: dict | None = None):
+    def data(self, recording_id: str, preprocessing: dict | None = None, selection=None):
         """A recording's array, raw or preprocessed by the server.
 
         Parameters
@@ -258,6 +261,8 @@ class RecordingsClient(ServiceClient):
         recording_id : str
         preprocessing : dict, optional
             A ``braindecode.preprocessing.preprocess`` spec.
+        selection : dict or Selection, optional
+            With ``preprocessing``: the voxels (fMRI) and, for per-trial responses, the trials to keep.
 
         Returns
         -------
@@ -271,7 +276,8 @@ class RecordingsClient(ServiceClient):
             ``mask`` and ``affine`` that put them back into the volume.
         """
         request = build(recordings_pb2.StreamDataRequest, id=recording_id,
-                        preprocessing_json=json_object(preprocessing, "preprocessing"))
+                        preprocessing_json=json_object(preprocessing, "preprocessing"),
+                        selection=selection_message(selection))
         labels = []
 
         def chunks():

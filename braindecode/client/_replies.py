@@ -99,11 +99,13 @@ class Progress(Reply):
 
 @reply(common_pb2.Event)
 class Event(Reply):
-    """A stimulus event of a recording: ``onset`` and ``duration`` in seconds, and its ``stimulus_id``."""
+    """A stimulus event of a recording: ``onset`` and ``duration`` in seconds, its ``stimulus_id``, and
+    its other ``columns`` (name -> text, e.g. ``{"split": "train"}``)."""
 
     onset: float
     duration: float
     stimulus_id: str
+    columns: dict
 
 
 @reply(health_pb2.HealthCheckResponse)
@@ -282,6 +284,24 @@ class DecoderFoldScores(Reply):
     n_test_trials: int
     n_test_stimuli: int
     scores: dict
+
+
+@reply(decoding_pb2.RetrievalMatches)
+class RetrievalMatches(Reply):
+    """The top-k candidates of one query: their ``stimulus_ids``, most similar first, and cosine ``scores``."""
+
+    stimulus_ids: tuple
+    scores: tuple
+
+
+@reply(decoding_pb2.RetrieveResponse)
+class RecordingRetrieval(Reply):
+    """Retrieval from decoded trials: ``query_ids`` (the stimulus of each query), its ``matches`` and the
+    decoded ``query_embeddings`` (n_queries, n_dims)."""
+
+    matches: tuple[RetrievalMatches, ...]
+    query_ids: tuple
+    query_embeddings: np.ndarray | None
 
 
 @reply(decoding_pb2.FitDecoderResult)

@@ -48,7 +48,7 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings, 
     """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant``
     (``job_id``: the server's job, if any; the reconstruction model the spec names among
     ``reconstruction``'s models)."""
-    from braindecode.store import load_activation_set
+    from braindecode.store import load_activation_set, model_selection
 
     (kind, model_id), = spec["model"].items()
     model = store.get_artifact(tenant, model_id, kind)
@@ -65,7 +65,8 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings, 
     return JobContext(
         str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
         spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, reconstruction_model,
-        settings.device, kind, activation_set_id, store.limits.max_request_bytes, job_id)
+        settings.device, kind, activation_set_id, store.limits.max_request_bytes, job_id,
+        model_selection(None, model.provenance).document())
 
 
 def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_stop=lambda: False) -> None:

@@ -81,6 +81,8 @@ class JobContext:
         Most bytes reading one shard's recordings may hold (``RequestLimits.max_request_bytes``).
     job_id : str
         The server's job (empty for a batch run).
+    selection : dict, optional
+        The voxels the model was fitted on (``braindecode.preprocessing.Selection``), read from each recording.
     """
 
     data_dir: str
@@ -98,6 +100,7 @@ class JobContext:
     activation_set_id: str = ""
     max_request_bytes: int = MAX_REQUEST_BYTES
     job_id: str = ""
+    selection: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,7 +295,8 @@ class ShardWorker:
 
         ctx = self.context
         store = _store(ctx.data_dir, ctx.out_dir, ctx.max_request_bytes)
-        responses = load_responses(store, ctx.tenant, [r["id"] for r in task.recordings], ctx.preprocessing)
+        responses = load_responses(store, ctx.tenant, [r["id"] for r in task.recordings], ctx.preprocessing,
+                                   ctx.selection)
         summary = {
             "format": OUTPUT_FORMAT, "version": OUTPUT_VERSION, "shard": task.index,
             "recordings": list(task.recordings), "model": {ctx.model_kind: ctx.model_id},

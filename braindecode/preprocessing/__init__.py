@@ -1,8 +1,17 @@
 """Recordings -> BrainResponses: EEG/MEG steps on MNE (:mod:`.eeg`), fMRI steps (:mod:`.fmri`)
-and the declarative :func:`preprocess`, whose spec is an :class:`EEGSpec` or an :class:`FMRISpec`."""
+and the declarative :func:`preprocess`, whose spec is an :class:`EEGSpec` or an :class:`FMRISpec`;
+a :class:`Selection` names the voxels and trials of the responses that an analysis uses."""
 
 from braindecode.preprocessing._footprint import Footprint, footprint
 from braindecode.preprocessing._pipeline import preprocess
+from braindecode.preprocessing._selection import (
+    Selection,
+    TrialSelection,
+    VoxelSelection,
+    matching_events,
+    selected_voxels,
+    selection_spec,
+)
 from braindecode.preprocessing._spec import (
     MODALITIES,
     EEGSpec,
@@ -42,6 +51,9 @@ __all__ = [
     "FMRISpec",
     "Footprint",
     "PreprocessingSpec",
+    "Selection",
+    "TrialSelection",
+    "VoxelSelection",
     "apply_mask",
     "atlas_time_series",
     "bold_array",
@@ -54,6 +66,7 @@ __all__ = [
     "footprint",
     "event_regressors",
     "lss_betas",
+    "matching_events",
     "polynomial_drift",
     "preprocess",
     "preprocess_raw",
@@ -61,6 +74,8 @@ __all__ = [
     "preprocessing_spec",
     "repetition_time",
     "roi_time_series",
+    "selected_voxels",
+    "selection_spec",
     "trial_responses",
     "voxel_names",
     "window_means",

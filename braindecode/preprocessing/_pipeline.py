@@ -47,12 +47,23 @@ def _preprocess_eeg(raw, spec: EEGSpec, events):
                                run=spec.run)
 
 
-def _preprocess_fmri(img, spec: FMRISpec, events):
+def _within(mask, voxels, shape) -> np.ndarray:
+    """The spec's mask (None: every voxel) restricted to the selected voxels."""
+    voxels = fmri.check_mask(voxels, shape, "the voxel selection")
+    kept = voxels if mask is None else fmri.check_mask(mask, shape) & voxels
+    if not kept.any():
+        raise InvalidArgument(f"the voxel selection ({int(voxels.sum())} voxels) keeps no voxel of the spec's mask")
+    return kept
+
+
+def _preprocess_fmri(img, spec: FMRISpec, events, voxels):
     if spec.trials is not None:
         _needs_events(events, "trials")
     t_r = fmri.repetition_time(img, spec.t_r)
     data = fmri.bold_array(img)
     mask = fmri.compute_epi_mask(data) if isinstance(spec.mask, str) else spec.mask
+    if voxels is not None:
+        mask = _within(mask, voxels, data.shape[:3])
     if spec.atlas is not None:
         signals, labels = fmri.atlas_time_series(data, spec.atlas, mask=mask)
         names = [str(label) for label in labels]
@@ -71,7 +82,7 @@ def _preprocess_fmri(img, spec: FMRISpec, events):
     return responses if spec.atlas is not None else dataclasses.replace(responses, mask=mask, affine=img.affine)
 
 
-def preprocess(obj, spec, events=None):
+def preprocess(obj, spec, events=None, voxels=None):
     """Run the preprocessing steps named by ``spec``.
 
     Parameters
@@ -82,6 +93,9 @@ def preprocess(obj, spec, events=None):
         The steps (see :class:`EEGSpec` and :class:`FMRISpec`); a dict is checked into its typed spec.
     events : Events, optional
         Needed by the ``epochs`` and ``trials`` steps; onsets in seconds.
+    voxels : bool array of shape (x, y, z), optional
+        fMRI: the only voxels to keep, within the spec's mask (see :func:`selected_voxels`); with
+        an atlas, the only voxels its labels average.
 
     Returns
     -------
@@ -91,5 +105,7 @@ def preprocess(obj, spec, events=None):
     """
     spec = preprocessing_spec(spec)
     if isinstance(spec, FMRISpec):
-        return _preprocess_fmri(obj, spec, events)
+        return _preprocess_fmri(obj, spec, events, voxels)
+    if voxels is not None:
+        raise InvalidArgument(f"a voxel selection applies to fMRI; this is {spec.modality}")
     return _preprocess_eeg(obj, spec, events)

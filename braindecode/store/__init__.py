@@ -33,6 +33,8 @@ from braindecode.store._compare import (
     score_matrix_from_store,
 )
 from braindecode.store._decoding import (
+    Retrieval,
+    decode_recordings,
     fit_decoder_from_store,
     load_decoder_artifact,
     retrieve_from_store,
@@ -79,14 +81,15 @@ from braindecode.store._limits import MAX_REQUEST_BYTES, RequestLimits
 from braindecode.store._readonly import ReadOnlyStore
 from braindecode.store._reconstruction import (
     StoredReconstruction,
-    decode_recordings,
     reconstruct_from_store,
     save_reconstructions,
 )
 from braindecode.store._recordings import (
     load_array,
     load_responses,
+    model_selection,
     open_recording,
+    recording_events,
     recordings_of_one_modality,
     voxel_grid,
 )
@@ -119,6 +122,7 @@ __all__ = [
     "ReadOnlyStore",
     "RecordingInfo",
     "RequestLimits",
+    "Retrieval",
     "Store",
     "StoredComparison",
     "StoredEncoderScores",
@@ -151,9 +155,11 @@ __all__ = [
     "load_stimulus_set",
     "new_id",
     "not_found",
+    "model_selection",
     "open_recording",
     "predict_from_store",
     "reconstruct_from_store",
+    "recording_events",
     "recordings_of_one_modality",
     "retrieve_from_store",
     "save_activation_set",

@@ -28,6 +28,7 @@ from braindecode.compare import (
     subject_score_matrix,
 )
 from braindecode.errors import InvalidArgument, ResourceExhausted
+from braindecode.preprocessing import Selection, selection_spec
 from braindecode.store._artifacts import Stored, load_activation_set, load_arrays, save_arrays
 from braindecode.store._checks import check_preprocessing, distinct_ids
 from braindecode.store._kinds import COMPARISON_ARTIFACT, RDM_ARTIFACT, SCORE_MATRIX_ARTIFACT
@@ -114,7 +115,7 @@ def _roi_provenance(roi: ROI | None, n_features: int) -> dict:
 def compute_rdms_from_store(store: Store, tenant: str, recording_ids=(), preprocessing: dict | None = None,
                             roi: ROI | None = None, time_window=None, activation_set_id: str = "",
                             layer: str = "", method: str = "correlation", condition_ids=None,
-                            device="cpu") -> list:
+                            device="cpu", selection=None) -> list:
     """RDMs of stored recordings (one per subject) or of a stored activation layer, kept as artifacts.
 
     Give either ``recording_ids`` with ``preprocessing`` (and optionally ``roi``,
@@ -143,6 +144,8 @@ def compute_rdms_from_store(store: Store, tenant: str, recording_ids=(), preproc
         The conditions of the RDMs, in this order; by default all stimuli, sorted (recordings)
         or in the activation set's order.
     device : str or torch.device
+    selection : dict or Selection, optional
+        The voxels and trials of the recordings to use (see ``load_responses``), before ``roi``.
 
     Returns
     -------
@@ -156,9 +159,11 @@ def compute_rdms_from_store(store: Store, tenant: str, recording_ids=(), preproc
         raise InvalidArgument("give either recording_ids (with preprocessing) or activation_set_id (with layer)")
     if from_recordings and layer:
         raise InvalidArgument("layer applies to an activation set, not to recordings")
+    selection = selection_spec(selection)
     if not from_recordings:
-        if roi is not None or time_window is not None or preprocessing is not None:
-            raise InvalidArgument("roi, time_window and preprocessing apply to recordings, not to an activation set")
+        if roi is not None or time_window is not None or preprocessing is not None or selection != Selection():
+            raise InvalidArgument("roi, time_window, preprocessing and selection apply to recordings, not to an "
+                                  "activation set")
         activations = load_activation_set(store, tenant, activation_set_id)
         rdm = activation_rdm(activations, layer, method, condition_ids, device)
         provenance = {"source": "activations", "activation_set_id": activation_set_id, "layer": layer,
@@ -168,7 +173,7 @@ def compute_rdms_from_store(store: Store, tenant: str, recording_ids=(), preproc
                 for info in _store_all(store, tenant, items)]
 
     infos = _recordings(store, tenant, recording_ids, preprocessing)
-    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing)
+    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing, selection)
     selected, features = select_responses(responses, roi, time_window, _grid(infos))
     rdms = response_rdms(selected, method, condition_ids, device=device)
     dropped = responses.info.get("dropped", {})
@@ -177,7 +182,8 @@ def compute_rdms_from_store(store: Store, tenant: str, recording_ids=(), preproc
         own = [info for info in infos if info.subject == rdm.subject]
         provenance = {
             "source": "recordings", "recordings": recording_provenance(own),
-            "preprocessing": preprocessing, "roi": _roi_provenance(roi, len(features)),
+            "preprocessing": preprocessing, "selection": responses.info["selection"],
+            "roi": _roi_provenance(roi, len(features)),
             "time_window": None if time_window is None else [float(t) for t in time_window],
             "n_trials": int((selected.subjects == rdm.subject).sum()),
             "dropped_trials": {i.id: dropped[i.id] for i in own if i.id in dropped},
@@ -278,7 +284,7 @@ def compare_from_store(store: Store, tenant: str, brain_rdm_ids, model_rdm_ids, 
 def score_matrix_from_store(store: Store, tenant: str, activation_set_id: str, recording_ids,
                             preprocessing: dict, rois=None, layers=None, time_window=None, method: str = "rsa",
                             rdm_method: str = "correlation", comparison: str = "spearman", kernel: str = "linear",
-                            debiased: bool = False, device="cpu") -> StoredScoreMatrix:
+                            debiased: bool = False, device="cpu", selection=None) -> StoredScoreMatrix:
     """Every layer of a stored activation set against every ROI (or time point) of stored recordings.
 
     The scores are those of :func:`braindecode.compare.subject_score_matrix` on the recordings'
@@ -296,23 +302,27 @@ def score_matrix_from_store(store: Store, tenant: str, activation_set_id: str, r
     rois, layers, time_window, method, rdm_method, comparison, kernel, debiased, device
         As in :func:`braindecode.compare.subject_score_matrix`; ROI masks lie on the first
         recording's voxel grid.
+    selection : dict or Selection, optional
+        The voxels and trials of the recordings to use (see ``load_responses``), before the ROIs.
 
     Returns
     -------
     StoredScoreMatrix
     """
+    selection = selection_spec(selection)
     infos = _recordings(store, tenant, recording_ids, preprocessing)
     rois = None if rois is None else list(rois)
     activations = load_activation_set(store, tenant, activation_set_id)
     for layer in layers or ():
         activations[layer]  # an unknown layer fails before the preprocessing
-    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing)
+    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing, selection)
     scored = subject_score_matrix(responses, activations, rois, layers, time_window, _grid(infos), method,
                                   rdm_method, comparison, kernel, debiased, device)
     mean = scored.matrix
     meta = dict(mean.to_dict(), subjects=scored.subjects)
     provenance = {
         "recordings": recording_provenance(infos), "preprocessing": preprocessing,
+        "selection": responses.info["selection"],
         "activation_set_id": activation_set_id, "activation_model": activations.model,
         "rois": [_roi_provenance(roi, scored.n_features[roi.name]) for roi in rois or []],
         "time_window": None if time_window is None else [float(t) for t in time_window],

@@ -27,11 +27,12 @@ from braindecode.encoding import (
     score_map_sidecar,
 )
 from braindecode.errors import InvalidArgument
+from braindecode.preprocessing import selection_spec
 from braindecode.store._artifacts import Stored, load_activation_set, save_directory
 from braindecode.store._checks import check_preprocessing
 from braindecode.store._kinds import ENCODER_ARTIFACT, SCORE_MAP_ARTIFACT
 from braindecode.store._provenance import recording_provenance
-from braindecode.store._recordings import load_responses, recordings_of_one_modality, voxel_grid
+from braindecode.store._recordings import load_responses, model_selection, recordings_of_one_modality, voxel_grid
 from braindecode.store._store import ArtifactInfo, Store
 
 SCORES_FILE = "scores.npy"
@@ -76,7 +77,8 @@ def _recordings(store: Store, tenant: str, recording_ids) -> list:
 
 def fit_encoder_from_store(store: Store, tenant: str, recording_ids, preprocessing: dict, activation_set_id: str,
                            layers, alphas=DEFAULT_ALPHAS, delays=None, lags=None, cv_folds: int = 0,
-                           n_ratios: int = 20, seed: int = 0, device: str = "cpu", progress=None) -> EncoderFit:
+                           n_ratios: int = 20, seed: int = 0, device: str = "cpu", progress=None,
+                           selection=None) -> EncoderFit:
     """Fit an encoder (``braindecode.encoding.fit_encoder``) from layers of a stored activation set
     to stored recordings.
 
@@ -97,14 +99,18 @@ def fit_encoder_from_store(store: Store, tenant: str, recording_ids, preprocessi
     progress : callable, optional
         ``progress(stage, done, total)`` with stages "responses", "cross-validation" (``done``
         in folds) and "fit". An exception it raises stops the fit.
+    selection : dict or Selection, optional
+        The voxels and trials to fit on (see ``load_responses``); the encoder then predicts
+        those voxels only.
 
     Returns
     -------
     fit : EncoderFit
-        ``fit.encoder.provenance`` also names the recordings, the activation set and the
-        preprocessing.
+        ``fit.encoder.provenance`` also names the recordings, the activation set, the
+        preprocessing and the selection.
     """
     report = progress or (lambda stage, done, total: None)
+    selection = selection_spec(selection)
     infos = _recordings(store, tenant, recording_ids)
     grid = voxel_grid(infos)
     check_preprocessing(preprocessing, infos[0].modality)
@@ -114,12 +120,13 @@ def fit_encoder_from_store(store: Store, tenant: str, recording_ids, preprocessi
         activations[layer]  # an unknown layer fails here, before the preprocessing
 
     report("responses", 0, 1)
-    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing)
+    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing, selection)
     report("responses", 1, 1)
     fit = fit_encoder(responses, activations, layers, infos[0].modality, alphas, delays, lags, cv_folds, n_ratios,
                       seed, device, grid, progress)
     fit.encoder.provenance = {"recordings": recording_provenance(infos), "activation_set_id": activation_set_id,
-                              "preprocessing": preprocessing, **fit.encoder.provenance}
+                              "preprocessing": preprocessing, "selection": responses.info["selection"],
+                              **fit.encoder.provenance}
     return fit
 
 
@@ -180,7 +187,8 @@ def predict_from_store(store: Store, tenant: str, encoder_id: str, features=None
 
 
 def score_encoder_from_store(store: Store, tenant: str, encoder_id: str, recording_ids,
-                             preprocessing: dict | None = None, activation_set_id: str = "") -> StoredEncoderScores:
+                             preprocessing: dict | None = None, activation_set_id: str = "",
+                             selection=None) -> StoredEncoderScores:
     """Score a stored encoder on stored recordings (``braindecode.encoding.score_encoder``) and keep
     the scores as a ``score-map`` artifact.
 
@@ -193,12 +201,16 @@ def score_encoder_from_store(store: Store, tenant: str, encoder_id: str, recordi
         Default: the encoder's (its provenance).
     activation_set_id : str
         Default: the encoder's; its layers must have the encoder's feature counts.
+    selection : dict or Selection, optional
+        The voxels and trials to score on (see ``load_responses``); its voxels default to those
+        the encoder was fitted on, its trials to all.
 
     Returns
     -------
     scores : StoredEncoderScores
     """
     encoder = load_encoder_artifact(store, tenant, encoder_id)
+    selection = model_selection(selection, encoder.provenance)
     space = encoder.space
     if space is None:
         raise InvalidArgument(f"encoder {encoder_id!r} has no brain space (modality, response shape) to score in")
@@ -212,12 +224,13 @@ def score_encoder_from_store(store: Store, tenant: str, encoder_id: str, recordi
     if not activation_set_id:
         raise InvalidArgument(f"encoder {encoder_id!r} names no activation set; give activation_set_id")
     activations = load_activation_set(store, tenant, activation_set_id)
-    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing)
+    responses = load_responses(store, tenant, [info.id for info in infos], preprocessing, selection)
     grid = voxel_grid(infos) if space.mask is not None else None
     scored = score_encoder(encoder, responses, activations, grid, encoder_id)
     provenance = {
         "encoder_id": encoder_id, "recordings": recording_provenance(infos), "preprocessing": preprocessing,
-        "activation_set_id": activation_set_id, "n_trials": scored.n_trials, "summary": scored.summary,
+        "selection": responses.info["selection"], "activation_set_id": activation_set_id,
+        "n_trials": scored.n_trials, "summary": scored.summary,
     }
     meta = {"encoder_id": encoder_id, "modality": space.modality, "score_names": list(scored.target_scores),
             "response_shape": list(space.response_shape), "summary": scored.summary}

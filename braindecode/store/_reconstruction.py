@@ -20,9 +20,8 @@ from braindecode.reconstruction import (
     reconstruct_requests,
 )
 from braindecode.store._artifacts import Stored
-from braindecode.store._decoding import load_decoder_artifact
+from braindecode.store._decoding import decode_recordings
 from braindecode.store._kinds import DECODER_ARTIFACT, RECONSTRUCTION_ARTIFACT
-from braindecode.store._recordings import load_responses
 from braindecode.store._store import ArtifactInfo, Store
 
 IDS_FILE = "ids.json"
@@ -46,43 +45,6 @@ class StoredReconstruction(Stored):
     images: np.ndarray
     pngs: list
     info: ArtifactInfo
-
-
-def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: dict, decoder_id: str,
-                      n_dims: int, average_repeats: bool = True, device: str = "cpu") -> tuple:
-    """Embeddings decoded from stored recordings by a stored decoder.
-
-    Parameters
-    ----------
-    recording_ids : list of str
-    preprocessing : dict
-        ``braindecode.preprocessing.preprocess`` spec with a ``trials`` or ``epochs`` step.
-    decoder_id : str
-        A ``decoder`` artifact of ``tenant``.
-    n_dims : int
-        The dimension the decoder must map to (the reconstruction model's embedding dimension).
-    average_repeats : bool
-        Average the responses to each stimulus (per subject) before decoding.
-    device : str
-
-    Returns
-    -------
-    embeddings : array of shape (n, n_dims), float32
-    stimulus_ids : array of shape (n,)
-    """
-    if not decoder_id:
-        raise InvalidArgument("decoder_id is required with recording_ids")
-    meta = store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT).meta
-    if meta["n_dims"] != n_dims:
-        raise InvalidArgument(f"decoder {decoder_id!r} maps to {meta['n_dims']} dimensions but the "
-                              f"reconstruction model is conditioned on {n_dims}")
-    if not isinstance(preprocessing, dict):
-        raise InvalidArgument(f"preprocessing must be a spec object, got {preprocessing!r}")
-    responses = load_responses(store, tenant, list(recording_ids), preprocessing)
-    if average_repeats:
-        responses = responses.average_repeats()
-    decoder = load_decoder_artifact(store, tenant, decoder_id, device=device, threads=1)
-    return decoder.predict(responses.data), responses.stimulus_ids
 
 
 def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, provenance: dict | None = None,
@@ -125,7 +87,7 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                            guidance: float | None = None, strength: float | None = None,
                            scheduler: str | None = None, backend: str = "torch",
                            model: str = DEFAULT_RECONSTRUCTION_MODEL, generate=None,
-                           progress=None, on_images=None) -> StoredReconstruction:
+                           progress=None, on_images=None, selection=None) -> StoredReconstruction:
     """Reconstruct images from given embeddings or from stored recordings, and keep them.
 
     Recordings are decoded by a stored decoder (``decode_recordings``); the request is checked
@@ -144,14 +106,17 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     ids : list of str, optional
         ... named by these ids ("0", "1", ... by default).
     recording_ids : list of str
-        ... or recordings to decode with ``decoder_id`` after ``preprocessing``; their images are
-        named by the trials' stimulus ids.
+        ... or recordings to decode with ``decoder_id`` after ``preprocessing`` (see
+        ``decode_recordings``); their images are named by the trials' stimulus ids.
     preprocessing : dict, optional
         ``braindecode.preprocessing.preprocess`` spec with a ``trials`` or ``epochs`` step.
     decoder_id : str
         A ``decoder`` artifact mapping to the model's conditioning space.
     average_repeats : bool
         Average the responses to each stimulus (per subject) before decoding.
+    selection : dict or Selection, optional
+        The voxels and trials of the recordings to decode; its voxels default to those the
+        decoder was fitted on.
     seed : int
         Image ``k`` draws its noise from the stream ``(seed, k)``.
     init_images : array of shape (n, H, W, 3), optional
@@ -182,8 +147,8 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     from_embeddings = embeddings is not None
     if from_embeddings == bool(recording_ids):
         raise InvalidArgument("give either embeddings or recording_ids with a decoder_id (exactly one of the two)")
-    if from_embeddings and (decoder_id or preprocessing is not None):
-        raise InvalidArgument("decoder_id and preprocessing go with recording_ids, not with embeddings")
+    if from_embeddings and (decoder_id or preprocessing is not None or selection is not None):
+        raise InvalidArgument("decoder_id, preprocessing and selection go with recording_ids, not with embeddings")
     if not from_embeddings and ids is not None and len(ids):
         raise InvalidArgument("ids go with embeddings; decoded trials are named by their stimulus ids")
     pipeline = settings.pipeline(model)
@@ -196,11 +161,16 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
         provenance["source"] = "embeddings"
     else:
         report("decode", 0, 1)
-        embeddings, ids = decode_recordings(store, tenant, recording_ids, preprocessing, decoder_id,
-                                            pipeline.embedding_dim, average_repeats, settings.device)
+        if decoder_id:
+            n_dims = store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT).meta["n_dims"]
+            if n_dims != pipeline.embedding_dim:
+                raise InvalidArgument(f"decoder {decoder_id!r} maps to {n_dims} dimensions but the reconstruction "
+                                      f"model is conditioned on {pipeline.embedding_dim}")
+        embeddings, ids, applied = decode_recordings(store, tenant, recording_ids, preprocessing, decoder_id,
+                                                     selection, average_repeats, settings.device)
         report("decode", 1, 1)
         provenance.update(source="recordings", decoder_id=decoder_id, recordings=recording_ids,
-                          preprocessing=preprocessing, average_repeats=average_repeats)
+                          preprocessing=preprocessing, selection=applied, average_repeats=average_repeats)
     request = ReconstructionRequest(embeddings, seed, init_images)
     max_bytes = settings.max_bytes or None
     check_reconstruction(pipeline, request, n_steps, guidance, strength, scheduler, backend, settings.max_batch,

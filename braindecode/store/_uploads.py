@@ -10,7 +10,7 @@ import os
 import pathlib
 import unicodedata
 
-from braindecode.containers import Events
+from braindecode.containers import EVENT_FIELDS, Events
 from braindecode.errors import AlreadyExists, InvalidArgument, ResourceExhausted, quoted
 from braindecode.recordings import read_recording
 from braindecode.store._store import DEFAULT_TENANT, LABEL_PREFIXES, RecordingInfo, Store, disk_space_errors, entity_label
@@ -24,6 +24,11 @@ MAX_EVENTS = 50_000
 """Most events a recording may carry."""
 MAX_HEADER_METADATA_BYTES = 2**20
 """Most bytes of JSON that what a file's header says (channel names and types, shape, affine) may take."""
+#: Bounds on the other columns of an event (``Event.columns``): how many, and the characters of a
+#: column's name and of its value.
+MAX_EVENT_COLUMNS = 64
+MAX_COLUMN_NAME_CHARS = 64
+MAX_COLUMN_VALUE_CHARS = 256
 _SUFFIXES = (".nii.gz", ".nii", ".gii", ".fif", ".fif.gz", ".edf", ".bdf", ".zip", ".set", ".vhdr")
 
 
@@ -54,19 +59,33 @@ def check_event_count(n_events: int) -> None:
 
 
 def check_events(events: list) -> list:
-    """Events (dicts with onset, duration and stimulus_id), checked (at most ``MAX_EVENTS``, stimulus
-    ids within their bound) and as stored."""
+    """The events as stored: dicts of onset, duration, stimulus_id and ``columns`` (name -> text), every
+    event with every column (``n/a``, BIDS's missing value, where an event lacks one), within the bounds
+    above (at most ``MAX_EVENTS``, stimulus ids of ``MAX_CHARS``, the columns')."""
     check_event_count(len(events))
     for i, event in enumerate(events):
-        missing = [k for k in ("onset", "duration", "stimulus_id") if k not in event]
+        missing = [k for k in EVENT_FIELDS if k not in event]
         if missing:
             raise InvalidArgument(f"event {i} lacks {', '.join(missing)}")
         _check_text("stimulus_id", str(event["stimulus_id"]))
+    table = [{str(k): str(v) for k, v in (event.get("columns") or {}).items()} for event in events]
+    names = sorted({name for columns in table for name in columns})
+    if len(names) > MAX_EVENT_COLUMNS:
+        raise InvalidArgument(f"the events have {len(names)} columns; at most {MAX_EVENT_COLUMNS}")
+    for name in names:
+        if not name.strip() or len(name) > MAX_COLUMN_NAME_CHARS:
+            raise InvalidArgument(f"an events column name must have 1 to {MAX_COLUMN_NAME_CHARS} characters, "
+                                  f"got {quoted(name)}")
+    columns = {name: [row.get(name, "n/a") for row in table] for name in names}
+    for name, values in columns.items():
+        if any(len(value) > MAX_COLUMN_VALUE_CHARS for value in values):
+            raise InvalidArgument(f"events column {quoted(name)} holds a value of more than {MAX_COLUMN_VALUE_CHARS} "
+                                  "characters")
     if events:
-        Events([e["onset"] for e in events], [e["duration"] for e in events],
-               [e["stimulus_id"] for e in events])
-    return [{"onset": float(e["onset"]), "duration": float(e["duration"]), "stimulus_id": str(e["stimulus_id"])}
-            for e in events]
+        Events([e["onset"] for e in events], [e["duration"] for e in events], [e["stimulus_id"] for e in events],
+               columns)
+    return [{"onset": float(e["onset"]), "duration": float(e["duration"]), "stimulus_id": str(e["stimulus_id"]),
+             "columns": {name: values[i] for name, values in columns.items()}} for i, e in enumerate(events)]
 
 
 def check_metadata(metadata: dict) -> dict:
@@ -206,14 +225,3 @@ def _declared_tr(meta: dict, tr: float, name: str) -> dict:
         raise InvalidArgument(f"{name}: a repetition time applies to 4-D fMRI volumes; this is "
                               f"{meta['modality']} of shape {tuple(meta.get('shape') or ())}")
     return dict(meta, tr=tr, header_tr=meta.get("tr"), duration=tr * meta["shape"][3])
-
-
-def _check_events(events: list, meta: dict) -> None:
-    duration = float(meta.get("duration") or 0.0)
-    late = [e for e in events if duration and e["onset"] > duration]
-    if late:
-        raise InvalidArgument(
-            f"{len(late)} events start after the recording ends ({duration:.3f} s), "
-            f"first at {late[0]['onset']:.3f} s")
-    if any(e["onset"] < 0 or e["duration"] < 0 for e in events):
-        raise InvalidArgument("events must have non-negative onsets and durations")

@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62raindecode/v1/common.proto\x12\x0e\x62raindecode.v1\"4\n\x06Tensor\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x8e\x01\n\x0bTensorChunk\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x05 \x01(\x03\x12.\n\x06labels\x18\x64 \x01(\x0b\x32\x1e.braindecode.v1.ResponseLabels\"\xd7\x01\n\x0eResponseLabels\x12\x14\n\x0cstimulus_ids\x18\x01 \x03(\t\x12\x10\n\x08subjects\x18\x02 \x03(\t\x12\x0c\n\x04runs\x18\x03 \x03(\t\x12\x0e\n\x06trials\x18\x04 \x03(\x03\x12\x10\n\x08n_events\x18\x05 \x01(\x03\x12\x15\n\rfeature_names\x18\x06 \x03(\t\x12\r\n\x05times\x18\x07 \x03(\x01\x12$\n\x04mask\x18\x08 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0e\n\x06\x61\x66\x66ine\x18\t \x03(\x01\x12\x11\n\tinfo_json\x18\n \x01(\t\"<\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"=\n\x05\x45vent\x12\r\n\x05onset\x18\x01 \x01(\x01\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x13\n\x0bstimulus_id\x18\x03 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62raindecode/v1/common.proto\x12\x0e\x62raindecode.v1\"4\n\x06Tensor\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x8e\x01\n\x0bTensorChunk\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x05 \x01(\x03\x12.\n\x06labels\x18\x64 \x01(\x0b\x32\x1e.braindecode.v1.ResponseLabels\"\xd7\x01\n\x0eResponseLabels\x12\x14\n\x0cstimulus_ids\x18\x01 \x03(\t\x12\x10\n\x08subjects\x18\x02 \x03(\t\x12\x0c\n\x04runs\x18\x03 \x03(\t\x12\x0e\n\x06trials\x18\x04 \x03(\x03\x12\x10\n\x08n_events\x18\x05 \x01(\x03\x12\x15\n\rfeature_names\x18\x06 \x03(\t\x12\r\n\x05times\x18\x07 \x03(\x01\x12$\n\x04mask\x18\x08 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0e\n\x06\x61\x66\x66ine\x18\t \x03(\x01\x12\x11\n\tinfo_json\x18\n \x01(\t\"<\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xa3\x01\n\x05\x45vent\x12\r\n\x05onset\x18\x01 \x01(\x01\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x13\n\x0bstimulus_id\x18\x03 \x01(\t\x12\x34\n\x07\x63olumns\x18\xa0\x01 \x03(\x0b\x32\".braindecode.v1.Event.ColumnsEntry\x1a.\n\x0c\x43olumnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"k\n\tSelection\x12.\n\x06voxels\x18\x01 \x01(\x0b\x32\x1e.braindecode.v1.VoxelSelection\x12.\n\x06trials\x18\x02 \x01(\x0b\x32\x1e.braindecode.v1.TrialSelection\"C\n\x0eVoxelSelection\x12\x0f\n\x07mask_id\x18\x01 \x01(\t\x12\x10\n\x08\x61tlas_id\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\x03\"K\n\x0eTrialSelection\x12\x14\n\x0cstimulus_ids\x18\x01 \x03(\t\x12\r\n\x05where\x18\x02 \x01(\t\x12\x14\n\x0cmodel_events\x18\x03 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'braindecode.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EVENT_COLUMNSENTRY']._loaded_options = None
+  _globals['_EVENT_COLUMNSENTRY']._serialized_options = b'8\001'
   _globals['_TENSOR']._serialized_start=47
   _globals['_TENSOR']._serialized_end=99
   _globals['_TENSORCHUNK']._serialized_start=102
@@ -39,8 +41,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESPONSELABELS']._serialized_end=462
   _globals['_PROGRESS']._serialized_start=464
   _globals['_PROGRESS']._serialized_end=524
-  _globals['_EVENT']._serialized_start=526
-  _globals['_EVENT']._serialized_end=587
-  _globals['_PAGEREQUEST']._serialized_start=589
-  _globals['_PAGEREQUEST']._serialized_end=641
+  _globals['_EVENT']._serialized_start=527
+  _globals['_EVENT']._serialized_end=690
+  _globals['_EVENT_COLUMNSENTRY']._serialized_start=644
+  _globals['_EVENT_COLUMNSENTRY']._serialized_end=690
+  _globals['_SELECTION']._serialized_start=692
+  _globals['_SELECTION']._serialized_end=799
+  _globals['_VOXELSELECTION']._serialized_start=801
+  _globals['_VOXELSELECTION']._serialized_end=868
+  _globals['_TRIALSELECTION']._serialized_start=870
+  _globals['_TRIALSELECTION']._serialized_end=945
+  _globals['_PAGEREQUEST']._serialized_start=947
+  _globals['_PAGEREQUEST']._serialized_end=999
 # @@protoc_insertion_point(module_scope)

@@ -67,14 +67,51 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("onset", "duration", "stimulus_id")
+    __slots__ = ("onset", "duration", "stimulus_id", "columns")
+    class ColumnsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ONSET_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     STIMULUS_ID_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     onset: float
     duration: float
     stimulus_id: str
-    def __init__(self, onset: _Optional[float] = ..., duration: _Optional[float] = ..., stimulus_id: _Optional[str] = ...) -> None: ...
+    columns: _containers.ScalarMap[str, str]
+    def __init__(self, onset: _Optional[float] = ..., duration: _Optional[float] = ..., stimulus_id: _Optional[str] = ..., columns: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Selection(_message.Message):
+    __slots__ = ("voxels", "trials")
+    VOXELS_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    voxels: VoxelSelection
+    trials: TrialSelection
+    def __init__(self, voxels: _Optional[_Union[VoxelSelection, _Mapping]] = ..., trials: _Optional[_Union[TrialSelection, _Mapping]] = ...) -> None: ...
+
+class VoxelSelection(_message.Message):
+    __slots__ = ("mask_id", "atlas_id", "labels")
+    MASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATLAS_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    mask_id: str
+    atlas_id: str
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, mask_id: _Optional[str] = ..., atlas_id: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TrialSelection(_message.Message):
+    __slots__ = ("stimulus_ids", "where", "model_events")
+    STIMULUS_IDS_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    stimulus_ids: _containers.RepeatedScalarFieldContainer[str]
+    where: str
+    model_events: str
+    def __init__(self, stimulus_ids: _Optional[_Iterable[str]] = ..., where: _Optional[str] = ..., model_events: _Optional[str] = ...) -> None: ...
 
 class PageRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

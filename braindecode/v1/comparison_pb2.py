@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62raindecode/v1/comparison.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"f\n\x03ROI\x12\x17\n\x0f\x66\x65\x61ture_indices\x18\x01 \x03(\x03\x12$\n\x04mask\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x12\n\nmask_nifti\x18\x03 \x01(\x0c\x12\x0c\n\x04name\x18\x04 \x01(\t\")\n\nTimeWindow\x12\r\n\x05start\x18\x01 \x01(\x01\x12\x0c\n\x04stop\x18\x02 \x01(\x01\"\xfa\x01\n\x11\x43omputeRDMRequest\x12\x15\n\rrecording_ids\x18\x01 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12 \n\x03roi\x18\x03 \x01(\x0b\x32\x13.braindecode.v1.ROI\x12/\n\x0btime_window\x18\x04 \x01(\x0b\x32\x1a.braindecode.v1.TimeWindow\x12\x19\n\x11\x61\x63tivation_set_id\x18\x05 \x01(\t\x12\r\n\x05layer\x18\x06 \x01(\t\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x15\n\rcondition_ids\x18\x08 \x03(\t\x12\x0e\n\x06\x64\x65vice\x18\t \x01(\t\"\xb7\x01\n\x03RDM\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x15\n\rcondition_ids\x18\x04 \x03(\t\x12#\n\x03rdm\x18\x05 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\r\n\x05layer\x18\x07 \x01(\t\x12\x17\n\x0fprovenance_json\x18\x08 \x01(\t\x12\x0f\n\x07\x63reated\x18\t \x01(\t\"7\n\x12\x43omputeRDMResponse\x12!\n\x04rdms\x18\x01 \x03(\x0b\x32\x13.braindecode.v1.RDM\"\x1b\n\rGetRDMRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x10StreamRDMRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x02 \x01(\x03\"(\n\x08ModelRDM\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06rdm_id\x18\x02 \x01(\t\"\xcf\x01\n\x0e\x43ompareRequest\x12\x15\n\rbrain_rdm_ids\x18\x01 \x03(\t\x12,\n\nmodel_rdms\x18\x02 \x03(\x0b\x32\x18.braindecode.v1.ModelRDM\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x13\n\x0bn_bootstrap\x18\x04 \x01(\x05\x12\x11\n\tbootstrap\x18\x05 \x01(\t\x12\x16\n\x0en_permutations\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\n\n\x02\x63i\x18\x08 \x01(\x01\x12\x0e\n\x06\x64\x65vice\x18\t \x01(\t\"\xe5\x01\n\nModelScore\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06rdm_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x16\n\x0esubject_scores\x18\x04 \x03(\x01\x12\x15\n\x08\x63i_lower\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08\x63i_upper\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x14\n\x07p_value\x18\x07 \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x0bp_value_fdr\x18\x08 \x01(\x01H\x03\x88\x01\x01\x42\x0b\n\t_ci_lowerB\x0b\n\t_ci_upperB\n\n\x08_p_valueB\x0e\n\x0c_p_value_fdr\",\n\x0cNoiseCeiling\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\"\x8d\x03\n\rCompareResult\x12\x15\n\rcomparison_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x15\n\rcondition_ids\x18\x03 \x03(\t\x12*\n\x06models\x18\x04 \x03(\x0b\x32\x1a.braindecode.v1.ModelScore\x12\x33\n\rnoise_ceiling\x18\x05 \x01(\x0b\x32\x1c.braindecode.v1.NoiseCeiling\x12\x31\n\x11pairwise_p_values\x18\x06 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x35\n\x15pairwise_p_values_fdr\x18\x07 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x11\n\tbootstrap\x18\x08 \x01(\t\x12\x13\n\x0bn_bootstrap\x18\t \x01(\x03\x12\x19\n\x11n_valid_bootstrap\x18\n \x01(\x03\x12\x16\n\x0en_permutations\x18\x0b \x01(\x03\x12\x0c\n\x04seed\x18\x0c \x01(\x03\x12\n\n\x02\x63i\x18\r \x01(\x01\"v\n\x0c\x43ompareEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12/\n\x06result\x18\x02 \x01(\x0b\x32\x1d.braindecode.v1.CompareResultH\x00\x42\x07\n\x05\x65vent\"\xb0\x02\n\x12ScoreMatrixRequest\x12\x19\n\x11\x61\x63tivation_set_id\x18\x01 \x01(\t\x12\x0e\n\x06layers\x18\x02 \x03(\t\x12\x15\n\rrecording_ids\x18\x03 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x04 \x01(\t\x12!\n\x04rois\x18\x05 \x03(\x0b\x32\x13.braindecode.v1.ROI\x12/\n\x0btime_window\x18\x06 \x01(\x0b\x32\x1a.braindecode.v1.TimeWindow\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x12\n\nrdm_method\x18\x08 \x01(\t\x12\x12\n\ncomparison\x18\t \x01(\t\x12\x0e\n\x06kernel\x18\n \x01(\t\x12\x10\n\x08\x64\x65\x62iased\x18\x0b \x01(\x08\x12\x0e\n\x06\x64\x65vice\x18\x0c \x01(\t\"\xd6\x01\n\x13ScoreMatrixResponse\x12\x17\n\x0fscore_matrix_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x03(\t\x12\x0f\n\x07\x63olumns\x18\x03 \x03(\t\x12&\n\x06scores\x18\x04 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x10\n\x08subjects\x18\x05 \x03(\t\x12.\n\x0esubject_scores\x18\x06 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\r\n\x05times\x18\x08 \x03(\x01\x32\x97\x03\n\x11\x43omparisonService\x12S\n\nComputeRDM\x12!.braindecode.v1.ComputeRDMRequest\x1a\".braindecode.v1.ComputeRDMResponse\x12<\n\x06GetRDM\x12\x1d.braindecode.v1.GetRDMRequest\x1a\x13.braindecode.v1.RDM\x12L\n\tStreamRDM\x12 .braindecode.v1.StreamRDMRequest\x1a\x1b.braindecode.v1.TensorChunk0\x01\x12I\n\x07\x43ompare\x12\x1e.braindecode.v1.CompareRequest\x1a\x1c.braindecode.v1.CompareEvent0\x01\x12V\n\x0bScoreMatrix\x12\".braindecode.v1.ScoreMatrixRequest\x1a#.braindecode.v1.ScoreMatrixResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62raindecode/v1/comparison.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"f\n\x03ROI\x12\x17\n\x0f\x66\x65\x61ture_indices\x18\x01 \x03(\x03\x12$\n\x04mask\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x12\n\nmask_nifti\x18\x03 \x01(\x0c\x12\x0c\n\x04name\x18\x04 \x01(\t\")\n\nTimeWindow\x12\r\n\x05start\x18\x01 \x01(\x01\x12\x0c\n\x04stop\x18\x02 \x01(\x01\"\xa9\x02\n\x11\x43omputeRDMRequest\x12\x15\n\rrecording_ids\x18\x01 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12 \n\x03roi\x18\x03 \x01(\x0b\x32\x13.braindecode.v1.ROI\x12/\n\x0btime_window\x18\x04 \x01(\x0b\x32\x1a.braindecode.v1.TimeWindow\x12\x19\n\x11\x61\x63tivation_set_id\x18\x05 \x01(\t\x12\r\n\x05layer\x18\x06 \x01(\t\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x15\n\rcondition_ids\x18\x08 \x03(\t\x12\x0e\n\x06\x64\x65vice\x18\t \x01(\t\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\"\xb7\x01\n\x03RDM\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x15\n\rcondition_ids\x18\x04 \x03(\t\x12#\n\x03rdm\x18\x05 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\r\n\x05layer\x18\x07 \x01(\t\x12\x17\n\x0fprovenance_json\x18\x08 \x01(\t\x12\x0f\n\x07\x63reated\x18\t \x01(\t\"7\n\x12\x43omputeRDMResponse\x12!\n\x04rdms\x18\x01 \x03(\x0b\x32\x13.braindecode.v1.RDM\"\x1b\n\rGetRDMRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x10StreamRDMRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x02 \x01(\x03\"(\n\x08ModelRDM\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06rdm_id\x18\x02 \x01(\t\"\xcf\x01\n\x0e\x43ompareRequest\x12\x15\n\rbrain_rdm_ids\x18\x01 \x03(\t\x12,\n\nmodel_rdms\x18\x02 \x03(\x0b\x32\x18.braindecode.v1.ModelRDM\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x13\n\x0bn_bootstrap\x18\x04 \x01(\x05\x12\x11\n\tbootstrap\x18\x05 \x01(\t\x12\x16\n\x0en_permutations\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\n\n\x02\x63i\x18\x08 \x01(\x01\x12\x0e\n\x06\x64\x65vice\x18\t \x01(\t\"\xe5\x01\n\nModelScore\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06rdm_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x16\n\x0esubject_scores\x18\x04 \x03(\x01\x12\x15\n\x08\x63i_lower\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08\x63i_upper\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x14\n\x07p_value\x18\x07 \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x0bp_value_fdr\x18\x08 \x01(\x01H\x03\x88\x01\x01\x42\x0b\n\t_ci_lowerB\x0b\n\t_ci_upperB\n\n\x08_p_valueB\x0e\n\x0c_p_value_fdr\",\n\x0cNoiseCeiling\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\"\x8d\x03\n\rCompareResult\x12\x15\n\rcomparison_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x15\n\rcondition_ids\x18\x03 \x03(\t\x12*\n\x06models\x18\x04 \x03(\x0b\x32\x1a.braindecode.v1.ModelScore\x12\x33\n\rnoise_ceiling\x18\x05 \x01(\x0b\x32\x1c.braindecode.v1.NoiseCeiling\x12\x31\n\x11pairwise_p_values\x18\x06 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x35\n\x15pairwise_p_values_fdr\x18\x07 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x11\n\tbootstrap\x18\x08 \x01(\t\x12\x13\n\x0bn_bootstrap\x18\t \x01(\x03\x12\x19\n\x11n_valid_bootstrap\x18\n \x01(\x03\x12\x16\n\x0en_permutations\x18\x0b \x01(\x03\x12\x0c\n\x04seed\x18\x0c \x01(\x03\x12\n\n\x02\x63i\x18\r \x01(\x01\"v\n\x0c\x43ompareEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12/\n\x06result\x18\x02 \x01(\x0b\x32\x1d.braindecode.v1.CompareResultH\x00\x42\x07\n\x05\x65vent\"\xdf\x02\n\x12ScoreMatrixRequest\x12\x19\n\x11\x61\x63tivation_set_id\x18\x01 \x01(\t\x12\x0e\n\x06layers\x18\x02 \x03(\t\x12\x15\n\rrecording_ids\x18\x03 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x04 \x01(\t\x12!\n\x04rois\x18\x05 \x03(\x0b\x32\x13.braindecode.v1.ROI\x12/\n\x0btime_window\x18\x06 \x01(\x0b\x32\x1a.braindecode.v1.TimeWindow\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\x12\n\nrdm_method\x18\x08 \x01(\t\x12\x12\n\ncomparison\x18\t \x01(\t\x12\x0e\n\x06kernel\x18\n \x01(\t\x12\x10\n\x08\x64\x65\x62iased\x18\x0b \x01(\x08\x12\x0e\n\x06\x64\x65vice\x18\x0c \x01(\t\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\"\xd6\x01\n\x13ScoreMatrixResponse\x12\x17\n\x0fscore_matrix_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x03(\t\x12\x0f\n\x07\x63olumns\x18\x03 \x03(\t\x12&\n\x06scores\x18\x04 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x10\n\x08subjects\x18\x05 \x03(\t\x12.\n\x0esubject_scores\x18\x06 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0e\n\x06method\x18\x07 \x01(\t\x12\r\n\x05times\x18\x08 \x03(\x01\x32\x97\x03\n\x11\x43omparisonService\x12S\n\nComputeRDM\x12!.braindecode.v1.ComputeRDMRequest\x1a\".braindecode.v1.ComputeRDMResponse\x12<\n\x06GetRDM\x12\x1d.braindecode.v1.GetRDMRequest\x1a\x13.braindecode.v1.RDM\x12L\n\tStreamRDM\x12 .braindecode.v1.StreamRDMRequest\x1a\x1b.braindecode.v1.TensorChunk0\x01\x12I\n\x07\x43ompare\x12\x1e.braindecode.v1.CompareRequest\x1a\x1c.braindecode.v1.CompareEvent0\x01\x12V\n\x0bScoreMatrix\x12\".braindecode.v1.ScoreMatrixRequest\x1a#.braindecode.v1.ScoreMatrixResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,31 +37,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIMEWINDOW']._serialized_start=184
   _globals['_TIMEWINDOW']._serialized_end=225
   _globals['_COMPUTERDMREQUEST']._serialized_start=228
-  _globals['_COMPUTERDMREQUEST']._serialized_end=478
-  _globals['_RDM']._serialized_start=481
-  _globals['_RDM']._serialized_end=664
-  _globals['_COMPUTERDMRESPONSE']._serialized_start=666
-  _globals['_COMPUTERDMRESPONSE']._serialized_end=721
-  _globals['_GETRDMREQUEST']._serialized_start=723
-  _globals['_GETRDMREQUEST']._serialized_end=750
-  _globals['_STREAMRDMREQUEST']._serialized_start=752
-  _globals['_STREAMRDMREQUEST']._serialized_end=803
-  _globals['_MODELRDM']._serialized_start=805
-  _globals['_MODELRDM']._serialized_end=845
-  _globals['_COMPAREREQUEST']._serialized_start=848
-  _globals['_COMPAREREQUEST']._serialized_end=1055
-  _globals['_MODELSCORE']._serialized_start=1058
-  _globals['_MODELSCORE']._serialized_end=1287
-  _globals['_NOISECEILING']._serialized_start=1289
-  _globals['_NOISECEILING']._serialized_end=1333
-  _globals['_COMPARERESULT']._serialized_start=1336
-  _globals['_COMPARERESULT']._serialized_end=1733
-  _globals['_COMPAREEVENT']._serialized_start=1735
-  _globals['_COMPAREEVENT']._serialized_end=1853
-  _globals['_SCOREMATRIXREQUEST']._serialized_start=1856
-  _globals['_SCOREMATRIXREQUEST']._serialized_end=2160
-  _globals['_SCOREMATRIXRESPONSE']._serialized_start=2163
-  _globals['_SCOREMATRIXRESPONSE']._serialized_end=2377
-  _globals['_COMPARISONSERVICE']._serialized_start=2380
-  _globals['_COMPARISONSERVICE']._serialized_end=2787
+  _globals['_COMPUTERDMREQUEST']._serialized_end=525
+  _globals['_RDM']._serialized_start=528
+  _globals['_RDM']._serialized_end=711
+  _globals['_COMPUTERDMRESPONSE']._serialized_start=713
+  _globals['_COMPUTERDMRESPONSE']._serialized_end=768
+  _globals['_GETRDMREQUEST']._serialized_start=770
+  _globals['_GETRDMREQUEST']._serialized_end=797
+  _globals['_STREAMRDMREQUEST']._serialized_start=799
+  _globals['_STREAMRDMREQUEST']._serialized_end=850
+  _globals['_MODELRDM']._serialized_start=852
+  _globals['_MODELRDM']._serialized_end=892
+  _globals['_COMPAREREQUEST']._serialized_start=895
+  _globals['_COMPAREREQUEST']._serialized_end=1102
+  _globals['_MODELSCORE']._serialized_start=1105
+  _globals['_MODELSCORE']._serialized_end=1334
+  _globals['_NOISECEILING']._serialized_start=1336
+  _globals['_NOISECEILING']._serialized_end=1380
+  _globals['_COMPARERESULT']._serialized_start=1383
+  _globals['_COMPARERESULT']._serialized_end=1780
+  _globals['_COMPAREEVENT']._serialized_start=1782
+  _globals['_COMPAREEVENT']._serialized_end=1900
+  _globals['_SCOREMATRIXREQUEST']._serialized_start=1903
+  _globals['_SCOREMATRIXREQUEST']._serialized_end=2254
+  _globals['_SCOREMATRIXRESPONSE']._serialized_start=2257
+  _globals['_SCOREMATRIXRESPONSE']._serialized_end=2471
+  _globals['_COMPARISONSERVICE']._serialized_start=2474
+  _globals['_COMPARISONSERVICE']._serialized_end=2881
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ class TimeWindow(_message.Message):
     def __init__(self, start: _Optional[float] = ..., stop: _Optional[float] = ...) -> None: ...
 
 class ComputeRDMRequest(_message.Message):
-    __slots__ = ("recording_ids", "preprocessing_json", "roi", "time_window", "activation_set_id", "layer", "method", "condition_ids", "device")
+    __slots__ = ("recording_ids", "preprocessing_json", "roi", "time_window", "activation_set_id", "layer", "method", "condition_ids", "device", "selection")
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
     ROI_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class ComputeRDMRequest(_message.Message):
     METHOD_FIELD_NUMBER: _ClassVar[int]
     CONDITION_IDS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
     preprocessing_json: str
     roi: ROI
@@ -47,7 +48,8 @@ class ComputeRDMRequest(_message.Message):
     method: str
     condition_ids: _containers.RepeatedScalarFieldContainer[str]
     device: str
-    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., roi: _Optional[_Union[ROI, _Mapping]] = ..., time_window: _Optional[_Union[TimeWindow, _Mapping]] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., method: _Optional[str] = ..., condition_ids: _Optional[_Iterable[str]] = ..., device: _Optional[str] = ...) -> None: ...
+    selection: _common_pb2.Selection
+    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., roi: _Optional[_Union[ROI, _Mapping]] = ..., time_window: _Optional[_Union[TimeWindow, _Mapping]] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., method: _Optional[str] = ..., condition_ids: _Optional[_Iterable[str]] = ..., device: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class RDM(_message.Message):
     __slots__ = ("id", "subject", "method", "condition_ids", "rdm", "source", "layer", "provenance_json", "created")
@@ -188,7 +190,7 @@ class CompareEvent(_message.Message):
     def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., result: _Optional[_Union[CompareResult, _Mapping]] = ...) -> None: ...
 
 class ScoreMatrixRequest(_message.Message):
-    __slots__ = ("activation_set_id", "layers", "recording_ids", "preprocessing_json", "rois", "time_window", "method", "rdm_method", "comparison", "kernel", "debiased", "device")
+    __slots__ = ("activation_set_id", "layers", "recording_ids", "preprocessing_json", "rois", "time_window", "method", "rdm_method", "comparison", "kernel", "debiased", "device", "selection")
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +203,7 @@ class ScoreMatrixRequest(_message.Message):
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     DEBIASED_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
     activation_set_id: str
     layers: _containers.RepeatedScalarFieldContainer[str]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -213,7 +216,8 @@ class ScoreMatrixRequest(_message.Message):
     kernel: str
     debiased: bool
     device: str
-    def __init__(self, activation_set_id: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., rois: _Optional[_Iterable[_Union[ROI, _Mapping]]] = ..., time_window: _Optional[_Union[TimeWindow, _Mapping]] = ..., method: _Optional[str] = ..., rdm_method: _Optional[str] = ..., comparison: _Optional[str] = ..., kernel: _Optional[str] = ..., debiased: _Optional[bool] = ..., device: _Optional[str] = ...) -> None: ...
+    selection: _common_pb2.Selection
+    def __init__(self, activation_set_id: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., rois: _Optional[_Iterable[_Union[ROI, _Mapping]]] = ..., time_window: _Optional[_Union[TimeWindow, _Mapping]] = ..., method: _Optional[str] = ..., rdm_method: _Optional[str] = ..., comparison: _Optional[str] = ..., kernel: _Optional[str] = ..., debiased: _Optional[bool] = ..., device: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class ScoreMatrixResponse(_message.Message):
     __slots__ = ("score_matrix_id", "rows", "columns", "scores", "subjects", "subject_scores", "method", "times")

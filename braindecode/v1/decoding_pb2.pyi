@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FitDecoderRequest(_message.Message):
-    __slots__ = ("recording_ids", "preprocessing_json", "activation_set_id", "layer", "decoder", "params_json", "cv_folds", "val_fraction", "seed")
+    __slots__ = ("recording_ids", "preprocessing_json", "activation_set_id", "layer", "decoder", "params_json", "cv_folds", "val_fraction", "seed", "selection")
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class FitDecoderRequest(_message.Message):
     CV_FOLDS_FIELD_NUMBER: _ClassVar[int]
     VAL_FRACTION_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
     preprocessing_json: str
     activation_set_id: str
@@ -27,7 +28,8 @@ class FitDecoderRequest(_message.Message):
     cv_folds: int
     val_fraction: float
     seed: int
-    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., decoder: _Optional[str] = ..., params_json: _Optional[str] = ..., cv_folds: _Optional[int] = ..., val_fraction: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+    selection: _common_pb2.Selection
+    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., decoder: _Optional[str] = ..., params_json: _Optional[str] = ..., cv_folds: _Optional[int] = ..., val_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class FoldScores(_message.Message):
     __slots__ = ("test_runs", "n_test_trials", "n_test_stimuli", "scores")
@@ -96,7 +98,7 @@ class DecodeResponse(_message.Message):
     def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
-    __slots__ = ("queries", "decoder_id", "activation_set_id", "layer", "candidates", "candidate_ids", "k")
+    __slots__ = ("queries", "decoder_id", "activation_set_id", "layer", "candidates", "candidate_ids", "k", "recording_ids", "preprocessing_json", "selection", "average_repeats")
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     DECODER_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +106,10 @@ class RetrieveRequest(_message.Message):
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_IDS_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
+    PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_REPEATS_FIELD_NUMBER: _ClassVar[int]
     queries: _common_pb2.Tensor
     decoder_id: str
     activation_set_id: str
@@ -111,7 +117,11 @@ class RetrieveRequest(_message.Message):
     candidates: _common_pb2.Tensor
     candidate_ids: _containers.RepeatedScalarFieldContainer[str]
     k: int
-    def __init__(self, queries: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., decoder_id: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., candidates: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., candidate_ids: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ...) -> None: ...
+    recording_ids: _containers.RepeatedScalarFieldContainer[str]
+    preprocessing_json: str
+    selection: _common_pb2.Selection
+    average_repeats: bool
+    def __init__(self, queries: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., decoder_id: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., candidates: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., candidate_ids: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., average_repeats: _Optional[bool] = ...) -> None: ...
 
 class RetrievalMatches(_message.Message):
     __slots__ = ("stimulus_ids", "scores")
@@ -122,7 +132,11 @@ class RetrievalMatches(_message.Message):
     def __init__(self, stimulus_ids: _Optional[_Iterable[str]] = ..., scores: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class RetrieveResponse(_message.Message):
-    __slots__ = ("matches",)
+    __slots__ = ("matches", "query_ids", "query_embeddings")
     MATCHES_FIELD_NUMBER: _ClassVar[int]
+    QUERY_IDS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     matches: _containers.RepeatedCompositeFieldContainer[RetrievalMatches]
-    def __init__(self, matches: _Optional[_Iterable[_Union[RetrievalMatches, _Mapping]]] = ...) -> None: ...
+    query_ids: _containers.RepeatedScalarFieldContainer[str]
+    query_embeddings: _common_pb2.Tensor
+    def __init__(self, matches: _Optional[_Iterable[_Union[RetrievalMatches, _Mapping]]] = ..., query_ids: _Optional[_Iterable[str]] = ..., query_embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62raindecode/v1/encoding.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"1\n\x04Lags\x12\x0c\n\x04tmin\x18\x01 \x01(\x01\x12\x0c\n\x04tmax\x18\x02 \x01(\x01\x12\r\n\x05sfreq\x18\x03 \x01(\x01\"\xf7\x01\n\x11\x46itEncoderRequest\x12\x15\n\rrecording_ids\x18\x01 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\x0e\n\x06layers\x18\x04 \x03(\t\x12\x0e\n\x06\x61lphas\x18\x05 \x03(\x01\x12\x0e\n\x06\x64\x65lays\x18\x06 \x03(\x05\x12\"\n\x04lags\x18\x07 \x01(\x0b\x32\x14.braindecode.v1.Lags\x12\x10\n\x08\x63v_folds\x18\x08 \x01(\x05\x12\x10\n\x08n_ratios\x18\t \x01(\x05\x12\x0c\n\x04seed\x18\n \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x0b \x01(\t\"\xab\x01\n\x11\x45ncoderFoldScores\x12\x11\n\ttest_runs\x18\x01 \x03(\t\x12\x15\n\rn_test_trials\x18\x02 \x01(\x03\x12=\n\x06scores\x18\x03 \x03(\x0b\x32-.braindecode.v1.EncoderFoldScores.ScoresEntry\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xe0\x02\n\x10\x46itEncoderResult\x12\x12\n\nencoder_id\x18\x01 \x01(\t\x12\x10\n\x08modality\x18\x02 \x01(\t\x12\x16\n\x0eresponse_shape\x18\x03 \x03(\x03\x12\x12\n\nn_features\x18\x04 \x01(\x03\x12\x10\n\x08n_trials\x18\x05 \x01(\x03\x12\x41\n\tcv_scores\x18\x06 \x03(\x0b\x32..braindecode.v1.FitEncoderResult.CvScoresEntry\x12\x30\n\x05\x66olds\x18\x07 \x03(\x0b\x32!.braindecode.v1.EncoderFoldScores\x12\x13\n\x0bscore_names\x18\x08 \x03(\t\x12-\n\rtarget_scores\x18\t \x01(\x0b\x32\x16.braindecode.v1.Tensor\x1a/\n\rCvScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"|\n\x0f\x46itEncoderEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .braindecode.v1.FitEncoderResultH\x00\x42\x07\n\x05\x65vent\"\x7f\n\x0ePredictRequest\x12\x12\n\nencoder_id\x18\x01 \x01(\t\x12(\n\x08\x66\x65\x61tures\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\x14\n\x0cstimulus_ids\x18\x04 \x03(\t\"p\n\x0cScoreRequest\x12\x12\n\nencoder_id\x18\x01 \x01(\t\x12\x15\n\rrecording_ids\x18\x02 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x03 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x04 \x01(\t\"\x92\x02\n\rScoreResponse\x12\x13\n\x0bscore_names\x18\x01 \x03(\t\x12&\n\x06scores\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12;\n\x07summary\x18\x03 \x03(\x0b\x32*.braindecode.v1.ScoreResponse.SummaryEntry\x12\x16\n\x0eresponse_shape\x18\x04 \x03(\x03\x12\x10\n\x08n_trials\x18\x05 \x01(\x03\x12\x17\n\x0fscore_map_nifti\x18\x06 \x01(\x0c\x12\x14\n\x0cscore_map_id\x18\x07 \x01(\t\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xf5\x01\n\x0f\x45ncodingService\x12R\n\nFitEncoder\x12!.braindecode.v1.FitEncoderRequest\x1a\x1f.braindecode.v1.FitEncoderEvent0\x01\x12H\n\x07Predict\x12\x1e.braindecode.v1.PredictRequest\x1a\x1b.braindecode.v1.TensorChunk0\x01\x12\x44\n\x05Score\x12\x1c.braindecode.v1.ScoreRequest\x1a\x1d.braindecode.v1.ScoreResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62raindecode/v1/encoding.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"1\n\x04Lags\x12\x0c\n\x04tmin\x18\x01 \x01(\x01\x12\x0c\n\x04tmax\x18\x02 \x01(\x01\x12\r\n\x05sfreq\x18\x03 \x01(\x01\"\xa6\x02\n\x11\x46itEncoderRequest\x12\x15\n\rrecording_ids\x18\x01 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\x0e\n\x06layers\x18\x04 \x03(\t\x12\x0e\n\x06\x61lphas\x18\x05 \x03(\x01\x12\x0e\n\x06\x64\x65lays\x18\x06 \x03(\x05\x12\"\n\x04lags\x18\x07 \x01(\x0b\x32\x14.braindecode.v1.Lags\x12\x10\n\x08\x63v_folds\x18\x08 \x01(\x05\x12\x10\n\x08n_ratios\x18\t \x01(\x05\x12\x0c\n\x04seed\x18\n \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x0b \x01(\t\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\"\xab\x01\n\x11\x45ncoderFoldScores\x12\x11\n\ttest_runs\x18\x01 \x03(\t\x12\x15\n\rn_test_trials\x18\x02 \x01(\x03\x12=\n\x06scores\x18\x03 \x03(\x0b\x32-.braindecode.v1.EncoderFoldScores.ScoresEntry\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xe0\x02\n\x10\x46itEncoderResult\x12\x12\n\nencoder_id\x18\x01 \x01(\t\x12\x10\n\x08modality\x18\x02 \x01(\t\x12\x16\n\x0eresponse_shape\x18\x03 \x03(\x03\x12\x12\n\nn_features\x18\x04 \x01(\x03\x12\x10\n\x08n_trials\x18\x05 \x01(\x03\x12\x41\n\tcv_scores\x18\x06 \x03(\x0b\x32..braindecode.v1.FitEncoderResult.CvScoresEntry\x12\x30\n\x05\x66olds\x18\x07 \x03(\x0b\x32!.braindecode.v1.EncoderFoldScores\x12\x13\n\x0bscore_names\x18\x08 \x03(\t\x12-\n\rtarget_scores\x18\t \x01(\x0b\x32\x16.braindecode.v1.Tensor\x1a/\n\rCvScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"|\n\x0f\x46itEncoderEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .braindecode.v1.FitEncoderResultH\x00\x42\x07\n\x05\x65vent\"\x7f\n\x0ePredictRequest\x12\x12\n\nencoder_id\x18\x01 \x01(\t\x12(\n\x08\x66\x65\x61tures\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\x14\n\x0cstimulus_ids\x18\x04 \x03(\t\"\x9f\x01\n\x0cScoreRequest\x12\x12\n\nencoder_id\x18\x01 \x01(\t\x12\x15\n\rrecording_ids\x18\x02 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x03 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x04 \x01(\t\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\"\x92\x02\n\rScoreResponse\x12\x13\n\x0bscore_names\x18\x01 \x03(\t\x12&\n\x06scores\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12;\n\x07summary\x18\x03 \x03(\x0b\x32*.braindecode.v1.ScoreResponse.SummaryEntry\x12\x16\n\x0eresponse_shape\x18\x04 \x03(\x03\x12\x10\n\x08n_trials\x18\x05 \x01(\x03\x12\x17\n\x0fscore_map_nifti\x18\x06 \x01(\x0c\x12\x14\n\x0cscore_map_id\x18\x07 \x01(\t\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xf5\x01\n\x0f\x45ncodingService\x12R\n\nFitEncoder\x12!.braindecode.v1.FitEncoderRequest\x1a\x1f.braindecode.v1.FitEncoderEvent0\x01\x12H\n\x07Predict\x12\x1e.braindecode.v1.PredictRequest\x1a\x1b.braindecode.v1.TensorChunk0\x01\x12\x44\n\x05Score\x12\x1c.braindecode.v1.ScoreRequest\x1a\x1d.braindecode.v1.ScoreResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,25 +41,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LAGS']._serialized_start=78
   _globals['_LAGS']._serialized_end=127
   _globals['_FITENCODERREQUEST']._serialized_start=130
-  _globals['_FITENCODERREQUEST']._serialized_end=377
-  _globals['_ENCODERFOLDSCORES']._serialized_start=380
-  _globals['_ENCODERFOLDSCORES']._serialized_end=551
-  _globals['_ENCODERFOLDSCORES_SCORESENTRY']._serialized_start=506
-  _globals['_ENCODERFOLDSCORES_SCORESENTRY']._serialized_end=551
-  _globals['_FITENCODERRESULT']._serialized_start=554
-  _globals['_FITENCODERRESULT']._serialized_end=906
-  _globals['_FITENCODERRESULT_CVSCORESENTRY']._serialized_start=859
-  _globals['_FITENCODERRESULT_CVSCORESENTRY']._serialized_end=906
-  _globals['_FITENCODEREVENT']._serialized_start=908
-  _globals['_FITENCODEREVENT']._serialized_end=1032
-  _globals['_PREDICTREQUEST']._serialized_start=1034
-  _globals['_PREDICTREQUEST']._serialized_end=1161
-  _globals['_SCOREREQUEST']._serialized_start=1163
-  _globals['_SCOREREQUEST']._serialized_end=1275
-  _globals['_SCORERESPONSE']._serialized_start=1278
-  _globals['_SCORERESPONSE']._serialized_end=1552
-  _globals['_SCORERESPONSE_SUMMARYENTRY']._serialized_start=1506
-  _globals['_SCORERESPONSE_SUMMARYENTRY']._serialized_end=1552
-  _globals['_ENCODINGSERVICE']._serialized_start=1555
-  _globals['_ENCODINGSERVICE']._serialized_end=1800
+  _globals['_FITENCODERREQUEST']._serialized_end=424
+  _globals['_ENCODERFOLDSCORES']._serialized_start=427
+  _globals['_ENCODERFOLDSCORES']._serialized_end=598
+  _globals['_ENCODERFOLDSCORES_SCORESENTRY']._serialized_start=553
+  _globals['_ENCODERFOLDSCORES_SCORESENTRY']._serialized_end=598
+  _globals['_FITENCODERRESULT']._serialized_start=601
+  _globals['_FITENCODERRESULT']._serialized_end=953
+  _globals['_FITENCODERRESULT_CVSCORESENTRY']._serialized_start=906
+  _globals['_FITENCODERRESULT_CVSCORESENTRY']._serialized_end=953
+  _globals['_FITENCODEREVENT']._serialized_start=955
+  _globals['_FITENCODEREVENT']._serialized_end=1079
+  _globals['_PREDICTREQUEST']._serialized_start=1081
+  _globals['_PREDICTREQUEST']._serialized_end=1208
+  _globals['_SCOREREQUEST']._serialized_start=1211
+  _globals['_SCOREREQUEST']._serialized_end=1370
+  _globals['_SCORERESPONSE']._serialized_start=1373
+  _globals['_SCORERESPONSE']._serialized_end=1647
+  _globals['_SCORERESPONSE_SUMMARYENTRY']._serialized_start=1601
+  _globals['_SCORERESPONSE_SUMMARYENTRY']._serialized_end=1647
+  _globals['_ENCODINGSERVICE']._serialized_start=1650
+  _globals['_ENCODINGSERVICE']._serialized_end=1895
 # @@protoc_insertion_point(module_scope)

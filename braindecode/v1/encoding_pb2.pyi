@@ -18,7 +18,7 @@ class Lags(_message.Message):
     def __init__(self, tmin: _Optional[float] = ..., tmax: _Optional[float] = ..., sfreq: _Optional[float] = ...) -> None: ...
 
 class FitEncoderRequest(_message.Message):
-    __slots__ = ("recording_ids", "preprocessing_json", "activation_set_id", "layers", "alphas", "delays", "lags", "cv_folds", "n_ratios", "seed", "device")
+    __slots__ = ("recording_ids", "preprocessing_json", "activation_set_id", "layers", "alphas", "delays", "lags", "cv_folds", "n_ratios", "seed", "device", "selection")
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class FitEncoderRequest(_message.Message):
     N_RATIOS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
     preprocessing_json: str
     activation_set_id: str
@@ -41,7 +42,8 @@ class FitEncoderRequest(_message.Message):
     n_ratios: int
     seed: int
     device: str
-    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., alphas: _Optional[_Iterable[float]] = ..., delays: _Optional[_Iterable[int]] = ..., lags: _Optional[_Union[Lags, _Mapping]] = ..., cv_folds: _Optional[int] = ..., n_ratios: _Optional[int] = ..., seed: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    selection: _common_pb2.Selection
+    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., alphas: _Optional[_Iterable[float]] = ..., delays: _Optional[_Iterable[int]] = ..., lags: _Optional[_Union[Lags, _Mapping]] = ..., cv_folds: _Optional[int] = ..., n_ratios: _Optional[int] = ..., seed: _Optional[int] = ..., device: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class EncoderFoldScores(_message.Message):
     __slots__ = ("test_runs", "n_test_trials", "scores")
@@ -110,16 +112,18 @@ class PredictRequest(_message.Message):
     def __init__(self, encoder_id: _Optional[str] = ..., features: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., activation_set_id: _Optional[str] = ..., stimulus_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("encoder_id", "recording_ids", "preprocessing_json", "activation_set_id")
+    __slots__ = ("encoder_id", "recording_ids", "preprocessing_json", "activation_set_id", "selection")
     ENCODER_ID_FIELD_NUMBER: _ClassVar[int]
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
     encoder_id: str
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
     preprocessing_json: str
     activation_set_id: str
-    def __init__(self, encoder_id: _Optional[str] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ...) -> None: ...
+    selection: _common_pb2.Selection
+    def __init__(self, encoder_id: _Optional[str] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
     __slots__ = ("score_names", "scores", "summary", "response_shape", "n_trials", "score_map_nifti", "score_map_id")

@@ -138,11 +138,13 @@ class SetEventsRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_common_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class StreamDataRequest(_message.Message):
-    __slots__ = ("id", "preprocessing_json", "chunk_bytes")
+    __slots__ = ("id", "preprocessing_json", "chunk_bytes", "selection")
     ID_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
     CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
     id: str
     preprocessing_json: str
     chunk_bytes: int
-    def __init__(self, id: _Optional[str] = ..., preprocessing_json: _Optional[str] = ..., chunk_bytes: _Optional[int] = ...) -> None: ...
+    selection: _common_pb2.Selection
+    def __init__(self, id: _Optional[str] = ..., preprocessing_json: _Optional[str] = ..., chunk_bytes: _Optional[int] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...

@@ -2,16 +2,34 @@
 
 import json
 
+import nibabel
 import numpy as np
 import pytest
 import torch
-from jobs.jobdata import PREPROCESSING, TENANT, add_bold, add_decoder, save_tiny_reconstruction_model, spec_for, wait
+from jobs.jobdata import (
+    GRID,
+    PREPROCESSING,
+    TENANT,
+    add_bold,
+    add_decoder,
+    save_tiny_reconstruction_model,
+    spec_for,
+    wait,
+)
 
 from braindecode.config import JobSettings
 from braindecode.decoding import retrieve
 from braindecode.jobs import JobRunner
 from braindecode.reconstruction import reconstruct
-from braindecode.store import JOB_OUTPUT_ARTIFACT, Store, load_arrays, load_responses
+from braindecode.store import (
+    JOB_OUTPUT_ARTIFACT,
+    Store,
+    Upload,
+    fit_decoder_from_store,
+    load_arrays,
+    load_responses,
+    save_decoder_artifact,
+)
 
 
 def job_outputs(store, job):
@@ -160,3 +178,23 @@ def test_shards_decode_on_a_cuda_device(tmp_path):
     embeddings = load_arrays(store, TENANT, done.shards[0].output_id)["embeddings"]
     np.testing.assert_allclose(embeddings, expected, rtol=1e-4, atol=1e-5)
     store.close()
+
+
+def test_a_decoder_fitted_on_a_voxel_selection_reads_its_voxels(lab, runner):
+    store, tmp, recordings = lab["store"], lab["tmp"], lab["recordings"]
+    mask = np.zeros(GRID, np.uint8)
+    mask[:2] = 1
+    nibabel.save(nibabel.Nifti1Image(mask, np.diag([3.0, 3.0, 3.0, 1.0])), tmp / "mask.nii.gz")
+    with Upload(store, {"subject": "template", "file_name": "mask.nii.gz"}, 1 << 30, TENANT) as upload:
+        upload.write((tmp / "mask.nii.gz").read_bytes())
+        mask_id = upload.commit().id
+    selection = {"voxels": {"mask_id": mask_id}}
+    fit = fit_decoder_from_store(store, TENANT, [r.id for r in recordings], PREPROCESSING, lab["candidates"].id,
+                                 "pool", params={"alphas": [1.0]}, selection=selection)
+    decoder = save_decoder_artifact(store, TENANT, fit.model, fit.provenance)
+    done = wait(runner, TENANT, runner.submit(TENANT, spec_for([recordings[0].id], decoder.id)).id)
+    assert done.state == "completed", done.shards[0].error
+    responses = load_responses(store, TENANT, [recordings[0].id], PREPROCESSING, selection)
+    assert responses.data.shape[1] == int(mask.sum())
+    np.testing.assert_allclose(load_arrays(store, TENANT, done.shards[0].output_id)["embeddings"],
+                               fit.model.predict(responses.data), rtol=1e-5, atol=1e-6)

@@ -344,7 +344,7 @@ def test_retrieve_bad_input(server, client, ridge_decoder, lab):
         expect_error(lambda: client.retrieve(**kwargs), code, fragment)
     no_queries = decoding_pb2.RetrieveRequest(activation_set_id=acts, layer="pool", k=1)
     expect_error(lambda: client.decoding.stub.Retrieve(no_queries, metadata=client.metadata), invalid,
-                  "queries are required")
+                  "give the queries either as queries or as recording_ids with a decoder_id")
     ids, scores = client.retrieve(cands[[3, 7]], k=2, candidates=cands, candidate_ids=list("abcdefghij"))
     assert ids[:, 0].tolist() == ["d", "h"] and scores[:, 0] == pytest.approx([1.0, 1.0])
     assert_nothing_stored(server, client, before)

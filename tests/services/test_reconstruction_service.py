@@ -201,6 +201,14 @@ def test_reconstruct_a_decoded_recording(server, client, lab, model_dir):
                                         decoder_id=lab["decoder"], average_repeats=False, n_steps=1)
     assert len(every_trial) == N_RUNS * TRIALS_PER_RUN
 
+    chosen, chosen_id = client.reconstruct(recording_ids=lab["runs"], preprocessing=FMRI_SPEC,
+                                           decoder_id=lab["decoder"], n_steps=1, seed=2,
+                                           selection={"trials": {"stimulus_ids": ["stim-3", "stim-1"]}})
+    assert [i for i, _ in chosen] == ["stim-1", "stim-3"]  # stim-1 shown twice per run, stim-3 once
+    provenance = server.store.get_artifact("lab-a", chosen_id, RECONSTRUCTION_ARTIFACT).provenance
+    assert provenance["selection"]["trials"] == {"stimulus_ids": ["stim-3", "stim-1"], "model_events": "all",
+                                               "n_events": 3 * N_RUNS}
+
 
 def test_concurrent_calls_share_one_batch(start_server, model_dir):
     server, client = start_server(batch_window_ms=1000)
