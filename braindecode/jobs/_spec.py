@@ -318,6 +318,12 @@ def _check_decoder(store, tenant: str, decoder_id: str, modality, problems: Prob
     return config
 
 
+def _fitted_on_voxel_selection(store, tenant: str, model_id: str) -> bool:
+    """Whether a stored model was fitted on a voxel selection, which it then reads from every run."""
+    provenance = store.get_artifact(tenant, model_id).provenance
+    return bool((provenance.get("selection") or {}).get("voxels"))
+
+
 def _check_encoder(store, tenant: str, encoder_id: str, modality, problems: Problems):
     """The encoder artifact's meta, or None when it cannot be used; its activation set must exist."""
     try:
@@ -451,7 +457,8 @@ def plan_job(store, tenant: str, spec, reconstruction: ReconstructionSettings | 
     decoder = encoder = None
     if valid(job.model) and valid(job.model.decoder):
         decoder = _check_decoder(store, tenant, job.model.decoder, modality, problems)
-        _check_voxel_counts(recordings, job.preprocessing, decoder, problems)
+        if decoder is not None and not _fitted_on_voxel_selection(store, tenant, job.model.decoder):
+            _check_voxel_counts(recordings, job.preprocessing, decoder, problems)
     if valid(job.model) and valid(job.model.encoder):
         encoder = _check_encoder(store, tenant, job.model.encoder, modality, problems)
     reconstructions = None

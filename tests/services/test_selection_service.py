@@ -77,7 +77,7 @@ def test_events_keep_their_columns(client, lab, tmp_path):
     uploaded = client.upload(path, subject="02", events=table)
     assert [e.columns for e in uploaded.events] == [{"trial_type": "face"}, {"trial_type": "house"}]
     # an event lacking a column the others have gets BIDS's missing value
-    mixed = client.upload(path, subject="02", events=[{"onset": 1.0, "duration": 0.5, "stimulus_id": "a",
+    mixed = client.upload(path, subject="02", run="2", events=[{"onset": 1.0, "duration": 0.5, "stimulus_id": "a",
                                                        "columns": {"split": "train"}},
                                                       {"onset": 2.0, "duration": 0.5, "stimulus_id": "b"}])
     assert [e.columns for e in mixed.events] == [{"split": "train"}, {"split": "n/a"}]
@@ -133,7 +133,8 @@ def test_stream_data_and_rdms_of_a_mask_equal_those_of_the_same_voxels(server, c
     data = client.stream_data(lab["runs"][0], FMRI_SPEC,
                               selection={"voxels": {"mask_id": lab["mask"]}, "trials": {"stimulus_ids": chosen}})
     every = client.stream_data(lab["runs"][0], FMRI_SPEC)
-    np.testing.assert_allclose(data, every[[1, 2, 5]][:, (_labels() == 3).reshape(-1)], atol=1e-6)
+    assert list(data.trials) == [1, 2, 5]  # each row names its event among the run's
+    np.testing.assert_allclose(data.data, every.data[[1, 2, 5]][:, (_labels() == 3).reshape(-1)], atol=1e-6)
 
     where = {"where": "split == 'test' and (rt > 0.3 or rt == 'n/a')"}
     selected = client.compute_rdm(lab["runs"], FMRI_SPEC, selection={"voxels": {"mask_id": lab["mask"]},
@@ -152,13 +153,13 @@ def test_trials_estimated_with_the_selected_events_only_equal_a_run_uploaded_wit
     path = write_trial_run(tmp_path / "long.nii.gz", scans, SHAPE, seed=3, noise=0.5)
     events = [dict(event, columns={"split": str(split[row])}) for event, row in zip(trial_events(ids[rows]), rows)]
     run = client.upload(path, subject="01", events=events).id
-    only_test = client.upload(path, subject="01", events=[e for e in trial_events(ids[rows]) if
+    only_test = client.upload(path, subject="01", run="2", events=[e for e in trial_events(ids[rows]) if
                                                           split[int(e["stimulus_id"][5:])] == "test"]).id
     lss = {"modality": "fmri", "mask": None, "trials": {"method": "lss"}}
     selected = client.stream_data(run, lss, selection={"trials": {"where": "split == 'test'",
-                                                                  "model_events": "selected"}})
-    np.testing.assert_allclose(selected, client.stream_data(only_test, lss), atol=1e-5)
-    every = client.stream_data(run, lss, selection={"trials": {"where": "split == 'test'"}})
+                                                                  "model_events": "selected"}}).data
+    np.testing.assert_allclose(selected, client.stream_data(only_test, lss).data, atol=1e-5)
+    every = client.stream_data(run, lss, selection={"trials": {"where": "split == 'test'"}}).data
     n_test = int(np.sum(split[rows] == "test"))
     assert selected.shape == every.shape == (n_test, N_VOXELS) and not np.allclose(selected, every, atol=1e-3)
 
