@@ -53,7 +53,7 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
                 request.n_steps or None,  # unset sampling settings (0, absent): the model's
                 request.guidance if request.HasField("guidance") else None,
                 request.strength if request.HasField("strength") else None, request.scheduler or None,
-                request.backend or "torch", generate=self._batched, progress=progress)
+                request.backend or "torch", generate=self._batched, progress=progress, subject=request.subject)
 
         stored = yield from progress_stream(reconstruct, context, reconstruction_pb2.ReconstructEvent, "reconstruction")
         for index, (stimulus_id, png) in enumerate(zip(stored.stimulus_ids, stored.pngs)):

@@ -48,6 +48,7 @@ from braindecode.client._replies import (
     ScoreMatrixResult,
     Shard,
     StimulusSetInfo,
+    SubjectInput,
 )
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "ServiceClient",
     "Shard",
     "StimulusSetInfo",
+    "SubjectInput",
     "pack_recording",
     "stimulus_messages",
 ]

@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from braindecode._io import atomic_write
 from braindecode.decoding._base import PersistentDecoder
-from braindecode.decoding._validation import check_input
+from braindecode.decoding._validation import check_input, check_subject_input
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.onnxrt import create_session
 
@@ -113,6 +113,22 @@ class OnnxDecoder:
         self.subject = meta.get("subject")
         self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
 
+    def check_input(self, X) -> np.ndarray:
+        """``X`` validated against the graph's modality and input shape (a subject's graph names the
+        subject on a mismatch).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, *input_shape_)
+
+        Returns
+        -------
+        X : array of shape (n_samples, *input_shape_), float32
+        """
+        if self.subject is not None:
+            return check_subject_input(X, self.modality, self.subject, self.input_shape_)
+        return check_input(X, self.modality, self.input_shape_)
+
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """Decoded embeddings.
 
@@ -125,7 +141,7 @@ class OnnxDecoder:
         -------
         Y : array of shape (n_samples, n_dims_), float32
         """
-        X = check_input(X, self.modality, self.input_shape_)
+        X = self.check_input(X)
         return np.concatenate([self.session_.run([OUTPUT], {INPUT: X[i:i + batch_size]})[0]
                                for i in range(0, len(X), batch_size)])
 

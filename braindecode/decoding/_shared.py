@@ -12,17 +12,34 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 import torch
 from torch import nn
 
-from braindecode.decoding._base import PersistentDecoder, predict_batches, seeded_rng_devices
+from braindecode.decoding._base import (
+    MAX_FIT_BYTES,
+    PersistentDecoder,
+    check_footprint,
+    predict_batches,
+    seeded_rng_devices,
+)
 from braindecode.decoding._networks import ResidualMLP, Standardize, SubjectAdapters, linear_adapter
+from braindecode.decoding._neural import network_size, training_bytes
 from braindecode.decoding._training import TrainingConfig, train_network
-from braindecode.decoding._validation import check_device, check_embeddings, check_input
-from braindecode.errors import InvalidArgument
+from braindecode.decoding._validation import (
+    Interval,
+    check_device,
+    check_embeddings,
+    check_input,
+    check_ranges,
+    check_subject_input,
+)
+from braindecode.errors import InvalidArgument, quoted
+
+_ITEMSIZE = 4  # float32
+#: The documented range of ``fine_tune``'s ``head_lr_scale``.
+HEAD_LR_SCALE = Interval(float, 0, 1)
 
 
 def _training_config(training) -> TrainingConfig:
@@ -48,16 +65,21 @@ class SharedDecoder(PersistentDecoder):
     a ``latent_dim`` latent shared by all subjects; a residual MLP head (``MLPDecoder``'s network)
     maps the latent to the embedding. Training is ``MLPDecoder``'s (contrastive + MSE loss,
     BiMixCo, early stopping; see ``TrainingConfig``) on the samples of every subject at once,
-    BiMixCo mixing the adapters' outputs (see ``train_network``).
+    BiMixCo mixing the adapters' outputs (see ``train_network``). The ranges below are
+    ``SharedDecoder.param_ranges``, which ``fit`` enforces.
 
     Parameters
     ----------
-    latent_dim : int
+    latent_dim : int in [1, 8192]
         Size of the shared latent.
-    hidden_dim, n_blocks : int
-        The head's width and residual blocks.
-    dropout, input_dropout : float
-        The head's dropout in the residual blocks and after its input layer.
+    hidden_dim : int in [1, 8192]
+        The head's width.
+    n_blocks : int in [0, 16]
+        The head's residual blocks.
+    dropout : float in [0, 1)
+        The head's dropout in the residual blocks.
+    input_dropout : float in [0, 1)
+        The head's dropout after its input layer.
     training : TrainingConfig, optional
     device : str
         Torch device of training and prediction.
@@ -79,6 +101,13 @@ class SharedDecoder(PersistentDecoder):
     """
 
     modality = "fmri"
+    param_ranges = {
+        "latent_dim": Interval(int, 1, 8192),
+        "hidden_dim": Interval(int, 1, 8192),
+        "n_blocks": Interval(int, 0, 16),
+        "dropout": Interval(float, 0, 1, "left"),
+        "input_dropout": Interval(float, 0, 1, "left"),
+    }
 
     def __init__(self, latent_dim: int = 256, hidden_dim: int = 1024, n_blocks: int = 2, dropout: float = 0.15,
                  input_dropout: float = 0.5, training: TrainingConfig | None = None, device: str = "cpu"):
@@ -93,7 +122,7 @@ class SharedDecoder(PersistentDecoder):
     def _head(self, n_dims: int) -> ResidualMLP:
         return ResidualMLP(self.latent_dim, n_dims, self.hidden_dim, self.n_blocks, self.dropout, self.input_dropout)
 
-    def fit(self, X, Y, groups=None, progress=None):
+    def fit(self, X, Y, groups=None, progress=None, max_fit_bytes: int = MAX_FIT_BYTES):
         """Train the adapters and the head on every subject jointly.
 
         Parameters
@@ -107,11 +136,14 @@ class SharedDecoder(PersistentDecoder):
             of different subjects stay apart.
         progress : callable, optional
             Called with a dict after every epoch (see ``train_network``).
+        max_fit_bytes : int
+            Past this ``fit_footprint``, ``ResourceExhausted`` before anything is allocated.
 
         Returns
         -------
         self
         """
+        self._check_params()
         if not isinstance(X, Mapping) or not X:
             raise InvalidArgument("X must be a non-empty dict of subject -> responses (n_samples, n_voxels)")
         if not isinstance(Y, Mapping) or set(Y) != set(X):
@@ -131,6 +163,10 @@ class SharedDecoder(PersistentDecoder):
                                      for s, x in zip(subjects, data)])
         config = _training_config(self.training)
         device = check_device(self.device)
+        shapes = {s: x.shape[1:] for s, x in zip(subjects, data)}
+        check_footprint(self.fit_footprint({s: len(x) for s, x in zip(subjects, data)}, shapes, targets[0].shape[1]),
+                        max_fit_bytes, f"SharedDecoder fitted on {sum(map(len, data))} samples of {len(subjects)} "
+                        f"subjects ({_voxel_counts(shapes)}) -> {targets[0].shape[1]} dims")
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
             adapters = [linear_adapter(Standardize.from_data(torch.as_tensor(x, device=device), (0,)),
@@ -148,6 +184,33 @@ class SharedDecoder(PersistentDecoder):
         self.fine_tuned_ = {}
         return self
 
+    def fit_footprint(self, n_samples: Mapping, input_shapes: Mapping, n_dims: int) -> int:
+        """Bytes a fit holds at its peak (an estimate made without allocating): the samples of every
+        subject packed into one array as wide as the widest subject (``SubjectAdapters.pack``), and
+        what training the adapters and the head holds (``training_bytes``; the head is built on
+        torch's meta device).
+
+        Parameters
+        ----------
+        n_samples : dict of str -> int
+            Samples of each subject.
+        input_shapes : dict of str -> tuple of int
+            ``(n_voxels,)`` of each subject.
+        n_dims : int
+        """
+        return self._footprint(n_samples, input_shapes, n_dims, _training_config(self.training))
+
+    def _footprint(self, n_samples: Mapping, input_shapes: Mapping, n_dims: int, config: TrainingConfig) -> int:
+        with torch.device("meta"):
+            head = self._head(n_dims)
+        head_parameters, head_outputs = network_size(head, (self.latent_dim,))
+        widths = [math.prod(shape) for shape in input_shapes.values()]
+        adapter_parameters = sum((width + 1) * self.latent_dim for width in widths)
+        total, packed = sum(n_samples.values()), 1 + max(widths)
+        per_sample = 2 * packed + self.latent_dim + head_outputs  # a sample, its adapter's slice, the latent, the head
+        return (_ITEMSIZE * total * packed
+                + training_bytes(head_parameters + adapter_parameters, per_sample, total, config))
+
     @staticmethod
     def _check_subject_name(subject) -> str:
         if not isinstance(subject, str) or not subject:
@@ -157,7 +220,7 @@ class SharedDecoder(PersistentDecoder):
     def _adapter_index(self, subject) -> int:
         self._check_fitted()
         if subject not in self.subjects_:
-            raise InvalidArgument(f"unknown subject {subject!r}: this decoder has adapters for "
+            raise InvalidArgument(f"unknown subject {quoted(subject)}: this decoder has adapters for "
                                   f"{', '.join(map(repr, self.subjects_))}")
         return self.subjects_.index(subject)
 
@@ -175,12 +238,7 @@ class SharedDecoder(PersistentDecoder):
         X : array of shape (n_samples, n_voxels), float32
         """
         self._adapter_index(subject)
-        X = check_input(X, self.modality)
-        (n_voxels,) = self.input_shapes_[subject]
-        if X.shape[1] != n_voxels:
-            raise InvalidArgument(f"subject {subject!r} has an adapter for {n_voxels} voxels, got samples of "
-                                  f"{X.shape[1]} voxels")
-        return X
+        return check_subject_input(X, self.modality, subject, self.input_shapes_[subject])
 
     def subject_module(self, subject: str) -> nn.Sequential:
         """The network of one subject: its adapter then the head, (batch, n_voxels) -> (batch, n_dims_)."""
@@ -207,7 +265,8 @@ class SharedDecoder(PersistentDecoder):
         return predict_batches(self.subject_module(subject), X, batch_size)
 
     def fine_tune(self, subject: str, X, Y, groups=None, head_lr_scale: float = 0.0,
-                  training: TrainingConfig | None = None, progress=None) -> "SharedDecoder":
+                  training: TrainingConfig | None = None, progress=None,
+                  max_fit_bytes: int = MAX_FIT_BYTES) -> "SharedDecoder":
         """A copy of this decoder with ``subject``'s adapter trained on ``X``; this one is left as it is.
 
         A new subject gets a new adapter (standardized with the statistics of ``X``); a known
@@ -222,12 +281,15 @@ class SharedDecoder(PersistentDecoder):
             Target embeddings.
         groups : array of shape (n_samples,), optional
             Samples held out together in the validation split (e.g. runs).
-        head_lr_scale : float
+        head_lr_scale : float in [0, 1]
             The head's learning rate as a fraction of the adapter's; 0 keeps it fixed.
         training : TrainingConfig, optional
             Default: the decoder's ``training``.
         progress : callable, optional
             Called with a dict after every epoch (see ``train_network``).
+        max_fit_bytes : int
+            Past the copy of this decoder plus ``fit_footprint`` of the subject's samples,
+            ``ResourceExhausted`` before anything is allocated.
 
         Returns
         -------
@@ -236,12 +298,15 @@ class SharedDecoder(PersistentDecoder):
         """
         self._check_fitted()
         subject = self._check_subject_name(subject)
-        if not (isinstance(head_lr_scale, Real) and math.isfinite(head_lr_scale) and head_lr_scale >= 0):
-            raise InvalidArgument(f"head_lr_scale must be a non-negative number, got {head_lr_scale!r}")
+        check_ranges("fine_tune", {"head_lr_scale": head_lr_scale}, {"head_lr_scale": HEAD_LR_SCALE})
         X = self.check_input(X, subject) if subject in self.subjects_ else check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), self.n_dims_, name="target embeddings")
         groups = _subject_groups(subject, groups, len(X))
         config = _training_config(self.training if training is None else training)
+        copied = _ITEMSIZE * sum(t.numel() for t in self.module_.state_dict().values())
+        check_footprint(copied + self._footprint({subject: len(X)}, {subject: X.shape[1:]}, self.n_dims_, config),
+                        max_fit_bytes, f"SharedDecoder fine-tuned on {len(X)} samples of {X.shape[1]} voxels of "
+                        f"subject {subject!r} -> {self.n_dims_} dims")
         tuned = copy.deepcopy(self)
         adapters, head = tuned.module_
         device = check_device(self.device)
@@ -295,3 +360,9 @@ class SharedDecoder(PersistentDecoder):
             raise InvalidArgument("a SharedDecoder exports the graph of one subject: give subject, one of "
                                   + ", ".join(map(repr, self.subjects_)))
         return self.subject_module(subject), self.input_shapes_[subject], {"subject": subject}
+
+
+def _voxel_counts(shapes: Mapping) -> str:
+    """"399 to 625 voxels" (or "408 voxels") of the subjects' input shapes."""
+    counts = sorted(math.prod(shape) for shape in shapes.values())
+    return f"{counts[0]} voxels" if counts[0] == counts[-1] else f"{counts[0]} to {counts[-1]} voxels"

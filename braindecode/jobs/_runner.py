@@ -41,7 +41,8 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) 
     """The inputs every shard of a checked ``spec`` shares, resolved in ``store`` for ``tenant``."""
     from braindecode.store import load_activation_set
 
-    (kind, model_id), = spec["model"].items()
+    kind = "decoder" if "decoder" in spec["model"] else "encoder"
+    model_id = spec["model"][kind]
     model = store.get_artifact(tenant, model_id, kind)
     activation_set_id = model.provenance.get("activation_set_id", "") if kind == "encoder" else ""
     candidates_path, candidate_ids = "", ()
@@ -53,7 +54,7 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings) 
     return JobContext(
         str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
         spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, settings.reconstruction_model,
-        settings.device, kind, activation_set_id)
+        settings.device, kind, activation_set_id, spec["model"].get("subject", ""))
 
 
 def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_stop=lambda: False) -> None:

@@ -76,6 +76,8 @@ class JobContext:
     model_kind : {"decoder", "encoder"}
     activation_set_id : str
         The encoder's activation set (encoder jobs): the features of the trials' stimuli.
+    subject : str
+        A shared decoder's subject whose adapter decodes every trial; empty: each trial's subject.
     """
 
     data_dir: str
@@ -91,6 +93,7 @@ class JobContext:
     device: str = "cpu"
     model_kind: str = "decoder"
     activation_set_id: str = ""
+    subject: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,11 +186,21 @@ def decode_outputs(responses, decoder, context: JobContext) -> dict:
     ----------
     responses : BrainResponses
         data of shape (n_trials, n_features) or (n_trials, n_channels, n_times).
-    decoder : BaseDecoder
-        Fitted.
+    decoder : BaseDecoder or SharedDecoder
+        Fitted; a shared decoder decodes each trial through the adapter of ``context.subject``,
+        or else of the trial's subject.
     context : JobContext
     """
-    embeddings = decoder.predict(responses.data)
+    from braindecode.decoding import SharedDecoder
+
+    if isinstance(decoder, SharedDecoder):
+        subjects = np.full(responses.n_trials, context.subject) if context.subject else responses.subjects
+        embeddings = np.empty((responses.n_trials, decoder.n_dims_), dtype=np.float32)
+        for subject in dict.fromkeys(subjects.tolist()):
+            rows = subjects == subject
+            embeddings[rows] = decoder.predict(responses.data[rows], subject)
+    else:
+        embeddings = decoder.predict(responses.data)
     arrays = {"stimulus_ids": responses.stimulus_ids, "recording_ids": responses.runs}
     if context.outputs["embeddings"]:
         arrays["embeddings"] = embeddings

@@ -13,6 +13,8 @@ A spec is a mapping::
     model:                                 # exactly one of
       decoder: art_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
       # encoder: art_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
+      # subject: "04"                      # a shared decoder's adapter for every recording (default:
+                                           # each recording's subject label)
     outputs:                               # a decoder's: at least one of
       embeddings: true
       retrieval: {candidates: art_cdef, layer: pool, k: 5}          # an "activations" artifact
@@ -42,6 +44,7 @@ REQUIRED_KEYS = ("recordings", "preprocessing", "model", "outputs")
 SELECTION_KEYS = ("ids", "filter")
 FILTER_KEYS = ("subject", "task", "modality")
 MODEL_KEYS = ("decoder", "encoder")
+MODEL_OPTIONS = ("subject",)
 DECODER_OUTPUTS = ("embeddings", "retrieval", "reconstructions")
 ENCODER_OUTPUTS = ("score_maps", "predictions")
 OUTPUT_KEYS = DECODER_OUTPUTS + ENCODER_OUTPUTS
@@ -220,14 +223,34 @@ def _check_recordings(recordings: list, modality, problems: Problems) -> None:
 
 def _model_kind(model: dict, problems: Problems) -> str:
     """"decoder" or "encoder": the model the spec names (a decoder where it names both or neither)."""
-    _unknown_keys(model, MODEL_KEYS, "model.", problems)
+    _unknown_keys(model, MODEL_KEYS + MODEL_OPTIONS, "model.", problems)
     named = [key for key in MODEL_KEYS if key in model]
     if len(named) != 1:
         problems.add("give 'model.decoder' or 'model.encoder', exactly one of them")
     return named[0] if len(named) == 1 else DECODER_ARTIFACT
 
 
-def _check_decoder(store, tenant: str, model: dict, modality, problems: Problems):
+def _check_subject(decoder_id: str, config: dict, subject, recordings: list, problems: Problems) -> None:
+    """A shared decoder must have an adapter for ``subject``, or else for each recording's subject
+    label; the other decoders take no subject."""
+    if subject is not None and (not isinstance(subject, str) or not subject):
+        problems.add(f"'model.subject' must be a subject label, got {subject!r}")
+        return
+    if "input_shapes" not in config:
+        if subject is not None:
+            problems.add(f"'model.subject' names an adapter of a shared decoder, but decoder {decoder_id!r} is a "
+                         f"{config['class']} of one subject's data")
+        return
+    known = list(config["input_shapes"])
+    wanted = [subject] if subject is not None else list(dict.fromkeys(r.subject for r in recordings))
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        where = "'model.subject'" if subject is not None else "the recordings' subjects"
+        problems.add(f"{where} {_few(map(repr, unknown))} have no adapter in shared decoder {decoder_id!r}; "
+                     f"its subjects are {_few(map(repr, known))}")
+
+
+def _check_decoder(store, tenant: str, model: dict, modality, recordings: list, problems: Problems):
     """The decoder's saved config, or None when it cannot be used."""
     decoder_id = model.get("decoder")
     if not isinstance(decoder_id, str) or not decoder_id:
@@ -246,12 +269,15 @@ def _check_decoder(store, tenant: str, model: dict, modality, problems: Problems
     if modality is not None and config["modality"] != decodes:
         problems.add(f"decoder {decoder_id!r} decodes {config['modality']} responses, "
                      f"but 'preprocessing.modality' is {modality}")
+    _check_subject(decoder_id, config, model.get("subject"), recordings, problems)
     return config
 
 
 def _check_encoder(store, tenant: str, model: dict, modality, problems: Problems):
     """The encoder artifact's meta, or None when it cannot be used; its activation set must exist."""
     encoder_id = model.get("encoder")
+    if "subject" in model:
+        problems.add("'model.subject' names an adapter of a shared decoder; an encoder takes none")
     if not isinstance(encoder_id, str) or not encoder_id:
         problems.add("'model.encoder' must be an encoder artifact id")
         return None
@@ -436,7 +462,7 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
     kind = DECODER_ARTIFACT if model is None else _model_kind(model, problems)
     decoder = encoder = None
     if model is not None and "decoder" in model:
-        decoder = _check_decoder(store, tenant, model, modality, problems)
+        decoder = _check_decoder(store, tenant, model, modality, recordings, problems)
     if model is not None and "encoder" in model:
         encoder = _check_encoder(store, tenant, model, modality, problems)
     outputs = _mapping(spec, "outputs", problems) if "outputs" in spec else None
@@ -446,5 +472,6 @@ def plan_job(store, tenant: str, spec, reconstruction_model="") -> JobPlan:
         outputs = _check_encoder_outputs(outputs, problems)
     problems.raise_if_any()
     normalized = {"name": name, "recordings": selection, "preprocessing": spec["preprocessing"],
-                  "model": {kind: model[kind]}, "outputs": outputs, "shard_by": shard_by}
+                  "model": {kind: model[kind], **{key: model[key] for key in MODEL_OPTIONS if key in model}},
+                  "outputs": outputs, "shard_by": shard_by}
     return JobPlan(normalized, _shards(recordings, shard_by), decoder, encoder)

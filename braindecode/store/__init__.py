@@ -33,6 +33,7 @@ from braindecode.store._compare import (
 )
 from braindecode.store._decoding import (
     fit_decoder_from_store,
+    fit_shared_decoder_from_store,
     load_decoder_artifact,
     retrieve_from_store,
     save_decoder_artifact,
@@ -106,6 +107,7 @@ __all__ = [
     "extract_to_store",
     "fit_decoder_from_store",
     "fit_encoder_from_store",
+    "fit_shared_decoder_from_store",
     "list_stimulus_sets",
     "load_activation_set",
     "load_array",

@@ -22,6 +22,7 @@ from braindecode.reconstruction import (
 from braindecode.store._artifacts import Stored
 from braindecode.store._decoding import load_decoder_artifact
 from braindecode.store._kinds import DECODER_ARTIFACT, RECONSTRUCTION_ARTIFACT
+from braindecode.store._provenance import decoder_provenance
 from braindecode.store._recordings import load_responses
 from braindecode.store._store import ArtifactInfo, Store
 
@@ -49,8 +50,12 @@ class StoredReconstruction(Stored):
 
 
 def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: dict, decoder_id: str,
-                      n_dims: int, average_repeats: bool = True, device: str = "cpu") -> tuple:
+                      n_dims: int, average_repeats: bool = True, device: str = "cpu", subject: str = "") -> tuple:
     """Embeddings decoded from stored recordings by a stored decoder.
+
+    A shared decoder decodes each recording through the adapter of its subject: ``subject``, or
+    else the recording's own subject label; the recordings of each subject are preprocessed
+    together, subject after subject in the order they first appear.
 
     Parameters
     ----------
@@ -64,6 +69,8 @@ def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: d
     average_repeats : bool
         Average the responses to each stimulus (per subject) before decoding.
     device : str
+    subject : str
+        A shared decoder's subject for every recording (refused by the decoders of one subject's data).
 
     Returns
     -------
@@ -78,11 +85,21 @@ def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: d
                               f"reconstruction model is conditioned on {n_dims}")
     if not isinstance(preprocessing, dict):
         raise InvalidArgument(f"preprocessing must be a spec object, got {preprocessing!r}")
-    responses = load_responses(store, tenant, list(recording_ids), preprocessing)
-    if average_repeats:
-        responses = responses.average_repeats()
-    decoder = load_decoder_artifact(store, tenant, decoder_id, device=device, threads=1)
-    return decoder.predict(responses.data), responses.stimulus_ids
+    by_subject = {subject: list(recording_ids)}
+    if "subjects" in meta and not subject:
+        by_subject = {}
+        for rid in recording_ids:
+            by_subject.setdefault(store.get_recording(tenant, rid).subject, []).append(rid)
+    decoders = {name: load_decoder_artifact(store, tenant, decoder_id, device=device, threads=1, subject=name)
+                for name in by_subject}  # an unknown subject fails before any preprocessing
+    embeddings, stimulus_ids = [], []
+    for name, ids in by_subject.items():
+        responses = load_responses(store, tenant, ids, preprocessing)
+        if average_repeats:
+            responses = responses.average_repeats()
+        embeddings.append(decoders[name].predict(responses.data))
+        stimulus_ids.append(responses.stimulus_ids)
+    return np.concatenate(embeddings), np.concatenate(stimulus_ids)
 
 
 def save_reconstructions(store: Store, tenant: str, stimulus_ids, images, provenance: dict | None = None) -> tuple:
@@ -121,7 +138,7 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                            average_repeats: bool = True, seed: int = 0, init_images=None, n_steps: int | None = None,
                            guidance: float | None = None, strength: float | None = None,
                            scheduler: str | None = None, backend: str = "torch", generate=None,
-                           progress=None) -> StoredReconstruction:
+                           progress=None, subject: str = "") -> StoredReconstruction:
     """Reconstruct images from given embeddings or from stored recordings, and keep them.
 
     Recordings are decoded by a stored decoder (``decode_recordings``); the request is checked
@@ -162,6 +179,9 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     progress : callable, optional
         ``progress(stage, done, total)`` with stages "decode", "reconstruct" and "store". An
         exception it raises stops the call; nothing is stored then.
+    subject : str
+        With a shared ``decoder_id``: the subject whose adapter decodes every recording (default:
+        each recording's own subject; see ``decode_recordings``).
 
     Returns
     -------
@@ -172,8 +192,8 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     from_embeddings = embeddings is not None
     if from_embeddings == bool(recording_ids):
         raise InvalidArgument("give either embeddings or recording_ids with a decoder_id (exactly one of the two)")
-    if from_embeddings and (decoder_id or preprocessing is not None):
-        raise InvalidArgument("decoder_id and preprocessing go with recording_ids, not with embeddings")
+    if from_embeddings and (decoder_id or preprocessing is not None or subject):
+        raise InvalidArgument("decoder_id, subject and preprocessing go with recording_ids, not with embeddings")
     if not from_embeddings and ids is not None and len(ids):
         raise InvalidArgument("ids go with embeddings; decoded trials are named by their stimulus ids")
     pipeline = settings.pipeline()
@@ -187,10 +207,11 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     else:
         report("decode", 0, 1)
         embeddings, ids = decode_recordings(store, tenant, recording_ids, preprocessing, decoder_id,
-                                            pipeline.embedding_dim, average_repeats, settings.device)
+                                            pipeline.embedding_dim, average_repeats, settings.device, subject)
         report("decode", 1, 1)
-        provenance.update(source="recordings", decoder_id=decoder_id, recordings=recording_ids,
-                          preprocessing=preprocessing, average_repeats=average_repeats)
+        provenance.update(source="recordings", decoder_id=decoder_id, recordings=recording_ids, subject=subject,
+                          preprocessing=preprocessing, average_repeats=average_repeats,
+                          decoder=decoder_provenance(store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)))
     request = ReconstructionRequest(embeddings, seed, init_images)
     max_bytes = settings.max_bytes or None
     check_reconstruction(pipeline, request, n_steps, guidance, strength, scheduler, backend, settings.max_batch,

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FitDecoderRequest(_message.Message):
-    __slots__ = ("recording_ids", "preprocessing_json", "activation_set_id", "layer", "decoder", "params_json", "cv_folds", "val_fraction", "seed")
+    __slots__ = ("recording_ids", "preprocessing_json", "activation_set_id", "layer", "decoder", "params_json", "cv_folds", "val_fraction", "seed", "base_decoder_id")
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_JSON_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class FitDecoderRequest(_message.Message):
     CV_FOLDS_FIELD_NUMBER: _ClassVar[int]
     VAL_FRACTION_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    BASE_DECODER_ID_FIELD_NUMBER: _ClassVar[int]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
     preprocessing_json: str
     activation_set_id: str
@@ -27,10 +28,11 @@ class FitDecoderRequest(_message.Message):
     cv_folds: int
     val_fraction: float
     seed: int
-    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., decoder: _Optional[str] = ..., params_json: _Optional[str] = ..., cv_folds: _Optional[int] = ..., val_fraction: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+    base_decoder_id: str
+    def __init__(self, recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., decoder: _Optional[str] = ..., params_json: _Optional[str] = ..., cv_folds: _Optional[int] = ..., val_fraction: _Optional[float] = ..., seed: _Optional[int] = ..., base_decoder_id: _Optional[str] = ...) -> None: ...
 
 class FoldScores(_message.Message):
-    __slots__ = ("test_runs", "n_test_trials", "n_test_stimuli", "scores")
+    __slots__ = ("test_runs", "n_test_trials", "n_test_stimuli", "scores", "subject")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,14 +44,24 @@ class FoldScores(_message.Message):
     N_TEST_TRIALS_FIELD_NUMBER: _ClassVar[int]
     N_TEST_STIMULI_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     test_runs: _containers.RepeatedScalarFieldContainer[str]
     n_test_trials: int
     n_test_stimuli: int
     scores: _containers.ScalarMap[str, float]
-    def __init__(self, test_runs: _Optional[_Iterable[str]] = ..., n_test_trials: _Optional[int] = ..., n_test_stimuli: _Optional[int] = ..., scores: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    subject: str
+    def __init__(self, test_runs: _Optional[_Iterable[str]] = ..., n_test_trials: _Optional[int] = ..., n_test_stimuli: _Optional[int] = ..., scores: _Optional[_Mapping[str, float]] = ..., subject: _Optional[str] = ...) -> None: ...
+
+class SubjectInput(_message.Message):
+    __slots__ = ("subject", "input_shape")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    input_shape: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, subject: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class FitDecoderResult(_message.Message):
-    __slots__ = ("decoder_id", "modality", "input_shape", "n_dims", "cv_scores", "folds", "n_trials")
+    __slots__ = ("decoder_id", "modality", "input_shape", "n_dims", "cv_scores", "folds", "n_trials", "subjects")
     class CvScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +76,7 @@ class FitDecoderResult(_message.Message):
     CV_SCORES_FIELD_NUMBER: _ClassVar[int]
     FOLDS_FIELD_NUMBER: _ClassVar[int]
     N_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
     decoder_id: str
     modality: str
     input_shape: _containers.RepeatedScalarFieldContainer[int]
@@ -71,7 +84,8 @@ class FitDecoderResult(_message.Message):
     cv_scores: _containers.ScalarMap[str, float]
     folds: _containers.RepeatedCompositeFieldContainer[FoldScores]
     n_trials: int
-    def __init__(self, decoder_id: _Optional[str] = ..., modality: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., n_dims: _Optional[int] = ..., cv_scores: _Optional[_Mapping[str, float]] = ..., folds: _Optional[_Iterable[_Union[FoldScores, _Mapping]]] = ..., n_trials: _Optional[int] = ...) -> None: ...
+    subjects: _containers.RepeatedCompositeFieldContainer[SubjectInput]
+    def __init__(self, decoder_id: _Optional[str] = ..., modality: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., n_dims: _Optional[int] = ..., cv_scores: _Optional[_Mapping[str, float]] = ..., folds: _Optional[_Iterable[_Union[FoldScores, _Mapping]]] = ..., n_trials: _Optional[int] = ..., subjects: _Optional[_Iterable[_Union[SubjectInput, _Mapping]]] = ...) -> None: ...
 
 class FitDecoderEvent(_message.Message):
     __slots__ = ("progress", "result")
@@ -82,12 +96,14 @@ class FitDecoderEvent(_message.Message):
     def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., result: _Optional[_Union[FitDecoderResult, _Mapping]] = ...) -> None: ...
 
 class DecodeRequest(_message.Message):
-    __slots__ = ("decoder_id", "samples")
+    __slots__ = ("decoder_id", "samples", "subject")
     DECODER_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     decoder_id: str
     samples: _common_pb2.Tensor
-    def __init__(self, decoder_id: _Optional[str] = ..., samples: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    subject: str
+    def __init__(self, decoder_id: _Optional[str] = ..., samples: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class DecodeResponse(_message.Message):
     __slots__ = ("embeddings",)
@@ -96,7 +112,7 @@ class DecodeResponse(_message.Message):
     def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
-    __slots__ = ("queries", "decoder_id", "activation_set_id", "layer", "candidates", "candidate_ids", "k")
+    __slots__ = ("queries", "decoder_id", "activation_set_id", "layer", "candidates", "candidate_ids", "k", "subject")
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     DECODER_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_SET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +120,7 @@ class RetrieveRequest(_message.Message):
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_IDS_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     queries: _common_pb2.Tensor
     decoder_id: str
     activation_set_id: str
@@ -111,7 +128,8 @@ class RetrieveRequest(_message.Message):
     candidates: _common_pb2.Tensor
     candidate_ids: _containers.RepeatedScalarFieldContainer[str]
     k: int
-    def __init__(self, queries: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., decoder_id: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., candidates: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., candidate_ids: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ...) -> None: ...
+    subject: str
+    def __init__(self, queries: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., decoder_id: _Optional[str] = ..., activation_set_id: _Optional[str] = ..., layer: _Optional[str] = ..., candidates: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., candidate_ids: _Optional[_Iterable[str]] = ..., k: _Optional[int] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class RetrievalMatches(_message.Message):
     __slots__ = ("stimulus_ids", "scores")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#braindecode/v1/reconstruction.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xe5\x02\n\x12ReconstructRequest\x12*\n\nembeddings\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x15\n\rrecording_ids\x18\x03 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x04 \x01(\t\x12\x12\n\ndecoder_id\x18\x05 \x01(\t\x12\x17\n\x0f\x61verage_repeats\x18\x06 \x01(\x08\x12\x0f\n\x07n_steps\x18\x07 \x01(\x05\x12\x0c\n\x04seed\x18\x08 \x01(\x03\x12\x15\n\x08guidance\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tscheduler\x18\n \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x0b \x01(\t\x12+\n\x0binit_images\x18\x0c \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x15\n\x08strength\x18\r \x01(\x01H\x01\x88\x01\x01\x42\x0b\n\t_guidanceB\x0b\n\t_strength\"E\n\x12ReconstructedImage\x12\x13\n\x0bstimulus_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0b\n\x03png\x18\x03 \x01(\x0c\"c\n\x11ReconstructResult\x12\x19\n\x11reconstruction_id\x18\x01 \x01(\t\x12\x14\n\x0cstimulus_ids\x18\x02 \x03(\t\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\r\n\x05width\x18\x04 \x01(\x05\"\xb3\x01\n\x10ReconstructEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x33\n\x05image\x18\x02 \x01(\x0b\x32\".braindecode.v1.ReconstructedImageH\x00\x12\x33\n\x06result\x18\x03 \x01(\x0b\x32!.braindecode.v1.ReconstructResultH\x00\x42\x07\n\x05\x65vent2n\n\x15ReconstructionService\x12U\n\x0bReconstruct\x12\".braindecode.v1.ReconstructRequest\x1a .braindecode.v1.ReconstructEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#braindecode/v1/reconstruction.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xf7\x02\n\x12ReconstructRequest\x12*\n\nembeddings\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x15\n\rrecording_ids\x18\x03 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x04 \x01(\t\x12\x12\n\ndecoder_id\x18\x05 \x01(\t\x12\x17\n\x0f\x61verage_repeats\x18\x06 \x01(\x08\x12\x0f\n\x07n_steps\x18\x07 \x01(\x05\x12\x0c\n\x04seed\x18\x08 \x01(\x03\x12\x15\n\x08guidance\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tscheduler\x18\n \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x0b \x01(\t\x12+\n\x0binit_images\x18\x0c \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x15\n\x08strength\x18\r \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x07subject\x18\x8c\x01 \x01(\tB\x0b\n\t_guidanceB\x0b\n\t_strength\"E\n\x12ReconstructedImage\x12\x13\n\x0bstimulus_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0b\n\x03png\x18\x03 \x01(\x0c\"c\n\x11ReconstructResult\x12\x19\n\x11reconstruction_id\x18\x01 \x01(\t\x12\x14\n\x0cstimulus_ids\x18\x02 \x03(\t\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\r\n\x05width\x18\x04 \x01(\x05\"\xb3\x01\n\x10ReconstructEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x33\n\x05image\x18\x02 \x01(\x0b\x32\".braindecode.v1.ReconstructedImageH\x00\x12\x33\n\x06result\x18\x03 \x01(\x0b\x32!.braindecode.v1.ReconstructResultH\x00\x42\x07\n\x05\x65vent2n\n\x15ReconstructionService\x12U\n\x0bReconstruct\x12\".braindecode.v1.ReconstructRequest\x1a .braindecode.v1.ReconstructEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'braindecode.v1.reconstructi
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RECONSTRUCTREQUEST']._serialized_start=85
-  _globals['_RECONSTRUCTREQUEST']._serialized_end=442
-  _globals['_RECONSTRUCTEDIMAGE']._serialized_start=444
-  _globals['_RECONSTRUCTEDIMAGE']._serialized_end=513
-  _globals['_RECONSTRUCTRESULT']._serialized_start=515
-  _globals['_RECONSTRUCTRESULT']._serialized_end=614
-  _globals['_RECONSTRUCTEVENT']._serialized_start=617
-  _globals['_RECONSTRUCTEVENT']._serialized_end=796
-  _globals['_RECONSTRUCTIONSERVICE']._serialized_start=798
-  _globals['_RECONSTRUCTIONSERVICE']._serialized_end=908
+  _globals['_RECONSTRUCTREQUEST']._serialized_end=460
+  _globals['_RECONSTRUCTEDIMAGE']._serialized_start=462
+  _globals['_RECONSTRUCTEDIMAGE']._serialized_end=531
+  _globals['_RECONSTRUCTRESULT']._serialized_start=533
+  _globals['_RECONSTRUCTRESULT']._serialized_end=632
+  _globals['_RECONSTRUCTEVENT']._serialized_start=635
+  _globals['_RECONSTRUCTEVENT']._serialized_end=814
+  _globals['_RECONSTRUCTIONSERVICE']._serialized_start=816
+  _globals['_RECONSTRUCTIONSERVICE']._serialized_end=926
 # @@protoc_insertion_point(module_scope)

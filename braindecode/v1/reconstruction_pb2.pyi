@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReconstructRequest(_message.Message):
-    __slots__ = ("embeddings", "ids", "recording_ids", "preprocessing_json", "decoder_id", "average_repeats", "n_steps", "seed", "guidance", "scheduler", "backend", "init_images", "strength")
+    __slots__ = ("embeddings", "ids", "recording_ids", "preprocessing_json", "decoder_id", "average_repeats", "n_steps", "seed", "guidance", "scheduler", "backend", "init_images", "strength", "subject")
     EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class ReconstructRequest(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     INIT_IMAGES_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     embeddings: _common_pb2.Tensor
     ids: _containers.RepeatedScalarFieldContainer[str]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -35,7 +36,8 @@ class ReconstructRequest(_message.Message):
     backend: str
     init_images: _common_pb2.Tensor
     strength: float
-    def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., decoder_id: _Optional[str] = ..., average_repeats: _Optional[bool] = ..., n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., backend: _Optional[str] = ..., init_images: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., strength: _Optional[float] = ...) -> None: ...
+    subject: str
+    def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., decoder_id: _Optional[str] = ..., average_repeats: _Optional[bool] = ..., n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., backend: _Optional[str] = ..., init_images: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., strength: _Optional[float] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class ReconstructedImage(_message.Message):
     __slots__ = ("stimulus_id", "index", "png")
