@@ -121,10 +121,12 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
             data = subjects[subject]
             return base.fine_tune(subject, data.X[keep[subject]], data.Y[keep[subject]],
                                   groups=runs[subject] if grouped else None, head_lr_scale=head_lr_scale,
-                                  training=training, progress=epochs)
+                                  training=training, progress=epochs,
+                                  stimulus_ids=data.stimulus_ids[keep[subject]])
         return clone(estimator).fit({s: d.X[keep[s]] for s, d in subjects.items()},
                                     {s: d.Y[keep[s]] for s, d in subjects.items()},
-                                    groups=runs if grouped else None, progress=epochs)
+                                    groups=runs if grouped else None, progress=epochs,
+                                    stimulus_ids={s: d.stimulus_ids[keep[s]] for s, d in subjects.items()})
 
     order = list(subjects)
     labels = np.concatenate([np.char.add(f"{s}\x00", subjects[s].runs.astype(str)) for s in order])
@@ -189,7 +191,8 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
     """Retrieval of a new subject's test stimuli against the number of its runs, for three decoders.
 
     * ``subject_only``: ``decoder`` fitted on the new subject's first runs alone;
-    * ``fine_tuned``: ``decoder`` fitted jointly on the other subjects, then fine-tuned on those runs;
+    * ``fine_tuned``: ``decoder`` fitted jointly on the other subjects, then fine-tuned on those runs
+      (its adapter starting from the ridge onto the template latents of their stimuli);
     * ``aligned``: ``AlignedDecoder``: the new subject aligned onto ``template`` on the stimuli of those
       runs, decoded by ``template_decoder`` fitted on the template's training trials.
 
@@ -273,13 +276,15 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
         config = dataclasses.replace(decoder.training or TrainingConfig(), seed=int(seed))
         estimator = clone(decoder).set_params(training=config)
         base = clone(estimator).fit({s: train[s].data for s in others}, {s: targets(train[s]) for s in others},
-                                    groups={s: train[s].runs for s in others})
+                                    groups={s: train[s].runs for s in others},
+                                    stimulus_ids={s: train[s].stimulus_ids for s in others})
         for i, count in enumerate(run_counts):
             part = train[new_subject].subset(np.isin(train[new_subject].runs, new_runs[:count]))
             groups = part.runs if count >= 2 else None
             alone = clone(estimator).fit({new_subject: part.data}, {new_subject: targets(part)},
                                          groups=None if groups is None else {new_subject: groups})
-            tuned = base.fine_tune(new_subject, part.data, targets(part), groups=groups, head_lr_scale=head_lr_scale)
+            tuned = base.fine_tune(new_subject, part.data, targets(part), groups=groups, head_lr_scale=head_lr_scale,
+                                   stimulus_ids=part.stimulus_ids)
             top_1["subject_only"][i].append(_top1(alone.predict(test.data, new_subject), test, activations, layer))
             top_1["fine_tuned"][i].append(_top1(tuned.predict(test.data, new_subject), test, activations, layer))
             done += 1

@@ -78,6 +78,36 @@ def test_a_new_subject_fine_tuned_from_few_samples_beats_one_fitted_alone(shared
     assert "sub-09" not in model.subjects_  # the base decoder is left as it was
 
 
+def test_the_template_of_shared_stimuli_starts_a_new_subjects_adapter(tmp_path):
+    X, E = subjects_data()
+    new = X.pop("sub-04")
+    ids = np.array([f"stim-{i:03d}" for i in range(len(E))])
+    model = small().fit({s: x[:200] for s, x in X.items()}, {s: E[:200] for s in X},
+                        stimulus_ids={s: ids[:200] for s in X})
+    np.testing.assert_array_equal(model.template_stimuli_, ids[:200])
+    expected = np.mean([model.latents(x[:200], s) for s, x in X.items()], axis=0)  # one trial per stimulus
+    np.testing.assert_allclose(model.template_latents_, expected, rtol=1e-5, atol=1e-6)
+
+    def agreement(tuned):  # correlation of the new subject's latents with the template, on stimuli it never saw
+        return np.corrcoef(tuned.latents(new[48:200], "sub-09").ravel(), model.template_latents_[48:].ravel())[0, 1]
+
+    started = model.fine_tune("sub-09", new[:48], E[:48], stimulus_ids=ids[:48])
+    random = model.fine_tune("sub-09", new[:48], E[:48])
+    unseen = model.fine_tune("sub-09", new[200:], E[200:], stimulus_ids=ids[200:])
+    assert started.fine_tuned_["sub-09"]["template_samples"] == 48
+    assert random.fine_tuned_["sub-09"]["template_samples"] == unseen.fine_tuned_["sub-09"]["template_samples"] == 0
+    assert agreement(started) > agreement(random) + 0.2, (agreement(started), agreement(random))
+    save_decoder(started, tmp_path / "started")
+    loaded = load_decoder(tmp_path / "started")
+    np.testing.assert_array_equal(loaded.template_stimuli_, model.template_stimuli_)
+    np.testing.assert_array_equal(loaded.template_latents_, model.template_latents_)
+    np.testing.assert_array_equal(loaded.predict(new[200:], "sub-09"), started.predict(new[200:], "sub-09"))
+    with pytest.raises(InvalidArgument, match="stimulus_ids of subject 'sub-09' have shape"):
+        model.fine_tune("sub-09", new[:48], E[:48], stimulus_ids=ids[:47])
+    with pytest.raises(InvalidArgument, match="stimulus_ids must be a dict"):
+        small().fit({s: x[:200] for s, x in X.items()}, {s: E[:200] for s in X}, stimulus_ids=ids[:200])
+
+
 def test_fine_tuning_trains_the_adapter_alone_unless_the_head_has_a_learning_rate(shared):
     model, X, E, _ = shared
     base_head = {k: v.clone() for k, v in model.module_[1].state_dict().items()}
