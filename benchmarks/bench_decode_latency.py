@@ -1,16 +1,27 @@
-"""Benchmark: Decode round-trip latency over gRPC on loopback, concurrent clients, one sample each;
-and the wait policy of the serving toolkit (services/_batching.py) that batches them.
+"""Benchmark: Decode round-trip latency over gRPC on loopback, concurrent clients, one sample each,
+against the transport floor and the Open Inference Protocol's ModelInfer; and the wait policy of the
+serving toolkit (services/_batching.py) that batches them.
 
 Setup: a store in a temporary folder with two decoders fitted on random data, 5,000 voxels ->
 1,280 dims: a ridge decoder and an MLP decoder (hidden 1,024, 2 residual blocks), stored by
 ``save_decoder_artifact`` (weights + ONNX graph). The server runs in a subprocess
 (``services.server.serve``, what ``braindecode serve`` runs: a ``grpc.aio`` server whose event loop
-runs Decode, batches going to ONNX Runtime in a worker thread) with one tenant allowed twice as many
-calls as there are clients. The clients run in this process on one asyncio loop: each has its own channel
-(its own TCP connection) and its own Decode stream, sends one sample, waits for its embedding
-and sends the next (closed loop, the server saturated); the round trip is timed from the write to
-the read of the reply. A second load sends in bursts: every 100 ms all clients send one sample at
-the same moment. Each run warms up first and is time-boxed.
+runs Decode, batches going to ONNX Runtime in a worker thread; made with the echo service) with one
+tenant allowed twice as many calls as there are clients. The clients run in this process on one asyncio
+loop: each has its own channel (its own TCP connection) and its own Decode stream, sends one sample,
+waits for its embedding and sends the next (closed loop, the server saturated); the round trip is
+timed from the write to the read of the reply. A second load sends in bursts: every 100 ms all clients
+send one sample at the same moment. Each run warms up first and is time-boxed.
+
+The floor (first server only, ridge decoder, ``--clients`` clients, closed loop), three configurations
+in turn on that one server: the echo stream (services/_echo.py: each client sends the bytes of its
+Decode request and gets back as many bytes as a Decode reply holds, through the same interceptors and
+event loop, with no model and no parsing: the transport floor), our Decode stream, ModelInfer
+through ``tritonclient.grpc.aio`` (a client each, one ``infer`` call per sample) and, to show what a
+unary call costs beyond a stream message, the same echo as one unary call per sample. Each prints p50,
+p99 and throughput, and ``limit <configuration> p99 / echo floor p99: <x>`` (goals: Decode 1.5x,
+ModelInfer 2x).
+``--floor-only`` runs only this part.
 
 The same load is run for each batch wait in ``--delays`` (a server each: a batch waits up to that
 long for the streams whose next sample is due, ``WaitPolicy(max_delay)``; the server's default is
@@ -25,10 +36,10 @@ at random (Poisson, ``--rate`` per second) at a ``Batcher`` whose run is the rid
 a call is timed from its arrival to its result.
 
 Usage: python benchmarks/bench_decode_latency.py [--clients 32] [--seconds 10] [--warmup 3]
-       [--delays 4] [--compare-unbatched] [--windows 0,4,20] [--rate 300]
+       [--delays 4] [--compare-unbatched] [--windows 0,4,20] [--rate 300] [--floor-only]
 Prints the settings it runs with, then p50 / p99 / throughput per configuration, with the share
 of the machine's CPU time taken by its hypervisor meanwhile (steal, from /proc/stat: on a virtual
-machine the tail follows it), and ``ratio <what>: <x>`` lines.
+machine the tail follows it), and ``ratio <what>: <x>`` and ``limit <what>: <x>`` lines.
 """
 
 from __future__ import annotations
@@ -42,8 +53,10 @@ import sys
 import tempfile
 import time
 
+import grpc
 import numpy as np
 import torch
+import tritonclient.grpc.aio as triton
 
 from braindecode.auth import KeyStore
 from braindecode.decoding import MLPDecoder, RidgeDecoder, TrainingConfig, load_decoder
@@ -51,13 +64,17 @@ from braindecode.store import Store, load_decoder_artifact, save_decoder_artifac
 from braindecode.tensors import from_tensor, to_tensor
 from braindecode.v1 import decoding_pb2, decoding_pb2_grpc
 from services._batching import Batcher, WaitPolicy
+from services._echo import REPLY_BYTES
+from services._echo import SERVICE as ECHO_SERVICE
 from services.decoding import MAX_BATCH_DELAY, MAX_BATCH_SAMPLES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 N_VOXELS, N_DIMS, N_TRAIN = 5000, 1280, 256
 BURST_PERIOD = 0.1  # seconds between the bursts in which every client sends one sample at once
 TENANT = "bench"
-# The server process: ``braindecode serve`` with the calls a tenant may hold, and the batch limit, from argv.
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]  # a client's channel gets a TCP connection of its own
+# The server process: ``braindecode serve`` with the echo service, the calls a tenant may hold, and the
+# batch limit, from argv.
 SERVER = """
 import sys
 import services.decoding
@@ -66,7 +83,8 @@ from services.server import serve
 calls = int(sys.argv[2])
 services.decoding.MAX_BATCH_SAMPLES = int(sys.argv[3])
 services.decoding.MAX_BATCH_DELAY = float(sys.argv[4])
-serve(Config.load(data_dir=sys.argv[1], port=0, max_concurrent_calls_per_tenant=calls, max_workers=calls + 16))
+serve(Config.load(data_dir=sys.argv[1], port=0, max_concurrent_calls_per_tenant=calls, max_workers=calls + 16),
+      echo=True)
 """
 
 
@@ -143,39 +161,111 @@ class _Server:
         self.proc.wait(30)
 
 
-async def _client(target, metadata, decoder_id, sample, warm_until, stop_at, period, latencies) -> None:
-    import grpc
+async def _timed(round_trip, warm_until: float, stop_at: float, period: float, latencies: list):
+    """Await ``round_trip()`` again and again until ``stop_at``, timing those that start after
+    ``warm_until``; with a ``period``, each starts at the next multiple of it (all clients at once).
+    Returns the last round trip's result."""
+    while (start := time.perf_counter()) < stop_at:
+        reply = await round_trip()
+        end = time.perf_counter()
+        if start >= warm_until:
+            latencies.append(end - start)
+        if period:
+            await asyncio.sleep(period - (time.perf_counter() - warm_until) % period)
+    return reply
 
-    options = [("grpc.use_local_subchannel_pool", 1)]  # a TCP connection of its own
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
-        call = decoding_pb2_grpc.DecodingServiceStub(channel).Decode(metadata=metadata)
-        request = decoding_pb2.DecodeRequest(decoder_id=decoder_id, samples=to_tensor(sample))
-        while (start := time.perf_counter()) < stop_at:
-            await call.write(request)
-            reply = await call.read()
-            end = time.perf_counter()
-            if start >= warm_until:
-                latencies.append(end - start)
-            request = decoding_pb2.DecodeRequest(samples=request.samples)
-            if period:  # every client sends at the next multiple of ``period``: all at the same moment
-                await asyncio.sleep(period - (time.perf_counter() - warm_until) % period)
+
+async def _decode_client(target, api_key, decoder_id, sample, timing) -> None:
+    """One Decode stream, one sample per message."""
+    async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+        call = decoding_pb2_grpc.DecodingServiceStub(channel).Decode(
+            metadata=(("authorization", f"Bearer {api_key}"),))
+        requests = [decoding_pb2.DecodeRequest(decoder_id=decoder_id, samples=to_tensor(sample))]
+
+        async def round_trip():
+            await call.write(requests[0])
+            requests[0] = decoding_pb2.DecodeRequest(samples=requests[0].samples)
+            return await call.read()
+
+        reply = await _timed(round_trip, *timing)
         await call.done_writing()
         assert await call.code() == grpc.StatusCode.OK  # the server ends the stream: no cancellation
         assert from_tensor(reply.embeddings).shape == (1, N_DIMS)
 
 
+def _decode_reply_bytes() -> int:
+    """The size of a Decode reply of one sample: what the echo answers with."""
+    return decoding_pb2.DecodeResponse(embeddings=to_tensor(np.zeros((1, N_DIMS), np.float32))).ByteSize()
+
+
+async def _echo_client(target, api_key, decoder_id, sample, timing) -> None:
+    """One echo stream: a Decode request's bytes out, a Decode reply's size back."""
+    request = decoding_pb2.DecodeRequest(samples=to_tensor(sample)).SerializeToString()
+    reply_bytes = _decode_reply_bytes()
+    async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+        call = channel.stream_stream(f"/{ECHO_SERVICE}/Stream")(
+            metadata=(("authorization", f"Bearer {api_key}"), (REPLY_BYTES, str(reply_bytes))))
+
+        async def round_trip():
+            await call.write(request)
+            return await call.read()
+
+        reply = await _timed(round_trip, *timing)
+        await call.done_writing()
+        assert await call.code() == grpc.StatusCode.OK and len(reply) == reply_bytes
+
+
+async def _echo_call_client(target, api_key, decoder_id, sample, timing) -> None:
+    """One channel of unary echo calls: a Decode request's bytes out, a Decode reply's size back."""
+    request = decoding_pb2.DecodeRequest(samples=to_tensor(sample)).SerializeToString()
+    reply_bytes = _decode_reply_bytes()
+    metadata = (("authorization", f"Bearer {api_key}"), (REPLY_BYTES, str(reply_bytes)))
+    async with grpc.aio.insecure_channel(target, options=OWN_CONNECTION) as channel:
+        call = channel.unary_unary(f"/{ECHO_SERVICE}/Call")
+        reply = await _timed(lambda: call(request, metadata=metadata), *timing)
+        assert len(reply) == reply_bytes
+
+
+async def _infer_client(target, api_key, decoder_id, sample, timing) -> None:
+    """One tritonclient.grpc.aio client, one ModelInfer call per sample."""
+    client = triton.InferenceServerClient(target, channel_args=OWN_CONNECTION)
+    tensor = triton.InferInput("brain", list(sample.shape), "FP32")
+    tensor.set_data_from_numpy(sample)
+    headers = {"authorization": f"Bearer {api_key}"}
+    try:
+        result = await _timed(lambda: client.infer(decoder_id, [tensor], headers=headers), *timing)
+        assert result.as_numpy("embedding").shape == (1, N_DIMS)
+    finally:
+        await client.close()
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) that process ``pid`` has used; nan where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _load(target, api_key, decoder_id, clients: int, warmup: float, seconds: float,
-                period: float = 0.0) -> tuple:
-    metadata = (("authorization", f"Bearer {api_key}"),)
+                period: float = 0.0, client=_decode_client, server_pid: int | None = None) -> tuple:
+    """(latencies, seconds, CPU seconds of the server and of this process after the warm-up)."""
     rng = np.random.default_rng(2)
     latencies = []
     warm_until = time.perf_counter() + warmup
-    stop_at = warm_until + seconds
-    await asyncio.gather(*[
-        _client(target, metadata, decoder_id, rng.standard_normal((1, N_VOXELS)).astype(np.float32),
-                warm_until, stop_at, period, latencies)
+    timing = (warm_until, warm_until + seconds, period, latencies)
+    cpu = lambda: np.array([_process_cpu(server_pid) if server_pid else np.nan, time.process_time()])  # noqa: E731
+
+    async def cpu_after_warmup():
+        await asyncio.sleep(warmup)
+        return cpu()
+
+    warm_cpu, *_ = await asyncio.gather(cpu_after_warmup(), *[
+        client(target, api_key, decoder_id, rng.standard_normal((1, N_VOXELS)).astype(np.float32), timing)
         for _ in range(clients)])
-    return np.asarray(latencies), seconds
+    return np.asarray(latencies), seconds, cpu() - warm_cpu
 
 
 def _cpu_model() -> str:
@@ -199,18 +289,21 @@ def _cpu_ticks() -> tuple:
 
 
 def _measured(load) -> tuple:
-    """(latencies, seconds, steal share) of ``load`` (a coroutine) run to completion."""
+    """(latencies, seconds, steal share, CPU seconds of the server and the clients) of ``load`` (a
+    ``_load`` coroutine) run to completion."""
     before = _cpu_ticks()
-    latencies, seconds = asyncio.run(load)
+    latencies, seconds, cpu = asyncio.run(load)
     ticks, stolen = (after - first for after, first in zip(_cpu_ticks(), before))
-    return latencies, seconds, stolen / ticks if ticks else float("nan")
+    return latencies, seconds, stolen / ticks if ticks else float("nan"), cpu
 
 
-def _report(label: str, latencies: np.ndarray, seconds: float, steal: float) -> dict:
+def _report(label: str, latencies: np.ndarray, seconds: float, steal: float, cpu=None) -> dict:
     stats = {"p50": np.percentile(latencies, 50) * 1e3, "p99": np.percentile(latencies, 99) * 1e3,
              "throughput": len(latencies) / seconds}
+    per_trip = "" if cpu is None else (f", CPU per round trip: server {cpu[0] / len(latencies) * 1e3:.2f} ms, "
+                                       f"clients {cpu[1] / len(latencies) * 1e3:.2f} ms")
     print(f"{label}: p50 {stats['p50']:.2f} ms, p99 {stats['p99']:.2f} ms, "
-          f"{stats['throughput']:.0f} samples/s ({len(latencies)} round trips), cpu steal {steal:.0%}")
+          f"{stats['throughput']:.0f} samples/s ({len(latencies)} round trips), cpu steal {steal:.0%}{per_trip}")
     return stats
 
 
@@ -257,6 +350,29 @@ def _one_shot(store: Store, decoder_id: str, windows: list, rate: float, warmup:
                   f"{p50[window] / p50[windows[0]]:.2f}x")
 
 
+#: The floor's configurations: (label, client, p99 goal as a multiple of the echo floor's p99). The
+#: unary echo (one call per sample, as ModelInfer makes) shows what a call costs beyond a stream message.
+FLOOR_LOADS = (("echo floor (stream)", _echo_client, None),
+               ("Decode (stream)", _decode_client, 1.5),
+               ("ModelInfer (tritonclient.grpc.aio)", _infer_client, 2.0),
+               ("echo (unary calls)", _echo_call_client, None))
+
+
+def _floor(server: _Server, api_key: str, decoder_id: str, clients: int, warmup: float, seconds: float) -> None:
+    """The echo floor, Decode and ModelInfer on one server and one decoder, in turn."""
+    floor = None
+    for label, client, goal in FLOOR_LOADS:
+        stats = _report(f"ridge {label}, {clients} client(s)", *_measured(
+            _load(server.target, api_key, decoder_id, clients, warmup, seconds, client=client,
+                  server_pid=server.proc.pid)))
+        if floor is None:
+            floor = stats
+            continue
+        goal = f" (goal {goal:g}x)" if goal else ""
+        print(f"limit ridge {label} {clients} client(s) p99 / echo floor p99: {stats['p99'] / floor['p99']:.2f}x"
+              f"{goal}; p50 / echo floor p50: {stats['p50'] / floor['p50']:.2f}x")
+
+
 def _milliseconds(text: str) -> list:
     return [float(value) for value in text.split(",") if value]
 
@@ -273,37 +389,46 @@ def main() -> None:
     parser.add_argument("--windows", type=_milliseconds, default=[0.0, 4.0, 20.0],
                         help="windows of the one-shot load, in ms, comma-separated (empty: skip it)")
     parser.add_argument("--rate", type=float, default=300.0, help="one-shot calls per second")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="only the echo floor, Decode and ModelInfer on the first server (ridge decoder)")
     args = parser.parse_args()
+    if args.floor_only:
+        args.windows, args.delays, args.compare_unbatched = [], args.delays[:1], False
     settings = [(f"batched, wait {delay:g} ms", MAX_BATCH_SAMPLES, delay / 1e3) for delay in args.delays]
     settings += [("unbatched", 1, 0.0)] if args.compare_unbatched else []
     one_shot = (f"{args.rate:g} calls/s, windows {', '.join(f'{w:g}' for w in args.windows)} ms"
                 if args.windows else "not run")
     print(f"settings: {args.clients} clients, {args.seconds:g} s measured after {args.warmup:g} s warm-up; "
           f"servers: {'; '.join(f'{mode} (max batch {size})' for mode, size, _ in settings)}; "
-          f"one-shot: {one_shot}; decode workers {os.cpu_count()}; {_cpu_model()}")
+          f"floor: echo, Decode and ModelInfer on the first server; "
+          f"{'nothing else' if args.floor_only else 'in-process peers, one-shot: ' + one_shot}; "
+          f"decode workers {os.cpu_count()}; {_cpu_model()}")
     with tempfile.TemporaryDirectory() as folder:
         store = Store(folder)
         keys = KeyStore(store.root)
         api_key, _ = keys.create(TENANT)
         keys.close()
         decoder_ids = _fit_decoders(store)
-        single = _in_process(store, decoder_ids)
+        single = None if args.floor_only else _in_process(store, decoder_ids)
         if args.windows:
             _one_shot(store, decoder_ids["ridge"], args.windows, args.rate, args.warmup, args.seconds)
         store.close()
-        for mode, max_batch, max_delay in settings:
+        for index, (mode, max_batch, max_delay) in enumerate(settings):
             server = _Server(folder, calls_per_tenant=2 * args.clients, max_batch_samples=max_batch,
                              max_batch_delay=max_delay)
             try:
-                for name, decoder_id in decoder_ids.items():
+                if index == 0:
+                    _floor(server, api_key, decoder_ids["ridge"], args.clients, args.warmup, args.seconds)
+                for name, decoder_id in {} if args.floor_only else decoder_ids.items():
                     for clients in (1, args.clients):
                         stats = _report(f"{name} {mode}, {clients} client(s)", *_measured(
-                            _load(server.target, api_key, decoder_id, clients, args.warmup, args.seconds)))
+                            _load(server.target, api_key, decoder_id, clients, args.warmup, args.seconds,
+                                  server_pid=server.proc.pid)))
                         print(f"ratio {name} {mode} {clients} client(s) p50 round trip / best in-process "
                               f"onnxruntime 1 sample: {stats['p50'] / (single[name, 1]['onnxruntime'] * 1e3):.2f}x")
                     _report(f"{name} {mode}, {args.clients} client(s) in bursts", *_measured(
                         _load(server.target, api_key, decoder_id, args.clients, args.warmup, args.seconds,
-                              period=BURST_PERIOD)))
+                              period=BURST_PERIOD, server_pid=server.proc.pid)))
             finally:
                 server.stop()
 

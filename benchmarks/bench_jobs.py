@@ -26,9 +26,10 @@ import time
 import nibabel
 import numpy as np
 
+from braindecode.config import JobSettings
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, save_decoder
-from braindecode.jobs import JobSettings, LocalExecutor, RayExecutor, ShardTask, job_context, plan_job
+from braindecode.jobs import LocalExecutor, RayExecutor, ShardTask, job_context, plan_job
 from braindecode.store import Store, Upload, save_activation_set, save_directory
 
 TENANT = "bench"

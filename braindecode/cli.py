@@ -127,15 +127,17 @@ def _cmd_jobs(args) -> int:
 def _cmd_batch(args) -> int:
     import pathlib
 
-    from braindecode.jobs import JobSettings, merge_batch, parse_shard, read_spec, run_batch
+    from braindecode.config import Config
+    from braindecode.jobs import merge_batch, parse_shard, read_spec, run_batch
 
     if args.action == "merge":
         manifest = merge_batch(args.out)
         print(f"merged {len(manifest['shards'])} shards ({manifest['n_trials']} trials) into "
               f"{pathlib.Path(args.out) / 'merged'}")
         return 0
-    settings = JobSettings(executor=args.executor, workers=args.workers, max_attempts=args.max_attempts,
-                           device=args.device, ray_address=args.ray_address)
+    settings = Config.load(args.config, jobs={"executor": args.executor, "workers": args.workers,
+                                              "max_attempts": args.max_attempts, "device": args.device,
+                                              "ray_address": args.ray_address}).jobs
     report = run_batch(read_spec(args.spec), args.data_dir, args.out, parse_shard(args.shard), args.tenant,
                        settings)
     print(f"shards {args.shard}: {len(report['done'])} done, {len(report['skipped'])} already done, "
@@ -238,11 +240,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", required=True, help="the store folder (read only)")
     run.add_argument("--out", required=True, help="output folder shared by all shard subsets")
     run.add_argument("--tenant", default="default", help="whose recordings and artifacts the spec names")
-    run.add_argument("--executor", default="local", choices=["local", "ray"])
-    run.add_argument("--workers", type=int, default=1)
-    run.add_argument("--max-attempts", type=int, default=3)
-    run.add_argument("--device", default="cpu")
-    run.add_argument("--ray-address", default="", help="an existing Ray cluster (default: a local instance)")
+    run.add_argument("--config", help="YAML config file; the options below override its 'jobs' section and the "
+                                      "BRAINDECODE_JOB_* variables (defaults: braindecode.config.JobSettings)")
+    run.add_argument("--executor", help="local | ray")
+    run.add_argument("--workers", type=int, help="shards run at once")
+    run.add_argument("--max-attempts", type=int, help="failed attempts after which a shard is marked failed")
+    run.add_argument("--device", help="torch device of the model")
+    run.add_argument("--ray-address", help="an existing Ray cluster (empty: a local instance)")
     merge = actions.add_parser("merge", help="concatenate the shard folders of --out into --out/merged")
     merge.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_batch)

@@ -231,7 +231,7 @@ def _encoding(client, dataset, uploaded, aset_id, subject, layers, config, show)
 
 def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
     """Time-resolved decoding: a ridge decoder per 40 ms window, 2-way identification on held-out runs."""
-    from braindecode.decoding import RidgeDecoder, two_way_identification
+    from braindecode.decoding import RidgeDecoder, cosine_two_way_identification
 
     epochs, stimuli, runs = [], [], []
     for rec, _ in uploaded["eeg"][subject]:
@@ -253,7 +253,8 @@ def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
                 train, test = runs != held, runs == held
                 model = RidgeDecoder(modality="eeg", cv=3).fit(X[train][:, :, window], Y[train])
                 pred = BrainResponses(model.predict(X[test][:, :, window]), stimuli[test]).average_repeats()
-                folds.append(two_way_identification(pred.data, dataset.activations.align(pred.stimulus_ids)[truth["layer"]]))
+                truth_embeddings = dataset.activations.align(pred.stimulus_ids)[truth["layer"]]
+                folds.append(cosine_two_way_identification(pred.data, truth_embeddings))
             scores.append(float(np.mean(folds)))
         curves[component] = {"layer": truth["layer"], "scores": scores,
                              "peak_s": float(starts[int(np.argmax(scores))] + EEG_WINDOW_S / 2),

@@ -5,7 +5,10 @@ model, a set of sampling settings); the items of one key run as batches, one bat
 key, through a function the caller supplies, ``run(key, items, progress) -> results``: a library
 call on lists, so that the array work stays in the library. When a batch runs is decided by its
 :class:`WaitPolicy`. Callers on the loop ``await submit(...)``; callers in worker threads call
-``submit_from_thread(...)``. :class:`ServedModels` keeps the most recently used models loaded.
+``submit_from_thread(...)``. A stream of items (a Decode stream) holds a :class:`Stream`
+(``stream``); a caller that makes one call after another (unary calls over one connection, e.g.
+ModelInfer) holds one too, kept from call to call (``caller``). :class:`ServedModels` keeps the most
+recently used models loaded.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ class WaitPolicy:
     It runs at once when its items reach the batcher's ``max_size``, else it waits, for at most
     ``max_delay`` seconds, while more items are expected by then:
 
-    - ``window=False`` (calls that send one item after the other, e.g. Decode streams): an open
-      :class:`Stream` answered at ``t`` whose client last took ``gap`` seconds to send again is
-      expected at ``t + gap``. Clients that send back to back (a closed loop) are waited for;
-      clients that send at their own pace (every TR, every EEG window), streams answered at most
-      once and one-shot calls are not.
+    - ``window=False`` (calls that send one item after the other, e.g. Decode streams and the
+      ModelInfer calls of one connection): an open :class:`Stream` answered at ``t`` whose client
+      last took ``gap`` seconds to send again is expected at ``t + gap``. Clients that send back to
+      back (a closed loop) are waited for; clients that send at their own pace (every TR, every EEG
+      window), streams answered at most once and one-shot calls are not.
     - ``window=True`` (one-shot calls with no pace to learn, e.g. Reconstruct): every call may
       come, so the batch waits out ``max_delay``.
 
@@ -56,10 +59,10 @@ class Stream:
     """A caller that submits one item after the other: when its last item was answered and how long
     its client then took to send the next."""
 
-    __slots__ = ("answered_at", "gap", "queued")
+    __slots__ = ("answered_at", "expiry", "gap", "queued")
 
     def __init__(self):
-        self.answered_at = self.gap = None
+        self.answered_at = self.gap = self.expiry = None
         self.queued = False
 
     def expected_by(self, deadline: float) -> bool:
@@ -79,13 +82,14 @@ class _Entry:
 
 
 class _Queue:
-    """The items, open streams and worker task of one key."""
+    """The items, open streams (the callers' among them, by name) and worker task of one key."""
 
-    __slots__ = ("arrived", "entries", "streams", "worker")
+    __slots__ = ("arrived", "callers", "entries", "streams", "worker")
 
     def __init__(self):
         self.entries = collections.deque()
         self.streams = set()
+        self.callers = {}
         self.worker = None
         self.arrived = asyncio.Event()
 
@@ -181,6 +185,25 @@ class Batcher:
             queue.streams.discard(stream)
             self._forget_if_idle(key, queue)
 
+    def caller(self, key, name, idle: float = 1.0) -> Stream:
+        """The :class:`Stream` under ``key`` of the caller ``name`` (on the loop), for callers that make
+        one call after another, each with one item (unary calls over one connection, named by its
+        peer): kept from call to call, so that the policy learns its pace as it does an open
+        stream's, and forgotten once it has made no call for ``idle`` seconds. Pass it to :meth:`submit`."""
+        queue = self._queue(key)
+        stream = queue.callers.get(name)
+        if stream is None:
+            stream = queue.callers[name] = Stream()
+            queue.streams.add(stream)
+        else:
+            stream.expiry.cancel()
+        stream.expiry = self._loop.call_later(idle, self._forget_caller, key, queue, name)
+        return stream
+
+    def _forget_caller(self, key, queue: _Queue, name) -> None:
+        queue.streams.discard(queue.callers.pop(name))
+        self._forget_if_idle(key, queue)
+
     async def submit(self, key, item, size: int = 1, stream: Stream | None = None, progress=None):
         """The result of ``item``, run in a batch with the other items of ``key``.
 
@@ -192,7 +215,7 @@ class Batcher:
         size : int
             What the item counts towards ``max_size`` (samples in it, images it makes).
         stream : Stream, optional
-            The caller's stream under ``key`` (:meth:`stream`).
+            The caller's stream under ``key`` (:meth:`stream` or :meth:`caller`).
         progress : callable, optional
             ``progress(done, total)`` as the batch reports; raising ``Cancelled`` in it stops
             the caller's share (and the batch, once no caller is left).
@@ -306,6 +329,12 @@ class ServedModels:
             if model is not None:
                 self._entries.move_to_end(key)
             return model
+
+    def loaded(self, key):
+        """The model of ``key`` if it is loaded, else None; checked as by :meth:`get`, and quick
+        enough for the event loop (``get`` may load)."""
+        self._check(key)
+        return self._cached(key)
 
     def get(self, key):
         """The model of ``key``, loaded on first use (calls that miss together load it once)."""

@@ -4,6 +4,10 @@ grpcio-reflection ships only ``grpc.reflection.v1alpha``. The v1 protocol has th
 same messages under the package ``grpc.reflection.v1``; we build those message
 classes from the v1alpha descriptor and answer v1 calls through the v1alpha
 servicer, converting each message by its (identical) wire bytes.
+
+Services whose messages live in a descriptor pool of their own (the Open Inference Protocol's,
+scripts/generate_stubs.py) are described from that pool: reflection searches the given pools in
+turn, then protobuf's default pool.
 """
 
 from __future__ import annotations
@@ -41,10 +45,30 @@ def _v1_messages():
     return get("grpc.reflection.v1.ServerReflectionRequest"), get("grpc.reflection.v1.ServerReflectionResponse")
 
 
-def enable_reflection(server, service_names) -> None:
-    """Serve reflection v1 and v1alpha for ``service_names`` (both reflection services are added)."""
+class _Pools:
+    """Descriptor pools searched in turn, as one pool: the first that knows a name answers (the
+    ``Find*`` calls of a ``DescriptorPool``, which raise KeyError for a name they do not know)."""
+
+    def __init__(self, pools):
+        self._pools = tuple(pools)
+
+    def __getattr__(self, method: str):
+        def find(*args):
+            for pool in self._pools[:-1]:
+                try:
+                    return getattr(pool, method)(*args)
+                except KeyError:
+                    continue
+            return getattr(self._pools[-1], method)(*args)
+        return find
+
+
+def enable_reflection(server, service_names, pools=()) -> None:
+    """Serve reflection v1 and v1alpha for ``service_names`` (both reflection services are added),
+    describing them from ``pools`` (descriptor pools, searched in turn) and the default pool."""
     names = tuple(service_names) + (reflection.SERVICE_NAME, V1_SERVICE)
-    alpha = reflection.ReflectionServicer(names)
+    pool = _Pools([*pools, descriptor_pool.Default()])
+    alpha = reflection.ReflectionServicer(names, pool=pool)
     request_v1, response_v1 = _v1_messages()
 
     def info(request_iterator, context):
@@ -58,4 +82,4 @@ def enable_reflection(server, service_names) -> None:
             info, request_deserializer=request_v1.FromString,
             response_serializer=response_v1.SerializeToString)})
     server.add_generic_rpc_handlers((handler,))
-    reflection.enable_server_reflection(names, server)
+    reflection.enable_server_reflection(names, server, pool=pool)

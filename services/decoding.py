@@ -2,8 +2,9 @@
 
 Decode serves stored decoders on ONNX Runtime from the served-model cache (a shared decoder's
 graph of each subject apart), and runs the samples of concurrent streams of one graph as one
-batch (services/_batching.py). It is the one method written for the server's event loop; the
-others run in worker threads.
+batch (services/_batching.py). It is written for the server's event loop; the other methods run
+in worker threads. The Open Inference Protocol's ModelInfer (services/inference.py) serves from
+the same cache and batcher, so that its callers and Decode's share batches.
 
 ONNX Runtime rather than torch (benchmarks/bench_decode_latency.py, 5,000 voxels -> 1,280 dims,
 one thread each, 2-core CPU, see benchmarks/RESULTS.md): for one sample neither wins throughout
@@ -40,9 +41,10 @@ MAX_BATCH_SAMPLES = 256
 MAX_BATCH_DELAY = 0.004
 
 
-def _decode_batch(decoder, blocks: list, progress) -> list:
-    """Embeddings of the sample blocks of one batch: ``Batcher``'s ``run``."""
-    return decoder.predict_each(blocks)
+def _predict_batch(model, blocks: list, progress) -> list:
+    """Outputs of the blocks of one batch of a served model (a decoder's embeddings; an encoder's
+    responses through ModelInfer): ``Batcher``'s ``run``."""
+    return model.predict_each(blocks)
 
 
 def _fit_result(info, fitted) -> decoding_pb2.FitDecoderResult:
@@ -71,7 +73,7 @@ class DecodingServicer(decoding_pb2_grpc.DecodingServiceServicer):
             lambda key: load_decoder_artifact(store, key[0], key[1], threads=1, subject=key[2]),
             lambda key: store.get_artifact(key[0], key[1], DECODER_ARTIFACT), CACHED_DECODERS)
         # Batches run in a thread per core, one per decoder at a time, while the event loop keeps receiving.
-        self.batches = Batcher(_decode_batch, WaitPolicy(MAX_BATCH_DELAY), MAX_BATCH_SAMPLES,
+        self.batches = Batcher(_predict_batch, WaitPolicy(MAX_BATCH_DELAY), MAX_BATCH_SAMPLES,
                                workers=os.cpu_count() or 1, name="decode")
 
     def close(self) -> None:

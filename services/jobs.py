@@ -8,7 +8,7 @@ import json
 from google.protobuf import json_format
 
 from braindecode.errors import InvalidArgument
-from braindecode.jobs import JobRunner, JobSettings, parse_spec
+from braindecode.jobs import JobRunner, parse_spec
 from braindecode.store import Store
 from braindecode.v1 import common_pb2, jobs_pb2, jobs_pb2_grpc
 from services._tenancy import current_tenant
@@ -73,7 +73,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     """The service over one JobRunner; the server calls ``start`` and ``close`` with its own lifecycle."""
 
     def __init__(self, store: Store, config):
-        self.runner = JobRunner(store, JobSettings.from_config(config))
+        self.runner = JobRunner(store, config.jobs)
 
     def start(self) -> None:
         self.runner.start()

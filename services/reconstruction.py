@@ -1,7 +1,7 @@
 """ReconstructionService: images from given or decoded embeddings, batched across concurrent calls.
 
-Settings (model, device, memory bound, batch window) come from ``BRAINDECODE_RECONSTRUCTION_*``
-environment variables (see ``braindecode.reconstruction.ReconstructionSettings``). Calls with the
+Settings (model, device, memory bound, batch window) are the ``reconstruction`` section of the
+server's config (``braindecode.config.ReconstructionSettings``). Calls with the
 same sampling settings that reach the batcher (services/_batching.py) within the batch window of
 one another generate together; one batch generates at a time, so that the memory bound of a batch
 holds. Each request keeps its own seed streams, so its images do not depend on the batch.
@@ -10,7 +10,7 @@ holds. Each request keeps its own seed streams, so its images do not depend on t
 from __future__ import annotations
 
 from braindecode import tensors
-from braindecode.reconstruction import ReconstructionSettings, reconstruct_requests
+from braindecode.reconstruction import reconstruct_requests
 from braindecode.store import reconstruct_from_store
 from braindecode.v1 import reconstruction_pb2, reconstruction_pb2_grpc
 from services._batching import Batcher, WaitPolicy
@@ -19,9 +19,9 @@ from services._wire import json_object, progress_stream
 
 
 class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServicer):
-    def __init__(self, store, config, settings: ReconstructionSettings | None = None):
+    def __init__(self, store, config):
         self.store, self.config = store, config
-        self.settings = settings or ReconstructionSettings.from_env()
+        self.settings = config.reconstruction
         self.batcher = Batcher(self._generate, WaitPolicy(self.settings.batch_window_ms / 1000, window=True),
                                name="reconstruct")
 

@@ -2,7 +2,9 @@
 
 The server is ``grpc.aio`` on an event loop of its own thread. The loop does the network work of
 every call; methods written as plain functions run in a pool of ``max_workers`` threads
-(services/_sync_handlers.py), and Decode runs on the loop itself (services/decoding.py).
+(services/_sync_handlers.py), and Decode and ModelInfer run on the loop itself (services/decoding.py,
+services/inference.py). Beside the braindecode.v1 services it speaks the Open Inference Protocol
+(``inference.GRPCInferenceService``) on the same port.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from braindecode.v1 import (
     decoding_pb2_grpc,
     encoding_pb2,
     encoding_pb2_grpc,
+    inference_pb2,
+    inference_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     reconstruction_pb2,
@@ -39,6 +43,7 @@ from braindecode.v1 import (
     recordings_pb2_grpc,
 )
 from services._auth import AuthInterceptor
+from services._echo import add_echo_service
 from services._errors import ErrorInterceptor
 from services._reflection import enable_reflection
 from services._sync_handlers import SyncHandlers
@@ -46,6 +51,7 @@ from services.activations import ActivationServicer
 from services.comparison import ComparisonServicer
 from services.decoding import DecodingServicer
 from services.encoding import EncodingServicer
+from services.inference import InferenceServicer
 from services.jobs import JobServicer
 from services.reconstruction import ReconstructionServicer
 from services.recordings import RecordingServicer
@@ -65,14 +71,21 @@ _SERVICES = (
 
 
 def _add_services(server, store: Store, config: Config) -> tuple:
-    """Add every braindecode service to ``server`` (on its event loop); (full names, servicers)."""
+    """Add every braindecode service and the Open Inference Protocol's to ``server`` (on its event
+    loop); (full names, servicers)."""
     names, servicers = [], []
-    for messages, stubs, servicer_class in _SERVICES:
+
+    def add(messages, stubs, servicer) -> None:
         (service,) = messages.DESCRIPTOR.services_by_name.values()
-        servicer = servicer_class(store, config)
         getattr(stubs, f"add_{service.name}Servicer_to_server")(servicer, server)
         names.append(service.full_name)
         servicers.append(servicer)
+
+    for messages, stubs, servicer_class in _SERVICES:
+        add(messages, stubs, servicer_class(store, config))
+    # ModelInfer serves from the Decode servicer's models and batcher: their callers share batches.
+    decoding = next(servicer for servicer in servicers if isinstance(servicer, DecodingServicer))
+    add(inference_pb2, inference_pb2_grpc, InferenceServicer(store, config, decoding))
     return names, servicers
 
 
@@ -102,9 +115,14 @@ class BraindecodeServer:
     ----------
     config : Config
         ``port=0`` picks a free port; the bound one is in ``self.port``.
+    store : Store, optional
+        Default: one over ``config.data_dir``.
+    echo : bool
+        Also serve the echo service, the transport floor that benchmarks measure against
+        (services/_echo.py); never on in ``serve``.
     """
 
-    def __init__(self, config: Config, store: Store | None = None):
+    def __init__(self, config: Config, store: Store | None = None, echo: bool = False):
         if config.auth and config.max_concurrent_calls_per_tenant >= config.max_workers:
             raise InvalidArgument(
                 f"max_concurrent_calls_per_tenant ({config.max_concurrent_calls_per_tenant}) must be "
@@ -122,6 +140,7 @@ class BraindecodeServer:
             log.warning("SERVING WITHOUT TLS ON NON-LOOPBACK ADDRESS %s: traffic and API keys "
                         "travel in clear text", config.host)
         self._credentials = credentials
+        self._echo = echo
         self._calls = futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="braindecode-call")
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="braindecode-server", daemon=True)
@@ -154,7 +173,10 @@ class BraindecodeServer:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names, self._servicers = _add_services(self.server, self.store, config)
-        enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
+        if self._echo:
+            add_echo_service(self.server)
+        enable_reflection(self.server, names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
+                          pools=[inference_pb2.DESCRIPTOR.pool])
         address = f"{config.host}:{config.port}"
         if self._credentials is None:
             port = self.server.add_insecure_port(address)
@@ -200,9 +222,10 @@ class BraindecodeServer:
         self._stopped.wait()
 
 
-def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = BraindecodeServer(config).start()
+def serve(config: Config, echo: bool = False) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully; ``echo`` as in ``BraindecodeServer``
+    (benchmarks only: ``braindecode serve`` never sets it)."""
+    server = BraindecodeServer(config, echo=echo).start()
     print(f"braindecode listening on {config.host}:{server.port}", flush=True)
     done = threading.Event()
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device
 from braindecode.activations._loading import load_model
-from braindecode.activations._network import NetworkModel, TorchNetwork, resolve_device
+from braindecode.activations._network import NetworkModel, TorchNetwork
 from braindecode.activations._pooling import check_pooling, pool_layer
 from braindecode.activations._stimuli import check_stimuli
 from braindecode.containers import ActivationSet

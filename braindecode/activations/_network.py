@@ -9,20 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from braindecode._devices import resolve_device
 from braindecode.errors import InvalidArgument
-
-
-def resolve_device(device) -> torch.device:
-    """``device`` as a ``torch.device``; CUDA must really be present."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidArgument(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise InvalidArgument(f"unsupported device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument(f"device {device!r} requested but CUDA is not available")
-    return dev
 
 
 def first_tensor(value, key=None) -> torch.Tensor:

@@ -20,7 +20,7 @@ from braindecode.compare._inference import (
     permutation_test,
 )
 from braindecode.compare._noise import NOISE_METHODS, crossnobis_rdm, noise_covariance, noise_precision
-from braindecode.compare._noise_ceiling import NoiseCeiling, noise_ceiling
+from braindecode.compare._noise_ceiling import RDMNoiseCeiling, rdm_noise_ceiling
 from braindecode.compare._rdm import RDM_METHODS, compute_rdm, rdm_to_vector, vector_to_rdm
 from braindecode.compare._roi import ROI, VolumeGrid, roi_features, select_responses
 from braindecode.compare._scores import SCORE_METHODS, ScoreMatrix, score_matrix, time_score_matrix
@@ -35,8 +35,8 @@ __all__ = [
     "ROI",
     "SCORE_METHODS",
     "ComparisonResult",
-    "NoiseCeiling",
     "PermutationResult",
+    "RDMNoiseCeiling",
     "ScoreMatrix",
     "SubjectRDM",
     "SubjectScoreMatrix",
@@ -49,12 +49,12 @@ __all__ = [
     "compute_rdm",
     "crossnobis_rdm",
     "fdr_correction",
-    "noise_ceiling",
     "noise_covariance",
     "noise_precision",
     "pairwise_bootstrap_test",
     "percentile_ci",
     "permutation_test",
+    "rdm_noise_ceiling",
     "rdm_to_vector",
     "response_rdms",
     "roi_features",

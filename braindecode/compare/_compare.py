@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_count,
     check_seed,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.compare._comparison import (
     COMPARISON_METHODS,
@@ -35,7 +34,7 @@ from braindecode.compare._inference import (
     resampled_scores,
     valid_samples,
 )
-from braindecode.compare._noise_ceiling import NoiseCeiling, noise_ceiling_of
+from braindecode.compare._noise_ceiling import RDMNoiseCeiling, noise_ceiling_of
 from braindecode.compare._rdm import rdm_to_vector
 from braindecode.errors import InvalidArgument
 
@@ -52,7 +51,7 @@ class ComparisonResult:
     scores : array of shape (n_models,)
         Mean over subjects of each subject's score.
     subject_scores : array of shape (n_subjects, n_models)
-    noise_ceiling : NoiseCeiling or None
+    noise_ceiling : RDMNoiseCeiling or None
         None with a single subject RDM or when not requested.
     bootstrap : str or None
         What was resampled ("conditions", "subjects", "both").
@@ -75,7 +74,7 @@ class ComparisonResult:
     method: str
     scores: np.ndarray
     subject_scores: np.ndarray
-    noise_ceiling: NoiseCeiling | None
+    noise_ceiling: RDMNoiseCeiling | None
     bootstrap: str | None
     bootstrap_scores: np.ndarray | None
     ci: float

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_not_constant,
     like,
     n_conditions_from_pairs,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.compare._kendall import tau_a
 from braindecode.compare._ranks import SampleWeights, TieGroups

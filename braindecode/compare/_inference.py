@@ -11,12 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     check_choice,
     check_count,
     check_seed,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.compare._comparison import (
     _CHUNK_ELEMENTS,

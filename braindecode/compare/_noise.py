@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_n_conditions,
     like,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.errors import InvalidArgument
 

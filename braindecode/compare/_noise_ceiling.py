@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import torch
 
-from braindecode.compare._checks import check_choice, resolve_device, resolve_dtype
+from braindecode._devices import resolve_device, resolve_dtype
+from braindecode.compare._checks import check_choice
 from braindecode.compare._comparison import COMPARISON_METHODS, make_comparer, rdm_vectors
 from braindecode.compare._ranks import TieGroups
 from braindecode.errors import InvalidArgument
 
 
 @dataclass
-class NoiseCeiling:
+class RDMNoiseCeiling:
     """Bounds on the score a true model could reach given inter-subject variability.
 
     Attributes
@@ -55,17 +56,17 @@ def pooled_rdms(vectors: torch.Tensor, method: str) -> tuple:
     return pooled, left_out
 
 
-def noise_ceiling_of(vectors: torch.Tensor, method: str) -> NoiseCeiling:
+def noise_ceiling_of(vectors: torch.Tensor, method: str) -> RDMNoiseCeiling:
     """Noise ceiling of validated subject RDM vectors (n_subjects, n_pairs)."""
     if len(vectors) < 2:
         raise InvalidArgument(f"a noise ceiling needs at least 2 subject RDMs, got {len(vectors)}")
     pooled, left_out = pooled_rdms(vectors, method)
     upper = make_comparer(method, pooled, vectors)()[0]
     lower = torch.diagonal(make_comparer(method, left_out, vectors)())
-    return NoiseCeiling(lower=float(lower.mean()), upper=float(upper.mean()))
+    return RDMNoiseCeiling(lower=float(lower.mean()), upper=float(upper.mean()))
 
 
-def noise_ceiling(subject_rdms, method: str = "pearson", device="cpu", dtype="float32") -> NoiseCeiling:
+def rdm_noise_ceiling(subject_rdms, method: str = "pearson", device="cpu", dtype="float32") -> RDMNoiseCeiling:
     """Lower and upper noise ceiling bounds, leave one subject out.
 
     Matches ``rsatoolbox.inference.boot_noise_ceiling`` (pooling as
@@ -84,7 +85,7 @@ def noise_ceiling(subject_rdms, method: str = "pearson", device="cpu", dtype="fl
 
     Returns
     -------
-    NoiseCeiling
+    RDMNoiseCeiling
     """
     check_choice(method, COMPARISON_METHODS, "comparison method")
     device, dtype = resolve_device(device), resolve_dtype(dtype)

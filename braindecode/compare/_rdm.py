@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_n_conditions,
     like,
     n_conditions_from_pairs,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.errors import InvalidArgument
 

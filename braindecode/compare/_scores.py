@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_n_conditions,
     check_not_constant,
-    resolve_device,
-    resolve_dtype,
 )
 from braindecode.compare._cka import CKA_KERNELS, _check_threshold, cka_signatures
 from braindecode.compare._comparison import COMPARISON_METHODS, make_comparer

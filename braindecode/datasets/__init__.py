@@ -19,8 +19,8 @@ from braindecode.datasets._fmri import (
     simulate_fmri,
 )
 from braindecode.datasets._responses import TRIALS_SPEC, roi_responses
-from braindecode.datasets._readout import layer_components, noise_ceiling, random_readout
-from braindecode.datasets._stimuli import SOURCES, StimulusSet, load_stimuli
+from braindecode.datasets._readout import layer_components, noise_ceiling_from_snr
+from braindecode.datasets._stimuli import SOURCES, StimulusImages, load_stimuli
 
 __all__ = [
     "CHANNELS",
@@ -35,7 +35,7 @@ __all__ = [
     "DatasetInfo",
     "EegSimulation",
     "FmriSimulation",
-    "StimulusSet",
+    "StimulusImages",
     "brain_mask",
     "eeg_info",
     "fixed_soa_events",
@@ -44,9 +44,8 @@ __all__ = [
     "layer_components",
     "load_stimuli",
     "make_default_dataset",
-    "noise_ceiling",
+    "noise_ceiling_from_snr",
     "presentation_runs",
-    "random_readout",
     "roi_masks",
     "roi_responses",
     "simulate_eeg",

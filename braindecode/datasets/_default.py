@@ -41,7 +41,7 @@ from braindecode.datasets._fmri import (
     simulate_fmri,
 )
 from braindecode.datasets._readout import layer_components
-from braindecode.datasets._stimuli import TEST_FRACTION, StimulusSet, load_stimuli
+from braindecode.datasets._stimuli import TEST_FRACTION, StimulusImages, load_stimuli
 from braindecode.errors import InvalidArgument
 
 MODEL = "efficientnet-lite0"
@@ -64,7 +64,7 @@ class DatasetInfo:
     ----------
     root : str
         The data set directory.
-    stimuli : StimulusSet
+    stimuli : StimulusImages
     activations : ActivationSet
         Every layer of the network, avg pooled, one row per stimulus.
     files : dict
@@ -78,7 +78,7 @@ class DatasetInfo:
     """
 
     root: str
-    stimuli: StimulusSet
+    stimuli: StimulusImages
     activations: ActivationSet
     files: dict = field(default_factory=dict)
     ground_truth: dict = field(default_factory=dict)

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from braindecode.containers import Events
-from braindecode.datasets._readout import noise_ceiling, random_readout
+from braindecode.datasets._readout import noise_ceiling_from_snr, random_readout
 from braindecode.errors import InvalidArgument
 
 MONTAGE = "colin27_1020"
@@ -267,7 +267,7 @@ def simulate_eeg(
 
     n_repeats = max(np.unique(np.concatenate([e.stimulus_id for e in runs]), return_counts=True)[1])
     for comp in truth_components.values():
-        comp["noise_ceiling"] = noise_ceiling(snr, int(n_repeats))
+        comp["noise_ceiling"] = noise_ceiling_from_snr(snr, int(n_repeats))
     truth = {
         "montage": MONTAGE, "channels": list(CHANNELS), "sfreq": sfreq, "units": "V",
         "head_model": "three-shell sphere fitted to the cap (mne.make_sphere_model), mne.make_forward_solution",

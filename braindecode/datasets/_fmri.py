@@ -22,7 +22,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from braindecode.containers import Events
-from braindecode.datasets._readout import noise_ceiling, random_readout
+from braindecode.datasets._readout import noise_ceiling_from_snr, random_readout
 from braindecode.errors import InvalidArgument
 from braindecode.preprocessing import event_regressors
 
@@ -301,7 +301,7 @@ def roi_ground_truth(layers: dict, boxes: dict, rois: dict, snr: float, n_repeat
             "box_mm": {k: list(v) for k, v in boxes[name].items() if k != "description"},
             "n_voxels": int(rois[name].sum()),
             "snr": 0.0 if layers[name] is None else snr,
-            "noise_ceiling": noise_ceiling(0.0 if layers[name] is None else snr, n_repeats),
+            "noise_ceiling": noise_ceiling_from_snr(0.0 if layers[name] is None else snr, n_repeats),
         }
         for name in boxes
     }

@@ -59,7 +59,7 @@ def random_readout(components, n_units: int, rng) -> np.ndarray:
     return signals / signals.std(axis=0)
 
 
-def noise_ceiling(snr: float, n_repeats: int) -> dict:
+def noise_ceiling_from_snr(snr: float, n_repeats: int) -> dict:
     """Theoretical noise ceiling of the mean of ``n_repeats`` noisy responses.
 
     With response = signal + noise and ``snr = var(signal) / var(noise)`` per trial,

@@ -54,7 +54,7 @@ SOURCES = (
 
 
 @dataclass
-class StimulusSet:
+class StimulusImages:
     """Images with identifiers, a train/test split and their provenance.
 
     Parameters
@@ -84,10 +84,10 @@ class StimulusSet:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, mask) -> "StimulusSet":
+    def subset(self, mask) -> "StimulusImages":
         """The stimuli selected by a boolean mask or index array."""
         idx = np.arange(len(self))[mask]
-        return StimulusSet(
+        return StimulusImages(
             self.ids[idx], self.images[idx], self.split[idx], self.sources[idx],
             [self.transforms[i] for i in idx], dict(self.info),
         )
@@ -175,7 +175,7 @@ def _allocate(n: int, n_sources: int, rng) -> np.ndarray:
     return counts
 
 
-def load_stimuli(n_stimuli: int = 500, n_test: int = 100, size: int = 224, seed: int = 0) -> StimulusSet:
+def load_stimuli(n_stimuli: int = 500, n_test: int = 100, size: int = 224, seed: int = 0) -> StimulusImages:
     """Distinct crops of real photographs with a fixed, leak-free train/test split.
 
     Parameters
@@ -191,7 +191,7 @@ def load_stimuli(n_stimuli: int = 500, n_test: int = 100, size: int = 224, seed:
 
     Returns
     -------
-    stimuli : StimulusSet
+    stimuli : StimulusImages
         ``images`` of shape (n_stimuli, size, size, 3), uint8, in a shuffled order
         with ids ``stim0000`` ... .
     """
@@ -231,7 +231,7 @@ def load_stimuli(n_stimuli: int = 500, n_test: int = 100, size: int = 224, seed:
     if len(digests) != n_stimuli:
         raise InvalidArgument(f"only {len(digests)} of {n_stimuli} stimuli are distinct; ask for fewer")
     order = rng.permutation(n_stimuli)
-    return StimulusSet(
+    return StimulusImages(
         ids=np.array([f"stim{i:04d}" for i in range(n_stimuli)]),
         images=np.stack(images)[order],
         split=np.array(splits)[order],

@@ -26,21 +26,21 @@ from braindecode.decoding._fitting import (
     make_fine_tuning,
 )
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
-from braindecode.decoding._onnx import OnnxDecoder, export_onnx
+from braindecode.decoding._onnx import OnnxDecoder, export_decoder_onnx
 from braindecode.decoding._persistence import load_decoder, read_decoder_config, save_decoder
 from braindecode.decoding._retrieval import (
     cosine_similarity,
+    cosine_two_way_identification,
     mindeye_top1,
     retrieval_report,
     retrieve,
     top_k_accuracy,
-    two_way_identification,
 )
 from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._scoring import held_out_scores
 from braindecode.decoding._shared import SharedDecoder
 from braindecode.decoding._training import TrainingConfig
-from braindecode.decoding._validation import MODALITIES, check_embeddings, check_input
+from braindecode.decoding._validation import check_embeddings, check_input
 
 __all__ = [
     "AlignedDecoder",
@@ -51,7 +51,6 @@ __all__ = [
     "INPUT_LAYOUTS",
     "MAX_FIT_BYTES",
     "MLPDecoder",
-    "MODALITIES",
     "OnnxDecoder",
     "RidgeDecoder",
     "SHARED",
@@ -60,7 +59,8 @@ __all__ = [
     "check_embeddings",
     "check_input",
     "cosine_similarity",
-    "export_onnx",
+    "cosine_two_way_identification",
+    "export_decoder_onnx",
     "fit_decoder",
     "fit_shared_decoder",
     "held_out_scores",
@@ -74,5 +74,4 @@ __all__ = [
     "retrieve",
     "save_decoder",
     "top_k_accuracy",
-    "two_way_identification",
 ]

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from braindecode._devices import resolve_device
 from braindecode.decoding._training import TrainingConfig
-from braindecode.decoding._validation import check_device, check_input, check_ranges
+from braindecode.decoding._validation import check_input, check_ranges
 from braindecode.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
 _UNSERIALIZABLE = "unserializable"
@@ -23,7 +24,7 @@ PREDICT_BATCH = 1024
 
 def seeded_rng_devices(device: str) -> list:
     """CUDA devices whose RNG ``torch.random.fork_rng`` must fork for work on ``device``."""
-    device = check_device(device)
+    device = resolve_device(device)
     if device.type != "cuda":
         return []
     return [device.index if device.index is not None else torch.cuda.current_device()]
@@ -57,7 +58,7 @@ def check_footprint(needed: int, max_fit_bytes: int, fit: str) -> None:
 
 
 class PersistentDecoder(BaseEstimator, abc.ABC):
-    """What ``save_decoder``, ``load_decoder`` and ``export_onnx`` need of a fitted decoder.
+    """What ``save_decoder``, ``load_decoder`` and ``export_decoder_onnx`` need of a fitted decoder.
 
     Fitted decoders hold ``module_`` (a torch module in eval mode) and ``n_dims_``;
     subclasses define ``modality``, the fitted state (``_restore``), its shapes

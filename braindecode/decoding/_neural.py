@@ -8,10 +8,11 @@ import math
 import torch
 from torch import nn
 
+from braindecode._devices import resolve_device
 from braindecode.decoding._base import MAX_FIT_BYTES, PREDICT_BATCH, BaseDecoder, seeded_rng_devices
 from braindecode.decoding._networks import ResidualMLP, Standardize, TemporalSpatialConvNet
 from braindecode.decoding._training import TrainingConfig, train_network
-from braindecode.decoding._validation import Interval, check_device, check_embeddings, check_input
+from braindecode.decoding._validation import Interval, check_embeddings, check_input
 from braindecode.errors import InvalidArgument
 
 #: Copies of the parameters a fit holds: weights, gradients, AdamW's two moments, the best epoch's.
@@ -86,7 +87,7 @@ class _NeuralDecoder(BaseDecoder):
         module = nn.Sequential(Standardize(tensors["0.mean"], tensors["0.scale"]),
                                self._network(self.input_shape_, self.n_dims_))
         module.load_state_dict(tensors)
-        self.module_ = module.to(check_device(self.device)).eval()
+        self.module_ = module.to(resolve_device(self.device)).eval()
         self.history_ = info["history"]
 
 

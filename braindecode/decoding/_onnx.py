@@ -25,7 +25,7 @@ OUTPUT = "embedding"
 _META = "braindecode."
 
 
-def export_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str | None = None) -> pathlib.Path:
+def export_decoder_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str | None = None) -> pathlib.Path:
     """Export a fitted decoder to ONNX with a dynamic batch axis.
 
     The graph maps ``brain`` (batch, *input_shape) float32 to ``embedding`` (batch, n_dims)
@@ -73,7 +73,7 @@ def export_onnx(decoder: PersistentDecoder, path, opset: int = 17, subject: str 
 
 
 class OnnxDecoder:
-    """A decoder exported by ``export_onnx``, run with ONNX Runtime.
+    """A decoder exported by ``export_decoder_onnx``, run with ONNX Runtime.
 
     Parameters
     ----------
@@ -106,7 +106,7 @@ class OnnxDecoder:
             raise InvalidArgument(f"{path} is not a readable ONNX model: {exc}") from None
         meta = {p.key[len(_META):]: p.value for p in model.metadata_props if p.key.startswith(_META)}
         if not {"modality", "input_shape", "n_dims"} <= set(meta):
-            raise InvalidArgument(f"{path} was not exported by export_onnx (decoder metadata missing)")
+            raise InvalidArgument(f"{path} was not exported by export_decoder_onnx (decoder metadata missing)")
         self.modality = meta["modality"]
         self.input_shape_ = tuple(json.loads(meta["input_shape"]))
         self.n_dims_ = int(meta["n_dims"])
@@ -114,8 +114,8 @@ class OnnxDecoder:
         self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
 
     def check_input(self, X) -> np.ndarray:
-        """``X`` validated against the graph's modality and input shape (a subject's graph names the
-        subject on a mismatch).
+        """``X`` validated against the graph's modality and input shape (see ``check_input``; a
+        subject's graph names the subject on a mismatch).
 
         Parameters
         ----------

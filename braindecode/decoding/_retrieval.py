@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from braindecode.decoding._validation import check_device, check_embeddings
+from braindecode._devices import resolve_device
+from braindecode.decoding._validation import check_embeddings
 from braindecode.errors import InvalidArgument
 
 
@@ -21,7 +22,7 @@ def _unit_rows(values, device, name: str) -> torch.Tensor:
     arr = np.asarray(values)
     checked = check_embeddings(arr, name=name)
     data = arr if arr.dtype == np.float64 else checked
-    return torch.nn.functional.normalize(torch.as_tensor(data, device=check_device(device)), dim=1)
+    return torch.nn.functional.normalize(torch.as_tensor(data, device=resolve_device(device)), dim=1)
 
 
 def _paired(queries, candidates, device):
@@ -131,10 +132,12 @@ def top_k_accuracy(queries, candidates, k: int = 1, batch_size: int = 1024, devi
     return float(_hit_rate(greater, tied, k).mean())
 
 
-def two_way_identification(queries, candidates, batch_size: int = 1024, device: str = "cpu") -> float:
-    """Mean over queries of the fraction of distractors less similar than the true candidate.
+def cosine_two_way_identification(queries, candidates, batch_size: int = 1024, device: str = "cpu") -> float:
+    """Mean over queries of the fraction of distractors less cosine-similar than the true candidate.
 
-    Ties with the true candidate count one half, so chance is 0.5.
+    Ties with the true candidate count one half, so chance is 0.5 (constant queries score it).
+    ``braindecode.reconstruction.pearson_two_way_identification`` is MindEye's variant on
+    features: Pearson correlation, ties counted as failures, one score per prediction.
 
     Parameters
     ----------

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from braindecode._devices import resolve_device
 from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
 from braindecode.decoding._networks import Standardize
-from braindecode.decoding._validation import Interval, check_device, check_embeddings, check_input
+from braindecode.decoding._validation import Interval, check_embeddings, check_input
 from braindecode.encoding import RidgeCV
 
 DEFAULT_ALPHAS = RidgeCV().get_params()["alphas"]
@@ -82,7 +83,7 @@ class RidgeDecoder(BaseDecoder):
         self
         """
         self._check_params()
-        check_device(self.device)
+        resolve_device(self.device)
         X = check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), name="target embeddings")
         self._check_footprint(len(X), X.shape[1:], Y.shape[1], max_fit_bytes)
@@ -130,4 +131,4 @@ class RidgeDecoder(BaseDecoder):
             linear.weight.copy_(torch.as_tensor(np.ascontiguousarray(self.coef_.T)))
             linear.bias.copy_(torch.as_tensor(self.intercept_))
         self.module_ = nn.Sequential(nn.Flatten(), Standardize(tensors["mean"], tensors["scale"]),
-                                     linear).to(check_device(self.device)).eval()
+                                     linear).to(resolve_device(self.device)).eval()

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from braindecode._devices import resolve_device
 from braindecode.containers import BrainResponses
 from braindecode.decoding._base import (
     MAX_FIT_BYTES,
@@ -34,7 +35,6 @@ from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._training import TrainingConfig, train_network
 from braindecode.decoding._validation import (
     Interval,
-    check_device,
     check_embeddings,
     check_input,
     check_ranges,
@@ -179,7 +179,7 @@ class SharedDecoder(PersistentDecoder):
             labels = np.concatenate([np.char.add(f"{s}\x00", _subject_labels(s, groups[s], len(x)))
                                      for s, x in zip(subjects, data)])
         config = _training_config(self.training)
-        device = check_device(self.device)
+        device = resolve_device(self.device)
         shapes = {s: x.shape[1:] for s, x in zip(subjects, data)}
         check_footprint(self.fit_footprint({s: len(x) for s, x in zip(subjects, data)}, shapes, targets[0].shape[1]),
                         max_fit_bytes, f"SharedDecoder fitted on {sum(map(len, data))} samples of {len(subjects)} "
@@ -368,7 +368,7 @@ class SharedDecoder(PersistentDecoder):
                         f"of subject {subject!r} -> {self.n_dims_} dims")
         tuned = copy.deepcopy(self)
         adapters, head = tuned.module_
-        device = check_device(self.device)
+        device = resolve_device(self.device)
         X_t = torch.as_tensor(X, device=device)
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
@@ -441,7 +441,7 @@ class SharedDecoder(PersistentDecoder):
                                    self.latent_dim) for i in range(len(self.subjects_))]
         module = nn.Sequential(SubjectAdapters(adapters), self._head(self.n_dims_))
         module.load_state_dict(tensors)
-        self.module_ = module.to(check_device(self.device)).eval()
+        self.module_ = module.to(resolve_device(self.device)).eval()
         self.history_ = info["history"]
         self.fine_tuned_ = info["fine_tuned"]
 

@@ -7,12 +7,10 @@ import math
 import numbers
 
 import numpy as np
-import torch
 
 from braindecode.containers import BrainResponses
 from braindecode.errors import InvalidArgument, quoted
 
-MODALITIES = ("fmri", "eeg")
 _LAYOUT = {
     "fmri": (2, "(n_samples, n_voxels)", "EEG/MEG epochs"),
     "eeg": (3, "(n_trials, n_channels, n_times)", "fMRI responses"),
@@ -94,23 +92,10 @@ def check_ranges(owner: str, values: dict, ranges: dict) -> None:
 
 
 def check_modality(modality: str) -> str:
-    """``modality`` if it is one of ``MODALITIES``, else ``InvalidArgument``."""
-    if modality not in MODALITIES:
-        raise InvalidArgument(f"unknown modality {quoted(modality)}; use one of {', '.join(MODALITIES)}")
+    """``modality`` if a decoder takes it ("fmri" or "eeg"), else ``InvalidArgument``."""
+    if modality not in _LAYOUT:
+        raise InvalidArgument(f"unknown modality {quoted(modality)}; use one of {', '.join(_LAYOUT)}")
     return modality
-
-
-def check_device(device) -> torch.device:
-    """``device`` as a torch device; ``InvalidArgument`` if unknown or CUDA is absent."""
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidArgument(f"unknown device {quoted(device)}; use 'cpu', 'cuda' or 'cuda:N'") from None
-    if resolved.type not in ("cpu", "cuda"):
-        raise InvalidArgument(f"unsupported device {quoted(device)}; use 'cpu', 'cuda' or 'cuda:N'")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument(f"device {quoted(device)} requested but CUDA is not available")
-    return resolved
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:

@@ -138,9 +138,12 @@ def stack_layers(activations: ActivationSet, layers) -> np.ndarray:
     return np.concatenate(blocks, axis=1)
 
 
-@dataclass
+@dataclass(eq=False)
 class Encoder:
     """A fitted encoding model: stimulus features -> brain responses.
+
+    Like any fitted model it equals itself only (and hashes by identity), so that a server can key
+    the batches of the callers it serves by it.
 
     Parameters
     ----------
@@ -201,6 +204,13 @@ class Encoder:
             raise InvalidArgument(f"activation layers do not fit the encoder: {'; '.join(wrong)}")
         return stack_layers(activations, self.layers)
 
+    @property
+    def response_shape(self) -> tuple:
+        """One sample's predicted response: ``space.response_shape``, or (n_targets,) without a space."""
+        if self.space is not None:
+            return self.space.response_shape
+        return (1 if np.ndim(self.estimator.coef_) == 1 else int(self.estimator.coef_.shape[1]),)
+
     def design(self, X, runs=None) -> np.ndarray:
         """The estimator's input: ``X`` checked and delayed.
 
@@ -214,6 +224,20 @@ class Encoder:
         -------
         X_design : array of shape (n_samples, n_delays * n_features)
         """
+        X = self.check_input(X)
+        return X if self.delays is None else make_delays(X, self.delays, runs)
+
+    def check_input(self, X) -> np.ndarray:
+        """Features checked against the fit: numeric, finite, ``n_features`` columns, a row at least.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features), floating point (float32 unless given in another)
+        """
         try:
             X = np.asarray(X)
             X = X if X.dtype.kind == "f" else X.astype(np.float32)
@@ -226,7 +250,7 @@ class Encoder:
         bad = int(X.size - np.count_nonzero(np.isfinite(X)))
         if bad:
             raise InvalidArgument(f"features contain {bad} NaN or infinite values")
-        return X if self.delays is None else make_delays(X, self.delays, runs)
+        return X
 
     def predict(self, X, runs=None) -> np.ndarray:
         """Predicted responses.
@@ -242,5 +266,24 @@ class Encoder:
         Y_pred : array of shape (n_samples, *space.response_shape), or (n_samples, n_targets)
         """
         predicted = self.estimator.predict(self.design(X, runs))
-        shape = (-1,) if self.space is None else self.space.response_shape
-        return predicted.reshape((len(predicted),) + shape)
+        return predicted.reshape((len(predicted),) + self.response_shape)
+
+    def predict_each(self, blocks) -> list:
+        """Predicted responses of several blocks of features, run together.
+
+        Each block is a run of its own: delays never reach from one block into another, so that
+        each block's responses are those of :meth:`predict` on it alone. A server joins the
+        blocks of concurrent callers this way.
+
+        Parameters
+        ----------
+        blocks : list of array of shape (n_i, n_features)
+
+        Returns
+        -------
+        Y_pred : list of array of shape (n_i, *response_shape)
+            One per block, in order.
+        """
+        lengths = [len(block) for block in blocks]
+        predicted = self.predict(np.concatenate(blocks), np.repeat(np.arange(len(blocks)), lengths))
+        return np.split(predicted, np.cumsum(lengths)[:-1])

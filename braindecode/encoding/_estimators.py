@@ -7,10 +7,10 @@ import torch
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from braindecode._devices import resolve_dtype
 from braindecode.encoding._banded import solve_banded_ridge_cv
 from braindecode.encoding._scoring import r2_score
 from braindecode.encoding._solvers import solve_ridge_cv
-from braindecode.encoding._validation import resolve_dtype
 from braindecode.errors import InvalidArgument
 
 DEFAULT_ALPHAS = (1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6)

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
+from braindecode._devices import resolve_device
 from braindecode.containers import ActivationSet, BrainResponses
 from braindecode.encoding._cv import LeaveOneRunOut, check_cv
 from braindecode.encoding._encoder import BrainSpace, Encoder, stack_layers
 from braindecode.encoding._encoder_scores import response_matrix, run_means, summarize_scores, target_scores
 from braindecode.encoding._estimators import DEFAULT_ALPHAS, BandedRidgeCV, RidgeCV
 from braindecode.encoding._features import make_delays, times_to_lags
-from braindecode.encoding._validation import check_alphas, resolve_device
+from braindecode.encoding._validation import check_alphas
 from braindecode.errors import InvalidArgument
 
 #: Inner folds (of whole runs where there are two or more) that select the alphas.

@@ -35,14 +35,13 @@ from typing import NamedTuple
 
 import torch
 
+from braindecode._devices import resolve_device, resolve_dtype
 from braindecode.encoding._cv import check_cv
 from braindecode.encoding._scoring import check_score
 from braindecode.encoding._validation import (
     as_2d_tensor,
     check_alphas,
     check_same_samples,
-    resolve_device,
-    resolve_dtype,
     target_batches,
 )
 from braindecode.errors import InvalidArgument

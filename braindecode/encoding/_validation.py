@@ -7,30 +7,6 @@ import torch
 
 from braindecode.errors import InvalidArgument
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    """The torch dtype named by ``dtype`` ("float32", "float64" or a torch dtype)."""
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise InvalidArgument(f"unsupported dtype {dtype!r}; use 'float32' or 'float64'")
-
-
-def resolve_device(device) -> torch.device:
-    """The torch device named by ``device``; CUDA only where it is present."""
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidArgument(f"unknown device {device!r}; use 'cpu' or 'cuda'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument("device 'cuda' requested but CUDA is not available")
-    if device.type not in ("cpu", "cuda"):
-        raise InvalidArgument(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
-    return device
-
 
 def as_2d_tensor(array, name: str, dtype: torch.dtype, device=None) -> torch.Tensor:
     """``array`` as a finite 2-D tensor of ``dtype``; 1-D input becomes one column."""

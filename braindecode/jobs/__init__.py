@@ -1,11 +1,11 @@
 """Batch jobs: a decoder or an encoder applied to many stored recordings, one shard per recording.
 
->>> runner = JobRunner(store, JobSettings(workers=2)).start()
+>>> runner = JobRunner(store, JobSettings(workers=2)).start()       # braindecode.config.JobSettings
 >>> job = runner.submit("lab-a", read_spec("job.yaml"), request_id="nightly-2026-11-21")
 >>> for snapshot in runner.watch("lab-a", job.id):
 ...     print(snapshot.state, snapshot.count("done"), "/", len(snapshot.shards))
 
-The spec schema is in ``plan_job``'s module (:mod:`braindecode.jobs._spec`); shard outputs
+The spec is a :class:`JobSpec` (keys listed by :func:`job_spec_reference`); shard outputs
 are described in :mod:`braindecode.jobs._shard`. ``run_batch`` / ``merge_batch`` run the same
 shards with no server (SLURM array tasks).
 """
@@ -15,7 +15,6 @@ from braindecode.jobs._jobstore import ACTIVE, STATES, TERMINAL, JobInfo, JobSto
 from braindecode.jobs._local import LocalExecutor
 from braindecode.jobs._ray import RayExecutor
 from braindecode.jobs._runner import JobRunner, job_context, make_executor, run_rounds
-from braindecode.jobs._settings import EXECUTORS, JobSettings
 from braindecode.jobs._shard import (
     JobContext,
     ShardResult,
@@ -27,21 +26,28 @@ from braindecode.jobs._shard import (
     shard_name,
     write_outputs,
 )
-from braindecode.jobs._spec import JobPlan, Problems, ShardPlan, canonical_json, parse_spec, plan_job, read_spec
+from braindecode.jobs._spec import (
+    JobPlan,
+    JobSpec,
+    ShardPlan,
+    canonical_json,
+    job_spec_reference,
+    parse_spec,
+    plan_job,
+    read_spec,
+)
 
 __all__ = [
     "ACTIVE",
-    "EXECUTORS",
     "STATES",
     "TERMINAL",
     "JobContext",
     "JobInfo",
     "JobPlan",
     "JobRunner",
-    "JobSettings",
+    "JobSpec",
     "JobStore",
     "LocalExecutor",
-    "Problems",
     "RayExecutor",
     "ShardInfo",
     "ShardPlan",
@@ -52,6 +58,7 @@ __all__ = [
     "decode_outputs",
     "encode_outputs",
     "job_context",
+    "job_spec_reference",
     "make_executor",
     "merge_batch",
     "merge_outputs",

@@ -19,7 +19,7 @@ import numpy as np
 from braindecode._io import fsync_dir
 from braindecode.errors import FailedPrecondition, InvalidArgument
 from braindecode.jobs._runner import job_context, make_executor, run_rounds
-from braindecode.jobs._settings import JobSettings
+from braindecode.config import JobSettings
 from braindecode.jobs._shard import SUMMARY, ShardTask, shard_name, write_outputs
 from braindecode.jobs._spec import plan_job
 from braindecode.store import DEFAULT_TENANT, ReadOnlyStore
@@ -74,8 +74,8 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
         ``(i, n)``: this run takes the shards whose index is ``i`` modulo ``n``.
     tenant : str
         Whose recordings and artifacts the spec names.
-    settings : JobSettings, optional
-        Executor, workers, retries; default one local worker process.
+    settings : braindecode.config.JobSettings, optional
+        Executor, workers, retries; default: the defaults of ``JobSettings``.
     executor : optional
         An executor to use instead of the one ``settings`` names (left open).
 
@@ -87,7 +87,7 @@ def run_batch(spec: dict, data_dir, out_dir, shard: tuple = (0, 1), tenant: str 
     i, n = shard
     if not 0 <= i < n:
         raise InvalidArgument(f"shard ({i}, {n}): need 0 <= i < n")
-    settings = settings or JobSettings(workers=1)
+    settings = settings or JobSettings()
     out = pathlib.Path(out_dir)
     with contextlib.closing(ReadOnlyStore(data_dir, links_dir=out)) as store:
         out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import threading
 
 from braindecode.errors import BraindecodeError, InvalidArgument
 from braindecode.jobs._jobstore import JobStore
-from braindecode.jobs._settings import JobSettings
+from braindecode.config import JobSettings
 from braindecode.jobs._shard import JobContext, ShardTask, shard_name
 from braindecode.jobs._spec import plan_job
 from braindecode.store import JOB_OUTPUT_ARTIFACT
@@ -74,7 +74,7 @@ class JobRunner:
     ----------
     store : braindecode.store.Store
         Jobs are kept in ``jobs.sqlite`` in its folder; shards write below ``job-work/``.
-    settings : JobSettings, optional
+    settings : braindecode.config.JobSettings, optional
     executor : LocalExecutor or RayExecutor, optional
         Default: the one ``settings.executor`` names.
     """

@@ -1,7 +1,15 @@
 """Recordings -> BrainResponses: EEG/MEG steps on MNE (:mod:`.eeg`), fMRI steps (:mod:`.fmri`)
-and the declarative :func:`preprocess` (its spec schema is documented in ``_pipeline``)."""
+and the declarative :func:`preprocess`, whose spec is an :class:`EEGSpec` or an :class:`FMRISpec`."""
 
-from braindecode.preprocessing._pipeline import MODALITIES, SPEC_KEYS_BY_MODALITY, preprocess
+from braindecode.preprocessing._pipeline import preprocess
+from braindecode.preprocessing._spec import (
+    MODALITIES,
+    EEGSpec,
+    FMRISpec,
+    PreprocessingSpec,
+    preprocessing_reference,
+    preprocessing_spec,
+)
 from braindecode.preprocessing.eeg import CHANNEL_TYPES, epoch_responses, preprocess_raw
 from braindecode.preprocessing.fmri import (
     FILTERS,
@@ -19,7 +27,6 @@ from braindecode.preprocessing.fmri import (
     polynomial_drift,
     repetition_time,
     roi_time_series,
-    spm_hrf,
     trial_responses,
     voxel_names,
     window_means,
@@ -30,7 +37,9 @@ __all__ = [
     "FILTERS",
     "METHODS",
     "MODALITIES",
-    "SPEC_KEYS_BY_MODALITY",
+    "EEGSpec",
+    "FMRISpec",
+    "PreprocessingSpec",
     "apply_mask",
     "atlas_time_series",
     "bold_array",
@@ -45,9 +54,10 @@ __all__ = [
     "polynomial_drift",
     "preprocess",
     "preprocess_raw",
+    "preprocessing_reference",
+    "preprocessing_spec",
     "repetition_time",
     "roi_time_series",
-    "spm_hrf",
     "trial_responses",
     "voxel_names",
     "window_means",

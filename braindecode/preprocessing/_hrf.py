@@ -1,45 +1,18 @@
-"""Canonical (SPM double-gamma) haemodynamic response and per-event regressors."""
+"""Per-event regressors: boxcars convolved with the SPM canonical haemodynamic response."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import gamma
 
 from braindecode.preprocessing._checks import check_positive
-
-
-def spm_hrf(t_r, oversampling=50, time_length=32.0, onset=0.0) -> np.ndarray:
-    """The SPM canonical HRF: a peak gamma (6 s) minus 1/6 of an undershoot gamma (16 s).
-
-    Parameters
-    ----------
-    t_r : float
-        Repetition time in seconds.
-    oversampling : int
-        Samples per TR.
-    time_length : float
-        Kernel length in seconds.
-    onset : float
-        Shift of the response in seconds.
-
-    Returns
-    -------
-    hrf : array of shape (round(time_length * oversampling / t_r),)
-        The kernel on the oversampled grid, normalised to sum to one.
-    """
-    dt = check_positive(t_r, "t_r") / oversampling
-    times = np.linspace(0, time_length, np.rint(float(time_length) / dt).astype(int)) - onset
-    peak = gamma.pdf(times, 6.0, loc=dt, scale=1.0)
-    undershoot = gamma.pdf(times, 16.0, loc=dt, scale=1.0)
-    hrf = peak - 0.167 * undershoot
-    return hrf / hrf.sum()
 
 
 def event_regressors(events, n_scans, t_r, *, oversampling=50) -> np.ndarray:
     """One HRF-convolved boxcar per event, sampled at the scan times ``k * t_r``.
 
     Each event is a boxcar from its onset over its duration (at least one oversampled
-    step) convolved with :func:`spm_hrf`; every regressor is scaled so that its full
+    step) convolved with the SPM canonical HRF (``nilearn.glm.first_level.spm_hrf``,
+    normalised to sum to one); every regressor is scaled so that its full
     (untruncated) response peaks at one, so a beta is the peak response amplitude.
 
     Parameters
@@ -57,6 +30,9 @@ def event_regressors(events, n_scans, t_r, *, oversampling=50) -> np.ndarray:
     -------
     regressors : array of shape (n_scans, n_events)
     """
+    from nilearn.glm.first_level import spm_hrf  # a second to import: only per-trial fMRI models need it
+
+    t_r = check_positive(t_r, "t_r")
     dt = t_r / oversampling
     cumulative = np.cumsum(spm_hrf(t_r, oversampling))
     n_kernel = len(cumulative)

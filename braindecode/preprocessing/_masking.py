@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 import nibabel as nib
 import numpy as np
-from scipy import ndimage
 
 from braindecode.errors import InvalidArgument
 from braindecode.preprocessing._checks import check_finite, check_positive
@@ -79,12 +80,12 @@ def check_mask(mask, shape, what="the mask") -> np.ndarray:
 
 
 def compute_epi_mask(img, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=True, opening=2) -> np.ndarray:
-    """Brain mask from the mean EPI: threshold at the widest gap of its sorted intensities.
+    """Brain mask from the mean EPI, by ``nilearn.masking.compute_epi_mask``, as a boolean array.
 
-    The heuristic of ``nilearn.masking.compute_epi_mask`` (T. Nichols): the mean image
-    (smoothed by one voxel FWHM when ``opening``) is thresholded at the largest jump between
-    the ``lower_cutoff`` and ``upper_cutoff`` fractions of its sorted values, then opened
-    and reduced to its largest connected component.
+    nilearn's heuristic (T. Nichols): the mean image (smoothed by 1 mm FWHM when ``opening``)
+    is thresholded at the largest jump between the ``lower_cutoff`` and ``upper_cutoff``
+    fractions of its sorted values, then opened and reduced to its largest connected component.
+    An array is taken as an image of 1 mm voxels.
 
     Parameters
     ----------
@@ -99,32 +100,29 @@ def compute_epi_mask(img, *, lower_cutoff=0.2, upper_cutoff=0.85, connected=True
     Returns
     -------
     mask : bool array of shape (x, y, z)
+
+    Raises
+    ------
+    InvalidArgument
+        For cutoffs out of order, NaN or infinite intensities, or an empty mask.
     """
+    # nilearn takes seconds to import; only fMRI steps need it
+    from nilearn.exceptions import MaskWarning
+    from nilearn.masking import compute_epi_mask as nilearn_epi_mask
+
     if not 0 <= lower_cutoff < upper_cutoff <= 1:
         raise InvalidArgument(f"need 0 <= lower_cutoff < upper_cutoff <= 1, got {lower_cutoff}, {upper_cutoff}")
     data = _volume_array(img, (3, 4), "the fMRI image")
     check_finite(data, "the fMRI image")
-    mean = data.mean(axis=-1, dtype=np.float64) if data.ndim == 4 else np.array(data, dtype=np.float64)
-    if opening:
-        sigma = 1.0 / np.sqrt(8 * np.log(2))
-        for axis in range(3):
-            ndimage.gaussian_filter1d(mean, sigma, output=mean, axis=axis)
-    values = np.sort(mean, axis=None)
-    lower = int(np.floor(lower_cutoff * len(values)))
-    upper = min(int(np.floor(upper_cutoff * len(values))), len(values) - 1)
-    gap = np.diff(values[lower:upper + 1]).argmax() + lower
-    mask = mean >= 0.5 * (values[gap] + values[gap + 1])
-    if opening:
-        mask = ndimage.binary_erosion(mask, iterations=int(opening))
+    affine = img.affine if isinstance(img, nib.spatialimages.SpatialImage) else np.eye(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MaskWarning)  # an empty mask is refused below
+        mask = nilearn_epi_mask(nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine),
+                                lower_cutoff=lower_cutoff, upper_cutoff=upper_cutoff, connected=connected,
+                                opening=int(opening))
+    mask = np.asarray(mask.dataobj) != 0
     if not mask.any():
         raise InvalidArgument("the computed brain mask is empty: is this an EPI image that was not detrended?")
-    if connected:
-        labels, n_labels = ndimage.label(mask)
-        if n_labels > 1:
-            mask = labels == np.bincount(labels.ravel())[1:].argmax() + 1
-    if opening:
-        mask = ndimage.binary_dilation(mask, iterations=2 * int(opening))
-        mask = ndimage.binary_erosion(mask, iterations=int(opening))
     return mask
 
 

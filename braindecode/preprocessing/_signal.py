@@ -25,6 +25,10 @@ def polynomial_drift(n_scans, order) -> np.ndarray:
 def cosine_drift(n_scans, t_r, high_pass) -> np.ndarray:
     """DCT-II basis of all frequencies up to ``high_pass`` (the constant excluded).
 
+    ``nilearn.signal.create_cosine_drift`` without its constant column (equal to 1e-12 in
+    ``tests/preprocessing/test_fmri_signal.py``), kept because it is vectorised: about twice as
+    fast as nilearn's column loop in ``benchmarks/bench_nilearn_skimage.py`` (RESULTS.md).
+
     Parameters
     ----------
     n_scans : int
@@ -101,6 +105,12 @@ def drift_regressors(n_scans, t_r, *, detrend=True, high_pass=None, filter="cosi
 def clean(signals, *, t_r=None, detrend=False, high_pass=None, filter="cosine", zscore=False,
           butterworth_order=5) -> np.ndarray:
     """Detrend, high-pass and z-score time series, in that order (as ``nilearn.signal.clean``).
+
+    Equal to ``nilearn.signal.clean`` (``tests/preprocessing/test_fmri_signal.py``, to 1e-6 of
+    the signal's scale) where nilearn computes the same thing (linear detrend); kept, with its
+    polynomial detrend of any order, because it is faster: one projection on the drift basis;
+    in ``benchmarks/bench_nilearn_skimage.py`` (RESULTS.md) at least twice nilearn's speed with
+    the cosine basis and at least 8 times with the Butterworth filter.
 
     Parameters
     ----------

@@ -123,6 +123,14 @@ def preprocess_raw(raw, *, picks=("eeg",), reference=None, notch=None, l_freq=No
     return raw
 
 
+def _check_epoch(tmin, tmax, baseline) -> tuple:
+    """(tmin, tmax, baseline) of an epoch window checked: tmin below tmax, the baseline within."""
+    tmin, tmax = float(tmin), float(tmax)
+    if not tmin < tmax:
+        raise InvalidArgument(f"epochs: tmin ({tmin}) must be below tmax ({tmax})")
+    return tmin, tmax, _check_baseline(baseline, tmin, tmax)
+
+
 def _check_baseline(baseline, tmin: float, tmax: float):
     if baseline is None:
         return None
@@ -192,10 +200,7 @@ def epoch_responses(raw, events, *, tmin=-0.2, tmax=0.5, baseline=(None, 0), rej
         channel names as ``feature_names``; ``info["dropped"]`` lists rejected trials.
     """
     _check_raw(raw)
-    tmin, tmax = float(tmin), float(tmax)
-    if not tmin < tmax:
-        raise InvalidArgument(f"epochs: tmin ({tmin}) must be below tmax ({tmax})")
-    baseline = _check_baseline(baseline, tmin, tmax)
+    tmin, tmax, baseline = _check_epoch(tmin, tmax, baseline)
     reject = _check_reject(reject, raw)
     check_events(events, -tmin, raw.times[-1] - tmax, what=f"recording for epochs of [{tmin}, {tmax}] s")
     sfreq = raw.info["sfreq"]

@@ -4,16 +4,16 @@ A run is a 4-D image (x, y, z, n_scans) with its repetition time ``t_r``; scan `
 acquired at ``k * t_r`` seconds, the time base of event onsets. The steps work on arrays:
 
 - :func:`bold_array`, :func:`repetition_time`: validated float32 data and TR;
-- :func:`compute_epi_mask` (nilearn's mean-EPI heuristic), :func:`check_mask`,
+- :func:`compute_epi_mask` (nilearn's mean-EPI mask as an array), :func:`check_mask`,
   :func:`apply_mask` -> signals of shape (n_scans, n_voxels), :func:`voxel_names`;
 - :func:`clean`: polynomial detrend, cosine or Butterworth high-pass, z-score
   (as ``nilearn.signal.clean``); :func:`drift_regressors` gives the same drifts as confounds;
 - :func:`atlas_time_series` (mean per label), :func:`roi_time_series` (voxels per ROI);
-- :func:`spm_hrf`, :func:`event_regressors`, :func:`lss_betas`, :func:`window_means` and
-  :func:`trial_responses` -> :class:`~braindecode.containers.BrainResponses`.
+- :func:`event_regressors` (the SPM canonical HRF of nilearn), :func:`lss_betas`,
+  :func:`window_means` and :func:`trial_responses` -> :class:`~braindecode.containers.BrainResponses`.
 """
 
-from braindecode.preprocessing._hrf import event_regressors, spm_hrf
+from braindecode.preprocessing._hrf import event_regressors
 from braindecode.preprocessing._masking import (
     apply_mask,
     bold_array,
@@ -42,7 +42,6 @@ __all__ = [
     "polynomial_drift",
     "repetition_time",
     "roi_time_series",
-    "spm_hrf",
     "trial_responses",
     "voxel_names",
     "window_means",

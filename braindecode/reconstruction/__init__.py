@@ -18,11 +18,11 @@ from braindecode.reconstruction._metrics import (
     DEFAULT_FEATURE_LAYERS,
     evaluate_reconstructions,
     feature_identification,
+    pearson_two_way_identification,
     pixcorr,
     ssim,
-    two_way_identification,
 )
-from braindecode.reconstruction._onnx import OnnxRuntime, default_cache_dir, export_onnx, weights_hash
+from braindecode.reconstruction._onnx import OnnxRuntime, default_cache_dir, export_pipeline_onnx, weights_hash
 from braindecode.reconstruction._pipeline import BACKENDS, EmbeddingPipeline, ModelDescription
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
@@ -40,7 +40,6 @@ from braindecode.reconstruction._reconstruct import (
 )
 from braindecode.reconstruction._reconstruction_pipeline import DEFAULT_SAMPLING, ReconstructionPipeline
 from braindecode.reconstruction._schedulers import MAX_STEPS, SCHEDULERS, make_scheduler, set_timesteps
-from braindecode.reconstruction._settings import ReconstructionSettings
 from braindecode.reconstruction._unclip import StableUnCLIPFamily
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "OnnxRuntime",
     "ReconstructionPipeline",
     "ReconstructionRequest",
-    "ReconstructionSettings",
     "StableUnCLIPFamily",
     "TorchRuntime",
     "check_ids",
@@ -70,17 +68,17 @@ __all__ = [
     "encode_png",
     "estimate_memory_bytes",
     "evaluate_reconstructions",
-    "export_onnx",
+    "export_pipeline_onnx",
     "feature_identification",
     "load_model_directory",
     "load_pipeline",
     "make_scheduler",
+    "pearson_two_way_identification",
     "pixcorr",
     "reconstruct",
     "reconstruct_requests",
     "seed_generators",
     "set_timesteps",
     "ssim",
-    "two_way_identification",
     "weights_hash",
 ]

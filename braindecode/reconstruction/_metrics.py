@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
+from skimage.color import rgb2gray
+from skimage.metrics import structural_similarity
 
 from braindecode.errors import InvalidArgument
 
-# ITU-R 709 luma, as skimage.color.rgb2gray.
-_GRAY = (0.2125, 0.7154, 0.0721)
 #: Network layers standing in for MindEye's AlexNet(2, 5) / Inception metrics, with their pooling.
 DEFAULT_FEATURE_LAYERS = {"stage2": "none", "stage4": "none", "pool": "avg"}
 
@@ -59,61 +57,44 @@ def pixcorr(images, targets) -> np.ndarray:
     return np.divide((x * y).sum(1), denom, out=np.zeros(len(x)), where=denom > 0)
 
 
-def _gaussian_window(sigma: float, truncate: float) -> torch.Tensor:
-    radius = int(truncate * sigma + 0.5)
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    window = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    return window / window.sum()
-
-
-def ssim(images, targets, gray: bool = True, sigma: float = 1.5, device="cpu") -> np.ndarray:
+def ssim(images, targets, gray: bool = True, sigma: float = 1.5) -> np.ndarray:
     """Mean structural similarity of each image with its target (Gaussian-weighted, as MindEye).
 
-    Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
-    sigma=1.5, use_sample_covariance=False, data_range=1)`` on each pair, on
-    grayscale images (``gray=True``) or averaged over the colour channels.
+    ``skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=sigma,
+    use_sample_covariance=False, data_range=1)`` on each pair, on luma
+    (``skimage.color.rgb2gray``) or on the colour channels, averaged.
 
     Parameters
     ----------
     images, targets : array of shape (n, H, W, 3)
+        uint8 or floats in [0, 1]; ``images`` are resized to the targets' size.
     gray : bool
-        Compare luma (``skimage.color.rgb2gray``) rather than each channel.
-    device : str
-        Torch device the filtering runs on (float64).
+        Compare luma rather than each channel.
+    sigma : float
+        Standard deviation of the Gaussian window, in pixels.
 
     Returns
     -------
     ssim : array of shape (n,)
     """
     x, y = _pair(images, targets)
-    x = torch.as_tensor(x, device=device).permute(0, 3, 1, 2)
-    y = torch.as_tensor(y, device=device).permute(0, 3, 1, 2)
+    side = 2 * int(3.5 * sigma + 0.5) + 1  # scikit-image's Gaussian window, truncated at 3.5 sigma
+    if min(x.shape[1:3]) < side:
+        raise InvalidArgument(f"images must be at least {side} pixels on each side for SSIM")
+    options = {"gaussian_weights": True, "sigma": sigma, "use_sample_covariance": False, "data_range": 1.0}
     if gray:
-        weights = torch.tensor(_GRAY, dtype=torch.float64, device=device).reshape(1, 3, 1, 1)
-        x, y = (x * weights).sum(1, keepdim=True), (y * weights).sum(1, keepdim=True)
-    window = _gaussian_window(sigma, 3.5).to(device)
-    if x.shape[-1] < len(window) or x.shape[-2] < len(window):
-        raise InvalidArgument(f"images must be at least {len(window)} pixels on each side for SSIM")
-    channels = x.shape[1]
-    rows = window.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1)
-    cols = window.reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1)
-
-    def blur(z):
-        return F.conv2d(F.conv2d(z, rows, groups=channels), cols, groups=channels)
-
-    c1, c2 = 0.01**2, 0.03**2
-    mx, my = blur(x), blur(y)
-    vx, vy, vxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    s = (2 * mx * my + c1) * (2 * vxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return s.mean(dim=(1, 2, 3)).cpu().numpy()
+        return np.array([structural_similarity(a, b, **options) for a, b in zip(rgb2gray(x), rgb2gray(y))])
+    return np.array([structural_similarity(a, b, channel_axis=-1, **options) for a, b in zip(x, y)])
 
 
-def two_way_identification(predicted, true) -> np.ndarray:
+def pearson_two_way_identification(predicted, true) -> np.ndarray:
     """2-way identification: how often a prediction correlates more with its own target than with another.
 
     For prediction ``j``, the fraction of other targets ``i != j`` with
     ``corr(predicted[j], true[i]) < corr(predicted[j], true[j])`` (ties count as
-    failures); chance is 0.5. This is MindEye's two-way identification.
+    failures); chance is 0.5. This is MindEye's two-way identification; the retrieval
+    metric ``braindecode.decoding.cosine_two_way_identification`` uses cosine similarity and
+    counts ties one half.
 
     Parameters
     ----------
@@ -165,7 +146,7 @@ def feature_identification(images, targets, model=None, layers=None, device="cpu
         sets = [extract_activations(model, list(z), layers=names, pooling=pooling, device=device,
                                     batch_size=batch_size) for z in (x, y)]
         features.update({layer: (sets[0][layer], sets[1][layer]) for layer in names})
-    return {layer: two_way_identification(*features[layer]) for layer in layers}
+    return {layer: pearson_two_way_identification(*features[layer]) for layer in layers}
 
 
 def evaluate_reconstructions(images, targets, model=None, layers=None, device="cpu") -> dict:

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import torch
 
+from braindecode._devices import resolve_device
 from braindecode.onnxrt import active_provider, create_session
 from braindecode.reconstruction._graphs import keeps_float32
 
@@ -55,7 +56,7 @@ def _export(graph, inputs, path: pathlib.Path, opset: int) -> None:
         )
 
 
-def export_onnx(pipeline, cache_dir=None, fp16: bool = False, opset: int = OPSET) -> dict:
+def export_pipeline_onnx(pipeline, cache_dir=None, fp16: bool = False, opset: int = OPSET) -> dict:
     """Export each component graph to ONNX once per weights hash.
 
     Parameters
@@ -106,7 +107,7 @@ class OnnxRuntime:
     device : {"cpu", "cuda", "cuda:N"}
         On CUDA, inputs and outputs stay on the GPU through I/O binding.
     cache_dir : path, optional
-        Export cache, see :func:`export_onnx`.
+        Export cache, see :func:`export_pipeline_onnx`.
     fp16 : bool, optional
         float16 graphs; default True on CUDA, False on CPU.
     tensorrt : bool
@@ -118,9 +119,9 @@ class OnnxRuntime:
     backend = "onnx"
 
     def __init__(self, pipeline, device="cpu", cache_dir=None, fp16=None, tensorrt=False, threads=None):
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.fp16 = self.device.type == "cuda" if fp16 is None else bool(fp16)
-        self.paths = export_onnx(pipeline, cache_dir, fp16=self.fp16)
+        self.paths = export_pipeline_onnx(pipeline, cache_dir, fp16=self.fp16)
         self.graphs = pipeline.component_graphs()
         self.sessions = {
             name: create_session(path, device=str(self.device), tensorrt=tensorrt, threads=threads)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from braindecode._devices import resolve_device
 from braindecode.errors import InvalidArgument, ResourceExhausted
 from braindecode.reconstruction._families import load_model_directory
 from braindecode.reconstruction._memory import check_memory
@@ -59,9 +60,9 @@ def load_pipeline(model=None, device=None) -> EmbeddingPipeline:
     returned, moved to ``device`` when one is given. ``device`` defaults to the CPU for directories.
     """
     if isinstance(model, EmbeddingPipeline):
-        return model if device is None or model.device == torch.device(device) else model.to(device)
+        return model if device is None or model.device == resolve_device(device) else model.to(device)
     directory = pathlib.Path(model if model is not None else DEFAULT_MODEL_DIR).resolve()
-    return _load(str(directory), str(torch.device(device or "cpu")))
+    return _load(str(directory), str(resolve_device(device or "cpu")))
 
 
 def describe_model(model=None) -> ModelDescription:

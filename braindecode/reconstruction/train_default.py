@@ -40,11 +40,11 @@ import torch
 from diffusers import AutoencoderTiny, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
-from braindecode.reconstruction._metrics import evaluate_reconstructions, two_way_identification
-from braindecode.reconstruction._reconstruction_pipeline import ReconstructionPipeline
+from braindecode.reconstruction._metrics import evaluate_reconstructions, pearson_two_way_identification
 from braindecode.reconstruction._prior import LatentPrior
 from braindecode.reconstruction._projector import ConditionProjector
 from braindecode.reconstruction._reconstruct import seed_generators
+from braindecode.reconstruction._reconstruction_pipeline import ReconstructionPipeline
 
 IMAGE_SIZE = 64
 EMBEDDING_MODEL = "efficientnet-lite0"
@@ -208,7 +208,7 @@ def fit_prior(embeddings, latents, overlap, temperatures=PRIOR_TEMPERATURES, pro
     scores = {}
     for temperature in temperatures:
         predicted = torch.softmax(similarity / temperature, dim=1) @ values
-        scores[temperature] = float(two_way_identification(predicted.numpy(), values.numpy()).mean())
+        scores[temperature] = float(pearson_two_way_identification(predicted.numpy(), values.numpy()).mean())
     best = max(scores, key=scores.get)
     progress(f"prior leave-overlap-out 2-way identification by temperature {scores}: using {best}")
     return LatentPrior(embeddings, latents, best)

@@ -3,11 +3,11 @@
 from braindecode.recordings._limits import ReadLimits
 from braindecode.recordings._readers import detect_format, read_recording
 from braindecode.recordings._recording import LoadedRecording, RecordingMeta
-from braindecode.recordings._sniff import FORMATS, MODALITIES, sniff_format
+from braindecode.recordings._sniff import FORMAT_MODALITIES, FORMATS, sniff_format
 
 __all__ = [
+    "FORMAT_MODALITIES",
     "FORMATS",
-    "MODALITIES",
     "LoadedRecording",
     "ReadLimits",
     "RecordingMeta",

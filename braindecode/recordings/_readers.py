@@ -15,9 +15,9 @@ from braindecode.recordings._nifti import read_nifti
 from braindecode.recordings._recording import LoadedRecording, Source, library_errors
 from braindecode.recordings._sniff import (
     FIF_MAGIC,
+    FORMAT_MODALITIES,
     FORMATS,
     GZIP_MAGIC,
-    MODALITIES,
     ZIP_MAGICS,
     format_of_members,
     is_nifti,
@@ -152,13 +152,13 @@ def _check_declared(fmt: str, declared_format: str | None, declared_modality: st
             raise InvalidArgument(f"declared format {declared} but the file is {fmt}")
     if declared_modality:
         declared = declared_modality.strip().lower()
-        known = sorted({m for ms in MODALITIES.values() for m in ms})
+        known = sorted({m for ms in FORMAT_MODALITIES.values() for m in ms})
         if declared not in known:
             raise InvalidArgument(f"unknown modality {quoted(declared_modality)}; expected one of "
                                   f"{', '.join(known)}")
-        if declared not in MODALITIES[fmt]:
+        if declared not in FORMAT_MODALITIES[fmt]:
             raise InvalidArgument(f"declared modality {declared} does not fit a {fmt} file, "
-                                  f"which holds {' or '.join(MODALITIES[fmt])}")
+                                  f"which holds {' or '.join(FORMAT_MODALITIES[fmt])}")
 
 
 def _declared_modality(meta, declared: str):

@@ -9,7 +9,7 @@ import zlib
 FORMATS = ("nifti", "gifti", "fif", "edf", "bdf", "brainvision", "eeglab")
 """Format names accepted by ``read_recording``."""
 
-MODALITIES = {
+FORMAT_MODALITIES = {
     "nifti": ("fmri",),
     "gifti": ("surface",),
     "fif": ("meg", "eeg"),

@@ -73,8 +73,8 @@ from braindecode.store._recordings import (
     recordings_of_one_modality,
     voxel_grid,
 )
-from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store, sha256_file
-from braindecode.store._uploads import Upload, check_metadata
+from braindecode.store._store import DEFAULT_TENANT, ArtifactInfo, RecordingInfo, Store
+from braindecode.store._uploads import Upload
 
 __all__ = [
     "ACTIVATIONS_ARTIFACT",
@@ -100,7 +100,6 @@ __all__ = [
     "StoredReconstruction",
     "StoredScoreMatrix",
     "Upload",
-    "check_metadata",
     "compare_from_store",
     "compute_rdms_from_store",
     "decode_recordings",
@@ -131,6 +130,5 @@ __all__ = [
     "save_stimulus_set",
     "score_encoder_from_store",
     "score_matrix_from_store",
-    "sha256_file",
     "voxel_grid",
 ]

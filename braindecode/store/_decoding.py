@@ -24,7 +24,7 @@ from braindecode.decoding import (
     DecoderFit,
     OnnxDecoder,
     SharedDecoder,
-    export_onnx,
+    export_decoder_onnx,
     fit_decoder,
     fit_shared_decoder,
     load_decoder,
@@ -244,11 +244,11 @@ def save_decoder_artifact(store: Store, tenant: str, model: BaseDecoder | Shared
         if isinstance(model, SharedDecoder):
             meta["subjects"] = {}
             for i, subject in enumerate(model.subjects_):
-                export_onnx(model, pathlib.Path(tmp) / SUBJECT_ONNX_FILE.format(i), subject=subject)
+                export_decoder_onnx(model, pathlib.Path(tmp) / SUBJECT_ONNX_FILE.format(i), subject=subject)
                 meta["subjects"][subject] = {"input_shape": list(model.input_shapes_[subject]),
                                              "onnx": SUBJECT_ONNX_FILE.format(i)}
         else:
-            export_onnx(model, pathlib.Path(tmp) / ONNX_FILE)
+            export_decoder_onnx(model, pathlib.Path(tmp) / ONNX_FILE)
             meta["input_shape"] = list(model.input_shape_)
         return save_directory(store, tenant, DECODER_ARTIFACT, tmp, meta, provenance)
 

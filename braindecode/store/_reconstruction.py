@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from braindecode.config import ReconstructionSettings
 from braindecode.errors import InvalidArgument
 from braindecode.reconstruction import (
     ReconstructionRequest,
-    ReconstructionSettings,
     check_ids,
     check_reconstruction,
     encode_png,

@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from braindecode.compare import COMPARISON_METHODS, compare, compare_rdms, noise_ceiling, rdm_to_vector, vector_to_rdm
+from braindecode.compare import (
+    COMPARISON_METHODS,
+    compare,
+    compare_rdms,
+    rdm_noise_ceiling,
+    rdm_to_vector,
+    vector_to_rdm,
+)
 from braindecode.errors import InvalidArgument
 
 N_CONDITIONS = 10
@@ -35,7 +42,7 @@ def test_scores_cis_p_values_and_noise_ceiling(study, method):
     assert result.p_values[0] == pytest.approx(0.01) and result.p_values[2] > result.p_values[0]
     assert result.pairwise_p_values[0, 2] < 0.05
     assert result.pairwise_p_values_fdr[2, 0] >= result.pairwise_p_values[2, 0]
-    ceiling = noise_ceiling(rdm_to_vector(brain), method)
+    ceiling = rdm_noise_ceiling(rdm_to_vector(brain), method)
     assert result.noise_ceiling.lower == pytest.approx(ceiling.lower, rel=1e-5)
     assert result.noise_ceiling.upper == pytest.approx(ceiling.upper, rel=1e-5)
     assert ceiling.lower <= ceiling.upper

@@ -2,7 +2,7 @@ import pytest
 import rsatoolbox
 from rsatoolbox.inference import boot_noise_ceiling
 
-from braindecode.compare import COMPARISON_METHODS, noise_ceiling
+from braindecode.compare import COMPARISON_METHODS, rdm_noise_ceiling
 from braindecode.errors import InvalidArgument
 
 
@@ -16,14 +16,14 @@ def subject_rdms(rng):
 @pytest.mark.parametrize("method", COMPARISON_METHODS)
 def test_matches_rsatoolbox_boot_noise_ceiling(subject_rdms, method, rsatoolbox_name):
     lower, upper = boot_noise_ceiling(rsatoolbox.rdm.RDMs(subject_rdms), method=rsatoolbox_name[method])
-    got = noise_ceiling(subject_rdms, method, dtype="float64")
+    got = rdm_noise_ceiling(subject_rdms, method, dtype="float64")
     assert got.lower == pytest.approx(lower, rel=1e-6)
     assert got.upper == pytest.approx(upper, rel=1e-6)
 
 
 def test_bounds_are_ordered_and_grow_with_agreement(subject_rdms, rng):
-    noisy = noise_ceiling(subject_rdms + 2 * rng.random(subject_rdms.shape))
-    clean = noise_ceiling(subject_rdms)
+    noisy = rdm_noise_ceiling(subject_rdms + 2 * rng.random(subject_rdms.shape))
+    clean = rdm_noise_ceiling(subject_rdms)
     assert noisy.lower < noisy.upper and clean.lower < clean.upper
     assert clean.lower > noisy.lower
     assert clean.to_dict() == {"lower": clean.lower, "upper": clean.upper}
@@ -31,9 +31,9 @@ def test_bounds_are_ordered_and_grow_with_agreement(subject_rdms, rng):
 
 def test_single_subject_is_rejected(subject_rdms):
     with pytest.raises(InvalidArgument, match="at least 2 subject RDMs"):
-        noise_ceiling(subject_rdms[:1])
+        rdm_noise_ceiling(subject_rdms[:1])
 
 
 def test_unknown_method_is_rejected(subject_rdms):
     with pytest.raises(InvalidArgument, match="unknown comparison method"):
-        noise_ceiling(subject_rdms, "tau-b")
+        rdm_noise_ceiling(subject_rdms, "tau-b")

@@ -14,7 +14,14 @@ from nilearn.datasets import load_mni152_brain_mask
 from nilearn.glm.first_level import make_first_level_design_matrix
 
 from braindecode.containers import Events
-from braindecode.datasets import CHANNELS, LAYERS, MONTAGE, layer_components, make_default_dataset, noise_ceiling
+from braindecode.datasets import (
+    CHANNELS,
+    LAYERS,
+    MONTAGE,
+    layer_components,
+    make_default_dataset,
+    noise_ceiling_from_snr,
+)
 from braindecode.datasets._default import _reporter
 from braindecode.errors import InvalidArgument
 
@@ -175,9 +182,9 @@ def test_ground_truth_names_layers_windows_snrs_and_ceilings(small_dataset, smal
         "early": LAYERS["early"], "late": LAYERS["late"]}
     windows = truth["latency_windows"]
     assert windows["early"]["window_s"][1] < windows["late"]["window_s"][0]
-    assert truth["rois"]["early"]["noise_ceiling"] == noise_ceiling(0.5, small_config["n_repeats"])
+    assert truth["rois"]["early"]["noise_ceiling"] == noise_ceiling_from_snr(0.5, small_config["n_repeats"])
     assert truth["rois"]["control"]["noise_ceiling"]["r"] == 0.0
-    assert windows["late"]["noise_ceiling"] == noise_ceiling(windows["late"]["snr"], small_config["n_repeats"])
+    assert windows["late"]["noise_ceiling"] == noise_ceiling_from_snr(windows["late"]["snr"], small_config["n_repeats"])
     assert truth["seed"] == 0 and set(truth["seeds"]) == {"stimuli", "sub-01"}
     for name, roi in truth["rois"].items():
         assert os.path.join(small_dataset.root, roi["mask"]) == small_dataset.files["masks"][name]

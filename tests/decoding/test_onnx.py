@@ -3,7 +3,7 @@ import onnx
 import pytest
 import torch
 
-from braindecode.decoding import MLPDecoder, OnnxDecoder, export_onnx
+from braindecode.decoding import MLPDecoder, OnnxDecoder, export_decoder_onnx
 from braindecode.errors import FailedPrecondition, InvalidArgument, NotFound
 
 KINDS = ["ridge", "ridge-eeg", "mlp", "eeg"]
@@ -12,7 +12,7 @@ KINDS = ["ridge", "ridge-eeg", "mlp", "eeg"]
 @pytest.mark.parametrize("kind", KINDS)
 def test_onnx_outputs_equal_torch(fitted_decoders, tmp_path, kind):
     model, X = fitted_decoders[kind]
-    path = export_onnx(model, tmp_path / "decoder.onnx")
+    path = export_decoder_onnx(model, tmp_path / "decoder.onnx")
     runtime = OnnxDecoder(path, device="cpu")
     assert (runtime.modality, runtime.input_shape_, runtime.n_dims_) == (model.modality, model.input_shape_,
                                                                         model.n_dims_)
@@ -25,7 +25,7 @@ def test_onnx_outputs_equal_torch(fitted_decoders, tmp_path, kind):
 @pytest.mark.parametrize("kind", ["ridge", "eeg"])
 def test_predict_each_equals_predict_per_block(fitted_decoders, tmp_path, kind):
     model, X = fitted_decoders[kind]
-    runtime = OnnxDecoder(export_onnx(model, tmp_path / "decoder.onnx"))
+    runtime = OnnxDecoder(export_decoder_onnx(model, tmp_path / "decoder.onnx"))
     blocks = [X[:1], X[1:4], X[4:5]]
     each = runtime.predict_each(blocks)
     assert [len(Y) for Y in each] == [1, 3, 1]
@@ -35,7 +35,7 @@ def test_predict_each_equals_predict_per_block(fitted_decoders, tmp_path, kind):
 
 def test_onnx_decoder_session_has_the_thread_count_asked_for(fitted_decoders, tmp_path):
     model, X = fitted_decoders["ridge"]
-    path = export_onnx(model, tmp_path / "decoder.onnx")
+    path = export_decoder_onnx(model, tmp_path / "decoder.onnx")
     one = OnnxDecoder(path, device="cpu", threads=1)
     assert one.session_.get_session_options().intra_op_num_threads == 1
     np.testing.assert_allclose(one.predict(X), model.predict(X), rtol=1e-5, atol=1e-5)
@@ -43,7 +43,7 @@ def test_onnx_decoder_session_has_the_thread_count_asked_for(fitted_decoders, tm
 
 def test_exported_graph_has_opset_dynamic_batch_and_metadata(fitted_decoders, tmp_path):
     model, _ = fitted_decoders["eeg"]
-    graph = onnx.load(export_onnx(model, tmp_path / "d.onnx", opset=18))
+    graph = onnx.load(export_decoder_onnx(model, tmp_path / "d.onnx", opset=18))
     onnx.checker.check_model(graph)
     assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) == 18
     batch = graph.graph.input[0].type.tensor_type.shape.dim[0]
@@ -55,7 +55,10 @@ def test_exported_graph_has_opset_dynamic_batch_and_metadata(fitted_decoders, tm
 
 def test_onnx_decoder_checks_input(fitted_decoders, tmp_path):
     model, X = fitted_decoders["eeg"]
-    runtime = OnnxDecoder(export_onnx(model, tmp_path / "d.onnx"))
+    runtime = OnnxDecoder(export_decoder_onnx(model, tmp_path / "d.onnx"))
+    assert runtime.check_input(X[:2].astype(np.float64)).dtype == np.float32
+    with pytest.raises(InvalidArgument, match="looks like fMRI"):
+        runtime.check_input(X.reshape(len(X), -1))
     with pytest.raises(InvalidArgument, match="looks like fMRI"):
         runtime.predict(X.reshape(len(X), -1))
     with pytest.raises(InvalidArgument, match=r"shape \(3, 24\), got \(3, 23\)"):
@@ -66,11 +69,11 @@ def test_onnx_decoder_checks_input(fitted_decoders, tmp_path):
 
 def test_export_refuses_bad_requests(fitted_decoders, tmp_path):
     with pytest.raises(FailedPrecondition, match="not fitted"):
-        export_onnx(MLPDecoder(), tmp_path / "d.onnx")
+        export_decoder_onnx(MLPDecoder(), tmp_path / "d.onnx")
     with pytest.raises(InvalidArgument, match="opset must be at least 17"):
-        export_onnx(fitted_decoders["ridge"][0], tmp_path / "d.onnx", opset=13)
+        export_decoder_onnx(fitted_decoders["ridge"][0], tmp_path / "d.onnx", opset=13)
     with pytest.raises(InvalidArgument, match="not a decoder"):
-        export_onnx(torch.nn.Linear(2, 2), tmp_path / "d.onnx")
+        export_decoder_onnx(torch.nn.Linear(2, 2), tmp_path / "d.onnx")
     assert not list(tmp_path.iterdir())
 
 
@@ -93,5 +96,5 @@ def test_onnx_decoder_refuses_other_files(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_onnx_on_cuda(fitted_decoders, tmp_path):
     model, X = fitted_decoders["mlp"]
-    runtime = OnnxDecoder(export_onnx(model, tmp_path / "d.onnx"), device="cuda")
+    runtime = OnnxDecoder(export_decoder_onnx(model, tmp_path / "d.onnx"), device="cuda")
     np.testing.assert_allclose(runtime.predict(X), model.predict(X), rtol=1e-4, atol=1e-4)

@@ -5,11 +5,11 @@ from sklearn.metrics import roc_auc_score, top_k_accuracy_score
 
 from braindecode.decoding import (
     cosine_similarity,
+    cosine_two_way_identification,
     mindeye_top1,
     retrieval_report,
     retrieve,
     top_k_accuracy,
-    two_way_identification,
 )
 from braindecode.errors import InvalidArgument
 
@@ -65,10 +65,10 @@ def test_top_k_equals_scikit_learn(paired, k):
 
 def test_two_way_equals_brute_force_loop_and_auc(paired):
     q, c = paired
-    assert two_way_identification(q, c, batch_size=9) == _two_way_loop(q, c)
+    assert cosine_two_way_identification(q, c, batch_size=9) == _two_way_loop(q, c)
     sims = _cosine_loop(q, c)
     aucs = [roc_auc_score(np.arange(len(q)) == i, sims[i]) for i in range(len(q))]
-    assert two_way_identification(q, c) == pytest.approx(np.mean(aucs), abs=1e-12)
+    assert cosine_two_way_identification(q, c) == pytest.approx(np.mean(aucs), abs=1e-12)
 
 
 def test_ties_count_at_chance():
@@ -76,7 +76,7 @@ def test_ties_count_at_chance():
     c = np.random.default_rng(0).standard_normal((10, 3))
     assert top_k_accuracy(c, q, k=1) == pytest.approx(0.1)
     assert top_k_accuracy(c, q, k=4) == pytest.approx(0.4)
-    assert two_way_identification(c, q) == 0.5
+    assert cosine_two_way_identification(c, q) == 0.5
     assert top_k_accuracy(c, q, k=4) == pytest.approx(_top_k_loop(c, q, 4), abs=1e-12)
 
 
@@ -84,7 +84,7 @@ def test_two_way_is_one_half_on_random_data():
     rng = np.random.default_rng(2)
     q, c = rng.standard_normal((2000, 32)), rng.standard_normal((2000, 32))
     # sd of the mean is about sqrt(1/12 / 2000) ~ 0.0065
-    assert two_way_identification(q, c) == pytest.approx(0.5, abs=0.02)
+    assert cosine_two_way_identification(q, c) == pytest.approx(0.5, abs=0.02)
 
 
 def test_float32_inputs_give_the_same_counts(paired):
@@ -120,7 +120,7 @@ def test_report_has_both_directions(paired):
     assert report["n_pairs"] == 40
     assert report["brain_to_image"]["top_5"] == top_k_accuracy(q, c, k=5)
     assert report["image_to_brain"]["top_1"] == top_k_accuracy(c, q, k=1)
-    assert report["image_to_brain"]["two_way"] == two_way_identification(c, q)
+    assert report["image_to_brain"]["two_way"] == cosine_two_way_identification(c, q)
     assert (report["brain_to_image"]["mindeye_top1_mean"], report["brain_to_image"]["mindeye_top1_sd"]) == \
         mindeye_top1(q, c, n_candidates=30, n_repeats=3)
     assert "mindeye_top1_mean" not in retrieval_report(q, c)["brain_to_image"]  # 40 < 300 pairs
@@ -149,7 +149,7 @@ def test_retrieve_equals_argsort():
     (lambda q, c: top_k_accuracy(q, c, k=0), "k must be"),
     (lambda q, c: top_k_accuracy(q, c, k=41), "k must be"),
     (lambda q, c: top_k_accuracy(q[:1], c[:1]), "at least 2"),
-    (lambda q, c: two_way_identification(np.where(q > 1, np.nan, q), c), "NaN"),
+    (lambda q, c: cosine_two_way_identification(np.where(q > 1, np.nan, q), c), "NaN"),
     (lambda q, c: mindeye_top1(q, c), "n_candidates=300"),
     (lambda q, c: mindeye_top1(q, c, n_candidates=10, n_repeats=0), "n_repeats"),
     (lambda q, c: retrieve(q, c[:, :3], np.arange(40)), "dimensions"),

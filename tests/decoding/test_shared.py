@@ -13,7 +13,7 @@ from braindecode.decoding import (
     OnnxDecoder,
     SharedDecoder,
     TrainingConfig,
-    export_onnx,
+    export_decoder_onnx,
     fit_decoder,
     fit_shared_decoder,
     load_decoder,
@@ -181,7 +181,7 @@ def test_saved_decoder_predicts_the_same_for_every_subject(shared, tmp_path):
 
 def test_onnx_export_holds_one_subjects_graph(shared, tmp_path):
     model, X, _, _ = shared
-    path = export_onnx(model, tmp_path / "sub-02.onnx", subject="sub-02")
+    path = export_decoder_onnx(model, tmp_path / "sub-02.onnx", subject="sub-02")
     onnx_decoder = OnnxDecoder(path)
     assert onnx_decoder.subject == "sub-02" and onnx_decoder.input_shape_ == (55,)
     np.testing.assert_allclose(onnx_decoder.predict(X["sub-02"]), model.predict(X["sub-02"], "sub-02"),
@@ -189,13 +189,13 @@ def test_onnx_export_holds_one_subjects_graph(shared, tmp_path):
     with pytest.raises(InvalidArgument, match=r"^subject 'sub-02' has an adapter for 55 voxels, got samples of 40 "):
         onnx_decoder.predict(X["sub-01"])
     with pytest.raises(InvalidArgument, match="give subject"):
-        export_onnx(model, tmp_path / "none.onnx")
+        export_decoder_onnx(model, tmp_path / "none.onnx")
     with pytest.raises(InvalidArgument, match="unknown subject 'sub-05'"):
-        export_onnx(model, tmp_path / "none.onnx", subject="sub-05")
+        export_decoder_onnx(model, tmp_path / "none.onnx", subject="sub-05")
     single = MLPDecoder(hidden_dim=8, training=TrainingConfig(max_epochs=1)).fit(X["sub-01"], np.ones((240, 3)))
     with pytest.raises(InvalidArgument, match="without a subject"):
-        export_onnx(single, tmp_path / "single.onnx", subject="sub-01")
-    assert OnnxDecoder(export_onnx(single, tmp_path / "single.onnx")).subject is None
+        export_decoder_onnx(single, tmp_path / "single.onnx", subject="sub-01")
+    assert OnnxDecoder(export_decoder_onnx(single, tmp_path / "single.onnx")).subject is None
     assert not (tmp_path / "none.onnx").exists()
 
 

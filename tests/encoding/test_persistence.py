@@ -239,3 +239,26 @@ def test_unfitted_mismatched_or_foreign_models_are_refused(fitted, tmp_path):
     with pytest.raises(InvalidArgument, match="provenance is not JSON-serializable"):
         save_encoder(ridge, tmp_path, provenance={"when": object()})
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["ridge", "ridge-1d", "ridge-float64", "banded-voxels"])
+def test_predict_each_takes_each_block_as_a_run_of_its_own(fitted, tmp_path, kind):
+    encoder, X = fitted[kind]
+    blocks = [X[:7], X[7:8], X[8:30]]
+    predicted = encoder.predict_each(blocks)
+    assert [p.shape for p in predicted] == [(len(b), *encoder.response_shape) for b in blocks]
+    for block, each in zip(blocks, predicted):
+        np.testing.assert_allclose(each, encoder.predict(block), rtol=1e-5, atol=1e-5)
+    if encoder.delays is not None:  # one run over the three blocks would shift rows across them
+        assert not np.allclose(encoder.predict(X[:30])[7:8], predicted[1], atol=1e-5)
+    assert {encoder: 1}[encoder] == 1 and encoder != load_encoder(save_encoder(encoder, tmp_path / "enc"))
+
+
+def test_check_input_names_the_problem(fitted):
+    encoder, X = fitted["banded-voxels"]
+    assert encoder.check_input(X[:2].astype(np.float64)).dtype == np.float64
+    assert encoder.check_input(X[:2].astype(np.int64)).dtype == np.float32
+    with pytest.raises(InvalidArgument, match=r"shape \(n, 8\) for the layers early \(5\), late \(3\); got \(2, 7\)"):
+        encoder.check_input(X[:2, :7])
+    with pytest.raises(InvalidArgument, match="1 NaN or infinite"):
+        encoder.check_input(np.where(np.arange(8) == 3, np.nan, X[:1]))

@@ -3,7 +3,8 @@
 import pytest
 from jobs.jobdata import add_bold, add_candidates, add_decoder
 
-from braindecode.jobs import JobRunner, JobSettings
+from braindecode.config import JobSettings
+from braindecode.jobs import JobRunner
 from braindecode.store import Store
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from jobs.jobdata import PREPROCESSING, TENANT, add_bold, spec_for, wait
 
+from braindecode.config import JobSettings
 from braindecode.decoding import retrieve
 from braindecode.errors import FailedPrecondition
-from braindecode.jobs import JobContext, JobRunner, JobSettings, RayExecutor, ShardTask
+from braindecode.jobs import JobContext, JobRunner, RayExecutor, ShardTask
 from braindecode.store import load_arrays, load_responses
 
 

@@ -3,10 +3,21 @@
 import json
 
 import pytest
-from jobs.jobdata import TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
+from jobs.jobdata import (
+    BILLION_LAUGHS,
+    TENANT,
+    add_bold,
+    add_candidates,
+    add_decoder,
+    add_shared_decoder,
+    save_tiny_reconstruction_model,
+    spec_for,
+)
 
-from braindecode.errors import InvalidArgument, NotFound
-from braindecode.jobs import parse_spec, plan_job, read_spec
+from braindecode._schema import check_document
+from braindecode.errors import InvalidArgument, NotFound, ResourceExhausted
+from braindecode.jobs import JobSpec, job_spec_reference, parse_spec, plan_job, read_spec
+from braindecode.preprocessing import EEGSpec
 
 
 def test_yaml_and_json_files_give_the_same_spec(tmp_path, lab):
@@ -41,6 +52,26 @@ def test_plan_has_one_shard_per_recording_or_subject(lab):
     by_subject = plan_job(lab["store"], TENANT, dict(spec, shard_by="subject"))
     assert [[r["id"] for r in s.recordings] for s in by_subject.shards] == [
         [recordings[0].id, recordings[1].id], [recordings[2].id]]
+
+
+def test_a_shared_decoder_needs_an_adapter_for_every_subject_it_decodes(lab):
+    store, recordings = lab["store"], lab["recordings"]  # subjects 01, 01, 02
+    first, _ = add_shared_decoder(store, lab["tmp"], subjects=("01",))
+    spec = spec_for([r.id for r in recordings], first.id)
+    with pytest.raises(InvalidArgument, match=r"the recordings' subjects '02' have no adapter in shared decoder "
+                                              rf"'{first.id}'; its subjects are '01'"):
+        plan_job(store, TENANT, spec)
+    plan = plan_job(store, TENANT, dict(spec, model={"decoder": first.id, "subject": "01"}))
+    assert plan.spec["model"] == {"decoder": first.id, "subject": "01"}
+    assert list(plan.decoder["input_shapes"]) == ["01"]
+    with pytest.raises(InvalidArgument, match=r"'model.subject' '07' have no adapter"):
+        plan_job(store, TENANT, dict(spec, model={"decoder": first.id, "subject": "07"}))
+    with pytest.raises(InvalidArgument, match="is a RidgeDecoder of one subject's data"):
+        plan_job(store, TENANT, dict(spec, model={"decoder": lab["decoder"].id, "subject": "01"}))
+    with pytest.raises(InvalidArgument, match="an encoder takes none"):
+        plan_job(store, TENANT, dict(spec, model={"encoder": lab["decoder"].id, "subject": "01"},
+                                     outputs={"predictions": True}))
+    assert plan_job(store, TENANT, spec_for([recordings[0].id], first.id)).spec["model"] == {"decoder": first.id}
 
 
 def test_filter_selects_the_tenants_recordings(lab):
@@ -147,3 +178,52 @@ def test_another_tenants_ids_are_not_found(lab):
         plan_job(lab["store"], "lab-b", spec)
     for ident in (lab["recordings"][0].id, lab["decoder"].id, lab["candidates"].id):
         assert ident in str(err.value)
+
+
+def test_spec_documents_are_read_within_bounds(tmp_path):
+    assert len(BILLION_LAUGHS) < 500
+    with pytest.raises(InvalidArgument, match="uses the alias \\*a: YAML aliases are not allowed"):
+        parse_spec(BILLION_LAUGHS)
+    with pytest.raises(InvalidArgument, match="nests lists or mappings deeper than 32 levels"):
+        parse_spec("[" * 40 + "]" * 40)
+    with pytest.raises(ResourceExhausted, match="is 2097164 bytes, over the limit of 1048576 bytes"):
+        parse_spec("name: " + "x" * 2 * 1024**2 + "\n" + "a: 1\n")
+    (tmp_path / "big.yaml").write_text("name: " + "x" * 2 * 1024**2)
+    with pytest.raises(ResourceExhausted, match="larger than the limit of 1048576 bytes"):
+        read_spec(tmp_path / "big.yaml")
+    assert parse_spec("a: &x 1\nb: 2\n") == {"a": 1, "b": 2}  # an anchor without an alias expands nothing
+
+
+def test_preprocessing_is_checked_in_full_at_submit(lab):
+    spec = spec_for([lab["recordings"][0].id], lab["decoder"].id)
+    spec["preprocessing"] = {"modality": "fmri", "mask": [[1]], "atlas": "labels.nii", "zscore": "yes",
+                             "trials": {"method": "glm", "window": [8, 4]}}
+    with pytest.raises(InvalidArgument) as err:
+        plan_job(lab["store"], TENANT, spec)
+    message = str(err.value)
+    expected = ["key 'preprocessing.zscore' must be true or false, got 'yes'",
+                "key 'preprocessing.trials.method' must be one of lss, window, got 'glm'",
+                "window must be [start, end] seconds after onset with start < end, got (8.0, 4.0)",
+                "key 'preprocessing.atlas' needs an image and is available from Python only",
+                "key 'preprocessing.mask' must be 'auto' or null in a job spec"]
+    for words in expected:
+        assert words in message, words
+    assert message.startswith(f"job spec has {len(expected)} problems: (1) ")
+    spec["preprocessing"] = {"modality": "eeg", "reject": {"eeg": -1}, "epochs": {"tmin": 0.5, "tmax": 0.1}}
+    with pytest.raises(InvalidArgument) as err:
+        plan_job(lab["store"], TENANT, spec)
+    for words in ("reject['eeg'] must be a positive number, got -1", "tmin (0.5) must be below tmax (0.1)"):
+        assert words in str(err.value), words
+
+
+def test_the_typed_spec_and_its_reference():
+    sent = {"recordings": {"ids": ["rec_a"]}, "preprocessing": {"modality": "meg", "epochs": {}},
+            "model": {"decoder": "art_a"}, "outputs": {"retrieval": {"candidates": "art_b", "layer": "pool"}}}
+    spec = check_document(JobSpec, sent, "job spec")
+    assert isinstance(spec.preprocessing, EEGSpec) and spec.preprocessing.channel_types == ["meg"]
+    assert (spec.kind, spec.outputs.retrieval.k, spec.shard_by) == ("decoder", 5, "recording")
+    text = job_spec_reference()
+    for key in ("`recordings.filter.subject`", "`outputs.reconstructions.n_steps`", "`model.encoder`",
+                "`epochs.baseline`", "`trials.window`", "`reject`"):
+        assert key in text, key
+    assert "| `outputs.retrieval.k` | a positive integer | 5 |" in text

@@ -6,7 +6,7 @@ from skimage.metrics import structural_similarity
 from skimage.transform import resize
 
 from braindecode.errors import InvalidArgument
-from braindecode.reconstruction import feature_identification, pixcorr, ssim, two_way_identification
+from braindecode.reconstruction import feature_identification, pearson_two_way_identification, pixcorr, ssim
 
 
 def photos(size=48):
@@ -61,13 +61,13 @@ def brute_force_two_way(pred, true):
     return np.array(scores)
 
 
-def test_two_way_identification_matches_brute_force():
+def test_pearson_two_way_identification_matches_brute_force():
     rng = np.random.default_rng(0)
     true = rng.normal(size=(20, 30))
     pred = true + rng.normal(scale=2.0, size=true.shape)
-    np.testing.assert_allclose(two_way_identification(pred, true), brute_force_two_way(pred, true))
-    assert two_way_identification(true, true).mean() == 1.0
-    chance = two_way_identification(rng.normal(size=(200, 30)), rng.normal(size=(200, 30))).mean()
+    np.testing.assert_allclose(pearson_two_way_identification(pred, true), brute_force_two_way(pred, true))
+    assert pearson_two_way_identification(true, true).mean() == 1.0
+    chance = pearson_two_way_identification(rng.normal(size=(200, 30)), rng.normal(size=(200, 30))).mean()
     assert 0.45 < chance < 0.55
 
 
@@ -87,8 +87,8 @@ def test_feature_identification_with_efficientnet():
     lambda: pixcorr(np.zeros((2, 8, 8, 3)), np.zeros((3, 8, 8, 3))),
     lambda: ssim(np.full((2, 16, 16, 3), 2.0), np.zeros((2, 16, 16, 3))),
     lambda: ssim(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 3))),
-    lambda: two_way_identification(np.zeros((1, 4)), np.zeros((1, 4))),
-    lambda: two_way_identification(np.zeros((3, 4)), np.zeros((3, 5))),
+    lambda: pearson_two_way_identification(np.zeros((1, 4)), np.zeros((1, 4))),
+    lambda: pearson_two_way_identification(np.zeros((3, 4)), np.zeros((3, 5))),
 ])
 def test_bad_input(call):
     with pytest.raises(InvalidArgument):

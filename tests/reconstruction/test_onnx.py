@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from braindecode.reconstruction import OnnxRuntime, ReconstructionPipeline, export_onnx, seed_generators, weights_hash
+from braindecode.reconstruction import (
+    OnnxRuntime,
+    ReconstructionPipeline,
+    export_pipeline_onnx,
+    seed_generators,
+    weights_hash,
+)
 
 # float32 graphs; onnxruntime fuses and reorders some kernels (LayerNorm, attention, GroupNorm).
 COMPONENT_ATOL = 1e-4
@@ -64,12 +70,12 @@ def test_tiny_autoencoder_and_prior_parity(make_tiny, onnx_cache):
 def test_exports_are_cached_by_weights_hash(pipeline, onnx_runtime, onnx_cache, tiny_dir):
     stamps = {name: path.stat().st_mtime_ns for name, path in onnx_runtime.paths.items()}
     reloaded = ReconstructionPipeline.from_pretrained(tiny_dir)
-    again = export_onnx(reloaded, onnx_cache)
+    again = export_pipeline_onnx(reloaded, onnx_cache)
     assert again == onnx_runtime.paths
     assert {name: path.stat().st_mtime_ns for name, path in again.items()} == stamps
     with torch.no_grad():
         reloaded.projector.proj.bias.add_(1.0)
-    changed = export_onnx(reloaded, onnx_cache)
+    changed = export_pipeline_onnx(reloaded, onnx_cache)
     assert changed["projector"] != again["projector"]
     assert {k: v for k, v in changed.items() if k != "projector"} == {k: v for k, v in again.items() if k != "projector"}
     session = OnnxRuntime(reloaded, cache_dir=onnx_cache)

@@ -8,7 +8,7 @@ import onnx
 import pytest
 import torch
 
-from braindecode.reconstruction import export_onnx, load_model_directory, seed_generators
+from braindecode.reconstruction import export_pipeline_onnx, load_model_directory, seed_generators
 from reconstruction.tiny_models import save_tiny_kandinsky, save_tiny_stable_unclip
 
 COMPONENT_ATOL = 1e-4  # float32 graphs; onnxruntime fuses and reorders some kernels
@@ -94,7 +94,7 @@ def test_exports_are_cached_by_weights_hash(pipelines, runtimes, cache, caplog):
     with torch.no_grad():
         pipeline.movq.post_quant_conv.bias.add_(0.5)
     try:
-        changed = export_onnx(pipeline, cache)
+        changed = export_pipeline_onnx(pipeline, cache)
         assert changed["vae_decoder"] != again.paths["vae_decoder"] and changed["unet"] == again.paths["unet"]
     finally:
         with torch.no_grad():

@@ -113,6 +113,7 @@ def test_memory_estimate_grows_with_batch_and_guidance(pipeline):
     (dict(strength=1.1, init_images=np.zeros((2, 16, 16, 3), np.uint8)), "strength"),
     (dict(seed=-1), "seed"),
     (dict(guidance=0), "guidance"),
+    (dict(device="tpu"), "unknown device 'tpu'"),
 ])
 def test_bad_input(pipeline, kwargs, message):
     args = dict(embeddings=np.ones((2, 12), np.float32)) | kwargs

@@ -99,6 +99,33 @@ def test_waits_only_for_streams_whose_next_item_is_due():
     assert [size for _, size in calls] == [1, 1]
 
 
+def test_callers_of_one_call_after_another_are_waited_for_as_streams_and_then_forgotten():
+    calls = []
+
+    async def closed_loop(batcher, name, delay_third: float):
+        """Three unary calls of one sample each, the first two back to back, the third after ``delay_third``."""
+        streams = []
+        for i in range(3):
+            if i == 2 and delay_third:
+                await asyncio.sleep(delay_third)
+            streams.append(batcher.caller("k", name, idle=0.5))
+            await batcher.submit("k", np.full((1, 2), float(i)), stream=streams[-1])
+        return streams
+
+    async def scenario():
+        batcher = Batcher(_doubling(calls), WaitPolicy(30.0), max_size=64)
+        prompt, slow = await asyncio.gather(closed_loop(batcher, "peer-1", 0.0), closed_loop(batcher, "peer-2", 0.3))
+        assert len({id(s) for s in prompt}) == 1 and prompt[0] is not slow[0]  # one stream per caller
+        assert batcher._queues  # the callers are remembered ...
+        await asyncio.sleep(0.7)
+        assert batcher._queues == {}  # ... until they have been idle for 0.5 s
+        batcher.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    # The prompt caller's third call waited for the slow one's, due by then: one batch of two.
+    assert [size for _, size in calls] == [2, 2, 2]
+
+
 def test_groups_by_key_and_keeps_callers_apart(loop):
     calls = []
 
@@ -268,6 +295,9 @@ def test_served_models_load_once_check_every_get_and_evict_the_least_recent():
     assert models.get("a") is got[0]
     models.get("b")  # evicts "a"
     assert models.get("a") is not got[0] and loads == ["a", "b", "a"]
+    assert models.loaded("a") is models.get("a") and models.loaded("b") is None  # loaded ones only, no load
     allowed.discard("a")  # deleted: no longer served, though loaded
     with pytest.raises(NotFound, match="no model a"):
         models.get("a")
+    with pytest.raises(NotFound, match="no model a"):
+        models.loaded("a")

@@ -7,7 +7,7 @@ import grpc
 import numpy as np
 import pytest
 import real_files
-from jobs.jobdata import add_bold, add_decoder, spec_for
+from jobs.jobdata import BILLION_LAUGHS, add_bold, add_decoder, spec_for
 
 from braindecode.cli import main
 from braindecode.client import Client
@@ -28,7 +28,8 @@ def jobs_server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("BRAINDECODE_JOB_WORKERS", "1")
         env.setenv("BRAINDECODE_JOB_MAX_ATTEMPTS", "2")
-        config = Config.load(data_dir=str(tmp_path_factory.mktemp("jobs") / "store"), port=0, max_jobs_per_tenant=2)
+        config = Config.load(data_dir=str(tmp_path_factory.mktemp("jobs") / "store"), port=0,
+                             jobs={"max_jobs_per_tenant": 2})
         server = BraindecodeServer(config).start()
     yield server
     server.stop(grace=0)
@@ -138,6 +139,9 @@ def test_bad_input_lists_every_problem_and_stores_nothing(jobs_server, lab):
     err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document="outputs: [unclosed"),
                     metadata=client.metadata)
     assert err.code() == INVALID and "spec_document is not valid YAML" in err.details()
+    err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(spec_document=BILLION_LAUGHS),
+                    metadata=client.metadata)
+    assert err.code() == INVALID and "spec_document uses the alias *a: YAML aliases are not allowed" in err.details()
     err = rpc_error(client.jobs.stub.SubmitJob, jobs_pb2.SubmitJobRequest(), metadata=client.metadata)
     assert err.code() == INVALID and "needs a spec or a spec_document" in err.details()
     err = rpc_error(client.submit_job, jobs_pb2.JobSpec(preprocessing_json="{modality"))

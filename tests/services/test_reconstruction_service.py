@@ -14,7 +14,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from PIL import Image
 
 from braindecode.client import Client
-from braindecode.config import Config
+from braindecode.config import Config, ReconstructionSettings
 from braindecode.containers import ActivationSet
 from braindecode.decoding import RidgeDecoder, load_decoder
 from braindecode.errors import InvalidArgument
@@ -22,7 +22,6 @@ from braindecode.reconstruction import (
     DEFAULT_SAMPLING,
     ConditionProjector,
     ReconstructionPipeline,
-    ReconstructionSettings,
     estimate_memory_bytes,
     reconstruct,
 )
@@ -318,11 +317,11 @@ def test_missing_model_is_failed_precondition(start_server, tmp_path):
 def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MAX_BATCH", "3")
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_BATCH_WINDOW_MS", "5.5")
-    settings = ReconstructionSettings.from_env(device="cuda")
+    settings = Config.load(reconstruction={"device": "cuda"}).reconstruction
     assert (settings.max_batch, settings.batch_window_ms, settings.device) == (3, 5.5, "cuda")
     monkeypatch.setenv("BRAINDECODE_RECONSTRUCTION_MAX_BYTES", "lots")
     with pytest.raises(InvalidArgument, match="MAX_BYTES='lots'"):
-        ReconstructionSettings.from_env()
+        Config.load()
     with pytest.raises(InvalidArgument, match="max_batch"):
         ReconstructionSettings(max_batch=0)
 

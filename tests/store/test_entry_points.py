@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from jobs.jobdata import N_DIMS, PREPROCESSING, TENANT, save_tiny_reconstruction_model
 
+from braindecode.config import ReconstructionSettings
 from braindecode.decoding import RidgeDecoder
 from braindecode.errors import InvalidArgument
-from braindecode.reconstruction import ReconstructionSettings, reconstruct, reconstruct_requests
+from braindecode.reconstruction import reconstruct, reconstruct_requests
 from braindecode.store import (
     RECONSTRUCTION_ARTIFACT,
     compute_rdms_from_store,
