@@ -62,7 +62,8 @@ def lab(tmp_path_factory, world):
     config = Config.load(data_dir=str(folder / "store"), port=0, max_upload_bytes=5 * 1024 * 1024)
     server = BraindecodeServer(config).start()
     key, _ = server.keys.create("lab-a")
-    with Client(f"127.0.0.1:{server.port}", api_key=key, timeout=120) as client:
+    # A generous deadline: the fits below share the CPU with whatever else runs.
+    with Client(f"127.0.0.1:{server.port}", api_key=key, timeout=900) as client:
         runs = {s: _upload_runs(client, folder, world, s) for s in GRIDS}
         ids, layers, _ = world
         activations = save_activation_set(server.store, "lab-a",
@@ -139,6 +140,8 @@ def test_fine_tune_a_new_subject_from_the_stored_decoder(lab, world):
     decoded = client.decode(tuned.decoder_id, held_out.data, subject="04")
     torch_decoder = load_decoder(server.store.artifact_dir("lab-a", tuned.decoder_id))
     np.testing.assert_allclose(decoded, torch_decoder.predict(held_out.data, "04"), rtol=1e-4, atol=1e-4)
+    trained = load_responses(server.store, "lab-a", lab["runs"]["04"][:2], FMRI_SPEC)  # stimuli the others saw too
+    assert torch_decoder.fine_tuned_["04"]["template_samples"] == trained.n_trials  # its adapter's ridge start
     ids, _ = retrieve(decoded, world[1]["pool"], world[0], k=1)
     assert np.mean(ids[:, 0] == held_out.stimulus_ids) > 4 / len(world[0])  # its third run, never trained on
     # the base decoder is left as it was
