@@ -63,7 +63,8 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
 
     Trials are matched to activation rows by stimulus id. Without ``base``, ``decoder`` is
     fitted on every subject jointly; with ``base``, the responses are one subject's and
-    ``base.fine_tune`` fits that subject's adapter. Either way the decoder is scored on held-out
+    ``base.fine_tune`` fits that subject's adapter, starting a new one from the template of the
+    stimuli that ``base``'s joint fit kept (``SharedDecoder.template_latents_``). Either way the decoder is scored on held-out
     whole runs (each run of each subject is its own group), then refitted on every trial. Runs are
     also the groups of the early-stopping split when every subject has two or more.
 
