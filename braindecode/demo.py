@@ -273,9 +273,10 @@ def _eeg_curve(client, dataset, uploaded, subject, config) -> dict:
 
 #: Subjects of the cross-subject data set: the last is the new one, the others train the shared decoder.
 CROSS_SUBJECT_SUBJECTS = 4
-#: The shared decoder of the cross-subject curve: a latent as wide as the simulated layers' components
-#: (3 x 16) and a narrow head keep it to CPU minutes; its head fine-tunes at a tenth of the adapter's rate.
-CROSS_SUBJECT_DECODER = {"latent_dim": 48, "hidden_dim": 256}
+#: The shared decoder of the cross-subject curve: a 128-d latent (the best of 48 to 512 for a new subject's
+#: ridge-started adapter, benchmarks/RESULTS.md) and a narrow head keep it to CPU minutes; its head fine-tunes
+#: at a tenth of the adapter's rate.
+CROSS_SUBJECT_DECODER = {"latent_dim": 128, "hidden_dim": 256}
 CROSS_SUBJECT_HEAD_LR_SCALE = 0.1
 
 

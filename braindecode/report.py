@@ -249,7 +249,8 @@ def write_report(folder, dataset, summary, rsa, decoding, eeg, recon, encoding) 
 <p>A second data set of {len(curve['n_voxels'])} individual subjects (their own ROI positions, voxel counts
 {", ".join(f"{s}: {n}" for s, n in curve['n_voxels'].items())}, and SNRs). A shared decoder (per-subject linear
 adapters, one shared head) is fitted on {", ".join(curve['training_subjects'])}; the new subject
-{curve['new_subject']} is then decoded from its first runs by that decoder fine-tuned on them, by the same architecture
+{curve['new_subject']} is then decoded from its first runs by that decoder fine-tuned on them (its new adapter starting
+from the ridge of its voxels onto the shared latent of the same stimuli), by the same architecture
 fitted on them alone, and by {curve['template']}'s ridge decoder after Procrustes alignment on their stimuli.
 Top-1 among its {curve['n_test_stimuli']} test stimuli (chance {1 / curve['n_test_stimuli']:.3f}):</p>
 {_table(rows, header)}"""

@@ -148,10 +148,16 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
             raise NotFound(f"model {name!r} has no version {quoted(version)}: its one version is {VERSION!r}")
         return kind, self.decoders if kind == DECODER_ARTIFACT else self.encoders
 
+    @staticmethod
+    def _key(kind: str, tenant: str, name: str) -> tuple:
+        """The served-model key of a model: a decoder's names its subject too (here none: the decoders
+        of one subject's data; a shared decoder's graphs are served per subject by Decode)."""
+        return (tenant, name, "") if kind == DECODER_ARTIFACT else (tenant, name)
+
     def _served(self, tenant: str, name: str, version: str) -> _Served:
         """The caller's decoder or encoder named ``name``, loaded (NotFound for any other name or version)."""
         kind, models = self._models(tenant, name, version)
-        return _Served(kind, models.get((tenant, name)))
+        return _Served(kind, models.get(self._key(kind, tenant, name)))
 
     async def ServerLive(self, request, context):
         return inference_pb2.ServerLiveResponse(live=True)
@@ -178,8 +184,9 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request, context):
         """Runs on the server's event loop; the inputs are checked before they join a batch, so that
         bad ones fail their own call only."""
-        key = (current_tenant(), request.model_name)
-        kind, models = self._models(*key, request.model_version)
+        tenant = current_tenant()
+        kind, models = self._models(tenant, request.model_name, request.model_version)
+        key = self._key(kind, tenant, request.model_name)
         model = models.loaded(key)
         served = _Served(kind, model if model is not None else await asyncio.to_thread(models.get, key))
         _check_outputs(request, served)

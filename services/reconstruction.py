@@ -98,7 +98,8 @@ class ReconstructionServicer(reconstruction_pb2_grpc.ReconstructionServiceServic
                 request.guidance if request.HasField("guidance") else None,
                 request.strength if request.HasField("strength") else None, request.scheduler or None,
                 request.backend or "torch", model=request.model or DEFAULT_RECONSTRUCTION_MODEL,
-                generate=self._batched, progress=progress, on_images=on_images, selection=selection(request))
+                generate=self._batched, progress=progress, on_images=on_images, selection=selection(request),
+                subject=request.subject)
 
         stored = yield from reply_stream(reconstruct, context, reconstruction_pb2.ReconstructEvent, "reconstruction")
         height, width = stored.images.shape[1:3]

@@ -57,6 +57,7 @@ from braindecode.client._replies import (
     ScoreMatrixResult,
     Shard,
     StimulusSetInfo,
+    SubjectInput,
 )
 
 __all__ = [
@@ -102,6 +103,7 @@ __all__ = [
     "ServiceClient",
     "Shard",
     "StimulusSetInfo",
+    "SubjectInput",
     "pack_recording",
     "stimulus_messages",
 ]

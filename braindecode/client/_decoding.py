@@ -19,9 +19,9 @@ class DecodingClient(ServiceClient):
 
     def fit(self, recording_ids, preprocessing: dict, activation_set_id: str, layer: str, decoder: str = "ridge",
             params: dict | None = None, cv_folds: int = 0, val_fraction: float | None = None, seed: int = 0,
-            on_progress=None, selection=None) -> FitDecoderResult:
+            on_progress=None, selection=None, base_decoder_id: str = "") -> FitDecoderResult:
         """Fit and store a decoder, cross-validated over runs (see
-        ``braindecode.decoding.fit_decoder_from_store``).
+        ``braindecode.store.fit_decoder_from_store``).
 
         Parameters
         ----------
@@ -31,10 +31,12 @@ class DecodingClient(ServiceClient):
         preprocessing : dict
         activation_set_id, layer : str
             The target space: a layer of a stored activation set, matched to the trials by stimulus id.
-        decoder : {"ridge", "mlp", "eeg"}
-            ridge and mlp take fMRI trials, eeg EEG/MEG epochs.
+        decoder : {"ridge", "mlp", "eeg", "shared"}
+            ridge and mlp take fMRI trials, eeg EEG/MEG epochs; shared takes fMRI runs of several
+            subjects, each through the adapter of its recording's subject label.
         params : dict, optional
-            The decoder's hyper-parameters, e.g. ``{"alphas": [1, 10, 100]}``.
+            The decoder's hyper-parameters, e.g. ``{"alphas": [1, 10, 100]}``; with
+            ``base_decoder_id``, the fine-tuning's, e.g. ``{"head_lr_scale": 0.1}``.
         cv_folds : int
             Folds of whole runs for the scores; 0 is leave one run out.
         val_fraction : float, optional
@@ -46,6 +48,8 @@ class DecodingClient(ServiceClient):
             The voxels and trials to fit on (see ``braindecode.preprocessing.Selection``), e.g.
             ``{"voxels": {"atlas_id": atlas.id, "labels": [1, 2]}, "trials": {"where": "split == 'train'"}}``;
             the decoder then takes those voxels only.
+        base_decoder_id : str, optional
+            With ``decoder="shared"``: a stored shared decoder to fine-tune on the runs of one subject.
 
         Returns
         -------
@@ -55,23 +59,26 @@ class DecodingClient(ServiceClient):
                         preprocessing_json=json_object(preprocessing, "preprocessing"),
                         activation_set_id=activation_set_id, layer=layer, decoder=decoder,
                         params_json=json_object(params, "params"), cv_folds=cv_folds, seed=seed,
-                        val_fraction=val_fraction, selection=selection_message(selection))
+                        val_fraction=val_fraction, selection=selection_message(selection),
+                        base_decoder_id=base_decoder_id)
         return self._follow("FitDecoder", request, on_progress)
 
-    def decode_stream(self, decoder_id: str, batches):
+    def decode_stream(self, decoder_id: str, batches, subject: str = ""):
         """Decode batches of brain samples over one stream, in order.
 
         Parameters
         ----------
         decoder_id : str
         batches : iterable of array of shape (n, *input_shape)
+        subject : str, optional
+            A shared decoder's subject, whose adapter takes the samples.
 
         Yields
         ------
         array of shape (n, n_dims)
             The embeddings of each batch.
         """
-        first = build(decoding_pb2.DecodeRequest, decoder_id=decoder_id)
+        first = build(decoding_pb2.DecodeRequest, decoder_id=decoder_id, subject=subject)
         refused = []  # a batch of the wrong type: the stream ends before it, and its TypeError is raised here
 
         def requests():
@@ -81,7 +88,8 @@ class DecodingClient(ServiceClient):
                 except TypeError as exc:
                     refused.append(exc)
                     return
-                yield decoding_pb2.DecodeRequest(decoder_id=first.decoder_id if i == 0 else "", samples=samples)
+                yield decoding_pb2.DecodeRequest(decoder_id=first.decoder_id if i == 0 else "",
+                                                 subject=first.subject if i == 0 else "", samples=samples)
 
         try:
             for reply in self._call("Decode", requests()):
@@ -92,7 +100,7 @@ class DecodingClient(ServiceClient):
         if refused:
             raise refused[0]
 
-    def decode(self, decoder_id: str, samples, batch_bytes: int = 4 * 1024 * 1024) -> np.ndarray:
+    def decode(self, decoder_id: str, samples, batch_bytes: int = 4 * 1024 * 1024, subject: str = "") -> np.ndarray:
         """Decode brain samples into embeddings.
 
         Parameters
@@ -102,6 +110,8 @@ class DecodingClient(ServiceClient):
             (n, n_voxels) for fMRI decoders, (n, n_channels, n_times) for EEG/MEG ones.
         batch_bytes : int
             Samples travel in messages of about this size, over one stream.
+        subject : str, optional
+            A shared decoder's subject, whose adapter takes the samples.
 
         Returns
         -------
@@ -110,10 +120,10 @@ class DecodingClient(ServiceClient):
         samples = floats(samples, "samples")
         per_message = max(1, batch_bytes // max(1, samples[:1].nbytes))
         batches = list(slices(samples, per_message)) or [samples]
-        return np.concatenate(list(self.decode_stream(decoder_id, batches)))
+        return np.concatenate(list(self.decode_stream(decoder_id, batches, subject)))
 
     def retrieve(self, queries, k: int = 5, activation_set_id: str = "", layer: str = "", candidates=None,
-                 candidate_ids=(), decoder_id: str = "") -> tuple:
+                 candidate_ids=(), decoder_id: str = "", subject: str = "") -> tuple:
         """The top-k candidate stimuli of each query, most similar (cosine) first.
 
         Parameters
@@ -127,6 +137,8 @@ class DecodingClient(ServiceClient):
             ... or embeddings, with ``candidate_ids``.
         candidate_ids : list of str, optional
         decoder_id : str, optional
+        subject : str, optional
+            With a shared ``decoder_id``: the subject whose adapter takes the brain samples.
 
         Returns
         -------
@@ -137,8 +149,8 @@ class DecodingClient(ServiceClient):
         """
         request = build(
             decoding_pb2.RetrieveRequest, queries=tensors.to_tensor(floats(queries, "queries")),
-            decoder_id=decoder_id, activation_set_id=activation_set_id, layer=layer, candidate_ids=candidate_ids,
-            k=k, candidates=None if candidates is None else tensors.to_tensor(floats(candidates, "candidates")))
+            decoder_id=decoder_id, subject=subject, activation_set_id=activation_set_id, layer=layer,
+            candidate_ids=candidate_ids, k=k, candidates=None if candidates is None else tensors.to_tensor(floats(candidates, "candidates")))
         matches = self._call("Retrieve", request).matches
         return (np.array([list(m.stimulus_ids) for m in matches], dtype=str).reshape(len(matches), -1),
                 np.array([list(m.scores) for m in matches], dtype=np.float32).reshape(len(matches), -1))

@@ -23,7 +23,7 @@ class ReconstructionClient(ServiceClient):
                     decoder_id: str = "", average_repeats: bool = True, n_steps: int | None = None, seed: int = 0,
                     guidance: float | None = None, scheduler: str | None = None, backend: str = "torch",
                     init_images=None, strength: float | None = None, model: str = "", on_progress=None,
-                    selection=None) -> tuple:
+                    selection=None, subject: str = "") -> tuple:
         """Reconstruct images from embeddings, or from stored recordings decoded by a stored decoder.
 
         Parameters
@@ -50,6 +50,9 @@ class ReconstructionClient(ServiceClient):
             Called with each :class:`Progress` streamed back.
         selection : dict or Selection, optional
             Recordings: the voxels and trials to decode; its voxels default to those the decoder was fitted on.
+        subject : str, optional
+            With a shared ``decoder_id``: the subject whose adapter decodes every recording (default:
+            each recording's own subject label).
 
         Returns
         -------
@@ -64,7 +67,7 @@ class ReconstructionClient(ServiceClient):
             reconstruction_pb2.ReconstructRequest,
             embeddings=None if embeddings is None else tensors.to_tensor(floats(embeddings, "embeddings")),
             ids=[] if ids is None else labels(ids, "ids"), recording_ids=recording_ids,
-            preprocessing_json=json_object(preprocessing, "preprocessing"), decoder_id=decoder_id,
+            preprocessing_json=json_object(preprocessing, "preprocessing"), decoder_id=decoder_id, subject=subject,
             average_repeats=average_repeats, n_steps=n_steps or 0, seed=seed, guidance=guidance,
             scheduler=scheduler or "", backend=backend, strength=strength, model=model,
             init_images=None if init_images is None else tensors.to_tensor(np.asarray(init_images)),

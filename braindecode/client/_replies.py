@@ -278,12 +278,22 @@ class ScoreEncoderResult(Reply):
 # -- decoding -----------------------------------------------------------------------------------
 @reply(decoding_pb2.FoldScores)
 class DecoderFoldScores(Reply):
-    """Scores of one cross-validation fold; ``n_test_stimuli`` candidates were retrieved among."""
+    """Scores of one cross-validation fold; ``n_test_stimuli`` candidates were retrieved among. A shared
+    decoder's folds name the ``subject`` whose runs they held out."""
 
     test_runs: tuple
     n_test_trials: int
     n_test_stimuli: int
     scores: dict
+    subject: str
+
+
+@reply(decoding_pb2.SubjectInput)
+class SubjectInput(Reply):
+    """A subject of a shared decoder and the ``input_shape`` (n_voxels,) of its adapter."""
+
+    subject: str
+    input_shape: tuple
 
 
 @reply(decoding_pb2.RetrievalMatches)
@@ -306,8 +316,8 @@ class RecordingRetrieval(Reply):
 
 @reply(decoding_pb2.FitDecoderResult)
 class FitDecoderResult(Reply):
-    """A fitted, stored decoder: the ``input_shape`` of one sample, ``n_dims`` of its embeddings,
-    and ``cv_scores`` (means over the ``folds``)."""
+    """A fitted, stored decoder: the ``input_shape`` of one sample (a shared decoder's ``subjects``,
+    each with its own), ``n_dims`` of its embeddings, and ``cv_scores`` (means over the ``folds``)."""
 
     decoder_id: str
     modality: str
@@ -316,6 +326,7 @@ class FitDecoderResult(Reply):
     cv_scores: dict
     folds: tuple[DecoderFoldScores, ...]
     n_trials: int
+    subjects: tuple[SubjectInput, ...]
 
 
 # -- comparison ---------------------------------------------------------------------------------
@@ -498,10 +509,12 @@ class JobRecordings(Reply):
 
 @reply(jobs_pb2.ModelRef)
 class JobModel(Reply):
-    """The stored model a job applies: a ``decoder`` or an ``encoder`` artifact id."""
+    """The stored model a job applies: a ``decoder`` or an ``encoder`` artifact id (and a shared decoder's
+    ``subject``, if the spec names one)."""
 
     decoder: str
     encoder: str
+    subject: str
 
 
 @reply(jobs_pb2.RetrievalOutput)

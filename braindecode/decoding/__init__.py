@@ -9,13 +9,22 @@ per-trial responses against a layer of an activation set.
 ``SharedDecoder`` decodes several subjects through per-subject adapters and one shared head
 (``fit(X, Y)`` with dicts of subject -> array, ``predict(X, subject)``) and fine-tunes a new
 subject from little data; ``fit_shared_decoder`` fits and scores it on responses of several
-subjects, ``AlignedDecoder`` is the functional-alignment baseline.
+subjects (``make_fine_tuning`` reads the settings of a fine-tuning from JSON), ``AlignedDecoder``
+is the functional-alignment baseline.
 """
 
 from braindecode.decoding._alignment import AlignedDecoder
 from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
-from braindecode.decoding._cross_subject import SharedDecoderFit, fit_shared_decoder, new_subject_curve
-from braindecode.decoding._fitting import DECODER_KINDS, INPUT_LAYOUTS, DecoderFit, fit_decoder, make_decoder
+from braindecode.decoding._cross_subject import fit_shared_decoder, new_subject_curve
+from braindecode.decoding._fitting import (
+    DECODER_KINDS,
+    INPUT_LAYOUTS,
+    SHARED,
+    DecoderFit,
+    fit_decoder,
+    make_decoder,
+    make_fine_tuning,
+)
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
 from braindecode.decoding._onnx import OnnxDecoder, export_decoder_onnx
 from braindecode.decoding._persistence import load_decoder, read_decoder_config, save_decoder
@@ -44,8 +53,8 @@ __all__ = [
     "MLPDecoder",
     "OnnxDecoder",
     "RidgeDecoder",
+    "SHARED",
     "SharedDecoder",
-    "SharedDecoderFit",
     "TrainingConfig",
     "check_embeddings",
     "check_input",
@@ -57,6 +66,7 @@ __all__ = [
     "held_out_scores",
     "load_decoder",
     "make_decoder",
+    "make_fine_tuning",
     "mindeye_top1",
     "new_subject_curve",
     "read_decoder_config",

@@ -50,6 +50,13 @@ def predict_batches(module: torch.nn.Module, X: np.ndarray, batch_size: int) -> 
     return torch.cat(out).numpy()
 
 
+def check_footprint(needed: int, max_fit_bytes: int, fit: str) -> None:
+    """``ResourceExhausted`` naming ``fit`` (what is fitted on what) when ``needed`` bytes are past ``max_fit_bytes``."""
+    if needed > max_fit_bytes:
+        raise ResourceExhausted(f"{fit} would hold about {needed} bytes, more than the limit "
+                                f"max_fit_bytes={max_fit_bytes}")
+
+
 class PersistentDecoder(BaseEstimator, abc.ABC):
     """What ``save_decoder``, ``load_decoder`` and ``export_decoder_onnx`` need of a fitted decoder.
 
@@ -138,12 +145,9 @@ class BaseDecoder(PersistentDecoder):
 
     def _check_footprint(self, n_samples: int, input_shape: tuple, n_dims: int, max_fit_bytes: int) -> None:
         """``ResourceExhausted`` when ``fit_footprint`` is past ``max_fit_bytes``."""
-        needed = self.fit_footprint(n_samples, input_shape, n_dims)
-        if needed > max_fit_bytes:
-            raise ResourceExhausted(
-                f"{type(self).__name__} fitted on {n_samples} samples of shape {tuple(input_shape)} -> "
-                f"{n_dims} dims would hold about {needed} bytes, more than the limit "
-                f"max_fit_bytes={max_fit_bytes}")
+        check_footprint(self.fit_footprint(n_samples, input_shape, n_dims), max_fit_bytes,
+                        f"{type(self).__name__} fitted on {n_samples} samples of shape {tuple(input_shape)} -> "
+                        f"{n_dims} dims")
 
     def check_input(self, X) -> np.ndarray:
         """``X`` validated against the fitted modality and input shape (see ``check_input``)."""

@@ -1,8 +1,8 @@
 """A shared decoder fitted on the responses of several subjects, or fine-tuned for one, cross-validated over runs.
 
 ``fit_shared_decoder`` is pure: brain responses and an activation set in, a fitted
-``SharedDecoder`` with its held-out scores out. It is what a store entry point calls once it
-has loaded the recordings' responses and the activation set.
+``SharedDecoder`` with its held-out scores and provenance out. It is what a store entry point
+calls once it has loaded the recordings' responses and the activation set.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import clone
 
 from braindecode.containers import BrainResponses
+from braindecode.decoding._fitting import SHARED, DecoderFit
 from braindecode.decoding._retrieval import top_k_accuracy
 from braindecode.decoding._scoring import held_out_scores
 from braindecode.decoding._shared import SharedDecoder
@@ -22,31 +23,12 @@ from braindecode.errors import InvalidArgument
 
 
 @dataclasses.dataclass
-class SharedDecoderFit:
-    """A shared decoder fitted by ``fit_shared_decoder``.
-
-    Attributes
-    ----------
-    model : SharedDecoder
-        Fitted (or fine-tuned) on every trial.
-    cv_scores : dict of str -> float
-        Means of the held-out scores over ``folds`` (empty with a single run).
-    folds : list of dict
-        One per fold and held-out subject: ``test_runs``, ``subject``, ``n_test_trials``,
-        ``n_test_stimuli`` and ``scores`` (see ``held_out_scores``).
-    """
-
-    model: SharedDecoder
-    cv_scores: dict
-    folds: list
-
-
-@dataclasses.dataclass
 class _Subject:
     X: np.ndarray
     Y: np.ndarray
     stimulus_ids: np.ndarray
     runs: np.ndarray
+    dropped: dict
 
 
 def _by_subject(responses, activations, layer: str) -> dict:
@@ -69,18 +51,20 @@ def _by_subject(responses, activations, layer: str) -> dict:
         stimulus_ids = np.concatenate([chunk.stimulus_ids for chunk in chunks])
         Y = np.asarray(activations.align(stimulus_ids)[layer], dtype=np.float32).reshape(len(stimulus_ids), -1)
         subjects[subject] = _Subject(np.concatenate([chunk.data for chunk in chunks]), Y, stimulus_ids,
-                                     np.concatenate([chunk.runs for chunk in chunks]))
+                                     np.concatenate([chunk.runs for chunk in chunks]),
+                                     {k: v for chunk in chunks for k, v in chunk.info.get("dropped", {}).items()})
     return subjects
 
 
 def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecoder | None = None, *,
-                       base: SharedDecoder | None = None, head_lr_scale: float = 0.0, cv_folds: int = 0,
-                       progress=None) -> SharedDecoderFit:
+                       base: SharedDecoder | None = None, head_lr_scale: float = 0.0,
+                       training: TrainingConfig | None = None, cv_folds: int = 0, progress=None) -> DecoderFit:
     """Fit a shared decoder on several subjects, or fine-tune one subject from a fitted one.
 
     Trials are matched to activation rows by stimulus id. Without ``base``, ``decoder`` is
     fitted on every subject jointly; with ``base``, the responses are one subject's and
-    ``base.fine_tune`` fits that subject's adapter. Either way the decoder is scored on held-out
+    ``base.fine_tune`` fits that subject's adapter, starting a new one from the template of the
+    stimuli that ``base``'s joint fit kept (``SharedDecoder.template_latents_``). Either way the decoder is scored on held-out
     whole runs (each run of each subject is its own group), then refitted on every trial. Runs are
     also the groups of the early-stopping split when every subject has two or more.
 
@@ -88,7 +72,8 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
     ----------
     responses : BrainResponses or list of BrainResponses
         2-D per-trial responses; ``subjects`` names each trial's subject (a subject's voxel
-        count is the same in every part), ``runs`` its run.
+        count is the same in every part), ``runs`` its run; trials dropped by the preprocessing
+        (``info["dropped"]``) are recorded in the provenance.
     activations : ActivationSet
         The target embedding space; rows of ``layer`` are flattened to (n_stimuli, n_dims).
     layer : str
@@ -98,18 +83,27 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
         Fitted: fine-tune the one subject of ``responses`` from it.
     head_lr_scale : float
         With ``base``: the head's learning rate as a fraction of the adapter's (0 keeps it fixed).
+    training : TrainingConfig, optional
+        With ``base``: the fine-tuning's (default ``base.training``).
     cv_folds : int
         Folds of whole runs for the scores; 0 leaves one run out at a time. Skipped when the
         responses hold a single run.
     progress : callable, optional
-        ``progress(stage, done, total)`` with stages "cross-validation" (``done`` in folds) and "fit".
+        ``progress(stage, done, total)`` with stages "cross-validation" (``done`` in folds,
+        fractional within a fold) and "fit". An exception it raises stops the fit.
 
     Returns
     -------
-    fit : SharedDecoderFit
+    fit : DecoderFit
+        ``provenance`` holds the layer, activation model, the decoder's parameters, its seed,
+        the trial count, the dropped trials, ``subjects`` (per subject its trials, voxels and
+        runs), ``fine_tuning`` (with ``base``: the subject, ``head_lr_scale`` and the training
+        settings) and the cross-validation.
     """
     if base is not None and decoder is not None:
         raise InvalidArgument("give decoder (a joint fit) or base (fine-tuning), not both")
+    if base is None and training is not None:
+        raise InvalidArgument("training goes with base (fine-tuning); a joint fit takes the decoder's")
     estimator = SharedDecoder() if decoder is None else decoder
     if not isinstance(estimator, SharedDecoder) or (base is not None and not isinstance(base, SharedDecoder)):
         raise InvalidArgument("decoder and base must be SharedDecoder instances")
@@ -118,18 +112,22 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
     if base is not None and len(subjects) != 1:
         raise InvalidArgument(f"fine-tuning takes the responses of one subject, got {', '.join(subjects)}")
 
-    def fit_on(keep: dict):
-        """The decoder fitted on the trials ``keep[subject]`` (boolean masks) of each subject."""
+    def fit_on(keep: dict, epochs):
+        """The decoder fitted on the trials ``keep[subject]`` (boolean masks) of each subject;
+        ``epochs(record)`` after each epoch."""
         runs = {s: subjects[s].runs[keep[s]] for s in subjects}
         grouped = all(len(np.unique(r)) >= 2 for r in runs.values())
         if base is not None:
             (subject,) = subjects
             data = subjects[subject]
             return base.fine_tune(subject, data.X[keep[subject]], data.Y[keep[subject]],
-                                  groups=runs[subject] if grouped else None, head_lr_scale=head_lr_scale)
+                                  groups=runs[subject] if grouped else None, head_lr_scale=head_lr_scale,
+                                  training=training, progress=epochs,
+                                  stimulus_ids=data.stimulus_ids[keep[subject]])
         return clone(estimator).fit({s: d.X[keep[s]] for s, d in subjects.items()},
                                     {s: d.Y[keep[s]] for s, d in subjects.items()},
-                                    groups=runs if grouped else None)
+                                    groups=runs if grouped else None, progress=epochs,
+                                    stimulus_ids={s: d.stimulus_ids[keep[s]] for s, d in subjects.items()})
 
     order = list(subjects)
     labels = np.concatenate([np.char.add(f"{s}\x00", subjects[s].runs.astype(str)) for s in order])
@@ -144,7 +142,9 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
             if emptied:
                 raise InvalidArgument(f"cross-validation fold {i + 1} holds out every run of subject {emptied[0]!r}: "
                                       "use more folds (cv_folds=0 leaves one run out)")
-            model = fit_on({s: ~held[offsets[k]:offsets[k + 1]] for k, s in enumerate(order)})
+            model = fit_on({s: ~held[offsets[k]:offsets[k + 1]] for k, s in enumerate(order)},
+                           lambda record, i=i: report("cross-validation", i + record["epoch"] / record["max_epochs"],
+                                                      len(splits)))
             for k, subject in enumerate(order):
                 test_s = held[offsets[k]:offsets[k + 1]]
                 if not test_s.any():
@@ -158,9 +158,25 @@ def fit_shared_decoder(responses, activations, layer: str, decoder: SharedDecode
     names = sorted({name for fold in folds for name in fold["scores"]})
     cv_scores = {name: float(np.mean([f["scores"][name] for f in folds if name in f["scores"]])) for name in names}
     report("fit", 0, 1)
-    model = fit_on({s: np.ones(len(d.runs), dtype=bool) for s, d in subjects.items()})
+    model = fit_on({s: np.ones(len(d.runs), dtype=bool) for s, d in subjects.items()},
+                   lambda record: report("fit", record["epoch"], record["max_epochs"]))
     report("fit", 1, 1)
-    return SharedDecoderFit(model, cv_scores, folds)
+    config = (base.training if training is None else training) if base is not None else estimator.training
+    config = config or TrainingConfig()
+    provenance = {
+        "layer": layer, "activation_model": activations.model, "decoder": SHARED,
+        "params": (base if base is not None else estimator)._params_json(), "seed": int(config.seed),
+        "n_trials": int(sum(len(d.runs) for d in subjects.values())),
+        "subjects": {s: {"n_trials": len(d.runs), "n_voxels": int(d.X.shape[1]),
+                         "runs": sorted(set(d.runs.tolist()), key=_run_order)} for s, d in subjects.items()},
+        "dropped_trials": {k: v for d in subjects.values() for k, v in d.dropped.items()},
+        "cross_validation": {"scheme": "leave-one-run-out" if cv_folds == 0 else f"{cv_folds} folds of runs",
+                             "scores": cv_scores, "folds": folds},
+    }
+    if base is not None:
+        provenance["fine_tuning"] = {"subject": order[0], "head_lr_scale": float(head_lr_scale),
+                                     "training": dataclasses.asdict(config)}
+    return DecoderFit(model, cv_scores, folds, provenance)
 
 
 def _top1(predicted: np.ndarray, responses: BrainResponses, activations, layer: str) -> float:
@@ -176,7 +192,8 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
     """Retrieval of a new subject's test stimuli against the number of its runs, for three decoders.
 
     * ``subject_only``: ``decoder`` fitted on the new subject's first runs alone;
-    * ``fine_tuned``: ``decoder`` fitted jointly on the other subjects, then fine-tuned on those runs;
+    * ``fine_tuned``: ``decoder`` fitted jointly on the other subjects, then fine-tuned on those runs
+      (its adapter starting from the ridge onto the template latents of their stimuli);
     * ``aligned``: ``AlignedDecoder``: the new subject aligned onto ``template`` on the stimuli of those
       runs, decoded by ``template_decoder`` fitted on the template's training trials.
 
@@ -260,13 +277,15 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
         config = dataclasses.replace(decoder.training or TrainingConfig(), seed=int(seed))
         estimator = clone(decoder).set_params(training=config)
         base = clone(estimator).fit({s: train[s].data for s in others}, {s: targets(train[s]) for s in others},
-                                    groups={s: train[s].runs for s in others})
+                                    groups={s: train[s].runs for s in others},
+                                    stimulus_ids={s: train[s].stimulus_ids for s in others})
         for i, count in enumerate(run_counts):
             part = train[new_subject].subset(np.isin(train[new_subject].runs, new_runs[:count]))
             groups = part.runs if count >= 2 else None
             alone = clone(estimator).fit({new_subject: part.data}, {new_subject: targets(part)},
                                          groups=None if groups is None else {new_subject: groups})
-            tuned = base.fine_tune(new_subject, part.data, targets(part), groups=groups, head_lr_scale=head_lr_scale)
+            tuned = base.fine_tune(new_subject, part.data, targets(part), groups=groups, head_lr_scale=head_lr_scale,
+                                   stimulus_ids=part.stimulus_ids)
             top_1["subject_only"][i].append(_top1(alone.predict(test.data, new_subject), test, activations, layer))
             top_1["fine_tuned"][i].append(_top1(tuned.predict(test.data, new_subject), test, activations, layer))
             done += 1

@@ -1,8 +1,9 @@
 """Decoders made from JSON hyper-parameters and fitted on per-trial brain responses.
 
-``make_decoder`` builds an unfitted decoder from the hyper-parameters a request carries;
-``fit_decoder`` matches the trials to a layer of an activation set by stimulus id, scores the
-decoder by cross-validation over runs and refits it on every trial.
+``make_decoder`` builds an unfitted decoder from the hyper-parameters a request carries, and
+``make_fine_tuning`` the settings of fine-tuning a shared decoder; ``fit_decoder`` matches the
+trials to a layer of an activation set by stimulus id, scores the decoder by cross-validation over
+runs and refits it on every trial.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import numpy as np
 from sklearn.base import clone
 
 from braindecode.containers import ActivationSet, BrainResponses
-from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder
+from braindecode.decoding._base import MAX_FIT_BYTES, BaseDecoder, PersistentDecoder
 from braindecode.decoding._neural import EEGDecoder, MLPDecoder
 from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._scoring import held_out_scores
+from braindecode.decoding._shared import SharedDecoder
 from braindecode.decoding._training import TrainingConfig
 from braindecode.encoding import LeaveOneRunOut, check_cv
 from braindecode.errors import BraindecodeError, InvalidArgument, quoted, shortened
 
-DECODER_KINDS = {"ridge": RidgeDecoder, "mlp": MLPDecoder, "eeg": EEGDecoder}
+DECODER_KINDS = {"ridge": RidgeDecoder, "mlp": MLPDecoder, "eeg": EEGDecoder, "shared": SharedDecoder}
+#: The kind of ``SharedDecoder``, which ``fit_shared_decoder`` fits on responses of several subjects.
+SHARED = "shared"
 #: Recording modality -> the input layout of the decoders: 2-D responses or 3-D epochs.
 INPUT_LAYOUTS = {"fmri": "fmri", "eeg": "eeg", "meg": "eeg"}
 _SET_BY_CALLER = ("modality", "device")
@@ -66,8 +70,8 @@ def make_decoder(kind: str, params: dict | None, modality: str, seed: int = 0,
 
     Parameters
     ----------
-    kind : {"ridge", "mlp", "eeg"}
-        ``mlp`` takes fMRI responses, ``eeg`` EEG/MEG epochs, ``ridge`` either.
+    kind : {"ridge", "mlp", "eeg", "shared"}
+        ``mlp`` and ``shared`` take fMRI responses, ``eeg`` EEG/MEG epochs, ``ridge`` either.
     params : dict, optional
         Constructor parameters as JSON values, ``training`` as a dict of ``TrainingConfig``
         fields; ``modality`` and ``device`` come from the arguments.
@@ -82,7 +86,7 @@ def make_decoder(kind: str, params: dict | None, modality: str, seed: int = 0,
 
     Returns
     -------
-    decoder : RidgeDecoder, MLPDecoder or EEGDecoder
+    decoder : RidgeDecoder, MLPDecoder, EEGDecoder or SharedDecoder
     """
     cls = DECODER_KINDS.get(kind)
     if cls is None:
@@ -96,21 +100,55 @@ def make_decoder(kind: str, params: dict | None, modality: str, seed: int = 0,
     if cls.modality != modality:
         raise InvalidArgument(f"decoder {kind!r} takes {cls.modality} data but the recordings give "
                               f"{modality} responses")
-    training = _check_json_params(params.pop("training", {}), dataclasses.asdict(TrainingConfig()),
-                                  "training parameter")
-    training["seed"] = int(seed)
+    training = _training(TrainingConfig(), params.pop("training", {}), seed, val_fraction)
+    return cls(**params, training=training, device=device)
+
+
+def _training(start: TrainingConfig, values, seed: int, val_fraction: float | None) -> TrainingConfig:
+    """``start`` with the JSON ``values`` of its fields, ``seed`` and ``val_fraction`` (when given) replaced."""
+    values = _check_json_params(values, dataclasses.asdict(start), "training parameter")
+    values["seed"] = int(seed)
     if val_fraction is not None:
-        training["val_fraction"] = float(val_fraction)
-    return cls(**params, training=TrainingConfig(**training).check(), device=device)
+        values["val_fraction"] = float(val_fraction)
+    return dataclasses.replace(start, **values).check()
+
+
+def make_fine_tuning(base: SharedDecoder, params: dict | None, seed: int = 0,
+                     val_fraction: float | None = None) -> dict:
+    """The settings of fine-tuning a subject of ``base``, from JSON hyper-parameters.
+
+    Parameters
+    ----------
+    base : SharedDecoder
+        Fitted.
+    params : dict, optional
+        ``head_lr_scale`` (default 0: the head stays fixed) and ``training``: a dict of
+        ``TrainingConfig`` fields that replace those of ``base.training``.
+    seed : int
+        ``TrainingConfig.seed`` of the fine-tuning.
+    val_fraction : float, optional
+        Overrides ``TrainingConfig.val_fraction``.
+
+    Returns
+    -------
+    settings : dict
+        ``head_lr_scale`` and ``training``, keyword arguments of ``fit_shared_decoder`` (and
+        ``SharedDecoder.fine_tune``).
+    """
+    params = _check_json_params({} if params is None else params, {"head_lr_scale": 0.0, "training": {}},
+                                "fine-tuning parameter")
+    start = base.training if isinstance(base.training, TrainingConfig) else TrainingConfig()
+    return {"head_lr_scale": params.get("head_lr_scale", 0.0),
+            "training": _training(start, params.get("training", {}), seed, val_fraction)}
 
 
 @dataclasses.dataclass
 class DecoderFit:
-    """A decoder fitted by ``fit_decoder``.
+    """A decoder fitted by ``fit_decoder`` or ``fit_shared_decoder``.
 
     Attributes
     ----------
-    model : RidgeDecoder, MLPDecoder or EEGDecoder
+    model : RidgeDecoder, MLPDecoder, EEGDecoder or SharedDecoder
         Fitted on every trial.
     cv_scores : dict of str -> float
         Means of the held-out scores (see ``folds``) over the folds that have them (``top_5``
@@ -119,13 +157,15 @@ class DecoderFit:
         Per fold: ``test_runs`` (runs held out), ``n_test_trials``, ``n_test_stimuli``
         and ``scores``: ``pearson`` and ``r2`` (means over embedding dimensions, per trial),
         ``top_1``, ``top_5`` and ``two_way`` (``retrieval_report``'s brain -> image scores of the
-        held-out predictions averaged per stimulus, among the held-out stimuli).
+        held-out predictions averaged per stimulus, among the held-out stimuli). A shared
+        decoder's has one per fold and held-out subject, naming its ``subject``.
     provenance : dict
         JSON-serializable: layer, activation model, decoder, parameters, seed, trial count,
-        dropped trials and the cross-validation above.
+        dropped trials and the cross-validation above; a shared decoder's also its subjects (and
+        the fine-tuning).
     """
 
-    model: BaseDecoder
+    model: PersistentDecoder
     cv_scores: dict
     folds: list
     provenance: dict
@@ -173,6 +213,7 @@ def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: st
     modality : {"fmri", "eeg", "meg"}
         Of the responses (see ``INPUT_LAYOUTS``).
     decoder : {"ridge", "mlp", "eeg"}
+        (``fit_shared_decoder`` fits "shared" ones.)
     params : dict, optional
         JSON hyper-parameters (see ``make_decoder``). Without ``cv``, ridge selects alphas by
         ``min(5, n_runs)`` folds of whole runs.
@@ -194,6 +235,9 @@ def fit_decoder(responses: BrainResponses, activations: ActivationSet, layer: st
     -------
     fit : DecoderFit
     """
+    if decoder == SHARED:
+        raise InvalidArgument("decoder 'shared' decodes several subjects through their own adapters: fit it with "
+                              "fit_shared_decoder")
     report = progress or (lambda stage, done, total: None)
     auto_inner_cv = decoder == "ridge" and "cv" not in (params or {})
     estimator = make_decoder(decoder, params, INPUT_LAYOUTS[modality], seed, val_fraction, device)

@@ -73,19 +73,12 @@ class _NeuralDecoder(BaseDecoder):
         return self
 
     def fit_footprint(self, n_samples: int, input_shape: tuple, n_dims: int) -> int:
-        """Bytes a fit holds at its peak, from the network built on torch's meta device (which
-        allocates nothing): five copies of the parameters (weights, gradients, AdamW's two
-        moments, the best epoch's) and every layer's outputs for the samples of the largest
-        forward pass (a training batch counts twice, for its gradients; the validation split and
-        ``predict`` run at once)."""
-        config = self._config()
+        """Bytes a fit holds at its peak (``training_bytes``), from the network built on torch's meta
+        device (``network_size``)."""
         with torch.device("meta"):
             network = self._network(tuple(input_shape), n_dims)
-        n_parameters = sum(p.numel() for p in network.parameters())
-        per_sample = math.prod(input_shape) + _layer_outputs(network, tuple(input_shape))
-        at_once = max(2 * min(config.batch_size, n_samples), min(n_samples, PREDICT_BATCH),
-                      math.ceil(config.val_fraction * n_samples))
-        return _ITEMSIZE * (_PARAMETER_COPIES * n_parameters + per_sample * at_once)
+        n_parameters, outputs = network_size(network, tuple(input_shape))
+        return training_bytes(n_parameters, math.prod(input_shape) + outputs, n_samples, self._config())
 
     def _fitted_info(self) -> dict:
         return {"history": self.history_}
@@ -207,8 +200,20 @@ class EEGDecoder(_NeuralDecoder):
                                       self.depth_multiplier, self.pool_size, self.dropout)
 
 
-def _layer_outputs(network: nn.Module, input_shape: tuple) -> int:
-    """Values the leaf modules of a meta-device ``network`` output for one sample."""
+def training_bytes(n_parameters: int, per_sample: int, n_samples: int, config: TrainingConfig) -> int:
+    """Bytes ``train_network`` holds at its peak, the data aside: five copies of the ``n_parameters``
+    (weights, gradients, AdamW's two moments, the best epoch's) and ``per_sample`` values (inputs and
+    every layer's outputs) for each sample of the largest forward pass (a training batch counts twice,
+    for its gradients; the validation split and ``predict`` run at once)."""
+    at_once = max(2 * min(config.batch_size, n_samples), min(n_samples, PREDICT_BATCH),
+                  math.ceil(config.val_fraction * n_samples))
+    return _ITEMSIZE * (_PARAMETER_COPIES * n_parameters + per_sample * at_once)
+
+
+def network_size(network: nn.Module, input_shape: tuple) -> tuple:
+    """(parameters, values its leaf modules output for one sample) of a ``network`` built on torch's
+    meta device, which allocates nothing."""
+    n_parameters = sum(p.numel() for p in network.parameters())
     counts = []
     hooks = [module.register_forward_hook(lambda module, inputs, output: counts.append(output.numel()))
              for module in network.modules() if next(module.children(), None) is None]
@@ -218,4 +223,4 @@ def _layer_outputs(network: nn.Module, input_shape: tuple) -> int:
     finally:
         for hook in hooks:
             hook.remove()
-    return sum(counts)
+    return n_parameters, sum(counts)

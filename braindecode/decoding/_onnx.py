@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from braindecode._io import atomic_write
 from braindecode.decoding._base import PersistentDecoder
-from braindecode.decoding._validation import check_input
+from braindecode.decoding._validation import check_input, check_subject_input
 from braindecode.errors import InvalidArgument, NotFound
 from braindecode.onnxrt import create_session
 
@@ -114,12 +114,19 @@ class OnnxDecoder:
         self.session_ = create_session(model.SerializeToString(), device=device, threads=threads)
 
     def check_input(self, X) -> np.ndarray:
-        """``X`` validated against the graph's modality and input shape (see ``check_input``).
+        """``X`` validated against the graph's modality and input shape (see ``check_input``; a
+        subject's graph names the subject on a mismatch).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, *input_shape_)
 
         Returns
         -------
         X : array of shape (n_samples, *input_shape_), float32
         """
+        if self.subject is not None:
+            return check_subject_input(X, self.modality, self.subject, self.input_shape_)
         return check_input(X, self.modality, self.input_shape_)
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:

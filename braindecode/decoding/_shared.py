@@ -4,7 +4,9 @@ As in MindEye2, each subject's voxels, of any count, go through its own linear m
 shared latent; one residual MLP head maps the latent to the embedding. The whole network is
 trained jointly on every subject with the MLP decoder's losses and settings (``train_network``);
 a new subject is then fitted from little data by training its adapter alone, optionally with
-the head at a lower learning rate (``SharedDecoder.fine_tune``).
+the head at a lower learning rate (``SharedDecoder.fine_tune``). When the jointly trained
+subjects saw the new subject's stimuli (as NSD's shared images), its adapter starts from a ridge
+regression of its voxels onto their mean latent of those stimuli, the decoder's template.
 """
 
 from __future__ import annotations
@@ -12,18 +14,37 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 import torch
 from torch import nn
 
 from braindecode._devices import resolve_device
-from braindecode.decoding._base import PersistentDecoder, predict_batches, seeded_rng_devices
+from braindecode.containers import BrainResponses
+from braindecode.decoding._base import (
+    MAX_FIT_BYTES,
+    PREDICT_BATCH,
+    PersistentDecoder,
+    check_footprint,
+    predict_batches,
+    seeded_rng_devices,
+)
 from braindecode.decoding._networks import ResidualMLP, Standardize, SubjectAdapters, linear_adapter
+from braindecode.decoding._neural import network_size, training_bytes
+from braindecode.decoding._ridge import RidgeDecoder
 from braindecode.decoding._training import TrainingConfig, train_network
-from braindecode.decoding._validation import check_embeddings, check_input
-from braindecode.errors import InvalidArgument
+from braindecode.decoding._validation import (
+    Interval,
+    check_embeddings,
+    check_input,
+    check_ranges,
+    check_subject_input,
+)
+from braindecode.errors import InvalidArgument, quoted
+
+_ITEMSIZE = 4  # float32
+#: The documented range of ``fine_tune``'s ``head_lr_scale``.
+HEAD_LR_SCALE = Interval(float, 0, 1)
 
 
 def _training_config(training) -> TrainingConfig:
@@ -33,13 +54,14 @@ def _training_config(training) -> TrainingConfig:
     return config.check()
 
 
-def _subject_groups(subject: str, groups, n_samples: int) -> np.ndarray | None:
-    if groups is None:
+def _subject_labels(subject: str, labels, n_samples: int, what: str = "groups") -> np.ndarray | None:
+    """``labels`` (groups or stimulus ids) of one subject's samples as strings, checked to be one per sample."""
+    if labels is None:
         return None
-    groups = np.asarray(groups).astype(str)
-    if groups.shape != (n_samples,):
-        raise InvalidArgument(f"groups of subject {subject!r} have shape {groups.shape}, expected ({n_samples},)")
-    return groups
+    labels = np.asarray(labels).astype(str)
+    if labels.shape != (n_samples,):
+        raise InvalidArgument(f"{what} of subject {subject!r} have shape {labels.shape}, expected ({n_samples},)")
+    return labels
 
 
 class SharedDecoder(PersistentDecoder):
@@ -49,16 +71,21 @@ class SharedDecoder(PersistentDecoder):
     a ``latent_dim`` latent shared by all subjects; a residual MLP head (``MLPDecoder``'s network)
     maps the latent to the embedding. Training is ``MLPDecoder``'s (contrastive + MSE loss,
     BiMixCo, early stopping; see ``TrainingConfig``) on the samples of every subject at once,
-    BiMixCo mixing the adapters' outputs (see ``train_network``).
+    BiMixCo mixing the adapters' outputs (see ``train_network``). The ranges below are
+    ``SharedDecoder.param_ranges``, which ``fit`` enforces.
 
     Parameters
     ----------
-    latent_dim : int
+    latent_dim : int in [1, 8192]
         Size of the shared latent.
-    hidden_dim, n_blocks : int
-        The head's width and residual blocks.
-    dropout, input_dropout : float
-        The head's dropout in the residual blocks and after its input layer.
+    hidden_dim : int in [1, 8192]
+        The head's width.
+    n_blocks : int in [0, 16]
+        The head's residual blocks.
+    dropout : float in [0, 1)
+        The head's dropout in the residual blocks.
+    input_dropout : float in [0, 1)
+        The head's dropout after its input layer.
     training : TrainingConfig, optional
     device : str
         Torch device of training and prediction.
@@ -75,11 +102,24 @@ class SharedDecoder(PersistentDecoder):
     history_ : list of dict
         One record per epoch of the joint fit (losses, validation top-1, temperature).
     fine_tuned_ : dict of str -> dict
-        Per subject added or refined by ``fine_tune``: ``head_lr_scale``, ``n_samples`` and its
-        training ``history``.
+        Per subject added or refined by ``fine_tune``: ``head_lr_scale``, ``n_samples``,
+        ``template_samples`` (those its adapter's ridge start was fitted on; 0: a random start)
+        and its training ``history``.
+    template_stimuli_ : array of shape (n_stimuli,), or None
+        The stimuli of the joint fit (given ``stimulus_ids``) ...
+    template_latents_ : array of shape (n_stimuli, latent_dim), or None
+        ... and their template: the mean over subjects of each subject's latent of the stimulus
+        (its repeats averaged), as the fitted adapters map them.
     """
 
     modality = "fmri"
+    param_ranges = {
+        "latent_dim": Interval(int, 1, 8192),
+        "hidden_dim": Interval(int, 1, 8192),
+        "n_blocks": Interval(int, 0, 16),
+        "dropout": Interval(float, 0, 1, "left"),
+        "input_dropout": Interval(float, 0, 1, "left"),
+    }
 
     def __init__(self, latent_dim: int = 256, hidden_dim: int = 1024, n_blocks: int = 2, dropout: float = 0.15,
                  input_dropout: float = 0.5, training: TrainingConfig | None = None, device: str = "cpu"):
@@ -94,7 +134,7 @@ class SharedDecoder(PersistentDecoder):
     def _head(self, n_dims: int) -> ResidualMLP:
         return ResidualMLP(self.latent_dim, n_dims, self.hidden_dim, self.n_blocks, self.dropout, self.input_dropout)
 
-    def fit(self, X, Y, groups=None, progress=None):
+    def fit(self, X, Y, groups=None, progress=None, max_fit_bytes: int = MAX_FIT_BYTES, stimulus_ids=None):
         """Train the adapters and the head on every subject jointly.
 
         Parameters
@@ -108,17 +148,25 @@ class SharedDecoder(PersistentDecoder):
             of different subjects stay apart.
         progress : callable, optional
             Called with a dict after every epoch (see ``train_network``).
+        max_fit_bytes : int
+            Past this ``fit_footprint``, ``ResourceExhausted`` before anything is allocated.
+        stimulus_ids : dict of str -> array of shape (n_samples_s,), optional
+            Per subject, each sample's stimulus: the fit then keeps the template of the stimuli's
+            latents (``template_latents_``) that ``fine_tune`` starts new adapters from.
 
         Returns
         -------
         self
         """
+        self._check_params()
         if not isinstance(X, Mapping) or not X:
             raise InvalidArgument("X must be a non-empty dict of subject -> responses (n_samples, n_voxels)")
         if not isinstance(Y, Mapping) or set(Y) != set(X):
             raise InvalidArgument(f"Y must be a dict of target embeddings for the subjects of X: {', '.join(X)}")
         if groups is not None and (not isinstance(groups, Mapping) or set(groups) != set(X)):
             raise InvalidArgument(f"groups must be a dict of groups for the subjects of X: {', '.join(X)}")
+        if stimulus_ids is not None and (not isinstance(stimulus_ids, Mapping) or set(stimulus_ids) != set(X)):
+            raise InvalidArgument(f"stimulus_ids must be a dict of stimulus ids for the subjects of X: {', '.join(X)}")
         subjects = [self._check_subject_name(subject) for subject in X]
         data = [check_input(X[s], self.modality) for s in subjects]
         targets = [check_embeddings(Y[s], len(x), name=f"target embeddings of subject {s!r}")
@@ -128,10 +176,14 @@ class SharedDecoder(PersistentDecoder):
                                   + ", ".join(f"{s}: {y.shape[1]}" for s, y in zip(subjects, targets)))
         labels = None
         if groups is not None:
-            labels = np.concatenate([np.char.add(f"{s}\x00", _subject_groups(s, groups[s], len(x)))
+            labels = np.concatenate([np.char.add(f"{s}\x00", _subject_labels(s, groups[s], len(x)))
                                      for s, x in zip(subjects, data)])
         config = _training_config(self.training)
         device = resolve_device(self.device)
+        shapes = {s: x.shape[1:] for s, x in zip(subjects, data)}
+        check_footprint(self.fit_footprint({s: len(x) for s, x in zip(subjects, data)}, shapes, targets[0].shape[1]),
+                        max_fit_bytes, f"SharedDecoder fitted on {sum(map(len, data))} samples of {len(subjects)} "
+                        f"subjects ({_voxel_counts(shapes)}) -> {targets[0].shape[1]} dims")
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
             adapters = [linear_adapter(Standardize.from_data(torch.as_tensor(x, device=device), (0,)),
@@ -147,7 +199,65 @@ class SharedDecoder(PersistentDecoder):
         self.n_dims_ = targets[0].shape[1]
         self.history_ = history
         self.fine_tuned_ = {}
+        self.template_stimuli_ = self.template_latents_ = None
+        if stimulus_ids is not None:
+            self.template_stimuli_, self.template_latents_ = self._template(
+                {s: (x, _subject_labels(s, stimulus_ids[s], len(x), "stimulus_ids")) for s, x in zip(subjects, data)})
         return self
+
+    def latents(self, X, subject: str, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """One subject's responses in the shared latent: its adapter's output.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_voxels)
+        subject : str
+            One of ``subjects_``.
+        batch_size : int
+
+        Returns
+        -------
+        latents : array of shape (n_samples, latent_dim), float32
+        """
+        X = self.check_input(X, subject)
+        return predict_batches(self.module_[0].adapters[self._adapter_index(subject)], X, batch_size)
+
+    def _template(self, samples: dict) -> tuple:
+        """(stimulus ids, mean latents) over the subjects of ``samples`` (subject -> (X, stimulus ids))."""
+        per_subject = []
+        for subject, (X, stimuli) in samples.items():
+            averaged = BrainResponses(self.latents(X, subject), stimuli).average_repeats()
+            per_subject.append(dict(zip(averaged.stimulus_ids.tolist(), averaged.data)))
+        stimuli = sorted({stimulus for latents in per_subject for stimulus in latents})
+        means = [np.mean([latents[s] for latents in per_subject if s in latents], axis=0) for s in stimuli]
+        return np.asarray(stimuli), np.asarray(means, dtype=np.float32).reshape(len(stimuli), self.latent_dim)
+
+    def fit_footprint(self, n_samples: Mapping, input_shapes: Mapping, n_dims: int) -> int:
+        """Bytes a fit holds at its peak (an estimate made without allocating): the samples of every
+        subject packed into one array as wide as the widest subject (``SubjectAdapters.pack``), and
+        what training the adapters and the head holds (``training_bytes``; the head is built on
+        torch's meta device).
+
+        Parameters
+        ----------
+        n_samples : dict of str -> int
+            Samples of each subject.
+        input_shapes : dict of str -> tuple of int
+            ``(n_voxels,)`` of each subject.
+        n_dims : int
+        """
+        return self._footprint(n_samples, input_shapes, n_dims, _training_config(self.training))
+
+    def _footprint(self, n_samples: Mapping, input_shapes: Mapping, n_dims: int, config: TrainingConfig) -> int:
+        with torch.device("meta"):
+            head = self._head(n_dims)
+        head_parameters, head_outputs = network_size(head, (self.latent_dim,))
+        widths = [math.prod(shape) for shape in input_shapes.values()]
+        adapter_parameters = sum((width + 1) * self.latent_dim for width in widths)
+        total, packed = sum(n_samples.values()), 1 + max(widths)
+        per_sample = 2 * packed + self.latent_dim + head_outputs  # a sample, its adapter's slice, the latent, the head
+        return (_ITEMSIZE * total * packed
+                + training_bytes(head_parameters + adapter_parameters, per_sample, total, config))
 
     @staticmethod
     def _check_subject_name(subject) -> str:
@@ -158,7 +268,7 @@ class SharedDecoder(PersistentDecoder):
     def _adapter_index(self, subject) -> int:
         self._check_fitted()
         if subject not in self.subjects_:
-            raise InvalidArgument(f"unknown subject {subject!r}: this decoder has adapters for "
+            raise InvalidArgument(f"unknown subject {quoted(subject)}: this decoder has adapters for "
                                   f"{', '.join(map(repr, self.subjects_))}")
         return self.subjects_.index(subject)
 
@@ -176,12 +286,7 @@ class SharedDecoder(PersistentDecoder):
         X : array of shape (n_samples, n_voxels), float32
         """
         self._adapter_index(subject)
-        X = check_input(X, self.modality)
-        (n_voxels,) = self.input_shapes_[subject]
-        if X.shape[1] != n_voxels:
-            raise InvalidArgument(f"subject {subject!r} has an adapter for {n_voxels} voxels, got samples of "
-                                  f"{X.shape[1]} voxels")
-        return X
+        return check_subject_input(X, self.modality, subject, self.input_shapes_[subject])
 
     def subject_module(self, subject: str) -> nn.Sequential:
         """The network of one subject: its adapter then the head, (batch, n_voxels) -> (batch, n_dims_)."""
@@ -208,11 +313,16 @@ class SharedDecoder(PersistentDecoder):
         return predict_batches(self.subject_module(subject), X, batch_size)
 
     def fine_tune(self, subject: str, X, Y, groups=None, head_lr_scale: float = 0.0,
-                  training: TrainingConfig | None = None, progress=None) -> "SharedDecoder":
+                  training: TrainingConfig | None = None, progress=None,
+                  max_fit_bytes: int = MAX_FIT_BYTES, stimulus_ids=None) -> "SharedDecoder":
         """A copy of this decoder with ``subject``'s adapter trained on ``X``; this one is left as it is.
 
-        A new subject gets a new adapter (standardized with the statistics of ``X``); a known
-        one continues from its adapter. The head stays fixed unless ``head_lr_scale`` > 0.
+        A known subject continues from its adapter. A new subject gets a new adapter
+        (standardized with the statistics of its samples), which starts, when ``stimulus_ids``
+        name stimuli of the template (``template_stimuli_``), from the ridge regression
+        (``RidgeDecoder``, alphas chosen by folds of ``groups`` or of samples) of those samples
+        onto the template's latents, and else from a random map. The head stays fixed unless
+        ``head_lr_scale`` > 0.
 
         Parameters
         ----------
@@ -223,12 +333,18 @@ class SharedDecoder(PersistentDecoder):
             Target embeddings.
         groups : array of shape (n_samples,), optional
             Samples held out together in the validation split (e.g. runs).
-        head_lr_scale : float
+        head_lr_scale : float in [0, 1]
             The head's learning rate as a fraction of the adapter's; 0 keeps it fixed.
         training : TrainingConfig, optional
             Default: the decoder's ``training``.
         progress : callable, optional
             Called with a dict after every epoch (see ``train_network``).
+        max_fit_bytes : int
+            Past the copy of this decoder plus ``fit_footprint`` of the subject's samples (and the
+            ridge start's ``RidgeDecoder.fit_footprint``), ``ResourceExhausted`` before anything
+            is allocated.
+        stimulus_ids : array of shape (n_samples,), optional
+            Each sample's stimulus.
 
         Returns
         -------
@@ -237,12 +353,19 @@ class SharedDecoder(PersistentDecoder):
         """
         self._check_fitted()
         subject = self._check_subject_name(subject)
-        if not (isinstance(head_lr_scale, Real) and math.isfinite(head_lr_scale) and head_lr_scale >= 0):
-            raise InvalidArgument(f"head_lr_scale must be a non-negative number, got {head_lr_scale!r}")
+        check_ranges("fine_tune", {"head_lr_scale": head_lr_scale}, {"head_lr_scale": HEAD_LR_SCALE})
         X = self.check_input(X, subject) if subject in self.subjects_ else check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), self.n_dims_, name="target embeddings")
-        groups = _subject_groups(subject, groups, len(X))
+        groups = _subject_labels(subject, groups, len(X))
+        stimulus_ids = _subject_labels(subject, stimulus_ids, len(X), "stimulus_ids")
         config = _training_config(self.training if training is None else training)
+        start = None if subject in self.subjects_ else self._template_start(X, stimulus_ids, groups)
+        copied = _ITEMSIZE * sum(t.numel() for t in self.module_.state_dict().values())
+        needed = copied + self._footprint({subject: len(X)}, {subject: X.shape[1:]}, self.n_dims_, config)
+        if start is not None:
+            needed += start[0].fit_footprint(len(start[1]), X.shape[1:], self.latent_dim)
+        check_footprint(needed, max_fit_bytes, f"SharedDecoder fine-tuned on {len(X)} samples of {X.shape[1]} voxels "
+                        f"of subject {subject!r} -> {self.n_dims_} dims")
         tuned = copy.deepcopy(self)
         adapters, head = tuned.module_
         device = resolve_device(self.device)
@@ -251,6 +374,10 @@ class SharedDecoder(PersistentDecoder):
             torch.manual_seed(config.seed)
             if subject in tuned.subjects_:
                 adapter = adapters.adapters[tuned.subjects_.index(subject)]
+            elif start is not None:
+                ridge, rows, targets, runs = start
+                _, standardize, linear = ridge.fit(X[rows], targets, groups=runs).module_
+                adapter = nn.Sequential(standardize, linear).to(device)
             else:
                 adapter = linear_adapter(Standardize.from_data(X_t, (0,)), self.latent_dim).to(device)
             parameters = [{"params": list(adapter.parameters())}]
@@ -267,12 +394,35 @@ class SharedDecoder(PersistentDecoder):
             tuned.subjects_.append(subject)
         tuned.input_shapes_[subject] = (X.shape[1],)
         tuned.fine_tuned_[subject] = {"head_lr_scale": float(head_lr_scale), "n_samples": len(X),
-                                      "history": history}
+                                      "template_samples": 0 if start is None else len(start[1]), "history": history}
         tuned.module_.eval()
         return tuned
 
+    def _template_start(self, X: np.ndarray, stimulus_ids, groups) -> tuple | None:
+        """(unfitted RidgeDecoder, rows of ``X``, their template latents, their groups or None) of a new
+        adapter's ridge start; None without two samples of template stimuli."""
+        if stimulus_ids is None or self.template_stimuli_ is None:
+            return None
+        rows = np.flatnonzero(np.isin(stimulus_ids, self.template_stimuli_))
+        if len(rows) < 2:
+            return None
+        index = {stimulus: i for i, stimulus in enumerate(self.template_stimuli_.tolist())}
+        targets = self.template_latents_[[index[stimulus] for stimulus in stimulus_ids[rows]]]
+        n_groups = 0 if groups is None else len(np.unique(groups[rows]))
+        runs = groups[rows] if n_groups >= 2 else None  # alphas chosen by folds of whole runs, up to 5
+        ridge = RidgeDecoder(cv=min(5, n_groups if runs is not None else len(rows)), device=self.device)
+        return ridge, rows, targets, runs
+
+    def _fitted_tensors(self) -> dict:
+        tensors = super()._fitted_tensors()
+        if self.template_latents_ is not None:
+            tensors["template_latents"] = torch.as_tensor(self.template_latents_)
+        return tensors
+
     def _fitted_info(self) -> dict:
-        return {"subjects": list(self.subjects_), "history": self.history_, "fine_tuned": self.fine_tuned_}
+        stimuli = None if self.template_stimuli_ is None else self.template_stimuli_.tolist()
+        return {"subjects": list(self.subjects_), "history": self.history_, "fine_tuned": self.fine_tuned_,
+                "template_stimuli": stimuli}
 
     def _shapes_json(self) -> dict:
         return {"input_shapes": {s: list(self.input_shapes_[s]) for s in self.subjects_}, "n_dims": int(self.n_dims_)}
@@ -282,6 +432,10 @@ class SharedDecoder(PersistentDecoder):
         self.n_dims_ = config["n_dims"]
 
     def _restore(self, tensors: dict, info: dict) -> None:
+        tensors = dict(tensors)
+        template = tensors.pop("template_latents", None)
+        self.template_latents_ = None if template is None else template.numpy()
+        self.template_stimuli_ = None if template is None else np.asarray(info["template_stimuli"])
         self.subjects_ = list(info["subjects"])
         adapters = [linear_adapter(Standardize(tensors[f"0.adapters.{i}.0.mean"], tensors[f"0.adapters.{i}.0.scale"]),
                                    self.latent_dim) for i in range(len(self.subjects_))]
@@ -296,3 +450,9 @@ class SharedDecoder(PersistentDecoder):
             raise InvalidArgument("a SharedDecoder exports the graph of one subject: give subject, one of "
                                   + ", ".join(map(repr, self.subjects_)))
         return self.subject_module(subject), self.input_shapes_[subject], {"subject": subject}
+
+
+def _voxel_counts(shapes: Mapping) -> str:
+    """"399 to 625 voxels" (or "408 voxels") of the subjects' input shapes."""
+    counts = sorted(math.prod(shape) for shape in shapes.values())
+    return f"{counts[0]} voxels" if counts[0] == counts[-1] else f"{counts[0]} to {counts[-1]} voxels"

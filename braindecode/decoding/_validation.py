@@ -146,6 +146,28 @@ def check_input(X, modality: str, input_shape=None) -> np.ndarray:
     return X
 
 
+def check_subject_input(X, modality: str, subject: str, input_shape) -> np.ndarray:
+    """``check_input`` of samples for one subject's adapter: a mismatch names the subject and both sizes.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_voxels), or BrainResponses
+    modality : str
+    subject : str
+    input_shape : tuple of int
+        ``(n_voxels,)`` of the subject's adapter.
+
+    Returns
+    -------
+    X : array of shape (n_samples, n_voxels), float32
+    """
+    X = check_input(X, modality)
+    if tuple(X.shape[1:]) != tuple(input_shape):
+        raise InvalidArgument(f"subject {quoted(subject)} has an adapter for {math.prod(input_shape)} voxels, got "
+                              f"samples of {math.prod(X.shape[1:])} voxels")
+    return X
+
+
 def check_embeddings(Y, n_samples: int | None = None, n_dims: int | None = None, name: str = "embeddings"):
     """Validate a 2-D float array of embeddings.
 

@@ -50,7 +50,8 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings, 
     ``reconstruction``'s models)."""
     from braindecode.store import load_activation_set, model_selection
 
-    (kind, model_id), = spec["model"].items()
+    kind = "decoder" if "decoder" in spec["model"] else "encoder"
+    model_id = spec["model"][kind]
     model = store.get_artifact(tenant, model_id, kind)
     activation_set_id = model.provenance.get("activation_set_id", "") if kind == "encoder" else ""
     candidates_path, candidate_ids = "", ()
@@ -66,7 +67,7 @@ def job_context(store, tenant: str, spec: dict, out_dir, settings: JobSettings, 
         str(store.root), tenant, model_id, str(store.artifact_dir(tenant, model_id)), spec["preprocessing"],
         spec["outputs"], str(out_dir), str(candidates_path), candidate_ids, reconstruction_model,
         settings.device, kind, activation_set_id, store.limits.max_request_bytes, job_id,
-        model_selection(None, model.provenance).document())
+        model_selection(None, model.provenance).document(), spec["model"].get("subject", ""))
 
 
 def run_rounds(executor, context, next_tasks, on_result, on_start=None, should_stop=lambda: False) -> None:

@@ -83,6 +83,8 @@ class JobContext:
         The server's job (empty for a batch run).
     selection : dict, optional
         The voxels the model was fitted on (``braindecode.preprocessing.Selection``), read from each recording.
+    subject : str
+        A shared decoder's subject whose adapter decodes every trial; empty: each trial's subject.
     """
 
     data_dir: str
@@ -101,6 +103,7 @@ class JobContext:
     max_request_bytes: int = MAX_REQUEST_BYTES
     job_id: str = ""
     selection: dict | None = None
+    subject: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,11 +197,21 @@ def decode_outputs(responses, decoder, context: JobContext) -> dict:
     ----------
     responses : BrainResponses
         data of shape (n_trials, n_features) or (n_trials, n_channels, n_times).
-    decoder : BaseDecoder
-        Fitted.
+    decoder : BaseDecoder or SharedDecoder
+        Fitted; a shared decoder decodes each trial through the adapter of ``context.subject``,
+        or else of the trial's subject.
     context : JobContext
     """
-    embeddings = decoder.predict(responses.data)
+    from braindecode.decoding import SharedDecoder
+
+    if isinstance(decoder, SharedDecoder):
+        subjects = np.full(responses.n_trials, context.subject) if context.subject else responses.subjects
+        embeddings = np.empty((responses.n_trials, decoder.n_dims_), dtype=np.float32)
+        for subject in dict.fromkeys(subjects.tolist()):
+            rows = subjects == subject
+            embeddings[rows] = decoder.predict(responses.data[rows], subject)
+    else:
+        embeddings = decoder.predict(responses.data)
     arrays = {"stimulus_ids": responses.stimulus_ids, "recording_ids": responses.runs}
     if context.outputs["embeddings"]:
         arrays["embeddings"] = embeddings

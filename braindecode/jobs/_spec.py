@@ -13,6 +13,8 @@ A spec is a mapping (its keys: :class:`JobSpec`, or :func:`job_spec_reference`):
     model:                                 # exactly one of
       decoder: dec_89ab                    # a "decoder" artifact (braindecode.store.save_decoder_artifact)
       # encoder: enc_4567                  # an "encoder" artifact (braindecode.store.save_encoder_artifact)
+      # subject: "04"                      # a shared decoder's adapter for every recording (default:
+                                           # each recording's subject label)
     outputs:                               # a decoder's: at least one of
       embeddings: true
       retrieval: {candidates: act_cdef, layer: pool, k: 5}          # an "activations" artifact
@@ -105,6 +107,8 @@ class ModelRef(Checked):
     """A "decoder" artifact (``braindecode.store.save_decoder_artifact``)."""
     encoder: ArtifactId | None = None
     """An "encoder" artifact (``braindecode.store.save_encoder_artifact``)."""
+    subject: Annotated[StrictStr, Field(min_length=1)] | None = None
+    """A shared decoder's subject whose adapter decodes every recording (default: each recording's subject)."""
 
 
 class Retrieval(Checked):
@@ -176,6 +180,8 @@ class JobSpec(Checked):
             _check_selection(self.recordings, problems)
         if valid(self.model) and len([k for k in ("decoder", "encoder") if k in self.model.model_fields_set]) != 1:
             problems.add_text("give 'model.decoder' or 'model.encoder', exactly one of them")
+        if valid(self.model) and self.model.subject is not None and self.kind != DECODER_ARTIFACT:
+            problems.add_text("'model.subject' names an adapter of a shared decoder; an encoder takes none")
         if valid(self.preprocessing):
             _check_per_trial_step(self.preprocessing, problems)
         if valid(self.outputs):
@@ -190,7 +196,8 @@ class JobSpec(Checked):
         else:
             given = {"score_maps": outputs.score_maps, "predictions": outputs.predictions}
         return {"name": self.name, "recordings": spec["recordings"], "preprocessing": spec["preprocessing"],
-                "model": {self.kind: getattr(self.model, self.kind)},
+                "model": {self.kind: getattr(self.model, self.kind),
+                          **({} if self.model.subject is None else {"subject": self.model.subject})},
                 "outputs": {key: value.model_dump() if isinstance(value, Checked) else value
                             for key, value in given.items() if value is not None},
                 "shard_by": self.shard_by}
@@ -300,7 +307,24 @@ def _check_recordings(recordings: list, modality, problems: Problems) -> None:
         problems.add_text(f"recordings {_few(silent)} have no events, so no trials to decode")
 
 
-def _check_decoder(store, tenant: str, decoder_id: str, modality, problems: Problems):
+def _check_subject(decoder_id: str, config: dict, subject, recordings: list, problems: Problems) -> None:
+    """A shared decoder must have an adapter for ``subject``, or else for each recording's subject
+    label; the other decoders take no subject."""
+    if "input_shapes" not in config:
+        if subject is not None:
+            problems.add_text(f"'model.subject' names an adapter of a shared decoder, but decoder {decoder_id!r} is "
+                              f"a {config['class']} of one subject's data")
+        return
+    known = list(config["input_shapes"])
+    wanted = [subject] if subject is not None else list(dict.fromkeys(r.subject for r in recordings))
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        where = "'model.subject'" if subject is not None else "the recordings' subjects"
+        problems.add_text(f"{where} {_few(map(repr, unknown))} have no adapter in shared decoder {decoder_id!r}; "
+                          f"its subjects are {_few(map(repr, known))}")
+
+
+def _check_decoder(store, tenant: str, decoder_id: str, subject, modality, recordings: list, problems: Problems):
     """The decoder's saved config, or None when it cannot be used."""
     try:
         store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)
@@ -315,6 +339,7 @@ def _check_decoder(store, tenant: str, decoder_id: str, modality, problems: Prob
     if modality is not None and config["modality"] != decodes:
         problems.add_text(f"decoder {decoder_id!r} decodes {config['modality']} responses, "
                           f"but 'preprocessing.modality' is {modality}")
+    _check_subject(decoder_id, config, subject, recordings, problems)
     return config
 
 
@@ -456,7 +481,7 @@ def plan_job(store, tenant: str, spec, reconstruction: ReconstructionSettings | 
     _check_recordings(recordings, modality, problems)
     decoder = encoder = None
     if valid(job.model) and valid(job.model.decoder):
-        decoder = _check_decoder(store, tenant, job.model.decoder, modality, problems)
+        decoder = _check_decoder(store, tenant, job.model.decoder, job.model.subject, modality, recordings, problems)
         if decoder is not None and not _fitted_on_voxel_selection(store, tenant, job.model.decoder):
             _check_voxel_counts(recordings, job.preprocessing, decoder, problems)
     if valid(job.model) and valid(job.model.encoder):

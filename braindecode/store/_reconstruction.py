@@ -22,6 +22,7 @@ from braindecode.reconstruction import (
 from braindecode.store._artifacts import Stored
 from braindecode.store._decoding import decode_recordings
 from braindecode.store._kinds import DECODER_ARTIFACT, RECONSTRUCTION_ARTIFACT
+from braindecode.store._provenance import decoder_provenance
 from braindecode.store._store import ArtifactInfo, Store
 
 IDS_FILE = "ids.json"
@@ -87,7 +88,8 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                            guidance: float | None = None, strength: float | None = None,
                            scheduler: str | None = None, backend: str = "torch",
                            model: str = DEFAULT_RECONSTRUCTION_MODEL, generate=None,
-                           progress=None, on_images=None, selection=None) -> StoredReconstruction:
+                           progress=None, on_images=None, selection=None,
+                           subject: str = "") -> StoredReconstruction:
     """Reconstruct images from given embeddings or from stored recordings, and keep them.
 
     Recordings are decoded by a stored decoder (``decode_recordings``); the request is checked
@@ -137,6 +139,9 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     on_images : callable, optional
         ``on_images(row, stimulus_ids, pngs)`` as each piece is made: the PNG bytes of its images,
         the first of which is image ``row`` of the request.
+    subject : str
+        With a shared ``decoder_id``: the subject whose adapter decodes every recording (default:
+        each recording's own subject; see ``decode_recordings``).
 
     Returns
     -------
@@ -147,8 +152,9 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
     from_embeddings = embeddings is not None
     if from_embeddings == bool(recording_ids):
         raise InvalidArgument("give either embeddings or recording_ids with a decoder_id (exactly one of the two)")
-    if from_embeddings and (decoder_id or preprocessing is not None or selection is not None):
-        raise InvalidArgument("decoder_id, preprocessing and selection go with recording_ids, not with embeddings")
+    if from_embeddings and (decoder_id or preprocessing is not None or selection is not None or subject):
+        raise InvalidArgument("decoder_id, subject, preprocessing and selection go with recording_ids, not with "
+                              "embeddings")
     if not from_embeddings and ids is not None and len(ids):
         raise InvalidArgument("ids go with embeddings; decoded trials are named by their stimulus ids")
     pipeline = settings.pipeline(model)
@@ -167,10 +173,11 @@ def reconstruct_from_store(store: Store, tenant: str, settings: ReconstructionSe
                 raise InvalidArgument(f"decoder {decoder_id!r} maps to {n_dims} dimensions but the reconstruction "
                                       f"model is conditioned on {pipeline.embedding_dim}")
         embeddings, ids, applied = decode_recordings(store, tenant, recording_ids, preprocessing, decoder_id,
-                                                     selection, average_repeats, settings.device)
+                                                     selection, average_repeats, settings.device, subject=subject)
         report("decode", 1, 1)
-        provenance.update(source="recordings", decoder_id=decoder_id, recordings=recording_ids,
-                          preprocessing=preprocessing, selection=applied, average_repeats=average_repeats)
+        provenance.update(source="recordings", decoder_id=decoder_id, recordings=recording_ids, subject=subject,
+                          preprocessing=preprocessing, selection=applied, average_repeats=average_repeats,
+                          decoder=decoder_provenance(store.get_artifact(tenant, decoder_id, DECODER_ARTIFACT)))
     request = ReconstructionRequest(embeddings, seed, init_images)
     max_bytes = settings.max_bytes or None
     check_reconstruction(pipeline, request, n_steps, guidance, strength, scheduler, backend, settings.max_batch,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62raindecode/v1/decoding.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\x91\x02\n\x11\x46itDecoderRequest\x12\x15\n\rrecording_ids\x18\x01 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\r\n\x05layer\x18\x04 \x01(\t\x12\x0f\n\x07\x64\x65\x63oder\x18\x05 \x01(\t\x12\x13\n\x0bparams_json\x18\x06 \x01(\t\x12\x10\n\x08\x63v_folds\x18\x07 \x01(\x05\x12\x19\n\x0cval_fraction\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\t \x01(\x03\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.SelectionB\x0f\n\r_val_fraction\"\xb5\x01\n\nFoldScores\x12\x11\n\ttest_runs\x18\x01 \x03(\t\x12\x15\n\rn_test_trials\x18\x02 \x01(\x03\x12\x16\n\x0en_test_stimuli\x18\x03 \x01(\x03\x12\x36\n\x06scores\x18\x04 \x03(\x0b\x32&.braindecode.v1.FoldScores.ScoresEntry\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x8e\x02\n\x10\x46itDecoderResult\x12\x12\n\ndecoder_id\x18\x01 \x01(\t\x12\x10\n\x08modality\x18\x02 \x01(\t\x12\x13\n\x0binput_shape\x18\x03 \x03(\x03\x12\x0e\n\x06n_dims\x18\x04 \x01(\x03\x12\x41\n\tcv_scores\x18\x05 \x03(\x0b\x32..braindecode.v1.FitDecoderResult.CvScoresEntry\x12)\n\x05\x66olds\x18\x06 \x03(\x0b\x32\x1a.braindecode.v1.FoldScores\x12\x10\n\x08n_trials\x18\x07 \x01(\x03\x1a/\n\rCvScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"|\n\x0f\x46itDecoderEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .braindecode.v1.FitDecoderResultH\x00\x42\x07\n\x05\x65vent\"L\n\rDecodeRequest\x12\x12\n\ndecoder_id\x18\x01 \x01(\t\x12\'\n\x07samples\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\"<\n\x0e\x44\x65\x63odeResponse\x12*\n\nembeddings\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\"\xc4\x02\n\x0fRetrieveRequest\x12\'\n\x07queries\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x12\n\ndecoder_id\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\r\n\x05layer\x18\x04 \x01(\t\x12*\n\ncandidates\x18\x05 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x15\n\rcandidate_ids\x18\x06 \x03(\t\x12\t\n\x01k\x18\x07 \x01(\x05\x12\x16\n\rrecording_ids\x18\xa0\x01 \x03(\t\x12\x1b\n\x12preprocessing_json\x18\xa1\x01 \x01(\t\x12-\n\tselection\x18\xa2\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\x12\x18\n\x0f\x61verage_repeats\x18\xa3\x01 \x01(\x08\"8\n\x10RetrievalMatches\x12\x14\n\x0cstimulus_ids\x18\x01 \x03(\t\x12\x0e\n\x06scores\x18\x02 \x03(\x02\"\x8c\x01\n\x10RetrieveResponse\x12\x31\n\x07matches\x18\x01 \x03(\x0b\x32 .braindecode.v1.RetrievalMatches\x12\x12\n\tquery_ids\x18\xa0\x01 \x03(\t\x12\x31\n\x10query_embeddings\x18\xa1\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor2\x81\x02\n\x0f\x44\x65\x63odingService\x12R\n\nFitDecoder\x12!.braindecode.v1.FitDecoderRequest\x1a\x1f.braindecode.v1.FitDecoderEvent0\x01\x12K\n\x06\x44\x65\x63ode\x12\x1d.braindecode.v1.DecodeRequest\x1a\x1e.braindecode.v1.DecodeResponse(\x01\x30\x01\x12M\n\x08Retrieve\x12\x1f.braindecode.v1.RetrieveRequest\x1a .braindecode.v1.RetrieveResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62raindecode/v1/decoding.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xab\x02\n\x11\x46itDecoderRequest\x12\x15\n\rrecording_ids\x18\x01 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\r\n\x05layer\x18\x04 \x01(\t\x12\x0f\n\x07\x64\x65\x63oder\x18\x05 \x01(\t\x12\x13\n\x0bparams_json\x18\x06 \x01(\t\x12\x10\n\x08\x63v_folds\x18\x07 \x01(\x05\x12\x19\n\x0cval_fraction\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\t \x01(\x03\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\x12\x18\n\x0f\x62\x61se_decoder_id\x18\x8c\x01 \x01(\tB\x0f\n\r_val_fraction\"\xc7\x01\n\nFoldScores\x12\x11\n\ttest_runs\x18\x01 \x03(\t\x12\x15\n\rn_test_trials\x18\x02 \x01(\x03\x12\x16\n\x0en_test_stimuli\x18\x03 \x01(\x03\x12\x36\n\x06scores\x18\x04 \x03(\x0b\x32&.braindecode.v1.FoldScores.ScoresEntry\x12\x10\n\x07subject\x18\x8c\x01 \x01(\t\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"4\n\x0cSubjectInput\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x13\n\x0binput_shape\x18\x02 \x03(\x03\"\xbf\x02\n\x10\x46itDecoderResult\x12\x12\n\ndecoder_id\x18\x01 \x01(\t\x12\x10\n\x08modality\x18\x02 \x01(\t\x12\x13\n\x0binput_shape\x18\x03 \x03(\x03\x12\x0e\n\x06n_dims\x18\x04 \x01(\x03\x12\x41\n\tcv_scores\x18\x05 \x03(\x0b\x32..braindecode.v1.FitDecoderResult.CvScoresEntry\x12)\n\x05\x66olds\x18\x06 \x03(\x0b\x32\x1a.braindecode.v1.FoldScores\x12\x10\n\x08n_trials\x18\x07 \x01(\x03\x12/\n\x08subjects\x18\x8c\x01 \x03(\x0b\x32\x1c.braindecode.v1.SubjectInput\x1a/\n\rCvScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"|\n\x0f\x46itDecoderEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .braindecode.v1.FitDecoderResultH\x00\x42\x07\n\x05\x65vent\"^\n\rDecodeRequest\x12\x12\n\ndecoder_id\x18\x01 \x01(\t\x12\'\n\x07samples\x18\x02 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x10\n\x07subject\x18\x8c\x01 \x01(\t\"<\n\x0e\x44\x65\x63odeResponse\x12*\n\nembeddings\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\"\xd6\x02\n\x0fRetrieveRequest\x12\'\n\x07queries\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x12\n\ndecoder_id\x18\x02 \x01(\t\x12\x19\n\x11\x61\x63tivation_set_id\x18\x03 \x01(\t\x12\r\n\x05layer\x18\x04 \x01(\t\x12*\n\ncandidates\x18\x05 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x15\n\rcandidate_ids\x18\x06 \x03(\t\x12\t\n\x01k\x18\x07 \x01(\x05\x12\x16\n\rrecording_ids\x18\xa0\x01 \x03(\t\x12\x1b\n\x12preprocessing_json\x18\xa1\x01 \x01(\t\x12-\n\tselection\x18\xa2\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\x12\x18\n\x0f\x61verage_repeats\x18\xa3\x01 \x01(\x08\x12\x10\n\x07subject\x18\x8c\x01 \x01(\t\"8\n\x10RetrievalMatches\x12\x14\n\x0cstimulus_ids\x18\x01 \x03(\t\x12\x0e\n\x06scores\x18\x02 \x03(\x02\"\x8c\x01\n\x10RetrieveResponse\x12\x31\n\x07matches\x18\x01 \x03(\x0b\x32 .braindecode.v1.RetrievalMatches\x12\x12\n\tquery_ids\x18\xa0\x01 \x03(\t\x12\x31\n\x10query_embeddings\x18\xa1\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor2\x81\x02\n\x0f\x44\x65\x63odingService\x12R\n\nFitDecoder\x12!.braindecode.v1.FitDecoderRequest\x1a\x1f.braindecode.v1.FitDecoderEvent0\x01\x12K\n\x06\x44\x65\x63ode\x12\x1d.braindecode.v1.DecodeRequest\x1a\x1e.braindecode.v1.DecodeResponse(\x01\x30\x01\x12M\n\x08Retrieve\x12\x1f.braindecode.v1.RetrieveRequest\x1a .braindecode.v1.RetrieveResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,27 +37,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FITDECODERRESULT_CVSCORESENTRY']._loaded_options = None
   _globals['_FITDECODERRESULT_CVSCORESENTRY']._serialized_options = b'8\001'
   _globals['_FITDECODERREQUEST']._serialized_start=79
-  _globals['_FITDECODERREQUEST']._serialized_end=352
-  _globals['_FOLDSCORES']._serialized_start=355
-  _globals['_FOLDSCORES']._serialized_end=536
-  _globals['_FOLDSCORES_SCORESENTRY']._serialized_start=491
-  _globals['_FOLDSCORES_SCORESENTRY']._serialized_end=536
-  _globals['_FITDECODERRESULT']._serialized_start=539
-  _globals['_FITDECODERRESULT']._serialized_end=809
-  _globals['_FITDECODERRESULT_CVSCORESENTRY']._serialized_start=762
-  _globals['_FITDECODERRESULT_CVSCORESENTRY']._serialized_end=809
-  _globals['_FITDECODEREVENT']._serialized_start=811
-  _globals['_FITDECODEREVENT']._serialized_end=935
-  _globals['_DECODEREQUEST']._serialized_start=937
-  _globals['_DECODEREQUEST']._serialized_end=1013
-  _globals['_DECODERESPONSE']._serialized_start=1015
-  _globals['_DECODERESPONSE']._serialized_end=1075
-  _globals['_RETRIEVEREQUEST']._serialized_start=1078
-  _globals['_RETRIEVEREQUEST']._serialized_end=1402
-  _globals['_RETRIEVALMATCHES']._serialized_start=1404
-  _globals['_RETRIEVALMATCHES']._serialized_end=1460
-  _globals['_RETRIEVERESPONSE']._serialized_start=1463
-  _globals['_RETRIEVERESPONSE']._serialized_end=1603
-  _globals['_DECODINGSERVICE']._serialized_start=1606
-  _globals['_DECODINGSERVICE']._serialized_end=1863
+  _globals['_FITDECODERREQUEST']._serialized_end=378
+  _globals['_FOLDSCORES']._serialized_start=381
+  _globals['_FOLDSCORES']._serialized_end=580
+  _globals['_FOLDSCORES_SCORESENTRY']._serialized_start=535
+  _globals['_FOLDSCORES_SCORESENTRY']._serialized_end=580
+  _globals['_SUBJECTINPUT']._serialized_start=582
+  _globals['_SUBJECTINPUT']._serialized_end=634
+  _globals['_FITDECODERRESULT']._serialized_start=637
+  _globals['_FITDECODERRESULT']._serialized_end=956
+  _globals['_FITDECODERRESULT_CVSCORESENTRY']._serialized_start=909
+  _globals['_FITDECODERRESULT_CVSCORESENTRY']._serialized_end=956
+  _globals['_FITDECODEREVENT']._serialized_start=958
+  _globals['_FITDECODEREVENT']._serialized_end=1082
+  _globals['_DECODEREQUEST']._serialized_start=1084
+  _globals['_DECODEREQUEST']._serialized_end=1178
+  _globals['_DECODERESPONSE']._serialized_start=1180
+  _globals['_DECODERESPONSE']._serialized_end=1240
+  _globals['_RETRIEVEREQUEST']._serialized_start=1243
+  _globals['_RETRIEVEREQUEST']._serialized_end=1585
+  _globals['_RETRIEVALMATCHES']._serialized_start=1587
+  _globals['_RETRIEVALMATCHES']._serialized_end=1643
+  _globals['_RETRIEVERESPONSE']._serialized_start=1646
+  _globals['_RETRIEVERESPONSE']._serialized_end=1786
+  _globals['_DECODINGSERVICE']._serialized_start=1789
+  _globals['_DECODINGSERVICE']._serialized_end=2046
 # @@protoc_insertion_point(module_scope)

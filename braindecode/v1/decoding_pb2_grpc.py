@@ -60,7 +60,9 @@ class DecodingServiceServicer:
 
     def FitDecoder(self, request, context):
         """Fits a decoder on stored recordings against a layer of a stored activation set,
-        cross-validated over runs; streams progress, then the stored decoder.
+        cross-validated over runs; streams progress, then the stored decoder. A "shared" decoder
+        is fitted on the recordings of several subjects (one adapter each), or fine-tuned from
+        base_decoder_id for the recordings' subject.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

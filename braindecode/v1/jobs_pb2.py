@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62raindecode/v1/jobs.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"R\n\x12RecordingSelection\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12/\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1f.braindecode.v1.RecordingFilter\"B\n\x0fRecordingFilter\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x10\n\x08modality\x18\x03 \x01(\t\",\n\x08ModelRef\x12\x0f\n\x07\x64\x65\x63oder\x18\x01 \x01(\t\x12\x0f\n\x07\x65ncoder\x18\x02 \x01(\t\"?\n\x0fRetrievalOutput\x12\x12\n\ncandidates\x18\x01 \x01(\t\x12\r\n\x05layer\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\x05\"i\n\x14ReconstructionOutput\x12\x0f\n\x07n_steps\x18\x01 \x01(\x05\x12\x0c\n\x04seed\x18\x02 \x01(\x05\x12\x10\n\x08guidance\x18\x03 \x01(\x01\x12\x11\n\tscheduler\x18\x04 \x01(\t\x12\r\n\x05model\x18x \x01(\t\"\xbc\x01\n\nJobOutputs\x12\x12\n\nembeddings\x18\x01 \x01(\x08\x12\x32\n\tretrieval\x18\x02 \x01(\x0b\x32\x1f.braindecode.v1.RetrievalOutput\x12=\n\x0freconstructions\x18\x03 \x01(\x0b\x32$.braindecode.v1.ReconstructionOutput\x12\x12\n\nscore_maps\x18\x04 \x01(\x08\x12\x13\n\x0bpredictions\x18\x05 \x01(\x08\"\xd3\x01\n\x07JobSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x36\n\nrecordings\x18\x02 \x01(\x0b\x32\".braindecode.v1.RecordingSelection\x12\x1a\n\x12preprocessing_json\x18\x03 \x01(\t\x12\'\n\x05model\x18\x04 \x01(\x0b\x32\x18.braindecode.v1.ModelRef\x12+\n\x07outputs\x18\x05 \x01(\x0b\x32\x1a.braindecode.v1.JobOutputs\x12\x10\n\x08shard_by\x18\x06 \x01(\t\"r\n\x10SubmitJobRequest\x12\'\n\x04spec\x18\x01 \x01(\x0b\x32\x17.braindecode.v1.JobSpecH\x00\x12\x17\n\rspec_document\x18\x02 \x01(\tH\x00\x12\x12\n\nrequest_id\x18\x03 \x01(\tB\x08\n\x06source\"\x81\x01\n\x05Shard\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x15\n\rrecording_ids\x18\x02 \x03(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\toutput_id\x18\x06 \x01(\t\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\"\x9f\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12%\n\x04spec\x18\x03 \x01(\x0b\x32\x17.braindecode.v1.JobSpec\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x14\n\x0cshards_total\x18\x05 \x01(\x05\x12\x13\n\x0bshards_done\x18\x06 \x01(\x05\x12\x15\n\rshards_failed\x18\x07 \x01(\x05\x12\x16\n\x0eshards_running\x18\x08 \x01(\x05\x12%\n\x06shards\x18\t \x03(\x0b\x32\x15.braindecode.v1.Shard\x12\x0f\n\x07\x63reated\x18\n \x01(\t\x12\x0f\n\x07started\x18\x0b \x01(\t\x12\x10\n\x08\x66inished\x18\x0c \x01(\t\x12\r\n\x05\x65rror\x18\r \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"K\n\x0fListJobsRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.braindecode.v1.PageRequest\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.braindecode.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x91\x02\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x14\n\x0cshards_total\x18\x03 \x01(\x05\x12\x13\n\x0bshards_done\x18\x04 \x01(\x05\x12\x15\n\rshards_failed\x18\x05 \x01(\x05\x12\x16\n\x0eshards_running\x18\x06 \x01(\x05\x12\x19\n\x11shards_per_second\x18\x07 \x01(\x01\x12\x13\n\x0b\x65ta_seconds\x18\x08 \x01(\x01\x12,\n\x08progress\x18\t \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12%\n\x06result\x18\n \x01(\x0b\x32\x13.braindecode.v1.JobH\x00\x42\x07\n\x05\x65vent2\xea\x02\n\nJobService\x12\x42\n\tSubmitJob\x12 .braindecode.v1.SubmitJobRequest\x1a\x13.braindecode.v1.Job\x12<\n\x06GetJob\x12\x1d.braindecode.v1.GetJobRequest\x1a\x13.braindecode.v1.Job\x12M\n\x08ListJobs\x12\x1f.braindecode.v1.ListJobsRequest\x1a .braindecode.v1.ListJobsResponse\x12\x42\n\tCancelJob\x12 .braindecode.v1.CancelJobRequest\x1a\x13.braindecode.v1.Job\x12G\n\x08WatchJob\x12\x1f.braindecode.v1.WatchJobRequest\x1a\x18.braindecode.v1.JobEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62raindecode/v1/jobs.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"R\n\x12RecordingSelection\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12/\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1f.braindecode.v1.RecordingFilter\"B\n\x0fRecordingFilter\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x10\n\x08modality\x18\x03 \x01(\t\">\n\x08ModelRef\x12\x0f\n\x07\x64\x65\x63oder\x18\x01 \x01(\t\x12\x0f\n\x07\x65ncoder\x18\x02 \x01(\t\x12\x10\n\x07subject\x18\x8c\x01 \x01(\t\"?\n\x0fRetrievalOutput\x12\x12\n\ncandidates\x18\x01 \x01(\t\x12\r\n\x05layer\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\x05\"i\n\x14ReconstructionOutput\x12\x0f\n\x07n_steps\x18\x01 \x01(\x05\x12\x0c\n\x04seed\x18\x02 \x01(\x05\x12\x10\n\x08guidance\x18\x03 \x01(\x01\x12\x11\n\tscheduler\x18\x04 \x01(\t\x12\r\n\x05model\x18x \x01(\t\"\xbc\x01\n\nJobOutputs\x12\x12\n\nembeddings\x18\x01 \x01(\x08\x12\x32\n\tretrieval\x18\x02 \x01(\x0b\x32\x1f.braindecode.v1.RetrievalOutput\x12=\n\x0freconstructions\x18\x03 \x01(\x0b\x32$.braindecode.v1.ReconstructionOutput\x12\x12\n\nscore_maps\x18\x04 \x01(\x08\x12\x13\n\x0bpredictions\x18\x05 \x01(\x08\"\xd3\x01\n\x07JobSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x36\n\nrecordings\x18\x02 \x01(\x0b\x32\".braindecode.v1.RecordingSelection\x12\x1a\n\x12preprocessing_json\x18\x03 \x01(\t\x12\'\n\x05model\x18\x04 \x01(\x0b\x32\x18.braindecode.v1.ModelRef\x12+\n\x07outputs\x18\x05 \x01(\x0b\x32\x1a.braindecode.v1.JobOutputs\x12\x10\n\x08shard_by\x18\x06 \x01(\t\"r\n\x10SubmitJobRequest\x12\'\n\x04spec\x18\x01 \x01(\x0b\x32\x17.braindecode.v1.JobSpecH\x00\x12\x17\n\rspec_document\x18\x02 \x01(\tH\x00\x12\x12\n\nrequest_id\x18\x03 \x01(\tB\x08\n\x06source\"\x81\x01\n\x05Shard\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x15\n\rrecording_ids\x18\x02 \x03(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\toutput_id\x18\x06 \x01(\t\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\"\x9f\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12%\n\x04spec\x18\x03 \x01(\x0b\x32\x17.braindecode.v1.JobSpec\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x14\n\x0cshards_total\x18\x05 \x01(\x05\x12\x13\n\x0bshards_done\x18\x06 \x01(\x05\x12\x15\n\rshards_failed\x18\x07 \x01(\x05\x12\x16\n\x0eshards_running\x18\x08 \x01(\x05\x12%\n\x06shards\x18\t \x03(\x0b\x32\x15.braindecode.v1.Shard\x12\x0f\n\x07\x63reated\x18\n \x01(\t\x12\x0f\n\x07started\x18\x0b \x01(\t\x12\x10\n\x08\x66inished\x18\x0c \x01(\t\x12\r\n\x05\x65rror\x18\r \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"K\n\x0fListJobsRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.braindecode.v1.PageRequest\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.braindecode.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x91\x02\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x14\n\x0cshards_total\x18\x03 \x01(\x05\x12\x13\n\x0bshards_done\x18\x04 \x01(\x05\x12\x15\n\rshards_failed\x18\x05 \x01(\x05\x12\x16\n\x0eshards_running\x18\x06 \x01(\x05\x12\x19\n\x11shards_per_second\x18\x07 \x01(\x01\x12\x13\n\x0b\x65ta_seconds\x18\x08 \x01(\x01\x12,\n\x08progress\x18\t \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12%\n\x06result\x18\n \x01(\x0b\x32\x13.braindecode.v1.JobH\x00\x42\x07\n\x05\x65vent2\xea\x02\n\nJobService\x12\x42\n\tSubmitJob\x12 .braindecode.v1.SubmitJobRequest\x1a\x13.braindecode.v1.Job\x12<\n\x06GetJob\x12\x1d.braindecode.v1.GetJobRequest\x1a\x13.braindecode.v1.Job\x12M\n\x08ListJobs\x12\x1f.braindecode.v1.ListJobsRequest\x1a .braindecode.v1.ListJobsResponse\x12\x42\n\tCancelJob\x12 .braindecode.v1.CancelJobRequest\x1a\x13.braindecode.v1.Job\x12G\n\x08WatchJob\x12\x1f.braindecode.v1.WatchJobRequest\x1a\x18.braindecode.v1.JobEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDINGFILTER']._serialized_start=158
   _globals['_RECORDINGFILTER']._serialized_end=224
   _globals['_MODELREF']._serialized_start=226
-  _globals['_MODELREF']._serialized_end=270
-  _globals['_RETRIEVALOUTPUT']._serialized_start=272
-  _globals['_RETRIEVALOUTPUT']._serialized_end=335
-  _globals['_RECONSTRUCTIONOUTPUT']._serialized_start=337
-  _globals['_RECONSTRUCTIONOUTPUT']._serialized_end=442
-  _globals['_JOBOUTPUTS']._serialized_start=445
-  _globals['_JOBOUTPUTS']._serialized_end=633
-  _globals['_JOBSPEC']._serialized_start=636
-  _globals['_JOBSPEC']._serialized_end=847
-  _globals['_SUBMITJOBREQUEST']._serialized_start=849
-  _globals['_SUBMITJOBREQUEST']._serialized_end=963
-  _globals['_SHARD']._serialized_start=966
-  _globals['_SHARD']._serialized_end=1095
-  _globals['_JOB']._serialized_start=1098
-  _globals['_JOB']._serialized_end=1385
-  _globals['_GETJOBREQUEST']._serialized_start=1387
-  _globals['_GETJOBREQUEST']._serialized_end=1414
-  _globals['_LISTJOBSREQUEST']._serialized_start=1416
-  _globals['_LISTJOBSREQUEST']._serialized_end=1491
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1493
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1571
-  _globals['_CANCELJOBREQUEST']._serialized_start=1573
-  _globals['_CANCELJOBREQUEST']._serialized_end=1603
-  _globals['_WATCHJOBREQUEST']._serialized_start=1605
-  _globals['_WATCHJOBREQUEST']._serialized_end=1634
-  _globals['_JOBEVENT']._serialized_start=1637
-  _globals['_JOBEVENT']._serialized_end=1910
-  _globals['_JOBSERVICE']._serialized_start=1913
-  _globals['_JOBSERVICE']._serialized_end=2275
+  _globals['_MODELREF']._serialized_end=288
+  _globals['_RETRIEVALOUTPUT']._serialized_start=290
+  _globals['_RETRIEVALOUTPUT']._serialized_end=353
+  _globals['_RECONSTRUCTIONOUTPUT']._serialized_start=355
+  _globals['_RECONSTRUCTIONOUTPUT']._serialized_end=460
+  _globals['_JOBOUTPUTS']._serialized_start=463
+  _globals['_JOBOUTPUTS']._serialized_end=651
+  _globals['_JOBSPEC']._serialized_start=654
+  _globals['_JOBSPEC']._serialized_end=865
+  _globals['_SUBMITJOBREQUEST']._serialized_start=867
+  _globals['_SUBMITJOBREQUEST']._serialized_end=981
+  _globals['_SHARD']._serialized_start=984
+  _globals['_SHARD']._serialized_end=1113
+  _globals['_JOB']._serialized_start=1116
+  _globals['_JOB']._serialized_end=1403
+  _globals['_GETJOBREQUEST']._serialized_start=1405
+  _globals['_GETJOBREQUEST']._serialized_end=1432
+  _globals['_LISTJOBSREQUEST']._serialized_start=1434
+  _globals['_LISTJOBSREQUEST']._serialized_end=1509
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1511
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1589
+  _globals['_CANCELJOBREQUEST']._serialized_start=1591
+  _globals['_CANCELJOBREQUEST']._serialized_end=1621
+  _globals['_WATCHJOBREQUEST']._serialized_start=1623
+  _globals['_WATCHJOBREQUEST']._serialized_end=1652
+  _globals['_JOBEVENT']._serialized_start=1655
+  _globals['_JOBEVENT']._serialized_end=1928
+  _globals['_JOBSERVICE']._serialized_start=1931
+  _globals['_JOBSERVICE']._serialized_end=2293
 # @@protoc_insertion_point(module_scope)

@@ -26,12 +26,14 @@ class RecordingFilter(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., task: _Optional[str] = ..., modality: _Optional[str] = ...) -> None: ...
 
 class ModelRef(_message.Message):
-    __slots__ = ("decoder", "encoder")
+    __slots__ = ("decoder", "encoder", "subject")
     DECODER_FIELD_NUMBER: _ClassVar[int]
     ENCODER_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     decoder: str
     encoder: str
-    def __init__(self, decoder: _Optional[str] = ..., encoder: _Optional[str] = ...) -> None: ...
+    subject: str
+    def __init__(self, decoder: _Optional[str] = ..., encoder: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class RetrievalOutput(_message.Message):
     __slots__ = ("candidates", "layer", "k")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from braindecode.v1 import common_pb2 as braindecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#braindecode/v1/reconstruction.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xa3\x03\n\x12ReconstructRequest\x12*\n\nembeddings\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x15\n\rrecording_ids\x18\x03 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x04 \x01(\t\x12\x12\n\ndecoder_id\x18\x05 \x01(\t\x12\x17\n\x0f\x61verage_repeats\x18\x06 \x01(\x08\x12\x0f\n\x07n_steps\x18\x07 \x01(\x05\x12\x0c\n\x04seed\x18\x08 \x01(\x03\x12\x15\n\x08guidance\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tscheduler\x18\n \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x0b \x01(\t\x12+\n\x0binit_images\x18\x0c \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x15\n\x08strength\x18\r \x01(\x01H\x01\x88\x01\x01\x12\r\n\x05model\x18x \x01(\t\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.SelectionB\x0b\n\t_guidanceB\x0b\n\t_strength\"E\n\x12ReconstructedImage\x12\x13\n\x0bstimulus_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0b\n\x03png\x18\x03 \x01(\x0c\"c\n\x11ReconstructResult\x12\x19\n\x11reconstruction_id\x18\x01 \x01(\t\x12\x14\n\x0cstimulus_ids\x18\x02 \x03(\t\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\r\n\x05width\x18\x04 \x01(\x05\"\xb3\x01\n\x10ReconstructEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x33\n\x05image\x18\x02 \x01(\x0b\x32\".braindecode.v1.ReconstructedImageH\x00\x12\x33\n\x06result\x18\x03 \x01(\x0b\x32!.braindecode.v1.ReconstructResultH\x00\x42\x07\n\x05\x65vent\"!\n\x1fListReconstructionModelsRequest\"W\n ListReconstructionModelsResponse\x12\x33\n\x06models\x18\x01 \x03(\x0b\x32#.braindecode.v1.ReconstructionModel\"\xe6\x01\n\x13RecommendedSampling\x12\x0f\n\x07n_steps\x18\x01 \x01(\x05\x12\x11\n\tscheduler\x18\x02 \x01(\t\x12\x10\n\x08guidance\x18\x03 \x01(\x01\x12\x10\n\x08strength\x18\x04 \x01(\x01\x12P\n\x0f\x66\x61mily_settings\x18\x05 \x03(\x0b\x32\x37.braindecode.v1.RecommendedSampling.FamilySettingsEntry\x1a\x35\n\x13\x46\x61milySettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x8f\x02\n\x13ReconstructionModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x15\n\rembedding_dim\x18\x03 \x01(\x05\x12\x0f\n\x07\x65ncoder\x18\x04 \x01(\t\x12\x16\n\x0e\x65ncoder_output\x18\x05 \x01(\t\x12\x16\n\x0e\x65ncoder_served\x18\x06 \x01(\x08\x12\x14\n\x0cimage_height\x18\x07 \x01(\x05\x12\x13\n\x0bimage_width\x18\x08 \x01(\x05\x12\x35\n\x08sampling\x18\t \x01(\x0b\x32#.braindecode.v1.RecommendedSampling\x12\x11\n\tmax_steps\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t2\xed\x01\n\x15ReconstructionService\x12U\n\x0bReconstruct\x12\".braindecode.v1.ReconstructRequest\x1a .braindecode.v1.ReconstructEvent0\x01\x12}\n\x18ListReconstructionModels\x12/.braindecode.v1.ListReconstructionModelsRequest\x1a\x30.braindecode.v1.ListReconstructionModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#braindecode/v1/reconstruction.proto\x12\x0e\x62raindecode.v1\x1a\x1b\x62raindecode/v1/common.proto\"\xb5\x03\n\x12ReconstructRequest\x12*\n\nembeddings\x18\x01 \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x15\n\rrecording_ids\x18\x03 \x03(\t\x12\x1a\n\x12preprocessing_json\x18\x04 \x01(\t\x12\x12\n\ndecoder_id\x18\x05 \x01(\t\x12\x17\n\x0f\x61verage_repeats\x18\x06 \x01(\x08\x12\x0f\n\x07n_steps\x18\x07 \x01(\x05\x12\x0c\n\x04seed\x18\x08 \x01(\x03\x12\x15\n\x08guidance\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tscheduler\x18\n \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x0b \x01(\t\x12+\n\x0binit_images\x18\x0c \x01(\x0b\x32\x16.braindecode.v1.Tensor\x12\x15\n\x08strength\x18\r \x01(\x01H\x01\x88\x01\x01\x12\r\n\x05model\x18x \x01(\t\x12-\n\tselection\x18\xa0\x01 \x01(\x0b\x32\x19.braindecode.v1.Selection\x12\x10\n\x07subject\x18\x8c\x01 \x01(\tB\x0b\n\t_guidanceB\x0b\n\t_strength\"E\n\x12ReconstructedImage\x12\x13\n\x0bstimulus_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0b\n\x03png\x18\x03 \x01(\x0c\"c\n\x11ReconstructResult\x12\x19\n\x11reconstruction_id\x18\x01 \x01(\t\x12\x14\n\x0cstimulus_ids\x18\x02 \x03(\t\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\r\n\x05width\x18\x04 \x01(\x05\"\xb3\x01\n\x10ReconstructEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.braindecode.v1.ProgressH\x00\x12\x33\n\x05image\x18\x02 \x01(\x0b\x32\".braindecode.v1.ReconstructedImageH\x00\x12\x33\n\x06result\x18\x03 \x01(\x0b\x32!.braindecode.v1.ReconstructResultH\x00\x42\x07\n\x05\x65vent\"!\n\x1fListReconstructionModelsRequest\"W\n ListReconstructionModelsResponse\x12\x33\n\x06models\x18\x01 \x03(\x0b\x32#.braindecode.v1.ReconstructionModel\"\xe6\x01\n\x13RecommendedSampling\x12\x0f\n\x07n_steps\x18\x01 \x01(\x05\x12\x11\n\tscheduler\x18\x02 \x01(\t\x12\x10\n\x08guidance\x18\x03 \x01(\x01\x12\x10\n\x08strength\x18\x04 \x01(\x01\x12P\n\x0f\x66\x61mily_settings\x18\x05 \x03(\x0b\x32\x37.braindecode.v1.RecommendedSampling.FamilySettingsEntry\x1a\x35\n\x13\x46\x61milySettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x8f\x02\n\x13ReconstructionModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x15\n\rembedding_dim\x18\x03 \x01(\x05\x12\x0f\n\x07\x65ncoder\x18\x04 \x01(\t\x12\x16\n\x0e\x65ncoder_output\x18\x05 \x01(\t\x12\x16\n\x0e\x65ncoder_served\x18\x06 \x01(\x08\x12\x14\n\x0cimage_height\x18\x07 \x01(\x05\x12\x13\n\x0bimage_width\x18\x08 \x01(\x05\x12\x35\n\x08sampling\x18\t \x01(\x0b\x32#.braindecode.v1.RecommendedSampling\x12\x11\n\tmax_steps\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t2\xed\x01\n\x15ReconstructionService\x12U\n\x0bReconstruct\x12\".braindecode.v1.ReconstructRequest\x1a .braindecode.v1.ReconstructEvent0\x01\x12}\n\x18ListReconstructionModels\x12/.braindecode.v1.ListReconstructionModelsRequest\x1a\x30.braindecode.v1.ListReconstructionModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,23 +35,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOMMENDEDSAMPLING_FAMILYSETTINGSENTRY']._loaded_options = None
   _globals['_RECOMMENDEDSAMPLING_FAMILYSETTINGSENTRY']._serialized_options = b'8\001'
   _globals['_RECONSTRUCTREQUEST']._serialized_start=85
-  _globals['_RECONSTRUCTREQUEST']._serialized_end=504
-  _globals['_RECONSTRUCTEDIMAGE']._serialized_start=506
-  _globals['_RECONSTRUCTEDIMAGE']._serialized_end=575
-  _globals['_RECONSTRUCTRESULT']._serialized_start=577
-  _globals['_RECONSTRUCTRESULT']._serialized_end=676
-  _globals['_RECONSTRUCTEVENT']._serialized_start=679
-  _globals['_RECONSTRUCTEVENT']._serialized_end=858
-  _globals['_LISTRECONSTRUCTIONMODELSREQUEST']._serialized_start=860
-  _globals['_LISTRECONSTRUCTIONMODELSREQUEST']._serialized_end=893
-  _globals['_LISTRECONSTRUCTIONMODELSRESPONSE']._serialized_start=895
-  _globals['_LISTRECONSTRUCTIONMODELSRESPONSE']._serialized_end=982
-  _globals['_RECOMMENDEDSAMPLING']._serialized_start=985
-  _globals['_RECOMMENDEDSAMPLING']._serialized_end=1215
-  _globals['_RECOMMENDEDSAMPLING_FAMILYSETTINGSENTRY']._serialized_start=1162
-  _globals['_RECOMMENDEDSAMPLING_FAMILYSETTINGSENTRY']._serialized_end=1215
-  _globals['_RECONSTRUCTIONMODEL']._serialized_start=1218
-  _globals['_RECONSTRUCTIONMODEL']._serialized_end=1489
-  _globals['_RECONSTRUCTIONSERVICE']._serialized_start=1492
-  _globals['_RECONSTRUCTIONSERVICE']._serialized_end=1729
+  _globals['_RECONSTRUCTREQUEST']._serialized_end=522
+  _globals['_RECONSTRUCTEDIMAGE']._serialized_start=524
+  _globals['_RECONSTRUCTEDIMAGE']._serialized_end=593
+  _globals['_RECONSTRUCTRESULT']._serialized_start=595
+  _globals['_RECONSTRUCTRESULT']._serialized_end=694
+  _globals['_RECONSTRUCTEVENT']._serialized_start=697
+  _globals['_RECONSTRUCTEVENT']._serialized_end=876
+  _globals['_LISTRECONSTRUCTIONMODELSREQUEST']._serialized_start=878
+  _globals['_LISTRECONSTRUCTIONMODELSREQUEST']._serialized_end=911
+  _globals['_LISTRECONSTRUCTIONMODELSRESPONSE']._serialized_start=913
+  _globals['_LISTRECONSTRUCTIONMODELSRESPONSE']._serialized_end=1000
+  _globals['_RECOMMENDEDSAMPLING']._serialized_start=1003
+  _globals['_RECOMMENDEDSAMPLING']._serialized_end=1233
+  _globals['_RECOMMENDEDSAMPLING_FAMILYSETTINGSENTRY']._serialized_start=1180
+  _globals['_RECOMMENDEDSAMPLING_FAMILYSETTINGSENTRY']._serialized_end=1233
+  _globals['_RECONSTRUCTIONMODEL']._serialized_start=1236
+  _globals['_RECONSTRUCTIONMODEL']._serialized_end=1507
+  _globals['_RECONSTRUCTIONSERVICE']._serialized_start=1510
+  _globals['_RECONSTRUCTIONSERVICE']._serialized_end=1747
 # @@protoc_insertion_point(module_scope)

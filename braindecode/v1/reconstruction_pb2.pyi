@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReconstructRequest(_message.Message):
-    __slots__ = ("embeddings", "ids", "recording_ids", "preprocessing_json", "decoder_id", "average_repeats", "n_steps", "seed", "guidance", "scheduler", "backend", "init_images", "strength", "model", "selection")
+    __slots__ = ("embeddings", "ids", "recording_ids", "preprocessing_json", "decoder_id", "average_repeats", "n_steps", "seed", "guidance", "scheduler", "backend", "init_images", "strength", "model", "selection", "subject")
     EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     RECORDING_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class ReconstructRequest(_message.Message):
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     embeddings: _common_pb2.Tensor
     ids: _containers.RepeatedScalarFieldContainer[str]
     recording_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -39,7 +40,8 @@ class ReconstructRequest(_message.Message):
     strength: float
     model: str
     selection: _common_pb2.Selection
-    def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., decoder_id: _Optional[str] = ..., average_repeats: _Optional[bool] = ..., n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., backend: _Optional[str] = ..., init_images: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., strength: _Optional[float] = ..., model: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
+    subject: str
+    def __init__(self, embeddings: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., recording_ids: _Optional[_Iterable[str]] = ..., preprocessing_json: _Optional[str] = ..., decoder_id: _Optional[str] = ..., average_repeats: _Optional[bool] = ..., n_steps: _Optional[int] = ..., seed: _Optional[int] = ..., guidance: _Optional[float] = ..., scheduler: _Optional[str] = ..., backend: _Optional[str] = ..., init_images: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., strength: _Optional[float] = ..., model: _Optional[str] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class ReconstructedImage(_message.Message):
     __slots__ = ("stimulus_id", "index", "png")

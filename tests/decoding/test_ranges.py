@@ -7,11 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from braindecode.decoding import MAX_FIT_BYTES, EEGDecoder, MLPDecoder, RidgeDecoder, TrainingConfig
+from braindecode.decoding import MAX_FIT_BYTES, EEGDecoder, MLPDecoder, RidgeDecoder, SharedDecoder, TrainingConfig
 from braindecode.decoding._validation import Interval
 from braindecode.errors import InvalidArgument, ResourceExhausted
 
-OWNERS = [RidgeDecoder, MLPDecoder, EEGDecoder, TrainingConfig]
+OWNERS = [RidgeDecoder, MLPDecoder, EEGDecoder, SharedDecoder, TrainingConfig]
 TINY = TrainingConfig(max_epochs=1, batch_size=8, val_fraction=0.0)
 
 
@@ -55,7 +55,10 @@ def _data(model, n_samples=16):
 
 
 def _fit(model):
-    return model.fit(*_data(model))
+    X, Y = _data(model)
+    if isinstance(model, SharedDecoder):  # one subject's samples
+        return model.fit({"s": X}, {"s": Y})
+    return model.fit(X, Y)
 
 
 @pytest.mark.parametrize("owner, name", [(owner, name) for owner in OWNERS for name in owner.param_ranges],
@@ -120,3 +123,44 @@ def test_footprint_grows_with_the_input():
     model = EEGDecoder(n_filters=256, depth_multiplier=16, training=TrainingConfig(batch_size=64))
     small, large = model.fit_footprint(100, (4, 100), 8), model.fit_footprint(100, (64, 1000), 8)
     assert small < MAX_FIT_BYTES < large  # every value in range: the input decides
+
+
+def test_shared_decoder_ranges_at_their_ends_fit():
+    _fit(SharedDecoder(latent_dim=1, hidden_dim=1, n_blocks=0, dropout=0.0, input_dropout=0.99, training=TINY))
+
+
+def test_shared_fit_past_max_fit_bytes_is_refused_naming_the_subjects_and_the_size():
+    model = SharedDecoder(latent_dim=8192, hidden_dim=8192, n_blocks=16, training=TINY)  # every value in range
+    needed = model.fit_footprint({"a": 16, "b": 16}, {"a": (12,), "b": (30,)}, 2)
+    assert needed > MAX_FIT_BYTES
+    rng = np.random.default_rng(0)
+    X = {"a": rng.standard_normal((16, 12)), "b": rng.standard_normal((16, 30))}
+    Y = {s: rng.standard_normal((16, 2)) for s in X}
+    with pytest.raises(ResourceExhausted, match=rf"^SharedDecoder fitted on 32 samples of 2 subjects \(12 to 30 "
+                                                rf"voxels\) -> 2 dims would hold about {needed} bytes, more than the "
+                                                rf"limit max_fit_bytes={MAX_FIT_BYTES}$"):
+        model.fit(X, Y)
+    assert not hasattr(model, "module_")
+
+
+def test_shared_footprint_counts_the_packed_samples_and_every_parameter():
+    model = SharedDecoder(latent_dim=8, hidden_dim=16, n_blocks=1, training=TINY)
+    rng = np.random.default_rng(0)
+    X = {"a": rng.standard_normal((16, 12)), "b": rng.standard_normal((16, 30))}
+    Y = {s: rng.standard_normal((16, 2)) for s in X}
+    needed = model.fit_footprint({"a": 16, "b": 16}, {"a": (12,), "b": (30,)}, 2)
+    with pytest.raises(ResourceExhausted, match="max_fit_bytes"):
+        model.fit(X, Y, max_fit_bytes=needed - 1)
+    fitted = model.fit(X, Y, max_fit_bytes=needed)
+    n_parameters = sum(p.numel() for p in fitted.module_.parameters())
+    assert needed >= 4 * (5 * n_parameters + 32 * 31)  # five copies of the parameters, the samples packed 31 wide
+    # one subject of many voxels among others of few: every sample is packed as wide as the widest
+    lopsided = model.fit_footprint({"few": 10**6, "many": 10}, {"few": (10,), "many": (10**5,)}, 2)
+    assert lopsided > 4 * 10**6 * 10**5 > MAX_FIT_BYTES
+
+    copied = 4 * sum(t.numel() for t in fitted.module_.state_dict().values())
+    fine_tuning = copied + model.fit_footprint({"c": 16}, {"c": (20,)}, 2)
+    with pytest.raises(ResourceExhausted, match=r"^SharedDecoder fine-tuned on 16 samples of 20 voxels of subject "
+                                                r"'c' -> 2 dims would hold about"):
+        fitted.fine_tune("c", rng.standard_normal((16, 20)), Y["a"], max_fit_bytes=fine_tuning - 1)
+    assert "c" in fitted.fine_tune("c", rng.standard_normal((16, 20)), Y["a"], max_fit_bytes=fine_tuning).subjects_

@@ -1,5 +1,6 @@
 """SharedDecoder: joint fit over subjects of different voxel counts, fine-tuning, errors, persistence, ONNX."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,8 +14,11 @@ from braindecode.decoding import (
     SharedDecoder,
     TrainingConfig,
     export_decoder_onnx,
+    fit_decoder,
     fit_shared_decoder,
     load_decoder,
+    make_decoder,
+    make_fine_tuning,
     read_decoder_config,
     save_decoder,
     top_k_accuracy,
@@ -74,6 +78,36 @@ def test_a_new_subject_fine_tuned_from_few_samples_beats_one_fitted_alone(shared
     assert "sub-09" not in model.subjects_  # the base decoder is left as it was
 
 
+def test_the_template_of_shared_stimuli_starts_a_new_subjects_adapter(tmp_path):
+    X, E = subjects_data()
+    new = X.pop("sub-04")
+    ids = np.array([f"stim-{i:03d}" for i in range(len(E))])
+    model = small().fit({s: x[:200] for s, x in X.items()}, {s: E[:200] for s in X},
+                        stimulus_ids={s: ids[:200] for s in X})
+    np.testing.assert_array_equal(model.template_stimuli_, ids[:200])
+    expected = np.mean([model.latents(x[:200], s) for s, x in X.items()], axis=0)  # one trial per stimulus
+    np.testing.assert_allclose(model.template_latents_, expected, rtol=1e-5, atol=1e-6)
+
+    def agreement(tuned):  # correlation of the new subject's latents with the template, on stimuli it never saw
+        return np.corrcoef(tuned.latents(new[48:200], "sub-09").ravel(), model.template_latents_[48:].ravel())[0, 1]
+
+    started = model.fine_tune("sub-09", new[:48], E[:48], stimulus_ids=ids[:48])
+    random = model.fine_tune("sub-09", new[:48], E[:48])
+    unseen = model.fine_tune("sub-09", new[200:], E[200:], stimulus_ids=ids[200:])
+    assert started.fine_tuned_["sub-09"]["template_samples"] == 48
+    assert random.fine_tuned_["sub-09"]["template_samples"] == unseen.fine_tuned_["sub-09"]["template_samples"] == 0
+    assert agreement(started) > agreement(random) + 0.2, (agreement(started), agreement(random))
+    save_decoder(started, tmp_path / "started")
+    loaded = load_decoder(tmp_path / "started")
+    np.testing.assert_array_equal(loaded.template_stimuli_, model.template_stimuli_)
+    np.testing.assert_array_equal(loaded.template_latents_, model.template_latents_)
+    np.testing.assert_array_equal(loaded.predict(new[200:], "sub-09"), started.predict(new[200:], "sub-09"))
+    with pytest.raises(InvalidArgument, match="stimulus_ids of subject 'sub-09' have shape"):
+        model.fine_tune("sub-09", new[:48], E[:48], stimulus_ids=ids[:47])
+    with pytest.raises(InvalidArgument, match="stimulus_ids must be a dict"):
+        small().fit({s: x[:200] for s, x in X.items()}, {s: E[:200] for s in X}, stimulus_ids=ids[:200])
+
+
 def test_fine_tuning_trains_the_adapter_alone_unless_the_head_has_a_learning_rate(shared):
     model, X, E, _ = shared
     base_head = {k: v.clone() for k, v in model.module_[1].state_dict().items()}
@@ -104,8 +138,10 @@ def test_unknown_subjects_and_wrong_voxel_counts_are_named(shared):
         model.predict(X["sub-01"], "sub-02")
     with pytest.raises(InvalidArgument, match=r"subject 'sub-03' has an adapter for 70 voxels, got samples of 40"):
         model.fine_tune("sub-03", X["sub-01"][:20], E[:20])
-    with pytest.raises(InvalidArgument, match="head_lr_scale"):
-        model.fine_tune("sub-04", X["sub-01"][:20], E[:20], head_lr_scale=-1)
+    for scale in (-1, 1.5, float("nan"), True):
+        with pytest.raises(InvalidArgument, match=r"^fine_tune head_lr_scale=.* is out of range: it must be a number "
+                                                  r"in \[0, 1\]$"):
+            model.fine_tune("sub-04", X["sub-01"][:20], E[:20], head_lr_scale=scale)
     with pytest.raises(InvalidArgument, match="dimensions"):
         model.fine_tune("sub-04", X["sub-01"][:20], E[:20, :5])
     with pytest.raises(FailedPrecondition, match="not fitted"):
@@ -150,7 +186,7 @@ def test_onnx_export_holds_one_subjects_graph(shared, tmp_path):
     assert onnx_decoder.subject == "sub-02" and onnx_decoder.input_shape_ == (55,)
     np.testing.assert_allclose(onnx_decoder.predict(X["sub-02"]), model.predict(X["sub-02"], "sub-02"),
                                rtol=1e-4, atol=1e-5)
-    with pytest.raises(InvalidArgument, match="expects|shape"):
+    with pytest.raises(InvalidArgument, match=r"^subject 'sub-02' has an adapter for 55 voxels, got samples of 40 "):
         onnx_decoder.predict(X["sub-01"])
     with pytest.raises(InvalidArgument, match="give subject"):
         export_decoder_onnx(model, tmp_path / "none.onnx")
@@ -178,6 +214,11 @@ def test_fit_shared_decoder_scores_held_out_runs_of_every_subject():
     progress = []
     fit = fit_shared_decoder(parts, activations, "embedding", small(), progress=lambda *call: progress.append(call))
     assert fit.model.subjects_ == ["sub-01", "sub-02"]
+    assert fit.provenance["subjects"] == {s: {"n_trials": 120, "n_voxels": n, "runs": ["0", "1", "2"]}
+                                          for s, n in (("sub-01", 20), ("sub-02", 25))}
+    assert (fit.provenance["decoder"], fit.provenance["layer"], fit.provenance["n_trials"]) == ("shared", "embedding", 240)
+    assert fit.provenance["params"]["latent_dim"] == 16 and fit.provenance["seed"] == CONFIG.seed
+    assert fit.provenance["cross_validation"]["scores"] == fit.cv_scores and "fine_tuning" not in fit.provenance
     assert {f["subject"] for f in fit.folds} == {"sub-01", "sub-02"}
     assert sum(f["n_test_trials"] for f in fit.folds) == 240  # every trial held out once
     assert set(fit.cv_scores) == {"pearson", "r2", "top_1", "top_5", "two_way"} and fit.cv_scores["top_1"] > 0.05
@@ -190,15 +231,45 @@ def test_fit_shared_decoder_fine_tunes_one_subject_over_its_runs():
     X, E = subjects_data(n_samples=120, voxels=(20, 25))
     parts, activations = _responses(X, E)
     base = small().fit({"sub-01": X["sub-01"]}, {"sub-01": E})
-    fit = fit_shared_decoder([parts[1]], activations, "embedding", base=base, head_lr_scale=0.1)
+    settings = make_fine_tuning(base, {"head_lr_scale": 0.1, "training": {"max_epochs": 12}}, seed=7)
+    assert settings["training"] == dataclasses.replace(CONFIG, max_epochs=12, seed=7)
+    fit = fit_shared_decoder([parts[1]], activations, "embedding", base=base, **settings)
     assert [f["test_runs"] for f in fit.folds] == [["0"], ["1"], ["2"]]  # leave one run out
     assert fit.model.subjects_ == ["sub-01", "sub-02"] and fit.model.fine_tuned_["sub-02"]["head_lr_scale"] == 0.1
+    assert len(fit.model.fine_tuned_["sub-02"]["history"]) <= 12
+    assert fit.provenance["fine_tuning"] == {"subject": "sub-02", "head_lr_scale": 0.1,
+                                             "training": dataclasses.asdict(settings["training"])}
+    assert fit.provenance["seed"] == 7 and list(fit.provenance["subjects"]) == ["sub-02"]
     one_run = fit_shared_decoder([parts[1].subset(parts[1].runs == "0")], activations, "embedding", base=base)
     assert one_run.folds == [] and one_run.cv_scores == {}
     with pytest.raises(InvalidArgument, match="one subject"):
         fit_shared_decoder(parts, activations, "embedding", base=base)
     with pytest.raises(InvalidArgument, match="not both"):
         fit_shared_decoder(parts[:1], activations, "embedding", small(), base=base)
+    with pytest.raises(InvalidArgument, match="training goes with base"):
+        fit_shared_decoder(parts[:1], activations, "embedding", small(), training=CONFIG)
     wide = BrainResponses(np.ones((4, 30)), parts[0].stimulus_ids[:4], subjects=np.full(4, "sub-01"))
     with pytest.raises(InvalidArgument, match=r"subject 'sub-01' have different voxel counts: \[20, 30\]"):
         fit_shared_decoder([parts[0], wide], activations, "embedding", small())
+
+
+def test_json_hyper_parameters_of_a_shared_decoder_and_of_its_fine_tuning(shared):
+    decoder = make_decoder("shared", {"latent_dim": 32, "training": {"max_epochs": 5}}, "fmri", seed=3,
+                           val_fraction=0.2)
+    assert (decoder.latent_dim, decoder.training.max_epochs, decoder.training.seed,
+            decoder.training.val_fraction) == (32, 5, 3, 0.2)
+    with pytest.raises(InvalidArgument, match="decoder 'shared' takes fmri data"):
+        make_decoder("shared", None, "eeg")
+    with pytest.raises(InvalidArgument, match="unknown shared decoder parameter 'alphas'"):
+        make_decoder("shared", {"alphas": [1.0]}, "fmri")
+    model = shared[0]
+    assert make_fine_tuning(model, None) == {"head_lr_scale": 0.0, "training": dataclasses.replace(CONFIG, seed=0)}
+    with pytest.raises(InvalidArgument, match="unknown fine-tuning parameter 'latent_dim'"):
+        make_fine_tuning(model, {"latent_dim": 8})
+    with pytest.raises(InvalidArgument, match="fine-tuning parameter 'head_lr_scale' must be a non-negative number"):
+        make_fine_tuning(model, {"head_lr_scale": "fast"})
+    with pytest.raises(InvalidArgument, match="training lr=5.0 is out of range"):
+        make_fine_tuning(model, {"training": {"lr": 5.0}})
+    with pytest.raises(InvalidArgument, match="fit it with fit_shared_decoder"):
+        fit_decoder(BrainResponses(np.ones((4, 3)), ["a", "b", "c", "d"]), ActivationSet(
+            ["a", "b", "c", "d"], {"e": np.ones((4, 2))}), "e", "fmri", decoder="shared")

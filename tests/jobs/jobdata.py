@@ -1,5 +1,5 @@
-"""Small inputs for job tests: BOLD runs with events, a fitted ridge decoder, candidate activations,
-a tiny reconstruction model (``from jobs.jobdata import ...``)."""
+"""Small inputs for job tests: BOLD runs with events, a fitted ridge decoder, a shared decoder, candidate
+activations, a tiny reconstruction model (``from jobs.jobdata import ...``)."""
 
 import pathlib
 import time
@@ -8,7 +8,7 @@ import nibabel
 import numpy as np
 
 from braindecode.containers import ActivationSet
-from braindecode.decoding import RidgeDecoder, save_decoder
+from braindecode.decoding import RidgeDecoder, SharedDecoder, TrainingConfig, save_decoder
 from braindecode.store import Upload, save_activation_set, save_directory
 
 TENANT = "lab-a"
@@ -61,6 +61,16 @@ def add_decoder(store, tmp_path, tenant=TENANT, n_dims=N_DIMS, seed=0, n_voxels=
     model = RidgeDecoder(alphas=[1.0, 10.0], cv=2).fit(rng.standard_normal((24, n_voxels)),
                                                        rng.standard_normal((24, n_dims)))
     folder = save_decoder(model, tmp_path / f"decoder-{tenant}-{n_dims}-{seed}-{n_voxels}")
+    return save_directory(store, tenant, "decoder", folder), model
+
+
+def add_shared_decoder(store, tmp_path, subjects=("01", "02"), tenant=TENANT, n_dims=N_DIMS, seed=0):
+    """Fit a small shared decoder with an adapter per subject label on random data of the BOLD runs'
+    shape and store it as a "decoder" artifact."""
+    rng = np.random.default_rng(seed)
+    model = SharedDecoder(latent_dim=4, hidden_dim=8, n_blocks=1, training=TrainingConfig(max_epochs=2)).fit(
+        {s: rng.standard_normal((24, N_VOXELS)) for s in subjects}, {s: rng.standard_normal((24, n_dims)) for s in subjects})
+    folder = save_decoder(model, tmp_path / f"shared-{tenant}-{'-'.join(subjects)}-{seed}")
     return save_directory(store, tenant, "decoder", folder), model
 
 

@@ -12,6 +12,7 @@ from jobs.jobdata import (
     TENANT,
     add_bold,
     add_decoder,
+    add_shared_decoder,
     save_tiny_reconstruction_model,
     spec_for,
     wait,
@@ -66,6 +67,21 @@ def test_outputs_equal_the_decoder_on_preprocessed_responses(lab, runner):
         assert summary["n_trials"] == 6 and summary["recordings"][0]["sha256"] == rec.sha256
         assert "created" not in summary_text
     assert not (store.root / "job-work" / job.id).exists()
+
+
+def test_a_shared_decoder_decodes_each_recording_through_its_subjects_adapter(lab, runner):
+    store, recordings = lab["store"], lab["recordings"]  # subjects 01, 01, 02
+    decoder, model = add_shared_decoder(store, lab["tmp"], seed=3)
+    for model_ref, adapters in (({"decoder": decoder.id}, [r.subject for r in recordings]),
+                                ({"decoder": decoder.id, "subject": "02"}, ["02"] * 3)):
+        spec = dict(spec_for([r.id for r in recordings], decoder.id), model=model_ref)
+        done = wait(runner, TENANT, runner.submit(TENANT, spec).id)
+        assert done.state == "completed", [s.error for s in done.shards]
+        for shard, rec, subject in zip(done.shards, recordings, adapters):
+            expected = model.predict(load_responses(store, TENANT, [rec.id], PREPROCESSING).data, subject)
+            arrays = load_arrays(store, TENANT, shard.output_id, JOB_OUTPUT_ARTIFACT)
+            np.testing.assert_allclose(arrays["embeddings"], expected, rtol=1e-5, atol=1e-6)
+            assert store.get_artifact(TENANT, shard.output_id, JOB_OUTPUT_ARTIFACT).provenance["model"] == model_ref
 
 
 def test_reconstructions_equal_the_diffusion_model_on_decoded_embeddings(lab, runner):

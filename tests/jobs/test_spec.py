@@ -3,7 +3,16 @@
 import json
 
 import pytest
-from jobs.jobdata import BILLION_LAUGHS, TENANT, add_bold, add_candidates, add_decoder, save_tiny_reconstruction_model, spec_for
+from jobs.jobdata import (
+    BILLION_LAUGHS,
+    TENANT,
+    add_bold,
+    add_candidates,
+    add_decoder,
+    add_shared_decoder,
+    save_tiny_reconstruction_model,
+    spec_for,
+)
 
 from braindecode._schema import check_document
 from braindecode.config import ReconstructionSettings
@@ -44,6 +53,26 @@ def test_plan_has_one_shard_per_recording_or_subject(lab):
     by_subject = plan_job(lab["store"], TENANT, dict(spec, shard_by="subject"))
     assert [[r["id"] for r in s.recordings] for s in by_subject.shards] == [
         [recordings[0].id, recordings[1].id], [recordings[2].id]]
+
+
+def test_a_shared_decoder_needs_an_adapter_for_every_subject_it_decodes(lab):
+    store, recordings = lab["store"], lab["recordings"]  # subjects 01, 01, 02
+    first, _ = add_shared_decoder(store, lab["tmp"], subjects=("01",))
+    spec = spec_for([r.id for r in recordings], first.id)
+    with pytest.raises(InvalidArgument, match=r"the recordings' subjects '02' have no adapter in shared decoder "
+                                              rf"'{first.id}'; its subjects are '01'"):
+        plan_job(store, TENANT, spec)
+    plan = plan_job(store, TENANT, dict(spec, model={"decoder": first.id, "subject": "01"}))
+    assert plan.spec["model"] == {"decoder": first.id, "subject": "01"}
+    assert list(plan.decoder["input_shapes"]) == ["01"]
+    with pytest.raises(InvalidArgument, match=r"'model.subject' '07' have no adapter"):
+        plan_job(store, TENANT, dict(spec, model={"decoder": first.id, "subject": "07"}))
+    with pytest.raises(InvalidArgument, match="is a RidgeDecoder of one subject's data"):
+        plan_job(store, TENANT, dict(spec, model={"decoder": lab["decoder"].id, "subject": "01"}))
+    with pytest.raises(InvalidArgument, match="an encoder takes none"):
+        plan_job(store, TENANT, dict(spec, model={"encoder": lab["decoder"].id, "subject": "01"},
+                                     outputs={"predictions": True}))
+    assert plan_job(store, TENANT, spec_for([recordings[0].id], first.id)).spec["model"] == {"decoder": first.id}
 
 
 def test_filter_selects_the_tenants_recordings(lab):

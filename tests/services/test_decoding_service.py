@@ -389,9 +389,9 @@ def test_decoder_cache_is_per_tenant_lru(server, ridge_decoder, client, lab, mon
     second = client.fit_decoder(lab["runs"], FMRI_SPEC, lab["activations"], "small", params=RIDGE).decoder_id
     cache = next(s for s in server._servicers if isinstance(s, DecodingServicer)).decoders
     monkeypatch.setattr(cache, "capacity", 1)
-    first = cache.get(("lab-a", ridge_decoder.decoder_id))
-    assert cache.get(("lab-a", ridge_decoder.decoder_id)) is first
-    assert cache.get(("lab-a", second)).n_dims_ == 4
-    assert cache.get(("lab-a", ridge_decoder.decoder_id)) is not first  # evicted by the second
+    first = cache.get(("lab-a", ridge_decoder.decoder_id, ""))
+    assert cache.get(("lab-a", ridge_decoder.decoder_id, "")) is first
+    assert cache.get(("lab-a", second, "")).n_dims_ == 4
+    assert cache.get(("lab-a", ridge_decoder.decoder_id, "")) is not first  # evicted by the second
     with pytest.raises(NotFound):
-        cache.get(("lab-b", ridge_decoder.decoder_id))
+        cache.get(("lab-b", ridge_decoder.decoder_id, ""))
