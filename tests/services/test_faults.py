@@ -101,8 +101,8 @@ def _fill_database(monkeypatch, store):
 
 
 # A row of this size needs new database pages (overflow pages for the events' JSON).
-BIG_EVENTS = [{"onset": 0.0, "duration": 0.5, "stimulus_id": f"stimulus-{i:04d}-" + "x" * 200}
-              for i in range(40)]
+BIG_EVENTS = [{"onset": 0.0, "duration": 0.5, "stimulus_id": f"stimulus-{i:04d}-" + "x" * 100}  # ids of 115 chars
+              for i in range(80)]
 
 DISK_FAULTS = {
     "staged-write": _fill_disk_while_staging,
