@@ -168,7 +168,7 @@ def test_the_docstring_example_with_reconstructions_runs_and_equals_a_local_batc
                                                                                        capsys):
     """Submit, watch and `jobs get` through the CLI; the outputs equal `batch run` + `batch merge` of the spec."""
     spec = docstring_spec()
-    assert spec["outputs"]["reconstructions"] == {"n_steps": 4, "seed": 0, "guidance": 1.0, "scheduler": "lcm"}
+    assert spec["outputs"]["reconstructions"] == {"model": "default", "seed": 0}  # the model's recommended sampling
     spec["recordings"]["ids"] = [lab["long"], lab["short"][0]]
     spec["model"]["decoder"] = lab["decoder"]
     spec["outputs"]["retrieval"]["candidates"] = lab["candidates"]
