@@ -86,10 +86,13 @@ def test_a_short_job_does_not_wait_for_another_tenants_long_ones(arena, lab, bob
     short = _until_ended(arena.bob, _submit(arena.bob, _spec(bob_lab["fmri"][:1], bob_lab["decoder"])).id)
     finished = sum(s.state in ("done", "failed") for job_id in long_jobs for s in _job(arena.mallory, job_id).shards)
     for job_id in long_jobs:
-        arena.mallory.jobs.CancelJob(jobs_pb2.CancelJobRequest(id=job_id), metadata=arena.mallory.metadata,
-                                     timeout=TIMEOUT)
+        try:
+            arena.mallory.jobs.CancelJob(jobs_pb2.CancelJobRequest(id=job_id), metadata=arena.mallory.metadata,
+                                         timeout=TIMEOUT)
+        except grpc.RpcError as err:  # a job may finish its last shard between the count and the cancel
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "already ended" in err.details()
     assert short.state == "completed", short.shards[0].error
     assert finished < 12, f"bob's one shard waited for {finished} of mallory's"
-    assert {_until_ended(arena.mallory, job_id).state for job_id in long_jobs} == {"cancelled"}
+    assert {_until_ended(arena.mallory, job_id).state for job_id in long_jobs} <= {"cancelled", "completed"}
     for recording_id in runs:
         arena.mallory.delete(recording_id)
