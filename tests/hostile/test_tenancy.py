@@ -83,8 +83,16 @@ def test_a_short_job_does_not_wait_for_another_tenants_long_ones(arena, lab, bob
     arena.attack("SubmitJob past the tenant's queued shards", lambda: _submit(arena.mallory, _spec(runs[:1],
                  lab["decoder"])), grpc.StatusCode.RESOURCE_EXHAUSTED,
                  f"already has {limit} queued or running shards", f"max_shards_per_tenant={limit}")
-    short = _until_ended(arena.bob, _submit(arena.bob, _spec(bob_lab["fmri"][:1], bob_lab["decoder"])).id)
-    finished = sum(s.state in ("done", "failed") for job_id in long_jobs for s in _job(arena.mallory, job_id).shards)
+    def mallory_finished() -> int:
+        return sum(s.state in ("done", "failed") for job_id in long_jobs for s in _job(arena.mallory, job_id).shards)
+
+    before = mallory_finished()
+    bob_job = _submit(arena.bob, _spec(bob_lab["fmri"][:1], bob_lab["decoder"])).id
+    deadline = time.monotonic() + 600
+    while _job(arena.bob, bob_job).shards[0].state == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finished = mallory_finished() - before  # mallory's shards that ended while bob's one waited to start
+    short = _until_ended(arena.bob, bob_job)
     for job_id in long_jobs:
         try:
             arena.mallory.jobs.CancelJob(jobs_pb2.CancelJobRequest(id=job_id), metadata=arena.mallory.metadata,
