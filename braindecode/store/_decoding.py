@@ -301,7 +301,7 @@ def load_decoder_artifact(store: Store, tenant: str, decoder_id: str, device: st
 
 
 def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: dict, decoder_id: str,
-                      selection=None, average_repeats: bool = True, device: str = "cpu", decoder=None,
+                      selection=None, average_repeats: bool = True, device: str = "cpu",
                       subject: str = "") -> tuple:
     """Embeddings decoded from stored recordings by a stored decoder.
 
@@ -323,9 +323,6 @@ def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: d
         Average the responses to each stimulus (per subject) before decoding.
     device : str
         Of the ONNX Runtime session that ``decoder_id`` is opened in.
-    decoder : OnnxDecoder, optional
-        ``decoder_id``'s decoder already open (e.g. a server's cached session; of ``subject`` for a
-        shared decoder).
     subject : str
         A shared decoder's subject for every recording (refused by the decoders of one subject's data).
 
@@ -348,8 +345,7 @@ def decode_recordings(store: Store, tenant: str, recording_ids, preprocessing: d
         by_subject = {}
         for rid in recording_ids:
             by_subject.setdefault(store.get_recording(tenant, rid).subject, []).append(rid)
-    decoders = {name: decoder if decoder is not None and len(by_subject) == 1 and name == subject else
-                load_decoder_artifact(store, tenant, decoder_id, device=device, threads=1, subject=name)
+    decoders = {name: load_decoder_artifact(store, tenant, decoder_id, device=device, threads=1, subject=name)
                 for name in by_subject}  # an unknown subject fails before any preprocessing
     embeddings, stimulus_ids = [], []
     for name, ids in by_subject.items():
@@ -400,7 +396,8 @@ def retrieve_from_store(store: Store, tenant: str, queries=None, k: int = 5, act
     candidate_ids : array of shape (n_candidates,), optional
         ... or given candidates with their ids.
     decoder : fitted decoder or OnnxDecoder, optional
-        Anything with ``predict(X) -> (n, n_dims)``; with ``recording_ids``, ``decoder_id``'s.
+        Anything with ``predict(X) -> (n, n_dims)``, decoding ``queries``; recordings are decoded
+        by ``decoder_id``'s graph of each recording's subject.
     recording_ids : list of str
         ... or, instead of ``queries``, stored recordings decoded by ``decoder_id`` (see
         ``decode_recordings``, which takes ``preprocessing``, ``selection`` and ``average_repeats``).
@@ -423,6 +420,8 @@ def retrieve_from_store(store: Store, tenant: str, queries=None, k: int = 5, act
     if from_recordings == (queries is not None):
         raise InvalidArgument("give the queries either as queries or as recording_ids with a decoder_id "
                               "(exactly one of the two)")
+    if from_recordings and decoder is not None:
+        raise InvalidArgument("an open decoder decodes queries; recordings are decoded by decoder_id")
     if not from_recordings and (preprocessing is not None or selection is not None or decoder_id):
         raise InvalidArgument("preprocessing, selection and decoder_id go with recording_ids, not with queries "
                               "(a decoder_id of queries is the decoder argument)")
@@ -439,7 +438,7 @@ def retrieve_from_store(store: Store, tenant: str, queries=None, k: int = 5, act
     query_ids = embeddings = None
     if from_recordings:
         embeddings, query_ids, _ = decode_recordings(store, tenant, recording_ids, preprocessing, decoder_id, selection,
-                                                     average_repeats, decoder=decoder, subject=subject)
+                                                     average_repeats, subject=subject)
     elif decoder is not None:
         embeddings = decoder.predict(queries)
     ids, scores = retrieve(queries if embeddings is None else embeddings, candidates,
