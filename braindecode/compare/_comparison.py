@@ -156,7 +156,7 @@ class _Correlation(_Comparer):
 class _Spearman(_Comparer):
     """Pearson r of ranks. On resampled conditions every RDM is re-ranked per sample
     along its fixed sort order (:class:`ResampledRanks`): the data's multiplicities times
-    ranks, moved into each model's order, meet the model's cumulative multiplicities."""
+    ranks, read in each model's order, meet the model's cumulative multiplicities."""
 
     def __init__(self, a, b):
         super().__init__(a, b)
@@ -168,32 +168,19 @@ class _Spearman(_Comparer):
         return self.ranked.plain()
 
     def sample_cost(self):
-        return self.a.shape[-1] * (2 * len(self.a) + 6)
+        return self.a.shape[-1] * (len(self.a) + 1)
 
     def resampled(self, counts):
         counts = counts.to(self.a.dtype)
-        n_a, n_b = len(self.a), len(self.b)
+        n_a = len(self.a)
         total = pair_total(counts)
         cubed = counts.double() ** 3
         cubes = (cubed.sum(dim=1) ** 2 - (cubed * cubed).sum(dim=1)) / 2  # sum of cubed multiplicities
-        # multiplicities times centred ranks of each data RDM, in the original entry order
-        weighted = self.ranks.buffers.get("weighted", (n_a, len(counts), self.a.shape[-1]), counts)
-        sums, sums_weighted, squares_a = counts.new_empty((n_a, len(counts))), counts.new_empty((n_a, len(counts))), []
-        for row in range(n_a):
-            weights, ranks, squares = self.ranks.centred(row, counts, total, cubes)
-            ranks.mul_(weights)
-            sums[row], sums_weighted[row] = ranks.sum(dim=1), (ranks * weights).sum(dim=1)
-            weighted[row].index_copy_(1, self.ranks.order[row], ranks)
-            squares_a.append(squares)
-        s_ab, squares_b = [], []
-        for row in range(n_a, n_a + n_b):
-            products, squares = self.ranks.products(row, counts, total, cubes, weighted, sums, sums_weighted)
-            s_ab.append(products)
-            squares_b.append(squares)
-        dtype = self.a.dtype
-        squares_a, squares_b = torch.stack(squares_a, 1).to(dtype), torch.stack(squares_b, 1).to(dtype)
+        values, sums, sums_weighted, squares_a = self.ranks.weighted_ranks(n_a, counts, total, cubes)
+        s_ab, squares_b = self.ranks.products(n_a, counts, total, cubes, values, sums, sums_weighted)
+        squares_a, squares_b = squares_a.to(self.a.dtype), squares_b.to(self.a.dtype)
         reference = total**3 / 12
-        return _safe_ratio(torch.stack(s_ab, dim=-1), squares_a, squares_b, reference, reference)
+        return _safe_ratio(s_ab, squares_a, squares_b, reference, reference)
 
 
 class _KendallTauA(_Comparer):
