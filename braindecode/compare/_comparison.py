@@ -156,7 +156,7 @@ class _Correlation(_Comparer):
 class _Spearman(_Comparer):
     """Pearson r of ranks. On resampled conditions every RDM is re-ranked per sample
     along its fixed sort order (:class:`ResampledRanks`): the data's multiplicities times
-    ranks, read in each model's order, meet the model's cumulative multiplicities."""
+    ranks, read in each model's order, meet the model's ranks."""
 
     def __init__(self, a, b):
         super().__init__(a, b)
@@ -168,19 +168,14 @@ class _Spearman(_Comparer):
         return self.ranked.plain()
 
     def sample_cost(self):
-        return self.a.shape[-1] * (len(self.a) + 1)
+        return self.a.shape[-1]
 
     def resampled(self, counts):
-        counts = counts.to(self.a.dtype)
         n_a = len(self.a)
-        total = pair_total(counts)
-        cubed = counts.double() ** 3
-        cubes = (cubed.sum(dim=1) ** 2 - (cubed * cubed).sum(dim=1)) / 2  # sum of cubed multiplicities
-        values, sums, sums_weighted, squares_a = self.ranks.weighted_ranks(n_a, counts, total, cubes)
-        s_ab, squares_b = self.ranks.products(n_a, counts, total, cubes, values, sums, sums_weighted)
-        squares_a, squares_b = squares_a.to(self.a.dtype), squares_b.to(self.a.dtype)
-        reference = total**3 / 12
-        return _safe_ratio(s_ab, squares_a, squares_b, reference, reference)
+        products, squares, totals = self.ranks.scores(counts, n_a)
+        reference = (totals**3 / 12)[:, None]
+        scores = _safe_ratio(products, squares[:, :n_a], squares[:, n_a:], reference, reference)
+        return scores.to(self.a.device, self.a.dtype)
 
 
 class _KendallTauA(_Comparer):
