@@ -14,8 +14,9 @@ ours                    rsatoolbox          definition
 ``whitened_pearson``    ``corr_cov``        the same after subtracting each vector's mean
 ======================  ==================  ============================================
 
-Kendall's tau-a is by far the slowest: a merge sort of every pair of RDMs (and of
-every bootstrap sample or permutation), O(n_pairs log^2 n_pairs) operations each.
+Kendall's tau-a is by far the slowest: a Fenwick-tree count of the discordant entries
+of every pair of RDMs (and of every bootstrap sample or permutation), O(n_pairs log
+n_pairs) operations each.
 
 A comparison can also be evaluated on resampled conditions (bootstrap): a sample
 is given by how often each condition was drawn. As in rsatoolbox, the resampled
@@ -179,8 +180,8 @@ class _Spearman(_Comparer):
 
 
 class _KendallTauA(_Comparer):
-    """Kendall's tau-a of every pair of RDMs. On resampled conditions a pair's merge
-    structure is built once per call and run for all the call's samples (in chunks of
+    """Kendall's tau-a of every pair of RDMs. On resampled conditions a pair's (x, y)
+    order is built once per call and walked for all the call's samples (in chunks of
     its own), so calls take many samples: ``sample_cost`` is a fraction of the pairs."""
 
     def _scores(self, counts):

@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 import torch
-
-
-class Buffers:
-    """Arrays reused from one chunk of a resampling loop to the next.
-
-    A fresh array of several MiB per step comes from the system as untouched pages,
-    and on a virtual machine faulting them in can cost as much as the arithmetic on
-    them; a buffer is allocated once per name and grown when a larger one is asked for.
-    """
-
-    def __init__(self):
-        self._arrays = {}
-
-    def get(self, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
-        """A tensor of ``shape`` with the dtype and device of ``like`` (contents undefined)."""
-        size = math.prod(shape)
-        array = self._arrays.get(name)
-        if array is None or array.numel() < size or array.dtype != like.dtype or array.device != like.device:
-            array = like.new_empty(size)
-            self._arrays[name] = array
-        return array[:size].view(shape)
 
 
 class TieGroups:

@@ -104,18 +104,28 @@ def test_chunked_evaluation_matches_one_chunk(rdm_sets, method, monkeypatch):
     counts = torch.randint(0, 3, (6, N_CONDITIONS), generator=torch.Generator().manual_seed(0))
     whole = make_comparer(method, a, b)(counts)
     monkeypatch.setattr("braindecode.compare._comparison._CHUNK_ELEMENTS", 64)
-    monkeypatch.setattr("braindecode.compare._kendall._CHUNK_ELEMENTS", 64)
     np.testing.assert_allclose(make_comparer(method, a, b)(counts).numpy(), whole.numpy(), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("scale", [1, 30000])  # int32 counts, and weights whose products need int64
-def test_weighted_discordant_pairs_match_the_written_out_count(rng, scale):
-    from braindecode.compare._kendall import _WeightedMerge
-    from braindecode.compare._ranks import Buffers
+@pytest.mark.parametrize("scale", [1, 30000])  # small weights, and weights whose products pass 2^31
+def test_weighted_pair_counts_match_the_written_out_counts(rng, scale):
+    from braindecode.compare._kendall import _pair_counts
 
-    y = rng.integers(0, 7, 37)  # dense ranks with ties
-    weights = torch.from_numpy(rng.integers(0, 4, (3, 37)) * scale)
-    expected = [sum(int(w[i]) * int(w[j]) for i in range(37) for j in range(i + 1, 37) if y[i] > y[j])
-                for w in weights]
-    got = _WeightedMerge(torch.from_numpy(y)).discordant(weights, Buffers())
-    assert got.dtype == torch.int64 and got.tolist() == expected
+    x, y = rng.integers(0, 5, 37), rng.integers(0, 7, 37)  # dense keys with ties
+    order = np.lexsort((y, x))
+    x, y = x[order], y[order]
+    joint = np.unique(x * 7 + y, return_inverse=True)[1]
+    # entry p weighs counts[p] * counts[37]: the last condition is drawn once
+    counts = np.concatenate([rng.integers(0, 4, (3, 37)) * scale, np.ones((3, 1), dtype=np.int64)], axis=1)
+    first, second = np.arange(37, dtype=np.int32), np.full(37, 37, dtype=np.int32)
+    got = np.empty((3, 5), dtype=np.int64)
+    _pair_counts(x.astype(np.int32), y.astype(np.int32), joint.astype(np.int32), 7, first, second, counts, got)
+
+    def tied(keys, weights):
+        totals = np.zeros(keys.max() + 1, dtype=np.int64)
+        np.add.at(totals, keys, weights)
+        return sum(int(total) * (int(total) - 1) // 2 for total in totals)
+
+    for weights, row in zip(counts[:, :37], got):
+        discordant = sum(int(weights[i]) * int(weights[j]) for i in range(37) for j in range(i + 1, 37) if y[i] > y[j])
+        assert row.tolist() == [int(weights.sum()), discordant, tied(x, weights), tied(y, weights), tied(joint, weights)]
