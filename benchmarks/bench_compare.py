@@ -9,7 +9,7 @@ rsatoolbox's bootstrap is the loop its ``eval_bootstrap_pattern`` runs
 (``subsample_pattern`` + ``compare`` per sample, without the noise ceiling), on the
 same resampled conditions as ours, on a few samples whose time is extrapolated
 linearly; our Kendall bootstrap is timed on ``--kendall-samples`` samples and
-extrapolated the same way (its merge structures, built once per call, weigh more on
+extrapolated the same way (its (x, y) orders, built once per call, weigh more on
 fewer samples, so this overstates our time). Each of our methods first runs once on 2
 samples, untimed: the compiled walks of the Spearman bootstrap are compiled (or read
 from numba's cache) on a process's first call.
