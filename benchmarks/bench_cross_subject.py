@@ -7,7 +7,8 @@ among the 100: the shared decoder's architecture fitted on those runs alone (sub
 shared decoder fitted on the other subjects and fine-tuned on those runs, and the first other
 subject's ridge decoder after Procrustes alignment on the stimuli of those runs (aligned). The
 shared decoder is ``braindecode.demo.CROSS_SUBJECT_DECODER``, fine-tuned with the head at a tenth
-of the adapter's learning rate.
+of the adapter's learning rate and the new adapter's latents held near the template (on a single run,
+without early stopping: see ``new_subject_curve``).
 
     python benchmarks/bench_cross_subject.py --seeds 0 1 2 3 4 --out cross_subject
 

@@ -6,7 +6,8 @@ trained jointly on every subject with the MLP decoder's losses and settings (``t
 a new subject is then fitted from little data by training its adapter alone, optionally with
 the head at a lower learning rate (``SharedDecoder.fine_tune``). When the jointly trained
 subjects saw the new subject's stimuli (as NSD's shared images), its adapter starts from a ridge
-regression of its voxels onto their mean latent of those stimuli, the decoder's template.
+regression of its voxels onto their mean latent of those stimuli, the decoder's template, and its
+training keeps its latents near that template.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from braindecode.decoding._validation import (
 from braindecode.errors import InvalidArgument, quoted
 
 _ITEMSIZE = 4  # float32
-#: The documented range of ``fine_tune``'s ``head_lr_scale``.
+#: The documented ranges of ``fine_tune``'s ``head_lr_scale`` and ``template_weight``.
 HEAD_LR_SCALE = Interval(float, 0, 1)
+TEMPLATE_WEIGHT = Interval(float, 0, 1000)
 
 
 def _training_config(training) -> TrainingConfig:
@@ -103,8 +105,8 @@ class SharedDecoder(PersistentDecoder):
         One record per epoch of the joint fit (losses, validation top-1, temperature).
     fine_tuned_ : dict of str -> dict
         Per subject added or refined by ``fine_tune``: ``head_lr_scale``, ``n_samples``,
-        ``template_samples`` (those its adapter's ridge start was fitted on; 0: a random start)
-        and its training ``history``.
+        ``template_samples`` (those its adapter's ridge start was fitted on; 0: a random start),
+        ``template_weight`` (0 without a template start) and its training ``history``.
     template_stimuli_ : array of shape (n_stimuli,), or None
         The stimuli of the joint fit (given ``stimulus_ids``) ...
     template_latents_ : array of shape (n_stimuli, latent_dim), or None
@@ -314,14 +316,18 @@ class SharedDecoder(PersistentDecoder):
 
     def fine_tune(self, subject: str, X, Y, groups=None, head_lr_scale: float = 0.0,
                   training: TrainingConfig | None = None, progress=None,
-                  max_fit_bytes: int = MAX_FIT_BYTES, stimulus_ids=None) -> "SharedDecoder":
+                  max_fit_bytes: int = MAX_FIT_BYTES, stimulus_ids=None,
+                  template_weight: float = 1.0) -> "SharedDecoder":
         """A copy of this decoder with ``subject``'s adapter trained on ``X``; this one is left as it is.
 
         A known subject continues from its adapter. A new subject gets a new adapter
         (standardized with the statistics of its samples), which starts, when ``stimulus_ids``
         name stimuli of the template (``template_stimuli_``), from the ridge regression
         (``RidgeDecoder``, alphas chosen by folds of ``groups`` or of samples) of those samples
-        onto the template's latents, and else from a random map. The head stays fixed unless
+        onto the template's latents, and else from a random map. A template-started adapter is
+        then trained with its latents of those samples held near their template: the loss adds
+        ``template_weight`` times their mean squared error to the template, divided by the
+        template's mean variance per latent dimension. The head stays fixed unless
         ``head_lr_scale`` > 0.
 
         Parameters
@@ -345,6 +351,9 @@ class SharedDecoder(PersistentDecoder):
             is allocated.
         stimulus_ids : array of shape (n_samples,), optional
             Each sample's stimulus.
+        template_weight : float in [0, 1000]
+            Weight of the template term of a template-started adapter; 0 trains it on the
+            embedding losses alone.
 
         Returns
         -------
@@ -353,7 +362,8 @@ class SharedDecoder(PersistentDecoder):
         """
         self._check_fitted()
         subject = self._check_subject_name(subject)
-        check_ranges("fine_tune", {"head_lr_scale": head_lr_scale}, {"head_lr_scale": HEAD_LR_SCALE})
+        check_ranges("fine_tune", {"head_lr_scale": head_lr_scale, "template_weight": template_weight},
+                     {"head_lr_scale": HEAD_LR_SCALE, "template_weight": TEMPLATE_WEIGHT})
         X = self.check_input(X, subject) if subject in self.subjects_ else check_input(X, self.modality)
         Y = check_embeddings(Y, len(X), self.n_dims_, name="target embeddings")
         groups = _subject_labels(subject, groups, len(X))
@@ -372,12 +382,16 @@ class SharedDecoder(PersistentDecoder):
         X_t = torch.as_tensor(X, device=device)
         with torch.random.fork_rng(devices=seeded_rng_devices(self.device)):
             torch.manual_seed(config.seed)
+            anchor = None
             if subject in tuned.subjects_:
                 adapter = adapters.adapters[tuned.subjects_.index(subject)]
             elif start is not None:
                 ridge, rows, targets, runs = start
                 _, standardize, linear = ridge.fit(X[rows], targets, groups=runs).module_
                 adapter = nn.Sequential(standardize, linear).to(device)
+                spread = float(targets.var(0).mean())  # 0 when every row is one stimulus: no term
+                if template_weight > 0 and spread > 0:
+                    anchor = _template_anchor(rows, targets, len(X), template_weight / spread, device)
             else:
                 adapter = linear_adapter(Standardize.from_data(X_t, (0,)), self.latent_dim).to(device)
             parameters = [{"params": list(adapter.parameters())}]
@@ -386,7 +400,7 @@ class SharedDecoder(PersistentDecoder):
             head.requires_grad_(head_lr_scale > 0)
             try:
                 history = train_network(head, X_t, torch.as_tensor(Y, device=device), config, groups, progress,
-                                        front=adapter, parameters=parameters)
+                                        front=adapter, parameters=parameters, front_anchor=anchor)
             finally:
                 head.requires_grad_(True)
         if subject not in tuned.subjects_:
@@ -394,7 +408,9 @@ class SharedDecoder(PersistentDecoder):
             tuned.subjects_.append(subject)
         tuned.input_shapes_[subject] = (X.shape[1],)
         tuned.fine_tuned_[subject] = {"head_lr_scale": float(head_lr_scale), "n_samples": len(X),
-                                      "template_samples": 0 if start is None else len(start[1]), "history": history}
+                                      "template_samples": 0 if start is None else len(start[1]),
+                                      "template_weight": 0.0 if start is None else float(template_weight),
+                                      "history": history}
         tuned.module_.eval()
         return tuned
 
@@ -450,6 +466,16 @@ class SharedDecoder(PersistentDecoder):
             raise InvalidArgument("a SharedDecoder exports the graph of one subject: give subject, one of "
                                   + ", ".join(map(repr, self.subjects_)))
         return self.subject_module(subject), self.input_shapes_[subject], {"subject": subject}
+
+
+def _template_anchor(rows: np.ndarray, targets: np.ndarray, n_samples: int, weight: float, device) -> tuple:
+    """``train_network``'s ``front_anchor`` of a template start: (latents of shape (n_samples, latent_dim),
+    weights of shape (n_samples,)), ``targets`` and ``weight`` at ``rows``, zeros elsewhere."""
+    latents = np.zeros((n_samples, targets.shape[1]), dtype=np.float32)
+    latents[rows] = targets
+    weights = np.zeros(n_samples, dtype=np.float32)
+    weights[rows] = weight
+    return torch.as_tensor(latents, device=device), torch.as_tensor(weights, device=device)
 
 
 def _voxel_counts(shapes: Mapping) -> str:

@@ -131,9 +131,13 @@ def validation_split(n_samples: int, val_fraction: float, groups=None, seed: int
     return rng.permutation(train), held_out
 
 
-def _loss(network, logit_scale, X, Y, config, mixing=None, front=None):
+def _loss(network, logit_scale, X, Y, config, mixing=None, front=None, anchor=None):
+    anchored = 0.0
     if front is not None:
         X = front(X)
+        if anchor is not None:
+            targets, weights = anchor
+            anchored = (weights * ((X - targets) ** 2).flatten(1).mean(1)).mean()
     if mixing is not None:
         X = (mixing @ X.flatten(1)).reshape(X.shape)
         Y = mixing @ Y
@@ -141,12 +145,12 @@ def _loss(network, logit_scale, X, Y, config, mixing=None, front=None):
     loss = contrastive_loss(predicted, Y, logit_scale, config.loss, mixing)
     if config.mse_weight:
         loss = loss + config.mse_weight * F.mse_loss(predicted, Y)
-    return loss, predicted
+    return loss + anchored, predicted
 
 
 def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, config: TrainingConfig,
                   groups=None, progress=None, *, front: torch.nn.Module | None = None,
-                  parameters=None) -> list:
+                  parameters=None, front_anchor=None) -> list:
     """Train ``network`` (and ``front``) in place to map ``X`` to ``Y``; keeps the best validation epoch's weights.
 
     Call under a seeded torch RNG (``fit`` does): initialization, batches, mixing and dropout
@@ -172,6 +176,10 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
     parameters : iterable, optional
         AdamW parameter groups (dicts with ``params`` and, e.g., their own ``lr``); default every
         parameter of ``network`` and ``front`` at ``config.lr``. Parameters left out stay fixed.
+    front_anchor : (tensor of shape (n_samples, *front_output_shape), tensor of shape (n_samples,)), optional
+        Targets of ``front``'s outputs and their weights: the training loss (not the validation
+        loss) adds, over a batch, the mean of each sample's weight times the mean squared error
+        between ``front``'s output (before mixing) and its target.
 
     Returns
     -------
@@ -205,7 +213,8 @@ def train_network(network: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, co
             index = train_t[batch.to(device)]
             mixing = (mixco_matrix(len(batch), config.mixco_beta, config.mixco_prob).to(device)
                       if mixing_on else None)
-            loss, _ = _loss(network, scale(), X[index], Y[index], config, mixing, front)
+            anchor = None if front_anchor is None else (front_anchor[0][index], front_anchor[1][index])
+            loss, _ = _loss(network, scale(), X[index], Y[index], config, mixing, front, anchor)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -11,9 +11,9 @@ from torch_threads import one_torch_thread  # noqa: F401 (autouse fixture)
 
 #: Shared + fine-tuned minus subject-only top-1 (mean over training seeds 0-4) with one run of the new subject,
 #: among its 100 test stimuli. Measured on this data set (benchmarks/RESULTS.md, "Cross-subject decoding"):
-#: per-seed differences +0.02, +0.01, +0.04, +0.04, +0.07, mean +0.036 (seeds 5-9: +0.05, +0.05, +0.05, +0.04,
-#: +0.01); single seeds are too noisy to carry a bar, the mean over the five is held to half its measured value.
-MARGIN = 0.018
+#: per-seed differences +0.07, +0.02, +0.09, +0.03, +0.07, mean +0.056 (seeds 5-9: +0.06, +0.05, +0.06, +0.06,
+#: +0.05); single seeds are too noisy to carry a bar, the mean over the five is held to half its measured value.
+MARGIN = 0.028
 
 
 @pytest.mark.slow

@@ -95,8 +95,18 @@ def test_the_template_of_shared_stimuli_starts_a_new_subjects_adapter(tmp_path):
     random = model.fine_tune("sub-09", new[:48], E[:48])
     unseen = model.fine_tune("sub-09", new[200:], E[200:], stimulus_ids=ids[200:])
     assert started.fine_tuned_["sub-09"]["template_samples"] == 48
+    assert started.fine_tuned_["sub-09"]["template_weight"] == 1.0
     assert random.fine_tuned_["sub-09"]["template_samples"] == unseen.fine_tuned_["sub-09"]["template_samples"] == 0
+    assert random.fine_tuned_["sub-09"]["template_weight"] == unseen.fine_tuned_["sub-09"]["template_weight"] == 0
     assert agreement(started) > agreement(random) + 0.2, (agreement(started), agreement(random))
+
+    def distance(tuned):  # of the new subject's latents of its training samples to their template
+        return np.mean((tuned.latents(new[:48], "sub-09") - model.template_latents_[:48]) ** 2)
+
+    every_epoch = dataclasses.replace(CONFIG, val_fraction=0.0)
+    free, held = (model.fine_tune("sub-09", new[:48], E[:48], stimulus_ids=ids[:48], training=every_epoch,
+                                  template_weight=weight) for weight in (0, 100))
+    assert distance(held) < 0.5 * distance(free), (distance(held), distance(free))
     save_decoder(started, tmp_path / "started")
     loaded = load_decoder(tmp_path / "started")
     np.testing.assert_array_equal(loaded.template_stimuli_, model.template_stimuli_)
@@ -142,6 +152,8 @@ def test_unknown_subjects_and_wrong_voxel_counts_are_named(shared):
         with pytest.raises(InvalidArgument, match=r"^fine_tune head_lr_scale=.* is out of range: it must be a number "
                                                   r"in \[0, 1\]$"):
             model.fine_tune("sub-04", X["sub-01"][:20], E[:20], head_lr_scale=scale)
+    with pytest.raises(InvalidArgument, match=r"^fine_tune template_weight=-1 is out of range"):
+        model.fine_tune("sub-04", X["sub-01"][:20], E[:20], template_weight=-1)
     with pytest.raises(InvalidArgument, match="dimensions"):
         model.fine_tune("sub-04", X["sub-01"][:20], E[:20, :5])
     with pytest.raises(FailedPrecondition, match="not fitted"):
