@@ -194,8 +194,7 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
     * ``subject_only``: ``decoder`` fitted on the new subject's first runs alone;
     * ``fine_tuned``: ``decoder`` fitted jointly on the other subjects, then fine-tuned on those runs
       (its adapter starting from the ridge onto the template latents of their stimuli and held near
-      them); early stopping holds out whole runs, so on a single run the fine-tuning trains
-      ``max_epochs`` without it (``val_fraction`` 0);
+      them, on a single run without early stopping: see ``SharedDecoder.fine_tune``);
     * ``aligned``: ``AlignedDecoder``: the new subject aligned onto ``template`` on the stimuli of those
       runs, decoded by ``template_decoder`` fitted on the template's training trials.
 
@@ -286,9 +285,8 @@ def new_subject_curve(responses: dict, new_subject: str, activations, layer: str
             groups = part.runs if count >= 2 else None
             alone = clone(estimator).fit({new_subject: part.data}, {new_subject: targets(part)},
                                          groups=None if groups is None else {new_subject: groups})
-            tuning = config if groups is not None else dataclasses.replace(config, val_fraction=0.0)
             tuned = base.fine_tune(new_subject, part.data, targets(part), groups=groups, head_lr_scale=head_lr_scale,
-                                   training=tuning, stimulus_ids=part.stimulus_ids)
+                                   stimulus_ids=part.stimulus_ids)
             top_1["subject_only"][i].append(_top1(alone.predict(test.data, new_subject), test, activations, layer))
             top_1["fine_tuned"][i].append(_top1(tuned.predict(test.data, new_subject), test, activations, layer))
             done += 1

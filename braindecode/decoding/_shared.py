@@ -13,6 +13,7 @@ training keeps its latents near that template.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -338,7 +339,10 @@ class SharedDecoder(PersistentDecoder):
         Y : array of shape (n_samples, n_dims_)
             Target embeddings.
         groups : array of shape (n_samples,), optional
-            Samples held out together in the validation split (e.g. runs).
+            Runs, held out together in the validation split of early stopping. A template-started
+            adapter given none or a single run trains ``max_epochs`` without early stopping, held
+            by its template term instead: a held-out part of one run stopped it at its first epoch
+            on every seed measured (``benchmarks/RESULTS.md``).
         head_lr_scale : float in [0, 1]
             The head's learning rate as a fraction of the adapter's; 0 keeps it fixed.
         training : TrainingConfig, optional
@@ -370,6 +374,8 @@ class SharedDecoder(PersistentDecoder):
         stimulus_ids = _subject_labels(subject, stimulus_ids, len(X), "stimulus_ids")
         config = _training_config(self.training if training is None else training)
         start = None if subject in self.subjects_ else self._template_start(X, stimulus_ids, groups)
+        if start is not None and template_weight > 0 and (groups is None or len(np.unique(groups)) < 2):
+            config = dataclasses.replace(config, val_fraction=0.0)
         copied = _ITEMSIZE * sum(t.numel() for t in self.module_.state_dict().values())
         needed = copied + self._footprint({subject: len(X)}, {subject: X.shape[1:]}, self.n_dims_, config)
         if start is not None:

@@ -99,6 +99,10 @@ def test_the_template_of_shared_stimuli_starts_a_new_subjects_adapter(tmp_path):
     assert random.fine_tuned_["sub-09"]["template_samples"] == unseen.fine_tuned_["sub-09"]["template_samples"] == 0
     assert random.fine_tuned_["sub-09"]["template_weight"] == unseen.fine_tuned_["sub-09"]["template_weight"] == 0
     assert agreement(started) > agreement(random) + 0.2, (agreement(started), agreement(random))
+    # with no run to hold out, a template start trains every epoch; a random start still stops early
+    assert len(started.fine_tuned_["sub-09"]["history"]) == CONFIG.max_epochs
+    assert "val_top1" not in started.fine_tuned_["sub-09"]["history"][-1]
+    assert "val_top1" in random.fine_tuned_["sub-09"]["history"][-1]
 
     def distance(tuned):  # of the new subject's latents of its training samples to their template
         return np.mean((tuned.latents(new[:48], "sub-09") - model.template_latents_[:48]) ** 2)
