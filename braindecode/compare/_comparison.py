@@ -71,9 +71,10 @@ def weighted_sums(vectors: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Sums of RDM vectors over the entries of resampled RDMs, shape (n_samples, n_vectors).
 
     Entry (i, j) of a resampled RDM occurs ``c[i] * c[j]`` times, so the sum of a vector
-    over it is the quadratic form ``c^T D c / 2`` of the vector's square matrix ``D``:
-    a matrix product of the square matrices with the counts of all samples, without
-    writing out the (n_samples, n_pairs) multiplicities.
+    over it is ``sum_i c[i] sum_{j > i} v_ij c[j]``: row ``i`` of the upper triangle is a
+    contiguous slice of the vector, and one matrix product per row with the counts of all
+    samples gives the inner sums, without writing out square matrices or the
+    (n_samples, n_pairs) multiplicities.
 
     Parameters
     ----------
@@ -81,14 +82,15 @@ def weighted_sums(vectors: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     counts : tensor of shape (n_samples, n_conditions)
         In the dtype of ``vectors``.
     """
-    n_samples, n = counts.shape
-    per_chunk = max(1, _CHUNK_ELEMENTS // (n * (n + n_samples)))
-    sums = []
-    for start in range(0, len(vectors), per_chunk):
-        squares = vector_to_rdm(vectors[start:start + per_chunk])
-        products = matmul(squares.view(-1, n), counts.T).view(-1, n, n_samples)
-        sums.append(products.mul_(counts.T).sum(dim=1))
-    return torch.cat(sums).T / 2
+    n = counts.shape[1]
+    per_condition = counts.T.contiguous()  # (n_conditions, n_samples)
+    sums = vectors.new_zeros((len(vectors), len(counts)))
+    start = 0
+    for row in range(n - 1):
+        stop = start + n - 1 - row
+        sums.add_(matmul(vectors[:, start:stop], per_condition[row + 1:]).mul_(per_condition[row]))
+        start = stop
+    return sums.T
 
 
 def pair_total(counts: torch.Tensor) -> torch.Tensor:
