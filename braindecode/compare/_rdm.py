@@ -89,13 +89,16 @@ def _check_norms(squares: torch.Tensor, reference: torch.Tensor, what: str, name
         )
 
 
-def kernel_distances(kernel: torch.Tensor) -> torch.Tensor:
+def kernel_distances(kernel: torch.Tensor, symmetric: bool = False) -> torch.Tensor:
     """Squared distances ``k_ii + k_jj - k_ij - k_ji`` from inner products (..., n, n), clamped at 0.
 
-    Exactly symmetric, with a zero diagonal.
+    Exactly symmetric, with a zero diagonal. A ``symmetric`` kernel (as :func:`gram` returns)
+    is overwritten: ``2 k_ij`` in place, without reading its transpose.
     """
     diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1)
-    return (diagonal[..., :, None] + diagonal[..., None, :]).sub_(kernel + kernel.transpose(-1, -2)).clamp_(min=0)
+    sums = diagonal[..., :, None] + diagonal[..., None, :]
+    twice = kernel.mul_(2) if symmetric else kernel + kernel.transpose(-1, -2)
+    return sums.sub_(twice).clamp_(min=0)
 
 
 def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Tensor:
@@ -105,7 +108,7 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     come from its diagonal.
     """
     if method not in ("correlation", "cosine"):
-        dist = kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)))
+        dist = kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)), symmetric=True)
         return dist.div_(X.shape[-1]) if method == "sqeuclidean" else dist.sqrt_()
     means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
     products = gram(X - means if method == "correlation" else X)
