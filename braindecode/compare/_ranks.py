@@ -53,7 +53,8 @@ class ResampledRanks:
     repeats written out. Walking the fixed sort order of a vector, the centred rank of
     a tie group's copies (an untied entry is a group of one) is the multiplicity before
     the group plus half its own, minus half the number of copies ``N``
-    (:func:`_resampled_spearman`, compiled, running sums in float64).
+    (:func:`_resampled_spearman`, compiled, running sums in float64, the data's weighted
+    ranks in the dtype of ``x``).
 
     Parameters
     ----------
@@ -70,6 +71,7 @@ class ResampledRanks:
 
     def __init__(self, x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor):
         self.groups = TieGroups(x)
+        self._dtype = x.dtype  # of the data's weighted ranks the walks keep
         order = self.groups.order.cpu()
         # what a walk reads at each sorted position, as narrow as the sizes allow
         narrow = np.uint16 if len(rows) and int(max(rows.max(), cols.max())) < 2**16 else np.int32
@@ -110,7 +112,7 @@ class ResampledRanks:
         n_samples, n_rows = len(counts), len(self._order)
         products = np.empty((n_samples, n_a, n_rows - n_a))
         corrections = np.empty((n_samples, n_rows))
-        _resampled_spearman(counts.float().numpy(), totals.numpy(), self._first, self._second, self._order,
+        _resampled_spearman(counts.to(self._dtype).numpy(), totals.numpy(), self._first, self._second, self._order,
                             self._tie_starts, self._tie_ends, self._tie_bounds, n_a, products, corrections)
         squares = (totals**3 - cubes)[:, None] - torch.from_numpy(corrections)
         return torch.from_numpy(products), squares / 12, totals
