@@ -25,10 +25,13 @@ class TieGroups:
     def __init__(self, x: torch.Tensor):
         n = x.shape[-1]
         if x.device.type == "cpu":  # numpy's vectorised sort: 2.4x torch's on 21 x 124,750 float32 here
-            self.order = torch.from_numpy(np.argsort(x.numpy(), axis=-1))
-            values = torch.take_along_dim(x, self.order, dim=-1)
-        else:
-            values, self.order = torch.sort(x, dim=-1)
+            order = np.argsort(x.numpy(), axis=-1)
+            first, last = np.empty_like(order), np.empty_like(order)
+            _tie_spans(np.take_along_axis(x.numpy(), order, axis=-1), first, last)
+            self.order, self.first, self.last = (torch.from_numpy(a) for a in (order, first, last))
+            self.tied = (self.last != self.first).any(dim=-1)
+            return
+        values, self.order = torch.sort(x, dim=-1)
         starts = torch.ones_like(values, dtype=torch.bool)
         starts[..., 1:] = values[..., 1:] != values[..., :-1]
         ends = torch.ones_like(starts)
@@ -42,6 +45,21 @@ class TieGroups:
         """Average ranks (1-based, as ``scipy.stats.rankdata``), shape (n_rows, n_entries)."""
         mean_position = (self.first + self.last).to(dtype) / 2 + 1
         return torch.empty_like(mean_position).scatter_(-1, self.order, mean_position)
+
+
+@numba.njit(cache=True, nogil=True)
+def _tie_spans(values, first, last):
+    """Write the first and last sorted positions of the tie group at each position of the
+    sorted rows ``values`` (n_rows, n_entries) into ``first`` and ``last`` (same shape)."""
+    n_rows, n = values.shape
+    for row in range(n_rows):
+        start = 0
+        for position in range(1, n + 1):
+            if position == n or values[row, position] != values[row, position - 1]:
+                for member in range(start, position):
+                    first[row, member] = start
+                    last[row, member] = position - 1
+                start = position
 
 
 class ResampledRanks:
@@ -75,17 +93,15 @@ class ResampledRanks:
         order = self.groups.order.cpu()
         # what a walk reads at each sorted position, as narrow as the sizes allow
         narrow = np.uint16 if len(rows) and int(max(rows.max(), cols.max())) < 2**16 else np.int32
-        self._first = rows.cpu()[order].numpy().astype(narrow)
-        self._second = cols.cpu()[order].numpy().astype(narrow)
-        self._order = order.int().numpy()
-        starts, ends = [], []
-        for first, last in zip(self.groups.first.cpu(), self.groups.last.cpu()):
-            group_starts = torch.nonzero((last > first) & (first == torch.arange(len(first))))[:, 0]
-            starts.append(group_starts)
-            ends.append(last[group_starts])
-        self._tie_starts = torch.cat(starts).int().numpy()
-        self._tie_ends = torch.cat(ends).int().numpy()
-        self._tie_bounds = np.cumsum([0] + [len(row_starts) for row_starts in starts])
+        order = order.numpy()
+        self._first, self._second = (index.cpu().numpy().astype(narrow)[order] for index in (rows, cols))
+        self._order = order.astype(np.int32)
+        first, last = self.groups.first.cpu(), self.groups.last.cpu()
+        group_rows, self._tie_starts = torch.nonzero((last > first) & (first == torch.arange(last.shape[-1])),
+                                                     as_tuple=True)
+        self._tie_ends = last[group_rows, self._tie_starts].int().numpy()
+        self._tie_starts = self._tie_starts.int().numpy()
+        self._tie_bounds = np.concatenate([[0], np.cumsum(np.bincount(group_rows.numpy(), minlength=len(last)))])
 
     def scores(self, counts: torch.Tensor, n_a: int) -> tuple:
         """Spearman sums of the first ``n_a`` vectors against the others on resampled conditions.
@@ -118,7 +134,13 @@ class ResampledRanks:
         return torch.from_numpy(products), squares / 12, totals
 
 
-@numba.njit(cache=True, nogil=True)
+# The running sums of multiplicities are integers, exact in any order; fused multiply-adds are
+# allowed (about 1.5x faster walks). Loops index slices from 0, so numba drops its negative-index
+# checks on the per-position reads (another 1.5x).
+_SUMS = {"contract", "reassoc", "nsz", "arcp"}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
 def _walk(counts, half_total, first, second, order, tie_starts, tie_ends, values, write):
     """Walk one vector's sort order for one sample.
 
@@ -133,33 +155,43 @@ def _walk(counts, half_total, first, second, order, tie_starts, tie_ends, values
     n_ties = len(tie_starts)
     for tie in range(n_ties + 1):
         stop = tie_starts[tie] if tie < n_ties else len(first)
-        if write:
-            for index in range(position, stop):
-                weight = counts[first[index]] * counts[second[index]]
-                values[order[index]] = weight * (before + 0.5 * weight - half_total)
-                before += weight
-        else:
-            for index in range(position, stop):
-                weight = counts[first[index]] * counts[second[index]]
-                total += values[order[index]] * (before + 0.5 * weight - half_total)
-                before += weight
+        before, total = _untied(counts, half_total, first[position:stop], second[position:stop],
+                                order[position:stop], values, write, before, total)
         if tie == n_ties:
             break
+        position = tie_ends[tie] + 1
+        group_first, group_second, group_order = first[stop:position], second[stop:position], order[stop:position]
         group, own_cubes = 0.0, 0.0
-        for index in range(stop, tie_ends[tie] + 1):
-            weight = counts[first[index]] * counts[second[index]]
+        for index in range(len(group_first)):
+            weight = counts[group_first[index]] * counts[group_second[index]]
             group += weight
             own_cubes += weight * weight * weight
         rank = before + 0.5 * group - half_total
-        for index in range(stop, tie_ends[tie] + 1):
+        for index in range(len(group_first)):
             if write:
-                values[order[index]] = counts[first[index]] * counts[second[index]] * rank
+                values[group_order[index]] = counts[group_first[index]] * counts[group_second[index]] * rank
             else:
-                total += values[order[index]] * rank
+                total += values[group_order[index]] * rank
         correction += group * group * group - own_cubes
         before += group
-        position = tie_ends[tie] + 1
     return total, correction
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
+def _untied(counts, half_total, first, second, order, values, write, before, total):
+    """The untied stretch ``first``, ``second``, ``order`` (n_positions,) of a walk (see :func:`_walk`),
+    from the running ``before`` and ``total``; returns both after it."""
+    if write:
+        for index in range(len(first)):
+            weight = counts[first[index]] * counts[second[index]]
+            values[order[index]] = weight * (before + 0.5 * weight - half_total)
+            before += weight
+    else:
+        for index in range(len(first)):
+            weight = counts[first[index]] * counts[second[index]]
+            total += values[order[index]] * (before + 0.5 * weight - half_total)
+            before += weight
+    return before, total
 
 
 @numba.njit(cache=True, nogil=True)
