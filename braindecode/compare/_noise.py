@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 
 from braindecode._devices import resolve_device, resolve_dtype
-from braindecode._products import gram, matmul
+from braindecode._products import matmul
 from braindecode.compare._checks import (
     as_tensor,
     check_choice,
     check_n_conditions,
     like,
 )
-from braindecode.compare._rdm import kernel_distances
+from braindecode.compare._rdm import kernel_distances, square_distances
 from braindecode.errors import InvalidArgument
 
 NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full")
@@ -196,12 +196,12 @@ def mahalanobis_rdm(X, noise=None, device="cpu", dtype="float32"):
     tensor = tensor if batched else tensor[None]
     n_sets, n_conditions, p = tensor.shape
     check_n_conditions(n_conditions, "X")
-    centred = tensor - tensor.mean(dim=-2, keepdim=True)
     if noise is None:
-        kernel = gram(centred)
+        rdms = square_distances(tensor, "sqeuclidean")
     else:
-        kernel = matmul(matmul(centred, _check_precision(noise, n_sets, p, dtype, device)), centred.transpose(-1, -2))
-    rdms = kernel_distances(kernel).div_(p)
+        centred = tensor - tensor.mean(dim=-2, keepdim=True)
+        whitened = matmul(centred, _check_precision(noise, n_sets, p, dtype, device))
+        rdms = kernel_distances(matmul(whitened, centred.transpose(-1, -2)), p)
     return like(rdms if batched else rdms[0], X)
 
 
@@ -245,9 +245,5 @@ def crossnobis_rdm(patterns, noise="shrinkage_diag", device="cpu", dtype="float3
     kernel = matmul(weighted.sum(dim=1), tensor.sum(dim=1).transpose(-1, -2))
     for run in range(n_runs):
         kernel -= matmul(weighted[:, run], tensor[:, run].transpose(-1, -2))
-    kernel = kernel / (n_runs * (n_runs - 1))
-    kernel = kernel + kernel.transpose(-1, -2)
-    diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1) / 2
-    rdms = (diagonal[..., :, None] + diagonal[..., None, :] - kernel) / p
-    rdms = rdms * (1 - torch.eye(n_conditions, dtype=dtype, device=device))
+    rdms = kernel_distances(kernel, p * n_runs * (n_runs - 1), clamp=False)
     return like(rdms if batched else rdms[0], patterns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 
@@ -89,16 +90,86 @@ def _check_norms(squares: torch.Tensor, reference: torch.Tensor, what: str, name
         )
 
 
-def kernel_distances(kernel: torch.Tensor, symmetric: bool = False) -> torch.Tensor:
-    """Squared distances ``k_ii + k_jj - k_ij - k_ji`` from inner products (..., n, n), clamped at 0.
+def kernel_distances(kernel: torch.Tensor, divisor: float = 1, clamp: bool = True, root: bool = False,
+                     symmetric: bool = False) -> torch.Tensor:
+    """Distances ``(k_ii + k_jj - k_ij - k_ji) / divisor`` from inner products (..., n, n).
 
-    Exactly symmetric, with a zero diagonal. A ``symmetric`` kernel (as :func:`gram` returns)
-    is overwritten: ``2 k_ij`` in place, without reading its transpose.
+    Clamped at 0 with ``clamp``, square-rooted with ``root``; exactly symmetric, with a zero
+    diagonal. ``kernel`` is overwritten. On the CPU one compiled pass, which for a ``symmetric``
+    kernel (as :func:`gram` returns) never reads the transpose; elsewhere torch's elementwise
+    operations.
     """
+    if kernel.device.type == "cpu":
+        flat = kernel.reshape(-1, *kernel.shape[-2:])
+        _pair_distances(flat.numpy(), float(divisor), clamp, root, symmetric)
+        return flat.view(kernel.shape)
     diagonal = torch.diagonal(kernel, dim1=-2, dim2=-1)
-    sums = diagonal[..., :, None] + diagonal[..., None, :]
-    twice = kernel.mul_(2) if symmetric else kernel + kernel.transpose(-1, -2)
-    return sums.sub_(twice).clamp_(min=0)
+    dist = (diagonal[..., :, None] + diagonal[..., None, :]).sub_(kernel + kernel.transpose(-1, -2))
+    dist = dist.clamp_(min=0) if clamp else dist
+    dist = dist.div_(divisor) if divisor != 1 else dist
+    return dist.sqrt_() if root else dist
+
+
+def _unit_distances(products: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``1 - k_ij s_i s_j`` from symmetric inner products (..., n, n) and scales (..., n), in place; zero diagonal."""
+    if products.device.type == "cpu":
+        flat = products.reshape(-1, *products.shape[-2:])
+        _scaled_distances(flat.numpy(), scale.reshape(len(flat), -1).numpy())
+        return flat.view(products.shape)
+    # the outer product of the scales is exactly symmetric, so the distances are as symmetric as ``products``
+    dist = products.mul_(scale[..., :, None] * scale[..., None, :]).neg_().add_(1)
+    dist.diagonal(dim1=-2, dim2=-1).zero_()
+    return dist
+
+
+_BLOCK = 64  # pairs are visited in square blocks, so the transposed reads stay in the cache
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_distances(kernel, divisor, clamp, root, symmetric):
+    """:func:`kernel_distances` in place on ``kernel`` (n_sets, n, n), in its dtype."""
+    n_sets, n, _ = kernel.shape
+    diagonal = np.empty(n, dtype=kernel.dtype)
+    zero, divisor = np.zeros(1, dtype=kernel.dtype)[0], np.full(1, divisor, dtype=kernel.dtype)[0]
+    for matrix in kernel:
+        for i in range(n):
+            diagonal[i] = matrix[i, i]
+        if symmetric:  # row by row, in SIMD lanes
+            for i in range(n):
+                row = matrix[i]
+                for j in range(n):
+                    row[j] = _distance(diagonal[i] + diagonal[j] - (row[j] + row[j]), divisor, zero, clamp, root)
+                row[i] = zero
+            continue
+        for block_i in range(0, n, _BLOCK):
+            for block_j in range(block_i, n, _BLOCK):
+                for i in range(block_i, min(block_i + _BLOCK, n)):
+                    for j in range(max(i + 1, block_j), min(block_j + _BLOCK, n)):
+                        value = _distance(diagonal[i] + diagonal[j] - (matrix[i, j] + matrix[j, i]), divisor, zero,
+                                          clamp, root)
+                        matrix[i, j] = value
+                        matrix[j, i] = value
+        for i in range(n):
+            matrix[i, i] = zero
+
+
+@numba.njit(inline="always")
+def _distance(numerator, divisor, zero, clamp, root):
+    value = numerator / divisor
+    value = zero if clamp and value < zero else value
+    return np.sqrt(value) if root else value
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_distances(products, scale):
+    """:func:`_unit_distances` in place on ``products`` (n_sets, n, n) with ``scale`` (n_sets, n)."""
+    one = np.ones(1, dtype=products.dtype)[0]
+    for matrix, row_scale in zip(products, scale):
+        for i in range(len(matrix)):
+            row = matrix[i]
+            for j in range(len(row)):
+                row[j] = one - row[j] * (row_scale[i] * row_scale[j])
+            row[i] = one - one
 
 
 def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Tensor:
@@ -108,8 +179,9 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     come from its diagonal.
     """
     if method not in ("correlation", "cosine"):
-        dist = kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)), symmetric=True)
-        return dist.div_(X.shape[-1]) if method == "sqeuclidean" else dist.sqrt_()
+        divisor = X.shape[-1] if method == "sqeuclidean" else 1
+        return kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)), divisor, root=method == "euclidean",
+                                symmetric=True)
     means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
     products = gram(X - means if method == "correlation" else X)
     squares = torch.diagonal(products, dim1=-2, dim2=-1)
@@ -117,11 +189,7 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     # the squared norm of a row of X is that of its centred row plus n_features * mean^2
     reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
     _check_norms(squares, reference, what, name)
-    scale = squares.rsqrt()
-    # the outer product of the scales is exactly symmetric, so the distances are as symmetric as ``products``
-    dist = products.mul_(scale[..., :, None] * scale[..., None, :]).neg_().add_(1)
-    dist.diagonal(dim1=-2, dim2=-1).zero_()
-    return dist
+    return _unit_distances(products, squares.rsqrt())
 
 
 def compute_rdm(X, method: str = "correlation", device="cpu", dtype="float32"):
