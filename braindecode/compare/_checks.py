@@ -15,8 +15,10 @@ import torch
 from braindecode.errors import InvalidArgument
 
 
-def as_tensor(array, name: str, dtype: torch.dtype, device: torch.device, ndims=(2,)) -> torch.Tensor:
-    """``array`` as a finite floating tensor with one of the allowed numbers of dimensions."""
+def as_tensor(array, name: str, dtype: torch.dtype, device: torch.device, ndims=(2,),
+              finite: bool = True) -> torch.Tensor:
+    """``array`` as a floating tensor with one of the allowed numbers of dimensions, checked
+    to be finite unless ``finite`` is False (for callers whose own arithmetic tells)."""
     if isinstance(array, torch.Tensor):
         tensor = array.detach()
     else:
@@ -34,7 +36,7 @@ def as_tensor(array, name: str, dtype: torch.dtype, device: torch.device, ndims=
         raise InvalidArgument(f"{name} has unsupported dtype {tensor.dtype}")
     tensor = tensor.to(device=device, dtype=dtype)
     # min and max are NaN where any value is, infinite where any value is: one pass, no mask
-    if not bool(torch.isfinite(torch.stack(torch.aminmax(tensor))).all()):
+    if finite and not bool(torch.isfinite(torch.stack(torch.aminmax(tensor))).all()):
         raise InvalidArgument(f"{name} contains NaN or infinite values")
     return tensor
 

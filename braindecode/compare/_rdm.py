@@ -131,10 +131,11 @@ def _pair_distances(kernel, divisor, clamp, root, symmetric):
     n_sets, n, _ = kernel.shape
     diagonal = np.empty(n, dtype=kernel.dtype)
     zero, divisor = np.zeros(1, dtype=kernel.dtype)[0], np.full(1, divisor, dtype=kernel.dtype)[0]
-    for matrix in kernel:
+    for index in range(n_sets):  # indexed, not iterated: the rows keep their C layout and run in SIMD lanes
+        matrix = kernel[index]
         for i in range(n):
             diagonal[i] = matrix[i, i]
-        if symmetric:  # row by row, in SIMD lanes
+        if symmetric:
             for i in range(n):
                 row = matrix[i]
                 for j in range(n):
@@ -155,6 +156,7 @@ def _pair_distances(kernel, divisor, clamp, root, symmetric):
 
 @numba.njit(inline="always")
 def _distance(numerator, divisor, zero, clamp, root):
+    """One distance of :func:`_pair_distances` from ``k_ii + k_jj - k_ij - k_ji``."""
     value = numerator / divisor
     value = zero if clamp and value < zero else value
     return np.sqrt(value) if root else value
@@ -164,7 +166,8 @@ def _distance(numerator, divisor, zero, clamp, root):
 def _scaled_distances(products, scale):
     """:func:`_unit_distances` in place on ``products`` (n_sets, n, n) with ``scale`` (n_sets, n)."""
     one = np.ones(1, dtype=products.dtype)[0]
-    for matrix, row_scale in zip(products, scale):
+    for index in range(len(products)):
+        matrix, row_scale = products[index], scale[index]
         for i in range(len(matrix)):
             row = matrix[i]
             for j in range(len(row)):
@@ -176,15 +179,18 @@ def square_distances(X: torch.Tensor, method: str, name: str = "X") -> torch.Ten
     """Square RDMs of ``X`` (n_sets, n_conditions, n_features) for one of the non-cross-validated methods.
 
     Every method is one product of the (centred) patterns with themselves; the norms
-    come from its diagonal.
+    come from its diagonal, which also tells a NaN or infinite value anywhere in ``X``
+    (so ``X`` need not be checked before).
     """
-    if method not in ("correlation", "cosine"):
-        divisor = X.shape[-1] if method == "sqeuclidean" else 1
-        return kernel_distances(gram(X - X.mean(dim=-2, keepdim=True)), divisor, root=method == "euclidean",
-                                symmetric=True)
-    means = X.mean(dim=-1, keepdim=True) if method == "correlation" else None
-    products = gram(X - means if method == "correlation" else X)
+    normalised = method in ("correlation", "cosine")  # else a distance of the patterns centred over conditions
+    means = X.mean(dim=-1 if normalised else -2, keepdim=True) if method != "cosine" else None
+    products = gram(X if means is None else X - means)
     squares = torch.diagonal(products, dim1=-2, dim2=-1)
+    if not bool(torch.isfinite(squares).all()):
+        raise InvalidArgument(f"{name} contains NaN or infinite values (or values whose squares overflow)")
+    if not normalised:
+        divisor = X.shape[-1] if method == "sqeuclidean" else 1
+        return kernel_distances(products, divisor, root=method == "euclidean", symmetric=True)
     what = "zero variance across features (a constant pattern)" if means is not None else "an all-zero pattern"
     # the squared norm of a row of X is that of its centred row plus n_features * mean^2
     reference = squares if means is None else squares + X.shape[-1] * means[..., 0] ** 2
@@ -218,7 +224,7 @@ def compute_rdm(X, method: str = "correlation", device="cpu", dtype="float32"):
     if method == "crossnobis":
         raise InvalidArgument("crossnobis needs per-run patterns: call crossnobis_rdm(patterns)")
     device, dtype = resolve_device(device), resolve_dtype(dtype)
-    tensor = as_tensor(X, "X", dtype, device, ndims=(2, 3))
+    tensor = as_tensor(X, "X", dtype, device, ndims=(2, 3), finite=False)  # square_distances tells
     batched = tensor.ndim == 3
     tensor = tensor if batched else tensor[None]
     check_n_conditions(tensor.shape[1], "X")
