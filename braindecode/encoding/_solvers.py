@@ -40,12 +40,14 @@ import pathlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
+import numpy as np
 import torch
 
 from braindecode._devices import resolve_device, resolve_dtype
 from braindecode._products import gram, matmul
 from braindecode.encoding._cv import check_cv
-from braindecode.encoding._scoring import Score, check_score
+from braindecode.encoding._scoring import SampleSums, Score, check_score, sample_sums
 from braindecode.encoding._validation import (
     as_2d_tensor,
     check_alphas,
@@ -419,41 +421,93 @@ class CrossValidation:
             ``Z^T Y`` (:meth:`EigenBasis.project`).
         """
         parts = [matmul(fold.rows_transposed, Y[fold.rows]) for fold in self.folds]
-        projected = torch.stack(parts).sum(dim=0) if self.partition else self.basis.project(Y)
+        if self.partition:
+            projected = parts[0].clone()
+            for part in parts[1:]:
+                projected.add_(part)
+        else:
+            projected = self.basis.project(Y)
+        # one buffer holds the blocks of every fold in turn (see _fold_sums)
+        buffer = Y.new_empty(max((fold.basis.shape[0] + 1) * len(fold.test) for fold in self.folds) * Y.shape[1])
         total = None
         for fold, part in zip(self.folds, parts):
-            values, y_test = _fold_values(fold, Y, part.neg_().add_(projected) if fold.downdate else part,
-                                          self.fit_intercept, self.score.of_residuals)
-            fold_scores = self.score.function(y_test, values).double()
+            y_test = Y[fold.test]
+            sums = _fold_sums(fold, Y, y_test, part.neg_().add_(projected) if fold.downdate else part,
+                              self.fit_intercept, self.score, buffer)
+            fold_scores = self.score.function(y_test, sums)
             total = fold_scores if total is None else total.add_(fold_scores)
         return total / len(self.folds), projected
 
 
-def _fold_values(fold: _Fold, Y, v, fit_intercept, of_residuals: bool):
-    """Test predictions of every alpha, or their residuals ``prediction - y_test``.
+def _fold_sums(fold: _Fold, Y, y_test, v, fit_intercept, score: Score, buffer: torch.Tensor) -> SampleSums:
+    """Sums over the test samples of every alpha's predictions, or of their residuals
+    ``prediction - y_test``, as ``score`` needs them (:class:`SampleSums`).
 
-    ``v`` (rank, n_targets) is the fold's ``Z_train^T y_train`` before centering.
-    Returns (n_alphas, n_test, n_targets) and the test targets (n_test, n_targets). The
+    ``v`` (rank, n_targets) is the fold's ``Z_train^T y_train`` before centering; ``buffer``
+    holds at least (n_components + 1) * n_test * n_targets values of its dtype. The
     predictions are ``basis @ v`` mixed over components, plus the training mean of the
     targets; both the mean and ``-y_test`` ride along as one more block of the mixing
-    product.
+    (for residuals: Pearson's r is blind to the mean). On the CPU the mixing and the sums
+    are one compiled pass over the blocks, which never writes out the (n_alphas, n_test,
+    n_targets) values.
     """
     n_targets = Y.shape[1]
-    y_test = Y[fold.test]
     n_components, n_test, rank = fold.basis.shape
-    blocks = Y.new_empty((n_components + 1, n_test, n_targets))
+    blocks = buffer[:(n_components + 1) * n_test * n_targets].view(n_components + 1, n_test, n_targets)
     offset = blocks[-1]
     if fit_intercept:
         rows_total = Y[fold.rows].sum(0)
         v.addr_(fold.rows_sum, rows_total, alpha=-1.0 / fold.n_train)
+    if fit_intercept and score.of_residuals:
         offset.copy_(rows_total.mul_((-1.0 if fold.downdate else 1.0) / fold.n_train).expand(n_test, -1))
     else:
         offset.zero_()
-    if of_residuals:
+    if score.of_residuals:
         offset.sub_(y_test)
     matmul(fold.basis.view(n_components * n_test, rank), v, out=blocks[:-1].view(n_components * n_test, n_targets))
-    values = matmul(fold.mixing, blocks.view(n_components + 1, -1))
-    return values.view(-1, n_test, n_targets), y_test
+    y_centred = y_test - y_test.mean(0) if score.moments else None
+    if blocks.device.type != "cpu":
+        return sample_sums(matmul(fold.mixing, blocks.view(n_components + 1, -1)).view(-1, n_test, n_targets),
+                           y_centred)
+    squares = torch.zeros((len(fold.mixing), n_targets), dtype=torch.float64)
+    totals, products = (torch.zeros_like(squares) for _ in range(2)) if score.moments else (squares, squares)
+    _mixed_sums(fold.mixing.numpy(), blocks.numpy(), y_test.numpy() if y_centred is None else y_centred.numpy(),
+                score.moments, squares.numpy(), totals.numpy(), products.numpy())
+    return SampleSums(squares, totals, products) if score.moments else SampleSums(squares)
+
+
+_TARGET_TILE = 256  # targets a tile of _mixed_sums holds its sums for (in the L2 cache)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mixed_sums(mixing, blocks, y_centred, moments, squares, totals, products):
+    """Add to ``squares`` (n_models, n_targets) the sums over samples of the squared values
+    ``sum_c mixing[m, c] * blocks[c, sample]`` (``mixing`` (n_models, n_blocks), ``blocks``
+    (n_blocks, n_samples, n_targets)); with ``moments``, their sums to ``totals`` and their
+    products with ``y_centred`` (n_samples, n_targets) to ``products``. Sums in float64."""
+    n_models, n_blocks = mixing.shape
+    n_samples, n_targets = blocks.shape[1], blocks.shape[2]
+    value = np.empty(_TARGET_TILE, dtype=blocks.dtype)
+    for start in range(0, n_targets, _TARGET_TILE):
+        stop = min(start + _TARGET_TILE, n_targets)
+        width = stop - start
+        for sample in range(n_samples):
+            for model in range(n_models):
+                value[:width] = 0
+                for block in range(n_blocks):
+                    weight = mixing[model, block]
+                    row = blocks[block, sample, start:stop]
+                    for target in range(width):
+                        value[target] += weight * row[target]
+                model_squares = squares[model, start:stop]
+                for target in range(width):
+                    model_squares[target] += np.float64(value[target]) * value[target]
+                if moments:
+                    model_totals, model_products = totals[model, start:stop], products[model, start:stop]
+                    y_row = y_centred[sample, start:stop]
+                    for target in range(width):
+                        model_totals[target] += value[target]
+                        model_products[target] += np.float64(value[target]) * y_row[target]
 
 
 def select_best(cv_scores: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
