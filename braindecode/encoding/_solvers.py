@@ -400,9 +400,9 @@ class CrossValidation:
 
     def batch_bytes_per_target(self, dtype) -> int:
         """Bytes per target of the arrays a target batch holds: the targets, their parts of
-        ``Z^T Y`` and, for one fold at a time, the blocks of its product and its predictions."""
+        ``Z^T Y`` and, for one fold at a time, the blocks of its product (:func:`_fold_sums`)."""
         rank, n_samples = self.basis.rank, len(self.basis.coordinates)
-        per_fold = max((fold.basis.shape[0] + 1 + len(fold.mixing)) * len(fold.test) for fold in self.folds)
+        per_fold = max((fold.basis.shape[0] + 1) * len(fold.test) for fold in self.folds)
         return torch.finfo(dtype).bits // 8 * (n_samples + (len(self.folds) + 2) * rank + per_fold)
 
     def scores(self, Y: torch.Tensor) -> tuple:
@@ -596,7 +596,7 @@ def auto_targets_batch(bytes_per_target: int, device) -> int:
     """Targets per batch when none is given, from the machine's cache and memory sizes.
 
     On the CPU, the arrays of one batch (``bytes_per_target`` per target: the products
-    of a fold, its predictions, the targets) stay within the share of the last-level
+    of a fold, the targets) stay within the share of the last-level
     cache of the threads torch runs, so each pass over them after a product reads the
     cache and not the main memory; at least ``AUTO_BATCH_MIN`` targets, and at most a
     quarter of the available memory. On CUDA, a quarter of the free device memory.
