@@ -17,7 +17,8 @@ from numba's cache) on a process's first call.
 Each RDM is timed in the form its library returns: ours the square matrix, rsatoolbox's
 the vector of its upper triangle. Ours, the peer and the floor alternate over the rounds;
 in a round ours and the floor (tens of milliseconds, as long as a virtual machine's stalls)
-are called 5 times, the peer once; the best of each is kept.
+are called 5 times, the peer once; the best of each is kept for the peer ratio, and the
+floor ratio of an RDM is the median over the rounds of ours over the floor in the same round.
 
 The floor of each figure is the work no implementation avoids at its shapes, timed in
 the same run with the fastest products at hand (numpy's BLAS; a matrix times its own
@@ -127,9 +128,11 @@ def rdm_cases(runs, X, precision, device):
 def bench_rdms(runs, X, precision, rounds: int, device: str, calls: int = 5) -> None:
     """Every RDM method: ours, the peer and the floor alternate over ``rounds``; in each round ours and
     the floor, which take tens of milliseconds, are called ``calls`` times (a virtual machine's stalls
-    last that long), the peer once; the best of each is kept."""
+    last that long), the peer once; the best of each is kept. The floor ratio is the median over the
+    rounds of ours over the floor within a round (their best of ``calls`` each), so that it compares
+    timings taken under the same load."""
     cases = rdm_cases(runs, X, precision, device)
-    timings, values = {}, {}
+    timings, values, round_best = {}, {}, {}
     for round_ in range(rounds):  # ours, the peer and the floor alternate: the machine's load drifts
         for method, functions in cases.items():
             for who, function in zip(("ours", "peer", "floor"), functions):
@@ -138,6 +141,7 @@ def bench_rdms(runs, X, precision, rounds: int, device: str, calls: int = 5) -> 
                     values[method, who], timing = timed(function)
                     round_timings.append(timing)
                 timings.setdefault((method, who), []).extend(round_timings)
+                round_best.setdefault((method, who), []).append(best(round_timings))
                 print(f"time rdm {method:<12} {who:<5} {best(round_timings)}   (round {round_ + 1}, best of "
                       f"{len(round_timings)})", flush=True)
     for method in cases:
@@ -146,8 +150,11 @@ def bench_rdms(runs, X, precision, rounds: int, device: str, calls: int = 5) -> 
         print(f"ratio rdm {method:<12} {peer.seconds / ours.seconds:7.2f}   (ours {ours.seconds:.3f} s, peer "
               f"{peer.seconds:.3f} s; in CPU seconds {peer.cpu_seconds / ours.cpu_seconds:.2f}; "
               f"max abs difference {error:.1e})")
-        print(f"limit rdm {method:<12} {ours.seconds / floor.seconds:7.2f}   (floor {floor.seconds:.3f} s; "
-              f"in CPU seconds {ours.cpu_seconds / floor.cpu_seconds:.2f})")
+        paired = [(mine.seconds / base.seconds, mine.cpu_seconds / base.cpu_seconds)
+                  for mine, base in zip(round_best[method, "ours"], round_best[method, "floor"])]
+        wall, cpu = (float(np.median(values_)) for values_ in zip(*paired))
+        print(f"limit rdm {method:<12} {wall:7.2f}   (median over {len(paired)} rounds of ours / floor within a "
+              f"round; best floor {floor.seconds:.3f} s; in CPU seconds {cpu:.2f})")
 
 
 def _peer_bootstrap(data, models, counts, method):

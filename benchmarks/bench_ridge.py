@@ -5,7 +5,9 @@ K contiguous folds, then refit on all samples. Times are taken in this process o
 the same data, the methods alternating round after round (the machine's load drifts;
 the best round of each is kept), each with the load average and CPU steal of its run.
 Peak memory comes from one subprocess per method (VmHWM of /proc/self/status after
-resetting it, minus the resident size before the fit).
+resetting it, minus the resident size before the fit), after one warm-up fit of the
+same method on 8 of the targets: what a process pays once (libraries' workspaces,
+compiled kernels loaded from numba's cache) is not the memory of a fit.
 
 The floor is the work no solver avoids at these shapes, timed in the same run: the
 products ``X^T X`` and ``X^T Y`` and one prediction product ``X_test @ W`` per fold.
@@ -145,6 +147,7 @@ def measure_memory(method, data_dir, n_targets, alphas, folds):
     """Child process: peak resident memory added by one fit, in MiB."""
     X = torch.from_numpy(np.load(os.path.join(data_dir, "X.npy")))
     Y = torch.from_numpy(np.load(os.path.join(data_dir, "Y.npy"))[:, :n_targets].copy())
+    METHODS[method](X, Y[:, :8].contiguous(), alphas, folds)  # the process's one-time costs, not the fit's
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset VmHWM to the current resident size
     before = _status_kib("VmRSS")
