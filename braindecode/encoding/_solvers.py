@@ -19,8 +19,10 @@ coordinates of that space on the eigenvectors of the Gram matrix (:class:`EigenB
 - the test predictions of all alphas are one matrix product ``[M_1; ...; M_A] @ v``
   per fold and target batch, with fewer rows: the operators of all alphas are first
   compressed to their numerical rank at the precision of ``dtype``
-  (:func:`compress_operators`); the same product subtracts the test targets, so
-  squared-error scores read the residuals straight from it;
+  (:func:`compress_operators`); the components' products are mixed into each alpha's
+  values, with the test targets subtracted for squared-error scores, and only their
+  sums over the test samples are kept (:func:`_fold_sums`; on the CPU one compiled
+  pass that never writes the values out);
 - the refit is ``W = V D_a z`` for the alpha each target selected: one product, no
   factorization.
 
