@@ -96,10 +96,9 @@ class ResampledRanks:
         self._first, self._second = (index.cpu().numpy().astype(narrow)[order] for index in (rows, cols))
         self._order = order.astype(np.int32)
         first, last = self.groups.first.cpu(), self.groups.last.cpu()
-        group_rows, self._tie_starts = torch.nonzero((last > first) & (first == torch.arange(last.shape[-1])),
-                                                     as_tuple=True)
-        self._tie_ends = last[group_rows, self._tie_starts].int().numpy()
-        self._tie_starts = self._tie_starts.int().numpy()
+        group_rows, group_starts = torch.nonzero((last > first) & (first == torch.arange(last.shape[-1])),
+                                                 as_tuple=True)
+        self._tie_starts, self._tie_ends = group_starts.int().numpy(), last[group_rows, group_starts].int().numpy()
         self._tie_bounds = np.concatenate([[0], np.cumsum(np.bincount(group_rows.numpy(), minlength=len(last)))])
 
     def scores(self, counts: torch.Tensor, n_a: int) -> tuple:

@@ -399,13 +399,14 @@ class CrossValidation:
         # when the left-out rows of the folds partition the samples, their parts of Z^T Y add up to it
         self.partition = (all(fold.downdate for fold in self.folds) and len(left_out) == len(basis.coordinates)
                           and bool(torch.equal(torch.sort(left_out).values, torch.arange(len(left_out), device=device))))
+        # rows of the largest fold's blocks (its components' products and the offset block, see _fold_sums)
+        self._block_rows = max((fold.basis.shape[0] + 1) * len(fold.test) for fold in self.folds)
 
     def batch_bytes_per_target(self, dtype) -> int:
         """Bytes per target of the arrays a target batch holds: the targets, their parts of
         ``Z^T Y`` and, for one fold at a time, the blocks of its product (:func:`_fold_sums`)."""
         rank, n_samples = self.basis.rank, len(self.basis.coordinates)
-        per_fold = max((fold.basis.shape[0] + 1) * len(fold.test) for fold in self.folds)
-        return torch.finfo(dtype).bits // 8 * (n_samples + (len(self.folds) + 2) * rank + per_fold)
+        return torch.finfo(dtype).bits // 8 * (n_samples + (len(self.folds) + 2) * rank + self._block_rows)
 
     def scores(self, Y: torch.Tensor) -> tuple:
         """Cross-validation scores of one target batch.
@@ -430,7 +431,7 @@ class CrossValidation:
         else:
             projected = self.basis.project(Y)
         # one buffer holds the blocks of every fold in turn (see _fold_sums)
-        buffer = Y.new_empty(max((fold.basis.shape[0] + 1) * len(fold.test) for fold in self.folds) * Y.shape[1])
+        buffer = Y.new_empty(self._block_rows * Y.shape[1])
         total = None
         for fold, part in zip(self.folds, parts):
             y_test = Y[fold.test]
@@ -448,8 +449,8 @@ def _fold_sums(fold: _Fold, Y, y_test, v, fit_intercept, score: Score, buffer: t
     ``v`` (rank, n_targets) is the fold's ``Z_train^T y_train`` before centering; ``buffer``
     holds at least (n_components + 1) * n_test * n_targets values of its dtype. The
     predictions are ``basis @ v`` mixed over components, plus the training mean of the
-    targets; both the mean and ``-y_test`` ride along as one more block of the mixing
-    (for residuals: Pearson's r is blind to the mean). On the CPU the mixing and the sums
+    targets; for residuals both the mean and ``-y_test`` ride along as one more block of
+    the mixing (Pearson's r, on predictions, is blind to the mean: the block is zero). On the CPU the mixing and the sums
     are one compiled pass over the blocks, which never writes out the (n_alphas, n_test,
     n_targets) values.
     """
