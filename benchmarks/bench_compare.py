@@ -21,8 +21,9 @@ are called 5 times, the peer once; the best of each is kept for the peer ratio, 
 floor ratio of an RDM is the median over the rounds of ours over the floor in the same round.
 
 The floor of each figure is the work no implementation avoids at its shapes, timed in
-the same run with the fastest products at hand (numpy's BLAS; a matrix times its own
-transpose as a symmetric rank-k update): for an RDM one matrix product of the patterns
+the same run with the fastest products at hand (``braindecode._products``: MKL or
+OpenBLAS, whichever suits the processor; a matrix times its own transpose as a symmetric
+rank-k update): for an RDM one matrix product of the patterns
 with themselves (with the precision between them for Mahalanobis, per run for
 crossnobis); for a bootstrap the per-sample products, one (n_samples x n_pairs) @
 (n_pairs x n_sums) matrix product of the entries' multiplicities with the RDM vectors
@@ -132,7 +133,7 @@ def bench_rdms(runs, X, precision, rounds: int, device: str, calls: int = 5) -> 
     rounds of ours over the floor within a round (their best of ``calls`` each), so that it compares
     timings taken under the same load."""
     cases = rdm_cases(runs, X, precision, device)
-    timings, values, round_best = {}, {}, {}
+    values, round_best = {}, {}
     for round_ in range(rounds):  # ours, the peer and the floor alternate: the machine's load drifts
         for method, functions in cases.items():
             for who, function in zip(("ours", "peer", "floor"), functions):
@@ -140,12 +141,11 @@ def bench_rdms(runs, X, precision, rounds: int, device: str, calls: int = 5) -> 
                 for _ in range(1 if who == "peer" else calls):
                     values[method, who], timing = timed(function)
                     round_timings.append(timing)
-                timings.setdefault((method, who), []).extend(round_timings)
                 round_best.setdefault((method, who), []).append(best(round_timings))
                 print(f"time rdm {method:<12} {who:<5} {best(round_timings)}   (round {round_ + 1}, best of "
                       f"{len(round_timings)})", flush=True)
     for method in cases:
-        ours, peer, floor = (best(timings[method, who]) for who in ("ours", "peer", "floor"))
+        ours, peer, floor = (best(round_best[method, who]) for who in ("ours", "peer", "floor"))
         error = np.abs(rdm_to_vector(values[method, "ours"]) - values[method, "peer"]).max()
         print(f"ratio rdm {method:<12} {peer.seconds / ours.seconds:7.2f}   (ours {ours.seconds:.3f} s, peer "
               f"{peer.seconds:.3f} s; in CPU seconds {peer.cpu_seconds / ours.cpu_seconds:.2f}; "
